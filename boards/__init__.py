@@ -1,0 +1,1 @@
+"""boards layer of ternecg."""

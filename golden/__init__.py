@@ -1,0 +1,1 @@
+"""golden layer of ternecg."""

@@ -1,0 +1,116 @@
+"""The integer reference: what the hardware computes, bit for bit, from a model file alone.
+
+Every tensor is int64; docs/arithmetic.md defines each step in words. ``forward`` returns the
+integer output of every layer (and the MUX-skip internals), the logits and the class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from .config import MuxSpec
+from .modelfile import IntConv, IntModel
+from .normalize import normalize
+
+
+def conv_acc(conv: IntConv, x):
+    """Accumulators of a ternary grouped conv. x: (N, cin, L) int64 -> (N, cout, lout) int64.
+
+    Group i of kernel k reads input channels [i*cin_g, (i+1)*cin_g), zero padding k//2 on both
+    sides ("same") or none ("valid"); output t sums w[c, j] * x[c, stride*t + j - pad].
+    """
+    s = conv.spec
+    outs = []
+    for g, k in enumerate(s.kernels):
+        xg = x[:, g * s.cin_g:(g + 1) * s.cin_g]
+        pad = k // 2 if s.pad == "same" else 0
+        xp = torch.nn.functional.pad(xg, (pad, pad))
+        win = xp.unfold(2, k, s.stride)[:, :, :s.lout]           # (N, cin_g, lout, k)
+        w = torch.stack(conv.codes[g * s.cout_g:(g + 1) * s.cout_g])  # (cout_g, cin_g, k)
+        outs.append(torch.einsum("nclk,ock->nol", win, w))
+    return torch.cat(outs, 1)
+
+
+def activate(conv: IntConv, acc):
+    """b-bit unsigned activation: q = number of channel thresholds T_j with acc >= T_j."""
+    t = conv.thresholds.unsqueeze(0).unsqueeze(-1)                 # (1, C, 2^b-1, 1)
+    return (acc.unsqueeze(2) >= t).sum(2)
+
+
+def shuffle(x, groups):
+    """Channel shuffle: output channel j*g + i <- input channel i*(C/g) + j."""
+    n, c, length = x.shape
+    return x.view(n, groups, c // groups, length).transpose(1, 2).reshape(n, c, length)
+
+
+def shuffle_permutation(channels, groups):
+    """perm[new] = old for :func:`shuffle`."""
+    cg = channels // groups
+    return [(new % groups) * cg + new // groups for new in range(channels)]
+
+
+def mux_select(qa, act_bits):
+    """S[c] = 1 when the depthwise branch dominates: 2 * sum_t qa[c, t] > (2^b - 1) * L."""
+    return 2 * qa.sum(-1) > ((1 << act_bits) - 1) * qa.shape[-1]
+
+
+@dataclass
+class Trace:
+    """Integer results of one forward pass (batch dimension first everywhere)."""
+    input: torch.Tensor                          # normalised int8 beats (N, L)
+    layers: list = field(default_factory=list)   # per config layer: output map (N, C, L) / logits
+    accs: list = field(default_factory=list)     # per layer: accumulators (conv) or None (mux)
+    mux: dict = field(default_factory=dict)      # layer index -> {"qa", "qg", "select"}
+    logits: torch.Tensor = None
+    cls: torch.Tensor = None
+
+
+def forward(model: IntModel, raw):
+    """raw: (N, L) or (L,) unsigned 11-bit samples -> :class:`Trace`."""
+    raw = torch.as_tensor(raw).to(torch.int64)
+    if raw.dim() == 1:
+        raw = raw.unsqueeze(0)
+    x0 = normalize(raw)
+    tr = Trace(input=x0)
+    x = x0.unsqueeze(1)
+    b = model.cfg.act_bits
+    for i, layer in enumerate(model.layers):
+        if isinstance(layer.spec, MuxSpec):
+            qa = activate(layer.dw, conv_acc(layer.dw, x))
+            qg = activate(layer.grp, conv_acc(layer.grp, x))
+            sel = mux_select(qa, b)
+            y = torch.where(sel.unsqueeze(-1), qa, (qa + qg) >> 1)
+            if layer.spec.shuffle:
+                y = shuffle(y, layer.spec.grp.groups)
+            tr.mux[i] = {"qa": qa, "qg": qg, "select": sel}
+            tr.accs.append(None)
+        else:
+            acc = conv_acc(layer, x)
+            tr.accs.append(acc)
+            if layer.spec.final:
+                y = acc + layer.bias.view(1, -1, 1)
+            else:
+                y = activate(layer, acc)
+                if layer.spec.shuffle:
+                    y = shuffle(y, layer.spec.groups)
+        tr.layers.append(y)
+        x = y
+    tr.logits = x.flatten(1)
+    tr.cls = argmax_lowest(tr.logits)
+    return tr
+
+
+def argmax_lowest(logits):
+    """Index of the largest logit, ties broken by the lowest index."""
+    best = logits.max(1, keepdim=True).values
+    idx = torch.arange(logits.shape[1]).expand_as(logits)
+    return torch.where(logits == best, idx, logits.shape[1]).min(1).values
+
+
+def classify(model: IntModel, raw, batch=4096):
+    """Classes of many beats, in batches. raw: (N, L) -> (N,) int64."""
+    raw = torch.as_tensor(raw)
+    return torch.cat([forward(model, raw[i:i + batch]).cls for i in range(0, len(raw), batch)]) \
+        if len(raw) else torch.zeros(0, dtype=torch.int64)

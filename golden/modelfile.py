@@ -1,0 +1,202 @@
+"""The exported model file: one versioned JSON document holding every integer constant.
+
+Schema (version 1)::
+
+    {"format": "ternecg-model", "version": 1,
+     "config": {...},                      # the topology, as in golden/configs (re-validated on load)
+     "normalize": {"mean_mul", "mean_shift", "out_max", "raw_bits"},
+     "layers": [                           # one entry per config layer, same order
+        {"name", "weights": [str per output channel], "thresholds": [[int]*(2^b-1) per channel],
+         "acc_bits": int}                                   # conv and hidden dense layers
+        {"name", "weights": [...], "bias": [int per class], "acc_bits": int}   # logits layer
+        {"name", "dw": {conv entry}, "grp": {conv entry}}                      # MUX-skip block
+     ],
+     "meta": {...},                        # provenance: seed, data, training time (not checked)
+     "sha256": hex}                        # over the canonical JSON of everything else
+
+A weight string lists one output channel's ternary codes, input channel major, tap minor, as
+``+`` (add), ``-`` (subtract) and ``0`` (skip). Loading checks everything and raises
+:class:`TernEcgError` with one clear message on the first problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ternecg.errors import TernEcgError
+
+from .config import ConvSpec, MuxSpec, ModelConfig, parse_config
+from .normalize import MEAN_MUL, MEAN_SHIFT, OUT_MAX, RAW_BITS
+
+FORMAT = "ternecg-model"
+VERSION = 1
+CODE = {"+": 1, "0": 0, "-": -1}
+CHAR = {1: "+", 0: "0", -1: "-"}
+NORMALIZE = {"mean_mul": MEAN_MUL, "mean_shift": MEAN_SHIFT, "out_max": OUT_MAX, "raw_bits": RAW_BITS}
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+DEFAULT_MODEL = MODELS_DIR / "default.json"
+
+
+@dataclass
+class IntConv:
+    """Integer constants of one ternary conv: codes[oc] is (cin_g, k_of_group) int64."""
+    spec: ConvSpec
+    codes: list
+    thresholds: torch.Tensor | None     # (cout, 2^b - 1) int64, ascending per row
+    bias: torch.Tensor | None           # (cout,) int64, logits layer only
+    acc_bits: int
+
+
+@dataclass
+class IntMux:
+    spec: MuxSpec
+    dw: IntConv
+    grp: IntConv
+
+
+@dataclass
+class IntModel:
+    cfg: ModelConfig
+    layers: list
+    meta: dict
+    sha256: str
+    path: str = ""
+
+    @property
+    def classes(self):
+        return self.cfg.classes
+
+
+def checksum(doc):
+    body = {k: v for k, v in doc.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def encode_conv(spec, codes, thresholds=None, bias=None, acc_bits=None):
+    entry = {"name": spec.name,
+             "weights": ["".join(CHAR[int(v)] for v in c.flatten().tolist()) for c in codes],
+             "acc_bits": int(acc_bits)}
+    if thresholds is not None:
+        entry["thresholds"] = [[int(v) for v in row] for row in thresholds.tolist()]
+    if bias is not None:
+        entry["bias"] = [int(v) for v in bias.tolist()]
+    return entry
+
+
+def make_document(cfg, entries, meta):
+    doc = {"format": FORMAT, "version": VERSION, "config": cfg.raw, "normalize": dict(NORMALIZE),
+           "layers": entries, "meta": meta}
+    doc["sha256"] = checksum(doc)
+    return doc
+
+
+def save(doc, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+
+def _bad(path, msg):
+    raise TernEcgError(f"model file {path}: {msg}")
+
+
+def _conv_from(entry, spec, act_bits, xmax, path, where):
+    if not isinstance(entry, dict):
+        _bad(path, f"{where} must be an object")
+    ws = entry.get("weights")
+    if not isinstance(ws, list) or len(ws) != spec.cout:
+        _bad(path, f"{where}.weights must list {spec.cout} output channels, "
+                   f"got {len(ws) if isinstance(ws, list) else type(ws).__name__}")
+    codes = []
+    for oc, w in enumerate(ws):
+        k = spec.kernel_of(oc)
+        if not isinstance(w, str) or len(w) != spec.cin_g * k:
+            _bad(path, f"{where}.weights[{oc}] must be a string of {spec.cin_g * k} codes")
+        bad = set(w) - set(CODE)
+        if bad:
+            _bad(path, f"{where}.weights[{oc}] has non-ternary code(s) {''.join(sorted(bad))!r}; "
+                       f"only '+', '0', '-' are allowed")
+        codes.append(torch.tensor([CODE[ch] for ch in w], dtype=torch.int64).view(spec.cin_g, k))
+    acc_bits = entry.get("acc_bits")
+    need = acc_bits_needed(codes, xmax)
+    if not isinstance(acc_bits, int) or acc_bits < need:
+        _bad(path, f"{where}.acc_bits = {acc_bits!r} is too narrow: the weights need {need} bits")
+    thresholds = bias = None
+    if spec.final:
+        b = entry.get("bias")
+        if not isinstance(b, list) or len(b) != spec.cout or not all(isinstance(v, int) for v in b):
+            _bad(path, f"{where}.bias must be a list of {spec.cout} integers")
+        bias = torch.tensor(b, dtype=torch.int64)
+    else:
+        t = entry.get("thresholds")
+        n = (1 << act_bits) - 1
+        if (not isinstance(t, list) or len(t) != spec.cout
+                or not all(isinstance(r, list) and len(r) == n and all(isinstance(v, int) for v in r)
+                           for r in t)):
+            _bad(path, f"{where}.thresholds must be {spec.cout} lists of {n} integers")
+        thresholds = torch.tensor(t, dtype=torch.int64)
+        if bool((thresholds[:, 1:] < thresholds[:, :-1]).any()):
+            _bad(path, f"{where}.thresholds must be ascending in every channel")
+        lim = 1 << (acc_bits - 1)
+        if bool((thresholds.abs() > lim).any()):
+            _bad(path, f"{where}.thresholds exceed the {acc_bits}-bit accumulator range")
+    return IntConv(spec, codes, thresholds, bias, acc_bits)
+
+
+def input_bound(act_bits, index):
+    """Largest |value| entering layer ``index``: the int8 input, then b-bit activations."""
+    return 128 if index == 0 else (1 << act_bits) - 1
+
+
+def acc_bound(codes, xmax):
+    """Worst-case |acc| over output channels: sum(|w|) * max|x|."""
+    return max(int(c.abs().sum()) for c in codes) * xmax
+
+
+def acc_bits_needed(codes, xmax):
+    """Signed accumulator width for the worst case, plus one bit of threshold headroom (T <= B+1)."""
+    bound = acc_bound(codes, xmax)
+    return max(bound.bit_length() + 2, 2)   # sign bit + one bit of threshold headroom
+
+
+def load(path=None):
+    """Load and fully validate a model file (default: the shipped models/default.json)."""
+    path = Path(path) if path else DEFAULT_MODEL
+    if not path.is_file():
+        raise TernEcgError(f"model file {path} not found; pass an existing file (the shipped "
+                           f"default is {DEFAULT_MODEL}) or run 'make train'")
+    try:
+        doc = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        _bad(path, f"not valid JSON ({e}); the file is corrupt, restore it or re-export")
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        _bad(path, f"format is {doc.get('format') if isinstance(doc, dict) else None!r}, "
+                   f"expected {FORMAT!r}: not a ternecg model file")
+    if doc.get("version") != VERSION:
+        _bad(path, f"unknown file version {doc.get('version')!r}; this ternecg reads version {VERSION}")
+    if doc.get("sha256") != checksum(doc):
+        _bad(path, "checksum mismatch: the file was modified or corrupted after export")
+    if doc.get("normalize") != NORMALIZE:
+        _bad(path, f"normalize = {doc.get('normalize')!r} differs from this ternecg's {NORMALIZE}")
+    cfg = parse_config(doc.get("config"), source=f"in model file {path.name}")
+    entries = doc.get("layers")
+    if not isinstance(entries, list) or len(entries) != len(cfg.layers):
+        _bad(path, f"has {len(entries) if isinstance(entries, list) else 0} layer entries, "
+                   f"the config has {len(cfg.layers)}")
+    layers = []
+    for i, (spec, e) in enumerate(zip(cfg.layers, entries)):
+        where = f"layers[{i}]"
+        xmax = input_bound(cfg.act_bits, i)
+        if isinstance(spec, MuxSpec):
+            if not isinstance(e, dict):
+                _bad(path, f"{where} must be an object")
+            layers.append(IntMux(spec, _conv_from(e.get("dw"), spec.dw, cfg.act_bits, xmax, path, where + ".dw"),
+                                 _conv_from(e.get("grp"), spec.grp, cfg.act_bits, xmax, path, where + ".grp")))
+        else:
+            layers.append(_conv_from(e, spec, cfg.act_bits, xmax, path, where))
+    return IntModel(cfg, layers, doc.get("meta", {}), doc["sha256"], str(path))
