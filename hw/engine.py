@@ -1,0 +1,250 @@
+"""The streaming ternary grouped-conv engine: schedule sequencer, address generator, P add/sub lanes.
+
+One beat at a time: the normalised input arrives on ``x`` into bank 0; then the engine runs the
+schedule (hw/schedule.py) pass by pass. In a pass, every cycle issues one tap ``(t, c, j)``:
+input position ``pos = stride*t - pad + j`` of input channel ``c`` of the pass's group (zero outside
+``0 <= pos < lin``) is read once and broadcast to the P lanes; lane l adds it, subtracts it or skips
+it according to its 2-bit weight code (no multipliers). After the last tap of position t the P
+sums are latched and serialised, one per cycle, into the activation unit; its b-bit results go
+through the MUX-skip unit into the output bank. The logits layer sends ``acc + bias`` to ``logits``.
+
+Pipeline: issue (bank + weight ROM addresses) -> accumulate (read data valid) -> serializer ->
+activation unit (``ActivationUnit.latency`` cycles) -> MUX-skip unit (2 cycles) -> bank write.
+Passes are separated by a drain so the next layer reads only completed maps.
+
+Members
+-------
+x : In(stream)         normalised input samples (signed 8-bit), ``input_length`` per beat.
+logits : Out(stream)   the class logits of the beat, in class order.
+dbg : Out(stream)      every feature-bank write ``{layer, addr, data}`` (always ready: a tap).
+busy : Out(1)          a beat is being computed.
+"""
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from ternecg.errors import TernEcgError
+
+from .activation import ActivationUnit
+from .mux_skip import MuxSkip
+from .schedule import MODE_DW, MODE_FINAL, MODE_GRP, Pass, Schedule
+
+
+def _bits(n):
+    return max(1, int(n).bit_length())
+
+
+class Engine(wiring.Component):
+    def __init__(self, schedule: Schedule):
+        if not isinstance(schedule, Schedule) or not schedule.passes:
+            raise TernEcgError("Engine needs a compiled, non-empty Schedule (hw.schedule.compile_schedule)")
+        self._s = s = schedule
+        self._p = s.parallel
+        widths = s.field_widths()
+        self.pass_layout = data.StructLayout({k: unsigned(widths[k]) for k in Pass.__dataclass_fields__})
+        self.addr_width = _bits(max(s.bank_depth) - 1)
+        self.logit_width = max(s.acc_width, _bits(max(abs(v) for v in s.bias or [0])) + 1) + 1
+        self.dbg_layout = data.StructLayout({"layer": unsigned(widths["layer"]),
+                                             "addr": unsigned(self.addr_width),
+                                             "data": unsigned(s.act_bits)})
+        super().__init__({
+            "x": In(stream.Signature(signed(8))),
+            "logits": Out(stream.Signature(signed(self.logit_width))),
+            "dbg": Out(stream.Signature(self.dbg_layout, always_ready=True)),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        s, P = self._s, self._p
+        b = s.act_bits
+        aw = self.addr_width
+        accw = s.acc_width
+        n_pass = len(s.passes)
+        widths = s.field_widths()
+
+        # ---- memories --------------------------------------------------------------------------
+        m.submodules.sched = sched = memory.Memory(
+            shape=self.pass_layout, depth=n_pass,
+            init=[{k: getattr(p, k) for k in Pass.__dataclass_fields__} for p in s.passes])
+        m.submodules.wrom = wrom = memory.Memory(shape=unsigned(2 * P), depth=len(s.weights), init=s.weights)
+        banks = []
+        for i, depth in enumerate(s.bank_depth):
+            shape = signed(8) if i == 0 else unsigned(b)
+            mem = memory.Memory(shape=shape, depth=max(depth, 1), init=[])
+            m.submodules[f"bank{i}"] = mem
+            banks.append((mem.read_port(), mem.write_port()))
+        sched_rp = sched.read_port()
+        w_rp = wrom.read_port()
+
+        m.submodules.act = act = ActivationUnit(s.thresholds, accw, b, tag_width=_bits(P - 1) + aw)
+        lane_w = _bits(P - 1)
+        m.submodules.mux = mux = MuxSkip(b, aw, lane_w, s.mux_channels, widths["sel_base"],
+                                         widths["lout"], P)
+
+        cur = Signal(self.pass_layout)
+        pc = Signal(range(n_pass + 1))
+        self._pc = pc      # for simulation introspection
+
+        # ---- input loader (bank 0) -------------------------------------------------------------
+        n_in = s.input_length
+        x_count = Signal(range(n_in + 1))
+        loaded = Signal()
+        start = Signal()
+        m.d.comb += [banks[0][1].addr.eq(x_count), banks[0][1].data.eq(self.x.payload),
+                     self.x.ready.eq(~loaded & ~self.busy),
+                     banks[0][1].en.eq(self.x.valid & self.x.ready)]
+        with m.If(self.x.valid & self.x.ready):
+            m.d.sync += x_count.eq(x_count + 1)
+            with m.If(x_count == n_in - 1):
+                m.d.sync += loaded.eq(1)
+
+        # ---- issue stage -----------------------------------------------------------------------
+        t = Signal(widths["lout"])
+        c = Signal(widths["cin_g"])
+        j = Signal(widths["k"])
+        pos_t = Signal(signed(max(widths["lin"], widths["pad"]) + 2))
+        ch_base = Signal(aw + 1)
+        w_row = Signal(range(max(len(s.weights), 2)))
+        issuing = Signal()
+        stall = Signal()
+
+        pos = Signal(signed(pos_t.shape().width + 1))
+        m.d.comb += pos.eq(pos_t + j)
+        in_range = Signal()
+        m.d.comb += in_range.eq((pos >= 0) & (pos < cur.lin))
+        rd_addr = Signal(aw)
+        m.d.comb += rd_addr.eq(ch_base + pos[:aw + 1])
+
+        # pipeline register between issue and accumulate
+        s1_valid = Signal()
+        s1_inr = Signal()
+        s1_first = Signal()
+        s1_last = Signal()
+        s1_t = Signal.like(t)
+
+        first = (c == 0) & (j == 0)
+        last_tap = (c == cur.cin_g - 1) & (j == cur.k - 1)
+        ser_count = Signal(range(P + 1))
+        m.d.comb += stall.eq(s1_valid & s1_last & (ser_count != 0))
+
+        for i, (rp, _) in enumerate(banks):
+            with m.If(cur.in_bank == i):
+                m.d.comb += [rp.addr.eq(rd_addr), rp.en.eq(~stall)]
+            with m.Else():
+                m.d.comb += [rp.addr.eq(mux.rd_addr), rp.en.eq(1)]
+        m.d.comb += [w_rp.addr.eq(w_row), w_rp.en.eq(~stall)]
+
+        with m.If(~stall):
+            m.d.sync += [s1_valid.eq(issuing), s1_inr.eq(in_range), s1_first.eq(first),
+                         s1_last.eq(last_tap), s1_t.eq(t)]
+            with m.If(issuing):
+                m.d.sync += w_row.eq(w_row + 1)
+                with m.If(j == cur.k - 1):
+                    m.d.sync += j.eq(0)
+                    with m.If(c == cur.cin_g - 1):
+                        m.d.sync += [c.eq(0), ch_base.eq(cur.in_base), w_row.eq(cur.w_base),
+                                     t.eq(t + 1), pos_t.eq(pos_t + cur.stride)]
+                        with m.If(t == cur.lout - 1):
+                            m.d.sync += issuing.eq(0)
+                    with m.Else():
+                        m.d.sync += [c.eq(c + 1), ch_base.eq(ch_base + cur.lin)]
+                with m.Else():
+                    m.d.sync += j.eq(j + 1)
+
+        # ---- accumulate stage: P add/sub/skip lanes --------------------------------------------
+        xval = Signal(signed(9))
+        bank_data = Array([banks[0][0].data.as_signed()] +
+                          [rp.data.as_unsigned() for rp, _ in banks[1:]])
+        m.d.comb += xval.eq(Mux(s1_inr, bank_data[cur.in_bank], 0))
+        accs = [Signal(signed(accw), name=f"acc{l}") for l in range(P)]
+        hold = Array(Signal(signed(accw), name=f"hold{l}") for l in range(P))
+        sums = []
+        for l in range(P):
+            code = w_rp.data[2 * l:2 * l + 2]
+            term = Mux(code == 1, xval, Mux(code == 3, -xval, 0))
+            total = Signal(signed(accw), name=f"sum{l}")
+            m.d.comb += total.eq(Mux(s1_first, 0, accs[l]) + term)
+            sums.append(total)
+        ser_lane = Signal(range(P + 1))
+        ser_addr = Signal(aw + 1)
+        with m.If(s1_valid & ~stall):
+            for l in range(P):
+                m.d.sync += accs[l].eq(sums[l])
+            with m.If(s1_last):
+                m.d.sync += [hold[l].eq(sums[l]) for l in range(P)]
+                m.d.sync += [ser_count.eq(cur.lanes), ser_lane.eq(0), ser_addr.eq(cur.out_base + s1_t)]
+
+        # ---- serializer -> activation unit / logits --------------------------------------------
+        is_final = cur.mode == MODE_FINAL
+        bias = Array(Const(v, signed(self.logit_width)) for v in (s.bias or [0]))
+        m.d.comb += [
+            act.i.payload.channel.eq(cur.act_base + ser_lane),
+            act.i.payload.acc.eq(hold[ser_lane]),
+            act.i.payload.tag.eq(Cat(ser_lane[:lane_w], ser_addr[:aw])),
+            act.i.valid.eq((ser_count != 0) & ~is_final),
+            self.logits.payload.eq(hold[ser_lane] + bias[cur.act_base + ser_lane]),
+            self.logits.valid.eq((ser_count != 0) & is_final),
+        ]
+        with m.If((act.i.valid & act.i.ready) | (self.logits.valid & self.logits.ready)):
+            m.d.sync += [ser_count.eq(ser_count - 1), ser_lane.eq(ser_lane + 1),
+                         ser_addr.eq(ser_addr + cur.out_stride)]
+
+        # in-flight results inside the activation unit
+        inflight = Signal(range(64))
+        m.d.sync += inflight.eq(inflight + (act.i.valid & act.i.ready) - (act.o.valid & act.o.ready))
+
+        # ---- activation unit -> MUX-skip unit -> bank write ------------------------------------
+        m.d.comb += [
+            mux.i.valid.eq(act.o.valid), act.o.ready.eq(1),
+            mux.i.payload.q.eq(act.o.payload.q),
+            mux.i.payload.lane.eq(act.o.payload.tag[:lane_w]),
+            mux.i.payload.addr.eq(act.o.payload.tag[lane_w:]),
+            mux.rd_data.eq(Array(rp.data for rp, _ in banks[1:])[cur.out_bank - 1]),
+            mux.mode.eq(cur.mode), mux.sel_base.eq(cur.sel_base), mux.length.eq(cur.lout),
+            mux.query_base.eq(sched_rp.data.sel_base),
+        ]
+        for i, (_, wp) in enumerate(banks[1:], start=1):
+            m.d.comb += [wp.addr.eq(mux.wr.payload.addr), wp.data.eq(mux.wr.payload.data),
+                         wp.en.eq(mux.wr.valid & (cur.out_bank == i))]
+        m.d.comb += [self.dbg.valid.eq(mux.wr.valid), self.dbg.payload.layer.eq(cur.layer),
+                     self.dbg.payload.addr.eq(mux.wr.payload.addr),
+                     self.dbg.payload.data.eq(mux.wr.payload.data)]
+
+        # ---- sequencer -------------------------------------------------------------------------
+        drained = ~issuing & ~s1_valid & (ser_count == 0) & (inflight == 0) & ~mux.busy
+        m.d.comb += sched_rp.addr.eq(pc)
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(loaded):
+                    m.d.sync += [pc.eq(0), self.busy.eq(1)]
+                    m.next = "FETCH"
+            with m.State("FETCH"):
+                m.next = "LOAD"
+            with m.State("LOAD"):
+                d = sched_rp.data
+                m.d.sync += cur.eq(d)
+                with m.If((d.mode == MODE_GRP) & mux.all_selected):
+                    m.d.sync += pc.eq(pc + 1)
+                    with m.If(pc == n_pass - 1):
+                        m.next = "DONE"
+                    with m.Else():
+                        m.next = "FETCH"
+                with m.Else():
+                    m.d.sync += [t.eq(0), c.eq(0), j.eq(0), pos_t.eq(-d.pad),
+                                 ch_base.eq(d.in_base), w_row.eq(d.w_base), issuing.eq(1)]
+                    m.next = "RUN"
+            with m.State("RUN"):
+                with m.If(drained):
+                    m.d.comb += mux.finish.eq(1)
+                    m.d.sync += pc.eq(pc + 1)
+                    with m.If(pc == n_pass - 1):
+                        m.next = "DONE"
+                    with m.Else():
+                        m.next = "FETCH"
+            with m.State("DONE"):
+                m.d.sync += [self.busy.eq(0), loaded.eq(0), x_count.eq(0)]
+                m.next = "IDLE"
+        return m

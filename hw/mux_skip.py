@@ -1,0 +1,93 @@
+"""The MUX-skip unit: global average pool, per-channel select, bit-shift average, write-back.
+
+Every activation result of the engine passes through this unit on its way into a feature bank:
+
+- plain passes: written as is;
+- depthwise passes of a MUX-skip block (one channel each): written as is, and summed over the
+  positions (the GAP numerator). At the end of the pass (``finish``) the unit stores
+  ``S[c] = 2 * sum > (2^b - 1) * L`` in its select register (the threshold ``> 0.5 * max`` of
+  the GAP, in integers);
+- grouped passes of the block: the depthwise value ``qa`` is read back from the output bank
+  (``rd_addr`` / ``rd_data``, one cycle), and ``(qa + qg) >> 1`` is written where S[c] = 0; where
+  S[c] = 1 nothing is written (``qa`` stays). The engine asks ``all_selected`` before a grouped
+  pass and skips the pass entirely when every lane selects the depthwise branch.
+
+Members
+-------
+i : In(stream)      ``{q, lane, addr}`` activation results (always ready).
+wr : Out(stream)    ``{addr, data}`` bank writes (always ready: the bank takes one per cycle).
+rd_addr, rd_data    read port of the output bank (grouped passes).
+mode, sel_base, length, finish, query_base, all_selected, busy : control from/to the engine.
+"""
+
+from amaranth import Module, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ternecg.errors import TernEcgError
+
+from .schedule import MODE_DW, MODE_GRP
+
+
+class MuxSkip(wiring.Component):
+    def __init__(self, act_bits, addr_width, lane_width, n_select, sel_width, length_width, parallel):
+        for name, v in (("act_bits", act_bits), ("addr_width", addr_width), ("n_select", n_select),
+                        ("parallel", parallel)):
+            if not isinstance(v, int) or v < 1:
+                raise TernEcgError(f"MuxSkip: {name} = {v!r} must be a positive integer")
+        self._b = act_bits
+        self._n = max(n_select, parallel)
+        self._p = parallel
+        self.in_layout = data.StructLayout({"q": unsigned(act_bits), "lane": unsigned(lane_width),
+                                            "addr": unsigned(addr_width)})
+        self.wr_layout = data.StructLayout({"addr": unsigned(addr_width), "data": unsigned(act_bits)})
+        super().__init__({
+            "i": In(stream.Signature(self.in_layout, always_ready=True)),
+            "wr": Out(stream.Signature(self.wr_layout, always_ready=True)),
+            "rd_addr": Out(addr_width),
+            "rd_data": In(act_bits),
+            "mode": In(2),
+            "sel_base": In(sel_width),
+            "length": In(length_width),
+            "finish": In(1),
+            "query_base": In(sel_width),
+            "all_selected": Out(1),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        b, n = self._b, self._n
+        q_max = (1 << b) - 1
+        sel = Signal(n + self._p)          # padded so bit_select never runs off the end
+        gap = Signal(range(q_max * 4096 + 1))
+
+        m.d.comb += self.all_selected.eq(sel.bit_select(self.query_base, self._p) == (1 << self._p) - 1)
+
+        # stage 1: register the result, look up the lane's select bit, read qa (grouped passes)
+        s1 = Signal(self.in_layout)
+        s1_valid = Signal()
+        s1_sel = Signal()
+        m.d.sync += [s1.eq(self.i.payload), s1_valid.eq(self.i.valid),
+                     s1_sel.eq(sel.bit_select(self.sel_base + self.i.payload.lane, 1))]
+        m.d.comb += self.rd_addr.eq(self.i.payload.addr)
+
+        with m.If(self.i.valid & (self.mode == MODE_DW)):
+            m.d.sync += gap.eq(gap + self.i.payload.q)
+        with m.If(self.finish):
+            m.d.sync += gap.eq(0)
+            with m.If(self.mode == MODE_DW):
+                above = (gap << 1) > ((self.length << b) - self.length)
+                for c in range(n):
+                    with m.If(self.sel_base == c):
+                        m.d.sync += sel[c].eq(above)
+
+        # stage 2: write (plain / depthwise value, or the bit-shift average where not selected)
+        m.d.comb += self.wr.payload.addr.eq(s1.addr)
+        with m.If(self.mode == MODE_GRP):
+            m.d.comb += [self.wr.payload.data.eq((self.rd_data + s1.q) >> 1),
+                         self.wr.valid.eq(s1_valid & ~s1_sel)]
+        with m.Else():
+            m.d.comb += [self.wr.payload.data.eq(s1.q), self.wr.valid.eq(s1_valid)]
+        m.d.comb += self.busy.eq(s1_valid)
+        return m

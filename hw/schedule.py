@@ -1,0 +1,215 @@
+"""Compile a model file into the engine's schedule: passes, ROM images, bank sizes, cycle counts.
+
+The accelerator is one time-multiplexed ternary grouped-conv engine with ``parallel`` (P) lanes.
+A *pass* computes P output channels of one group of one conv over all output positions; the P
+lanes share every input read (they belong to the same group) and each lane adds, subtracts or
+skips it according to its 2-bit weight code. Depthwise passes (MUX-skip blocks) use one lane.
+
+Feature maps live in three banks: 0 = the normalised input (signed 8-bit), 1 and 2 = ping-pong
+activation banks (unsigned ``act_bits``), address ``channel * length + position``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ternecg.errors import TernEcgError
+from ternecg.golden.config import MuxSpec
+from ternecg.golden.modelfile import IntModel
+
+from .shuffle import lane_addresses, slot
+
+MODE_PLAIN, MODE_DW, MODE_GRP, MODE_FINAL = 0, 1, 2, 3
+MAX_PARALLEL = 16
+
+# Engine timing (hw/engine.py), measured in simulation and asserted equal by the tests:
+# a pass is FETCH + LOAD (2 cycles), then one cycle per tap and output position, then one
+# cycle in the accumulate stage and one per lane through the serializer; activation passes add
+# the activation unit's latency and 2 cycles (MUX-skip stage, drain check);
+# logits passes add 1 (drain check). A skipped grouped pass costs FETCH + LOAD.
+FETCH_LOAD = 2
+ACT_DRAIN_EXTRA = 2
+FINAL_DRAIN = 1
+SKIP_CYCLES = FETCH_LOAD
+END_ADJUST = -1          # the last pass goes to DONE instead of FETCH
+
+
+@dataclass(frozen=True)
+class Pass:
+    mode: int
+    in_bank: int
+    out_bank: int
+    in_base: int
+    lin: int
+    cin_g: int
+    k: int
+    pad: int
+    stride: int
+    lout: int
+    w_base: int
+    lanes: int
+    act_base: int
+    out_base: int
+    out_stride: int
+    sel_base: int
+    layer: int
+
+    @property
+    def taps(self):
+        return self.cin_g * self.k
+
+    @property
+    def macs(self):
+        return self.lout * self.taps * self.lanes
+
+
+@dataclass
+class Schedule:
+    parallel: int
+    act_bits: int
+    passes: list = field(default_factory=list)
+    weights: list = field(default_factory=list)       # ROM words, P x 2-bit codes (lane 0 = LSBs)
+    thresholds: list = field(default_factory=list)    # per activation channel: 2^b - 1 ints
+    bias: list = field(default_factory=list)          # logits layer
+    bank_depth: list = field(default_factory=lambda: [0, 0, 0])
+    acc_width: int = 2
+    input_length: int = 0
+    n_classes: int = 0
+    mux_channels: int = 0                             # select bits needed (widest MUX block)
+    adders: int = 0
+
+    def field_widths(self):
+        """Bits needed per pass field (the schedule ROM layout)."""
+        w = {}
+        for name in Pass.__dataclass_fields__:
+            hi = max(getattr(p, name) for p in self.passes)
+            w[name] = max(1, int(hi).bit_length())
+        return w
+
+
+def _conv_words(codes_rows, lanes_codes, parallel):
+    """ROM words for one pass: rows in (input channel, tap) order; lane l in bits 2l..2l+1."""
+    words = []
+    cin_g, k = lanes_codes[0].shape
+    for c in range(cin_g):
+        for j in range(k):
+            word = 0
+            for lane, code in enumerate(lanes_codes):
+                word |= (int(code[c, j]) & 3) << (2 * lane)
+            words.append(word)
+    return words
+
+
+def check_parallel(model: IntModel, parallel):
+    if not isinstance(parallel, int) or isinstance(parallel, bool) or not 1 <= parallel <= MAX_PARALLEL:
+        raise TernEcgError(f"parallel = {parallel!r} must be an integer in 1..{MAX_PARALLEL}")
+    for layer in model.layers:
+        specs = [layer.spec.grp] if isinstance(layer.spec, MuxSpec) else [layer.spec]
+        for s in specs:
+            if not s.final and s.cout_g % parallel:
+                ok = [p for p in range(1, MAX_PARALLEL + 1) if _fits(model, p)]
+                raise TernEcgError(
+                    f"parallel = {parallel} does not divide the {s.cout_g} output channels per group "
+                    f"of layer {s.name}; valid settings for this model: {ok}")
+
+
+def _fits(model, p):
+    for layer in model.layers:
+        s = layer.spec.grp if isinstance(layer.spec, MuxSpec) else layer.spec
+        if not s.final and s.cout_g % p:
+            return False
+    return True
+
+
+def compile_schedule(model: IntModel, parallel=1) -> Schedule:
+    check_parallel(model, parallel)
+    cfg = model.cfg
+    sch = Schedule(parallel=parallel, act_bits=cfg.act_bits, input_length=cfg.input_length,
+                   n_classes=len(cfg.classes), adders=parallel)
+    sch.bank_depth[0] = cfg.input_length
+    in_bank = 0
+    for li, layer in enumerate(model.layers):
+        out_bank = 1 if in_bank != 1 else 2
+        if isinstance(layer.spec, MuxSpec):
+            spec = layer.spec
+            sch.mux_channels = max(sch.mux_channels, spec.cout)
+            g = spec.grp.groups
+            # depthwise branch: one lane per pass, channel c -> shuffled slot of the block output
+            for c in range(spec.cout):
+                _add_pass(sch, MODE_DW, layer.dw, [c], in_bank, out_bank, li,
+                          base_stride=(slot(c, spec.cout, g, spec.shuffle) * spec.lout, spec.lout),
+                          sel_base=c)
+            for oc0 in range(0, spec.cout, parallel):
+                lanes = list(range(oc0, oc0 + parallel))
+                _add_pass(sch, MODE_GRP, layer.grp, lanes, in_bank, out_bank, li,
+                          base_stride=lane_addresses(oc0, parallel, spec.cout, g, spec.shuffle, spec.lout),
+                          sel_base=oc0)
+            depth = spec.cout * spec.lout
+        else:
+            s = layer.spec
+            if s.final:
+                lanes_all = list(range(s.cout))
+                for oc0 in range(0, s.cout, parallel):
+                    lanes = lanes_all[oc0:oc0 + parallel]
+                    _add_pass(sch, MODE_FINAL, layer, lanes, in_bank, 0, li, base_stride=(0, 0),
+                              sel_base=0)
+                sch.bias = [int(b) for b in layer.bias.tolist()]
+                depth = 0
+            else:
+                for oc0 in range(0, s.cout, parallel):
+                    lanes = list(range(oc0, oc0 + parallel))
+                    _add_pass(sch, MODE_PLAIN, layer, lanes, in_bank, out_bank, li,
+                              base_stride=lane_addresses(oc0, parallel, s.cout, s.groups, s.shuffle, s.lout),
+                              sel_base=0)
+                depth = s.cout * s.lout
+        if depth:
+            sch.bank_depth[out_bank] = max(sch.bank_depth[out_bank], depth)
+            in_bank = out_bank
+    sch.acc_width = max(_acc_bits(layer) for layer in model.layers)
+    return sch
+
+
+def _acc_bits(layer):
+    if isinstance(layer.spec, MuxSpec):
+        return max(layer.dw.acc_bits, layer.grp.acc_bits)
+    return layer.acc_bits
+
+
+def _add_pass(sch, mode, conv, lanes, in_bank, out_bank, li, base_stride, sel_base):
+    s = conv.spec
+    gi = lanes[0] // s.cout_g
+    assert all(l // s.cout_g == gi for l in lanes), "lanes of a pass must share a group"
+    k = s.kernels[gi]
+    act_base = len(sch.thresholds)
+    if mode != MODE_FINAL:
+        sch.thresholds.extend([[int(v) for v in conv.thresholds[oc].tolist()] for oc in lanes])
+    w_base = len(sch.weights)
+    sch.weights.extend(_conv_words(None, [conv.codes[oc] for oc in lanes], sch.parallel))
+    sch.passes.append(Pass(
+        mode=mode, in_bank=in_bank, out_bank=out_bank, in_base=gi * s.cin_g * s.lin, lin=s.lin,
+        cin_g=s.cin_g, k=k, pad=(k // 2 if s.pad == "same" else 0), stride=s.stride, lout=s.lout,
+        w_base=w_base, lanes=len(lanes), act_base=act_base, out_base=base_stride[0],
+        out_stride=base_stride[1], sel_base=sel_base, layer=li))
+
+
+def pass_cycles(p: Pass, act_latency):
+    """Cycles of one executed pass (see the timing notes at the top)."""
+    base = FETCH_LOAD + p.lout * p.taps + 1 + p.lanes
+    return base + (FINAL_DRAIN if p.mode == MODE_FINAL else act_latency + ACT_DRAIN_EXTRA)
+
+
+def skipped(p: Pass, selects):
+    """A grouped MUX-skip pass is skipped when all its lanes select the depthwise branch."""
+    return (p.mode == MODE_GRP and selects is not None
+            and all(selects[p.layer][p.sel_base + l] for l in range(p.lanes)))
+
+
+def cycles(sch: Schedule, act_latency, selects=None):
+    """Analytical engine cycles of one beat (busy from the first pass to the last logit).
+
+    ``selects``: {layer index: sequence of MUX select bits} of the beat (golden trace);
+    ``None`` gives the worst case (no pass skipped)."""
+    total = END_ADJUST
+    for p in sch.passes:
+        total += SKIP_CYCLES if skipped(p, selects) else pass_cycles(p, act_latency)
+    return total

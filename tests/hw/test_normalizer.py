@@ -1,0 +1,173 @@
+"""Amaranth-simulator tests of hw.normalizer.Normalizer against golden.normalize (bit-exact)."""
+
+import itertools
+import random
+
+import numpy as np
+import pytest
+from amaranth.hdl import Fragment
+from amaranth.sim import Simulator
+
+from ternecg.errors import TernEcgError
+from ternecg.golden import fixture
+from ternecg.golden.normalize import normalize
+from ternecg.hw.normalizer import Normalizer
+
+N_BEATS = 24
+
+
+def _pattern(name, seed):
+    """Per-cycle 0/1 generator: "none" (always 1), "fixed" (1,1,1,0), "random" (~70% 1, seeded)."""
+    if name == "none":
+        return itertools.repeat(1)
+    if name == "fixed":
+        return itertools.cycle([1, 1, 1, 0])
+    rng = random.Random(seed)
+    return (int(rng.random() < 0.7) for _ in itertools.count())
+
+
+def simulate(dut, beats, idle="none", backpressure="none", seed=0):
+    """Feed ``beats`` (list of sample lists) through ``dut``; return (outputs, cycle stats).
+
+    Checks on every cycle that a stalled output (valid & ~ready) keeps valid and payload next cycle.
+    """
+    beats = [[int(x) for x in beat] for beat in beats]
+    n_out = sum(len(b) for b in beats)
+    idle_gen = _pattern(idle, seed)
+    bp_gen = _pattern(backpressure, seed + 1)
+    out = []
+    stats = {"last_in": [], "first_out": [], "cycles": 0}
+    cycle = {"n": 0}
+
+    async def clock(ctx):
+        async for _ in ctx.tick():
+            cycle["n"] += 1
+
+    async def source(ctx):
+        for beat in beats:
+            for j, x in enumerate(beat):
+                while not next(idle_gen):
+                    ctx.set(dut.i.valid, 0)
+                    await ctx.tick()
+                ctx.set(dut.i.valid, 1)
+                ctx.set(dut.i.payload, x)
+                while True:
+                    _, _, ready = await ctx.tick().sample(dut.i.ready)
+                    if ready:
+                        break
+                if j == len(beat) - 1:
+                    stats["last_in"].append(cycle["n"] - 1)
+            ctx.set(dut.i.valid, 0)
+        ctx.set(dut.i.valid, 0)
+
+    async def sink(ctx):
+        held = None
+        beat_len = len(beats[0])
+        while len(out) < n_out:
+            ready = next(bp_gen)
+            ctx.set(dut.o.ready, ready)
+            _, _, valid, payload, i_ready = await ctx.tick().sample(dut.o.valid, dut.o.payload,
+                                                                   dut.i.ready)
+            now = cycle["n"] - 1
+            if valid:
+                assert not i_ready, f"cycle {now}: i.ready high while emitting"
+            if held is not None:
+                assert valid, f"cycle {now}: o.valid dropped while stalled"
+                assert payload == held, f"cycle {now}: payload changed while stalled"
+            held = payload if (valid and not ready) else None
+            if valid and len(out) % beat_len == 0 and (len(stats["first_out"]) == len(out) // beat_len):
+                stats["first_out"].append(now)
+            if valid and ready:
+                out.append(payload)
+        stats["cycles"] = cycle["n"]
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_process(clock)
+    sim.add_testbench(source, background=True)
+    sim.add_testbench(sink)
+    sim.run()
+    return out, stats
+
+
+def expected(beats):
+    return normalize(np.asarray(beats, dtype=np.int64)).reshape(-1).tolist()
+
+
+@pytest.fixture(scope="module")
+def fixture_beats():
+    return fixture.load()["raw"][:N_BEATS].astype(np.int64)
+
+
+@pytest.mark.parametrize("idle,backpressure", [("none", "none"), ("random", "random"),
+                                               ("fixed", "random"), ("random", "fixed")])
+def test_fixture_beats(fixture_beats, idle, backpressure):
+    beats = fixture_beats.tolist()
+    got, _ = simulate(Normalizer(), beats, idle, backpressure, seed=7)
+    assert got == expected(beats)
+
+
+def edge_beats(length=240):
+    spike = [1000] * length
+    spike[length // 3] = 2047
+    dip = [1500] * length
+    dip[length // 2] = 0
+    return {
+        "flat": [1024] * length,
+        "alternating": [0, 2047] * (length // 2),
+        "all_max": [2047] * length,
+        "all_zero": [0] * length,
+        "spike": spike,
+        "dip": dip,
+        "ramp": [(t * 2047) // (length - 1) for t in range(length)],
+    }
+
+
+@pytest.mark.parametrize("name", list(edge_beats()))
+def test_edge_beats(name):
+    beat = edge_beats()[name]
+    beats = [beat, beat]                    # twice: the second beat must not see the first's state
+    got, _ = simulate(Normalizer(), beats, "random", "random", seed=3)
+    assert got == expected(beats)
+
+
+def test_edge_beats_back_to_back():
+    beats = list(edge_beats().values())
+    got, _ = simulate(Normalizer(), beats, "none", "random", seed=11)
+    assert got == expected(beats)
+
+
+@pytest.mark.parametrize("length,raw_bits", [(1, 11), (7, 11), (16, 8), (33, 11), (240, 6)])
+def test_other_sizes(length, raw_bits):
+    rng = np.random.default_rng(length)
+    beats = rng.integers(0, 1 << raw_bits, size=(4, length))
+    beats[1] = (1 << raw_bits) - 1
+    got, _ = simulate(Normalizer(length, raw_bits), beats.tolist(), "random", "random", seed=5)
+    assert got == expected(beats)
+
+
+def test_latency_and_throughput(fixture_beats):
+    dut = Normalizer()
+    beats = fixture_beats[:3].tolist()
+    got, stats = simulate(dut, beats)
+    assert got == expected(beats)
+    assert dut.latency == 4
+    for last_in, first_out in zip(stats["last_in"], stats["first_out"]):
+        assert first_out - last_in == dut.latency
+    starts = [t - (dut.length - 1) for t in stats["last_in"]]
+    assert [b - a for a, b in zip(starts, starts[1:])] == [dut.beat_cycles] * 2
+
+
+def test_signature():
+    dut = Normalizer()
+    Fragment.get(dut, None)
+    assert dut.i.payload.shape().width == 11 and not dut.i.payload.shape().signed
+    assert dut.o.payload.shape().width == 8 and dut.o.payload.shape().signed
+
+
+@pytest.mark.parametrize("kwargs", [{"length": 0}, {"length": -3}, {"length": 2.5},
+                                    {"length": True}, {"raw_bits": 0}, {"raw_bits": 40},
+                                    {"raw_bits": "11"}])
+def test_bad_params(kwargs):
+    with pytest.raises(TernEcgError, match="Normalizer"):
+        Normalizer(**kwargs)
