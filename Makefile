@@ -1,0 +1,46 @@
+# ternecg: every user-facing command. `make help` lists them.
+PY      ?= .venv/bin/python
+VENV    ?= .venv
+MODEL   ?= models/default.json
+PARALLEL ?= 1
+SEED    ?= 0
+
+.PHONY: help setup test test-fast eval train fixture verilog hw-report clean
+
+help:            ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+setup:           ## install system packages (apt, when missing), the venv and warm the YoWASP cache
+	@if ! command -v iverilog >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	    $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq iverilog libusb-1.0-0 libftdi1-2; \
+	  else echo "setup: install iverilog, libusb-1.0-0 and libftdi1-2 with your package manager" >&2; exit 1; fi; fi
+	python3 -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -e .
+	$(PY) -m ternecg.tools warm
+
+test:            ## the whole test suite (golden, hardware, simulation, boards)
+	$(PY) -m pytest -q
+
+test-fast:       ## tests that need neither the database nor a Verilog simulator
+	$(PY) -m pytest -q -m "not slow"
+
+eval:            ## evaluate the shipped model files -> build/reports/eval.json + confusion PNG
+	$(PY) -m ternecg.cli eval
+
+train:           ## retrain every shipped model file from the database (seed $(SEED)); prints the time
+	$(PY) -m ternecg.cli train --seed $(SEED)
+
+fixture:         ## regenerate fixtures/beats.npz from the database and the default model
+	$(PY) -m ternecg.cli fixture
+
+verilog:         ## generate Verilog + manifest for MODEL at PARALLEL into build/verilog/
+	$(PY) -m ternecg.cli verilog --model $(MODEL) --parallel $(PARALLEL)
+
+hw-report:       ## synthesize several PARALLEL settings for iCE40 UP5K -> build/reports/hw.json
+	$(PY) -m ternecg.cli hw-report --model $(MODEL)
+
+clean:           ## remove build outputs (keeps the venv)
+	rm -rf build

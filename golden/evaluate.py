@@ -1,0 +1,159 @@
+"""`make eval`: evaluate the shipped model files on the three protocols, no training.
+
+``integer``: the model files through the integer reference (what the hardware computes).
+``float``:   the float twins (same topology, no quantisation) from models/float/.
+Per protocol: acc, f1_abnormal (binary protocols), per-class Se and +P, confusion matrix, counts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ternecg.errors import TernEcgError
+
+from . import integer_ref, modelfile, splits, train
+from .beats import SIX_CLASSES, aami_class, binary_labels, load_beats, six_labels
+from .config import load_config
+from .model import Net
+from .normalize import normalize
+
+AAMI_CLASSES = ("N", "S", "V", "F")
+
+
+def confusion(y_true, y_pred, n):
+    cm = np.zeros((n, n), dtype=np.int64)
+    np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return cm
+
+
+def _ratio(a, b):
+    return float(a) / float(b) if b else None
+
+
+def binary_metrics(symbols, y_pred):
+    """Metrics of a normal/abnormal prediction; Se per AAMI class (N, S, V, F), +P per binary class."""
+    y_true = binary_labels(symbols)
+    y_pred = np.asarray(y_pred)
+    cm = confusion(y_true, y_pred, 2)
+    tp, fp, fn = cm[1, 1], cm[0, 1], cm[1, 0]
+    aami = aami_class(symbols)
+    per_class = {}
+    for cls in AAMI_CLASSES:
+        mask = aami == cls
+        want = 0 if cls == "N" else 1
+        per_class[cls] = {"count": int(mask.sum()), "se": _ratio((y_pred[mask] == want).sum(), mask.sum())}
+    per_class["N"]["ppv"] = _ratio(cm[0, 0], cm[:, 0].sum())
+    per_class["abnormal"] = {"count": int(cm[1].sum()), "se": _ratio(tp, cm[1].sum()),
+                             "ppv": _ratio(tp, cm[:, 1].sum())}
+    return {"acc": _ratio(np.trace(cm), cm.sum()), "f1_abnormal": _ratio(2 * tp, 2 * tp + fp + fn),
+            "per_class": per_class, "confusion": cm.tolist(), "classes": ["N", "abnormal"],
+            "beats": int(cm.sum())}
+
+
+def six_metrics(symbols, y_pred):
+    y_true = six_labels(symbols)
+    cm = confusion(y_true, y_pred, len(SIX_CLASSES))
+    per_class = {c: {"count": int(cm[i].sum()), "se": _ratio(cm[i, i], cm[i].sum()),
+                     "ppv": _ratio(cm[i, i], cm[:, i].sum())} for i, c in enumerate(SIX_CLASSES)}
+    return {"acc": _ratio(np.trace(cm), cm.sum()), "per_class": per_class, "confusion": cm.tolist(),
+            "classes": list(SIX_CLASSES), "beats": int(cm.sum())}
+
+
+def _int_predict(path, raw):
+    return integer_ref.classify(modelfile.load(path), torch.from_numpy(raw.astype(np.int64))).numpy()
+
+
+def _float_predict(path, config, raw):
+    if not Path(path).is_file():
+        raise TernEcgError(f"float model {path} not found; run 'make train' to produce it")
+    net = Net(load_config(config), quant=False)
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    x = normalize(torch.from_numpy(raw.astype(np.int64)))
+    return train.predict(net, x).numpy()
+
+
+def evaluate(models=modelfile.MODELS_DIR, db=None, out=Path("build/reports")):
+    models = Path(models)
+    beats = load_beats(db)
+    report = {}
+    for kind in ("integer", "float"):
+        def predict(name, config, idx):
+            if kind == "integer":
+                return _int_predict(models / f"{name}.json", beats.raw[idx])
+            return _float_predict(models / "float" / f"{name}.pt", config, beats.raw[idx])
+
+        glob_cfg = modelfile.load(models / "default.json").cfg.raw
+        # (a) inter-patient: the global model on every DS2 beat
+        _, test = splits.inter_patient(beats)
+        inter = binary_metrics(beats.symbol[test], predict("default", glob_cfg, test))
+        # (b) patient-specific: each DS2 record's fine-tuned model on its test portion
+        syms, preds = [], []
+        for rec in splits.DS2:
+            _, t = splits.patient_specific(beats, rec)
+            syms.append(beats.symbol[t])
+            preds.append(predict(f"patient/{rec}", glob_cfg, t))
+        ps = binary_metrics(np.concatenate(syms), np.concatenate(preds))
+        # (c) six classes, random 75/25 split
+        six_cfg = modelfile.load(models / "six_class.json").cfg.raw
+        _, t6 = splits.six_class_random(beats, seed=0)
+        six = six_metrics(beats.symbol[t6], predict("six_class", six_cfg, t6))
+        report[kind] = {"patient_specific": ps, "inter_patient": inter, "six_class_random": six}
+    report["model"] = model_size(modelfile.load(models / "default.json"))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.json").write_text(json.dumps(report, indent=1) + "\n")
+    plot_confusions(report, out / "eval_confusion.png")
+    return report
+
+
+def model_size(model):
+    """Weights and MACs per beat, counted from the topology, cross-checked with ptflops."""
+    cfg = model.cfg
+    info = {"name": cfg.name, "weights": cfg.weights, "macs": cfg.macs,
+            "weight_bytes": (2 * cfg.weights + 7) // 8,
+            "layers": [{"name": l.name, "weights": l.weights, "macs": l.macs} for l in cfg.layers]}
+    try:
+        from .flops import ptflops_macs
+        info["macs_ptflops"] = ptflops_macs(cfg)
+    except ImportError:
+        info["macs_ptflops"] = None
+    return info
+
+
+def plot_confusions(report, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    protos = ("patient_specific", "inter_patient", "six_class_random")
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+    for ax, proto in zip(axes, protos):
+        r = report["integer"][proto]
+        cm = np.array(r["confusion"])
+        ax.imshow(cm / np.maximum(cm.sum(1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+        ax.set_xticks(range(len(r["classes"])), r["classes"])
+        ax.set_yticks(range(len(r["classes"])), r["classes"])
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("annotated")
+        ax.set_title(f"{proto.replace('_', ' ')}\nacc {r['acc']:.4f}", fontsize=10)
+    fig.suptitle("Integer (hardware) model, MIT-BIH")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def table(report):
+    rows = ["| protocol | model | acc | F1 abnormal | beats |", "|---|---|---|---|---|"]
+    for proto in ("patient_specific", "inter_patient", "six_class_random"):
+        for kind in ("integer", "float"):
+            r = report[kind][proto]
+            f1 = r.get("f1_abnormal")
+            rows.append(f"| {proto} | {kind} | {r['acc']:.4f} | {'' if f1 is None else f'{f1:.4f}'} | {r['beats']} |")
+    m = report["model"]
+    rows.append(f"\nmodel {m['name']}: {m['weights']} ternary weights ({m['weight_bytes']} bytes), "
+                f"{m['macs']} MACs per beat (ptflops: {m['macs_ptflops']})")
+    return "\n".join(rows)

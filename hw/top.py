@@ -1,0 +1,89 @@
+"""The network top, generated from a model file: normaliser -> conv engine -> head.
+
+Members
+-------
+i : In(stream)     raw samples (unsigned 11-bit), ``input_length`` per beat.
+o : Out(stream)    one result per beat: ``{cls, logits[n_classes], cycles}`` where ``cycles`` is the
+                   engine's compute cycles for that beat (equal to ``schedule.cycles``).
+dbg : Out(TapSignature)   every feature-bank write ``{layer, addr, data}`` (only with ``debug=True``).
+"""
+
+from amaranth import Module, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out, connect
+
+from ternecg.errors import TernEcgError
+from ternecg.golden.modelfile import IntModel
+from ternecg.golden.normalize import RAW_BITS
+
+from .engine import Engine
+from .head import Head
+from .normalizer import Normalizer
+from .schedule import compile_schedule, cycles
+from .tap import TapSignature
+
+CYCLES_WIDTH = 24
+
+
+class Accelerator(wiring.Component):
+    def __init__(self, model: IntModel, parallel=1, debug=False):
+        if not isinstance(model, IntModel):
+            raise TernEcgError("Accelerator needs a loaded model file (ternecg.golden.modelfile.load)")
+        self._model = model
+        self._debug = debug
+        self.schedule = compile_schedule(model, parallel)
+        self._engine = Engine(self.schedule)
+        n = self.schedule.n_classes
+        self.result_layout = data.StructLayout({
+            "cls": unsigned(max(1, (n - 1).bit_length())),
+            "logits": data.ArrayLayout(self._engine.logits.payload.shape(), n),
+            "cycles": unsigned(CYCLES_WIDTH),
+        })
+        members = {"i": In(stream.Signature(unsigned(RAW_BITS))),
+                   "o": Out(stream.Signature(self.result_layout))}
+        if debug:
+            members["dbg"] = Out(TapSignature(self._engine.dbg_layout))
+        super().__init__(members)
+
+    @property
+    def act_latency(self):
+        return self._engine.act_latency
+
+    def engine_cycles(self, selects=None):
+        """Analytical compute cycles of a beat (worst case without ``selects``)."""
+        return cycles(self.schedule, self.act_latency, selects)
+
+    def elaborate(self, platform):
+        m = Module()
+        s = self.schedule
+        m.submodules.norm = norm = Normalizer(s.input_length, RAW_BITS)
+        m.submodules.engine = engine = self._engine
+        m.submodules.head = head = Head(s.n_classes, engine.logits.payload.shape().width)
+        connect(m, wiring.flipped(self.i), norm.i)
+        connect(m, norm.o, engine.x)
+        connect(m, engine.logits, head.i)
+
+        # compute cycles of a beat: from the engine's first busy cycle to the cycle that hands the
+        # last logit to the head, inclusive (latched at every logit, so it is final when the head's
+        # result appears)
+        count = Signal(CYCLES_WIDTH)
+        last = Signal(CYCLES_WIDTH)
+        busy_d = Signal()
+        m.d.sync += busy_d.eq(engine.busy)
+        with m.If(engine.busy & ~busy_d):
+            m.d.sync += count.eq(1)
+        with m.Elif(engine.busy):
+            m.d.sync += count.eq(count + 1)
+        with m.If(engine.logits.valid & engine.logits.ready):
+            m.d.sync += last.eq(count + 1)
+
+        m.d.comb += [
+            self.o.valid.eq(head.o.valid),
+            head.o.ready.eq(self.o.ready),
+            self.o.payload.cls.eq(head.o.payload.cls),
+            self.o.payload.logits.eq(head.o.payload.logits),
+            self.o.payload.cycles.eq(last),
+        ]
+        if self._debug:
+            m.d.comb += [self.dbg.valid.eq(engine.dbg.valid), self.dbg.payload.eq(engine.dbg.payload)]
+        return m

@@ -1,0 +1,98 @@
+"""The `ternecg` command (also behind every make target). User errors print one line, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .errors import TernEcgError
+
+
+def _eval(args):
+    from ternecg.golden.evaluate import evaluate, table
+    report = evaluate(models=args.models, db=args.db, out=Path(args.out))
+    print(table(report))
+    print(f"\nwrote {Path(args.out) / 'eval.json'} and {Path(args.out) / 'eval_confusion.png'}")
+
+
+def _train(args):
+    from ternecg.golden.pipeline import train_all
+    t0 = time.time()
+    times = train_all(seed=args.seed, out=args.models, db=args.db, epochs=args.epochs)
+    print(json.dumps(times, indent=1))
+    print(f"make train: {time.time() - t0:.0f} s in total (global training of the default model: "
+          f"{times.get('global_integer_s', 0):.0f} s)")
+
+
+def _fixture(args):
+    from ternecg.golden.fixture import FIXTURE, build
+    n = build(model_path=args.model, db=args.db)
+    print(f"wrote {FIXTURE} ({n} beats)")
+
+
+def _verilog(args):
+    from ternecg.hw.generate import generate
+    out = generate(args.model, args.parallel, Path(args.out))
+    print(f"wrote {out['verilog']} and {out['manifest']}")
+
+
+def _hw_report(args):
+    from ternecg.hw.report import hw_report
+    hw_report(args.model, [int(p) for p in args.parallel.split(",")] if args.parallel else None)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="ternecg", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    db = dict(default=None, help="MIT-BIH folder (default: $TERNECG_MITDB, ../shared/data/mitdb, or a download cache)")
+
+    e = sub.add_parser("eval", help="evaluate the shipped model files")
+    e.add_argument("--models", default=None)
+    e.add_argument("--db", **db)
+    e.add_argument("--out", default="build/reports")
+    e.set_defaults(func=_eval)
+
+    t = sub.add_parser("train", help="retrain every shipped model file")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--epochs", type=int, default=None, help="global epochs (default: the shipped recipe)")
+    t.add_argument("--models", default=None)
+    t.add_argument("--db", **db)
+    t.set_defaults(func=_train)
+
+    f = sub.add_parser("fixture", help="regenerate fixtures/beats.npz")
+    f.add_argument("--model", default=None)
+    f.add_argument("--db", **db)
+    f.set_defaults(func=_fixture)
+
+    v = sub.add_parser("verilog", help="generate Verilog and its manifest from a model file")
+    v.add_argument("--model", default=None)
+    v.add_argument("--parallel", type=int, default=1)
+    v.add_argument("--out", default="build/verilog")
+    v.set_defaults(func=_verilog)
+
+    h = sub.add_parser("hw-report", help="synthesize parallelism settings for iCE40 UP5K")
+    h.add_argument("--model", default=None)
+    h.add_argument("--parallel", default=None, help="comma-separated settings (default: all that fit)")
+    h.set_defaults(func=_hw_report)
+
+    args = p.parse_args(argv)
+    for key in ("models",):
+        if getattr(args, key, "x") is None:
+            from ternecg.golden.modelfile import MODELS_DIR
+            setattr(args, key, MODELS_DIR)
+    try:
+        args.func(args)
+    except TernEcgError as err:
+        print(f"ternecg {args.cmd}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ternecg {args.cmd}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

