@@ -30,7 +30,7 @@ from ternecg.errors import TernEcgError
 from .activation import ActivationUnit
 from .mux_skip import MuxSkip
 from .tap import TapSignature
-from .schedule import MODE_DW, MODE_FINAL, MODE_GRP, Pass, Schedule
+from .schedule import MODE_DW, MODE_FINAL, MODE_GRP, PHASE_FIELDS, Schedule
 
 
 def _bits(n):
@@ -44,7 +44,14 @@ class Engine(wiring.Component):
         self._s = s = schedule
         self._p = s.parallel
         widths = s.field_widths()
-        self.pass_layout = data.StructLayout({k: unsigned(widths[k]) for k in Pass.__dataclass_fields__})
+        self._widths = widths
+        self._kg = kg = max(len(ph.kernels) for ph in s.phases)
+        fields = {k: unsigned(_bits(max(getattr(ph, k) for ph in s.phases))) for k in PHASE_FIELDS}
+        fields["kernels"] = data.ArrayLayout(unsigned(widths["k"]), kg)
+        fields["pads"] = data.ArrayLayout(unsigned(widths["pad"]), kg)
+        self._rows_w = _bits(max(ph.cin_g * k for ph in s.phases for k in ph.kernels))
+        fields["rows"] = data.ArrayLayout(unsigned(self._rows_w), kg)
+        self.phase_layout = data.StructLayout(fields)
         self.addr_width = _bits(max(s.bank_depth) - 1)
         self.logit_width = max(s.acc_width, _bits(max(abs(v) for v in s.bias or [0])) + 1) + 1
         self.dbg_layout = data.StructLayout({"layer": unsigned(widths["layer"]),
@@ -69,37 +76,53 @@ class Engine(wiring.Component):
         b = s.act_bits
         aw = self.addr_width
         accw = s.acc_width
-        n_pass = len(s.passes)
-        widths = s.field_widths()
+        kg = self._kg
+        widths = self._widths
+        lane_w = _bits(P - 1)
 
         # ---- memories --------------------------------------------------------------------------
-        m.submodules.sched = sched = memory.Memory(
-            shape=self.pass_layout, depth=n_pass,
-            init=[{k: getattr(p, k) for k in Pass.__dataclass_fields__} for p in s.passes])
+        def phase_init(ph):
+            pad = lambda v: list(v) + [0] * (kg - len(v))
+            d = {k: getattr(ph, k) for k in PHASE_FIELDS}
+            d.update(kernels=pad(ph.kernels), pads=pad(ph.pads), rows=pad([ph.cin_g * k for k in ph.kernels]))
+            return d
+        # the sequencer ROM: one descriptor per phase, read asynchronously (a few LUTs)
+        m.submodules.phases = phases = memory.Memory(
+            shape=self.phase_layout, depth=len(s.phases), init=[phase_init(ph) for ph in s.phases])
+        ph_rp = phases.read_port(domain="comb")
         m.submodules.wrom = wrom = memory.Memory(shape=unsigned(2 * P), depth=len(s.weights), init=s.weights)
+        w_rp = wrom.read_port()
         banks = []
         for i, depth in enumerate(s.bank_depth):
             shape = signed(8) if i == 0 else unsigned(b)
             mem = memory.Memory(shape=shape, depth=max(depth, 1), init=[])
             m.submodules[f"bank{i}"] = mem
             banks.append((mem.read_port(), mem.write_port()))
-        sched_rp = sched.read_port()
-        w_rp = wrom.read_port()
 
         m.submodules.act = act = self.act_unit
-        lane_w = _bits(P - 1)
         m.submodules.mux = mux = MuxSkip(b, aw, lane_w, s.mux_channels, widths["sel_base"],
                                          widths["lout"], P)
 
-        cur = Signal(self.pass_layout)
-        pc = Signal(range(n_pass + 1))
-        self._pc = pc      # for simulation introspection
+        # ---- sequencer state: phase index and per-pass counters (schedule.iterate_passes) -------
+        ph = Signal(range(len(s.phases) + 1))
+        cur = ph_rp.data
+        m.d.comb += ph_rp.addr.eq(ph)
+        gi = Signal(range(max(p.n_groups for p in s.phases) + 1))
+        pj = Signal(range(max(p.passes_per_group for p in s.phases) + 1))
+        in_base = Signal(aw + 1)
+        out_base = Signal(aw + 1)
+        out_group_base = Signal(aw + 1)
+        w_start = Signal(range(max(len(s.weights), 2)))
+        sel = Signal(widths["sel_base"] + 1)
+        act_ctr = Signal(range(len(s.thresholds) + P + 1))
+        cur_k = Signal(widths["k"])
+        cur_pad = Signal(widths["pad"])
+        cur_rows = Signal(self._rows_w)
 
         # ---- input loader (bank 0) -------------------------------------------------------------
         n_in = s.input_length
         x_count = Signal(range(n_in + 1))
         loaded = Signal()
-        start = Signal()
         m.d.comb += [banks[0][1].addr.eq(x_count), banks[0][1].data.eq(self.x.payload),
                      self.x.ready.eq(~loaded & ~self.busy),
                      banks[0][1].en.eq(self.x.valid & self.x.ready)]
@@ -114,7 +137,7 @@ class Engine(wiring.Component):
         j = Signal(widths["k"])
         pos_t = Signal(signed(max(widths["lin"], widths["pad"]) + 2))
         ch_base = Signal(aw + 1)
-        w_row = Signal(range(max(len(s.weights), 2)))
+        w_row = Signal.like(w_start)
         issuing = Signal()
         stall = Signal()
 
@@ -133,7 +156,7 @@ class Engine(wiring.Component):
         s1_t = Signal.like(t)
 
         first = (c == 0) & (j == 0)
-        last_tap = (c == cur.cin_g - 1) & (j == cur.k - 1)
+        last_tap = (c == cur.cin_g - 1) & (j == cur_k - 1)
         ser_count = Signal(range(P + 1))
         m.d.comb += stall.eq(s1_valid & s1_last & (ser_count != 0))
 
@@ -149,10 +172,10 @@ class Engine(wiring.Component):
                          s1_last.eq(last_tap), s1_t.eq(t)]
             with m.If(issuing):
                 m.d.sync += w_row.eq(w_row + 1)
-                with m.If(j == cur.k - 1):
+                with m.If(j == cur_k - 1):
                     m.d.sync += j.eq(0)
                     with m.If(c == cur.cin_g - 1):
-                        m.d.sync += [c.eq(0), ch_base.eq(cur.in_base), w_row.eq(cur.w_base),
+                        m.d.sync += [c.eq(0), ch_base.eq(in_base), w_row.eq(w_start),
                                      t.eq(t + 1), pos_t.eq(pos_t + cur.stride)]
                         with m.If(t == cur.lout - 1):
                             m.d.sync += issuing.eq(0)
@@ -182,17 +205,17 @@ class Engine(wiring.Component):
                 m.d.sync += accs[l].eq(sums[l])
             with m.If(s1_last):
                 m.d.sync += [hold[l].eq(sums[l]) for l in range(P)]
-                m.d.sync += [ser_count.eq(cur.lanes), ser_lane.eq(0), ser_addr.eq(cur.out_base + s1_t)]
+                m.d.sync += [ser_count.eq(cur.lanes), ser_lane.eq(0), ser_addr.eq(out_base + s1_t)]
 
         # ---- serializer -> activation unit / logits --------------------------------------------
         is_final = cur.mode == MODE_FINAL
         bias = Array(Const(v, signed(self.logit_width)) for v in (s.bias or [0]))
         m.d.comb += [
-            act.i.payload.channel.eq(cur.act_base + ser_lane),
+            act.i.payload.channel.eq(act_ctr + ser_lane),
             act.i.payload.acc.eq(hold[ser_lane]),
             act.i.payload.tag.eq(Cat(ser_lane[:lane_w], ser_addr[:aw])),
             act.i.valid.eq((ser_count != 0) & ~is_final),
-            self.logits.payload.eq(hold[ser_lane] + bias[cur.act_base + ser_lane]),
+            self.logits.payload.eq(hold[ser_lane] + bias[sel + ser_lane]),
             self.logits.valid.eq((ser_count != 0) & is_final),
         ]
         with m.If((act.i.valid & act.i.ready) | (self.logits.valid & self.logits.ready)):
@@ -210,8 +233,8 @@ class Engine(wiring.Component):
             mux.i.payload.lane.eq(act.o.payload.tag[:lane_w]),
             mux.i.payload.addr.eq(act.o.payload.tag[lane_w:]),
             mux.rd_data.eq(Array(rp.data for rp, _ in banks[1:])[cur.out_bank - 1]),
-            mux.mode.eq(cur.mode), mux.sel_base.eq(cur.sel_base), mux.length.eq(cur.lout),
-            mux.query_base.eq(sched_rp.data.sel_base),
+            mux.mode.eq(cur.mode), mux.sel_base.eq(sel), mux.length.eq(cur.lout),
+            mux.query_base.eq(sel),
         ]
         for i, (_, wp) in enumerate(banks[1:], start=1):
             m.d.comb += [wp.addr.eq(mux.wr.payload.addr), wp.data.eq(mux.wr.payload.data),
@@ -222,32 +245,53 @@ class Engine(wiring.Component):
 
         # ---- sequencer -------------------------------------------------------------------------
         drained = ~issuing & ~s1_valid & (ser_count == 0) & (inflight == 0) & ~mux.busy
-        m.d.comb += sched_rp.addr.eq(pc)
+        last_in_group = pj == cur.passes_per_group - 1
+        last_in_phase = last_in_group & (gi == cur.n_groups - 1)
+        last_phase = ph == len(s.phases) - 1
+        next_pass = Signal()       # advance the counters to the next pass (executed or skipped)
+        with m.If(next_pass):
+            m.d.sync += [w_start.eq(w_start + cur_rows), sel.eq(sel + cur.lanes)]
+            with m.If(cur.mode != MODE_FINAL):
+                m.d.sync += act_ctr.eq(act_ctr + cur.lanes)
+            with m.If(last_in_phase):
+                m.d.sync += [ph.eq(ph + 1), gi.eq(0), pj.eq(0), in_base.eq(0), out_base.eq(0),
+                             out_group_base.eq(0), sel.eq(0)]
+            with m.Elif(last_in_group):
+                m.d.sync += [pj.eq(0), gi.eq(gi + 1),
+                             in_base.eq(in_base + cur.in_pass_step + cur.in_group_step),
+                             out_group_base.eq(out_group_base + cur.out_group_step),
+                             out_base.eq(out_group_base + cur.out_group_step)]
+            with m.Else():
+                m.d.sync += [pj.eq(pj + 1), in_base.eq(in_base + cur.in_pass_step),
+                             out_base.eq(out_base + cur.out_pass_step)]
+
+        kx = Mux(cur.multi_kernel, gi, 0)
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(loaded):
-                    m.d.sync += [pc.eq(0), self.busy.eq(1)]
+                    m.d.sync += [ph.eq(0), gi.eq(0), pj.eq(0), in_base.eq(0), out_base.eq(0),
+                                 out_group_base.eq(0), w_start.eq(0), sel.eq(0), act_ctr.eq(0),
+                                 self.busy.eq(1)]
                     m.next = "FETCH"
             with m.State("FETCH"):
+                m.d.sync += [cur_k.eq(cur.kernels[kx]), cur_pad.eq(cur.pads[kx]),
+                             cur_rows.eq(cur.rows[kx])]
                 m.next = "LOAD"
             with m.State("LOAD"):
-                d = sched_rp.data
-                m.d.sync += cur.eq(d)
-                with m.If((d.mode == MODE_GRP) & mux.all_selected):
-                    m.d.sync += pc.eq(pc + 1)
-                    with m.If(pc == n_pass - 1):
+                with m.If((cur.mode == MODE_GRP) & mux.all_selected):
+                    m.d.comb += next_pass.eq(1)
+                    with m.If(last_in_phase & last_phase):
                         m.next = "DONE"
                     with m.Else():
                         m.next = "FETCH"
                 with m.Else():
-                    m.d.sync += [t.eq(0), c.eq(0), j.eq(0), pos_t.eq(-d.pad),
-                                 ch_base.eq(d.in_base), w_row.eq(d.w_base), issuing.eq(1)]
+                    m.d.sync += [t.eq(0), c.eq(0), j.eq(0), pos_t.eq(-cur_pad),
+                                 ch_base.eq(in_base), w_row.eq(w_start), issuing.eq(1)]
                     m.next = "RUN"
             with m.State("RUN"):
                 with m.If(drained):
-                    m.d.comb += mux.finish.eq(1)
-                    m.d.sync += pc.eq(pc + 1)
-                    with m.If(pc == n_pass - 1):
+                    m.d.comb += [mux.finish.eq(1), next_pass.eq(1)]
+                    with m.If(last_in_phase & last_phase):
                         m.next = "DONE"
                     with m.Else():
                         m.next = "FETCH"

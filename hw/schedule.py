@@ -77,6 +77,7 @@ class Schedule:
     n_classes: int = 0
     mux_channels: int = 0                             # select bits needed (widest MUX block)
     adders: int = 0
+    phases: list = field(default_factory=list)        # what the engine's sequencer ROM holds
 
     def field_widths(self):
         """Bits needed per pass field (the schedule ROM layout)."""
@@ -87,7 +88,7 @@ class Schedule:
         return w
 
 
-def _conv_words(codes_rows, lanes_codes, parallel):
+def _conv_words(lanes_codes):
     """ROM words for one pass: rows in (input channel, tap) order; lane l in bits 2l..2l+1."""
     words = []
     cin_g, k = lanes_codes[0].shape
@@ -152,7 +153,7 @@ def compile_schedule(model: IntModel, parallel=1) -> Schedule:
                 for oc0 in range(0, s.cout, parallel):
                     lanes = lanes_all[oc0:oc0 + parallel]
                     _add_pass(sch, MODE_FINAL, layer, lanes, in_bank, 0, li, base_stride=(0, 0),
-                              sel_base=0)
+                              sel_base=oc0)
                 sch.bias = [int(b) for b in layer.bias.tolist()]
                 depth = 0
             else:
@@ -160,12 +161,14 @@ def compile_schedule(model: IntModel, parallel=1) -> Schedule:
                     lanes = list(range(oc0, oc0 + parallel))
                     _add_pass(sch, MODE_PLAIN, layer, lanes, in_bank, out_bank, li,
                               base_stride=lane_addresses(oc0, parallel, s.cout, s.groups, s.shuffle, s.lout),
-                              sel_base=0)
+                              sel_base=oc0)
                 depth = s.cout * s.lout
         if depth:
             sch.bank_depth[out_bank] = max(sch.bank_depth[out_bank], depth)
             in_bank = out_bank
     sch.acc_width = max(_acc_bits(layer) for layer in model.layers)
+    sch.phases = _phases(sch)
+    assert list(iterate_passes(sch.phases)) == sch.passes, "phase counters disagree with the passes"
     return sch
 
 
@@ -184,7 +187,7 @@ def _add_pass(sch, mode, conv, lanes, in_bank, out_bank, li, base_stride, sel_ba
     if mode != MODE_FINAL:
         sch.thresholds.extend([[int(v) for v in conv.thresholds[oc].tolist()] for oc in lanes])
     w_base = len(sch.weights)
-    sch.weights.extend(_conv_words(None, [conv.codes[oc] for oc in lanes], sch.parallel))
+    sch.weights.extend(_conv_words([conv.codes[oc] for oc in lanes]))
     sch.passes.append(Pass(
         mode=mode, in_bank=in_bank, out_bank=out_bank, in_base=gi * s.cin_g * s.lin, lin=s.lin,
         cin_g=s.cin_g, k=k, pad=(k // 2 if s.pad == "same" else 0), stride=s.stride, lout=s.lout,
@@ -202,6 +205,125 @@ def skipped(p: Pass, selects):
     """A grouped MUX-skip pass is skipped when all its lanes select the depthwise branch."""
     return (p.mode == MODE_GRP and selects is not None
             and all(selects[p.layer][p.sel_base + l] for l in range(p.lanes)))
+
+
+# ---- phases: the sequencer's compact form of the pass list -------------------------------------
+#
+# A phase is one conv layer, or one branch of a MUX-skip block. Its passes are ordered by
+# (group gi, pass pj within the group); every per-pass value is a counter the engine updates at
+# the end of a pass, so the sequencer holds one small descriptor per phase (a few LUTs) instead
+# of one per pass:
+#
+#   in_base   += in_pass_step  (+ in_group_step when the group changes)
+#   out_base  += out_pass_step, or out_group_base += out_group_step and out_base = out_group_base
+#   w_start   += rows[kernel index]        sel += lanes        act += lanes (activation passes)
+#
+# Channel shuffle only changes the phase constants out_pass_step / out_group_step / out_stride.
+
+PHASE_FIELDS = ("mode", "in_bank", "out_bank", "lin", "lout", "cin_g", "stride", "lanes", "layer",
+                "n_groups", "passes_per_group", "multi_kernel", "in_pass_step", "in_group_step",
+                "out_pass_step", "out_group_step", "out_stride")
+
+
+@dataclass(frozen=True)
+class Phase:
+    mode: int
+    in_bank: int
+    out_bank: int
+    lin: int
+    lout: int
+    cin_g: int
+    stride: int
+    lanes: int
+    layer: int
+    n_groups: int
+    passes_per_group: int
+    multi_kernel: int
+    in_pass_step: int
+    in_group_step: int
+    out_pass_step: int
+    out_group_step: int
+    out_stride: int
+    kernels: tuple
+    pads: tuple
+
+    @property
+    def passes(self):
+        return self.n_groups * self.passes_per_group
+
+
+def _phases(sch):
+    """Group the passes into phases and derive the counter steps (checked by iterate_passes)."""
+    phases = []
+    i = 0
+    passes = sch.passes
+    while i < len(passes):
+        p0 = passes[i]
+        n = 1
+        while i + n < len(passes) and (passes[i + n].layer, passes[i + n].mode) == (p0.layer, p0.mode):
+            n += 1
+        run = passes[i:i + n]
+        if p0.mode == MODE_DW:
+            # one lane per channel; outputs grouped as the block's shuffle groups
+            g = next((q.out_stride // q.lout for q in passes if q.layer == p0.layer and q.mode == MODE_GRP), 1)
+            shuffled = len(run) > 1 and run[1].out_base != run[0].out_base + run[0].lout
+            n_groups = g if shuffled else 1
+            ppg = n // n_groups
+            kernels, multi = (p0.k,), 0
+            in_pass, in_group = p0.lin, 0
+            out_pass = (g if shuffled else 1) * p0.lout
+            out_group = p0.lout if shuffled else 0
+        else:
+            groups = []
+            for q in run:
+                if not groups or q.in_base != groups[-1][0].in_base:
+                    groups.append([q])
+                else:
+                    groups[-1].append(q)
+            n_groups, ppg = len(groups), len(groups[0])
+            kernels = tuple(grp[0].k for grp in groups)
+            multi = int(len(set(kernels)) > 1)
+            if not multi:
+                kernels = kernels[:1]
+            in_pass, in_group = 0, (groups[1][0].in_base - groups[0][0].in_base) if n_groups > 1 else 0
+            out_pass = (run[1].out_base - run[0].out_base) if ppg > 1 else 0
+            out_group = (groups[1][0].out_base - groups[0][0].out_base) if n_groups > 1 else 0
+        pads = tuple(k // 2 if p0.pad else 0 for k in kernels)
+        phases.append(Phase(
+            mode=p0.mode, in_bank=p0.in_bank, out_bank=p0.out_bank, lin=p0.lin, lout=p0.lout,
+            cin_g=p0.cin_g, stride=p0.stride, lanes=p0.lanes, layer=p0.layer, n_groups=n_groups,
+            passes_per_group=ppg, multi_kernel=multi, in_pass_step=in_pass, in_group_step=in_group,
+            out_pass_step=out_pass, out_group_step=out_group, out_stride=p0.out_stride,
+            kernels=kernels, pads=pads))
+        i += n
+    return phases
+
+
+def iterate_passes(phases):
+    """The engine's sequencer counters, in Python: yields the Pass of every step."""
+    w_start = act = 0
+    for ph in phases:
+        in_base = out_base = out_group_base = sel = 0
+        for gi in range(ph.n_groups):
+            for pj in range(ph.passes_per_group):
+                kx = gi if ph.multi_kernel else 0
+                k, pad = ph.kernels[kx], ph.pads[kx]
+                yield Pass(mode=ph.mode, in_bank=ph.in_bank, out_bank=ph.out_bank, in_base=in_base,
+                           lin=ph.lin, cin_g=ph.cin_g, k=k, pad=pad, stride=ph.stride, lout=ph.lout,
+                           w_base=w_start, lanes=ph.lanes,
+                           act_base=act, out_base=out_base, out_stride=ph.out_stride,
+                           sel_base=sel, layer=ph.layer)
+                w_start += ph.cin_g * k
+                sel += ph.lanes
+                if ph.mode != MODE_FINAL:
+                    act += ph.lanes
+                if pj == ph.passes_per_group - 1:
+                    in_base += ph.in_pass_step + ph.in_group_step
+                    out_group_base += ph.out_group_step
+                    out_base = out_group_base
+                else:
+                    in_base += ph.in_pass_step
+                    out_base += ph.out_pass_step
 
 
 def cycles(sch: Schedule, act_latency, selects=None):
