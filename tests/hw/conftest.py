@@ -1,0 +1,18 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))      # streams.py, engine_harness.py
+
+from ternecg.golden import fixture, modelfile      # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def model():
+    return modelfile.load()
+
+
+@pytest.fixture(scope="session")
+def beats():
+    return fixture.load()

@@ -1,0 +1,61 @@
+"""The schedule compiler: pass list, phase counters, shuffle remapping, cycle model, errors."""
+
+import pytest
+import torch
+
+from ternecg.errors import TernEcgError
+from ternecg.golden import integer_ref
+from ternecg.golden.config import MuxSpec
+from ternecg.hw import schedule as sc
+from ternecg.hw.shuffle import lane_addresses, slot
+
+
+@pytest.mark.parametrize("parallel", [1, 2, 3, 6])
+def test_passes_cover_every_mac_once(model, parallel):
+    s = sc.compile_schedule(model, parallel)
+    worst = sum(p.lout * p.taps * p.lanes for p in s.passes)
+    dw = sum(l.spec.dw.macs for l in model.layers if isinstance(l.spec, MuxSpec))
+    assert worst == model.cfg.macs                      # every MAC of the network, no more
+    assert len(s.weights) * parallel >= model.cfg.weights
+    assert list(sc.iterate_passes(s.phases)) == s.passes  # the hardware counters reproduce it
+    assert dw > 0
+
+
+def test_shuffle_slots_match_golden_permutation():
+    for channels, groups in ((18, 3), (16, 4), (8, 2), (9, 3)):
+        perm = integer_ref.shuffle_permutation(channels, groups)     # perm[new] = old
+        for new, old in enumerate(perm):
+            assert slot(old, channels, groups, True) == new
+        assert [slot(o, channels, groups, False) for o in range(channels)] == list(range(channels))
+
+
+def test_shuffle_is_only_constants(model):
+    """With and without shuffle the phases differ only in the three address constants."""
+    s = sc.compile_schedule(model, 1)
+    for ph in s.phases:
+        assert set(vars(ph)) >= {"out_pass_step", "out_group_step", "out_stride"}
+    base, stride = lane_addresses(0, 3, 18, 3, True, 10)
+    assert (base, stride) == (0, 30)
+    base, stride = lane_addresses(0, 3, 18, 3, False, 10)
+    assert (base, stride) == (0, 10)
+
+
+@pytest.mark.parametrize("bad", [0, 4, 5, 17, -1, "2", 2.0, True])
+def test_bad_parallel_is_rejected_with_the_value(model, bad):
+    with pytest.raises(TernEcgError) as e:
+        sc.compile_schedule(model, bad)
+    assert repr(bad) in str(e.value) or str(bad) in str(e.value)
+
+
+def test_cycle_model_skips_selected_passes(model, beats):
+    s = sc.compile_schedule(model, 1)
+    worst = sc.cycles(s, 5)
+    all_sel = {p.layer: [1] * 64 for p in s.passes if p.mode == sc.MODE_GRP}
+    none_sel = {k: [0] * 64 for k in all_sel}
+    assert sc.cycles(s, 5, none_sel) == worst
+    grp = [p for p in s.passes if p.mode == sc.MODE_GRP]
+    assert worst - sc.cycles(s, 5, all_sel) == sum(sc.pass_cycles(p, 5) - sc.SKIP_CYCLES for p in grp)
+    tr = integer_ref.forward(model, torch.as_tensor(beats["raw"][:50].astype("int64")))
+    for bi in range(50):
+        sel = {li: v["select"][bi].tolist() for li, v in tr.mux.items()}
+        assert sc.cycles(s, 5, sel) <= worst
