@@ -34,6 +34,7 @@ class MuxSkip(wiring.Component):
         for name, v in (("act_bits", act_bits), ("addr_width", addr_width), ("n_select", n_select),
                         ("parallel", parallel)):
             if not isinstance(v, int) or v < 1:
+                self._MustUse__silence = True     # no "created but never used" warning
                 raise TernEcgError(f"MuxSkip: {name} = {v!r} must be a positive integer")
         self._b = act_bits
         self._n = max(n_select, parallel)

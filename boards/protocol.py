@@ -1,0 +1,298 @@
+"""The serial link protocol between the host and a board (pure Python; see docs/protocol.md).
+
+Frame (all multi-byte fields little-endian except the CRC)::
+
+    SOF(0xA5)  VER(0x01)  TYPE  LEN_LO  LEN_HI  PAYLOAD[LEN]  CRC_HI  CRC_LO
+
+The CRC is CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF, no reflection, no final
+xor) over ``VER .. PAYLOAD``. Every type has exactly one valid length (see :data:`LENGTHS`).
+
+This module is shared by the host client (boards/host.py), the gateware framer (boards/link.py,
+which imports the constants) and the tests: :func:`encode` builds a frame, :class:`Decoder` parses a
+byte stream with the same resynchronisation rules as the gateware.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+SOF = 0xA5
+VERSION = 1
+HEADER = 5          # SOF VER TYPE LEN_LO LEN_HI
+TRAILER = 2         # CRC_HI CRC_LO
+
+WINDOW = 240        # samples per beat
+SAMPLE_MAX = 2047   # 11-bit unsigned raw samples
+
+# frame types: host -> device
+BEAT = 0x01
+PING = 0x02
+# device -> host
+RESULT = 0x81
+STATUS = 0x82
+ERROR = 0xE0
+
+HOST_TYPES = (BEAT, PING)
+DEVICE_TYPES = (RESULT, STATUS, ERROR)
+TYPE_NAMES = {BEAT: "BEAT", PING: "PING", RESULT: "RESULT", STATUS: "STATUS", ERROR: "ERROR"}
+
+BEAT_LEN = 1 + 2 * WINDOW       # seq, 240 x u16
+PING_LEN = 1                    # token
+STATUS_LEN = 14                 # token ver n_classes parallel beats(2) errors(2) window(2) model_id(4)
+ERROR_LEN = 2                   # code detail
+
+
+def result_len(n_classes: int) -> int:
+    """seq, cls, n_classes, n_classes x i32 logits, u32 cycles."""
+    return 3 + 4 * n_classes + 4
+
+
+MAX_CLASSES = 16
+LENGTHS = {BEAT: BEAT_LEN, PING: PING_LEN, STATUS: STATUS_LEN, ERROR: ERROR_LEN}
+
+# error codes (ERROR frame: code, detail)
+E_SYNC = 0x01       # bytes discarded while hunting for SOF; detail = count (saturating at 255)
+E_VERSION = 0x02    # bad version byte; detail = the byte
+E_TYPE = 0x03       # unknown / not accepted frame type; detail = the type
+E_LENGTH = 0x04     # length does not match the type; detail = the type
+E_CRC = 0x05        # CRC mismatch; detail = the type
+E_TIMEOUT = 0x06    # truncated frame (no byte for the inter-byte timeout); detail = type or 0
+E_OVERRUN = 0x07    # UART receive overrun (a byte was lost)
+E_FRAMING = 0x08    # UART framing error (stop bit low); the byte is dropped
+E_BUSY = 0x09       # BEAT dropped: the beat buffer is still in use; detail = seq
+E_RANGE = 0x0A      # BEAT dropped: a sample above 2047; detail = seq
+ERROR_NAMES = {E_SYNC: "SYNC", E_VERSION: "VERSION", E_TYPE: "TYPE", E_LENGTH: "LENGTH",
+               E_CRC: "CRC", E_TIMEOUT: "TIMEOUT", E_OVERRUN: "OVERRUN", E_FRAMING: "FRAMING",
+               E_BUSY: "BUSY", E_RANGE: "RANGE"}
+#: errors that do not mean a frame was lost (informational)
+INFO_ERRORS = (E_SYNC,)
+
+
+def crc16(data, crc: int = 0xFFFF) -> int:
+    """CRC-16/CCITT-FALSE of ``data`` (check value of b"123456789": 0x29B1)."""
+    for byte in bytes(data):
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+            crc &= 0xFFFF
+    return crc
+
+
+def expected_length(ftype: int, n_classes: int | None = None) -> int | None:
+    if ftype == RESULT:
+        return None if n_classes is None else result_len(n_classes)
+    return LENGTHS.get(ftype)
+
+
+def encode(ftype: int, payload: bytes = b"") -> bytes:
+    """One complete frame."""
+    payload = bytes(payload)
+    if not 0 <= ftype <= 0xFF:
+        raise ValueError(f"frame type {ftype} is not a byte")
+    if len(payload) > 0xFFFF:
+        raise ValueError(f"payload of {len(payload)} bytes is too long (max 65535)")
+    body = bytes([VERSION, ftype, len(payload) & 0xFF, len(payload) >> 8]) + payload
+    crc = crc16(body)
+    return bytes([SOF]) + body + bytes([crc >> 8, crc & 0xFF])
+
+
+# ---- payloads -------------------------------------------------------------------------------
+
+def beat_payload(seq: int, samples) -> bytes:
+    samples = [int(s) for s in samples]
+    if len(samples) != WINDOW:
+        raise ValueError(f"a beat has {WINDOW} samples, not {len(samples)}")
+    bad = [s for s in samples if not 0 <= s <= SAMPLE_MAX]
+    if bad:
+        raise ValueError(f"beat samples must be 0..{SAMPLE_MAX} (11-bit raw MIT-BIH), got {bad[0]}")
+    return bytes([seq & 0xFF]) + struct.pack(f"<{WINDOW}H", *samples)
+
+
+def encode_beat(seq: int, samples) -> bytes:
+    return encode(BEAT, beat_payload(seq, samples))
+
+
+def encode_ping(token: int = 0) -> bytes:
+    return encode(PING, bytes([token & 0xFF]))
+
+
+@dataclass
+class Result:
+    seq: int
+    cls: int
+    logits: list
+    cycles: int
+
+
+@dataclass
+class Status:
+    token: int
+    version: int
+    n_classes: int
+    parallel: int
+    beats: int
+    errors: int
+    window: int
+    model_id: int
+
+
+@dataclass
+class Error:
+    code: int
+    detail: int
+
+    @property
+    def name(self):
+        return ERROR_NAMES.get(self.code, f"0x{self.code:02x}")
+
+    @property
+    def info_only(self):
+        return self.code in INFO_ERRORS
+
+
+def result_payload(seq, cls, logits, cycles) -> bytes:
+    return bytes([seq & 0xFF, cls & 0xFF, len(logits)]) + struct.pack(
+        f"<{len(logits)}iI", *[int(v) for v in logits], int(cycles))
+
+
+def status_payload(token, n_classes, parallel, beats, errors, model_id, window=WINDOW) -> bytes:
+    return struct.pack("<BBBBHHHI", token & 0xFF, VERSION, n_classes, parallel, beats & 0xFFFF,
+                       errors & 0xFFFF, window, model_id & 0xFFFFFFFF)
+
+
+def model_id(sha256_hex: str) -> int:
+    """The 32-bit model id a board reports in STATUS: the first 4 bytes of the model's sha256."""
+    return int(sha256_hex[:8], 16)
+
+
+def parse(ftype: int, payload: bytes):
+    """Payload of a device frame -> :class:`Result` / :class:`Status` / :class:`Error`.
+
+    Raises ValueError for a length that does not fit the type."""
+    p = bytes(payload)
+    if ftype == RESULT:
+        if len(p) < 3 or len(p) != result_len(p[2]):
+            raise ValueError(f"RESULT payload of {len(p)} bytes")
+        n = p[2]
+        *logits, cycles = struct.unpack(f"<{n}iI", p[3:])
+        return Result(p[0], p[1], list(logits), cycles)
+    if ftype == STATUS:
+        if len(p) != STATUS_LEN:
+            raise ValueError(f"STATUS payload of {len(p)} bytes")
+        return Status(*struct.unpack("<BBBBHHHI", p))
+    if ftype == ERROR:
+        if len(p) != ERROR_LEN:
+            raise ValueError(f"ERROR payload of {len(p)} bytes")
+        return Error(p[0], p[1])
+    if ftype == BEAT:
+        if len(p) != BEAT_LEN:
+            raise ValueError(f"BEAT payload of {len(p)} bytes")
+        return (p[0], list(struct.unpack(f"<{WINDOW}H", p[1:])))
+    if ftype == PING:
+        if len(p) != PING_LEN:
+            raise ValueError(f"PING payload of {len(p)} bytes")
+        return p[0]
+    raise ValueError(f"unknown frame type 0x{ftype:02x}")
+
+
+# ---- stream decoder -------------------------------------------------------------------------
+
+@dataclass
+class Frame:
+    type: int
+    payload: bytes
+
+    def parse(self):
+        return parse(self.type, self.payload)
+
+
+@dataclass
+class DecodeError:
+    """A receive-side problem (same codes as the device's ERROR frames)."""
+    code: int
+    detail: int = 0
+
+    @property
+    def name(self):
+        return ERROR_NAMES.get(self.code, f"0x{self.code:02x}")
+
+
+@dataclass
+class Decoder:
+    """Incremental frame parser with resynchronisation (the gateware's rules).
+
+    ``accept`` is the set of frame types this side accepts (others: E_TYPE); ``lengths`` maps a type
+    to its one valid length (a missing entry accepts up to ``max_len``). Bytes outside frames are
+    discarded and reported once as E_SYNC (count) when the next SOF arrives or on :meth:`timeout`.
+    After a bad header the decoder hunts for the next SOF (the rejected bytes are not rescanned).
+    """
+    accept: tuple = DEVICE_TYPES
+    lengths: dict = field(default_factory=lambda: dict(LENGTHS))
+    max_len: int = 4096
+    _state: str = "hunt"
+    _buf: bytearray = field(default_factory=bytearray)
+    _type: int = 0
+    _len: int = 0
+    _discarded: int = 0
+
+    def reset(self):
+        self._state, self._buf = "hunt", bytearray()
+
+    @property
+    def in_frame(self):
+        return self._state != "hunt"
+
+    def timeout(self):
+        """The inter-byte timeout expired: abandon a partial frame. Returns the events."""
+        out = []
+        if self._state != "hunt":
+            out.append(DecodeError(E_TIMEOUT, self._type if len(self._buf) >= 2 else 0))
+        elif self._discarded:
+            out.append(DecodeError(E_SYNC, min(self._discarded, 255)))
+            self._discarded = 0
+        self.reset()
+        return out
+
+    def feed(self, data) -> list:
+        """Bytes in -> list of :class:`Frame` and :class:`DecodeError`, in order."""
+        out = []
+        for b in bytes(data):
+            st = self._state
+            if st == "hunt":
+                if b == SOF:
+                    if self._discarded:
+                        out.append(DecodeError(E_SYNC, min(self._discarded, 255)))
+                        self._discarded = 0
+                    self._state, self._buf = "header", bytearray()
+                else:
+                    self._discarded += 1
+                continue
+            self._buf.append(b)
+            if st == "header":
+                n = len(self._buf)
+                if n == 1 and b != VERSION:
+                    out.append(DecodeError(E_VERSION, b))
+                    self.reset()
+                elif n == 2:
+                    self._type = b
+                    if b not in self.accept:
+                        out.append(DecodeError(E_TYPE, b))
+                        self.reset()
+                elif n == 4:
+                    self._len = self._buf[2] | (self._buf[3] << 8)
+                    want = self.lengths.get(self._type)
+                    if (want is not None and self._len != want) or self._len > self.max_len:
+                        out.append(DecodeError(E_LENGTH, self._type))
+                        self.reset()
+                    else:
+                        self._state = "body"
+            elif st == "body":
+                if len(self._buf) == 4 + self._len + TRAILER:
+                    body, crc = self._buf[:-2], (self._buf[-2] << 8) | self._buf[-1]
+                    if crc16(body) != crc:
+                        out.append(DecodeError(E_CRC, self._type))
+                    else:
+                        out.append(Frame(self._type, bytes(body[4:])))
+                    self.reset()
+        return out

@@ -1,0 +1,74 @@
+"""Board tops: iCEBreaker (iCE40 UP5K, 12 MHz) and ULX3S 85F (ECP5, 25 MHz).
+
+Each top is :class:`~ternecg.boards.core.BoardCore` (UART + link + accelerator) on the board's
+default oscillator (no PLL: the design meets timing at the board clock, see build/<board>/
+report.json), the UART on the FTDI port, and LEDs for the class of the last result:
+
+* iCEBreaker: green LED = last beat normal (class 0), red LED = abnormal (any other class).
+* ULX3S: LED k on for the last class k (k < 7); LED 7 toggles with received bytes (activity).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth import Elaboratable, Module
+
+from ternecg.errors import TernEcgError
+
+from .core import BoardCore
+from .uart import divisor_for
+
+DEFAULT_BAUD = 115200
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    platform: str           # "module:Class" of amaranth-boards
+    clk_hz: float
+    programmer: list        # openFPGALoader arguments selecting the cable/board
+    bitstream: str          # file name of the bitstream in build/<board>/
+
+    def make_platform(self):
+        import importlib
+        mod, cls = self.platform.split(":")
+        return getattr(importlib.import_module(mod), cls)()
+
+
+BOARDS = {
+    "icebreaker": Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform", 12e6,
+                        ["-c", "ft2232"], "top.bin"),
+    "ulx3s": Board("ulx3s", "amaranth_boards.ulx3s:ULX3S_85F_Platform", 25e6, ["-b", "ulx3s"],
+                   "top.bit"),
+}
+
+
+def get_board(name: str) -> Board:
+    try:
+        return BOARDS[name]
+    except KeyError:
+        raise TernEcgError(f"unknown board {name!r}; choose one of: {', '.join(sorted(BOARDS))}") from None
+
+
+class BoardTop(Elaboratable):
+    def __init__(self, model, board: str, *, parallel: int = 1, baud: int = DEFAULT_BAUD):
+        self.board = get_board(board)
+        self.baud = baud
+        self.core = BoardCore(model, divisor=divisor_for(self.board.clk_hz, baud), parallel=parallel)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = self.core
+        uart = platform.request("uart", 0)
+        m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
+        if self.board.name == "icebreaker":
+            green = platform.request("led_g", 0)
+            red = platform.request("led_r", 0)
+            m.d.comb += [green.o.eq(core.last_cls == 0), red.o.eq(core.last_cls != 0)]
+        else:
+            leds = [platform.request("led", k) for k in range(8)]
+            for k in range(7):
+                m.d.comb += leds[k].o.eq(core.last_cls == k)
+            m.d.comb += leds[7].o.eq(core.activity)
+        return m

@@ -1,0 +1,125 @@
+"""8N1 UART receiver and transmitter with ``lib.stream`` byte interfaces.
+
+``divisor`` is clock cycles per bit (``round(f_clk / baud)``): 104 for 115200 baud at 12 MHz,
+217 at 25 MHz. The receiver synchronises ``rx`` with two flip-flops, validates the start bit at
+mid-bit and samples every bit at its centre (so it needs ``divisor >= 4``).
+
+UARTRx members: ``rx`` (In 1, the pin), ``o`` (Out stream of 8-bit bytes), ``overrun`` (Out 1, a
+one-cycle pulse when a byte completes while the previous one is still not taken; the new byte is
+dropped), ``framing`` (Out 1, a pulse when a stop bit is low; the byte is dropped and the receiver
+waits for the line to go idle).
+UARTTx members: ``i`` (In stream of bytes), ``tx`` (Out 1, idle high).
+"""
+
+from amaranth import Module, Signal, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ternecg.errors import TernEcgError
+
+
+def divisor_for(clk_hz: float, baud: int) -> int:
+    """Cycles per bit; raises TernEcgError if the baud rate is off by more than 2 %."""
+    div = int(round(clk_hz / baud))
+    if div < 4:
+        raise TernEcgError(f"baud rate {baud} is too fast for a {clk_hz / 1e6:g} MHz clock "
+                           f"(needs at least 4 clock cycles per bit); choose at most {int(clk_hz // 4)}")
+    err = abs(clk_hz / div - baud) / baud
+    if err > 0.02:
+        raise TernEcgError(f"baud rate {baud} cannot be made from a {clk_hz / 1e6:g} MHz clock "
+                           f"(error {100 * err:.1f} %); choose e.g. 115200 or a divisor of the clock")
+    return div
+
+
+def _check(divisor):
+    if not isinstance(divisor, int) or divisor < 4:
+        raise TernEcgError(f"UART divisor must be an integer >= 4 (clock cycles per bit), not {divisor!r}")
+
+
+class UARTRx(wiring.Component):
+    def __init__(self, divisor: int):
+        _check(divisor)
+        self.divisor = divisor
+        super().__init__({"rx": In(1, init=1), "o": Out(stream.Signature(unsigned(8))),
+                          "overrun": Out(1), "framing": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        d = self.divisor
+        sync0 = Signal(init=1)
+        rx = Signal(init=1)
+        m.d.sync += [sync0.eq(self.rx), rx.eq(sync0)]
+
+        timer = Signal(range(d + d // 2 + 1))
+        bit = Signal(range(9))
+        shreg = Signal(8)
+        valid = Signal()
+        data = Signal(8)
+        m.d.comb += [self.o.valid.eq(valid), self.o.payload.eq(data)]
+        with m.If(self.o.ready):
+            m.d.sync += valid.eq(0)
+        m.d.sync += [self.overrun.eq(0), self.framing.eq(0)]
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(~rx):
+                    m.d.sync += timer.eq(d // 2 - 1)
+                    m.next = "START"
+            with m.State("START"):
+                with m.If(timer == 0):
+                    with m.If(rx):                      # glitch, not a start bit
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.d.sync += [timer.eq(d - 1), bit.eq(0)]
+                        m.next = "DATA"
+                with m.Else():
+                    m.d.sync += timer.eq(timer - 1)
+            with m.State("DATA"):
+                with m.If(timer == 0):
+                    m.d.sync += [shreg.eq((shreg >> 1) | (rx << 7)), timer.eq(d - 1), bit.eq(bit + 1)]
+                    with m.If(bit == 7):
+                        m.next = "STOP"
+                with m.Else():
+                    m.d.sync += timer.eq(timer - 1)
+            with m.State("STOP"):
+                with m.If(timer == 0):
+                    with m.If(~rx):
+                        m.d.sync += self.framing.eq(1)
+                        m.next = "BREAK"
+                    with m.Else():
+                        with m.If(valid & ~self.o.ready):
+                            m.d.sync += self.overrun.eq(1)
+                        with m.Else():
+                            m.d.sync += [valid.eq(1), data.eq(shreg)]
+                        m.next = "IDLE"
+                with m.Else():
+                    m.d.sync += timer.eq(timer - 1)
+            with m.State("BREAK"):                      # wait for the line to be idle again
+                with m.If(rx):
+                    m.next = "IDLE"
+        return m
+
+
+class UARTTx(wiring.Component):
+    def __init__(self, divisor: int):
+        _check(divisor)
+        self.divisor = divisor
+        super().__init__({"i": In(stream.Signature(unsigned(8))), "tx": Out(1, init=1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        d = self.divisor
+        timer = Signal(range(d))
+        shreg = Signal(10, init=0x3FF)
+        count = Signal(range(11))
+        m.d.comb += self.tx.eq(shreg[0])
+        with m.If(count == 0):
+            m.d.comb += self.i.ready.eq(1)
+            with m.If(self.i.valid):
+                m.d.sync += [shreg.eq((1 << 9) | (self.i.payload << 1)), count.eq(10), timer.eq(d - 1)]
+        with m.Else():
+            with m.If(timer == 0):
+                m.d.sync += [shreg.eq((shreg >> 1) | (1 << 9)), count.eq(count - 1), timer.eq(d - 1)]
+            with m.Else():
+                m.d.sync += timer.eq(timer - 1)
+        return m

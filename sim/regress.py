@@ -1,0 +1,218 @@
+"""Full regression: every DS2 patient-specific test beat through the generated accelerator Verilog
+(cocotb, Verilator; Icarus on a subset), bit-exact against the integer reference.
+
+``python -m ternecg.sim.regress [--limit N] [--parallel 6] [--jobs 2] [--icarus-beats 200]``
+(``make sim-regress``) writes ``build/reports/regress.json``::
+
+    {"verilator": {"beats", "mismatches", "beats_per_s", "seconds", "build_seconds", "records"},
+     "icarus": {...same...}, "records": {rec: {"model", "fallback", "beats", ...}}, ...}
+
+For each DS2 record the beats of ``splits.patient_specific(beats, rec)`` (test part) run on that
+record's model ``models/patient/<rec>.json`` (the weights are ROM contents, so every record needs
+its own Verilog and simulator build); a missing patient model falls back to ``models/default.json``
+(reported per record). Records run in ``--jobs`` worker processes (one build + one simulation
+each); a tqdm bar follows the finished beats. Needs the MIT-BIH database (``load_beats``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+REPORT = REPO / "build" / "reports" / "regress.json"
+WORK = REPO / "build" / "regress"
+TEST_MODULE = "ternecg.sim.tests.test_network_cocotb"
+
+
+def _job(rec, model_path, raws, records, samples, simulator, parallel, tap, progress):
+    """Worker: generate, build and simulate one record's beats; returns a result dict."""
+    from ternecg.golden import modelfile
+    from ternecg.hw.top import Accelerator
+    from ternecg.sim import runner, verilog
+    from ternecg.sim.network_tb import make_vectors
+
+    t0 = time.perf_counter()
+    model = modelfile.load(model_path)
+    acc = Accelerator(model, parallel, debug=True)
+    name = f"acc_r{rec}_p{parallel}"
+    src = verilog.generate(acc, name, WORK / "verilog")
+    vec = make_vectors(model, raws, records=records, samples=samples, accel=acc, layers=tap)
+    vpath = runner.write_vectors(WORK / "vectors" / f"{name}_{simulator}.npz", **vec)
+    t1 = time.perf_counter()
+    build = runner.build([src], name, simulator, build_dir=WORK / "sim" / f"{name}-{simulator}")
+    t2 = time.perf_counter()
+    report = WORK / "runs" / f"{name}_{simulator}.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.unlink(missing_ok=True)
+    env = {"SIM_VECTORS": vpath, "SIM_IDLE": "none", "SIM_BACKPRESSURE": "none",
+           "SIM_REPORT": report, "SIM_PROGRESS": progress, "SIM_TAP": "1" if tap else "0"}
+    error = None
+    try:
+        build.run(TEST_MODULE, extra_env=env, run_name="regress", testcase="stream_beats")
+    except Exception as exc:                    # mismatches fail the cocotb test: still counted
+        error = str(exc)[:4000]
+    t3 = time.perf_counter()
+    res = {"record": rec, "simulator": simulator, "beats": len(raws), "prepare_seconds": t1 - t0,
+           "build_seconds": t2 - t1, "sim_seconds": t3 - t2}
+    if report.is_file():
+        r = json.loads(report.read_text())
+        res.update(mismatches=r["mismatched_beats"], first_mismatches=r["mismatches"][:5],
+                   seconds_in_sim=r["seconds"])
+    else:
+        res.update(mismatches=len(raws), first_mismatches=[f"no report: {error}"])
+    if error and not res["first_mismatches"]:
+        res["first_mismatches"] = [error]
+    return res
+
+
+def _progress_total(files):
+    n = 0
+    for f in files:
+        try:
+            n += int(Path(f).read_text() or 0)
+        except (OSError, ValueError):
+            pass
+    return n
+
+
+def run_simulator(simulator, plan, *, parallel, jobs, tap, desc):
+    """Run every (record, model, beats) of ``plan`` on ``simulator``; returns the summary dict."""
+    from tqdm import tqdm
+
+    total = sum(len(p["raw"]) for p in plan)
+    progress_dir = WORK / "progress"
+    progress_dir.mkdir(parents=True, exist_ok=True)
+    files = {}
+    results = []
+    t0 = time.perf_counter()
+    with tqdm(total=total, desc=desc, unit="beat", file=sys.stderr) as bar, \
+            ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = []
+        for p in plan:
+            f = progress_dir / f"{simulator}_{p['record']}.txt"
+            f.write_text("0")
+            files[p["record"]] = f
+            futures.append(pool.submit(_job, p["record"], str(p["model"]), p["raw"], p["records"],
+                                       p["samples"], simulator, parallel, tap, str(f)))
+        stop = threading.Event()
+
+        def poll():
+            while not stop.wait(1.0):
+                bar.n = _progress_total(files.values())
+                bar.refresh()
+        th = threading.Thread(target=poll, daemon=True)
+        th.start()
+        for fut in as_completed(futures):
+            results.append(fut.result())
+            r = results[-1]
+            if r["mismatches"]:
+                tqdm.write(f"{simulator} record {r['record']}: {r['mismatches']} of {r['beats']} "
+                           f"beats mismatch: {r['first_mismatches'][:2]}", file=sys.stderr)
+        stop.set()
+        th.join()
+        bar.n = total
+        bar.refresh()
+    seconds = time.perf_counter() - t0
+    sim_seconds = sum(r["sim_seconds"] for r in results)
+    beats = sum(r["beats"] for r in results)
+    return {"beats": beats, "mismatches": sum(r["mismatches"] for r in results),
+            "seconds": seconds,
+            "beats_per_s": beats / seconds if seconds else 0.0,
+            "beats_per_s_per_process": beats / sim_seconds if sim_seconds else 0.0,
+            "build_seconds": sum(r["build_seconds"] for r in results),
+            "prepare_seconds": sum(r["prepare_seconds"] for r in results),
+            "sim_seconds": sum(r["sim_seconds"] for r in results),
+            "jobs": jobs, "layers_checked": tap,
+            "records": {r["record"]: {k: v for k, v in r.items() if k not in ("record", "simulator")}
+                        for r in sorted(results, key=lambda r: r["record"])}}
+
+
+def plan_records(beats, *, limit=None, per_record=None, models_dir=None):
+    """[{record, model, fallback, raw, records, samples}] for the DS2 records (test beats)."""
+    import numpy as np
+
+    from ternecg.golden import splits
+    from ternecg.golden.modelfile import DEFAULT_MODEL, MODELS_DIR
+
+    models_dir = Path(models_dir) if models_dir else MODELS_DIR / "patient"
+    if limit is not None:
+        per_record = max(1, math.ceil(limit / len(splits.DS2)))
+    plan = []
+    for rec in splits.DS2:
+        _, test = splits.patient_specific(beats, rec)
+        if per_record is not None:
+            test = test[:per_record]
+        path = models_dir / f"{rec}.json"
+        fallback = not path.is_file()
+        plan.append({"record": rec, "model": DEFAULT_MODEL if fallback else path, "fallback": fallback,
+                     "raw": beats.raw[test].astype(np.int64),
+                     "records": beats.record[test].astype(np.int64),
+                     "samples": beats.sample[test].astype(np.int64)})
+    if limit is not None:                       # trim to exactly `limit` beats
+        left = limit
+        for p in plan:
+            n = min(len(p["raw"]), left)
+            for k in ("raw", "records", "samples"):
+                p[k] = p[k][:n]
+            left -= n
+        plan = [p for p in plan if len(p["raw"])]
+    return plan
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m ternecg.sim.regress", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--limit", type=int, default=None, help="at most N Verilator beats (quick run)")
+    ap.add_argument("--parallel", type=int, default=6, help="accelerator PARALLEL (default 6)")
+    ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    ap.add_argument("--icarus-beats", type=int, default=200,
+                    help="beats on Icarus, spread over the records (0: skip Icarus)")
+    ap.add_argument("--no-layers", action="store_true",
+                    help="check only logits/class/cycles (about 2x faster, no tap monitor)")
+    ap.add_argument("--db", default=None, help="MIT-BIH database folder (default: auto)")
+    ap.add_argument("--report", default=str(REPORT))
+    args = ap.parse_args(argv)
+
+    from ternecg.golden.beats import load_beats
+    beats = load_beats(args.db)
+    tap = not args.no_layers
+    plan = plan_records(beats, limit=args.limit)
+    fallbacks = [p["record"] for p in plan if p["fallback"]]
+    if fallbacks:
+        print(f"regress: no patient model for record(s) {', '.join(fallbacks)}: using "
+              f"models/default.json for them", file=sys.stderr)
+    out = {"parallel": args.parallel, "layers_checked": tap, "limit": args.limit,
+           "records": {p["record"]: {"model": str(Path(p["model"]).relative_to(REPO))
+                                     if Path(p["model"]).is_relative_to(REPO) else str(p["model"]),
+                                     "fallback": p["fallback"], "beats": len(p["raw"])} for p in plan}}
+    out["verilator"] = run_simulator("verilator", plan, parallel=args.parallel, jobs=args.jobs,
+                                     tap=tap, desc="verilator")
+    if args.icarus_beats:
+        n_ic = args.icarus_beats if args.limit is None else min(args.icarus_beats, args.limit)
+        iplan = plan_records(beats, limit=n_ic)
+        out["icarus"] = run_simulator("icarus", iplan, parallel=args.parallel, jobs=args.jobs,
+                                      tap=tap, desc="icarus")
+    report = Path(args.report)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(out, indent=1, default=str))
+    ok = True
+    for sim in ("verilator", "icarus"):
+        if sim in out:
+            s = out[sim]
+            print(f"{sim}: {s['beats']} beats, {s['mismatches']} mismatches, {s['seconds']:.0f} s "
+                  f"({s['beats_per_s']:.2f} beats/s with {s['jobs']} jobs; build {s['build_seconds']:.0f} s, "
+                  f"simulation {s['sim_seconds']:.0f} s summed over jobs)")
+            ok &= s["mismatches"] == 0
+    print(f"report: {report}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

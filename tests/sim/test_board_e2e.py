@@ -1,0 +1,198 @@
+"""End-to-end without a board: the board logic (BoardCore = UART + link + accelerator) on
+Verilator, bridged to a pseudo-terminal, driven by the unchanged host client (boards/host.py).
+
+* a real record's beats are classified bit-exactly like the integer reference (class, logits and
+  the analytical compute cycles);
+* garbage, truncated frames (inter-byte timeout), corrupted frames (CRC) and frames swallowed by a
+  truncated one are injected between beats: every beat still gets exactly one correct result.
+
+The simulator runs in a background thread (cocotb runner), the host in the test's thread.
+"""
+
+import os
+import random
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from ternecg.boards import protocol as P
+from ternecg.boards.core import BoardCore
+from ternecg.boards.host import Client, open_port
+from ternecg.golden import fixture, integer_ref, modelfile
+from ternecg.sim import runner, verilog
+
+TOPLEVEL = "board_core"
+TEST_MODULE = "ternecg.sim.tests.test_board_cocotb"
+DIVISOR = 8
+N_BEATS = 60
+RECORD = "208"          # many normal and ventricular beats
+
+
+@pytest.fixture(scope="module")
+def model():
+    return modelfile.load()
+
+
+def generate_cached(make, name):
+    """verilog.generate, skipped when the design's RTLIL is unchanged (Yosys' Verilog backend
+    takes minutes on this design under load; RTLIL takes a second)."""
+    import hashlib
+    from amaranth.back import rtlil
+    out = runner.BUILD_ROOT / "verilog"
+    key = hashlib.sha256(rtlil.convert(make(), name=name).encode()).hexdigest()
+    src, stamp = out / f"{name}.v", out / f"{name}.rtlil.sha256"
+    if not (src.is_file() and stamp.is_file() and stamp.read_text() == key):
+        stamp.unlink(missing_ok=True)
+        verilog.generate(make(), name, out)
+        stamp.write_text(key)
+    return src
+
+
+@pytest.fixture(scope="module")
+def board_model(model):
+    src = generate_cached(lambda: BoardCore(model, divisor=DIVISOR), TOPLEVEL)
+    return runner.build([src], TOPLEVEL, "verilator"), BoardCore(model, divisor=DIVISOR)
+
+
+@pytest.fixture(scope="module")
+def beats():
+    """The first N_BEATS beats of a real record (the fixture's beats without the database)."""
+    try:
+        from ternecg.golden.beats import extract_record
+        from ternecg.golden.records import find_database
+        b, _ = extract_record(find_database(), RECORD)
+        return b.raw[:N_BEATS].astype(np.int64)
+    except Exception:
+        return fixture.load()["raw"][:N_BEATS].astype(np.int64)
+
+
+def golden(model, core, raws):
+    tr = integer_ref.forward(model, torch.as_tensor(raws))
+    cycles = [core.accel.engine_cycles({li: v["select"][b].tolist() for li, v in tr.mux.items()})
+              for b in range(len(raws))]
+    return tr.cls.numpy(), tr.logits.numpy(), np.array(cycles)
+
+
+class SimBoard:
+    """Runs the cocotb pty bridge in a thread; ``port`` is a pyserial port on its pty."""
+
+    def __init__(self, build, tmp_path, name):
+        self.pty_file = tmp_path / f"{name}.pty"
+        self.stop_file = tmp_path / f"{name}.stop"
+        self.error = None
+        env = {"SIM_DIVISOR": DIVISOR, "SIM_PTY_FILE": self.pty_file, "SIM_STOP_FILE": self.stop_file,
+               "SIM_WALL_LIMIT": 240}
+
+        def target():
+            try:
+                build.run(TEST_MODULE, extra_env=env, run_name=name)
+            except BaseException as exc:       # reported by close()
+                self.error = exc
+        self.thread = threading.Thread(target=target, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 120
+        while not self.pty_file.exists():
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise AssertionError(f"simulator did not publish its pty: {self.error!r}")
+            time.sleep(0.05)
+        self.port = open_port(self.pty_file.read_text(), timeout=0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self.port.close()
+        self.stop_file.write_text("stop")
+        self.thread.join(timeout=120)
+        if self.error is not None and exc[0] is None:
+            raise self.error
+
+
+def test_board_e2e_bit_exact(board_model, beats, model, tmp_path):
+    build, core = board_model
+    want_cls, want_logits, want_cycles = golden(model, core, beats)
+    t0 = time.time()
+    with SimBoard(build, tmp_path, "exact") as sim:
+        client = Client(sim.port, timeout=20.0, retries=2, name="the simulated board")
+        status = client.ping()
+        assert (status.version, status.n_classes, status.parallel, status.window) == (P.VERSION, 2, 1, 240)
+        assert status.model_id == P.model_id(model.sha256)
+        res = client.classify(beats)
+        status2 = client.ping(token=7)
+    seconds = time.time() - t0
+    assert res["cls"].tolist() == want_cls.tolist()
+    assert res["logits"].tolist() == want_logits.tolist()
+    assert res["cycles"].tolist() == want_cycles.tolist()
+    assert client.stats.retries == 0 and client.stats.duplicates == 0 and not client.stats.errors
+    assert status2.beats == len(beats) and status2.errors == 0 and status2.token == 7
+    print(f"{len(beats)} beats bit-exact through the simulated board in {seconds:.1f} s")
+
+
+class FaultyPort:
+    """Wraps a port; before some BEAT frames injects a fault (by frame number)."""
+
+    def __init__(self, port, faults, seed=1):
+        self.port = port
+        self.faults = dict(faults)
+        self.rng = random.Random(seed)
+        self.frames = 0
+        self.injected = []
+
+    def __getattr__(self, name):
+        return getattr(self.port, name)
+
+    def write(self, data):
+        data = bytes(data)
+        if len(data) > 2 and data[2] == P.BEAT:
+            fault = self.faults.pop(self.frames, None)
+            self.frames += 1
+            if fault == "garbage":
+                junk = bytes(self.rng.randrange(256) for _ in range(37)) + bytes([P.SOF, 0x33, P.SOF])
+                self.port.write(junk)
+            elif fault == "truncated":          # then silence: the device's inter-byte timeout
+                self.port.write(data[:100])
+                self.port.flush()
+                time.sleep(0.5)
+            elif fault == "swallowed":          # truncated frame straight followed by a full one
+                self.port.write(data[:50])
+            elif fault == "corrupt":            # one payload bit flipped: CRC error, resend
+                bad = bytearray(data)
+                bad[200] ^= 0x10
+                self.port.write(bytes(bad))
+                self.port.flush()
+                self.injected.append(fault)
+                return len(data)
+            elif fault == "header":             # a bad length field: header error
+                self.port.write(bytes([P.SOF, P.VERSION, P.BEAT, 0x10, 0x00]) + b"\x00" * 5)
+            if fault:
+                self.injected.append(fault)
+        return self.port.write(data)
+
+
+def test_board_e2e_faults(board_model, beats, model, tmp_path):
+    build, core = board_model
+    n = 24
+    raws = beats[:n]
+    want_cls, want_logits, _ = golden(model, core, raws)
+    faults = {2: "garbage", 5: "truncated", 8: "corrupt", 11: "swallowed", 14: "header",
+              17: "garbage", 19: "truncated"}
+    with SimBoard(build, tmp_path, "faults") as sim:
+        port = FaultyPort(sim.port, faults)
+        client = Client(port, timeout=20.0, retries=3, name="the simulated board")
+        client.ping()
+        res = client.classify(raws)
+        status = client.ping(token=9)
+    assert len(port.injected) == 7
+    assert len(res["cls"]) == n
+    assert res["cls"].tolist() == want_cls.tolist()
+    assert res["logits"].tolist() == want_logits.tolist()
+    errs = client.stats.errors
+    for name in ("SYNC", "TIMEOUT", "CRC", "LENGTH"):
+        assert errs[f"device {name}"] >= 1, errs
+    assert client.stats.retries >= 3
+    # every device result was either the one result of its beat or a late answer to a resent beat
+    assert n <= status.beats <= n + client.stats.retries
+    print(f"faults: {dict(errs)}, retries {client.stats.retries}, duplicates {client.stats.duplicates}")
