@@ -40,11 +40,15 @@ def parse_nextpnr_log(text: str) -> dict:
 
 
 def parse_yosys_ffs(text: str, family: str) -> int | None:
-    """Flip-flop count from the last ``stat`` of a Yosys log."""
-    pat = r"^\s+(SB_DFF\w*)\s+(\d+)\s*$" if family == "ice40" else r"^\s+(TRELLIS_FF)\s+(\d+)\s*$"
+    """Flip-flop count from the last ``stat`` of a Yosys log (the last table of each cell wins)."""
+    cell = r"SB_DFF\w*" if family == "ice40" else r"TRELLIS_FF"
     stats = text.rsplit("Printing statistics", 1)[-1]
-    hits = re.findall(pat, stats, flags=re.M)
-    return sum(int(n) for _, n in hits) if hits else None
+    counts = {}
+    for a, b in re.findall(rf"^\s+(\d+|{cell})\s+(\d+|{cell})\s*$", stats, flags=re.M):
+        name, n = (a, b) if not a.isdigit() else (b, a)
+        if not name.isdigit() and n.isdigit():
+            counts[name] = int(n)
+    return sum(counts.values()) if counts else None
 
 
 def summarize(board: str, tim_text: str, rpt_text: str, target_mhz: float) -> dict:

@@ -29,13 +29,35 @@ from amaranth.lib.wiring import In, Out
 from . import protocol as P
 
 
+def _crc_matrix():
+    """For each CRC output bit, the (crc bits, byte bits) it is the XOR of (the CRC is linear)."""
+    from .protocol import crc16
+    def step(crc, byte):
+        c = crc ^ (byte << 8)
+        for _ in range(8):
+            c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
+            c &= 0xFFFF
+        return c
+    rows = []
+    for out in range(16):
+        rows.append(([i for i in range(16) if (step(1 << i, 0) >> out) & 1],
+                     [j for j in range(8) if (step(0, 1 << j) >> out) & 1]))
+    return rows
+
+
+_CRC_ROWS = _crc_matrix()
+
+
 def crc16_step(crc, byte):
-    """CRC-16/CCITT-FALSE register after one byte (combinational, MSB first)."""
-    c = (crc ^ (byte << 8))[:16]
-    for _ in range(8):
-        shifted = (c << 1)[:16]
-        c = Mux(c[15], shifted ^ 0x1021, shifted)
-    return c
+    """CRC-16/CCITT-FALSE register after one byte: 16 XOR trees (no Mux chains)."""
+    bits = []
+    for crc_bits, byte_bits in _CRC_ROWS:
+        terms = [crc[i] for i in crc_bits] + [byte[j] for j in byte_bits]
+        v = terms[0]
+        for t in terms[1:]:
+            v = v ^ t
+        bits.append(v)
+    return Cat(*bits)
 
 
 class Link(wiring.Component):
@@ -143,7 +165,10 @@ class Link(wiring.Component):
                 truncated(0)
                 with m.If(got):
                     m.d.sync += crc.eq(crc_next)
-                    with m.If(b != P.VERSION):
+                    with m.If(b == P.SOF):              # the first SOF was stray: restart here
+                        event(P.E_SYNC, 1)
+                        m.d.sync += crc.eq(0xFFFF)
+                    with m.Elif(b != P.VERSION):
                         event(P.E_VERSION, b)
                         m.next = "HUNT"
                     with m.Else():

@@ -225,7 +225,9 @@ class Decoder:
     ``accept`` is the set of frame types this side accepts (others: E_TYPE); ``lengths`` maps a type
     to its one valid length (a missing entry accepts up to ``max_len``). Bytes outside frames are
     discarded and reported once as E_SYNC (count) when the next SOF arrives or on :meth:`timeout`.
-    After a bad header the decoder hunts for the next SOF (the rejected bytes are not rescanned).
+    After a bad header the decoder hunts for the next SOF (the rejected bytes are not rescanned),
+    except that a SOF where the version is expected restarts the frame (E_SYNC, 1): a stray SOF
+    (e.g. the last byte of a damaged frame) right before a real frame must not cost that frame.
     """
     accept: tuple = DEVICE_TYPES
     lengths: dict = field(default_factory=lambda: dict(LENGTHS))
@@ -271,7 +273,10 @@ class Decoder:
             self._buf.append(b)
             if st == "header":
                 n = len(self._buf)
-                if n == 1 and b != VERSION:
+                if n == 1 and b == SOF:             # the first SOF was a stray byte: restart
+                    out.append(DecodeError(E_SYNC, 1))
+                    self._buf = bytearray()
+                elif n == 1 and b != VERSION:
                     out.append(DecodeError(E_VERSION, b))
                     self.reset()
                 elif n == 2:

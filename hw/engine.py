@@ -28,6 +28,7 @@ from amaranth.utils import ceil_log2
 from ternecg.errors import TernEcgError
 
 from .activation import ActivationUnit
+from .activation_serial import SerialActivationUnit
 from .mux_skip import MuxSkip
 from .tap import TapSignature
 from .schedule import MODE_DW, MODE_FINAL, MODE_GRP, PHASE_FIELDS, Schedule
@@ -57,8 +58,12 @@ class Engine(wiring.Component):
         self.dbg_layout = data.StructLayout({"layer": unsigned(widths["layer"]),
                                              "addr": unsigned(self.addr_width),
                                              "data": unsigned(s.act_bits)})
-        self.act_unit = ActivationUnit(s.thresholds, s.acc_width, s.act_bits,
-                                       tag_width=_bits(self._p - 1) + self.addr_width)
+        # One lane: the area-optimised serial activation unit keeps up when every pass spends at
+        # least (b + 1) cycles per result (it then needs fewer block RAMs and logic cells).
+        serial = self._p == 1 and min(p.taps for p in s.passes) >= s.act_bits + 1
+        unit = SerialActivationUnit if serial else ActivationUnit
+        self.act_unit = unit(s.thresholds, s.acc_width, s.act_bits,
+                             tag_width=_bits(self._p - 1) + self.addr_width)
         super().__init__({
             "x": In(stream.Signature(signed(8))),
             "logits": Out(stream.Signature(signed(self.logit_width))),

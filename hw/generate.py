@@ -18,6 +18,7 @@ from ternecg.golden import fixture, integer_ref, modelfile
 from ternecg.sim.verilog import generate as write_verilog
 from ternecg.sim.verilog import port_names
 
+from .normalizer import Normalizer
 from .top import Accelerator
 
 TOP_NAME = "ternecg_top"
@@ -69,7 +70,7 @@ def manifest(acc: Accelerator, model, verilog_path):
                        "passes": len(s.passes), "phases": len(s.phases)},
         "ports": ports,
         "memories": _memories(acc),
-        "latency": {"normalizer": 4, "activation": acc.act_latency, "mux_skip": 2, "head": 1},
+        "latency": {"normalizer": Normalizer.LATENCY, "activation": acc.act_latency, "mux_skip": 2, "head": 1},
         "macs_per_beat": model.cfg.macs,
         "adders": s.adders,
         "cycles_per_beat": {

@@ -8,45 +8,70 @@ section "Normalisation")::
     m    = max(max(x) - mean, mean - min(x))
     k    = smallest k >= 0 with (m >> k) <= OUT_MAX
     y[t] = (x[t] - mean) >> k                  (arithmetic shift)
+
+The datapath is built for a small iCE40 footprint (one shared adder for the sum and the mean,
+carry-chain-only comparators, one output subtractor); see :class:`Normalizer`.
 """
 
-from functools import reduce
-import operator
-
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ternecg.errors import TernEcgError
-from ternecg.golden.normalize import OUT_MAX, mean_constants
+from ternecg.golden.normalize import MEAN_SHIFT, OUT_MAX, mean_constants
 
 __all__ = ["Normalizer"]
+
+
+def _mean_steps(mul, shift):
+    """Right-shift recurrence for ``mean = (s * mul) >> shift``.
+
+    With the set bits ``b_0 < ... < b_{n-1}`` of ``mul`` and ``b_n = shift``:
+    ``c_0 = 0``, ``c_{i+1} = (c_i + s) >> (b_{i+1} - b_i)``, ``mean = c_n`` (exact: by induction
+    ``c_i = floor(sum_{j<i} s * 2**b_j / 2**b_i)``). Returns ``(steps, extra)``: the per-step
+    shifts done in hardware, and a final shift done by wiring (taking a slice), so that for
+    ``mul = 0x1111`` every step shifts by 4 and ``extra = 4``.
+    """
+    bits = [b for b in range(mul.bit_length()) if (mul >> b) & 1]
+    steps = [bits[i + 1] - bits[i] for i in range(len(bits) - 1)] + [shift - bits[-1]]
+    extra = 0
+    if len(steps) > 1 and steps[-1] > steps[-2]:
+        extra = steps[-1] - steps[-2]
+        steps[-1] = steps[-2]
+    return steps, extra
 
 
 class Normalizer(wiring.Component):
     """Normalise one beat of ``length`` raw samples into ``length`` signed 8-bit samples.
 
-    The component works one beat at a time, in three phases:
+    The component works one beat at a time, in four phases:
 
-    1. *Load*: ``i.ready`` is high; ``length`` samples are accepted into a sample RAM while the
-       running sum, minimum and maximum are tracked.
-    2. *Compute* (3 cycles): ``mean`` (constant multiply by ``MEAN_MUL`` as shifted additions, then
-       ``>> MEAN_SHIFT``), ``maxdev``, then the shift ``k`` (priority encoder); the read of the first
-       sample is issued in the last of these cycles.
-    3. *Emit*: ``length`` outputs ``(x - mean) >> k`` in input order on ``o``; ``i.ready`` is low.
-       The RAM read port's enable is the output register's enable, so the payload is held stable
-       while ``o.valid`` is high and ``o.ready`` is low.
+    1. *Load* (``length`` accepted samples): ``i.ready`` is high; every accepted sample is written
+       to a sample RAM and added to the running sum, and the running maximum and minimum are
+       updated. The adder accumulates ``-x - 1`` (the inverted sample, which the comparators need
+       anyway) onto ``length``, so it ends on ``-s``.
+    2. *Mean* (``n`` cycles, ``n`` = number of set bits of ``MEAN_MUL``, 4 for 240): the same adder
+       runs the recurrence ``c <- (s + c) >> 4`` on the inverted register ``nc = ~c``
+       (``nc <- (-s + nc) >> 4``), which yields ``mean = (s * 0x1111) >> 20`` exactly, as ``~mean``.
+    3. *Shift* (1 cycle): ``k`` from the top bits of ``max - mean`` and ``mean - min`` (two
+       carry chains), registered; the read of sample 0 is issued.
+    4. *Emit* (``length`` accepted outputs): ``(x - mean) >> k`` in input order on ``o``;
+       ``i.ready`` is low. The RAM read port's enable is the output register's enable, so the
+       payload is held stable while ``o.valid`` is high and ``o.ready`` is low.
 
-    After the last output is accepted the component returns to *Load* (next cycle).
+    After the last output is accepted the component returns to *Load* (next cycle). All registers
+    reset to 0 (cheapest on iCE40); the datapath is initialised in that cycle and in the one
+    boot cycle after reset, so ``i.ready`` first rises in the second cycle after reset.
 
     Timing (no stalls): if the last sample of a beat is accepted (``i.valid & i.ready``) in cycle
-    ``t``, ``o.valid`` is first high in cycle ``t + latency`` (``latency`` = 4: MEAN, MAXDEV,
-    SHIFT + read of sample 0, then output). Outputs then stream one per cycle, and ``i.ready`` is
-    high again in cycle ``t + latency + length``. Back-to-back beats therefore take
-    :attr:`beat_cycles` = ``2 * length + latency - 1`` cycles each (``length`` load cycles,
-    ``latency - 1`` compute cycles, ``length`` emit cycles). Every stall cycle on ``i`` (``valid``
-    low) or on ``o`` (``ready`` low while ``valid``) adds exactly one cycle.
+    ``t``, ``o.valid`` is first high in cycle ``t + latency`` with ``latency = n + 2`` (6 for the
+    shipped 240-sample beat: 4 mean steps, the shift cycle, then output). Outputs then stream one
+    per cycle, and ``i.ready`` is high again in cycle ``t + latency + length``. Back-to-back beats
+    therefore take :attr:`beat_cycles` = ``2 * length + latency - 1`` cycles each (``length``
+    load cycles, ``latency - 1`` compute cycles, ``length`` emit cycles; 485 for 240). Every stall
+    cycle on ``i`` (``valid`` low) or on ``o`` (``ready`` low while ``valid``) adds exactly one
+    cycle.
 
     Parameters
     ----------
@@ -63,9 +88,10 @@ class Normalizer(wiring.Component):
         Normalised samples, ``length`` per beat, in input order.
     """
 
-    #: Cycles from the cycle accepting the last input sample of a beat to the first cycle with
-    #: ``o.valid`` high (without stalls): mean, maxdev, shift+first read, then output.
-    LATENCY = 4
+    #: :attr:`latency` of the shipped configuration (``length`` = 240, ``raw_bits`` = 11): cycles
+    #: from the cycle accepting the last input sample of a beat to the first cycle with ``o.valid``
+    #: high (without stalls): 4 mean steps, the shift cycle, then output.
+    LATENCY = 6
 
     def __init__(self, length=240, raw_bits=11):
         if not isinstance(length, int) or isinstance(length, bool) or length < 1:
@@ -76,13 +102,28 @@ class Normalizer(wiring.Component):
         if mul < 1:
             self._fail(f"Normalizer length {length} is too long for the mean multiplier "
                        f"2**{shift} / length (it rounds to 0)")
+        assert shift == MEAN_SHIFT and (OUT_MAX + 1) & OUT_MAX == 0
         self._length = length
         self._raw_bits = raw_bits
         self._mean_mul = mul
         self._mean_shift = shift
+        self._steps, self._extra = _mean_steps(mul, shift)
+        # Bounds (the recurrence is monotone in s): largest sum, largest c, largest mean.
+        x_max = (1 << raw_bits) - 1
+        s_max = length * x_max
+        c, c_max = 0, 0
+        for step in self._steps:
+            c = (c + s_max) >> step
+            c_max = max(c_max, c)
+        mean_max = c >> self._extra
+        assert mean_max == (s_max * mul) >> shift
+        if mean_max > x_max:
+            self._fail(f"Normalizer length {length}: the mean multiplier overshoots "
+                       f"(mean up to {mean_max} > {x_max})")
+        self._s_max, self._c_max = s_max, c_max
         # Largest shift any beat can need: maxdev <= 2**raw_bits - 1.
         k_max = 0
-        while ((1 << raw_bits) - 1) >> k_max > OUT_MAX:
+        while x_max >> k_max > OUT_MAX:
             k_max += 1
         self._k_max = k_max
         super().__init__({
@@ -103,110 +144,159 @@ class Normalizer(wiring.Component):
         return self._raw_bits
 
     @property
+    def mean_steps(self):
+        """Cycles of the mean phase (set bits of the mean multiplier; 4 for 240)."""
+        return len(self._steps)
+
+    @property
     def latency(self):
-        """Cycles from accepting the last input sample of a beat to the first ``o.valid`` (no stalls)."""
-        return self.LATENCY
+        """Cycles from accepting the last input sample of a beat to the first ``o.valid`` (no
+        stalls): :attr:`mean_steps` + 2 (:attr:`LATENCY` for the shipped configuration)."""
+        return self.mean_steps + 2
 
     @property
     def beat_cycles(self):
         """Cycles per beat when input is always valid and output always ready (back-to-back beats)."""
-        return 2 * self._length + self.LATENCY - 1
+        return 2 * self._length + self.latency - 1
 
     def elaborate(self, platform):
         m = Module()
 
         L = self._length
-        raw_bits = self._raw_bits
+        rb = self._raw_bits
+        steps, extra = self._steps, self._extra
+        out_bits = OUT_MAX.bit_length()                     # 7: y in -2**7 .. 2**7 - 1
 
-        m.submodules.ram = ram = Memory(shape=unsigned(raw_bits), depth=L, init=[])
+        # --- phase flags (one-hot; all zero in the boot cycle after reset) ---------------------
+        # Every register resets (and powers up) to 0: an iCE40 flip-flop with a non-zero initial
+        # value costs inverters. The datapath registers are initialised by `clear` instead, in
+        # the boot cycle after reset and when the last output of a beat is accepted.
+        booted = Signal()
+        load = Signal()
+        mean_ph = [Signal(name=f"mean{j}") for j in range(len(steps))]
+        kcalc = Signal()
+        emit = Signal()                 # showing a sample that is not the last one
+        last = Signal()                 # showing the last sample of the beat
+        o_valid = emit | last
+        accept = load & self.i.valid
+        done = last & self.o.ready
+        clear = Signal()
+        m.d.comb += clear.eq(done | ~booted)
+        m.d.sync += booted.eq(1)
+
+        # --- sample RAM and its (shared write/read) address counter --------------------------
+        cnt_bits = max(1, (L - 1).bit_length())
+        m.submodules.ram = ram = Memory(shape=unsigned(rb), depth=1 << cnt_bits, init=[])
         wr = ram.write_port()
         rd = ram.read_port()
-
-        sum_bits = raw_bits + (L - 1).bit_length()
-        acc = Signal(unsigned(sum_bits))
-        lo = Signal(unsigned(raw_bits))
-        hi = Signal(unsigned(raw_bits))
-        wr_addr = Signal(range(L))
-        rd_addr = Signal(range(L + 1))          # number of samples read so far
-        mean = Signal(unsigned(raw_bits + 1))
-        maxdev = Signal(signed(raw_bits + 3))
-        k = Signal(range(self._k_max + 1))
-        o_valid = Signal()
-
-        # mean = (sum * MEAN_MUL) >> MEAN_SHIFT, the multiply as one shifted addition per set bit.
-        terms = [acc << b for b in range(self._mean_mul.bit_length()) if (self._mean_mul >> b) & 1]
-        product = reduce(operator.add, terms)
-        mean_next = product >> self._mean_shift
-
-        # Signed views (one guard bit wider than their unsigned sources) for the differences.
-        w = raw_bits + 3
-        mean_s, hi_s, lo_s, x_s = (Signal(signed(w), name=n) for n in ("mean_s", "hi_s", "lo_s", "x_s"))
-        m.d.comb += [mean_s.eq(mean), hi_s.eq(hi), lo_s.eq(lo), x_s.eq(rd.data)]
-
-        # maxdev = max(max - mean, mean - min); may be negative (then k = 0, as in the golden model).
-        up = hi_s - mean_s
-        down = mean_s - lo_s
-        maxdev_next = Mux(up > down, up, down)
-
-        # k = smallest k with (maxdev >> k) <= OUT_MAX: maxdev >> k is monotone in k, so the last
-        # (lowest) k that satisfies it, scanning downwards, wins.
-        k_next = Signal.like(k)
-        m.d.comb += k_next.eq(self._k_max)
-        for kk in reversed(range(self._k_max + 1)):
-            with m.If((maxdev >> kk) <= OUT_MAX):
-                m.d.comb += k_next.eq(kk)
-
-        # Output path: the RAM read data register is the output register.
-        advance = ~o_valid | self.o.ready
-        fetch = Signal()
+        cnt = Signal(cnt_bits)
+        at_end = Signal()
+        m.d.comb += at_end.eq(cnt == L - 1)
+        with m.If(accept | kcalc | (emit & self.o.ready)):
+            m.d.sync += cnt.eq(Mux(at_end, 0, cnt + 1))       # counts modulo L
         m.d.comb += [
-            wr.addr.eq(wr_addr),
-            wr.data.eq(self.i.payload),
-            rd.addr.eq(rd_addr),
-            rd.en.eq(fetch),
-            self.o.valid.eq(o_valid),
-            self.o.payload.eq((x_s - mean_s) >> k),
+            rd.addr.eq(cnt), rd.en.eq(kcalc | (o_valid & self.o.ready)),
+            # (`& ~rd.en` is always true in load; it tells yosys that the ports never collide,
+            # otherwise it adds write-delay registers and a bypass comparator around the EBR.)
+            wr.addr.eq(cnt), wr.data.eq(self.i.payload), wr.en.eq(accept & ~rd.en),
         ]
 
-        with m.FSM(name="phase"):
-            with m.State("LOAD"):
-                m.d.comb += self.i.ready.eq(1)
-                with m.If(self.i.valid):
-                    m.d.comb += wr.en.eq(1)
-                    x = self.i.payload
-                    with m.If(wr_addr == 0):
-                        m.d.sync += [acc.eq(x), lo.eq(x), hi.eq(x)]
-                    with m.Else():
-                        m.d.sync += [
-                            acc.eq(acc + x),
-                            lo.eq(Mux(x < lo, x, lo)),
-                            hi.eq(Mux(x > hi, x, hi)),
-                        ]
-                    with m.If(wr_addr == L - 1):
-                        m.d.sync += wr_addr.eq(0)
-                        m.next = "MEAN"
-                    with m.Else():
-                        m.d.sync += wr_addr.eq(wr_addr + 1)
-            with m.State("MEAN"):
-                m.d.sync += mean.eq(mean_next)
-                m.next = "MAXDEV"
-            with m.State("MAXDEV"):
-                m.d.sync += maxdev.eq(maxdev_next)
-                m.next = "SHIFT"
-            with m.State("SHIFT"):
-                # o_valid is low here: issue the read of sample 0 so it is valid next cycle.
-                m.d.sync += k.eq(k_next)
-                m.d.comb += [fetch.eq(1), rd.addr.eq(0)]
-                m.d.sync += [rd_addr.eq(1), o_valid.eq(1)]
-                m.next = "EMIT"
-            with m.State("EMIT"):
-                with m.If(advance):
-                    with m.If(rd_addr != L):
-                        m.d.comb += fetch.eq(1)
-                        m.d.sync += [rd_addr.eq(rd_addr + 1), o_valid.eq(1)]
-                    with m.Else():
-                        # The last output is being accepted (or was): back to loading.
-                        m.d.sync += o_valid.eq(0)
-                        m.next = "LOAD"
+        # --- one adder for the sum (load) and the mean recurrence (mean phase) ---------------
+        # nc = ~c, sign-extended; it is -1 during load, so the operand b is then the
+        # sign-extended ~x = -x - 1 (and the same LUTs give the comparators their ~x).
+        nc_bits = max(self._c_max.bit_length() + 1, rb + 1)
+        acc_bits = (self._s_max + self._c_max + 1).bit_length() + 1
+        acc = Signal(signed(acc_bits), reset_less=True)      # L - sum(x + 1) = -s after load
+        nc = Signal(signed(nc_bits), reset_less=True)
+        nx = Signal(rb)
+        m.d.comb += nx.eq(Mux(load, ~self.i.payload, nc[:rb]))
+        b = Cat(nx, nc[rb:]).as_signed()
+        total = Signal(signed(acc_bits))
+        m.d.comb += total.eq(acc + b)
+        with m.If(clear):
+            m.d.sync += acc.eq(L)
+        with m.Elif(accept):
+            m.d.sync += acc.eq(total)
+
+        # nc <- (nc - s) >> step  ==  ~((c + s) >> step)
+        nc_next = total >> steps[-1]
+        for j, step in enumerate(steps[:-1]):
+            if step != steps[-1]:
+                nc_next = Mux(mean_ph[j], total >> step, nc_next)
+        with m.If(clear):
+            m.d.sync += nc.eq(-1)
+        with m.Elif(Cat(*mean_ph).any()):
+            m.d.sync += nc.eq(nc_next)
+        nm = Signal(signed(nc_bits - extra))                  # ~mean = -mean - 1
+        m.d.comb += nm.eq(nc >> extra)
+
+        # --- running maximum / minimum: carry-only comparators against ~x --------------------
+        x = self.i.payload
+        hi = Signal(rb, reset_less=True)
+        lo = Signal(rb, reset_less=True)
+        x_gt_hi = ~(hi + nx + 1)[rb]                         # hi - x + 2**rb < 2**rb
+        x_lt_lo = (lo + nx)[rb]                              # lo - x - 1 + 2**rb >= 2**rb
+        with m.If(clear):
+            m.d.sync += hi.eq(0)
+        with m.Elif(accept & x_gt_hi):
+            m.d.sync += hi.eq(x)
+        with m.If(clear):
+            m.d.sync += lo.eq((1 << rb) - 1)
+        with m.Elif(accept & x_lt_lo):
+            m.d.sync += lo.eq(x)
+
+        # --- shift k from the top bits of max - mean and mean - min ---------------------------
+        # k = bitlength(max(m, 0) >> 7) = bitlength((up+ >> 7) | (down+ >> 7)).
+        k = Signal(range(self._k_max + 1))
+        if self._k_max:
+            w = max(rb, len(nm)) + 1
+            up = Signal(signed(w))                            # max - mean
+            ndown = Signal(signed(w))                         # min + ~mean = ~(mean - min)
+            m.d.comb += [up.eq(hi + nm + 1), ndown.eq(lo + nm)]
+            up_pos = ~up[-1]
+            if self._mean_mul * L <= 1 << self._mean_shift:
+                up_pos = Const(1)                             # mean <= true mean <= max
+            down_pos = ndown[-1]
+            t = [(up[out_bits + j] & up_pos) | (~ndown[out_bits + j] & down_pos)
+                 for j in range(self._k_max)]
+            with m.If(kcalc):
+                m.d.sync += k.eq(0)
+                for j in range(self._k_max):
+                    with m.If(t[j]):
+                        m.d.sync += k.eq(j + 1)
+
+        # --- output: (x - mean) >> k --------------------------------------------------------
+        d = Signal(signed(max(rb, len(nm)) + 1))
+        m.d.comb += d.eq(rd.data + nm + 1)
+        # y = d >> k fits in 8 bits, so its sign bit is d's sign bit for every k; each other bit
+        # is a (k_max + 1):1 multiplexer over d, built from the binary k (3 LUT4s per bit for k <= 4).
+        def select(j, pos, width):
+            # d[j + k] for the k >= pos that agree with the mux path so far (k bits below width
+            # still open); k > k_max never happens, so those leaves reuse k_max's input.
+            if width == 0 or pos >= self._k_max:
+                return d[j + min(pos, self._k_max)]
+            return Mux(k[width - 1], select(j, pos + (1 << (width - 1)), width - 1),
+                       select(j, pos, width - 1))
+        y = [select(j, 0, len(k)) for j in range(out_bits)]
+        y = Cat(*y)
+        m.d.comb += [
+            self.o.payload.eq(Cat(y[:out_bits], d[-1])),
+            self.o.valid.eq(o_valid),
+            self.i.ready.eq(load),
+        ]
+
+        # --- phase sequencing ----------------------------------------------------------------
+        with m.If(accept & at_end):
+            m.d.sync += load.eq(0)
+        m.d.sync += mean_ph[0].eq(accept & at_end)
+        for a, b_ in zip(mean_ph, mean_ph[1:]):
+            m.d.sync += b_.eq(a)
+        m.d.sync += kcalc.eq(mean_ph[-1])
+        with m.If(kcalc):
+            m.d.sync += [emit.eq(~at_end), last.eq(at_end)]
+        with m.If(emit & self.o.ready & at_end):
+            m.d.sync += [emit.eq(0), last.eq(1)]
+        with m.If(clear):
+            m.d.sync += [last.eq(0), load.eq(1)]
 
         return m

@@ -22,7 +22,6 @@ from .normalizer import Normalizer
 from .schedule import compile_schedule, cycles
 from .tap import TapSignature
 
-CYCLES_WIDTH = 24
 
 
 class Accelerator(wiring.Component):
@@ -33,11 +32,13 @@ class Accelerator(wiring.Component):
         self._debug = debug
         self.schedule = compile_schedule(model, parallel)
         self._engine = Engine(self.schedule)
+        # wide enough for the worst case with a 4x margin for output back-pressure stalls
+        self.cycles_width = (4 * cycles(self.schedule, self._engine.act_latency)).bit_length()
         n = self.schedule.n_classes
         self.result_layout = data.StructLayout({
             "cls": unsigned(max(1, (n - 1).bit_length())),
             "logits": data.ArrayLayout(self._engine.logits.payload.shape(), n),
-            "cycles": unsigned(CYCLES_WIDTH),
+            "cycles": unsigned(self.cycles_width),
         })
         members = {"i": In(stream.Signature(unsigned(RAW_BITS))),
                    "o": Out(stream.Signature(self.result_layout))}
@@ -66,13 +67,13 @@ class Accelerator(wiring.Component):
         # compute cycles of a beat: from the engine's first busy cycle to the cycle that hands the
         # last logit to the head, inclusive (latched at every logit, so it is final when the head's
         # result appears)
-        count = Signal(CYCLES_WIDTH)
-        last = Signal(CYCLES_WIDTH)
+        count = Signal(self.cycles_width)
+        last = Signal(self.cycles_width)
         busy_d = Signal()
         m.d.sync += busy_d.eq(engine.busy)
         with m.If(engine.busy & ~busy_d):
             m.d.sync += count.eq(1)
-        with m.Elif(engine.busy):
+        with m.Elif(engine.busy & (count != (1 << self.cycles_width) - 1)):    # saturates
             m.d.sync += count.eq(count + 1)
         with m.If(engine.logits.valid & engine.logits.ready):
             m.d.sync += last.eq(count + 1)

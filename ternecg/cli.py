@@ -21,7 +21,8 @@ def _eval(args):
 def _train(args):
     from ternecg.golden.pipeline import train_all
     t0 = time.time()
-    times = train_all(seed=args.seed, out=args.models, db=args.db, epochs=args.epochs)
+    times = train_all(seed=args.seed, out=args.models, db=args.db, epochs=args.epochs,
+                      stages=tuple(args.stages.split(",")), kinds=tuple(args.kinds.split(",")))
     print(json.dumps(times, indent=1))
     print(f"make train: {time.time() - t0:.0f} s in total (global training of the default model: "
           f"{times.get('global_integer_s', 0):.0f} s)")
@@ -58,6 +59,8 @@ def main(argv=None):
     t = sub.add_parser("train", help="retrain every shipped model file")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--epochs", type=int, default=None, help="global epochs (default: the shipped recipe)")
+    t.add_argument("--stages", default="global,patient,six", help="subset of global,patient,six")
+    t.add_argument("--kinds", default="integer,float", help="subset of integer,float")
     t.add_argument("--models", default=None)
     t.add_argument("--db", **db)
     t.set_defaults(func=_train)

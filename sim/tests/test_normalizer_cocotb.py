@@ -4,7 +4,8 @@ Run by tests/sim/test_normalizer_sim.py through :func:`ternecg.sim.runner.run`. 
 (environment): ``SIM_IDLE``, ``SIM_BACKPRESSURE``, ``SIM_SEED`` (see :mod:`ternecg.sim.tb`),
 ``SIM_VECTORS`` (an .npz written with :func:`make_vectors`; without it the vectors are computed
 here from the fixture and golden.normalize, which imports torch: ~5 s slower), ``SIM_LATENCY``
-(expected latency in cycles; default ``Normalizer.LATENCY``).
+(expected latency in cycles; default ``Normalizer().latency``), ``SIM_BEAT_CYCLES`` (expected
+cycles per back-to-back beat; default ``Normalizer().beat_cycles``).
 """
 
 import cocotb
@@ -85,12 +86,16 @@ async def edge_beats_exact(dut):
 @cocotb.test()
 async def latency(dut):
     """Without stalls: first o.valid exactly `latency` cycles after the last sample is accepted,
-    one output per cycle, and back-to-back beats every 2 * length + latency - 1 cycles."""
-    want = option("SIM_LATENCY")
-    if want is None:
+    one output per cycle, and back-to-back beats every `beat_cycles` cycles
+    (= 2 * length + latency - 1)."""
+    want, beat_cycles = option("SIM_LATENCY"), option("SIM_BEAT_CYCLES")
+    if want is None or beat_cycles is None:
         from ternecg.hw.normalizer import Normalizer
-        want = Normalizer.LATENCY
-    want = int(want)
+        ref = Normalizer(LENGTH)
+        want = ref.latency if want is None else want
+        beat_cycles = ref.beat_cycles if beat_cycles is None else beat_cycles
+    want, beat_cycles = int(want), int(beat_cycles)
+    assert beat_cycles == 2 * LENGTH + want - 1
     tb = _tb(dut, src={"idle": "none"}, snk={"backpressure": "none"})
     await tb.start()
     v = vectors()
@@ -104,4 +109,4 @@ async def latency(dut):
         assert first_out - last_in == want, f"beat {b}: latency {first_out - last_in}, expected {want}"
         assert snk.received[(b + 1) * LENGTH - 1] - first_out == LENGTH - 1, "output not 1/cycle"
     starts = [src.accepted[b * LENGTH] for b in range(n)]
-    assert [b - a for a, b in zip(starts, starts[1:])] == [2 * LENGTH + want - 1] * (n - 1)
+    assert [b - a for a, b in zip(starts, starts[1:])] == [beat_cycles] * (n - 1)

@@ -12,6 +12,9 @@ from ternecg.errors import TernEcgError
 from ternecg.golden import fixture, integer_ref, modelfile
 from ternecg.golden.modelfile import IntConv, IntMux, acc_bound, input_bound
 from ternecg.hw.activation import ActivationUnit, activation_channels, activation_thresholds
+from ternecg.hw.activation_serial import SerialActivationUnit
+
+UNITS = pytest.mark.parametrize("unit", [ActivationUnit, SerialActivationUnit])
 
 REPO = Path(__file__).resolve().parents[2]
 TAG_WIDTH = 12
@@ -102,7 +105,8 @@ def test_channel_numbering(model):
         assert row == conv.thresholds[c].tolist()
 
 
-def test_real_accumulators(model, trace):
+@UNITS
+def test_real_accumulators(model, trace, unit):
     """Real accumulators of every activated layer (48 per channel, fixture beats), plus every
     threshold boundary of every channel (T_j - 1, T_j, T_j + 1), its reachable range limits
     (-B, B, B + 1) and the input range limits, under random idle and back-pressure."""
@@ -121,7 +125,7 @@ def test_real_accumulators(model, trace):
         items += [(n, v) for v in (-bound, bound, min(bound + 1, hi), lo, hi)]
     rng.shuffle(items)
 
-    dut = ActivationUnit(rows, width, model.cfg.act_bits, TAG_WIDTH)
+    dut = unit(rows, width, model.cfg.act_bits, TAG_WIDTH)
     got, stats = run_unit(dut, items, seed=2)
     expect = reference(convs, chans, items)
     assert len(got) == len(expect) == len(items) > 1000
@@ -132,7 +136,8 @@ def test_real_accumulators(model, trace):
     assert len(set(got)) > 4
 
 
-def test_range_limit_thresholds():
+@UNITS
+def test_range_limit_thresholds(unit):
     """Thresholds clamped at the reachable limits (-B always fires, B+1 never fires), repeated
     thresholds, and thresholds at the accumulator range limits, every boundary checked."""
     width, b, bound = 8, 3, 100
@@ -152,7 +157,7 @@ def test_range_limit_thresholds():
         vals |= {v + d for v in row for d in (-1, 0, 1)}
         items += [(n, v) for v in sorted(vals) if lo <= v <= hi - 1]
     random.Random(3).shuffle(items)
-    dut = ActivationUnit(rows, width, b, 4)
+    dut = unit(rows, width, b, 4)
     got, _ = run_unit(dut, items, seed=4)
     a = torch.zeros(len(items), len(rows), 1, dtype=torch.int64)
     for k, (n, v) in enumerate(items):
@@ -163,14 +168,15 @@ def test_range_limit_thresholds():
     assert set(got) == set(range(8))
 
 
+@UNITS
 @pytest.mark.parametrize("act_bits", [1, 2, 5])
-def test_other_widths(act_bits):
+def test_other_widths(act_bits, unit):
     """Other activation widths, one and several channels (including a zero-width channel field)."""
     rng = random.Random(act_bits)
     for n_ch in (1, 5):
         rows = [sorted(rng.randint(-40, 40) for _ in range((1 << act_bits) - 1)) for _ in range(n_ch)]
         items = [(rng.randrange(n_ch), rng.randint(-64, 63)) for _ in range(150)]
-        dut = ActivationUnit(rows, 7, act_bits, 3)
+        dut = unit(rows, 7, act_bits, 3)
         got, _ = run_unit(dut, items, seed=act_bits, idle=0.2, stall=0.4)
         expect = [sum(v >= t for t in rows[c]) for c, v in items]
         assert len(got) == 150 and got == expect
@@ -224,3 +230,34 @@ def test_latency_and_throughput():
 def test_bad_parameters(args, match):
     with pytest.raises(TernEcgError, match=match):
         ActivationUnit(*args)
+
+
+def test_serial_unit_latency_and_interval():
+    """The serial unit: first result `latency` cycles after acceptance, one input per `interval`."""
+    rows = [[-3, -1, 0, 2, 4, 6, 9], [0] * 7]
+    dut = SerialActivationUnit(rows, 6, 3, 5)
+    n_items = 6
+    accepted, seen = [], []
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        sent = 0
+        for cycle in range(n_items * dut.interval + dut.latency + 3):
+            ctx.set(dut.i.valid, sent < n_items)
+            ctx.set(dut.i.payload, {"channel": sent % 2, "acc": sent - 2, "tag": sent})
+            if ctx.get(dut.i.ready) and sent < n_items:
+                accepted.append(cycle)
+                sent += 1
+            if ctx.get(dut.o.valid):
+                seen.append((cycle, ctx.get(dut.o.payload.q), ctx.get(dut.o.payload.tag)))
+            await ctx.tick()
+
+    from amaranth.sim import Simulator
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert dut.latency == dut.interval == 4
+    assert accepted == [k * dut.interval for k in range(n_items)]
+    assert [c for c, _, _ in seen] == [a + dut.latency for a in accepted]
+    assert [q for _, q, _ in seen] == [sum((k - 2) >= t for t in rows[k % 2]) for k in range(n_items)]

@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 
 from ternecg.errors import TernEcgError
 from ternecg.golden import fixture
-from ternecg.golden.normalize import normalize
+from ternecg.golden.normalize import mean_constants, normalize
 from ternecg.hw.normalizer import Normalizer
 from ternecg.sim.tb import pattern
 
@@ -134,16 +134,38 @@ def test_other_sizes(length, raw_bits):
     assert got == expected(beats)
 
 
+def check_timing(dut, stats):
+    """No stalls: first output exactly `latency` cycles after the last input of each beat, and
+    back-to-back beats exactly `beat_cycles` apart (= 2 * length + latency - 1)."""
+    assert dut.beat_cycles == 2 * dut.length + dut.latency - 1
+    assert len(stats["first_out"]) == len(stats["last_in"])
+    for last_in, first_out in zip(stats["last_in"], stats["first_out"]):
+        assert first_out - last_in == dut.latency
+    starts = [t - (dut.length - 1) for t in stats["last_in"]]
+    assert [b - a for a, b in zip(starts, starts[1:])] == [dut.beat_cycles] * (len(starts) - 1)
+
+
 def test_latency_and_throughput(fixture_beats):
     dut = Normalizer()
     beats = fixture_beats[:3].tolist()
     got, stats = simulate(dut, beats)
     assert got == expected(beats)
-    assert dut.latency == 4
-    for last_in, first_out in zip(stats["last_in"], stats["first_out"]):
-        assert first_out - last_in == dut.latency
-    starts = [t - (dut.length - 1) for t in stats["last_in"]]
-    assert [b - a for a, b in zip(starts, starts[1:])] == [dut.beat_cycles] * 2
+    # The shipped configuration's documented constant; the mean phase takes one cycle per set bit
+    # of the mean multiplier (0x1111: 4).
+    assert dut.latency == Normalizer.LATENCY == dut.mean_steps + 2
+    assert dut.mean_steps == bin(mean_constants(dut.length)[0]).count("1")
+    check_timing(dut, stats)
+
+
+@pytest.mark.parametrize("length,raw_bits", [(1, 11), (7, 11), (16, 8), (33, 11), (240, 6)])
+def test_latency_other_sizes(length, raw_bits):
+    dut = Normalizer(length, raw_bits)
+    rng = np.random.default_rng(length + 100)
+    beats = rng.integers(0, 1 << raw_bits, size=(3, length))
+    got, stats = simulate(dut, beats.tolist())
+    assert got == expected(beats)
+    assert dut.latency == dut.mean_steps + 2
+    check_timing(dut, stats)
 
 
 def test_signature():
@@ -159,3 +181,34 @@ def test_signature():
 def test_bad_params(kwargs):
     with pytest.raises(TernEcgError, match="Normalizer"):
         Normalizer(**kwargs)
+
+
+def boundary_beats(length=240, raw_bits=11):
+    """Beats whose max deviation (above or below the mean) sits on each shift boundary
+    128 * 2**k - 1, 128 * 2**k, found by search over flat beats with one spike or dip."""
+    from ternecg.golden.normalize import normalize_details
+    top = (1 << raw_bits) - 1
+    cands = []
+    for base in (0, 700, 1024, 1500, top):
+        for dev in range(1, top + 1):
+            for sign in (1, -1):
+                if 0 <= base + sign * dev <= top:
+                    beat = [base] * length
+                    beat[length // 2] = base + sign * dev
+                    cands.append(beat)
+    m = normalize_details(np.asarray(cands, dtype=np.int64))["maxdev"].numpy()
+    want = {128 * (1 << k) + off for k in range(5) for off in (-1, 0)}
+    picked, seen = [], set()
+    for beat, md in zip(cands, m):
+        key = (int(md), beat[length // 2] > beat[0])
+        if int(md) in want and key not in seen:
+            seen.add(key)
+            picked.append(beat)
+    return picked
+
+
+def test_shift_boundaries():
+    beats = boundary_beats()
+    assert len(beats) >= 15
+    got, _ = simulate(Normalizer(), beats, "none", "random", seed=13)
+    assert got == expected(beats)

@@ -20,7 +20,7 @@ MATRIX = [("none", "none"), ("random", "random"), ("none", "random"), ("random",
 @pytest.fixture(scope="module")
 def normalizer_verilog():
     dut = Normalizer()
-    return verilog.generate(dut, TOPLEVEL, runner.BUILD_ROOT / "verilog"), dut.latency
+    return verilog.generate(dut, TOPLEVEL, runner.BUILD_ROOT / "verilog"), dut
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +36,10 @@ def model(request, normalizer_verilog):
 
 @pytest.mark.parametrize("idle,backpressure", MATRIX, ids=[f"{i}-{b}" for i, b in MATRIX])
 def test_normalizer(model, normalizer_verilog, vectors_path, idle, backpressure):
-    _, latency = normalizer_verilog
+    _, dut = normalizer_verilog
     env = {"SIM_IDLE": idle, "SIM_BACKPRESSURE": backpressure, "SIM_SEED": 1,
-           "SIM_VECTORS": vectors_path, "SIM_LATENCY": latency}
+           "SIM_VECTORS": vectors_path, "SIM_LATENCY": dut.latency,
+           "SIM_BEAT_CYCLES": dut.beat_cycles}
     results = model.run(TEST_MODULE, extra_env=env, run_name=f"{idle}-{backpressure}")
     assert results.is_file()
 

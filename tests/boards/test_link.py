@@ -1,0 +1,206 @@
+"""boards/link.py in Amaranth's simulator at the byte level, with a stub accelerator: every frame
+type, every fault of docs/protocol.md, and UART RX/TX bit-level loopback."""
+
+import pytest
+from amaranth import Module, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out, connect
+from amaranth.sim import Simulator
+
+from ternecg.boards import protocol as P
+from ternecg.boards.link import Link
+from ternecg.boards.uart import UARTRx, UARTTx, divisor_for
+from ternecg.errors import TernEcgError
+
+LAYOUT = data.StructLayout({"cls": unsigned(1), "logits": data.ArrayLayout(signed(14), 2),
+                            "cycles": unsigned(24)})
+TIMEOUT = 300
+
+
+class StubAccel(wiring.Component):
+    """Sums a beat's 240 samples: cls = sum & 1, logits = [sum, -sum], cycles = 1234."""
+    i: In(stream.Signature(unsigned(11)))
+    o: Out(stream.Signature(LAYOUT))
+
+    def elaborate(self, platform):
+        m = Module()
+        acc = Signal(20)
+        n = Signal(range(241))
+        with m.If(n < 240):
+            m.d.comb += self.i.ready.eq(1)
+            with m.If(self.i.valid):
+                m.d.sync += [acc.eq(acc + self.i.payload), n.eq(n + 1)]
+        with m.Else():
+            m.d.comb += [self.o.valid.eq(1), self.o.payload.cls.eq(acc[0]),
+                         self.o.payload.logits[0].eq(acc[:13]), self.o.payload.logits[1].eq(-acc[:13]),
+                         self.o.payload.cycles.eq(1234)]
+            with m.If(self.o.ready):
+                m.d.sync += [acc.eq(0), n.eq(0)]
+        return m
+
+
+class Harness(wiring.Component):
+    rx: In(stream.Signature(unsigned(8)))
+    tx: Out(stream.Signature(unsigned(8)))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.link = link = Link(LAYOUT, 2, parallel=1, model_id=0xCAFEF00D, timeout_cycles=TIMEOUT)
+        m.submodules.acc = acc = StubAccel()
+        connect(m, wiring.flipped(self.rx), link.rx)
+        connect(m, link.tx, wiring.flipped(self.tx))
+        connect(m, link.samples, acc.i)
+        connect(m, acc.o, link.results)
+        return m
+
+
+def run_link(chunks, tail=3000):
+    """chunks: bytes (sent one byte every 2 cycles) or int (idle cycles). Returns decoded events."""
+    dut = Harness()
+    out = bytearray()
+
+    async def collect(ctx):
+        async for _clk, _rst, valid, payload in ctx.tick().sample(dut.tx.valid, dut.tx.payload):
+            if valid:
+                out.append(payload)
+
+    async def bench(ctx):
+        ctx.set(dut.tx.ready, 1)
+        for chunk in chunks:
+            if isinstance(chunk, int):
+                await ctx.tick().repeat(chunk)
+                continue
+            for byte in chunk:
+                ctx.set(dut.rx.valid, 1)
+                ctx.set(dut.rx.payload, byte)
+                await ctx.tick()
+                ctx.set(dut.rx.valid, 0)
+                await ctx.tick()
+        await ctx.tick().repeat(tail)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_process(collect)
+    sim.add_testbench(bench)
+    sim.run()
+    d = P.Decoder(accept=P.DEVICE_TYPES, lengths={P.STATUS: P.STATUS_LEN, P.ERROR: P.ERROR_LEN})
+    events = d.feed(out)
+    assert not [e for e in events if isinstance(e, P.DecodeError)], events
+    return [e.parse() for e in events]
+
+
+def beat(seq, value=3):
+    samples = [(value * k) % 2048 for k in range(240)]
+    return P.encode_beat(seq, samples), sum(samples)
+
+
+def result(seq, s):
+    return P.Result(seq, s & 1, [P_sext(s & 0x1FFF), P_sext(-(s & 0x1FFF) & 0x3FFF)], 1234)
+
+
+def P_sext(v, w=14):
+    return v - (1 << w) if v >> (w - 1) else v
+
+
+def test_ping_status_and_beats():
+    f1, s1 = beat(7, 3)
+    f2, s2 = beat(8, 5)
+    ev = run_link([P.encode_ping(0x42), f1, 400, f2, 400, P.encode_ping(1)])
+    assert ev[0] == P.Status(0x42, 1, 2, 1, 0, 0, 240, 0xCAFEF00D)
+    assert ev[1:3] == [result(7, s1), result(8, s2)]
+    assert ev[3] == P.Status(1, 1, 2, 1, 2, 0, 240, 0xCAFEF00D)
+
+
+def test_faults_give_one_error_and_resync():
+    f1, s1 = beat(1, 3)
+    f2, s2 = beat(2, 7)
+    bad = bytearray(f2)
+    bad[300] ^= 4
+    rng = bytes([P.SOF, 1, P.BEAT, 0xE1, 0x01, 5]) + bytes([0, 0x08] + [0, 0] * 239)   # sample 2048
+    rng = rng + P.crc16(rng[1:]).to_bytes(2, "big")
+    ev = run_link([b"\x00\x13garbage", f1, 400,             # SYNC then result
+                   bytes(bad), 200,                         # CRC, no result
+                   f2[:60], TIMEOUT + 50,                   # TIMEOUT
+                   bytes([P.SOF, 9]), bytes([P.SOF, 1, 0x55]), bytes([P.SOF, 1, P.PING, 2, 0]),
+                   50, bytes([P.SOF]), f2, 400,             # stray SOF right before a frame
+                   rng, 100])
+    errors = [e for e in ev if isinstance(e, P.Error)]
+    results = [e for e in ev if isinstance(e, P.Result)]
+    assert results == [result(1, s1), result(2, s2)]
+    assert [(e.name, e.detail) for e in errors] == [
+        ("SYNC", 9), ("CRC", P.BEAT), ("TIMEOUT", P.BEAT), ("VERSION", 9), ("TYPE", 0x55),
+        ("LENGTH", P.PING), ("SYNC", 1), ("RANGE", 5)]
+
+
+def test_busy_when_beat_buffer_in_use():
+    """A second BEAT straight after the first while the stub still holds the first result: the
+    buffer drains into the stub only after the first result is taken, so a third is BUSY."""
+    frames = [beat(k, k + 1) for k in range(3)]
+    ev = run_link([frames[0][0], frames[1][0], frames[2][0]])
+    assert [e for e in ev if isinstance(e, P.Result)][0] == result(0, frames[0][1])
+    # every BEAT got exactly one answer: a RESULT or a BUSY error with its seq
+    answered = sorted([e.seq for e in ev if isinstance(e, P.Result)]
+                      + [e.detail for e in ev if isinstance(e, P.Error) and e.name == "BUSY"])
+    assert answered == [0, 1, 2]
+
+
+def test_uart_loopback_and_errors():
+    """UARTTx -> UARTRx at divisor 5 (bytes arrive intact); a stop bit low gives `framing`."""
+    m = Module()
+    m.submodules.tx = tx = UARTTx(5)
+    m.submodules.rx = rx = UARTRx(5)
+    line = Signal(init=1)
+    force_low = Signal()
+    m.d.comb += rx.rx.eq(tx.tx & ~force_low)
+    got, framing = [], []
+    data_in = [0x00, 0xFF, 0xA5, 0x5A, 0x01, 0x80]
+
+    async def bench(ctx):
+        ctx.set(rx.o.ready, 1)
+        for byte in data_in:
+            ctx.set(tx.i.valid, 1)
+            ctx.set(tx.i.payload, byte)
+            await ctx.tick().until(tx.i.ready)
+            ctx.set(tx.i.valid, 0)
+            for _ in range(60):
+                if ctx.get(rx.o.valid):
+                    got.append(ctx.get(rx.o.payload))
+                await ctx.tick()
+        ctx.set(force_low, 1)                     # a break: framing error, then recovery
+        for _ in range(120):
+            if ctx.get(rx.framing):
+                framing.append(1)
+            await ctx.tick()
+        ctx.set(force_low, 0)
+        for _ in range(20):
+            await ctx.tick()
+        ctx.set(tx.i.valid, 1)
+        ctx.set(tx.i.payload, 0x3C)
+        await ctx.tick().until(tx.i.ready)
+        ctx.set(tx.i.valid, 0)
+        for _ in range(60):
+            if ctx.get(rx.o.valid):
+                got.append(ctx.get(rx.o.payload))
+            await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == data_in + [0x3C]
+    assert framing
+
+
+@pytest.mark.parametrize("clk,baud,div", [(12e6, 115200, 104), (25e6, 115200, 217), (12e6, 1_000_000, 12)])
+def test_divisor(clk, baud, div):
+    assert divisor_for(clk, baud) == div
+
+
+@pytest.mark.filterwarnings("ignore:.*created but never used")
+def test_divisor_errors():
+    with pytest.raises(TernEcgError, match="too fast"):
+        divisor_for(12e6, 6_000_000)
+    with pytest.raises(TernEcgError, match="cannot be made"):
+        divisor_for(12e6, 1_400_000)
+    with pytest.raises(TernEcgError, match="divisor"):
+        UARTRx(2)
