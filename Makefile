@@ -4,8 +4,11 @@ VENV    ?= .venv
 MODEL   ?= models/default.json
 PARALLEL ?= 1
 SEED    ?= 0
+BOARD   ?= icebreaker
+PORT    ?= /dev/ttyUSB1
+RECORD  ?= 100
 
-.PHONY: help setup test test-fast eval train fixture verilog hw-report clean
+.PHONY: help setup test test-fast sim sim-regress eval train fixture verilog hw-report synth program host clean
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -27,6 +30,12 @@ test:            ## the whole test suite (golden, hardware, simulation, boards)
 test-fast:       ## tests that need neither the database nor a Verilog simulator
 	$(PY) -m pytest -q -m "not slow"
 
+sim:             ## cocotb simulations only (Verilator + Icarus): components and the whole network
+	$(PY) -m pytest -q tests/sim
+
+sim-regress:     ## every DS2 test beat on Verilator (+200 on Icarus) -> build/reports/regress.json (LIMIT=N: quick)
+	$(PY) -m ternecg.sim.regress $(if $(LIMIT),--limit $(LIMIT))
+
 eval:            ## evaluate the shipped model files -> build/reports/eval.json + confusion PNG
 	$(PY) -m ternecg.cli eval
 
@@ -41,6 +50,15 @@ verilog:         ## generate Verilog + manifest for MODEL at PARALLEL into build
 
 hw-report:       ## synthesize several PARALLEL settings for iCE40 UP5K -> build/reports/hw.json
 	$(PY) -m ternecg.cli hw-report --model $(MODEL)
+
+synth:           ## bitstream for BOARD (icebreaker|ulx3s) + build/$(BOARD)/report.json
+	$(PY) -m ternecg.boards.build --board $(BOARD) --model $(MODEL) --parallel $(PARALLEL)
+
+program:         ## load build/$(BOARD)/ bitstream with openFPGALoader
+	$(PY) -m ternecg.boards.program --board $(BOARD)
+
+host:            ## classify RECORD on the board at PORT (LIMIT=N beats)
+	$(PY) -m ternecg.boards.host --port $(PORT) --record $(RECORD) $(if $(LIMIT),--limit $(LIMIT))
 
 clean:           ## remove build outputs (keeps the venv)
 	rm -rf build

@@ -2,10 +2,10 @@
 
 Same interface, arithmetic and latency as :class:`~ternecg.hw.activation.ActivationUnit`, but the
 binary search runs its b steps one after another on a single ROM holding every channel's
-``Q = 2^b - 1`` thresholds back to back (entry ``channel * Q + j - 1`` is ``T_j``). It accepts a new
+``Q = 2^b - 1`` thresholds (entry ``channel * 2^b + j`` is ``T_j``). It accepts a new
 accumulator every ``interval = b + 1`` cycles, which suffices whenever the engine takes at least
 that many cycles per result (the single-lane setting: every pass has at least 5 taps per output),
-and it needs ``ceil(Q * channels * width / 4096)`` block RAMs instead of one ROM per search stage.
+and it needs about ``2^b * channels * 16 / 4096`` block RAMs instead of one ROM per search stage.
 
 Members
 -------
@@ -13,7 +13,7 @@ i : ``In(stream.Signature(StructLayout({"channel", "acc", "tag"})))``
 o : ``Out(stream.Signature(StructLayout({"q", "tag"})))``
 """
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import C, Cat, Module, Signal, signed
 from amaranth.lib.memory import Memory
 
 from .activation import ActivationUnit
@@ -33,17 +33,18 @@ class SerialActivationUnit(ActivationUnit):
         return self._act_bits + 1
 
     def rom_init(self, stage=None):
-        return [v for row in self._thresholds for v in row]
+        """Entry ``channel * 2^b + j`` holds ``T_j`` (entry 0 of each channel is unused), so the
+        ROM address is the channel and the candidate index side by side: no adder on the path."""
+        return [v for row in self._thresholds for v in [0] + row]
 
     def elaborate(self, platform):
         m = Module()
         b = self._act_bits
-        q_n = (1 << b) - 1
         init = self.rom_init()
         m.submodules.rom = rom = Memory(shape=signed(self._t_width), depth=len(init), init=init)
         rd = rom.read_port(domain="sync")
 
-        base = Signal(range(len(init) + 1), reset_less=True)      # channel * Q
+        chan = Signal(self._chan_width, reset_less=True)
         acc = Signal(signed(self._acc_width), reset_less=True)
         tag = Signal(self._tag_width, reset_less=True)
         q = Signal(b, reset_less=True)
@@ -63,25 +64,23 @@ class SerialActivationUnit(ActivationUnit):
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += o_valid.eq(0)
 
-        # the candidate index (1-based) examined at each step: q so far with the next bit set
+        # step s compares acc with T[q | 1 << (b-1-s)] (read in the previous cycle)
         bit = Signal()
         m.d.comb += bit.eq(acc >= rd.data)
         q_new = Signal(b)
+        next_cand = Signal(b)
         for s in range(b):
             with m.If(step == s):
                 m.d.comb += q_new.eq(q | (bit << (b - 1 - s)))
-        next_cand = Signal(b)
-        for s in range(b - 1):
-            with m.If(step == s):
-                m.d.comb += next_cand.eq(q_new | (1 << (b - 2 - s)))
+                if s < b - 1:
+                    m.d.comb += next_cand.eq(q_new | (1 << (b - 2 - s)))
 
         with m.If(accept):
-            ch_base = (self.i.payload.channel << b) - self.i.payload.channel
-            m.d.comb += rd.addr.eq(ch_base + (1 << (b - 1)) - 1)
-            m.d.sync += [base.eq(ch_base), acc.eq(self.i.payload.acc), tag.eq(self.i.payload.tag),
-                         q.eq(0), step.eq(0), searching.eq(1)]
+            m.d.comb += rd.addr.eq(Cat(C(1 << (b - 1), b), self.i.payload.channel))
+            m.d.sync += [chan.eq(self.i.payload.channel), acc.eq(self.i.payload.acc),
+                         tag.eq(self.i.payload.tag), q.eq(0), step.eq(0), searching.eq(1)]
         with m.Elif(searching):
-            m.d.comb += rd.addr.eq(base + next_cand - 1)
+            m.d.comb += rd.addr.eq(Cat(next_cand, chan))
             m.d.sync += [q.eq(q_new), step.eq(step + 1)]
             with m.If(step == b - 1):
                 m.d.sync += [searching.eq(0), o_valid.eq(1)]

@@ -22,6 +22,8 @@ from ternecg.hw.top import Accelerator
 from ternecg.sim import runner, verilog
 from ternecg.sim.network_tb import edge_beats, make_vectors
 
+pytestmark = pytest.mark.slow          # ~3.5 min (Verilator builds of P = 6, 3, 1 + 700 beats)
+
 TEST_MODULE = "ternecg.sim.tests.test_network_cocotb"
 PATTERNS = ("none", "fixed", "random")
 N_FIXTURE = 302
