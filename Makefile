@@ -8,7 +8,7 @@ BOARD   ?= icebreaker
 PORT    ?= /dev/ttyUSB1
 RECORD  ?= 100
 
-.PHONY: help setup test test-fast sim sim-regress eval train fixture verilog hw-report synth program host clean
+.PHONY: help setup test test-fast demo sim sim-regress eval train fixture verilog hw-report synth program host clean
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -29,6 +29,9 @@ test:            ## the whole test suite (golden, hardware, simulation, boards)
 
 test-fast:       ## tests that need neither the database nor a Verilog simulator
 	$(PY) -m pytest -q -m "not slow"
+
+demo:            ## the main job: Verilog, cocotb bit-exact check on the fixture beats, iCEBreaker bitstream
+	$(PY) -m ternecg.cli demo --parallel $(PARALLEL)
 
 sim:             ## cocotb simulations only (Verilator + Icarus): components and the whole network
 	$(PY) -m pytest -q tests/sim

@@ -49,6 +49,10 @@ class Engine(wiring.Component):
         self._widths = widths
         self._kg = kg = max(len(ph.kernels) for ph in s.phases)
         fields = {k: unsigned(_bits(max(getattr(ph, k) for ph in s.phases))) for k in PHASE_FIELDS}
+        # address steps get the full address width, so the engine's logic is the same whatever
+        # their values (with or without channel shuffle only the phase table's contents differ)
+        for k in ("in_pass_step", "in_group_step", "out_pass_step", "out_group_step", "out_stride"):
+            fields[k] = unsigned(_bits(max(s.bank_depth)))
         fields["kernels"] = data.ArrayLayout(unsigned(widths["k"]), kg)
         fields["pads"] = data.ArrayLayout(unsigned(widths["pad"]), kg)
         self._rows_w = _bits(max(ph.cin_g * k for ph in s.phases for k in ph.kernels))

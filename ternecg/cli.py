@@ -45,6 +45,11 @@ def _hw_report(args):
     hw_report(args.model, [int(p) for p in args.parallel.split(",")] if args.parallel else None)
 
 
+def _demo(args):
+    from ternecg.demo import demo
+    demo(parallel=args.parallel, board=args.board)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="ternecg", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -80,6 +85,11 @@ def main(argv=None):
     h.add_argument("--model", default=None)
     h.add_argument("--parallel", default=None, help="comma-separated settings (default: all that fit)")
     h.set_defaults(func=_hw_report)
+
+    d = sub.add_parser("demo", help="Verilog + cocotb check on the fixture beats + iCEBreaker bitstream")
+    d.add_argument("--parallel", type=int, default=1)
+    d.add_argument("--board", default="icebreaker")
+    d.set_defaults(func=_demo)
 
     args = p.parse_args(argv)
     for key in ("models",):
