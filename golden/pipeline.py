@@ -31,7 +31,7 @@ from .modelfile import MODELS_DIR, save
 
 GLOBAL = {"config": "msgc_mux", "epochs": 60, "lr": 1e-3, "batch": 256}
 FINETUNE = {"epochs": 50, "lr": 3e-4, "batch": 64}
-SIX = {"config": "msgc_mux_6class", "epochs": 30, "lr": 1e-3, "batch": 256}
+SIX = {"config": "msgc_mux_6class", "epochs": 20, "lr": 1e-3, "batch": 256}
 STAGES = ("global", "patient", "six")
 KINDS = ("integer", "float")
 
