@@ -109,8 +109,8 @@ class Engine(wiring.Component):
 
         m.submodules.act = act = self.act_unit
         m.submodules.mux = mux = MuxSkip(b, aw, lane_w, s.mux_channels, widths["sel_base"],
-                                         widths["lout"], P,
-                                         max_length=max([p.lout for p in s.passes if p.mode == MODE_DW] or [1]))
+                                         widths["length"], P,
+                                         max_length=max([p.length for p in s.passes if p.mode == MODE_DW] or [1]))
 
         # ---- sequencer state: phase index and per-pass counters (schedule.iterate_passes) -------
         ph = Signal(range(len(s.phases) + 1))
@@ -145,6 +145,7 @@ class Engine(wiring.Component):
         c = Signal(widths["cin_g"])
         j = Signal(widths["k"])
         pos_t = Signal(signed(max(widths["lin"], widths["pad"]) + 2))
+        tpos = Signal(widths["length"] + 1)          # output position of lane 0 at step t
         ch_base = Signal(aw + 1)
         w_row = Signal.like(w_start)
         issuing = Signal()
@@ -162,7 +163,7 @@ class Engine(wiring.Component):
         s1_inr = Signal()
         s1_first = Signal()
         s1_last = Signal()
-        s1_t = Signal.like(t)
+        s1_t = Signal.like(tpos)
 
         first = (c == 0) & (j == 0)
         last_tap = (c == cur.cin_g - 1) & (j == cur_k - 1)
@@ -179,14 +180,15 @@ class Engine(wiring.Component):
 
         with m.If(~stall):
             m.d.sync += [s1_valid.eq(issuing), s1_inr.eq(in_range), s1_first.eq(first),
-                         s1_last.eq(last_tap), s1_t.eq(t)]
+                         s1_last.eq(last_tap), s1_t.eq(tpos)]
             with m.If(issuing):
                 m.d.sync += w_row.eq(w_row + 1)
                 with m.If(j == cur_k - 1):
                     m.d.sync += j.eq(0)
                     with m.If(c == cur.cin_g - 1):
                         m.d.sync += [c.eq(0), ch_base.eq(in_base), w_row.eq(w_start),
-                                     t.eq(t + 1), pos_t.eq(pos_t + cur.stride)]
+                                     t.eq(t + 1), tpos.eq(tpos + cur.t_step),
+                                     pos_t.eq(pos_t + cur.stride)]
                         with m.If(t == cur.lout - 1):
                             m.d.sync += issuing.eq(0)
                     with m.Else():
@@ -222,7 +224,7 @@ class Engine(wiring.Component):
         bias = Array(Const(v, signed(self.logit_width)) for v in (s.bias or [0]))
         lane = ser_lane[:lane_w]
         m.d.comb += [
-            act.i.payload.channel.eq(act_ctr + lane),
+            act.i.payload.channel.eq(act_ctr + Mux(cur.poly, 0, lane)),
             act.i.payload.acc.eq(hold[lane]),
             act.i.payload.tag.eq(Cat(lane, ser_addr[:aw])),
             act.i.valid.eq((ser_count != 0) & ~is_final),
@@ -245,7 +247,7 @@ class Engine(wiring.Component):
             mux.i.payload.lane.eq(act.o.payload.tag[:lane_w]),
             mux.i.payload.addr.eq(act.o.payload.tag[lane_w:]),
             mux.rd_data.eq(Array(rp.data for rp, _ in banks[1:])[cur.out_bank - 1]),
-            mux.mode.eq(cur.mode), mux.sel_base.eq(sel), mux.length.eq(cur.lout),
+            mux.mode.eq(cur.mode), mux.sel_base.eq(sel), mux.length.eq(cur.length),
             mux.query_base.eq(sel),
         ]
         for i, (_, wp) in enumerate(banks[1:], start=1):
@@ -261,10 +263,11 @@ class Engine(wiring.Component):
         last_in_phase = last_in_group & (gi == cur.n_groups - 1)
         last_phase = ph == len(s.phases) - 1
         next_pass = Signal()       # advance the counters to the next pass (executed or skipped)
+        channels = Mux(cur.poly, 1, cur.lanes)      # output channels of the pass
         with m.If(next_pass):
-            m.d.sync += [w_start.eq(w_start + cur_rows), sel.eq(sel + cur.lanes)]
+            m.d.sync += [w_start.eq(w_start + cur_rows), sel.eq(sel + channels)]
             with m.If(cur.mode != MODE_FINAL):
-                m.d.sync += act_ctr.eq(act_ctr + cur.lanes)
+                m.d.sync += act_ctr.eq(act_ctr + channels)
             with m.If(last_in_phase):
                 m.d.sync += [ph.eq(ph + 1), gi.eq(0), pj.eq(0), in_base.eq(0), out_base.eq(0),
                              out_group_base.eq(0), sel.eq(0)]
@@ -297,7 +300,7 @@ class Engine(wiring.Component):
                     with m.Else():
                         m.next = "FETCH"
                 with m.Else():
-                    m.d.sync += [t.eq(0), c.eq(0), j.eq(0), pos_t.eq(-cur_pad),
+                    m.d.sync += [t.eq(0), tpos.eq(0), c.eq(0), j.eq(0), pos_t.eq(-cur_pad),
                                  ch_base.eq(in_base), w_row.eq(w_start), issuing.eq(1)]
                     m.next = "RUN"
             with m.State("RUN"):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
+
 from ternecg.errors import TernEcgError
 from ternecg.golden.config import MuxSpec
 from ternecg.golden.modelfile import IntModel
@@ -53,6 +55,9 @@ class Pass:
     out_stride: int
     sel_base: int
     layer: int
+    poly: int = 0          # lanes are NB consecutive output positions of one depthwise channel
+    t_step: int = 1        # output positions per loop step t (NB for polyphase depthwise passes)
+    length: int = 0        # true output length (the MUX-skip GAP divisor)
 
     @property
     def taps(self):
@@ -60,6 +65,11 @@ class Pass:
 
     @property
     def macs(self):
+        """Useful multiply-accumulates (a polyphase pass also steps over the zero-padded taps
+        of its shifted kernels)."""
+        if self.poly:
+            s = self.stride // self.t_step
+            return self.length * (self.taps - s * (self.t_step - 1))
         return self.lout * self.taps * self.lanes
 
 
@@ -135,11 +145,16 @@ def compile_schedule(model: IntModel, parallel=1) -> Schedule:
             spec = layer.spec
             sch.mux_channels = max(sch.mux_channels, spec.cout)
             g = spec.grp.groups
-            # depthwise branch: one lane per pass, channel c -> shuffled slot of the block output
+            # depthwise branch: one pass per channel (-> shuffled slot of the block output); with
+            # several lanes, the lanes compute NB consecutive output positions (polyphase)
+            nb = polyphase_lanes(spec.lout, parallel)
             for c in range(spec.cout):
-                _add_pass(sch, MODE_DW, layer.dw, [c], in_bank, out_bank, li,
-                          base_stride=(slot(c, spec.cout, g, spec.shuffle) * spec.lout, spec.lout),
-                          sel_base=c)
+                base = slot(c, spec.cout, g, spec.shuffle) * spec.lout
+                if nb > 1:
+                    _add_poly_pass(sch, layer.dw, c, nb, in_bank, out_bank, li, base)
+                else:
+                    _add_pass(sch, MODE_DW, layer.dw, [c], in_bank, out_bank, li,
+                              base_stride=(base, spec.lout), sel_base=c)
             for oc0 in range(0, spec.cout, parallel):
                 lanes = list(range(oc0, oc0 + parallel))
                 _add_pass(sch, MODE_GRP, layer.grp, lanes, in_bank, out_bank, li,
@@ -192,7 +207,38 @@ def _add_pass(sch, mode, conv, lanes, in_bank, out_bank, li, base_stride, sel_ba
         mode=mode, in_bank=in_bank, out_bank=out_bank, in_base=gi * s.cin_g * s.lin, lin=s.lin,
         cin_g=s.cin_g, k=k, pad=(k // 2 if s.pad == "same" else 0), stride=s.stride, lout=s.lout,
         w_base=w_base, lanes=len(lanes), act_base=act_base, out_base=base_stride[0],
-        out_stride=base_stride[1], sel_base=sel_base, layer=li))
+        out_stride=base_stride[1], sel_base=sel_base, layer=li, length=s.lout))
+
+
+def polyphase_lanes(lout, parallel):
+    """Lanes of a polyphase depthwise pass: the largest divisor of the output length <= parallel."""
+    return max(d for d in range(1, parallel + 1) if lout % d == 0)
+
+
+def _add_poly_pass(sch, conv, c, nb, in_bank, out_bank, li, out_base):
+    """Depthwise channel c with its NB lanes on output positions t0 .. t0+NB-1 of each block.
+
+    All lanes read the same input (a block's window of ``s*(NB-1) + k`` samples): lane l applies
+    the kernel shifted by ``s*l`` taps, so row r of the pass's weights holds ``w[r - s*l]`` for
+    lane l (zero outside the kernel). The engine runs it as a conv with that extended kernel and
+    stride ``s*NB``; nothing in the datapath is specific to depthwise."""
+    s = conv.spec
+    k, stride = s.kernels[0], s.stride
+    taps = stride * (nb - 1) + k
+    w = conv.codes[c][0]
+    lanes = []
+    for l in range(nb):
+        row = [int(w[r - stride * l]) if 0 <= r - stride * l < k else 0 for r in range(taps)]
+        lanes.append(torch.tensor([row]))
+    act_base = len(sch.thresholds)
+    sch.thresholds.append([int(v) for v in conv.thresholds[c].tolist()])
+    w_base = len(sch.weights)
+    sch.weights.extend(_conv_words(lanes))
+    sch.passes.append(Pass(
+        mode=MODE_DW, in_bank=in_bank, out_bank=out_bank, in_base=c * s.lin, lin=s.lin, cin_g=1,
+        k=taps, pad=k // 2, stride=stride * nb, lout=s.lout // nb, w_base=w_base, lanes=nb,
+        act_base=act_base, out_base=out_base, out_stride=1, sel_base=c, layer=li,
+        poly=1, t_step=nb, length=s.lout))
 
 
 def pass_cycles(p: Pass, act_latency):
@@ -222,7 +268,7 @@ def skipped(p: Pass, selects):
 
 PHASE_FIELDS = ("mode", "in_bank", "out_bank", "lin", "lout", "cin_g", "stride", "lanes", "layer",
                 "n_groups", "passes_per_group", "multi_kernel", "in_pass_step", "in_group_step",
-                "out_pass_step", "out_group_step", "out_stride")
+                "out_pass_step", "out_group_step", "out_stride", "poly", "t_step", "length")
 
 
 @dataclass(frozen=True)
@@ -244,6 +290,9 @@ class Phase:
     out_pass_step: int
     out_group_step: int
     out_stride: int
+    poly: int
+    t_step: int
+    length: int
     kernels: tuple
     pads: tuple
 
@@ -266,13 +315,13 @@ def _phases(sch):
         if p0.mode == MODE_DW:
             # one lane per channel; outputs grouped as the block's shuffle groups
             g = next((q.out_stride // q.lout for q in passes if q.layer == p0.layer and q.mode == MODE_GRP), 1)
-            shuffled = len(run) > 1 and run[1].out_base != run[0].out_base + run[0].lout
+            shuffled = len(run) > 1 and run[1].out_base != run[0].out_base + run[0].length
             n_groups = g if shuffled else 1
             ppg = n // n_groups
             kernels, multi = (p0.k,), 0
             in_pass, in_group = p0.lin, 0
-            out_pass = (g if shuffled else 1) * p0.lout
-            out_group = p0.lout if shuffled else 0
+            out_pass = (g if shuffled else 1) * p0.length
+            out_group = p0.length if shuffled else 0
         else:
             groups = []
             for q in run:
@@ -288,13 +337,13 @@ def _phases(sch):
             in_pass, in_group = 0, (groups[1][0].in_base - groups[0][0].in_base) if n_groups > 1 else 0
             out_pass = (run[1].out_base - run[0].out_base) if ppg > 1 else 0
             out_group = (groups[1][0].out_base - groups[0][0].out_base) if n_groups > 1 else 0
-        pads = tuple(k // 2 if p0.pad else 0 for k in kernels)
+        pads = tuple(p0.pad for _ in kernels) if p0.poly else tuple(k // 2 if p0.pad else 0 for k in kernels)
         phases.append(Phase(
             mode=p0.mode, in_bank=p0.in_bank, out_bank=p0.out_bank, lin=p0.lin, lout=p0.lout,
             cin_g=p0.cin_g, stride=p0.stride, lanes=p0.lanes, layer=p0.layer, n_groups=n_groups,
             passes_per_group=ppg, multi_kernel=multi, in_pass_step=in_pass, in_group_step=in_group,
             out_pass_step=out_pass, out_group_step=out_group, out_stride=p0.out_stride,
-            kernels=kernels, pads=pads))
+            poly=p0.poly, t_step=p0.t_step, length=p0.length, kernels=kernels, pads=pads))
         i += n
     return phases
 
@@ -312,11 +361,13 @@ def iterate_passes(phases):
                            lin=ph.lin, cin_g=ph.cin_g, k=k, pad=pad, stride=ph.stride, lout=ph.lout,
                            w_base=w_start, lanes=ph.lanes,
                            act_base=act, out_base=out_base, out_stride=ph.out_stride,
-                           sel_base=sel, layer=ph.layer)
+                           sel_base=sel, layer=ph.layer, poly=ph.poly, t_step=ph.t_step,
+                           length=ph.length)
                 w_start += ph.cin_g * k
-                sel += ph.lanes
+                step = 1 if ph.poly else ph.lanes      # channels per pass
+                sel += step
                 if ph.mode != MODE_FINAL:
-                    act += ph.lanes
+                    act += step
                 if pj == ph.passes_per_group - 1:
                     in_base += ph.in_pass_step + ph.in_group_step
                     out_group_base += ph.out_group_step

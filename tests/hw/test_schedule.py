@@ -13,12 +13,25 @@ from ternecg.hw.shuffle import lane_addresses, slot
 @pytest.mark.parametrize("parallel", [1, 2, 3, 6])
 def test_passes_cover_every_mac_once(model, parallel):
     s = sc.compile_schedule(model, parallel)
-    worst = sum(p.lout * p.taps * p.lanes for p in s.passes)
+    worst = sum(p.macs for p in s.passes)
     dw = sum(l.spec.dw.macs for l in model.layers if isinstance(l.spec, MuxSpec))
     assert worst == model.cfg.macs                      # every MAC of the network, no more
     assert len(s.weights) * parallel >= model.cfg.weights
     assert list(sc.iterate_passes(s.phases)) == s.passes  # the hardware counters reproduce it
     assert dw > 0
+
+
+def test_polyphase_depthwise_passes(model):
+    """With several lanes, a depthwise pass puts them on consecutive output positions."""
+    s1, s6 = sc.compile_schedule(model, 1), sc.compile_schedule(model, 6)
+    dw1 = [p for p in s1.passes if p.mode == sc.MODE_DW]
+    dw6 = [p for p in s6.passes if p.mode == sc.MODE_DW]
+    assert len(dw1) == len(dw6) and not any(p.poly for p in dw1) and all(p.poly for p in dw6)
+    for a, b in zip(dw1, dw6):
+        assert b.length == a.lout and b.lout * b.t_step == a.lout and b.macs == a.macs
+        assert b.lout * b.taps < a.lout * a.taps          # fewer cycles than one lane
+    assert sc.polyphase_lanes(30, 6) == 6 and sc.polyphase_lanes(15, 6) == 5
+    assert sc.polyphase_lanes(15, 2) == 1
 
 
 def test_shuffle_slots_match_golden_permutation():
