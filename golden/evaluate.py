@@ -17,7 +17,7 @@ from ternecg.errors import TernEcgError
 
 from . import integer_ref, modelfile, splits, train
 from .beats import SIX_CLASSES, aami_class, binary_labels, load_beats, six_labels
-from .config import load_config
+from .config import parse_config
 from .model import Net
 from .normalize import normalize
 
@@ -70,7 +70,7 @@ def _int_predict(path, raw):
 def _float_predict(path, config, raw):
     if not Path(path).is_file():
         raise TernEcgError(f"float model {path} not found; run 'make train' to produce it")
-    net = Net(load_config(config), quant=False)
+    net = Net(parse_config(config), quant=False)
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     x = normalize(torch.from_numpy(raw.astype(np.int64)))
     return train.predict(net, x).numpy()
@@ -132,9 +132,11 @@ def plot_confusions(report, path):
     for ax, proto in zip(axes, protos):
         r = report["integer"][proto]
         cm = np.array(r["confusion"])
-        ax.imshow(cm / np.maximum(cm.sum(1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
+        frac = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+        ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
         for (i, j), v in np.ndenumerate(cm):
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
+                    color="white" if frac[i, j] > 0.6 else "black")
         ax.set_xticks(range(len(r["classes"])), r["classes"])
         ax.set_yticks(range(len(r["classes"])), r["classes"])
         ax.set_xlabel("predicted")

@@ -24,8 +24,9 @@ def _train(args):
     times = train_all(seed=args.seed, out=args.models, db=args.db, epochs=args.epochs,
                       stages=tuple(args.stages.split(",")), kinds=tuple(args.kinds.split(",")))
     print(json.dumps(times, indent=1))
-    print(f"make train: {time.time() - t0:.0f} s in total (global training of the default model: "
-          f"{times.get('global_integer_s', 0):.0f} s)")
+    g = times.get("global_integer_s")
+    print(f"make train: {time.time() - t0:.0f} s in total" +
+          (f" (global training of the default model: {g:.0f} s)" if g is not None else ""))
 
 
 def _fixture(args):
