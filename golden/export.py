@@ -12,9 +12,8 @@ import math
 
 import torch
 
-from .config import MuxSpec
-from .model import ConvBlock, MuxSkipBlock, Net
-from .modelfile import acc_bits_needed, encode_conv, input_bound, make_document
+from .model import MuxSkipBlock, Net
+from .modelfile import acc_bits_needed, acc_bound, encode_conv, input_bound, make_document
 
 
 def _thresholds(conv, bn, step, s_in, act_bits, codes, xmax):
@@ -28,7 +27,7 @@ def _thresholds(conv, bn, step, s_in, act_bits, codes, xmax):
     spec = conv.spec
     for oc in range(spec.cout):
         c = codes[oc // spec.cout_g][oc % spec.cout_g]
-        bound = int(c.abs().sum()) * xmax
+        bound = acc_bound([c], xmax)
         g, h = float(gain[oc]), float(offs[oc])
         if g < 0:
             c, g, h = -c, -g, h

@@ -23,7 +23,6 @@ busy : Out(1)          a beat is being computed.
 from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 from ternecg.errors import TernEcgError
 

@@ -16,7 +16,6 @@ from amaranth.hdl import Value
 from ternecg.errors import TernEcgError
 from ternecg.golden import fixture, integer_ref, modelfile
 from ternecg.sim.verilog import generate as write_verilog
-from ternecg.sim.verilog import port_names
 
 from .normalizer import Normalizer
 from .top import Accelerator
