@@ -8,7 +8,7 @@ BOARD   ?= icebreaker
 PORT    ?= /dev/ttyUSB1
 RECORD  ?= 100
 
-.PHONY: help setup test test-fast demo sim sim-regress eval train fixture verilog hw-report synth program host clean
+.PHONY: help setup test test-fast demo sim sim-regress sim-gate eval train fixture verilog hw-report synth program host clean
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -38,6 +38,9 @@ sim:             ## cocotb simulations only (Verilator + Icarus): components and
 
 sim-regress:     ## every DS2 test beat on Verilator (+200 on Icarus) -> build/reports/regress.json (LIMIT=N: quick)
 	$(PY) -m ternecg.sim.regress $(if $(LIMIT),--limit $(LIMIT))
+
+sim-gate:        ## gate level: synth_ice40 netlist + iCE40 cell models on Icarus vs golden (BEATS=100, ~15 min)
+	$(PY) -m ternecg.sim.gate --beats $(or $(BEATS),100)
 
 eval:            ## evaluate the shipped model files -> build/reports/eval.json + confusion PNG
 	$(PY) -m ternecg.cli eval
