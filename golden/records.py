@@ -61,7 +61,7 @@ def find_database(path: str | os.PathLike | None = None) -> Path:
     if shared.is_dir():
         return _check_folder(shared, "shared data folder next to the repository")
     cache = _cache_root()
-    if not (cache / "RECORDS").is_file():
+    if not all((cache / f"{r}.{ext}").is_file() for r in RECORDS48 for ext in ("hea", "dat", "atr")):
         try:
             import wfdb
 
