@@ -3,7 +3,9 @@
 The accelerator is one time-multiplexed ternary grouped-conv engine with ``parallel`` (P) lanes.
 A *pass* computes P output channels of one group of one conv over all output positions; the P
 lanes share every input read (they belong to the same group) and each lane adds, subtracts or
-skips it according to its 2-bit weight code. Depthwise passes (MUX-skip blocks) use one lane.
+skips it according to its 2-bit weight code. A depthwise pass (MUX-skip blocks) computes one
+channel; with P > 1 its lanes take consecutive output positions (a polyphase pass, see
+``_add_poly_pass``), so they still share every read.
 
 Feature maps live in three banks: 0 = the normalised input (signed 8-bit), 1 and 2 = ping-pong
 activation banks (unsigned ``act_bits``), address ``channel * length + position``.
