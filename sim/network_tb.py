@@ -41,7 +41,7 @@ try:                                                # cocotb 2.x (private, but s
 except ImportError:                                 # pragma: no cover
     current_gpi_trigger = None
 
-from ternecg.sim.tb import TB, StreamSink, StreamSource, _bit, _word, option, pattern, to_signed
+from ternecg.sim.tb import TB, StreamSink, StreamSource, _bit, _word, option, to_signed
 
 __all__ = ["Expected", "NetworkTB", "Mismatch", "make_vectors", "edge_beats", "FIELDS"]
 
@@ -242,26 +242,6 @@ def compare_beat(exp: Expected, k: int, res: BeatResult, cycles_mode="exact", la
     return out
 
 
-class FastSource(StreamSource):
-    """:class:`StreamSource` that sleeps on ``ready``'s rising edge while the DUT stalls."""
-
-    async def send(self, values):
-        for value in values:
-            while not next(self.idle):
-                self.valid.value = 0
-                await RisingEdge(self.clk)
-            self.valid.value = 1
-            self.payload.value = self.encode(value)
-            while True:
-                await ReadOnly()
-                if _bit(self.ready):
-                    self.accepted.append(self._now())
-                    await RisingEdge(self.clk)
-                    break
-                await RisingEdge(self.ready)        # the next cycle in which ready rises
-        self.valid.value = 0
-
-
 class ResultSink(StreamSink):
     """:class:`StreamSink` for sparse results: while ``valid`` is low it sleeps on its rising edge;
     while it is high, ``ready`` follows the back-pressure pattern cycle by cycle and the stream
@@ -340,8 +320,8 @@ class NetworkTB(TB):
         f = exp.fields
         self._lb, self._ab = f["tap_layer_bits"], f["tap_addr_bits"]
         self._key_mask = (1 << (self._lb + self._ab)) - 1
-        self._src = FastSource(dut, "i", idle=self.idle, seed=self._seed("i", None), clk=self.clk,
-                               now=self._now)
+        self._src = StreamSource(dut, "i", idle=self.idle, seed=self._seed("i", None), clk=self.clk,
+                                 now=self._now, wake_on_ready=True)
         self._snk = None
         self.sources["i"] = self._src
         self.dbg_valid = dut.dbg__valid
@@ -504,4 +484,4 @@ class NetworkTB(TB):
         await Timer(n * self.period_ns, "ns")
 
 
-__all__ += ["BeatResult", "compare_beat", "FastSource", "ResultSink"]
+__all__ += ["BeatResult", "compare_beat", "ResultSink"]
