@@ -36,10 +36,10 @@ demo:            ## the main job: Verilog, cocotb bit-exact check on the fixture
 sim:             ## cocotb simulations only (Verilator + Icarus): components and the whole network
 	$(PY) -m pytest -q tests/sim
 
-sim-regress:     ## every DS2 test beat on Verilator (+200 on Icarus) -> build/reports/regress.json (LIMIT=N: quick)
+sim-regress:     ## every DS2 test beat, its patient model, speed harness on Verilator (+200 Icarus) -> build/reports/regress.json (~5 min; LIMIT=N: quick)
 	$(PY) -m ternecg.sim.regress $(if $(LIMIT),--limit $(LIMIT))
 
-sim-gate:        ## gate level: synth_ice40 netlist + iCE40 cell models on Icarus vs golden (BEATS=100, ~15 min)
+sim-gate:        ## gate level: synth_ice40 netlist + iCE40 cell models vs golden, 302 beats Verilator + BEATS=100 Icarus (~15 min)
 	$(PY) -m ternecg.sim.gate --beats $(or $(BEATS),100)
 
 eval:            ## evaluate the shipped model files -> build/reports/eval.json + confusion PNG

