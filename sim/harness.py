@@ -78,6 +78,13 @@ module {harness}(clk, done, count);
     on = (mode == 0) ? 1'b1 : (mode == 1) ? (r[3:0] < 4'd11) : (phase != 2'd0);
   endfunction
 
+`ifdef HARNESS_WAVES
+  initial begin
+    $dumpfile(`HARNESS_WAVES);
+    $dumpvars(0, {harness});
+  end
+`endif
+
   initial begin
     rst = 1'b1; rst_count = 2'd0; done = 1'b0; count = 0; cycles = 0; sent = 0;
     i_valid = 1'b0; o_ready = 1'b0; phase_i = 2'd0; phase_o = 2'd1;
@@ -172,9 +179,11 @@ def _stamp_ok(stamp: Path, key: str, binary: Path) -> bool:
     return stamp.is_file() and stamp.read_text() == key and binary.is_file()
 
 
-def build_verilator(sources, harness: str, build_dir: Path) -> Path:
+def build_verilator(sources, harness: str, build_dir: Path, waves=None) -> Path:
     """Compile the harness with Verilator and :file:`cpp/harness_main.cpp` into an executable
-    (skipped when the sources are unchanged); returns its path."""
+    (skipped when the sources are unchanged); returns its path. With waves (``WAVES=1``, see
+    :func:`ternecg.sim.runner.waves_enabled`) the executable dumps ``dump.fst`` (``dump.vcd``
+    without the lz4 headers) into its run directory."""
     import hashlib
     import os
     import subprocess
@@ -187,6 +196,10 @@ def build_verilator(sources, harness: str, build_dir: Path) -> Path:
             "-Wno-style", "--cc", "--exe", "--build", "-j", "2", "--top-module", harness,
             "--prefix", "Vharness", "-o", "harness", "-CFLAGS", "-DHARNESS_HEADER='\"Vharness.h\"' "
             "-DHARNESS_CLASS=Vharness"]
+    if runner.waves_enabled(waves):
+        fst = runner._have_lz4()
+        args += ["--trace-fst" if fst else "--trace",
+                 f"-DHARNESS_WAVES=\"dump.{'fst' if fst else 'vcd'}\""]
     key = hashlib.sha256(repr((args, [Path(s).read_bytes() for s in sources],
                                main.read_bytes())).encode()).hexdigest()
     build_dir = Path(build_dir)
@@ -276,7 +289,8 @@ def run_harness(model, raws, *, simulator="verilator", parallel=6, idle="none",
         hv.write_text(text)
 
     t0 = time.perf_counter()
-    bdir = work / "sim" / f"{top}-{max_beats}-{simulator}"
+    bdir = work / "sim" / (f"{top}-{max_beats}-{simulator}"
+                           + ("-waves" if runner.waves_enabled() else ""))
     if simulator == "verilator":
         binary = build_verilator([*srcs, hv], harness, bdir)
     else:

@@ -8,6 +8,9 @@
 int main(int argc, char** argv) {
     auto ctx = std::make_unique<VerilatedContext>();
     ctx->commandArgs(argc, argv);
+#if VM_TRACE
+    ctx->traceEverOn(true);      // the harness's $dumpvars (WAVES=1 builds)
+#endif
     auto top = std::make_unique<HARNESS_CLASS>(ctx.get());
     top->clk = 0;
     top->eval();

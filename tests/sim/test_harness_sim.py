@@ -11,7 +11,7 @@ import pytest
 from ternecg.errors import TernEcgError
 from ternecg.golden import fixture, modelfile
 from ternecg.hw.top import Accelerator
-from ternecg.sim import harness
+from ternecg.sim import harness, runner
 from ternecg.sim.network_tb import make_vectors
 
 pytestmark = pytest.mark.slow          # one Verilator build (~15 s) + ~10 s of simulation
@@ -93,3 +93,15 @@ def test_bad_beats_shape(shipped):
         harness.run_harness(model, np.zeros((2, 100), np.int64))
     with pytest.raises(TernEcgError, match="N >= 1"):
         harness.run_harness(model, np.zeros((0, 240), np.int64))
+
+
+def test_waves_are_dumped(shipped, monkeypatch):
+    """WAVES=1: the harness's executable dumps the whole design (FST, or VCD without lz4.h)."""
+    model, fx, vec = shipped
+    monkeypatch.setenv("WAVES", "1")
+    sub = {k: (v[:2] if k in ("raw", "record", "sample", "logits", "cls", "cycles") else v)
+           for k, v in vec.items()}
+    res = harness.run_harness(model, fx["raw"][:2], parallel=PARALLEL, expected=sub)
+    assert res.mismatched_beats == []
+    dumps = list(runner.BUILD_ROOT.glob("harness/sim/*-2-verilator-waves/run-*/dump.*"))
+    assert dumps and max(d.stat().st_size for d in dumps) > 100_000
