@@ -8,7 +8,7 @@ BOARD   ?= icebreaker
 PORT    ?= /dev/ttyUSB1
 RECORD  ?= 100
 
-.PHONY: help setup test test-fast demo sim sim-regress sim-gate eval train fixture verilog hw-report synth program host clean
+.PHONY: help setup test test-fast demo sim sim-regress sim-gate eval results train train-table fixture verilog hw-report synth program host clean
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -44,6 +44,12 @@ sim-gate:        ## gate level: synth_ice40 netlist + iCE40 cell models vs golde
 
 eval:            ## evaluate the shipped model files -> build/reports/eval.json + confusion PNG
 	$(PY) -m ternecg.cli eval
+
+results:         ## docs/results.md + plot from the shipped models and results/*.json (needs the database)
+	$(PY) -m ternecg.golden.results
+
+train-table:     ## the MSGC paper's Table I runs -> results/table1_KIND.json, KIND=float|integer (long; resumable)
+	$(PY) -m ternecg.golden.table1 --kind $(or $(KIND),float)
 
 train:           ## retrain every shipped model file from the database (seed $(SEED)); prints the time
 	$(PY) -m ternecg.cli train --seed $(SEED)
