@@ -298,8 +298,7 @@ def run_harness(model, raws, *, simulator="verilator", parallel=6, idle="none",
     t1 = time.perf_counter()
 
     vec = expected if expected is not None else make_vectors(
-        model, raws, records=records, samples=samples, accel=Accelerator(model, parallel, debug=True),
-        layers=False)
+        model, raws, records=records, samples=samples, accel=acc, layers=False)
     exp = Expected.from_vectors(vec)
     run_name = f"{idle}-{backpressure}-{seed}"
     run_dir = bdir / f"run-{run_name}"

@@ -110,12 +110,14 @@ def make_vectors(model, raws, *, parallel=1, records=None, samples=None, prefix=
     out[f"{prefix}cls"] = np.concatenate(cls) if n else np.zeros(0, np.int64)
     out[f"{prefix}cycles"] = np.asarray(cyc, dtype=np.int64)
     rl = accel.result_layout
-    tl = accel.signature.members["dbg"].signature.payload_shape
+    dbg = accel.signature.members["dbg"] if "dbg" in accel.signature.members else None
+    tl = dbg.signature.payload_shape if dbg is not None else None
     out["layer_channels"] = np.asarray(channels or [], dtype=np.int64)
     out["layer_lengths"] = np.asarray(lengths or [], dtype=np.int64)
     out["fields"] = np.asarray([rl["cls"].width, rl["logits"].shape.elem_shape.width,
-                                rl["logits"].shape.length, rl["cycles"].width, tl["layer"].width,
-                                tl["addr"].width, tl["data"].width], dtype=np.int64)
+                                rl["logits"].shape.length, rl["cycles"].width,
+                                *((tl["layer"].width, tl["addr"].width, tl["data"].width)
+                                  if tl is not None else (0, 0, 0))], dtype=np.int64)
     return out
 
 

@@ -25,7 +25,7 @@ def shipped():
     model = modelfile.load()
     fx = fixture.load()
     vec = make_vectors(model, fx["raw"], records=fx["record"], samples=fx["sample"],
-                       accel=Accelerator(model, PARALLEL, debug=True), layers=False)
+                       accel=Accelerator(model, PARALLEL), layers=False)
     return model, fx, vec
 
 
