@@ -261,7 +261,7 @@ def run_harness(model, raws, *, simulator="verilator", parallel=6, idle="none",
     from ternecg.golden.normalize import RAW_BITS
     from ternecg.hw.top import Accelerator
     from ternecg.sim import runner, verilog
-    from ternecg.sim.network_tb import BeatResult, Expected, Mismatch, compare_beat, make_vectors
+    from ternecg.sim.network_tb import Expected, Mismatch, compare_beat, decode_result, make_vectors
 
     if simulator not in runner.SIMULATORS:
         raise TernEcgError(f"simulator must be one of {', '.join(runner.SIMULATORS)}, not {simulator!r}")
@@ -317,8 +317,6 @@ def run_harness(model, raws, *, simulator="verilator", parallel=6, idle="none",
 
     lines = rfile.read_text().split() if rfile.is_file() else []
     res = HarnessResult(simulator=simulator, beats=n, seconds=t3 - t2, build_seconds=t1 - t0)
-    f = exp.fields
-    widths = (f["cls_bits"], f["logit_bits"], f["n_classes"], f["cycles_bits"])
     # idle input can stall the engine mid-beat (it waits for samples) and back-pressure can hold
     # the last logit: then the measured cycles are only bounded below by the analytical count
     cycles_mode = "exact" if (idle, backpressure) == ("none", "none") else "min"
@@ -330,27 +328,13 @@ def run_harness(model, raws, *, simulator="verilator", parallel=6, idle="none",
                                                f"no result (the harness wrote {len(lines)} of {n}; "
                                                f"see {run_dir / 'sim.log'})"))
             continue
-        mm = compare_beat(exp, k, BeatResult(*_decode(int(lines[k], 16), *widths)), cycles_mode,
+        mm = compare_beat(exp, k, decode_result(int(lines[k], 16), exp.fields), cycles_mode,
                           layers=False)
         if mm:
             res.mismatched_beats.append(k)
             res.mismatches.extend(mm[:3])
     res.cycles = int(sum(int(x) for x in exp.cycles))
     return res
-
-
-def _decode(bits, cls_bits, logit_bits, n_classes, cycles_bits):
-    from ternecg.sim.tb import to_signed
-    pos = 0
-
-    def take(w):
-        nonlocal pos
-        v = (bits >> pos) & ((1 << w) - 1)
-        pos += w
-        return v
-    cls = take(cls_bits)
-    logits = [to_signed(take(logit_bits), logit_bits) for _ in range(n_classes)]
-    return cls, logits, take(cycles_bits)
 
 
 def diagnose(model, raws, beats, *, simulator="verilator", parallel=6, records=None, samples=None,

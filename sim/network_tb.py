@@ -244,6 +244,22 @@ def compare_beat(exp: Expected, k: int, res: BeatResult, cycles_mode="exact", la
     return out
 
 
+def decode_result(bits: int, fields: dict) -> BeatResult:
+    """The accelerator's flat result payload ``{cls, logits[n], cycles}`` (LSB first) as a
+    :class:`BeatResult`; ``fields`` are :attr:`Expected.fields`."""
+    pos = 0
+
+    def take(w):
+        nonlocal pos
+        v = (bits >> pos) & ((1 << w) - 1)
+        pos += w
+        return v
+    cls = take(fields["cls_bits"])
+    logits = [to_signed(take(fields["logit_bits"]), fields["logit_bits"])
+              for _ in range(fields["n_classes"])]
+    return BeatResult(cls, logits, take(fields["cycles_bits"]))
+
+
 class ResultSink(StreamSink):
     """:class:`StreamSink` for sparse results: while ``valid`` is low it sleeps on its rising edge;
     while it is high, ``ready`` follows the back-pressure pattern cycle by cycle and the stream
@@ -355,18 +371,7 @@ class NetworkTB(TB):
 
     # --- result decoding -------------------------------------------------------------------
     def decode_result(self, bits) -> BeatResult:
-        f = self.exp.fields
-        pos = 0
-
-        def take(w):
-            nonlocal pos
-            v = (bits >> pos) & ((1 << w) - 1)
-            pos += w
-            return v
-        cls = take(f["cls_bits"])
-        logits = [to_signed(take(f["logit_bits"]), f["logit_bits"]) for _ in range(f["n_classes"])]
-        cycles = take(f["cycles_bits"])
-        return BeatResult(cls, logits, cycles)
+        return decode_result(bits, self.exp.fields)
 
     def _on_result(self, res: BeatResult):
         k = len(self.results)
