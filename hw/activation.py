@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import operator
 
-from amaranth.hdl import Module, Signal, Cat, signed, unsigned
+from amaranth.hdl import MemoryData, Module, Signal, Cat, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from ternecg.errors import TernEcgError
+
+from .params import ROM_ATTRS
 
 __all__ = ["ActivationUnit", "activation_channels", "activation_thresholds"]
 
@@ -175,6 +177,13 @@ class ActivationUnit(wiring.Component):
             "i": In(stream.Signature(i_layout)),
             "o": Out(stream.Signature(o_layout)),
         })
+        #: the threshold ROMs' contents (parameter ROMs, hw/params.py), one per ``rom_images`` entry
+        self.rom_data = [MemoryData(shape=signed(self._t_width), depth=len(init), init=init)
+                         for init in self.rom_images()]
+
+    def rom_images(self):
+        """The initial contents of every threshold ROM, in ROM order (one per search stage)."""
+        return [self.rom_init(s) for s in range(self._act_bits)]
 
     @property
     def n_channels(self):
@@ -230,8 +239,7 @@ class ActivationUnit(wiring.Component):
         prefix_in = None                          # the s already-decided bits of q (none for s=0)
 
         for s in range(b):
-            rom = Memory(shape=signed(self._t_width), depth=self.n_channels << s,
-                         init=self.rom_init(s))
+            rom = Memory(data=self.rom_data[s], attrs=ROM_ATTRS)
             m.submodules[f"rom{s}"] = rom
             rd = rom.read_port(domain="sync")
             addr = chan_in if s == 0 else Cat(prefix_in, chan_in)

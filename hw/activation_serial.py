@@ -17,6 +17,7 @@ from amaranth.hdl import C, Cat, Module, Signal, signed
 from amaranth.lib.memory import Memory
 
 from .activation import ActivationUnit
+from .params import ROM_ATTRS
 
 __all__ = ["SerialActivationUnit"]
 
@@ -37,11 +38,13 @@ class SerialActivationUnit(ActivationUnit):
         ROM address is the channel and the candidate index side by side: no adder on the path."""
         return [v for row in self._thresholds for v in [0] + row]
 
+    def rom_images(self):
+        return [self.rom_init()]
+
     def elaborate(self, platform):
         m = Module()
         b = self._act_bits
-        init = self.rom_init()
-        m.submodules.rom = rom = Memory(shape=signed(self._t_width), depth=len(init), init=init)
+        m.submodules.rom = rom = Memory(data=self.rom_data[0], attrs=ROM_ATTRS)
         rd = rom.read_port(domain="sync")
 
         chan = Signal(self._chan_width, reset_less=True)

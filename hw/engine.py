@@ -8,6 +8,10 @@ it according to its 2-bit weight code (no multipliers). After the last tap of po
 sums are latched and serialised, one per cycle, into the activation unit; its b-bit results go
 through the MUX-skip unit into the output bank. The logits layer sends ``acc + bias`` to ``logits``.
 
+Model values live only in the parameter ROMs (hw/params.py, :meth:`Engine.param_roms`): the weight
+ROM, the activation unit's threshold ROM(s) and the parameter ROM ``params`` (model id, biases;
+the bias of the next logit is read one cycle ahead, so it adds no cycle).
+
 Pipeline: issue (bank + weight ROM addresses) -> accumulate (read data valid) -> serializer ->
 activation unit (``ActivationUnit.latency`` cycles) -> MUX-skip unit (2 cycles) -> bank write.
 Passes are separated by a drain so the next layer reads only completed maps.
@@ -18,9 +22,11 @@ x : In(stream)         normalised input samples (signed 8-bit), ``input_length``
 logits : Out(stream)   the class logits of the beat, in class order.
 dbg : Out(TapSignature) every feature-bank write ``{layer, addr, data}`` (a monitor tap).
 busy : Out(1)          a beat is being computed.
+model_id : Out(32)     the model id from the parameter ROM (loaded in the first cycles after reset).
 """
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Array, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import MemoryData
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -29,6 +35,7 @@ from ternecg.errors import TernEcgError
 from .activation import ActivationUnit
 from .activation_serial import SerialActivationUnit
 from .mux_skip import MuxSkip
+from .params import ID_WORDS, MIN_DEPTH, ROM_ATTRS
 from .phase_table import PhaseTable
 from .tap import TapSignature
 from .schedule import MODE_DW, MODE_FINAL, MODE_GRP, PHASE_FIELDS, Schedule
@@ -68,12 +75,26 @@ class Engine(wiring.Component):
         unit = SerialActivationUnit if serial else ActivationUnit
         self.act_unit = unit(s.thresholds, s.acc_width, s.act_bits,
                              tag_width=(self._p - 1).bit_length() + self.addr_width)
+        # the parameter ROMs (hw/params.py): every model value the engine uses is in one of them
+        self.wrom_data = MemoryData(shape=unsigned(2 * self._p), depth=len(s.weights), init=s.weights)
+        pw = max(self.logit_width, 16)
+        pinit = [(s.model_id >> (16 * k)) & 0xFFFF for k in range(ID_WORDS)]
+        pinit += [v & ((1 << self.logit_width) - 1) for v in (s.bias or [0])]
+        self.params_data = MemoryData(shape=unsigned(pw), depth=max(MIN_DEPTH, len(pinit)), init=pinit)
         super().__init__({
             "x": In(stream.Signature(signed(8))),
             "logits": Out(stream.Signature(signed(self.logit_width))),
             "dbg": Out(TapSignature(self.dbg_layout)),
             "busy": Out(1),
+            "model_id": Out(16 * ID_WORDS),
         })
+
+    def param_roms(self):
+        """``{name: MemoryData}`` of the engine's parameter ROMs (hw/params.py)."""
+        roms = {"engine.weights": self.wrom_data, "engine.params": self.params_data}
+        for i, md in enumerate(self.act_unit.rom_data):
+            roms[f"engine.act.rom{i if len(self.act_unit.rom_data) > 1 else ''}"] = md
+        return roms
 
     @property
     def act_latency(self):
@@ -97,8 +118,11 @@ class Engine(wiring.Component):
             return d
         # the sequencer ROM: one descriptor per phase, read asynchronously (a few LUTs)
         m.submodules.phases = table = PhaseTable(self.phase_layout, [phase_init(ph) for ph in s.phases])
-        m.submodules.wrom = wrom = memory.Memory(shape=unsigned(2 * P), depth=len(s.weights), init=s.weights)
+        m.submodules.wrom = wrom = memory.Memory(data=self.wrom_data, attrs=ROM_ATTRS)
         w_rp = wrom.read_port()
+        # model id (words 0, 1) and biases (word ID_WORDS + class), read synchronously
+        m.submodules.params = prom = memory.Memory(data=self.params_data, attrs=ROM_ATTRS)
+        p_rp = prom.read_port()
         banks = []
         for i, depth in enumerate(s.bank_depth):
             shape = signed(8) if i == 0 else unsigned(b)
@@ -220,16 +244,38 @@ class Engine(wiring.Component):
 
         # ---- serializer -> activation unit / logits --------------------------------------------
         is_final = cur.mode == MODE_FINAL
-        bias = Array(Const(v, signed(self.logit_width)) for v in (s.bias or [0]))
         lane = ser_lane[:lane_w]
+        bias = p_rp.data[:self.logit_width].as_signed()
         m.d.comb += [
             act.i.payload.channel.eq(act_ctr + Mux(cur.poly, 0, lane)),
             act.i.payload.acc.eq(hold[lane]),
             act.i.payload.tag.eq(Cat(lane, ser_addr[:aw])),
             act.i.valid.eq((ser_count != 0) & ~is_final),
-            self.logits.payload.eq(hold[lane] + bias[sel + lane]),
+            self.logits.payload.eq(hold[lane] + bias),
             self.logits.valid.eq((ser_count != 0) & is_final),
         ]
+        # The bias ROM is read one cycle ahead: its address is the class of the logit that the
+        # serializer presents in the next cycle (sel is constant during a pass; a pass's lanes
+        # start at 0 when the serializer is empty and advance with every logit taken). No cycle
+        # is added to the schedule.
+        booted = Signal()
+        boot = Signal(range(ID_WORDS + 1))
+        with m.If(~booted):
+            # after reset: read the model id words into model_id (the engine waits for this)
+            m.d.comb += p_rp.addr.eq(boot)
+            m.d.sync += boot.eq(boot + 1)
+            for k in range(ID_WORDS):
+                with m.If(boot == k + 1):
+                    m.d.sync += self.model_id[16 * k:16 * (k + 1)].eq(p_rp.data[:16])
+            with m.If(boot == ID_WORDS):
+                m.d.sync += booted.eq(1)
+        with m.Else():
+            if P > 1:
+                lane_next = Mux(ser_count == 0, 0,
+                                Mux(self.logits.valid & self.logits.ready, ser_lane + 1, ser_lane))
+            else:
+                lane_next = 0
+            m.d.comb += p_rp.addr.eq(ID_WORDS + sel + lane_next)
         with m.If((act.i.valid & act.i.ready) | (self.logits.valid & self.logits.ready)):
             m.d.sync += ser_count.eq(ser_count - 1)
             if P > 1:
@@ -282,7 +328,7 @@ class Engine(wiring.Component):
         kx = Mux(cur.multi_kernel, gi, 0)
         with m.FSM():
             with m.State("IDLE"):
-                with m.If(loaded):
+                with m.If(loaded & booted):
                     m.d.sync += [ph.eq(0), gi.eq(0), pj.eq(0), in_base.eq(0), out_base.eq(0),
                                  out_group_base.eq(0), w_start.eq(0), sel.eq(0), act_ctr.eq(0),
                                  self.busy.eq(1)]

@@ -18,6 +18,7 @@ from ternecg.golden import fixture, integer_ref, modelfile
 from ternecg.sim.verilog import generate as write_verilog
 
 from .normalizer import Normalizer
+from .params import width
 from .top import Accelerator
 
 TOP_NAME = "ternecg_top"
@@ -28,12 +29,11 @@ def _memories(acc: Accelerator):
     mems = [{"name": "normalizer.samples", "depth": s.input_length, "width": 11, "kind": "RAM"},
             {"name": "engine.phases", "depth": len(s.phases), "width": acc._engine.phase_layout.size,
              "kind": "ROM (async, LUTs)"},
-            {"name": "engine.weights", "depth": len(s.weights), "width": 2 * s.parallel, "kind": "ROM"}]
+            ]
     for i, d in enumerate(s.bank_depth):
         mems.append({"name": f"engine.bank{i}", "depth": d, "width": 8 if i == 0 else s.act_bits, "kind": "RAM"})
-    n = len(s.thresholds)
-    for st in range(s.act_bits):
-        mems.append({"name": f"activation.stage{st}", "depth": n << st, "width": s.acc_width, "kind": "ROM"})
+    for name, md in acc.param_roms().items():
+        mems.append({"name": name, "depth": md.depth, "width": width(md), "kind": "ROM (parameters, block RAM)"})
     return mems
 
 

@@ -21,6 +21,7 @@ from ternecg.errors import TernEcgError
 from ternecg.golden.config import MuxSpec
 from ternecg.golden.modelfile import IntModel
 
+from .params import model_id
 from .shuffle import lane_addresses, slot
 
 MODE_PLAIN, MODE_DW, MODE_GRP, MODE_FINAL = 0, 1, 2, 3
@@ -83,6 +84,7 @@ class Schedule:
     weights: list = field(default_factory=list)       # ROM words, P x 2-bit codes (lane 0 = LSBs)
     thresholds: list = field(default_factory=list)    # per activation channel: 2^b - 1 ints
     bias: list = field(default_factory=list)          # logits layer
+    model_id: int = 0                                 # hw.params.model_id of the model file
     bank_depth: list = field(default_factory=lambda: [0, 0, 0])
     acc_width: int = 2
     input_length: int = 0
@@ -138,7 +140,7 @@ def compile_schedule(model: IntModel, parallel=1) -> Schedule:
     check_parallel(model, parallel)
     cfg = model.cfg
     sch = Schedule(parallel=parallel, act_bits=cfg.act_bits, input_length=cfg.input_length,
-                   n_classes=len(cfg.classes), adders=parallel)
+                   n_classes=len(cfg.classes), adders=parallel, model_id=model_id(model.sha256))
     sch.bank_depth[0] = cfg.input_length
     in_bank = 0
     for li, layer in enumerate(model.layers):

@@ -5,7 +5,12 @@ Members
 i : In(stream)     raw samples (unsigned 11-bit), ``input_length`` per beat.
 o : Out(stream)    one result per beat: ``{cls, logits[n_classes], cycles}`` where ``cycles`` is the
                    engine's compute cycles for that beat (equal to ``schedule.cycles``).
+model_id : Out(32)  the model file's id (hw/params.py ``model_id``), read from the parameter ROM
+                   in the first cycles after reset.
 dbg : Out(TapSignature)   every feature-bank write ``{layer, addr, data}`` (only with ``debug=True``).
+
+Every model value is in a parameter ROM (hw/params.py, :meth:`Accelerator.param_roms`); the
+logic depends only on the topology and the widths.
 """
 
 from amaranth import Module, Signal, unsigned
@@ -41,10 +46,16 @@ class Accelerator(wiring.Component):
             "cycles": unsigned(self.cycles_width),
         })
         members = {"i": In(stream.Signature(unsigned(RAW_BITS))),
-                   "o": Out(stream.Signature(self.result_layout))}
+                   "o": Out(stream.Signature(self.result_layout)),
+                   "model_id": Out(self._engine.model_id.shape())}
         if debug:
             members["dbg"] = Out(TapSignature(self._engine.dbg_layout))
         super().__init__(members)
+
+    def param_roms(self):
+        """``{name: MemoryData}``: the parameter ROMs (hw/params.py), the only model-dependent
+        contents of the design. Replace their ``init`` before elaboration to build placeholders."""
+        return self._engine.param_roms()
 
     @property
     def act_latency(self):
@@ -84,6 +95,7 @@ class Accelerator(wiring.Component):
             self.o.payload.cls.eq(head.o.payload.cls),
             self.o.payload.logits.eq(head.o.payload.logits),
             self.o.payload.cycles.eq(last),
+            self.model_id.eq(engine.model_id),
         ]
         if self._debug:
             m.d.comb += [self.dbg.valid.eq(engine.dbg.valid), self.dbg.payload.eq(engine.dbg.payload)]

@@ -39,3 +39,74 @@ def test_mux_skip_skips_grouped_passes(model, beats):
     sel = tr.mux[2]["select"]
     assert bool(sel[:, ::2].all())
     assert all(r["cycles"] < dut.engine_cycles() for r in results)   # data-dependent skipping
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_biases_from_the_parameter_rom(model, beats, parallel):
+    """Non-zero biases (the shipped models have none) come from the parameter ROM, read one
+    cycle ahead of each logit: logits stay bit-exact and the cycle count is unchanged."""
+    m = copy.deepcopy(model)
+    m.layers[-1].bias = torch.tensor([37, -1000] + [5] * (len(m.classes) - 2), dtype=torch.int64)
+    raws = beats["raw"][:1]
+    dut, results = run_top(m, raws, parallel=parallel, seed=3, stall=0.5)
+    compared, tr = compare(m, dut, raws, results)
+    assert compared > 1000
+    assert dut.schedule.bias[:2] == [37, -1000]
+
+
+def test_model_id_after_reset(model):
+    """The model id is read from the parameter ROM into ``model_id`` right after reset."""
+    from amaranth.sim import Simulator
+    from ternecg.hw.params import model_id
+    from ternecg.hw.top import Accelerator
+    dut = Accelerator(model, 1)
+    seen = []
+
+    async def bench(ctx):
+        await ctx.tick().repeat(4)
+        seen.append(ctx.get(dut.model_id))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [model_id(model.sha256)] and seen[0] == int(model.sha256[:8], 16)
+
+
+@pytest.mark.parametrize("parallel", [2, 1])
+def test_engine_logits_under_back_pressure(model, beats, parallel):
+    """The engine alone with a stalling logits sink: each logit keeps its own bias while held
+    (the bias ROM address follows the serializer's next lane)."""
+    import random
+    from amaranth.sim import Simulator
+    from ternecg.hw.engine import Engine
+    from ternecg.hw.schedule import compile_schedule
+    from streams import add_stream_checker, stream_put_all
+
+    m = copy.deepcopy(model)
+    m.layers[-1].bias = torch.tensor([-9, 300] + [1] * (len(m.classes) - 2), dtype=torch.int64)
+    tr = integer_ref.forward(m, torch.as_tensor(beats["raw"][:1], dtype=torch.int64))
+    dut = Engine(compile_schedule(m, parallel))
+    rng = random.Random(7)
+    got = []
+
+    async def feeder(ctx):
+        await stream_put_all(ctx, dut.x, [int(v) for v in tr.input[0].tolist()])
+
+    async def taker(ctx):
+        for _ in m.classes:             # hold every logit a few cycles after it became valid
+            await ctx.tick().until(dut.logits.valid == 1)
+            await ctx.tick().repeat(rng.randrange(1, 5))
+            ctx.set(dut.logits.ready, 1)
+            got.append(ctx.get(dut.logits.payload))
+            await ctx.tick()
+            ctx.set(dut.logits.ready, 0)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(feeder)
+    sim.add_testbench(taker)
+    stats = add_stream_checker(sim, dut.logits, "logits")
+    sim.run()
+    assert got == tr.logits[0].tolist()
+    assert stats["pending"] > 0
