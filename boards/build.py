@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ternecg.errors import TernEcgError
 
+from .patch import PLACEHOLDER_SEED, record_build
 from .top import BOARDS, DEFAULT_BAUD, BoardTop, get_board
 
 
@@ -74,15 +75,21 @@ def summarize(board: str, tim_text: str, rpt_text: str, target_mhz: float) -> di
 
 
 def build(board: str, model=None, parallel: int = 1, baud: int = DEFAULT_BAUD, root="build",
-          check_timing=True) -> dict:
+          check_timing=True, seed: int = PLACEHOLDER_SEED) -> dict:
     """Build the bitstream of ``board``; return (and write) the report. Raises TernEcgError."""
     from ternecg.golden import modelfile
+    from ternecg.hw import params
     from ternecg.tools import setup_env
 
     b = get_board(board)
     m = modelfile.load(model)
     setup_env()
     top = BoardTop(m, board, parallel=parallel, baud=baud)
+    # place and route with random placeholders in the parameter ROMs, then patch the model in
+    # (boards/patch.py): the same route serves every model file of this topology
+    roms = top.core.accel.param_roms()
+    model_images = params.images(roms)
+    placeholder_images = params.set_placeholders(roms, seed)
     plat = b.make_platform()
     build_dir = Path(root) / board
     if build_dir.is_absolute():
@@ -100,13 +107,14 @@ def build(board: str, model=None, parallel: int = 1, baud: int = DEFAULT_BAUD, r
         raise TernEcgError(f"the {board} build failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
                            f"see the logs in {build_dir}/ (top.rpt, top.tim)"
                            + ("" if log.is_file() else "")) from exc
+    patch_info = record_build(board, build_dir, m, top, seed, model_images, placeholder_images)
     seconds = time.time() - t0
     tim = (build_dir / "top.tim").read_text(errors="replace")
     rpt = (build_dir / "top.rpt").read_text(errors="replace") if (build_dir / "top.rpt").is_file() else ""
     report = {"board": board, "device": plat.device, "model": str(m.path), "model_sha256": m.sha256,
               "parallel": parallel, "baud": baud,
               **summarize(board, tim, rpt, b.clk_hz / 1e6), "seconds": round(seconds, 1),
-              "bitstream": str(build_dir / b.bitstream)}
+              "bitstream": str(build_dir / b.bitstream), "patchable": patch_info}
     (build_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     if check_timing and not report["timing_met"]:
         worst = min(report["fmax_mhz"].items(), key=lambda kv: kv[1])

@@ -36,8 +36,10 @@ class BoardCore(wiring.Component):
         self.timeout_cycles = int(timeout_cycles or TIMEOUT_BYTES * 10 * divisor)
         self.model_id = protocol.model_id(model.sha256)
         self.n_classes = self.accel.schedule.n_classes
+        # the model id comes from the accelerator's parameter ROM (a patched bitstream reports
+        # its own model), not from a constant in the link's logic
         self.link = Link(self.accel.result_layout, self.n_classes, parallel=parallel,
-                         model_id=self.model_id, timeout_cycles=self.timeout_cycles)
+                         model_id=None, timeout_cycles=self.timeout_cycles)
         self.rx_uart = UARTRx(divisor)
         self.tx_uart = UARTTx(divisor)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1),
@@ -57,6 +59,7 @@ class BoardCore(wiring.Component):
         connect(m, link.tx, tx.i)
         connect(m, link.samples, acc.i)
         connect(m, acc.o, link.results)
+        m.d.comb += link.model_id.eq(acc.model_id)
         # activity: toggles on every byte received (a visible blink on a LED when slowed down)
         act = Signal()
         with m.If(rx.o.valid & link.rx.ready):

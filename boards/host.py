@@ -284,7 +284,7 @@ def run(port, record: str, *, baud=DEFAULT_BAUD, limit=None, indices=None, db=No
                                f"{m.path} has {len(m.classes)}; pass the --model the bitstream was built from")
         if status.model_id != P.model_id(m.sha256):
             print(f"warning: the board's model id {status.model_id:08x} differs from {m.path} "
-                  f"({P.model_id(m.sha256):08x}): a patched or different bitstream", file=sys.stderr)
+                  f"({P.model_id(m.sha256):08x}): the bitstream holds another model", file=sys.stderr)
         t0 = time.time()
         res = client.classify(beats.raw, progress=progress)
         seconds = time.time() - t0

@@ -9,6 +9,10 @@ uart_overrun, uart_framing : In(1)   one-cycle error pulses of the UART receiver
 samples : Out(stream u11)   raw samples of accepted beats (to the accelerator), 240 per beat.
 results : In(stream result_layout)  the accelerator's results, one per beat, in order.
 last_cls : Out(cls)         the class of the last result sent.
+model_id : In(32)           the STATUS frame's model id, only when the Link is built with
+                            ``model_id=None`` (otherwise the given constant): the board core
+                            takes it from the accelerator's parameter ROM, so that a patched
+                            bitstream (boards/patch.py) reports the model it now holds.
 
 Receive path: a byte-wise FSM (HUNT, VER, TYPE, LEN0, LEN1, PAYLOAD, CRC0, CRC1) checks version,
 type and length against the one valid length per type and the CRC-16/CCITT-FALSE; a BEAT's
@@ -66,11 +70,12 @@ class Link(wiring.Component):
         self.result_layout = result_layout
         self.n_classes = n_classes
         self.parallel = parallel
-        self.model_id = model_id
+        self._id_port = model_id is None
+        self._id_const = model_id
         self.timeout_cycles = int(timeout_cycles)
         self.inflight = inflight
         cls_shape = result_layout.members["cls"]
-        super().__init__({
+        members = {
             "rx": In(stream.Signature(unsigned(8))),
             "tx": Out(stream.Signature(unsigned(8))),
             "uart_overrun": In(1),
@@ -78,7 +83,10 @@ class Link(wiring.Component):
             "samples": Out(stream.Signature(unsigned(11))),
             "results": In(stream.Signature(result_layout)),
             "last_cls": Out(cls_shape),
-        })
+        }
+        if model_id is None:
+            members["model_id"] = In(32)
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -278,7 +286,8 @@ class Link(wiring.Component):
         m.d.comb += [cls8.eq(res.cls), cycles32.eq(res.cycles)]
         result_bytes = Cat(seqs.r_data, cls8, Const(n, 8), *[_sext32(lg) for lg in logits], cycles32)
         status_bytes = Cat(status_token, Const(P.VERSION, 8), Const(n, 8), Const(self.parallel, 8),
-                           beats_done, errors, Const(W, 16), Const(self.model_id & 0xFFFFFFFF, 32))
+                           beats_done, errors, Const(W, 16),
+                           self.model_id if self._id_port else Const(self._id_const & 0xFFFFFFFF, 32))
 
         can_error = err_pending
         can_result = self.results.valid & seqs.r_rdy
