@@ -8,7 +8,7 @@ BOARD   ?= icebreaker
 PORT    ?= /dev/ttyUSB1
 RECORD  ?= 100
 
-.PHONY: help setup test test-fast demo sim sim-regress sim-gate eval results train train-table fixture verilog hw-report synth program host clean
+.PHONY: help setup test test-fast demo sim sim-regress sim-gate eval results train train-table fixture verilog hw-report synth patch program host clean
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -65,6 +65,9 @@ hw-report:       ## synthesize several PARALLEL settings for iCE40 UP5K -> build
 
 synth:           ## bitstream for BOARD (icebreaker|ulx3s) + build/$(BOARD)/report.json
 	$(PY) -m ternecg.boards.build --board $(BOARD) --model $(MODEL) --parallel $(PARALLEL)
+
+patch:           ## swap MODEL's parameters into the BOARD build's bitstream in seconds -> build/$(BOARD)/patched/
+	$(PY) -m ternecg.boards.patch --board $(BOARD) --model $(MODEL)
 
 program:         ## load build/$(BOARD)/ bitstream with openFPGALoader
 	$(PY) -m ternecg.boards.program --board $(BOARD)
