@@ -13,9 +13,10 @@ from ternecg.hw.top import Accelerator
 from streams import stream_get, stream_put
 
 
-def run_top(model, raws, parallel=1, seed=0, idle=0.0, stall=0.0):
-    """Returns (accelerator, per-beat {"writes": {layer: {addr: data}}, "cls", "logits", "cycles"})."""
-    dut = Accelerator(model, parallel, debug=True)
+def run_top(model, raws, parallel=1, seed=0, idle=0.0, stall=0.0, dut=None):
+    """Returns (accelerator, per-beat {"writes": {layer: {addr: data}}, "cls", "logits", "cycles"}).
+    ``dut``: an ``Accelerator(..., debug=True)`` to run instead of the one of ``model``."""
+    dut = dut if dut is not None else Accelerator(model, parallel, debug=True)
     raws = [[int(v) for v in r] for r in raws]
     results = [{"writes": {}} for _ in raws]
     rng = random.Random(seed)
