@@ -254,10 +254,10 @@ class Engine(wiring.Component):
             self.logits.payload.eq(hold[lane] + bias),
             self.logits.valid.eq((ser_count != 0) & is_final),
         ]
-        # The bias ROM is read one cycle ahead: its address is the class of the logit that the
-        # serializer presents in the next cycle (sel is constant during a pass; a pass's lanes
-        # start at 0 when the serializer is empty and advance with every logit taken). No cycle
-        # is added to the schedule.
+        # The bias ROM is read one cycle ahead, so no cycle is added to the schedule: sel is
+        # constant during a pass, and while the serializer is empty the ROM reads lane 0's bias.
+        # With several lanes it then reads the next lane's bias only when a logit is taken (the
+        # read enable, not the address, depends on the handshake: a short path into the RAM).
         booted = Signal()
         boot = Signal(range(ID_WORDS + 1))
         with m.If(~booted):
@@ -271,11 +271,10 @@ class Engine(wiring.Component):
                 m.d.sync += booted.eq(1)
         with m.Else():
             if P > 1:
-                lane_next = Mux(ser_count == 0, 0,
-                                Mux(self.logits.valid & self.logits.ready, ser_lane + 1, ser_lane))
+                m.d.comb += [p_rp.addr.eq(ID_WORDS + sel + Mux(ser_count == 0, 0, ser_lane + 1)),
+                             p_rp.en.eq((ser_count == 0) | (self.logits.valid & self.logits.ready))]
             else:
-                lane_next = 0
-            m.d.comb += p_rp.addr.eq(ID_WORDS + sel + lane_next)
+                m.d.comb += p_rp.addr.eq(ID_WORDS + sel)
         with m.If((act.i.valid & act.i.ready) | (self.logits.valid & self.logits.ready)):
             m.d.sync += ser_count.eq(ser_count - 1)
             if P > 1:
