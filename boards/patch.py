@@ -359,7 +359,6 @@ def verify(family: Family, before: str, after: str, locations: dict, images: dic
     if _non_bram_lines(family, before) != _non_bram_lines(family, after):
         raise TernEcgError("the patch changed more than block RAM contents")
     phys_a = physical_slices(family, read_brams(family, after))
-    phys_b = physical_slices(family, read_brams(family, before))
     L = family.slice_words
     param_locs = set()
     for name, rows in locations.items():
@@ -373,18 +372,31 @@ def verify(family: Family, before: str, after: str, locations: dict, images: dic
             param_locs.add(loc)
         if set(got) != set(want):
             raise TernEcgError(f"{name}: {len(set(want) - set(got))} slices have no recorded location")
-    # every other slice of every block RAM, in the data width of its parameter slices (ECP5:
-    # the width under which they were found; RAMs without parameters: compared under all widths)
-    used_modes = {tuple(loc.split(":")[:2]) for loc in param_locs}
-    param_brams = {loc.split(":")[0] for loc in param_locs}
-    for loc, s in phys_b.items():
+    # every block RAM bit outside the parameter slices is unchanged
+    brams_a, brams_b = read_brams(family, after), read_brams(family, before)
+    allowed = {}
+    for loc in param_locs:
         bram = loc.split(":")[0]
-        if loc in param_locs:
-            continue
-        if family is ECP5 and bram in param_brams and tuple(loc.split(":")[:2]) not in used_modes:
-            continue
-        if phys_a[loc] != s:
-            raise TernEcgError(f"the patch changed block RAM {bram} outside the parameter ROMs ({loc})")
+        allowed.setdefault(bram, set()).update(_positions(family, brams_b[bram][0], loc))
+    for bram, (_, bits) in brams_b.items():
+        flat_b = bits.reshape(-1)
+        flat_a = brams_a[bram][1].reshape(-1) if bram in brams_a else None
+        if flat_a is None or flat_a.shape != flat_b.shape:
+            raise TernEcgError(f"block RAM {bram} is missing or malformed in the patched design")
+        changed = set(np.nonzero(flat_a != flat_b)[0].tolist())
+        if not changed <= allowed.get(bram, set()):
+            raise TernEcgError(f"the patch changed block RAM {bram} outside the parameter ROMs")
+
+
+def _positions(family: Family, mode, loc: str) -> list:
+    """Bit positions (in read_brams' flattened bits) of the slice at ``loc``."""
+    _, a, b = loc.split(":")
+    if family is ICE40:
+        locs, rows = _ICE40_INDEX[mode]
+        return rows[locs.index((int(a), int(b)))].tolist()
+    W, NW, rows = next(m for m in _ECP5_INDEX if m[0] == int(a))
+    bn = rows[int(b)]
+    return (bn if NW == 9 else (bn // 8) * 9 + bn % 8).tolist()
 
 
 # ---- the design -----------------------------------------------------------------------------------

@@ -271,3 +271,32 @@ def test_ecpbram_round_trip_packs_the_same_bitstream(ecp_build):
     P.pack(P.ECP5, bdir, "placeholder.config", "params/work/a.bit")
     P.pack(P.ECP5, bdir, "params/work/noop.config", "params/work/b.bit")
     assert (bdir / "params/work/a.bit").read_bytes() == (bdir / "params/work/b.bit").read_bytes()
+
+
+@pytest.mark.slow
+def test_verify_refuses_changes_outside_the_parameter_roms(ice_build):
+    from ternecg.golden import modelfile
+    from ternecg.hw import params
+    r = _patch("icebreaker")
+    bdir = REPO / ROOT / "icebreaker"
+    manifest = json.loads((bdir / P.MANIFEST).read_text())
+    widths = {n: m["width"] for n, m in manifest["roms"].items()}
+    locs = {n: m["slices"] for n, m in manifest["roms"].items()}
+    top, roms = P.board_top("icebreaker", modelfile.load(PATIENT), 1, manifest["baud"])
+    images = params.images(roms)
+    before = (bdir / P.ICE40.placeholder).read_text()
+    after = (REPO / r["routed"]).read_text()
+    P.verify(P.ICE40, before, after, locs, images, widths)
+    param_brams = {row[2].split(":")[0] for v in locs.values() for row in v}
+    lines = after.split("\n")
+    k = next(i for i, l in enumerate(lines)
+             if l.startswith(".ram_data ") and ",".join(l.split()[1:3]) not in param_brams)
+    lines[k + 1] = ("1" if lines[k + 1][0] != "1" else "2") + lines[k + 1][1:]
+    with pytest.raises(TernEcgError, match="outside the parameter ROMs"):
+        P.verify(P.ICE40, before, "\n".join(lines), locs, images, widths)
+    lines = after.split("\n")
+    k = next(i for i, l in enumerate(lines) if l.startswith(".logic_tile"))
+    lines[k + 1] = ("1" if lines[k + 1][0] == "0" else "0") + lines[k + 1][1:]
+    with pytest.raises(TernEcgError, match="more than block RAM contents"):
+        P.verify(P.ICE40, before, "\n".join(lines), locs, images, widths)
+    P.rtlil("icebreaker", top)                   # elaborated (no unused-design warning)
