@@ -12,8 +12,9 @@ step as this command: the shipped ``top.bin`` / ``top.bit`` is itself a patched 
 A patch, for a model file M:
 
 1. **Same hardware.** The design generated for M with the recorded placeholders must be the very
-   design that was routed (its RTLIL text, sha256 in ``params/manifest.json``). Then M's hardware
-   is the routed design with only the ROM contents changed. Otherwise one clear error: another
+   design that was routed (its RTLIL text without source locations, sha256 in
+   ``params/manifest.json``). Then M's hardware is the routed design with only the ROM contents
+   changed. Otherwise one clear error: another
    topology, another accumulator / threshold / logit width, or hw/ changed since the build.
 2. **Swap.** Every bit slice of every placeholder ROM (256 consecutive words of one bit on iCE40,
    512 on ECP5) is replaced by the same slice of M's ROM with ``icebram`` / ``ecpbram`` (YoWASP).
@@ -425,8 +426,11 @@ def rtlil(board: str, top) -> str:
     return plan.files["top.il"]
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+def logic_sha256(il_text: str) -> str:
+    """sha256 of an RTLIL text without its source-location attributes (absolute paths and line
+    numbers of the Python sources: they name where logic was written, not what it is)."""
+    lines = [l for l in il_text.split("\n") if not l.lstrip().startswith("attribute \\src ")]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def hardware_shape(accel) -> dict:
@@ -478,7 +482,7 @@ def record_build(board: str, build_dir: Path, model, top, seed: int, model_image
     doc = json.loads(Path(model.path).read_text())
     manifest = {"board": board, "family": fam.name, "parallel": top.core.accel.schedule.parallel,
                 "baud": top.baud, "seed": seed, "model": str(model.path), "model_sha256": model.sha256,
-                "config": doc.get("config"), "il_sha256": sha256(il), "slice_words": fam.slice_words,
+                "config": doc.get("config"), "il_sha256": logic_sha256(il), "slice_words": fam.slice_words,
                 "shape": hardware_shape(top.core.accel), "placeholder": fam.placeholder, "roms": files}
     (build_dir / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     result = apply(board, build_dir, manifest, model_images, fam.routed, fam.bitstream,
@@ -590,7 +594,7 @@ def check_same_hardware(board: str, manifest: dict, model):
         if topo:
             raise other_topology() from None
         raise
-    if sha256(rtlil(board, top)) == manifest["il_sha256"]:
+    if logic_sha256(rtlil(board, top)) == manifest["il_sha256"]:
         return
     if topo:
         raise other_topology()
@@ -630,7 +634,7 @@ def patch(board: str, model_path, root="build", out=None) -> dict:
     # the ROM words read back from the patched bitstream (unpacked), in the placeholder design,
     # give the design generated directly for the model (same logic, only the ROM contents differ)
     rebuilt, _ = board_top(board, model, manifest["parallel"], manifest["baud"], images=result["readback"])
-    same = sha256(rtlil(board, rebuilt)) == sha256(rtlil(board, direct))
+    same = logic_sha256(rtlil(board, rebuilt)) == logic_sha256(rtlil(board, direct))
     if not same:
         raise TernEcgError("the ROM contents read back from the patched bitstream do not give the design "
                            f"generated for {model.path}")
