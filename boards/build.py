@@ -5,7 +5,13 @@ Runs the amaranth-boards flow (Yosys, nextpnr, icepack/ecppack from YoWASP) in `
 ``build/<board>/report.json``::
 
     {"board", "device", "model", "model_sha256", "parallel", "baud", "lc_used", "lc_total", "ff",
-     "ebr", "dsp", "fmax_mhz": {clock: MHz}, "target_mhz", "timing_met", "seconds", "bitstream"}
+     "ebr", "dsp", "fmax_mhz": {clock: MHz}, "target_mhz", "timing_met", "seconds", "bitstream",
+     "patchable": {"param_roms", "param_slices", "param_brams", "patch_seconds", "tool_runs"}}
+
+The design is placed and routed with random placeholder contents in its parameter ROMs (every
+model value, hw/params.py); the routed placeholder design is kept (``placeholder.asc`` /
+``placeholder.config``, ``params/``) and the model is patched in by boards/patch.py, which also
+patches any other model of the same topology into it later (``make patch``).
 
 ``lc_*`` are iCE40 logic cells (ICESTORM_LC) or ECP5 LUT4s (TRELLIS_COMB); ``ff`` flip-flops;
 ``ebr`` block RAMs (ICESTORM_RAM / DP16KD); ``dsp`` multipliers (ICESTORM_DSP / MULT18X18D);
