@@ -23,6 +23,7 @@ import argparse
 import copy
 import json
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -82,6 +83,7 @@ def run_one(m, ch, nh, kind, seed, quant, global_epochs, db=None):
     from .config import parse_config
     from .evaluate import binary_metrics
     from .export import export
+    from .modelfile import load, save
 
     train.THREADS = 1                       # two runs share the two cores
     t0 = time.time()
@@ -98,7 +100,9 @@ def run_one(m, ch, nh, kind, seed, quant, global_epochs, db=None):
         train.fit(n2, x[ft], y[ft], FINETUNE["epochs"], FINETUNE["lr"], seed, FINETUNE["batch"],
                   quiet=True)
         if quant:       # what the hardware computes: the exported model through the integer reference
-            model = export(n2, {"seed": seed})
+            with tempfile.TemporaryDirectory() as tmp:       # through the file, validated
+                save(export(n2, {"seed": seed}), Path(tmp) / "m.json")
+                model = load(Path(tmp) / "m.json")
             p = integer_ref.classify(model, torch.from_numpy(beats.raw[test].astype(np.int64)))
         else:
             p = train.predict(n2, x[test])
