@@ -105,3 +105,10 @@ def test_waves_are_dumped(shipped, monkeypatch):
     assert res.mismatched_beats == []
     dumps = list(runner.BUILD_ROOT.glob("harness/sim/*-2-verilator-waves/run-*/dump.*"))
     assert dumps and max(d.stat().st_size for d in dumps) > 100_000
+
+
+def test_verilator_build_failure_names_the_log(tmp_path):
+    bad = tmp_path / "broken.v"
+    bad.write_text("module broken_harness(input clk); this is not verilog; endmodule\n")
+    with pytest.raises(runner.SimulationFailed, match=r"Verilator build of broken_harness failed; see .*build\.log"):
+        harness.build_verilator([bad], "broken_harness", tmp_path / "build")
