@@ -221,7 +221,7 @@ def build_verilator(sources, harness: str, build_dir: Path, waves=None) -> Path:
                               stdout=f, stderr=subprocess.STDOUT, env=env)
     if proc.returncode != 0 or not binary.is_file():
         raise runner.SimulationFailed(f"Verilator build of {harness} failed; see {log}:\n"
-                                      + runner._tail(log))
+                                      + runner.log_tail(log))
     stamp.write_text(key)
     return binary
 
@@ -242,7 +242,7 @@ def _run_verilator(binary: Path, plusargs, run_dir: Path, on_progress=None):
         proc.wait()
     if proc.returncode != 0:
         raise runner.SimulationFailed(f"Verilator harness exited with {proc.returncode}; see {log}:\n"
-                                      + runner._tail(log))
+                                      + runner.log_tail(log))
 
 
 def run_harness(model, raws, *, simulator="verilator", parallel=6, idle="none",

@@ -222,7 +222,7 @@ class Build:
 def _check_results(results: Path, log: Path, error):
     if not results.is_file():
         raise SimulationFailed(f"simulation produced no results ({error!r}); see {log}:\n"
-                               + _tail(log))
+                               + log_tail(log))
     failures = []
     total = 0
     for case in ElementTree.parse(results).getroot().iter("testcase"):
@@ -233,15 +233,16 @@ def _check_results(results: Path, log: Path, error):
                 failures.append(f"{case.get('name')}: {tag}: {msg}")
     if failures:
         raise SimulationFailed(f"{len(failures)} of {total} cocotb tests failed (log {log}):\n  "
-                               + "\n  ".join(failures) + "\n" + _tail(log))
+                               + "\n  ".join(failures) + "\n" + log_tail(log))
     if total == 0:
-        raise SimulationFailed(f"no cocotb tests ran (log {log}):\n" + _tail(log))
+        raise SimulationFailed(f"no cocotb tests ran (log {log}):\n" + log_tail(log))
     if error is not None:
         raise SimulationFailed(f"simulator exited with an error ({error!r}) although all {total} "
                                f"tests passed; see {log}")
 
 
-def _tail(path: Path, lines=40):
+def log_tail(path: Path, lines=40):
+    """The last lines of a log for an error message ("" when the log cannot be read)."""
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
@@ -310,7 +311,7 @@ def build(verilog_sources, toplevel, simulator="icarus", *, parameters=None, wav
                 )
             except (SystemExit, RuntimeError) as exc:
                 raise SimulationFailed(f"{simulator} build of {toplevel} failed ({exc!r}); see "
-                                       f"{log}:\n{_tail(log)}") from None
+                                       f"{log}:\n{log_tail(log)}") from None
             finally:
                 if fix:
                     if saved_makeflags is None:

@@ -37,3 +37,11 @@ def test_bad_width_is_one_line(capsys):
     assert table1.main(["--channels", "12"]) == 2
     err = capsys.readouterr().err
     assert "--channels [12]" in err and "Traceback" not in err
+
+
+def test_results_without_the_database_is_one_clear_message(tmp_path, capsys):
+    missing = tmp_path / "no_mitdb_here"
+    assert results.main(["--db", str(missing)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ternecg results: error:") and str(missing) in err[0]
+    assert "Traceback" not in err[0]
