@@ -101,7 +101,7 @@ class Beats:
     def save_npz(self, path, **extra) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")  # unique: parallel workers
         np.savez(tmp, raw=self.raw, record=self.record, sample=self.sample, symbol=self.symbol, **extra)
         os.replace(tmp, path)
 

@@ -22,10 +22,10 @@ from .normalize import normalize
 THREADS = 2
 
 
-def setup_determinism(seed):
+def setup_determinism(seed, threads=None):
     torch.manual_seed(seed)
     np.random.seed(seed)
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(threads or THREADS)
     torch.use_deterministic_algorithms(True)
 
 
@@ -36,9 +36,12 @@ def prepare(beats, task):
     return x, torch.from_numpy(y)
 
 
-def fit(net: Net, x, y, epochs, lr, seed, batch=256, mixup=0.2, desc="train", quiet=False):
-    """Train in place with AdamW + cosine annealing + mixup; returns seconds taken."""
-    setup_determinism(seed)
+def fit(net: Net, x, y, epochs, lr, seed, batch=256, mixup=0.2, desc="train", quiet=False, threads=None):
+    """Train in place with AdamW + cosine annealing + mixup; returns seconds taken.
+
+    The result is a function of the seed and the thread count (default ``THREADS``).
+    """
+    setup_determinism(seed, threads)
     gen = torch.Generator().manual_seed(seed)
     ncls = net.cfg.layers[-1].cout
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-2)
