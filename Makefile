@@ -8,7 +8,7 @@ BOARD   ?= icebreaker
 PORT    ?= /dev/ttyUSB1
 RECORD  ?= 100
 
-.PHONY: help setup test test-fast demo sim sim-regress sim-gate eval results train train-table fixture verilog hw-report synth patch program host clean
+.PHONY: help setup test test-fast demo sim sim-regress sim-gate eval results train train-table rr-experiment fixture verilog hw-report synth patch program host clean
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -50,6 +50,9 @@ results:         ## docs/results.md + plot from the shipped models and results/*
 
 train-table:     ## the MSGC paper's Table I runs -> results/table1_KIND.json, KIND=float|integer (long; resumable)
 	$(PY) -m ternecg.golden.table1 --kind $(or $(KIND),float)
+
+rr-experiment:   ## DS1->DS2 with/without RR-interval codes beside the beat -> build/reports/rr_experiment.json (KIND=qat|float, ~6 min per run)
+	$(PY) -m ternecg.golden.rr_experiment --kind $(or $(KIND),qat) --epochs $(or $(EPOCHS),30) --seed $(SEED) $(if $(NO_RR),--no-rr)
 
 train:           ## retrain every shipped model file from the database (seed $(SEED)); prints the time
 	$(PY) -m ternecg.cli train --seed $(SEED)

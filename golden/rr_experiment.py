@@ -1,0 +1,109 @@
+"""`make rr-experiment`: would RR-interval codes lift pure inter-patient abnormal F1? (a measurement)
+
+Not the shipped model and not in the hardware yet: it trains the default topology on DS1 with,
+optionally, a linear table on the thermometer-coded RR codes of :mod:`ternecg.golden.rr` added to
+its logits, and tests on DS2 (inter-patient, no fine-tuning). ``--kind qat`` trains the ternary
+QAT model and evaluates its float forward pass (equal to the integer reference up to rounding of
+the float parts); the RR table stays float. Each run appends to build/reports/rr_experiment.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ternecg.errors import TernEcgError
+
+from . import splits, train
+from .beats import aami_class, load_beats
+from .config import load_config
+from .model import Net
+from .rr import BITS, FEATURES, rr_codes, thermometer
+
+REPORT = Path("build/reports/rr_experiment.json")
+N_RR = len(FEATURES) * ((1 << BITS) - 1)
+
+
+class RRNet(nn.Module):
+    """Net on the first WINDOW columns, plus a bias-free linear table on the RR bits after them."""
+
+    def __init__(self, cfg, quant):
+        super().__init__()
+        self.cfg = cfg
+        self.net = Net(cfg, quant=quant)
+        self.rr = nn.Linear(N_RR, cfg.layers[-1].cout, bias=False)
+
+    def forward(self, x):
+        return self.net(x[:, :-N_RR]) + self.rr(x[:, -N_RR:])
+
+
+def _scores(pred, y, cls):
+    tp = int(((pred == 1) & (y == 1)).sum())
+    fp = int(((pred == 1) & (y == 0)).sum())
+    fn = int(((pred == 0) & (y == 1)).sum())
+    se = {c: round(float((pred[torch.from_numpy(cls == c)] == 1).float().mean()), 4) for c in "SVF"}
+    return {"acc": round(float((pred == y).float().mean()), 4), "f1_abnormal": round(2 * tp / (2 * tp + fp + fn), 4),
+            "ppv_abnormal": round(tp / max(1, tp + fp), 4), "se": se}
+
+
+def run(kind="qat", use_rr=True, epochs=30, seed=0, mixup=0.2, db=None, report=REPORT):
+    if kind not in ("qat", "float"):
+        raise TernEcgError(f"--kind {kind!r}: choose qat or float")
+    if epochs < 1:
+        raise TernEcgError(f"--epochs {epochs}: must be at least 1")
+    beats = load_beats(db)
+    x, y = train.prepare(beats, "binary")
+    tr, te = splits.inter_patient(beats)
+    cfg = load_config("msgc_mux")
+    torch.manual_seed(seed)
+    if use_rr:
+        net = RRNet(cfg, kind == "qat")
+        x = torch.cat([x.float(), thermometer(rr_codes(beats))], 1)
+    else:
+        net = Net(cfg, quant=kind == "qat")
+    secs = train.fit(net, x[tr], y[tr], epochs, 1e-3, seed, 256, mixup, desc=f"rr {kind}", threads=1)
+    res = {"kind": kind, "rr": use_rr, "epochs": epochs, "seed": seed, "mixup": mixup, "threads": 1,
+           **_scores(train.predict(net, x[te]), y[te], aami_class(beats.symbol[te])), "seconds": round(secs, 1)}
+    report = Path(report)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    runs = json.loads(report.read_text())["runs"] if report.is_file() else []
+    runs.append(res)
+    report.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
+    return runs
+
+
+def table(runs):
+    rows = ["| kind | RR | epochs | seed | acc | F1 abnormal | +P abnormal | Se S | Se V | Se F | s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        rows.append(f"| {r['kind']} | {'yes' if r['rr'] else 'no'} | {r['epochs']} | {r['seed']} | {r['acc']:.4f} | "
+                    f"{r['f1_abnormal']:.4f} | {r['ppv_abnormal']:.4f} | {r['se']['S']:.3f} | {r['se']['V']:.3f} | "
+                    f"{r['se']['F']:.3f} | {r['seconds']:.0f} |")
+    return "\n".join(rows)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kind", default="qat")
+    ap.add_argument("--no-rr", action="store_true", help="the same run without RR codes (baseline)")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--db", default=None)
+    a = ap.parse_args(argv)
+    try:
+        runs = run(a.kind, not a.no_rr, a.epochs, a.seed, db=a.db)
+    except TernEcgError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(table(runs))
+    print(f"\nwrote {REPORT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

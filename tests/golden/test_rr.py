@@ -1,0 +1,57 @@
+"""RR codes from R-peak positions, and their thermometer bits (no database needed)."""
+
+import numpy as np
+import pytest
+import torch
+
+from ternecg.errors import TernEcgError
+from ternecg.golden.beats import WINDOW, Beats
+from ternecg.golden.rr import rr_codes, thermometer
+
+
+def _beats(records, samples):
+    n = len(samples)
+    return Beats(np.zeros((n, WINDOW), np.int16), records, np.asarray(samples), ["N"] * n)
+
+
+def test_regular_rhythm_codes_8_and_a_premature_beat_is_early():
+    # record 1: every 300 samples, beat 5 comes 120 samples early (and its post interval is long)
+    s = [300 * i for i in range(10)]
+    s[5] -= 120
+    b = _beats(["100"] * 10 + ["101"] * 3, s + [0, 360, 720])
+    c = rr_codes(b)
+    assert c[:4].tolist() == [[8, 8, 8]] * 4
+    assert c[4].tolist() == [8, 5, 5]                 # its successor comes early: post 180 of 300
+    pre, post = 180, 420
+    mean5 = (4 * 300 + pre) / 5                       # last pre intervals of beat 5: 300 x4, 180
+    assert c[5].tolist() == [round(8 * pre / mean5), min(15, round(8 * post / mean5)), min(15, round(8 * post / pre))]
+    assert c[5, 0] < 8 and c[5, 2] == 15              # premature, long compensatory pause (clipped)
+    assert c[10:].tolist() == [[8, 8, 8]] * 3          # a second record starts afresh
+
+
+def test_mean_window_is_the_last_8_intervals():
+    s = np.cumsum([0] + [100] * 8 + [200] * 9)          # rate halves after beat 8
+    c = rr_codes(_beats(["100"] * len(s), s))
+    assert c[9].tolist() == [round(8 * 200 / ((7 * 100 + 200) / 8)), round(8 * 200 / ((7 * 100 + 200) / 8)), 8]
+    assert c[-1].tolist() == [8, 8, 8]                  # window now holds only 200s
+
+
+def test_thermometer_bits():
+    t = thermometer(torch.tensor([[0, 15, 3]]))
+    assert t.shape == (1, 45)
+    assert t[0, :15].sum() == 0 and t[0, 15:30].sum() == 15
+    assert t[0, 30:].tolist() == [1.0] * 3 + [0.0] * 12
+
+
+@pytest.mark.parametrize("samples, msg", [([5], "at least 2 beats"), ([5, 5], "must increase")])
+def test_bad_peaks_name_the_record(samples, msg):
+    with pytest.raises(TernEcgError, match=f"record 100: .*{msg}"):
+        rr_codes(_beats(["100"] * len(samples), samples))
+
+
+@pytest.mark.parametrize("argv, msg", [(["--kind", "fp16"], "--kind 'fp16': choose qat or float"),
+                                       (["--epochs", "0"], "--epochs 0: must be at least 1")])
+def test_rr_experiment_bad_arguments_one_message(argv, msg, capsys):
+    from ternecg.golden import rr_experiment
+    assert rr_experiment.main(argv) == 2
+    assert capsys.readouterr().err.strip() == f"error: {msg}"
