@@ -51,7 +51,7 @@ results:         ## docs/results.md + plot from the shipped models and results/*
 train-table:     ## the MSGC paper's Table I runs -> results/table1_KIND.json, KIND=float|integer (long; resumable)
 	$(PY) -m ternecg.golden.table1 --kind $(or $(KIND),float)
 
-rr-experiment:   ## DS1->DS2 with/without RR-interval codes beside the beat -> build/reports/rr_experiment.json (KIND=qat|float, ~6 min per run)
+rr-experiment:   ## DS1->DS2 with/without RR-interval codes beside the beat -> results/rr_experiment.json (KIND=qat|float NO_RR=1, ~7 min per run)
 	$(PY) -m ternecg.golden.rr_experiment --kind $(or $(KIND),qat) --epochs $(or $(EPOCHS),30) --seed $(SEED) $(if $(NO_RR),--no-rr)
 
 train:           ## retrain every shipped model file from the database (seed $(SEED)); prints the time

@@ -15,13 +15,13 @@ into the model files, which stay byte-identical for a seed).
 from __future__ import annotations
 
 import copy
-import json
 import time
 from pathlib import Path
 
 import torch
 
 from ternecg.errors import TernEcgError
+from ternecg.reports import update_json
 
 from . import splits, train
 from .beats import load_beats
@@ -102,7 +102,5 @@ def train_all(seed=0, out=MODELS_DIR, db=None, report=Path("build/reports/train.
                           desc=f"six-class {kind}", threads=SIX["threads"])
             times[f"six_class_{kind}_s"] = round(t, 1)
             _finish(net, out, "six_class", kind, {"seed": seed, "protocol": "six_class_random seed 0", **SIX})
-    report.parent.mkdir(parents=True, exist_ok=True)
-    old = json.loads(report.read_text()).get("seconds", {}) if report.is_file() else {}
-    report.write_text(json.dumps({"seed": seed, "seconds": {**old, **times}}, indent=1) + "\n")
+    update_json(report, lambda d: {"seed": seed, "seconds": {**d.get("seconds", {}), **times}})
     return times

@@ -135,6 +135,30 @@ def _macro(per_class, key):
     return sum(vals) / len(vals)
 
 
+def _rr_section():
+    """Section 3b from results/rr_experiment.json (`make rr-experiment`), when it exists."""
+    from . import rr_experiment
+
+    f = rr_experiment.REPORT
+    md = ["### RR-interval codes beside the beat (a measurement; not in the hardware yet)", ""]
+    if not f.is_file():
+        return md + [f"No runs shipped yet ({f.name} in results/): run `make rr-experiment`.", ""]
+    runs = json.loads(f.read_text())["runs"]
+    md += ["Three 4-bit codes per beat from the R-peak positions (pre/local, post/local, post/pre "
+           "RR ratios, `golden/rr.py`), thermometer-coded, through a linear table added to the "
+           "logits of the default topology; trained on DS1 (mixup 0.2, one thread), tested on DS2. "
+           "`qat` is the ternary model's forward pass with a float RR table, so it estimates what "
+           "the hardware would reach; the shipped integer model above trains 60 epochs without RR.", "",
+           rr_experiment.table(runs), ""]
+    groups = {}
+    for r in runs:
+        groups.setdefault((r["kind"], r["rr"], r["epochs"]), []).append(r["f1_abnormal"])
+    for (kind, rr, epochs), f1 in sorted(groups.items()):
+        md.append(f"- {kind}, {'with' if rr else 'without'} RR, {epochs} epochs: abnormal F1 "
+                  f"{statistics.fmean(f1):.4f} (min {min(f1):.4f}, max {max(f1):.4f}, {len(f1)} seeds)")
+    return md + [""]
+
+
 def build(db=None, out=DOC):
     from .evaluate import evaluate, model_size
     from . import modelfile
@@ -243,6 +267,7 @@ def build(db=None, out=DOC):
         md.append(f"| {name} | {sse} | {sp} | {vse} | {vp} | | | | |")
     md += ["", "The patient-specific models of section 4 fix most of the S-class misses: "
            f"patient-specific S Se {100 * ev['integer']['patient_specific']['per_class']['S']['se']:.1f} %.", ""]
+    md += _rr_section()
 
     # --- targets
     ps, ip = ev["integer"]["patient_specific"], ev["integer"]["inter_patient"]
@@ -273,7 +298,8 @@ def build(db=None, out=DOC):
            "premature timing is the main cue for S beats (the S-class Se above is the gap), and "
            "inter-patient classifiers since de Chazal et al. (2004) feed RR-interval features. That needs an "
            "RR input beside the samples (the R-peak positions are known to the host that cuts the "
-           "beats), i.e. a change of the model, the stream protocol and the hardware.", ""]
+           "beats), i.e. a change of the model, the stream protocol and the hardware. Section 3's "
+           "RR-code measurement estimates what that change would bring.", ""]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(md) + "\n")

@@ -4,13 +4,13 @@ Not the shipped model and not in the hardware yet: it trains the default topolog
 optionally, a linear table on the thermometer-coded RR codes of :mod:`ternecg.golden.rr` added to
 its logits, and tests on DS2 (inter-patient, no fine-tuning). ``--kind qat`` trains the ternary
 QAT model and evaluates its float forward pass (equal to the integer reference up to rounding of
-the float parts); the RR table stays float. Each run appends to build/reports/rr_experiment.json.
+the float parts); the RR table stays float. Each run appends to results/rr_experiment.json
+(shipped; `make results` renders it).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -18,14 +18,16 @@ import torch
 from torch import nn
 
 from ternecg.errors import TernEcgError
+from ternecg.reports import update_json
 
 from . import splits, train
 from .beats import aami_class, load_beats
 from .config import load_config
 from .model import Net
+from .records import REPO_ROOT
 from .rr import BITS, FEATURES, rr_codes, thermometer
 
-REPORT = Path("build/reports/rr_experiment.json")
+REPORT = REPO_ROOT / "results" / "rr_experiment.json"
 N_RR = len(FEATURES) * ((1 << BITS) - 1)
 
 
@@ -69,12 +71,7 @@ def run(kind="qat", use_rr=True, epochs=30, seed=0, mixup=0.2, db=None, report=R
     secs = train.fit(net, x[tr], y[tr], epochs, 1e-3, seed, 256, mixup, desc=f"rr {kind}", threads=1)
     res = {"kind": kind, "rr": use_rr, "epochs": epochs, "seed": seed, "mixup": mixup, "threads": 1,
            **_scores(train.predict(net, x[te]), y[te], aami_class(beats.symbol[te])), "seconds": round(secs, 1)}
-    report = Path(report)
-    report.parent.mkdir(parents=True, exist_ok=True)
-    runs = json.loads(report.read_text())["runs"] if report.is_file() else []
-    runs.append(res)
-    report.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
-    return runs
+    return update_json(report, lambda d: {"runs": d.get("runs", []) + [res]})["runs"]
 
 
 def table(runs):

@@ -55,3 +55,18 @@ def test_rr_experiment_bad_arguments_one_message(argv, msg, capsys):
     from ternecg.golden import rr_experiment
     assert rr_experiment.main(argv) == 2
     assert capsys.readouterr().err.strip() == f"error: {msg}"
+
+
+def test_results_section_renders_every_run_and_the_seed_mean(tmp_path, monkeypatch):
+    from ternecg.golden import results, rr_experiment
+    from ternecg.reports import update_json
+    report = tmp_path / "rr.json"
+    monkeypatch.setattr(rr_experiment, "REPORT", report)
+    assert "run `make rr-experiment`" in "\n".join(results._rr_section())
+    for seed, f1 in ((0, 0.75), (1, 0.81)):
+        run = {"kind": "qat", "rr": True, "epochs": 30, "seed": seed, "acc": 0.95, "f1_abnormal": f1,
+               "ppv_abnormal": 0.8, "se": {"S": 0.6, "V": 0.95, "F": 0.1}, "seconds": 400.0}
+        update_json(report, lambda d: {"runs": d.get("runs", []) + [run]})
+    md = "\n".join(results._rr_section())
+    assert md.count("| qat | yes | 30 |") == 2
+    assert "- qat, with RR, 30 epochs: abnormal F1 0.7800 (min 0.7500, max 0.8100, 2 seeds)" in md
