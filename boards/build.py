@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from ternecg.errors import TernEcgError
+from ternecg.errors import TernEcgError, cli_main
 
 from .patch import PLACEHOLDER_SEED, record_build
 from .top import BOARDS, DEFAULT_BAUD, BoardTop, get_board
@@ -130,6 +130,7 @@ def build(board: str, model=None, parallel: int = 1, baud: int = DEFAULT_BAUD, r
     return report
 
 
+@cli_main("build")
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m ternecg.boards.build", description=__doc__.split("\n")[0])
     p.add_argument("--board", required=True, help=f"one of: {', '.join(sorted(BOARDS))}")
@@ -138,14 +139,7 @@ def main(argv=None):
     p.add_argument("--baud", type=int, default=DEFAULT_BAUD)
     p.add_argument("--out", default="build", help="build root (relative), default build/")
     args = p.parse_args(argv)
-    try:
-        r = build(args.board, args.model, args.parallel, args.baud, args.out)
-    except TernEcgError as err:
-        print(f"ternecg build: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("ternecg build: interrupted", file=sys.stderr)
-        return 130
+    r = build(args.board, args.model, args.parallel, args.baud, args.out)
     fm = ", ".join(f"{k} {v:.1f} MHz" for k, v in r["fmax_mhz"].items())
     print(f"{r['board']}: {r['lc_used']}/{r['lc_total']} LC, {r['ff']} FF, {r['ebr']} EBR, {r['dsp']} DSP; "
           f"fmax {fm} (target {r['target_mhz']:g} MHz); {r['seconds']:.0f} s -> {r['bitstream']}")

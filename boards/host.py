@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ternecg.errors import TernEcgError
+from ternecg.errors import TernEcgError, cli_main
 
 from . import protocol as P
 
@@ -304,6 +304,7 @@ def run(port, record: str, *, baud=DEFAULT_BAUD, limit=None, indices=None, db=No
     return summary
 
 
+@cli_main("host")
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m ternecg.boards.host", description=__doc__.split("\n")[0])
     p.add_argument("--port", required=True, help="serial port of the board (e.g. /dev/ttyUSB1)")
@@ -317,21 +318,14 @@ def main(argv=None):
     p.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for a result before resending")
     p.add_argument("--retries", type=int, default=5)
     args = p.parse_args(argv)
-    try:
-        indices = None
-        if args.beats:
-            try:
-                indices = [int(x) for x in args.beats.split(",") if x.strip()]
-            except ValueError:
-                raise TernEcgError(f"--beats must be comma-separated integers, not {args.beats!r}") from None
-        s = run(args.port, args.record, baud=args.baud, limit=args.limit, indices=indices, db=args.db,
-                model=args.model, out=args.out, timeout=args.timeout, retries=args.retries)
-    except TernEcgError as err:
-        print(f"ternecg host: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("ternecg host: interrupted", file=sys.stderr)
-        return 130
+    indices = None
+    if args.beats:
+        try:
+            indices = [int(x) for x in args.beats.split(",") if x.strip()]
+        except ValueError:
+            raise TernEcgError(f"--beats must be comma-separated integers, not {args.beats!r}") from None
+    s = run(args.port, args.record, baud=args.baud, limit=args.limit, indices=indices, db=args.db,
+            model=args.model, out=args.out, timeout=args.timeout, retries=args.retries)
     print(format_report(s["metrics"]))
     link = s["link"]
     print(f"{s['beats']} beats in {s['seconds']:.1f} s; retries {link['retries']}, errors {link['errors']}")

@@ -53,7 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ternecg.errors import TernEcgError
+from ternecg.errors import TernEcgError, cli_main
 
 #: seed of the placeholder contents (any fixed value; recorded in the manifest)
 PLACEHOLDER_SEED = 1
@@ -655,6 +655,7 @@ def patch(board: str, model_path, root="build", out=None) -> dict:
     return report
 
 
+@cli_main("patch")
 def main(argv=None):
     from .top import BOARDS
     p = argparse.ArgumentParser(prog="python -m ternecg.boards.patch", description=__doc__.split("\n")[0])
@@ -662,14 +663,7 @@ def main(argv=None):
     p.add_argument("--model", required=True, help="model file of the same topology, e.g. models/patient/100.json")
     p.add_argument("--root", default="build", help="build root (relative), default build/")
     args = p.parse_args(argv)
-    try:
-        r = patch(args.board, args.model, args.root)
-    except TernEcgError as err:
-        print(f"ternecg patch: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("ternecg patch: interrupted", file=sys.stderr)
-        return 130
+    r = patch(args.board, args.model, args.root)
     r["seconds_process"] = round(time.time() - _T_START, 2)      # including this module's imports
     (Path(args.root) / args.board / "patch.json").write_text(json.dumps(r, indent=1) + "\n")
     print(f"{r['board']}: {r['model']} patched into {r['bitstream']} in {r['seconds']:.1f} s "

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ternecg.errors import TernEcgError
+from ternecg.errors import TernEcgError, cli_main
 
 from .top import BOARDS, get_board
 
@@ -62,20 +62,14 @@ def program(board: str, bitstream=None, flash=False, root="build", timeout=300) 
     return out
 
 
+@cli_main("program")
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m ternecg.boards.program", description=__doc__.split("\n")[0])
     p.add_argument("--board", required=True, help=f"one of: {', '.join(sorted(BOARDS))}")
     p.add_argument("--bitstream", default=None, help="default: build/<board>/top.bin|top.bit")
     p.add_argument("--flash", action="store_true", help="write the SPI flash (persistent) instead of SRAM")
     args = p.parse_args(argv)
-    try:
-        program(args.board, args.bitstream, args.flash)
-    except TernEcgError as err:
-        print(f"ternecg program: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("ternecg program: interrupted", file=sys.stderr)
-        return 130
+    program(args.board, args.bitstream, args.flash)
     print(f"programmed {args.board}")
     return 0
 

@@ -13,6 +13,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from ternecg.errors import cli_main
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results"
 DOC = REPO / "docs" / "results.md"
@@ -306,18 +308,14 @@ def build(db=None, out=DOC):
     return out
 
 
+@cli_main("results")
 def main(argv=None):
     import argparse
 
-    from ternecg.errors import TernEcgError
     ap = argparse.ArgumentParser(prog="python -m ternecg.golden.results", description=__doc__.split("\n")[0])
     ap.add_argument("--db", default=None)
     a = ap.parse_args(argv)
-    try:
-        path = build(a.db)
-    except TernEcgError as e:
-        print(f"ternecg results: error: {e}", file=sys.stderr)
-        return 2
+    path = build(a.db)
     print(path.read_text())
     print(f"wrote {path}" + (f" and {PLOT}" if PLOT.is_file() else ""))
     return 0

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from ternecg.errors import TernEcgError
+from ternecg.errors import TernEcgError, cli_main
 from ternecg.reports import update_json
 
 from . import splits, train
@@ -84,6 +83,7 @@ def table(runs):
     return "\n".join(rows)
 
 
+@cli_main("rr-experiment")
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kind", default="qat")
@@ -92,11 +92,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--db", default=None)
     a = ap.parse_args(argv)
-    try:
-        runs = run(a.kind, not a.no_rr, a.epochs, a.seed, db=a.db)
-    except TernEcgError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    runs = run(a.kind, not a.no_rr, a.epochs, a.seed, db=a.db)
     print(table(runs))
     print(f"\nwrote {REPORT}")
     return 0

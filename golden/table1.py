@@ -28,6 +28,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from ternecg.errors import TernEcgError, cli_main
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results"
 KINDS = ("regular", "msgc", "msgc_noshuffle", "group")
@@ -138,9 +140,8 @@ def train_table(kind="float", widths=WIDTHS, depths=DEPTHS, convs=KINDS, seeds=(
     return done
 
 
+@cli_main("train-table")
 def main(argv=None):
-    from ternecg.errors import TernEcgError
-
     ap = argparse.ArgumentParser(prog="python -m ternecg.golden.table1", description=__doc__.split("\n")[0])
     ap.add_argument("--kind", choices=("float", "integer"), default="float")
     ap.add_argument("--channels", type=int, nargs="*", default=[w[0] for w in WIDTHS],
@@ -154,14 +155,10 @@ def main(argv=None):
     a = ap.parse_args(argv)
     widths = dict(WIDTHS)
     bad = [c for c in a.channels if c not in widths]
-    try:
-        if bad:
-            raise TernEcgError(f"--channels {bad} not in the paper's widths {sorted(widths)}")
-        train_table(a.kind, [(c, widths[c]) for c in a.channels], a.depths, a.convs, a.seeds,
-                    a.epochs, a.jobs, db=a.db)
-    except TernEcgError as e:
-        print(f"ternecg train-table: error: {e}", file=sys.stderr)
-        return 2
+    if bad:
+        raise TernEcgError(f"--channels {bad} not in the paper's widths {sorted(widths)}")
+    train_table(a.kind, [(c, widths[c]) for c in a.channels], a.depths, a.convs, a.seeds,
+                a.epochs, a.jobs, db=a.db)
     return 0
 
 

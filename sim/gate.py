@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from ternecg.errors import TernEcgError
+from ternecg.errors import TernEcgError, cli_main
 
 GATE_DIR = Path("build/gate")
 REPORT = Path("build/reports/gate.json")
@@ -144,17 +144,14 @@ def run(beats=100, parallel=6, verilator_beats=302, report=REPORT):
     return out
 
 
+@cli_main("sim-gate")
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m ternecg.sim.gate", description=__doc__.split("\n")[0])
     p.add_argument("--beats", type=int, default=100, help="fixture beats on Icarus (0: skip)")
     p.add_argument("--verilator-beats", type=int, default=302, help="fixture beats on Verilator (0: skip)")
     p.add_argument("--parallel", type=int, default=6)
     args = p.parse_args(argv)
-    try:
-        r = run(args.beats, args.parallel, args.verilator_beats)
-    except TernEcgError as err:
-        print(f"ternecg sim-gate: error: {err}", file=sys.stderr)
-        return 2
+    r = run(args.beats, args.parallel, args.verilator_beats)
     for sim, v in r.items():
         print(f"gate level, {sim}: {v['beats']} beats, {v['mismatches']} mismatches "
               f"({v['checked']}), {v['beats_per_s']} beats/s, {v['seconds']} s")

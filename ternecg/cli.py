@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import TernEcgError
+from .errors import cli_main
 
 
 def _eval(args):
@@ -97,15 +97,7 @@ def main(argv=None):
         if getattr(args, key, "x") is None:
             from ternecg.golden.modelfile import MODELS_DIR
             setattr(args, key, MODELS_DIR)
-    try:
-        args.func(args)
-    except TernEcgError as err:
-        print(f"ternecg {args.cmd}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"ternecg {args.cmd}: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    return cli_main(args.cmd)(lambda _argv: args.func(args) or 0)()
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def test_bad_peaks_name_the_record(samples, msg):
 def test_rr_experiment_bad_arguments_one_message(argv, msg, capsys):
     from ternecg.golden import rr_experiment
     assert rr_experiment.main(argv) == 2
-    assert capsys.readouterr().err.strip() == f"error: {msg}"
+    assert capsys.readouterr().err.strip() == f"ternecg rr-experiment: error: {msg}"
 
 
 def test_results_section_renders_every_run_and_the_seed_mean(tmp_path, monkeypatch):
