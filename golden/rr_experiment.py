@@ -76,7 +76,7 @@ def run(kind="qat", use_rr=True, epochs=30, seed=0, mixup=0.2, db=None, report=R
 def table(runs):
     rows = ["| kind | RR | epochs | seed | acc | F1 abnormal | +P abnormal | Se S | Se V | Se F | s |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in runs:
+    for r in sorted(runs, key=lambda r: (r["kind"], not r["rr"], r["epochs"], r["seed"])):
         rows.append(f"| {r['kind']} | {'yes' if r['rr'] else 'no'} | {r['epochs']} | {r['seed']} | {r['acc']:.4f} | "
                     f"{r['f1_abnormal']:.4f} | {r['ppv_abnormal']:.4f} | {r['se']['S']:.3f} | {r['se']['V']:.3f} | "
                     f"{r['se']['F']:.3f} | {r['seconds']:.0f} |")
