@@ -70,7 +70,13 @@ def run(kind="qat", use_rr=True, epochs=30, seed=0, mixup=0.2, db=None, report=R
     secs = train.fit(net, x[tr], y[tr], epochs, 1e-3, seed, 256, mixup, desc=f"rr {kind}", threads=1)
     res = {"kind": kind, "rr": use_rr, "epochs": epochs, "seed": seed, "mixup": mixup, "threads": 1,
            **_scores(train.predict(net, x[te]), y[te], aami_class(beats.symbol[te])), "seconds": round(secs, 1)}
-    return update_json(report, lambda d: {"runs": d.get("runs", []) + [res]})["runs"]
+    return update_json(report, lambda d: {"runs": merge(d.get("runs", []), res)})["runs"]
+
+
+def merge(runs, new):
+    """``runs`` with ``new`` added; a run of the same kind, RR, epochs and seed is replaced."""
+    key = ("kind", "rr", "epochs", "seed")
+    return [r for r in runs if tuple(r[k] for k in key) != tuple(new[k] for k in key)] + [new]
 
 
 def table(runs):

@@ -70,3 +70,12 @@ def test_results_section_renders_every_run_and_the_seed_mean(tmp_path, monkeypat
     md = "\n".join(results._rr_section())
     assert md.count("| qat | yes | 30 |") == 2
     assert "- qat, with RR, 30 epochs: abnormal F1 0.7800 (min 0.7500, max 0.8100, 2 seeds)" in md
+
+
+def test_a_rerun_replaces_its_row():
+    from ternecg.golden.rr_experiment import merge
+    runs = [{"kind": "qat", "rr": True, "epochs": 30, "seed": s, "f1_abnormal": 0.7} for s in (0, 1)]
+    again = {"kind": "qat", "rr": True, "epochs": 30, "seed": 0, "f1_abnormal": 0.9}
+    out = merge(runs, again)
+    assert [(r["seed"], r["f1_abnormal"]) for r in out] == [(1, 0.7), (0, 0.9)]
+    assert len(merge(out, dict(again, rr=False))) == 3
