@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ternecg.errors import cli_main
+from ternecg.reports import read_json
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results"
@@ -145,7 +146,7 @@ def _rr_section():
     md = ["### RR-interval codes beside the beat (a measurement; not in the hardware yet)", ""]
     if not f.is_file():
         return md + [f"No runs shipped yet ({f.name} in results/): run `make rr-experiment`.", ""]
-    runs = json.loads(f.read_text())["runs"]
+    runs = read_json(f).get("runs", [])
     md += ["Three 4-bit codes per beat from the R-peak positions (pre/local, post/local, post/pre "
            "RR ratios, `golden/rr.py`), thermometer-coded, through a linear table added to the "
            "logits of the default topology; trained on DS1 (mixup 0.2, one thread), tested on DS2. "

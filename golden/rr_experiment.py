@@ -4,8 +4,8 @@ Not the shipped model and not in the hardware yet: it trains the default topolog
 optionally, a linear table on the thermometer-coded RR codes of :mod:`ternecg.golden.rr` added to
 its logits, and tests on DS2 (inter-patient, no fine-tuning). ``--kind qat`` trains the ternary
 QAT model and evaluates its float forward pass (equal to the integer reference up to rounding of
-the float parts); the RR table stays float. Each run appends to results/rr_experiment.json
-(shipped; `make results` renders it).
+the float parts); the RR table stays float. Each run is stored in results/rr_experiment.json
+(replacing an earlier run of the same kind, RR, epochs and seed; `make results` renders it).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from ternecg.errors import TernEcgError, cli_main
 from ternecg.reports import update_json
 
 from . import splits, train
-from .beats import aami_class, load_beats
+from .beats import load_beats
 from .config import load_config
+from .evaluate import binary_metrics
 from .model import Net
 from .records import REPO_ROOT
 from .rr import BITS, FEATURES, rr_codes, thermometer
@@ -43,13 +44,12 @@ class RRNet(nn.Module):
         return self.net(x[:, :-N_RR]) + self.rr(x[:, -N_RR:])
 
 
-def _scores(pred, y, cls):
-    tp = int(((pred == 1) & (y == 1)).sum())
-    fp = int(((pred == 1) & (y == 0)).sum())
-    fn = int(((pred == 0) & (y == 1)).sum())
-    se = {c: round(float((pred[torch.from_numpy(cls == c)] == 1).float().mean()), 4) for c in "SVF"}
-    return {"acc": round(float((pred == y).float().mean()), 4), "f1_abnormal": round(2 * tp / (2 * tp + fp + fn), 4),
-            "ppv_abnormal": round(tp / max(1, tp + fp), 4), "se": se}
+def _scores(symbols, pred):
+    """The columns of :func:`table`, from :func:`ternecg.golden.evaluate.binary_metrics`."""
+    m = binary_metrics(symbols, pred.numpy())
+    pc = m["per_class"]
+    return {"acc": round(m["acc"], 4), "f1_abnormal": round(m["f1_abnormal"], 4),
+            "ppv_abnormal": round(pc["abnormal"]["ppv"] or 0.0, 4), "se": {c: round(pc[c]["se"], 4) for c in "SVF"}}
 
 
 def run(kind="qat", use_rr=True, epochs=30, seed=0, mixup=0.2, db=None, report=REPORT):
@@ -69,7 +69,7 @@ def run(kind="qat", use_rr=True, epochs=30, seed=0, mixup=0.2, db=None, report=R
         net = Net(cfg, quant=kind == "qat")
     secs = train.fit(net, x[tr], y[tr], epochs, 1e-3, seed, 256, mixup, desc=f"rr {kind}", threads=1)
     res = {"kind": kind, "rr": use_rr, "epochs": epochs, "seed": seed, "mixup": mixup, "threads": 1,
-           **_scores(train.predict(net, x[te]), y[te], aami_class(beats.symbol[te])), "seconds": round(secs, 1)}
+           **_scores(beats.symbol[te], train.predict(net, x[te])), "seconds": round(secs, 1)}
     return update_json(report, lambda d: {"runs": merge(d.get("runs", []), res)})["runs"]
 
 

@@ -7,6 +7,24 @@ import json
 import os
 from pathlib import Path
 
+from .errors import TernEcgError
+
+
+def read_json(path):
+    """The JSON object in ``path`` (``{}`` when missing); a corrupt file is one clear error."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TernEcgError(f"report {path} is not valid JSON ({exc}); delete it and re-run the "
+                           f"command that writes it") from None
+    if not isinstance(data, dict):
+        raise TernEcgError(f"report {path} holds a {type(data).__name__}, not a JSON object; delete it "
+                           f"and re-run the command that writes it")
+    return data
+
 
 def update_json(path, update):
     """Read ``path`` (``{}`` when missing), apply ``update(dict) -> dict``, write it back; returns the result.
@@ -18,8 +36,7 @@ def update_json(path, update):
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        data = json.loads(path.read_text()) if path.is_file() else {}
-        data = update(data)
+        data = update(read_json(path))
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data, indent=1) + "\n")
         os.replace(tmp, path)

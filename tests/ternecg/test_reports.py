@@ -30,3 +30,18 @@ def test_returns_the_written_value(tmp_path):
     assert update_json(path, lambda d: {"runs": d.get("runs", []) + [1]}) == {"runs": [1]}
     assert update_json(path, lambda d: {"runs": d.get("runs", []) + [2]}) == {"runs": [1, 2]}
     assert json.loads(path.read_text()) == {"runs": [1, 2]}
+
+
+def test_a_corrupt_report_is_one_clear_error(tmp_path):
+    import pytest
+
+    from ternecg.errors import TernEcgError
+    from ternecg.reports import read_json
+    bad = tmp_path / "train.json"
+    bad.write_text('{"seconds": ')
+    with pytest.raises(TernEcgError, match=f"report {bad} is not valid JSON .*; delete it"):
+        update_json(bad, lambda d: d)
+    bad.write_text("[1, 2]")
+    with pytest.raises(TernEcgError, match="holds a list, not a JSON object"):
+        read_json(bad)
+    assert read_json(tmp_path / "missing.json") == {}
