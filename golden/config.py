@@ -12,6 +12,10 @@ A config lists layers; each is one of
 - ``{"type": "dense", "out": n}``: a fully connected layer over the flattened (channel, position)
   map. The last layer must be dense; it produces the logits (no activation, integer bias).
 
+An optional top-level ``"rr_bits": b`` (1..8) adds the RR-interval path: with each beat the host
+sends the three b-bit RR codes of :mod:`ternecg.golden.rr`, and a table of
+``classes x 3 x 2^b`` integers (ternecg.hw.rr_table) adds ``T[class][feature][code]`` to the logits.
+
 :func:`load_config` returns a :class:`ModelConfig` whose ``layers`` are :class:`ConvSpec` /
 :class:`MuxSpec` objects with every length and channel count resolved.
 """
@@ -29,6 +33,7 @@ CONV_KINDS = ("regular", "group", "msgc", "msgc_noshuffle", "gpw")
 TASKS = {"binary": ("N", "abnormal"), "six": ("N", "V", "F", "/", "f", "other")}
 INPUT_BITS = 8          # the normaliser's output: signed int8
 MAX_ACC_BITS = 24       # widest accumulator the hardware generator accepts
+RR_FEATURES = 3         # RR codes per beat (ternecg.golden.rr.FEATURES)
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,12 @@ class ModelConfig:
     layers: tuple
     description: str = ""
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+    rr_bits: int = 0        # RR-code width; 0: no RR path
+
+    @property
+    def rr_features(self):
+        """Number of RR codes per beat (0 without the RR path)."""
+        return RR_FEATURES if self.rr_bits else 0
 
     @property
     def classes(self):
@@ -229,7 +240,9 @@ def parse_config(d, source="<dict>"):
         c, lin, in_bound = layers[-1].cout, layers[-1].lout, q
     if not (isinstance(layers[-1], ConvSpec) and layers[-1].final):
         _err(source, "the last layer must be a dense layer producing the class logits")
-    return ModelConfig(name, task, length, act_bits, tuple(layers), d.get("description", ""), d)
+    rr_bits = _int(d, "rr_bits", source, lo=0, hi=8, default=0)
+    return ModelConfig(name, task, length, act_bits, tuple(layers), d.get("description", ""), d,
+                       rr_bits=rr_bits)
 
 
 def load_config(name_or_path):

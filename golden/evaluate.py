@@ -2,6 +2,9 @@
 
 ``integer``: the model files through the integer reference (what the hardware computes).
 ``float``:   the float twins (same topology, no quantisation) from models/float/.
+Protocols: ``patient_specific`` (models/patient/), ``inter_patient`` (models/inter_patient.json,
+with each beat's RR codes), ``inter_patient_no_rr`` (models/default.json, samples only) and
+``six_class_random`` (models/six_class.json).
 Per protocol: acc, f1_abnormal (binary protocols), per-class Se and +P, confusion matrix, counts.
 """
 
@@ -20,6 +23,7 @@ from .beats import SIX_CLASSES, aami_class, binary_labels, load_beats, six_label
 from .config import parse_config
 from .model import Net
 from .normalize import normalize
+from .rr import rr_codes, thermometer
 
 AAMI_CLASSES = ("N", "S", "V", "F")
 
@@ -63,16 +67,19 @@ def six_metrics(symbols, y_pred):
             "classes": list(SIX_CLASSES), "beats": int(cm.sum())}
 
 
-def _int_predict(path, raw):
-    return integer_ref.classify(modelfile.load(path), torch.from_numpy(raw.astype(np.int64))).numpy()
+def _int_predict(path, raw, rr=None):
+    return integer_ref.classify(modelfile.load(path), torch.from_numpy(raw.astype(np.int64)), rr).numpy()
 
 
-def _float_predict(path, config, raw):
+def _float_predict(path, config, raw, rr=None):
     if not Path(path).is_file():
         raise TernEcgError(f"float model {path} not found; run 'make train' to produce it")
-    net = Net(parse_config(config), quant=False)
+    cfg = parse_config(config)
+    net = Net(cfg, quant=False)
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     x = normalize(torch.from_numpy(raw.astype(np.int64)))
+    if cfg.rr_bits:
+        x = torch.cat([x.float(), thermometer(rr, cfg.rr_bits)], 1)
     return train.predict(net, x).numpy()
 
 
@@ -81,15 +88,19 @@ def evaluate(models=modelfile.MODELS_DIR, db=None, out=Path("build/reports")):
     beats = load_beats(db)
     report = {}
     for kind in ("integer", "float"):
-        def predict(name, config, idx):
+        def predict(name, config, idx, rr=None):
             if kind == "integer":
-                return _int_predict(models / f"{name}.json", beats.raw[idx])
-            return _float_predict(models / "float" / f"{name}.pt", config, beats.raw[idx])
+                return _int_predict(models / f"{name}.json", beats.raw[idx], rr)
+            return _float_predict(models / "float" / f"{name}.pt", config, beats.raw[idx], rr)
 
         glob_cfg = modelfile.load(models / "default.json").cfg.raw
-        # (a) inter-patient: the global model on every DS2 beat
+        # (a) inter-patient: the RR model on every DS2 beat with its RR codes; the global model
+        # (no RR path, the fine-tuning base) beside it
         _, test = splits.inter_patient(beats)
-        inter = binary_metrics(beats.symbol[test], predict("default", glob_cfg, test))
+        inter_rr = modelfile.load(models / "inter_patient.json").cfg
+        codes = rr_codes(beats, bits=inter_rr.rr_bits)[test]
+        inter = binary_metrics(beats.symbol[test], predict("inter_patient", inter_rr.raw, test, codes))
+        inter_no_rr = binary_metrics(beats.symbol[test], predict("default", glob_cfg, test))
         # (b) patient-specific: each DS2 record's fine-tuned model on its test portion
         syms, preds = [], []
         for rec in splits.DS2:
@@ -101,7 +112,8 @@ def evaluate(models=modelfile.MODELS_DIR, db=None, out=Path("build/reports")):
         six_cfg = modelfile.load(models / "six_class.json").cfg.raw
         _, t6 = splits.six_class_random(beats, seed=0)
         six = six_metrics(beats.symbol[t6], predict("six_class", six_cfg, t6))
-        report[kind] = {"patient_specific": ps, "inter_patient": inter, "six_class_random": six}
+        report[kind] = {"patient_specific": ps, "inter_patient": inter, "inter_patient_no_rr": inter_no_rr,
+                        "six_class_random": six}
     report["model"] = model_size(modelfile.load(models / "default.json"))
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -150,7 +162,7 @@ def plot_confusions(report, path):
 
 def table(report):
     rows = ["| protocol | model | acc | F1 abnormal | beats |", "|---|---|---|---|---|"]
-    for proto in ("patient_specific", "inter_patient", "six_class_random"):
+    for proto in ("patient_specific", "inter_patient", "inter_patient_no_rr", "six_class_random"):
         for kind in ("integer", "float"):
             r = report[kind][proto]
             f1 = r.get("f1_abnormal")

@@ -73,7 +73,8 @@ def export(net: Net, meta=None):
             alpha = float(block.conv.alphas()[0])
             bias = torch.round(block.bias.detach().double() / (alpha * s_in)).to(torch.int64)
             entries.append(encode_conv(block.spec, codes, bias=bias,
-                                       acc_bits=acc_bits_needed(codes, xmax)))
+                                       acc_bits=acc_bits_needed(codes, xmax),
+                                       rr_table=net.rr_table() if cfg.rr_bits else None))
         else:
             step = float(block.act.step.detach().abs() + 1e-6)
             entries.append(_conv_entry(block.conv, block.bn, step, s_in, cfg.act_bits, xmax))

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ternecg.errors import TernEcgError
+
 from .config import MuxSpec
 from .modelfile import IntConv, IntModel
 from .normalize import normalize
@@ -65,13 +67,42 @@ class Trace:
     mux: dict = field(default_factory=dict)      # layer index -> {"qa", "qg", "select"}
     logits: torch.Tensor = None
     cls: torch.Tensor = None
+    rr: torch.Tensor = None                      # (N, classes) RR-table sum added to the logits
 
 
-def forward(model: IntModel, raw):
-    """raw: (N, L) or (L,) unsigned 11-bit samples -> :class:`Trace`."""
+def rr_check(model: IntModel, rr, n):
+    """``rr`` as an (n, features) int64 tensor of codes, checked against the model's RR path."""
+    cfg = model.cfg
+    if not cfg.rr_bits:
+        if rr is not None:
+            raise TernEcgError(f"model {cfg.name!r} has no RR path; do not pass RR codes")
+        return None
+    if rr is None:
+        raise TernEcgError(f"model {cfg.name!r} adds RR-interval codes to its logits: pass the "
+                           f"{cfg.rr_features} codes of every beat (ternecg.golden.rr.rr_codes)")
+    rr = torch.as_tensor(rr).to(torch.int64)
+    if rr.dim() == 1:
+        rr = rr.unsqueeze(0)
+    if rr.shape != (n, cfg.rr_features):
+        raise TernEcgError(f"RR codes have shape {tuple(rr.shape)}, expected ({n}, {cfg.rr_features})")
+    if bool(((rr < 0) | (rr >= 1 << cfg.rr_bits)).any()):
+        raise TernEcgError(f"RR codes must lie in 0..{(1 << cfg.rr_bits) - 1} (rr_bits = {cfg.rr_bits})")
+    return rr
+
+
+def rr_sum(table, rr):
+    """(N, classes): sum over features f of table[class, f, rr[n, f]]."""
+    f = torch.arange(table.shape[1])
+    return table[:, f, rr].sum(-1).t()          # table[:, f, rr] is (classes, N, F)
+
+
+def forward(model: IntModel, raw, rr=None):
+    """raw: (N, L) or (L,) unsigned 11-bit samples (and, for a model with an RR path, rr: (N, 3)
+    codes) -> :class:`Trace`."""
     raw = torch.as_tensor(raw).to(torch.int64)
     if raw.dim() == 1:
         raw = raw.unsqueeze(0)
+    rr = rr_check(model, rr, raw.shape[0])
     x0 = normalize(raw)
     tr = Trace(input=x0)
     x = x0.unsqueeze(1)
@@ -98,6 +129,9 @@ def forward(model: IntModel, raw):
         tr.layers.append(y)
         x = y
     tr.logits = x.flatten(1)
+    if rr is not None:
+        tr.rr = rr_sum(model.rr_table, rr)
+        tr.logits = tr.logits + tr.rr
     tr.cls = argmax_lowest(tr.logits)
     return tr
 
@@ -109,8 +143,10 @@ def argmax_lowest(logits):
     return torch.where(logits == best, idx, logits.shape[1]).min(1).values
 
 
-def classify(model: IntModel, raw, batch=4096):
-    """Classes of many beats, in batches. raw: (N, L) -> (N,) int64."""
+def classify(model: IntModel, raw, rr=None, batch=4096):
+    """Classes of many beats, in batches. raw: (N, L) [, rr: (N, 3) codes] -> (N,) int64."""
     raw = torch.as_tensor(raw)
-    return torch.cat([forward(model, raw[i:i + batch]).cls for i in range(0, len(raw), batch)]) \
+    rr = rr_check(model, rr, len(raw))
+    return torch.cat([forward(model, raw[i:i + batch], None if rr is None else rr[i:i + batch]).cls
+                      for i in range(0, len(raw), batch)]) \
         if len(raw) else torch.zeros(0, dtype=torch.int64)

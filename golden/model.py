@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ConvSpec, MuxSpec, ModelConfig
-from .quant import QReLU, TernaryWeight, ste, ternarize
+from .quant import QReLU, TernaryWeight, round_half_up, ste, ternarize
 
 INPUT_SCALE = 1.0 / 64      # float model input = normalised int8 sample * INPUT_SCALE
 
@@ -115,7 +115,14 @@ class MuxSkipBlock(nn.Module):
 
 
 class Net(nn.Module):
-    """The model of a config; ``quant=False`` gives the float model of the same topology."""
+    """The model of a config; ``quant=False`` gives the float model of the same topology.
+
+    With ``cfg.rr_bits`` the input rows carry, after the ``input_length`` samples, the thermometer
+    bits of the beat's RR codes (:func:`ternecg.golden.rr.thermometer`), and a linear table on them
+    (``rr_w``, classes x features x (2^b - 1)) is added to the logits. Code c of a feature adds the
+    sum of its first c weights; in QAT those sums are whole logit units (straight-through rounding),
+    so the exported integer table (:meth:`rr_table`) gives the same logits.
+    """
 
     def __init__(self, cfg: ModelConfig, quant=True):
         super().__init__()
@@ -124,13 +131,41 @@ class Net(nn.Module):
         self.blocks = nn.ModuleList(
             MuxSkipBlock(s, cfg.act_bits, quant) if isinstance(s, MuxSpec)
             else ConvBlock(s, cfg.act_bits, quant) for s in cfg.layers)
+        if cfg.rr_bits:
+            self.rr_w = nn.Parameter(torch.zeros(cfg.layers[-1].cout, cfg.rr_features, (1 << cfg.rr_bits) - 1))
 
     def forward(self, x_int8):
-        """x_int8: normalised beats (N, L) as integers (any dtype) -> logits (N, classes)."""
-        x = x_int8.to(torch.float32).unsqueeze(1) * INPUT_SCALE
+        """x_int8: normalised beats (N, L) as integers (any dtype), followed by the RR thermometer
+        bits when the config has an RR path -> logits (N, classes)."""
+        x = x_int8.to(torch.float32)
+        length = self.cfg.input_length
+        rr = x[:, length:]
+        x = x[:, :length].unsqueeze(1) * INPUT_SCALE
         for b in self.blocks:
             x = b(x)
-        return x.flatten(1)
+        logits = x.flatten(1)
+        if self.cfg.rr_bits:
+            logits = logits + rr @ self._rr_weights().flatten(1).t()
+        return logits
+
+    def logit_unit(self):
+        """Float value of one integer logit step: the logits layer's alpha times its input step."""
+        alpha = self.blocks[-1].conv.alphas()[0]
+        return float(alpha) * self.act_steps()[-1] if self.quant else 1.0
+
+    def _rr_cumulative(self):
+        """(classes, features, 2^b - 1): the table entries of codes 1.. in logit units (QAT: rounded, STE)."""
+        c = torch.cumsum(self.rr_w, -1) / self.logit_unit()
+        return ste(c, round_half_up(c)) if self.quant else c
+
+    def _rr_weights(self):
+        c = self._rr_cumulative()
+        return torch.diff(c, dim=-1, prepend=torch.zeros_like(c[..., :1])) * self.logit_unit()
+
+    def rr_table(self):
+        """Integer RR table (classes, features, 2^b) in logit units; entry 0 (code 0) is 0."""
+        c = self._rr_cumulative().detach()
+        return torch.cat([torch.zeros_like(c[..., :1]), c], -1).to(torch.int64)
 
     def act_steps(self):
         """Activation step of the tensor entering each block (INPUT_SCALE for the first)."""

@@ -8,7 +8,8 @@ Schema (version 1)::
      "layers": [                           # one entry per config layer, same order
         {"name", "weights": [str per output channel], "thresholds": [[int]*(2^b-1) per channel],
          "acc_bits": int}                                   # conv and hidden dense layers
-        {"name", "weights": [...], "bias": [int per class], "acc_bits": int}   # logits layer
+        {"name", "weights": [...], "bias": [int per class], "acc_bits": int,   # logits layer
+         "rr_table": [[[int] * 2^rr_bits per RR feature] per class]}          # (only with rr_bits)
         {"name", "dw": {conv entry}, "grp": {conv entry}}                      # MUX-skip block
      ],
      "meta": {...},                        # provenance: seed, data, training time (not checked)
@@ -50,6 +51,7 @@ class IntConv:
     thresholds: torch.Tensor | None     # (cout, 2^b - 1) int64, ascending per row
     bias: torch.Tensor | None           # (cout,) int64, logits layer only
     acc_bits: int
+    rr_table: torch.Tensor | None = None  # (cout, features, 2^rr_bits) int64, logits layer with RR path
 
 
 @dataclass
@@ -71,13 +73,18 @@ class IntModel:
     def classes(self):
         return self.cfg.classes
 
+    @property
+    def rr_table(self):
+        """(classes, features, 2^rr_bits) int64 RR table added to the logits, or None."""
+        return self.layers[-1].rr_table
+
 
 def checksum(doc):
     body = {k: v for k, v in doc.items() if k != "sha256"}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def encode_conv(spec, codes, thresholds=None, bias=None, acc_bits=None):
+def encode_conv(spec, codes, thresholds=None, bias=None, acc_bits=None, rr_table=None):
     entry = {"name": spec.name,
              "weights": ["".join(CHAR[int(v)] for v in c.flatten().tolist()) for c in codes],
              "acc_bits": int(acc_bits)}
@@ -85,6 +92,8 @@ def encode_conv(spec, codes, thresholds=None, bias=None, acc_bits=None):
         entry["thresholds"] = [[int(v) for v in row] for row in thresholds.tolist()]
     if bias is not None:
         entry["bias"] = [int(v) for v in bias.tolist()]
+    if rr_table is not None:
+        entry["rr_table"] = [[[int(v) for v in row] for row in cls] for cls in rr_table.tolist()]
     return entry
 
 
@@ -103,6 +112,27 @@ def save(doc, path):
 
 def _bad(path, msg):
     raise TernEcgError(f"model file {path}: {msg}")
+
+
+RR_ENTRY_BITS = 16      # widest RR table entry (signed) the hardware accepts
+
+
+def _rr_from(entry, cfg, path, where):
+    t = entry.get("rr_table")
+    if not cfg.rr_bits:
+        if t is not None:
+            _bad(path, f"{where}.rr_table is present but the config has no 'rr_bits'")
+        return None
+    n, f, c = cfg.layers[-1].cout, cfg.rr_features, 1 << cfg.rr_bits
+    lim = 1 << (RR_ENTRY_BITS - 1)
+    if (not isinstance(t, list) or len(t) != n
+            or not all(isinstance(r, list) and len(r) == f for r in t)
+            or not all(isinstance(row, list) and len(row) == c
+                       and all(isinstance(v, int) and not isinstance(v, bool) and -lim <= v < lim for v in row)
+                       for r in t for row in r)):
+        _bad(path, f"{where}.rr_table must be {n} classes x {f} features x {c} integers "
+                   f"in [{-lim}, {lim - 1}] (config rr_bits = {cfg.rr_bits})")
+    return torch.tensor(t, dtype=torch.int64)
 
 
 def _conv_from(entry, spec, act_bits, xmax, path, where):
@@ -199,4 +229,5 @@ def load(path=None):
                                  _conv_from(e.get("grp"), spec.grp, cfg.act_bits, xmax, path, where + ".grp")))
         else:
             layers.append(_conv_from(e, spec, cfg.act_bits, xmax, path, where))
+    layers[-1].rr_table = _rr_from(entries[-1], cfg, path, f"layers[{len(entries) - 1}]")
     return IntModel(cfg, layers, doc.get("meta", {}), doc["sha256"], str(path))

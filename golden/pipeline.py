@@ -6,6 +6,8 @@ Stages (each for the integer/QAT model and its float twin of the same topology):
 - ``patient``: per DS2 record, fine-tune the global model on the first 5 minutes ->
                models/patient/<record>.json / models/float/patient/<record>.pt
 - ``six``:     random 75/25 split, six classes -> models/six_class.json (+ qat) / models/float/six_class.pt
+- ``inter``:   DS1 with the beats' RR codes (config msgc_mux_rr) -> models/inter_patient.json
+               (+ qat) / models/float/inter_patient.pt: the pure inter-patient model
 
 The QAT checkpoints (models/qat/) let the ``patient`` stage run on its own and let the tests compare
 the float QAT forward pass with the integer reference. Times go to build/reports/train.json (not
@@ -28,13 +30,15 @@ from .beats import load_beats
 from .config import load_config
 from .export import export
 from .modelfile import MODELS_DIR, save
+from .rr_experiment import rr_inputs
 
 GLOBAL = {"config": "msgc_mux", "epochs": 60, "lr": 1e-3, "batch": 256}
 # Small batches do not parallelise: the fine-tune and six-class stages run on one thread (faster
 # than two here, and the two kinds can train side by side); the thread count is part of the recipe.
 FINETUNE = {"epochs": 100, "lr": 1e-3, "batch": 64, "mixup": 0.0, "threads": 1}
 SIX = {"config": "msgc_mux_6class", "epochs": 60, "lr": 3e-4, "batch": 64, "mixup": 0.2, "threads": 1}
-STAGES = ("global", "patient", "six")
+INTER = {"config": "msgc_mux_rr", "epochs": 30, "lr": 1e-3, "batch": 256, "mixup": 0.2, "threads": 1}
+STAGES = ("global", "patient", "six", "inter")
 KINDS = ("integer", "float")
 
 
@@ -102,5 +106,14 @@ def train_all(seed=0, out=MODELS_DIR, db=None, report=Path("build/reports/train.
                           desc=f"six-class {kind}", threads=SIX["threads"])
             times[f"six_class_{kind}_s"] = round(t, 1)
             _finish(net, out, "six_class", kind, {"seed": seed, "protocol": "six_class_random seed 0", **SIX})
+    if "inter" in stages:
+        cfg_rr = load_config(INTER["config"])
+        x_rr = rr_inputs(beats, x, cfg_rr.rr_bits)
+        for kind in kinds:
+            net = train.new_net(cfg_rr, kind == "integer", seed)
+            t = train.fit(net, x_rr[tr], y[tr], INTER["epochs"], INTER["lr"], seed, INTER["batch"],
+                          INTER["mixup"], desc=f"inter-patient {kind}", threads=INTER["threads"])
+            times[f"inter_patient_{kind}_s"] = round(t, 1)
+            _finish(net, out, "inter_patient", kind, {"seed": seed, "protocol": "inter_patient DS1, RR codes", **INTER})
     update_json(report, lambda d: {"seed": seed, "seconds": {**d.get("seconds", {}), **times}})
     return times

@@ -5,9 +5,10 @@ beside each beat. Per beat, with ``pre`` / ``post`` the distance in samples to t
 R peak of the same record and ``local`` the mean of the last ``LOCAL`` pre intervals (this one
 included; causal, so a host can compute it with one beat of latency for ``post``):
 
-    code = clip(round(8 * ratio), 0, 2^BITS - 1)   for ratio in (pre/local, post/local, post/pre)
+    code = clip(round(2^(b-1) * ratio), 0, 2^b - 1)   for ratio in (pre/local, post/local, post/pre)
 
-A code of 8 is a regular rhythm; premature beats (S, V) give pre/local < 1 and post/pre > 1.
+with b bits per code (default BITS = 4: a step of 1/8, ratios up to 15/8). A code of 2^(b-1) is a
+regular rhythm; premature beats (S, V) give pre/local < 1 and post/pre > 1.
 The first beat of a record takes its post interval as pre, the last its pre as post.
 :func:`thermometer` expands the codes to bits, so that a linear layer on them is a free
 per-code table (a hardware lookup, no multiplier).
@@ -25,27 +26,41 @@ BITS = 4
 FEATURES = ("pre/local", "post/local", "post/pre")
 
 
+def _ratio_code(num, den, bits):
+    """clip(floor(2^(b-1) * num / den + 1/2), 0, 2^b - 1) in exact integer arithmetic."""
+    return np.clip(((num << bits) + den) // (2 * den), 0, (1 << bits) - 1)
+
+
+def record_codes(samples, local=LOCAL, bits=BITS) -> np.ndarray:
+    """(N, 3) int64 codes of one record's increasing R-peak samples (what a host computes).
+
+    Integer arithmetic only (no float rounding to disagree on): with ``S`` the sum of the last
+    ``k <= local`` pre intervals, pre/local = pre * k / S.
+    """
+    s = np.asarray(samples, dtype=np.int64)
+    d = np.diff(s)
+    pre = np.concatenate([d[:1], d])
+    post = np.concatenate([d, d[-1:]])
+    c = np.concatenate([[0], np.cumsum(pre)])
+    k = np.arange(len(pre))
+    lo = np.maximum(0, k + 1 - local)
+    win, cnt = c[k + 1] - c[lo], k + 1 - lo
+    return np.stack([_ratio_code(pre * cnt, win, bits), _ratio_code(post * cnt, win, bits),
+                     _ratio_code(post, pre, bits)], 1)
+
+
 def rr_codes(beats, local=LOCAL, bits=BITS) -> torch.Tensor:
     """(N, 3) int64 codes of :data:`FEATURES` for ``beats`` (records in any order, peaks sorted within)."""
-    n = len(beats)
-    ratios = np.zeros((n, len(FEATURES)))
+    codes = np.zeros((len(beats), len(FEATURES)), dtype=np.int64)
     for rec in np.unique(beats.record):
         idx = np.flatnonzero(beats.record == rec)
-        s = beats.sample[idx].astype(np.float64)
+        s = beats.sample[idx]
         if len(s) < 2:
             raise TernEcgError(f"record {rec}: RR codes need at least 2 beats, got {len(s)}")
         if np.any(np.diff(s) <= 0):
             raise TernEcgError(f"record {rec}: R-peak samples must increase; sort the beats by sample")
-        d = np.diff(s)
-        pre = np.concatenate([[d[0]], d])
-        post = np.concatenate([d, [d[-1]]])
-        c = np.concatenate([[0.0], np.cumsum(pre)])
-        k = np.arange(len(pre))
-        lo = np.maximum(0, k + 1 - local)
-        mean = (c[k + 1] - c[lo]) / (k + 1 - lo)
-        ratios[idx] = np.stack([pre / mean, post / mean, post / pre], 1)
-    codes = np.clip(np.round(ratios * 8), 0, (1 << bits) - 1)
-    return torch.from_numpy(codes.astype(np.int64))
+        codes[idx] = record_codes(s, local, bits)
+    return torch.from_numpy(codes)
 
 
 def thermometer(codes, bits=BITS) -> torch.Tensor:

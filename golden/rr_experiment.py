@@ -1,11 +1,12 @@
 """`make rr-experiment`: would RR-interval codes lift pure inter-patient abnormal F1? (a measurement)
 
-Not the shipped model and not in the hardware yet: it trains the default topology on DS1 with,
-optionally, a linear table on the thermometer-coded RR codes of :mod:`ternecg.golden.rr` added to
-its logits, and tests on DS2 (inter-patient, no fine-tuning). ``--kind qat`` trains the ternary
-QAT model and evaluates its float forward pass (equal to the integer reference up to rounding of
-the float parts); the RR table stays float. Each run is stored in results/rr_experiment.json
-(replacing an earlier run of the same kind, RR, epochs and seed; `make results` renders it).
+It trains the default topology on DS1 with, optionally, the RR path of config ``msgc_mux_rr``
+(the RR codes of :mod:`ternecg.golden.rr`, thermometer-coded, through a table added to the logits),
+and tests on DS2 (inter-patient, no fine-tuning). ``--kind qat`` trains the ternary QAT model
+(its RR table in whole logit units, as the hardware adds it) and evaluates its float forward pass
+(equal to the integer reference up to rounding of the float parts). Each run is stored in
+results/rr_experiment.json (replacing an earlier run of the same kind, RR bits, epochs and seed;
+`make results` renders it).
 """
 
 from __future__ import annotations
@@ -14,34 +15,18 @@ import argparse
 import sys
 
 import torch
-from torch import nn
-
 from ternecg.errors import TernEcgError, cli_main
 from ternecg.reports import update_json
 
 from . import splits, train
 from .beats import load_beats
-from .config import load_config
+from .config import load_config, parse_config
 from .evaluate import binary_metrics
 from .model import Net
 from .records import REPO_ROOT
-from .rr import BITS, FEATURES, rr_codes, thermometer
+from .rr import BITS, rr_codes, thermometer
 
 REPORT = REPO_ROOT / "results" / "rr_experiment.json"
-N_RR = len(FEATURES) * ((1 << BITS) - 1)
-
-
-class RRNet(nn.Module):
-    """Net on the first WINDOW columns, plus a bias-free linear table on the RR bits after them."""
-
-    def __init__(self, cfg, quant):
-        super().__init__()
-        self.cfg = cfg
-        self.net = Net(cfg, quant=quant)
-        self.rr = nn.Linear(N_RR, cfg.layers[-1].cout, bias=False)
-
-    def forward(self, x):
-        return self.net(x[:, :-N_RR]) + self.rr(x[:, -N_RR:])
 
 
 def _scores(symbols, pred):
@@ -52,7 +37,13 @@ def _scores(symbols, pred):
             "ppv_abnormal": round(pc["abnormal"]["ppv"] or 0.0, 4), "se": {c: round(pc[c]["se"], 4) for c in "SVF"}}
 
 
-def run(kind="qat", use_rr=True, epochs=30, seed=0, mixup=0.2, db=None, report=REPORT):
+def rr_inputs(beats, x, bits):
+    """Training rows of an RR model: the normalised beat, then the thermometer bits of its codes."""
+    return torch.cat([x.float(), thermometer(rr_codes(beats, bits=bits), bits)], 1)
+
+
+def run(kind="qat", use_rr=True, epochs=30, seed=0, mixup=0.2, db=None, report=REPORT, bits=BITS,
+        abnormal_weight=1.0):
     if kind not in ("qat", "float"):
         raise TernEcgError(f"--kind {kind!r}: choose qat or float")
     if epochs < 1:
@@ -60,30 +51,46 @@ def run(kind="qat", use_rr=True, epochs=30, seed=0, mixup=0.2, db=None, report=R
     beats = load_beats(db)
     x, y = train.prepare(beats, "binary")
     tr, te = splits.inter_patient(beats)
-    cfg = load_config("msgc_mux")
-    torch.manual_seed(seed)
+    if not 1 <= bits <= 8:
+        raise TernEcgError(f"--rr-bits {bits}: must be 1..8")
     if use_rr:
-        net = RRNet(cfg, kind == "qat")
-        x = torch.cat([x.float(), thermometer(rr_codes(beats))], 1)
+        cfg = parse_config(dict(load_config("msgc_mux_rr").raw, rr_bits=bits))
+        x = rr_inputs(beats, x, bits)
     else:
-        net = Net(cfg, quant=kind == "qat")
-    secs = train.fit(net, x[tr], y[tr], epochs, 1e-3, seed, 256, mixup, desc=f"rr {kind}", threads=1)
-    res = {"kind": kind, "rr": use_rr, "epochs": epochs, "seed": seed, "mixup": mixup, "threads": 1,
+        cfg, bits = load_config("msgc_mux"), 0
+    torch.manual_seed(seed)
+    net = Net(cfg, quant=kind == "qat")
+    secs = train.fit(net, x[tr], y[tr], epochs, 1e-3, seed, 256, mixup, desc=f"rr {kind}", threads=1,
+                     class_weight=[1.0, abnormal_weight])
+    res = {"kind": kind, "rr": use_rr, "rr_bits": bits, "rr_table": _table_kind(kind, use_rr), "abnormal_weight": abnormal_weight, "epochs": epochs, "seed": seed, "mixup": mixup, "threads": 1,
            **_scores(beats.symbol[te], train.predict(net, x[te])), "seconds": round(secs, 1)}
     return update_json(report, lambda d: {"runs": merge(d.get("runs", []), res)})["runs"]
 
 
+def _table_kind(kind, use_rr):
+    return ("integer" if kind == "qat" else "float") if use_rr else "-"
+
+
+def _key(r):
+    # runs before the integer RR table (session 5) had a float table and 4-bit codes
+    return (r["kind"], r["rr"], r.get("rr_bits", BITS if r["rr"] else 0),
+            r.get("rr_table", "float" if r["rr"] else "-"), r.get("abnormal_weight", 1.0), r["epochs"], r["seed"])
+
+
 def merge(runs, new):
-    """``runs`` with ``new`` added; a run of the same kind, RR, epochs and seed is replaced."""
-    key = ("kind", "rr", "epochs", "seed")
-    return [r for r in runs if tuple(r[k] for k in key) != tuple(new[k] for k in key)] + [new]
+    """``runs`` with ``new`` added; a run of the same kind, RR bits and table, epochs and seed is replaced."""
+    return [r for r in runs if _key(r) != _key(new)] + [new]
 
 
 def table(runs):
-    rows = ["| kind | RR | epochs | seed | acc | F1 abnormal | +P abnormal | Se S | Se V | Se F | s |",
+    rows = ["| kind | RR codes, table | epochs | seed | acc | F1 abnormal | +P abnormal | Se S | Se V | Se F | s |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in sorted(runs, key=lambda r: (r["kind"], not r["rr"], r["epochs"], r["seed"])):
-        rows.append(f"| {r['kind']} | {'yes' if r['rr'] else 'no'} | {r['epochs']} | {r['seed']} | {r['acc']:.4f} | "
+    for r in sorted(runs, key=lambda r: (r["kind"], not r["rr"], _key(r)[2:])):
+        k = _key(r)
+        rr = f"{k[2]}-bit, {k[3]}" if r["rr"] else "no"
+        if k[4] != 1.0:
+            rr += f", abnormal x{k[4]:g}"
+        rows.append(f"| {r['kind']} | {rr} | {r['epochs']} | {r['seed']} | {r['acc']:.4f} | "
                     f"{r['f1_abnormal']:.4f} | {r['ppv_abnormal']:.4f} | {r['se']['S']:.3f} | {r['se']['V']:.3f} | "
                     f"{r['se']['F']:.3f} | {r['seconds']:.0f} |")
     return "\n".join(rows)
@@ -96,9 +103,11 @@ def main(argv=None):
     ap.add_argument("--no-rr", action="store_true", help="the same run without RR codes (baseline)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rr-bits", type=int, default=BITS, help="bits per RR code (step 2^-(b-1))")
+    ap.add_argument("--abnormal-weight", type=float, default=1.0, help="loss weight of the abnormal class")
     ap.add_argument("--db", default=None)
     a = ap.parse_args(argv)
-    runs = run(a.kind, not a.no_rr, a.epochs, a.seed, db=a.db)
+    runs = run(a.kind, not a.no_rr, a.epochs, a.seed, db=a.db, bits=a.rr_bits, abnormal_weight=a.abnormal_weight)
     print(table(runs))
     print(f"\nwrote {REPORT}")
     return 0

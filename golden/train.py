@@ -36,10 +36,12 @@ def prepare(beats, task):
     return x, torch.from_numpy(y)
 
 
-def fit(net: Net, x, y, epochs, lr, seed, batch=256, mixup=0.2, desc="train", quiet=False, threads=None):
+def fit(net: Net, x, y, epochs, lr, seed, batch=256, mixup=0.2, desc="train", quiet=False, threads=None,
+        class_weight=None):
     """Train in place with AdamW + cosine annealing + mixup; returns seconds taken.
 
     The result is a function of the seed and the thread count (default ``THREADS``).
+    ``class_weight``: optional per-class loss weights (a list, one per class).
     """
     setup_determinism(seed, threads)
     gen = torch.Generator().manual_seed(seed)
@@ -48,6 +50,7 @@ def fit(net: Net, x, y, epochs, lr, seed, batch=256, mixup=0.2, desc="train", qu
     steps_per_epoch = max(1, (len(x) + batch - 1) // batch)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
     beta = torch.distributions.Beta(torch.tensor(mixup), torch.tensor(mixup)) if mixup > 0 else None
+    cw = torch.ones(ncls) if class_weight is None else torch.tensor(class_weight, dtype=torch.float32)
     t0 = time.time()
     net.train()
     bar = tqdm(range(epochs), desc=desc, disable=quiet, leave=False)
@@ -63,7 +66,7 @@ def fit(net: Net, x, y, epochs, lr, seed, batch=256, mixup=0.2, desc="train", qu
                 xb = lam * xb + (1 - lam) * xb[j]
                 yb = lam * yb + (1 - lam) * yb[j]
             logits = net(xb)
-            loss = torch.sum(-yb * F.log_softmax(logits, 1), 1).mean()
+            loss = torch.sum(-yb * cw * F.log_softmax(logits, 1), 1).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -1,8 +1,10 @@
-"""The network top, generated from a model file: normaliser -> conv engine -> head.
+"""The network top, generated from a model file: normaliser -> conv engine [-> RR table] -> head.
 
 Members
 -------
 i : In(stream)     raw samples (unsigned 11-bit), ``input_length`` per beat.
+rr : In(stream)    only for a model with an RR path (config ``rr_bits``): the beat's RR codes,
+                   one transfer per beat (hw/rr_table.py), sent before or with its samples.
 o : Out(stream)    one result per beat: ``{cls, logits[n_classes], cycles}`` where ``cycles`` is the
                    engine's compute cycles for that beat (equal to ``schedule.cycles``).
 model_id : Out(32)  the model file's id (hw/params.py ``model_id``), read from the parameter ROM
@@ -24,6 +26,7 @@ from ternecg.golden.normalize import RAW_BITS
 from .engine import Engine
 from .head import Head
 from .normalizer import Normalizer
+from .rr_table import RRTable
 from .schedule import compile_schedule, cycles
 from .tap import TapSignature
 
@@ -40,14 +43,21 @@ class Accelerator(wiring.Component):
         # wide enough for the worst case with a 4x margin for output back-pressure stalls
         self.cycles_width = (4 * cycles(self.schedule, self._engine.act_latency)).bit_length()
         n = self.schedule.n_classes
+        logit_shape = self._engine.logits.payload.shape()
+        self._rr = None
+        if model.rr_table is not None:
+            self._rr = RRTable(model.rr_table, logit_shape.width)
+            logit_shape = self._rr.o.payload.shape()
         self.result_layout = data.StructLayout({
             "cls": unsigned(max(1, (n - 1).bit_length())),
-            "logits": data.ArrayLayout(self._engine.logits.payload.shape(), n),
+            "logits": data.ArrayLayout(logit_shape, n),
             "cycles": unsigned(self.cycles_width),
         })
         members = {"i": In(stream.Signature(unsigned(RAW_BITS))),
                    "o": Out(stream.Signature(self.result_layout)),
                    "model_id": Out(self._engine.model_id.shape())}
+        if self._rr is not None:
+            members["rr"] = In(stream.Signature(self._rr.rr.payload.shape()))
         if debug:
             members["dbg"] = Out(TapSignature(self._engine.dbg_layout))
         super().__init__(members)
@@ -55,7 +65,15 @@ class Accelerator(wiring.Component):
     def param_roms(self):
         """``{name: MemoryData}``: the parameter ROMs (hw/params.py), the only model-dependent
         contents of the design. Replace their ``init`` before elaboration to build placeholders."""
-        return self._engine.param_roms()
+        roms = dict(self._engine.param_roms())
+        if self._rr is not None:
+            roms.update(self._rr.param_roms())
+        return roms
+
+    @property
+    def rr_width(self):
+        """Width of the ``rr`` stream's payload (0 for a model without an RR path)."""
+        return 0 if self._rr is None else self.rr.payload.shape().width
 
     @property
     def act_latency(self):
@@ -70,10 +88,17 @@ class Accelerator(wiring.Component):
         s = self.schedule
         m.submodules.norm = norm = Normalizer(s.input_length, RAW_BITS)
         m.submodules.engine = engine = self._engine
-        m.submodules.head = head = Head(s.n_classes, engine.logits.payload.shape().width)
         connect(m, wiring.flipped(self.i), norm.i)
         connect(m, norm.o, engine.x)
-        connect(m, engine.logits, head.i)
+        if self._rr is None:
+            m.submodules.head = head = Head(s.n_classes, engine.logits.payload.shape().width)
+            connect(m, engine.logits, head.i)
+        else:
+            m.submodules.rr_table = rr = self._rr
+            m.submodules.head = head = Head(s.n_classes, rr.out_width)
+            connect(m, wiring.flipped(self.rr), rr.rr)
+            connect(m, engine.logits, rr.i)
+            connect(m, rr.o, head.i)
 
         # compute cycles of a beat: from the engine's first busy cycle to the cycle that hands the
         # last logit to the head, inclusive (latched at every logit, so it is final when the head's

@@ -62,8 +62,9 @@ module {harness}(clk, done, count);
   wire [{raw_msb}:0] i_payload = mem[sent];
   wire [{out_msb}:0] o_payload;
 
+{rr_decl}
   {top} dut(.clk(clk), .rst(rst), .i__valid(i_valid), .i__ready(i_ready), .i__payload(i_payload),
-            .o__valid(o_valid), .o__ready(o_ready), .o__payload(o_payload));
+            .o__valid(o_valid), .o__ready(o_ready), .o__payload(o_payload){rr_ports});
 
   function [31:0] xorshift(input [31:0] x);
     reg [31:0] y;
@@ -103,7 +104,7 @@ module {harness}(clk, done, count);
     fd = $fopen(results_file, "w");
     lfsr_i = seed | 32'd1;
     lfsr_o = (seed ^ 32'h9e3779b9) | 32'd1;
-  end
+{rr_init}  end
 
   // the source's valid and the sink's ready are registered: the harness never depends
   // combinationally on the DUT, so it behaves the same on every simulator
@@ -125,7 +126,7 @@ module {harness}(clk, done, count);
       phase_i <= (phase_i == 2'd2) ? 2'd0 : phase_i + 2'd1;
       phase_o <= (phase_o == 2'd2) ? 2'd0 : phase_o + 2'd1;
       if (i_valid && i_ready) sent <= sent + 1;
-      // a valid stays high until its transfer (stream rule): decide anew only after one
+{rr_logic}      // a valid stays high until its transfer (stream rule): decide anew only after one
       if (!i_valid || i_ready)
         i_valid <= (sent + (i_valid && i_ready) < n_samples) && on(idle_mode, lfsr_i, phase_i);
       o_ready <= on(bp_mode, lfsr_o, phase_o);
@@ -146,12 +147,39 @@ endmodule
 """
 
 
+# a model with an RR path: one word of RR codes per beat from +rr= on the ``rr`` stream, with the
+# idle pattern of the samples (other bits of the same generator)
+_RR_DECL = """\
+  reg [{rr_msb}:0] rr_mem [0:{max_beats}-1];
+  reg [2047:0] rr_file;
+  reg [31:0] rr_sent;
+  reg rr_valid;
+  wire rr_ready;
+  wire [{rr_msb}:0] rr_payload = rr_mem[rr_sent];
+"""
+_RR_PORTS = ",\n            .rr__valid(rr_valid), .rr__ready(rr_ready), .rr__payload(rr_payload)"
+_RR_INIT = """\
+    rr_sent = 0; rr_valid = 1'b0;
+    if ($value$plusargs("rr=%s", rr_file)) $readmemh(rr_file, rr_mem, 0, n_beats - 1);
+"""
+_RR_LOGIC = """\
+      if (rr_valid && rr_ready) rr_sent <= rr_sent + 1;
+      if (!rr_valid || rr_ready)
+        rr_valid <= (rr_sent + (rr_valid && rr_ready) < n_beats) && on(idle_mode, lfsr_i >> 8, phase_i);
+"""
+
+
 def harness_verilog(top: str, *, length: int, raw_bits: int, out_bits: int, max_beats: int,
-                    harness: str = None, progress: int = 100) -> str:
-    """Verilog text of the harness module around the accelerator module ``top``."""
+                    harness: str = None, progress: int = 100, rr_bits: int = 0) -> str:
+    """Verilog text of the harness module around the accelerator module ``top`` (``rr_bits``: width
+    of its ``rr`` stream, 0 for a model without an RR path)."""
+    max_beats = max(1, max_beats)
+    rr = {"rr_decl": _RR_DECL.format(rr_msb=rr_bits - 1, max_beats=max_beats), "rr_ports": _RR_PORTS,
+          "rr_init": _RR_INIT, "rr_logic": _RR_LOGIC} if rr_bits else dict.fromkeys(
+              ("rr_decl", "rr_ports", "rr_init", "rr_logic"), "")
     return _TEMPLATE.format(top=top, harness=harness or f"{top}_harness", length=length,
                             raw_msb=raw_bits - 1, out_msb=out_bits - 1, progress=progress,
-                            max_samples=max(1, max_beats) * length)
+                            max_samples=max_beats * length, **rr)
 
 
 @dataclass
@@ -247,10 +275,11 @@ def _run_verilator(binary: Path, plusargs, run_dir: Path, on_progress=None):
 
 def run_harness(model, raws, *, simulator="verilator", parallel=6, idle="none",
                 backpressure="none", seed=1, records=None, samples=None, work=None,
-                max_beats=None, on_progress=None, expected=None, dut=None) -> HarnessResult:
+                max_beats=None, on_progress=None, expected=None, dut=None, rr=None) -> HarnessResult:
     """Run ``raws`` (N, L) through the accelerator for ``model`` in the speed harness and compare
     every result with golden; returns a :class:`HarnessResult`.
 
+    ``rr``: the beats' (N, 3) RR codes, for a model with an RR path.
     ``max_beats`` sizes the harness memory (default: N) so one build serves several runs;
     ``on_progress(n)`` is called with the number of results so far (Verilator: every 100 beats);
     ``expected`` reuses vectors of :func:`~ternecg.sim.network_tb.make_vectors` (``layers=False``
@@ -284,7 +313,7 @@ def run_harness(model, raws, *, simulator="verilator", parallel=6, idle="none",
     (work / "verilog").mkdir(parents=True, exist_ok=True)
     hv = work / "verilog" / f"{harness}_{max_beats}.v"
     text = harness_verilog(top, length=length, raw_bits=RAW_BITS, out_bits=acc.result_layout.size,
-                           max_beats=max_beats, harness=harness)
+                           max_beats=max_beats, harness=harness, rr_bits=acc.rr_width)
     if not hv.is_file() or hv.read_text() != text:
         hv.write_text(text)
 
@@ -298,7 +327,7 @@ def run_harness(model, raws, *, simulator="verilator", parallel=6, idle="none",
     t1 = time.perf_counter()
 
     vec = expected if expected is not None else make_vectors(
-        model, raws, records=records, samples=samples, accel=acc, layers=False)
+        model, raws, records=records, samples=samples, accel=acc, layers=False, rr=rr)
     exp = Expected.from_vectors(vec)
     run_name = f"{idle}-{backpressure}-{seed}"
     run_dir = bdir / f"run-{run_name}"
@@ -308,6 +337,11 @@ def run_harness(model, raws, *, simulator="verilator", parallel=6, idle="none",
     rfile.unlink(missing_ok=True)
     plus = [f"+beats={n}", f"+idle={idle_mode}", f"+backpressure={bp_mode}", f"+seed={int(seed)}",
             f"+samples={sfile}", f"+results={rfile}"]
+    if acc.rr_width:
+        if exp.rr is None:
+            raise TernEcgError(f"model {model.cfg.name!r} has an RR path: pass the beats' RR codes (rr=)")
+        (run_dir / "rr.hex").write_text("\n".join(f"{int(w):x}" for w in exp.rr) + "\n")
+        plus.append(f"+rr={run_dir / 'rr.hex'}")
     t2 = time.perf_counter()
     if simulator == "verilator":
         _run_verilator(binary, plus, run_dir, on_progress)

@@ -24,7 +24,8 @@ Vector keys (``prefix`` is "" for the main set, e.g. "edge_" for another set in 
 
 ``<p>raw`` (N, L) raw samples, ``<p>record``/``<p>sample`` (N,) provenance, ``<p>layer<i>`` (N, C*L)
 expected map of hidden layer i (address ``channel*L + position``), ``<p>logits`` (N, n),
-``<p>cls`` (N,), ``<p>cycles`` (N,) analytical compute cycles; shared: ``layer_channels``,
+``<p>cls`` (N,), ``<p>cycles`` (N,) analytical compute cycles, ``<p>rr`` (N,) the packed RR codes
+of a model with an RR path (sent on the ``rr`` stream, one word per beat); shared: ``layer_channels``,
 ``layer_lengths`` (per hidden layer), ``fields`` = [cls bits, logit bits, n classes, cycles bits,
 tap layer bits, tap addr bits, tap data bits].
 """
@@ -67,9 +68,26 @@ def edge_beats(length=240, full=2047):
                      square]).astype(np.int64)
 
 
+def pack_rr(codes, bits):
+    """(N, F) RR codes -> (N,) words of the ``rr`` stream (code f in bits [f*b, (f+1)*b))."""
+    import numpy as np
+    codes = np.asarray(codes, dtype=np.int64)
+    return (codes << (bits * np.arange(codes.shape[1]))).sum(1) if len(codes) else np.zeros(0, np.int64)
+
+
+def edge_rr(n, features=3, bits=4):
+    """RR codes for :func:`edge_beats`: all zero, all maximum, then every code in turn."""
+    import numpy as np
+    top = (1 << bits) - 1
+    rows = [[0] * features, [top] * features] + [[(k + f) % (top + 1) for f in range(features)]
+                                                 for k in range(max(0, n - 2))]
+    return np.asarray(rows[:n], dtype=np.int64)
+
+
 def make_vectors(model, raws, *, parallel=1, records=None, samples=None, prefix="", accel=None,
-                 batch=2048, layers=True):
+                 batch=2048, layers=True, rr=None):
     """Expected values of ``raws`` (N, L) for ``model`` as a dict of numpy arrays (see module doc).
+    ``rr``: the (N, 3) RR codes of the beats, for a model with an RR path.
 
     ``layers=False`` leaves out the per-layer maps (the testbench then checks only logits, class
     and cycles).
@@ -93,8 +111,15 @@ def make_vectors(model, raws, *, parallel=1, records=None, samples=None, prefix=
     layers = [[] for _ in range(nl)]
     logits, cls, cyc = [], [], []
     channels = lengths = None
+    if model.cfg.rr_bits:
+        if rr is None:
+            from ternecg.errors import TernEcgError
+            raise TernEcgError(f"model {model.cfg.name!r} has an RR path: pass the beats' RR codes (rr=)")
+        rr = np.asarray(rr, dtype=np.int64)
+        out[f"{prefix}rr"] = pack_rr(rr, model.cfg.rr_bits)
     for lo in range(0, n, batch):
-        tr = integer_ref.forward(model, torch.as_tensor(raws[lo:lo + batch]))
+        tr = integer_ref.forward(model, torch.as_tensor(raws[lo:lo + batch]),
+                                 None if rr is None else torch.as_tensor(rr[lo:lo + batch]))
         channels = [int(tr.layers[li].shape[1]) for li in range(nl)]
         lengths = [int(tr.layers[li].shape[2]) for li in range(nl)]
         for li in range(nl):
@@ -138,6 +163,7 @@ class Expected:
     channels: list
     lengths: list
     fields: dict
+    rr: object = None       # (N,) packed RR codes (a model with an RR path), else None
 
     @classmethod
     def from_vectors(cls, v, prefix="", first=0, count=None):
@@ -151,7 +177,8 @@ class Expected:
                    logits=v[f"{prefix}logits"][sl], cls=v[f"{prefix}cls"][sl],
                    cycles=v[f"{prefix}cycles"][sl], channels=[int(c) for c in v["layer_channels"]],
                    lengths=[int(x) for x in v["layer_lengths"]],
-                   fields=dict(zip(FIELDS, (int(x) for x in v["fields"]))))
+                   fields=dict(zip(FIELDS, (int(x) for x in v["fields"]))),
+                   rr=v[f"{prefix}rr"][sl] if f"{prefix}rr" in v else None)
 
     def __len__(self):
         return len(self.raw)
@@ -161,7 +188,8 @@ class Expected:
         sl = slice(first, end)
         return Expected(self.raw[sl], self.record[sl], self.sample[sl],
                         [x[sl] for x in self.layers], self.logits[sl], self.cls[sl],
-                        self.cycles[sl], self.channels, self.lengths, self.fields)
+                        self.cycles[sl], self.channels, self.lengths, self.fields,
+                        None if self.rr is None else self.rr[sl])
 
     def samples_flat(self):
         return [int(x) for x in self.raw.reshape(-1)]
@@ -342,6 +370,13 @@ class NetworkTB(TB):
                                  now=self._now, wake_on_ready=True)
         self._snk = None
         self.sources["i"] = self._src
+        # a model with an RR path: one word of RR codes per beat on ``rr``, same idle pattern
+        self._rr_src = None
+        if hasattr(dut, "rr__valid"):
+            self._rr_src = StreamSource(dut, "rr", idle=self.idle, seed=self._seed("rr", None),
+                                        clk=self.clk, now=self._now, wake_on_ready=True)
+            self.sources["rr"] = self._rr_src
+        self._rr_sender = None
         self.dbg_valid = dut.dbg__valid
         self.dbg_payload = dut.dbg__payload
         # per beat since the last clear: tap writes; results as they arrive
@@ -434,9 +469,11 @@ class NetworkTB(TB):
     async def reset(self, cycles=2):
         """Reset mid-anything: stop the sender, the sink and the monitor, hold ``rst``, clear the
         collected state, restart the sink and the monitor."""
-        if getattr(self, "_sender", None) is not None and not self._sender.done():
-            self._sender.cancel()
-        self._sender = None
+        for name in ("_sender", "_rr_sender"):
+            task = getattr(self, name, None)
+            if task is not None and not task.done():
+                task.cancel()
+            setattr(self, name, None)
         for t in getattr(self, "_tasks", []):
             t.cancel()
         self._tasks = []
@@ -445,10 +482,16 @@ class NetworkTB(TB):
             self.clear()
             self._start_tasks()
 
-    def send(self, exp: Expected = None, samples=None):
-        """Start streaming the raw samples of ``exp`` (or ``samples``); returns the task."""
-        flat = samples if samples is not None else (exp or self.exp).samples_flat()
+    def send(self, exp: Expected = None, samples=None, rr=None):
+        """Start streaming the raw samples of ``exp`` (or ``samples``) and, for a model with an RR
+        path, its RR words (or ``rr``); returns the samples' task."""
+        exp = exp or self.exp
+        flat = samples if samples is not None else exp.samples_flat()
         self._sender = cocotb.start_soon(self._src.send(flat))
+        if self._rr_src is not None:
+            words = rr if rr is not None else exp.rr
+            assert words is not None, "the design has an rr stream but the vectors hold no RR codes"
+            self._rr_sender = cocotb.start_soon(self._rr_src.send([int(w) for w in words]))
         return self._sender
 
     async def wait_results(self, n, *, timeout_cycles=None):

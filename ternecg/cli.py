@@ -65,7 +65,7 @@ def main(argv=None):
     t = sub.add_parser("train", help="retrain every shipped model file")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--epochs", type=int, default=None, help="global epochs (default: the shipped recipe)")
-    t.add_argument("--stages", default="global,patient,six", help="subset of global,patient,six")
+    t.add_argument("--stages", default="global,patient,six,inter", help="subset of global,patient,six,inter")
     t.add_argument("--kinds", default="integer,float", help="subset of integer,float")
     t.add_argument("--models", default=None)
     t.add_argument("--db", **db)

@@ -14,5 +14,11 @@ def model():
 
 
 @pytest.fixture(scope="session")
+def inter_model():
+    """The shipped inter-patient model (an RR path)."""
+    return modelfile.load(modelfile.MODELS_DIR / "inter_patient.json")
+
+
+@pytest.fixture(scope="session")
 def beats():
     return fixture.load()

@@ -13,9 +13,10 @@ from ternecg.hw.top import Accelerator
 from streams import stream_get, stream_put
 
 
-def run_top(model, raws, parallel=1, seed=0, idle=0.0, stall=0.0, dut=None):
+def run_top(model, raws, parallel=1, seed=0, idle=0.0, stall=0.0, dut=None, rr=None):
     """Returns (accelerator, per-beat {"writes": {layer: {addr: data}}, "cls", "logits", "cycles"}).
-    ``dut``: an ``Accelerator(..., debug=True)`` to run instead of the one of ``model``."""
+    ``dut``: an ``Accelerator(..., debug=True)`` to run instead of the one of ``model``;
+    ``rr``: per beat, the RR codes of a model with an RR path (sent on ``rr``, with idle cycles)."""
     dut = dut if dut is not None else Accelerator(model, parallel, debug=True)
     raws = [[int(v) for v in r] for r in raws]
     results = [{"writes": {}} for _ in raws]
@@ -26,6 +27,12 @@ def run_top(model, raws, parallel=1, seed=0, idle=0.0, stall=0.0, dut=None):
         for r in raws:
             for v in r:
                 await stream_put(ctx, dut.i, v, rng=rng, idle=idle)
+
+    async def rr_feeder(ctx):
+        bits = model.cfg.rr_bits
+        for codes in rr:
+            await stream_put(ctx, dut.rr, sum(int(c) << (f * bits) for f, c in enumerate(codes)),
+                             rng=rng, idle=idle)
 
     async def taker(ctx):
         for bi in range(len(raws)):
@@ -49,16 +56,18 @@ def run_top(model, raws, parallel=1, seed=0, idle=0.0, stall=0.0, dut=None):
     sim.add_clock(1e-6)
     sim.add_testbench(feeder)
     sim.add_testbench(taker)
+    if rr is not None:
+        sim.add_testbench(rr_feeder)
     sim.add_process(monitor)
     sim.run()
     return dut, results
 
 
-def compare(model, dut, raws, results):
+def compare(model, dut, raws, results, rr=None):
     """Bit-exact comparison with the integer reference: every layer, logits, class, cycles.
 
     Returns the number of values compared."""
-    tr = integer_ref.forward(model, torch.as_tensor(raws, dtype=torch.int64))
+    tr = integer_ref.forward(model, torch.as_tensor(raws, dtype=torch.int64), rr)
     compared = 0
     for bi, res in enumerate(results):
         for li in range(len(model.layers) - 1):

@@ -19,6 +19,17 @@ def test_accelerator_bit_exact(model, beats, parallel, count, idle, stall):
     assert compared > 1000 * count
 
 
+@pytest.mark.parametrize("parallel,idle,stall", [(1, 0.3, 0.4), (3, 0.0, 0.0)])
+def test_rr_model_bit_exact(inter_model, beats, parallel, idle, stall):
+    """The inter-patient model: RR codes on the ``rr`` stream through the RR table; logits,
+    class and the engine's cycle count bit-exact (the RR table adds no engine cycle)."""
+    raws, rr = beats["raw"][:2], beats["rr"][:2]
+    dut, results = run_top(inter_model, raws, parallel=parallel, seed=5, idle=idle, stall=stall, rr=rr)
+    compared, tr = compare(inter_model, dut, raws, results, rr)
+    assert compared > 1000
+    assert bool((tr.rr != 0).any())         # the RR terms are not all zero: the table is exercised
+
+
 def forced_select_model(model):
     """A copy of the model whose depthwise thresholds make half the MUX channels select qa."""
     m = copy.deepcopy(model)

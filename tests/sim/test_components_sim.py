@@ -1,4 +1,4 @@
-"""ActivationUnit, Head and MuxSkip as generated Verilog on Icarus and Verilator (cocotb).
+"""ActivationUnit, Head, MuxSkip and RRTable as generated Verilog on Icarus and Verilator (cocotb).
 
 Expected values come from the golden model (``integer_ref``) on the shipped model and the
 fixture beats, computed here and passed to the cocotb modules (sim/tests/test_*_cocotb.py) as a
@@ -21,6 +21,7 @@ from ternecg.golden.modelfile import IntMux, acc_bound, input_bound
 from ternecg.hw.activation import ActivationUnit, activation_channels, activation_thresholds
 from ternecg.hw.head import Head
 from ternecg.hw.mux_skip import MuxSkip
+from ternecg.hw.rr_table import RRTable
 from ternecg.sim import runner, verilog
 
 PATTERNS = ["none", "random"]
@@ -207,8 +208,31 @@ def mux_setup(model, tr):
     return MuxSkipTop(dut), vec
 
 
+# ---- RRTable -------------------------------------------------------------------------------------
+
+def rr_setup(model, tr):
+    """The inter-patient model's RR table on the fixture beats' real codes, plus extremes."""
+    inter = modelfile.load(modelfile.MODELS_DIR / "inter_patient.json")
+    fx = fixture.load()
+    t = integer_ref.forward(inter, torch.as_tensor(fx["raw"]).to(torch.int64), fx["rr"])
+    logits, codes = (t.logits - t.rr).tolist(), fx["rr"].tolist()
+    width = inter.layers[-1].acc_bits + 2
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    top = (1 << inter.cfg.rr_bits) - 1
+    n, f = len(logits[0]), inter.cfg.rr_features
+    for k in range(top + 1):                     # every code of every feature, extreme logits
+        logits.append([lo if (k + c) % 2 else hi for c in range(n)])
+        codes.append([(k + j) % (top + 1) for j in range(f)])
+    expected = torch.tensor(logits) + integer_ref.rr_sum(inter.rr_table, torch.tensor(codes))
+    dut = RRTable(inter.rr_table, width)
+    widths = [n, inter.cfg.rr_bits, f, width, dut.out_width, dut.latency]
+    return dut, {"widths": widths, "logits": np.array(logits, dtype=np.int64),
+                 "codes": np.array(codes, dtype=np.int64), "expected": expected.numpy()}
+
+
 COMPONENTS = {
     "activation": (activation_setup, "ternecg.sim.tests.test_activation_cocotb"),
+    "rr_table": (rr_setup, "ternecg.sim.tests.test_rr_table_cocotb"),
     "head": (head_setup, "ternecg.sim.tests.test_head_cocotb"),
     "mux_skip": (mux_setup, "ternecg.sim.tests.test_mux_skip_cocotb"),
 }

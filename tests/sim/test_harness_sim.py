@@ -112,3 +112,20 @@ def test_verilator_build_failure_names_the_log(tmp_path):
     bad.write_text("module broken_harness(input clk); this is not verilog; endmodule\n")
     with pytest.raises(runner.SimulationFailed, match=r"Verilator build of broken_harness failed; see .*build\.log"):
         harness.build_verilator([bad], "broken_harness", tmp_path / "build")
+
+
+@pytest.mark.parametrize("idle,backpressure", [("none", "none"), ("random", "random")])
+def test_verilator_rr_model(idle, backpressure):
+    """The inter-patient model: each fixture beat's real RR codes on ``rr`` from the harness."""
+    model = modelfile.load(modelfile.MODELS_DIR / "inter_patient.json")
+    fx = fixture.load()
+    res = harness.run_harness(model, fx["raw"], parallel=PARALLEL, records=fx["record"],
+                              samples=fx["sample"], rr=fx["rr"], idle=idle, backpressure=backpressure)
+    assert res.beats == 302
+    assert res.mismatched_beats == [], [str(m) for m in res.mismatches[:5]]
+
+
+def test_rr_model_without_codes_one_message():
+    model = modelfile.load(modelfile.MODELS_DIR / "inter_patient.json")
+    with pytest.raises(TernEcgError, match="pass the"):
+        harness.run_harness(model, fixture.load()["raw"][:2], parallel=PARALLEL)

@@ -11,6 +11,9 @@ Beats (fixture: 302 real MIT-BIH beats):
   lower bound) -> 604 beats; plus reset recovery and the worst-case beats.
 * Verilator, P = 3: a few beats, reset recovery; P = 1: two beats and the worst-case beats.
 * Icarus, P = 6: 50 beats over none/none, random/random, fixed/fixed; and the worst-case beats.
+* The inter-patient model (an RR path: RR codes on the ``rr`` stream, hw/rr_table.py): all fixture
+  beats with their real RR codes on Verilator P = 6 (none/none, cycles exact), 60 under
+  random/random, reset recovery and the worst-case beats with extreme codes; 10 beats on Icarus.
 """
 
 import itertools
@@ -20,7 +23,7 @@ import pytest
 from ternecg.golden import fixture, modelfile
 from ternecg.hw.top import Accelerator
 from ternecg.sim import runner, verilog
-from ternecg.sim.network_tb import edge_beats, make_vectors
+from ternecg.sim.network_tb import edge_beats, edge_rr, make_vectors
 
 pytestmark = pytest.mark.slow          # ~3.5 min (Verilator builds of P = 6, 3, 1 + 700 beats)
 
@@ -56,28 +59,37 @@ def shipped():
     return modelfile.load(), fixture.load()
 
 
+@pytest.fixture(scope="module")
+def shipped_rr():
+    return modelfile.load(modelfile.MODELS_DIR / "inter_patient.json"), fixture.load()
+
+
 _designs = {}
 
 
 def design(shipped, parallel):
     """(Verilog path, vectors path) for the shipped model at ``parallel`` (generated once)."""
-    if parallel not in _designs:
-        model, fx = shipped
+    model, fx = shipped
+    key = (model.cfg.name, parallel)
+    if key not in _designs:
         acc = Accelerator(model, parallel, debug=True)
-        name = f"accelerator_p{parallel}"
+        name = f"accelerator_p{parallel}" + ("_rr" if model.cfg.rr_bits else "")
         src = verilog.generate(acc, name, runner.BUILD_ROOT / "verilog")
-        vec = make_vectors(model, fx["raw"], records=fx["record"], samples=fx["sample"], accel=acc)
-        vec.update(make_vectors(model, edge_beats(), accel=acc, prefix="edge_"))
+        rr = fx["rr"] if model.cfg.rr_bits else None
+        vec = make_vectors(model, fx["raw"], records=fx["record"], samples=fx["sample"], accel=acc, rr=rr)
+        edge = edge_beats()
+        edge_codes = edge_rr(len(edge), model.cfg.rr_features, model.cfg.rr_bits) if rr is not None else None
+        vec.update(make_vectors(model, edge, accel=acc, prefix="edge_", rr=edge_codes))
         path = runner.write_vectors(runner.BUILD_ROOT / "vectors" / f"{name}.npz", **vec)
-        _designs[parallel] = (name, src, path)
-    return _designs[parallel]
+        _designs[key] = (name, src, path)
+    return _designs[key]
 
 
 _models = {}
 
 
 def sim_model(shipped, simulator, parallel):
-    key = (simulator, parallel)
+    key = (shipped[0].cfg.name, simulator, parallel)
     if key not in _models:
         name, src, _ = design(shipped, parallel)
         _models[key] = runner.build([src], name, simulator)
@@ -87,6 +99,22 @@ def sim_model(shipped, simulator, parallel):
 def _id(run):
     sim, p, idle, bp, first, count = run
     return f"{sim}-p{p}-{idle}-{bp}-{first}+{count or 'all'}"
+
+
+RR_STREAM_RUNS = [("verilator", 6, "none", "none", 0, None), ("verilator", 6, "random", "random", 100, 60),
+                  ("icarus", 6, "random", "random", 200, 10)]
+
+
+@pytest.mark.parametrize("run", RR_STREAM_RUNS, ids=[_id(r) for r in RR_STREAM_RUNS])
+def test_rr_network_stream(shipped_rr, run, tmp_path):
+    """The inter-patient model with each fixture beat's real RR codes on ``rr``."""
+    test_network_stream(shipped_rr, run, tmp_path)
+
+
+@pytest.mark.parametrize("simulator", ["verilator"])
+def test_rr_network_reset_and_worst_case(shipped_rr, simulator):
+    test_network_reset_and_worst_case(
+        shipped_rr, (simulator, 6, "reset_mid_input,reset_mid_compute,worst_case", "random", "random"))
 
 
 @pytest.mark.parametrize("run", STREAM_RUNS, ids=[_id(r) for r in STREAM_RUNS])

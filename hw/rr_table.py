@@ -1,0 +1,113 @@
+"""RR table: adds a beat's RR-interval terms to its logits, one table lookup per feature, no multiplier.
+
+A model with an RR path (config ``rr_bits``) receives, with every beat, ``F = 3`` RR codes of
+``b`` bits (:mod:`ternecg.golden.rr`); logit ``k`` of the beat becomes
+
+    logit[k] + T[k][0][code_0] + T[k][1][code_1] + T[k][2][code_2]
+
+exactly as ``integer_ref.rr_sum``. Feature ``f``'s table ``T[.][f][.]`` is one parameter ROM
+(``rr.table<f>``, ``classes x 2^b`` signed 16-bit words, hw/params.py), so the RR terms of every
+class of every beat cost three block-RAM reads and two adds, and another model's table can be
+patched into a bitstream like its weights.
+
+Members
+-------
+i : ``In(stream.Signature(signed(logit_width)))``
+    The engine's logits, ``n_classes`` transfers per beat, in class order.
+rr : ``In(stream.Signature(unsigned(F * b)))``
+    One transfer per beat: code ``f`` in bits ``[f*b, (f+1)*b)``. It may arrive any time before
+    the beat's first logit (a one-beat buffer: the next beat's codes are accepted with the last
+    logit of the current beat); a logit waits for its beat's codes.
+o : ``Out(stream.Signature(signed(out_width)))``
+    The logits plus their RR terms, one cycle after each accepted logit, one per cycle without
+    stalls when ``o.ready`` stays high; ``o.payload`` is stable while ``o.valid`` and not ``o.ready``.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import MemoryData, Module, Signal, signed, unsigned
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ternecg.errors import TernEcgError
+from ternecg.golden.modelfile import RR_ENTRY_BITS
+
+from .params import MIN_DEPTH, ROM_ATTRS
+
+__all__ = ["RRTable"]
+
+
+class RRTable(wiring.Component):
+    def __init__(self, table, logit_width):
+        """``table``: ``(classes, features, 2^b)`` integers (``IntModel.rr_table``)."""
+        rows = [list(map(list, cls)) for cls in (table.tolist() if hasattr(table, "tolist") else table)]
+        lim = 1 << (RR_ENTRY_BITS - 1)
+        ok = (rows and rows[0] and all(len(c) == len(rows[0]) for c in rows)
+              and all(len(f) == len(rows[0][0]) for c in rows for f in c))
+        n_codes = len(rows[0][0]) if ok else 0
+        if not ok or n_codes < 2 or n_codes & (n_codes - 1) or not isinstance(logit_width, int) or logit_width < 1:
+            self._MustUse__silence = True
+            raise TernEcgError("RRTable needs a (classes, features, 2^b) table with b >= 1 and a logit "
+                               f"width >= 1, got a table of {len(rows)} classes and logit_width {logit_width!r}")
+        if any(not -lim <= v < lim for c in rows for f in c for v in f):
+            self._MustUse__silence = True
+            raise TernEcgError(f"RRTable: entries must fit {RR_ENTRY_BITS} signed bits")
+        self._n = len(rows)
+        self._features = len(rows[0])
+        self._bits = n_codes.bit_length() - 1
+        self._logit_width = logit_width
+        self.out_width = max(logit_width, RR_ENTRY_BITS) + (self._features).bit_length()
+        depth = max(MIN_DEPTH, self._n << self._bits)
+        self.tables = [MemoryData(shape=signed(RR_ENTRY_BITS), depth=depth,
+                                  init=[rows[k][f][c] for k in range(self._n) for c in range(n_codes)])
+                       for f in range(self._features)]
+        super().__init__({
+            "i": In(stream.Signature(signed(logit_width))),
+            "rr": In(stream.Signature(unsigned(self._features * self._bits))),
+            "o": Out(stream.Signature(signed(self.out_width))),
+        })
+
+    def param_roms(self):
+        """``{name: MemoryData}``: one ROM per RR feature (hw/params.py)."""
+        return {f"rr.table{f}": md for f, md in enumerate(self.tables)}
+
+    @property
+    def latency(self):
+        """Cycles from a logit accepted on ``i`` to its sum valid on ``o``."""
+        return 1
+
+    def elaborate(self, platform):
+        m = Module()
+        b, n = self._bits, self._n
+        have = Signal()                                 # the current beat's codes are held
+        codes = Signal(self._features * b)
+        cls = Signal(range(max(2, n)))                  # class of the next logit
+        x1 = Signal(signed(self._logit_width))          # the logit in the output stage
+        s1 = Signal()                                   # output stage full
+
+        advance = ~s1 | self.o.ready
+        take = Signal()
+        last = cls == n - 1
+        m.d.comb += [
+            self.i.ready.eq(have & advance),
+            take.eq(self.i.valid & self.i.ready),
+            self.rr.ready.eq(~have | (take & last)),
+        ]
+        with m.If(take):
+            m.d.sync += [x1.eq(self.i.payload), s1.eq(1), cls.eq(0 if n == 1 else (cls + 1))]
+            with m.If(last):
+                m.d.sync += [cls.eq(0), have.eq(0)]
+        with m.Elif(self.o.ready):
+            m.d.sync += s1.eq(0)
+        with m.If(self.rr.valid & self.rr.ready):
+            m.d.sync += [codes.eq(self.rr.payload), have.eq(1)]
+
+        total = x1
+        for f, md in enumerate(self.tables):
+            rom = memory.Memory(data=md, attrs=ROM_ATTRS)
+            m.submodules[f"table{f}"] = rom
+            port = rom.read_port(domain="sync", transparent_for=())
+            m.d.comb += [port.addr.eq((cls << b) | codes[f * b:(f + 1) * b]), port.en.eq(take)]
+            total = total + port.data
+        m.d.comb += [self.o.valid.eq(s1), self.o.payload.eq(total)]
+        return m
