@@ -39,7 +39,7 @@ class BoardCore(wiring.Component):
         # the model id comes from the accelerator's parameter ROM (a patched bitstream reports
         # its own model), not from a constant in the link's logic
         self.link = Link(self.accel.result_layout, self.n_classes, parallel=parallel,
-                         model_id=None, timeout_cycles=self.timeout_cycles)
+                         model_id=None, timeout_cycles=self.timeout_cycles, rr_bits=model.cfg.rr_bits)
         self.rx_uart = UARTRx(divisor)
         self.tx_uart = UARTTx(divisor)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1),
@@ -58,6 +58,8 @@ class BoardCore(wiring.Component):
         connect(m, rx.o, link.rx)
         connect(m, link.tx, tx.i)
         connect(m, link.samples, acc.i)
+        if self.link.rr_bits:
+            connect(m, link.rr, acc.rr)
         connect(m, acc.o, link.results)
         m.d.comb += link.model_id.eq(acc.model_id)
         # activity: toggles on every byte received (a visible blink on a LED when slowed down)

@@ -129,8 +129,9 @@ class Client:
         raise TernEcgError(f"no answer from {self.name} to {self.retries + 1} PINGs within {self.timeout:g} s "
                            f"each: is the bitstream loaded (make program) and is the baud rate right?")
 
-    def classify_one(self, seq: int, samples) -> P.Result:
-        frame = P.encode_beat(seq, samples)
+    def classify_one(self, seq: int, samples, rr=None) -> P.Result:
+        """One beat (and, for a board with an RR path, its three RR codes: a BEAT_RR frame)."""
+        frame = P.encode_beat(seq, samples) if rr is None else P.encode_beat_rr(seq, rr, samples)
         seq &= 0xFF
         for attempt in range(self.retries + 1):
             if attempt:
@@ -153,6 +154,11 @@ class Client:
                         self.stats.duplicates += 1            # late answer to a resent beat
                     elif isinstance(msg, P.Error):
                         self._note_error(msg)
+                        if msg.code == P.E_TYPE and msg.detail == frame[2]:
+                            want = "with" if frame[2] == P.BEAT else "without"
+                            raise TernEcgError(
+                                f"{self.name} rejects {P.TYPE_NAMES[frame[2]]} frames: its bitstream holds a "
+                                f"model {want} an RR path; pass the --model it was built from")
                         if not msg.info_only:
                             resend = True
                             if msg.code == P.E_BUSY:
@@ -162,9 +168,12 @@ class Client:
                            f"(timeout {self.timeout:g} s each; errors {dict(self.stats.errors)}); is the "
                            f"bitstream loaded and the baud rate right?")
 
-    def classify(self, raws, progress: bool = False) -> dict:
-        """All beats (n, 240) -> {"cls", "logits", "cycles"} arrays, one result per beat, in order."""
+    def classify(self, raws, progress: bool = False, rr=None) -> dict:
+        """All beats (n, 240) [and their (n, 3) RR codes] -> {"cls", "logits", "cycles"} arrays, one
+        result per beat, in order."""
         raws = np.asarray(raws)
+        if rr is not None and len(rr) != len(raws):
+            raise TernEcgError(f"{len(rr)} RR code rows for {len(raws)} beats")
         cls, logits, cycles = [], [], []
         it = range(len(raws))
         bar = None
@@ -172,7 +181,7 @@ class Client:
             from tqdm import tqdm
             bar = tqdm(total=len(raws), unit="beat", desc="classifying")
         for i in it:
-            r = self.classify_one(i, raws[i])
+            r = self.classify_one(i, raws[i], None if rr is None else rr[i])
             cls.append(r.cls)
             logits.append(r.logits)
             cycles.append(r.cycles)
@@ -253,17 +262,23 @@ def plot(rep: dict, title: str, path) -> Path:
     return path
 
 
-def select_beats(beats, limit=None, indices=None):
+def select_index(n, limit=None, indices=None):
+    """Indices of the beats to send out of a record's ``n`` beats (``--beats``, then ``--limit``)."""
+    idx = np.arange(n)
     if indices is not None:
-        bad = [i for i in indices if not 0 <= i < len(beats)]
+        bad = [i for i in indices if not 0 <= i < n]
         if bad:
-            raise TernEcgError(f"beat index {bad[0]} is out of range: the record has {len(beats)} beats (0..{len(beats) - 1})")
-        beats = beats.subset(np.asarray(indices, dtype=np.int64))
+            raise TernEcgError(f"beat index {bad[0]} is out of range: the record has {n} beats (0..{n - 1})")
+        idx = np.asarray(indices, dtype=np.int64)
     if limit is not None:
         if limit < 1:
             raise TernEcgError(f"--limit must be at least 1, not {limit}")
-        beats = beats.subset(np.arange(min(limit, len(beats))))
-    return beats
+        idx = idx[:limit]
+    return idx
+
+
+def select_beats(beats, limit=None, indices=None):
+    return beats.subset(select_index(len(beats), limit, indices))
 
 
 def run(port, record: str, *, baud=DEFAULT_BAUD, limit=None, indices=None, db=None, model=None,
@@ -271,12 +286,17 @@ def run(port, record: str, *, baud=DEFAULT_BAUD, limit=None, indices=None, db=No
     from ternecg.golden import modelfile
     from ternecg.golden.beats import extract_record
     from ternecg.golden.records import find_database
+    from ternecg.golden.rr import model_codes
 
     sp = serial_port if serial_port is not None else open_port(port, baud)
     try:
         m = modelfile.load(model)
         beats, _ = extract_record(find_database(db), str(record))
-        beats = select_beats(beats, limit, indices)
+        idx = select_index(len(beats), limit, indices)
+        # a model with an RR path gets each beat's RR codes, from the R peaks of the whole record
+        # (here the database's annotations; on a monitor, the QRS detector that cuts the beats)
+        rr = model_codes(beats, m.cfg).numpy()[idx] if m.cfg.rr_bits else None
+        beats = beats.subset(idx)
         client = Client(sp, timeout=timeout, retries=retries, name=f"the board on {port}")
         status = client.ping()
         if status.n_classes != len(m.classes):
@@ -286,7 +306,7 @@ def run(port, record: str, *, baud=DEFAULT_BAUD, limit=None, indices=None, db=No
             print(f"warning: the board's model id {status.model_id:08x} differs from {m.path} "
                   f"({P.model_id(m.sha256):08x}): the bitstream holds another model", file=sys.stderr)
         t0 = time.time()
-        res = client.classify(beats.raw, progress=progress)
+        res = client.classify(beats.raw, progress=progress, rr=rr)
         seconds = time.time() - t0
     finally:
         if serial_port is None:

@@ -7,6 +7,8 @@ rx : In(stream u8)          bytes from the UART receiver (always ready: never ba
 tx : Out(stream u8)         bytes to the UART transmitter.
 uart_overrun, uart_framing : In(1)   one-cycle error pulses of the UART receiver.
 samples : Out(stream u11)   raw samples of accepted beats (to the accelerator), 240 per beat.
+rr : Out(stream)            only with ``rr_bits``: the beat's three RR codes (one transfer per beat,
+                            code f in bits [f*b, (f+1)*b)), handed over before its samples.
 results : In(stream result_layout)  the accelerator's results, one per beat, in order.
 last_cls : Out(cls)         the class of the last result sent.
 model_id : In(32)           the STATUS frame's model id, only when the Link is built with
@@ -17,7 +19,9 @@ model_id : In(32)           the STATUS frame's model id, only when the Link is b
 Receive path: a byte-wise FSM (HUNT, VER, TYPE, LEN0, LEN1, PAYLOAD, CRC0, CRC1) checks version,
 type and length against the one valid length per type and the CRC-16/CCITT-FALSE; a BEAT's
 samples are written into a 240 x 11 beat buffer (one block RAM) while it arrives and only handed
-to the accelerator after the CRC matched, so a corrupt frame never produces a result. Any problem
+to the accelerator after the CRC matched, so a corrupt frame never produces a result. A link for a
+model with an RR path (``rr_bits``) accepts BEAT_RR frames instead of BEAT (seq, three code bytes,
+then the samples); the codes go out on ``rr`` right before the samples. Any problem
 (garbage, bad header, CRC, inter-byte timeout, UART overrun/framing error, buffer busy, sample out
 of range) raises one ERROR event and the FSM goes back to hunting for SOF.
 
@@ -66,7 +70,7 @@ def crc16_step(crc, byte):
 
 class Link(wiring.Component):
     def __init__(self, result_layout, n_classes, *, parallel=1, model_id=0, timeout_cycles=20_000,
-                 inflight=4):
+                 inflight=4, rr_bits=0):
         self.result_layout = result_layout
         self.n_classes = n_classes
         self.parallel = parallel
@@ -74,6 +78,7 @@ class Link(wiring.Component):
         self._id_const = model_id
         self.timeout_cycles = int(timeout_cycles)
         self.inflight = inflight
+        self.rr_bits = rr_bits
         cls_shape = result_layout.members["cls"]
         members = {
             "rx": In(stream.Signature(unsigned(8))),
@@ -86,6 +91,8 @@ class Link(wiring.Component):
         }
         if model_id is None:
             members["model_id"] = In(32)
+        if rr_bits:
+            members["rr"] = Out(stream.Signature(unsigned(P.RR_FEATURES * rr_bits)))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -122,6 +129,15 @@ class Link(wiring.Component):
         b = self.rx.payload
         got = self.rx.valid
         m.d.comb += self.rx.ready.eq(1)
+
+        # a model with an RR path takes BEAT_RR frames: seq, one byte per RR code, then samples
+        rb = self.rr_bits
+        n_codes = P.RR_FEATURES if rb else 0
+        beat_type = P.BEAT_RR if rb else P.BEAT
+        beat_len = P.BEAT_RR_LEN if rb else P.BEAT_LEN
+        odd_codes = n_codes & 1                 # low bytes: odd cnt after seq, even after seq + 3 codes
+        rr_rx = Signal(max(1, n_codes * rb))
+        beat_rr = Signal(max(1, n_codes * rb))
 
         crc = Signal(16)
         ftype = Signal(8)
@@ -185,7 +201,7 @@ class Link(wiring.Component):
                 truncated(0)
                 with m.If(got):
                     m.d.sync += [crc.eq(crc_next), ftype.eq(b)]
-                    with m.If((b != P.BEAT) & (b != P.PING)):
+                    with m.If((b != beat_type) & (b != P.PING)):
                         event(P.E_TYPE, b)
                         m.next = "HUNT"
                     with m.Else():
@@ -199,7 +215,7 @@ class Link(wiring.Component):
                 truncated(ftype)
                 with m.If(got):
                     full = Cat(len_lo, b)
-                    ok = (((ftype == P.BEAT) & (full == P.BEAT_LEN))
+                    ok = (((ftype == beat_type) & (full == beat_len))
                           | ((ftype == P.PING) & (full == P.PING_LEN)))
                     m.d.sync += [crc.eq(crc_next), length.eq(full), cnt.eq(0), waddr.eq(0),
                                  drop.eq(buffer_full), range_bad.eq(0)]
@@ -216,7 +232,14 @@ class Link(wiring.Component):
                         m.d.sync += token_rx.eq(b)
                     with m.Elif(cnt == 0):
                         m.d.sync += seq_rx.eq(b)
-                    with m.Elif(cnt[0]):
+                    with m.Elif((cnt <= n_codes) if n_codes else Const(0)):   # RR codes (BEAT_RR)
+                        for f in range(n_codes):
+                            with m.If(cnt == f + 1):
+                                m.d.sync += rr_rx[f * rb:(f + 1) * rb].eq(b[:rb])
+                        if rb < 8:
+                            with m.If(b[rb:] != 0):
+                                m.d.sync += range_bad.eq(1)
+                    with m.Elif(cnt[0] ^ odd_codes):           # a sample's low byte
                         m.d.sync += lo.eq(b)
                     with m.Else():
                         m.d.comb += wp.en.eq(~drop)
@@ -242,17 +265,22 @@ class Link(wiring.Component):
                     with m.Elif(range_bad):
                         event(P.E_RANGE, seq_rx)
                     with m.Else():
-                        m.d.sync += [buffer_full.eq(1), beat_seq.eq(seq_rx)]
+                        m.d.sync += [buffer_full.eq(1), beat_seq.eq(seq_rx), beat_rr.eq(rr_rx)]
                     m.next = "HUNT"
 
         # ---------------- beat buffer -> accelerator ----------------
         rd = Signal(range(W + 1))
         feeding = Signal()
+        codes_out = Signal(init=not rb)         # the buffered beat's RR codes were handed over
         m.d.comb += [rp.addr.eq(rd), self.samples.payload.eq(rp.data), self.samples.valid.eq(feeding),
                      seqs.w_data.eq(beat_seq)]
+        if rb:
+            m.d.comb += [self.rr.payload.eq(beat_rr), self.rr.valid.eq(buffer_full & ~codes_out & ~feeding)]
+            with m.If(self.rr.valid & self.rr.ready):
+                m.d.sync += codes_out.eq(1)
         with m.If(~feeding):
             m.d.comb += rp.en.eq(1)
-            with m.If(buffer_full & seqs.w_rdy):
+            with m.If(buffer_full & seqs.w_rdy & codes_out):
                 # rp reads address 0 in this cycle (rd == 0): data is there next cycle
                 m.d.comb += seqs.w_en.eq(1)
                 m.d.sync += [feeding.eq(1), rd.eq(1)]
@@ -264,6 +292,8 @@ class Link(wiring.Component):
                 m.d.sync += rd.eq(rd + 1)
                 with m.If(rd == W):                   # the last sample was accepted
                     m.d.sync += [feeding.eq(0), buffer_full.eq(0), rd.eq(0)]
+                    if rb:
+                        m.d.sync += codes_out.eq(0)
 
         # ---------------- errors ----------------
         with m.If(ev):

@@ -28,16 +28,20 @@ SAMPLE_MAX = 2047   # 11-bit unsigned raw samples
 # frame types: host -> device
 BEAT = 0x01
 PING = 0x02
+BEAT_RR = 0x03      # a beat with its RR codes (a model with an RR path accepts only these)
 # device -> host
 RESULT = 0x81
 STATUS = 0x82
 ERROR = 0xE0
 
-HOST_TYPES = (BEAT, PING)
+HOST_TYPES = (BEAT, PING, BEAT_RR)
 DEVICE_TYPES = (RESULT, STATUS, ERROR)
-TYPE_NAMES = {BEAT: "BEAT", PING: "PING", RESULT: "RESULT", STATUS: "STATUS", ERROR: "ERROR"}
+TYPE_NAMES = {BEAT: "BEAT", PING: "PING", BEAT_RR: "BEAT_RR", RESULT: "RESULT", STATUS: "STATUS",
+              ERROR: "ERROR"}
 
 BEAT_LEN = 1 + 2 * WINDOW       # seq, 240 x u16
+RR_FEATURES = 3                 # RR codes per beat (ternecg.golden.rr.FEATURES)
+BEAT_RR_LEN = 1 + RR_FEATURES + 2 * WINDOW      # seq, 3 x u8 RR codes, 240 x u16
 PING_LEN = 1                    # token
 STATUS_LEN = 14                 # token ver n_classes parallel beats(2) errors(2) window(2) model_id(4)
 ERROR_LEN = 2                   # code detail
@@ -49,7 +53,7 @@ def result_len(n_classes: int) -> int:
 
 
 MAX_CLASSES = 16
-LENGTHS = {BEAT: BEAT_LEN, PING: PING_LEN, STATUS: STATUS_LEN, ERROR: ERROR_LEN}
+LENGTHS = {BEAT: BEAT_LEN, PING: PING_LEN, BEAT_RR: BEAT_RR_LEN, STATUS: STATUS_LEN, ERROR: ERROR_LEN}
 
 # error codes (ERROR frame: code, detail)
 E_SYNC = 0x01       # bytes discarded while hunting for SOF; detail = count (saturating at 255)
@@ -61,7 +65,7 @@ E_TIMEOUT = 0x06    # truncated frame (no byte for the inter-byte timeout); deta
 E_OVERRUN = 0x07    # UART receive overrun (a byte was lost)
 E_FRAMING = 0x08    # UART framing error (stop bit low); the byte is dropped
 E_BUSY = 0x09       # BEAT dropped: the beat buffer is still in use; detail = seq
-E_RANGE = 0x0A      # BEAT dropped: a sample above 2047; detail = seq
+E_RANGE = 0x0A      # BEAT dropped: a sample above 2047 or an RR code above 2^rr_bits - 1; detail = seq
 ERROR_NAMES = {E_SYNC: "SYNC", E_VERSION: "VERSION", E_TYPE: "TYPE", E_LENGTH: "LENGTH",
                E_CRC: "CRC", E_TIMEOUT: "TIMEOUT", E_OVERRUN: "OVERRUN", E_FRAMING: "FRAMING",
                E_BUSY: "BUSY", E_RANGE: "RANGE"}
@@ -111,6 +115,18 @@ def beat_payload(seq: int, samples) -> bytes:
 
 def encode_beat(seq: int, samples) -> bytes:
     return encode(BEAT, beat_payload(seq, samples))
+
+
+def beat_rr_payload(seq: int, codes, samples, rr_bits: int = 8) -> bytes:
+    codes = [int(c) for c in codes]
+    if len(codes) != RR_FEATURES or not all(0 <= c < (1 << rr_bits) for c in codes):
+        raise ValueError(f"a beat has {RR_FEATURES} RR codes of 0..{(1 << rr_bits) - 1}, got {codes}")
+    body = beat_payload(seq, samples)
+    return body[:1] + bytes(codes) + body[1:]
+
+
+def encode_beat_rr(seq: int, codes, samples, rr_bits: int = 8) -> bytes:
+    return encode(BEAT_RR, beat_rr_payload(seq, codes, samples, rr_bits))
 
 
 def encode_ping(token: int = 0) -> bytes:
@@ -189,6 +205,10 @@ def parse(ftype: int, payload: bytes):
         if len(p) != BEAT_LEN:
             raise ValueError(f"BEAT payload of {len(p)} bytes")
         return (p[0], list(struct.unpack(f"<{WINDOW}H", p[1:])))
+    if ftype == BEAT_RR:
+        if len(p) != BEAT_RR_LEN:
+            raise ValueError(f"BEAT_RR payload of {len(p)} bytes")
+        return (p[0], list(p[1:1 + RR_FEATURES]), list(struct.unpack(f"<{WINDOW}H", p[1 + RR_FEATURES:])))
     if ftype == PING:
         if len(p) != PING_LEN:
             raise ValueError(f"PING payload of {len(p)} bytes")

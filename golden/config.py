@@ -13,7 +13,8 @@ A config lists layers; each is one of
   map. The last layer must be dense; it produces the logits (no activation, integer bias).
 
 An optional top-level ``"rr_bits": b`` (1..8) adds the RR-interval path: with each beat the host
-sends the three b-bit RR codes of :mod:`ternecg.golden.rr`, and a table of
+sends the three b-bit RR codes of :mod:`ternecg.golden.rr` (local mean over ``"rr_local"``
+intervals, default 8), and a table of
 ``classes x 3 x 2^b`` integers (ternecg.hw.rr_table) adds ``T[class][feature][code]`` to the logits.
 
 :func:`load_config` returns a :class:`ModelConfig` whose ``layers`` are :class:`ConvSpec` /
@@ -115,6 +116,7 @@ class ModelConfig:
     description: str = ""
     raw: dict = field(default_factory=dict, compare=False, repr=False)
     rr_bits: int = 0        # RR-code width; 0: no RR path
+    rr_local: int = 8       # RR intervals in the local mean of the codes (ternecg.golden.rr)
 
     @property
     def rr_features(self):
@@ -241,8 +243,9 @@ def parse_config(d, source="<dict>"):
     if not (isinstance(layers[-1], ConvSpec) and layers[-1].final):
         _err(source, "the last layer must be a dense layer producing the class logits")
     rr_bits = _int(d, "rr_bits", source, lo=0, hi=8, default=0)
+    rr_local = _int(d, "rr_local", source, lo=1, hi=1024, default=8)
     return ModelConfig(name, task, length, act_bits, tuple(layers), d.get("description", ""), d,
-                       rr_bits=rr_bits)
+                       rr_bits=rr_bits, rr_local=rr_local)
 
 
 def load_config(name_or_path):

@@ -23,7 +23,7 @@ from .beats import SIX_CLASSES, aami_class, binary_labels, load_beats, six_label
 from .config import parse_config
 from .model import Net
 from .normalize import normalize
-from .rr import rr_codes, thermometer
+from .rr import model_codes, thermometer
 
 AAMI_CLASSES = ("N", "S", "V", "F")
 
@@ -98,7 +98,7 @@ def evaluate(models=modelfile.MODELS_DIR, db=None, out=Path("build/reports")):
         # (no RR path, the fine-tuning base) beside it
         _, test = splits.inter_patient(beats)
         inter_rr = modelfile.load(models / "inter_patient.json").cfg
-        codes = rr_codes(beats, bits=inter_rr.rr_bits)[test]
+        codes = model_codes(beats, inter_rr)[test]
         inter = binary_metrics(beats.symbol[test], predict("inter_patient", inter_rr.raw, test, codes))
         inter_no_rr = binary_metrics(beats.symbol[test], predict("default", glob_cfg, test))
         # (b) patient-specific: each DS2 record's fine-tuned model on its test portion

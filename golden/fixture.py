@@ -2,7 +2,7 @@
 
 ``fixtures/beats.npz`` holds raw samples, record, R-peak sample, symbol, and the integer reference's
 logits and class for the default model (with that model's sha256, so a stale fixture is detected),
-and each beat's RR codes ``rr`` (``rr_bits`` bits each, computed from all beats of its record, as the
+and each beat's RR codes ``rr`` (``rr_bits`` bits each, local mean of ``rr_local`` intervals, computed from all beats of its record, as the
 inter-patient model models/inter_patient.json reads them).
 Beats are drawn with a fixed seed from the test portions of the DS2 records (patient-specific
 protocol), half normal and half abnormal, so every record and every AAMI class is represented.
@@ -18,7 +18,7 @@ from ternecg.errors import TernEcgError
 
 from . import integer_ref, modelfile, splits
 from .beats import Beats, binary_labels, load_beats
-from .rr import rr_codes
+from .rr import model_codes
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "beats.npz"
 COUNT = 320
@@ -47,12 +47,13 @@ def build(model_path=None, out=FIXTURE, db=None):
     fx = beats.subset(idx)
     model = modelfile.load(model_path)
     tr = integer_ref.forward(model, fx.raw.astype(np.int64))
-    rr_bits = modelfile.load(modelfile.MODELS_DIR / "inter_patient.json").cfg.rr_bits
+    inter = modelfile.load(modelfile.MODELS_DIR / "inter_patient.json").cfg
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, raw=fx.raw, record=fx.record, sample=fx.sample, symbol=fx.symbol,
                         logits=tr.logits.numpy(), cls=tr.cls.numpy(),
                         model_sha256=np.array(model.sha256),
-                        rr=rr_codes(beats, bits=rr_bits).numpy()[idx], rr_bits=np.array(rr_bits))
+                        rr=model_codes(beats, inter).numpy()[idx], rr_bits=np.array(inter.rr_bits),
+                        rr_local=np.array(inter.rr_local))
     return len(fx)
 
 

@@ -108,7 +108,7 @@ def train_all(seed=0, out=MODELS_DIR, db=None, report=Path("build/reports/train.
             _finish(net, out, "six_class", kind, {"seed": seed, "protocol": "six_class_random seed 0", **SIX})
     if "inter" in stages:
         cfg_rr = load_config(INTER["config"])
-        x_rr = rr_inputs(beats, x, cfg_rr.rr_bits)
+        x_rr = rr_inputs(beats, x, cfg_rr.rr_bits, cfg_rr.rr_local)
         for kind in kinds:
             net = train.new_net(cfg_rr, kind == "integer", seed)
             t = train.fit(net, x_rr[tr], y[tr], INTER["epochs"], INTER["lr"], seed, INTER["batch"],

@@ -143,22 +143,21 @@ def _rr_section():
     from . import rr_experiment
 
     f = rr_experiment.REPORT
-    md = ["### RR-interval codes beside the beat (a measurement; not in the hardware yet)", ""]
+    md = ["### RR-interval codes beside the beat: the measurements behind the inter-patient model", ""]
     if not f.is_file():
         return md + [f"No runs shipped yet ({f.name} in results/): run `make rr-experiment`.", ""]
     runs = read_json(f).get("runs", [])
-    md += ["Three 4-bit codes per beat from the R-peak positions (pre/local, post/local, post/pre "
-           "RR ratios, `golden/rr.py`), thermometer-coded, through a linear table added to the "
-           "logits of the default topology; trained on DS1 (mixup 0.2, one thread), tested on DS2. "
-           "`qat` is the ternary model's forward pass with a float RR table, so it estimates what "
-           "the hardware would reach; the shipped integer model above trains 60 epochs without RR.", "",
+    md += ["Each row trains the default topology on DS1 (30 epochs unless stated, batch 256, mixup "
+           "0.2, one thread) and tests on DS2; with RR, three codes per beat from the R-peak "
+           "positions (pre/local, post/local, post/pre RR ratios over a causal local mean of "
+           "`local` intervals, `golden/rr.py`) go through a table added to the logits. `qat` is the "
+           "ternary model's float forward pass; with an `integer` table (the hardware's) it equals "
+           "the integer reference up to the rounding of the bias; the `float` table rows (session 5) "
+           "predate the hardware RR path.", "",
            rr_experiment.table(runs), ""]
-    groups = {}
-    for r in runs:
-        groups.setdefault((r["kind"], r["rr"], r["epochs"]), []).append(r["f1_abnormal"])
-    for (kind, rr, epochs), f1 in sorted(groups.items()):
-        md.append(f"- {kind}, {'with' if rr else 'without'} RR, {epochs} epochs: abnormal F1 "
-                  f"{statistics.fmean(f1):.4f} (min {min(f1):.4f}, max {max(f1):.4f}, {len(f1)} seeds)")
+    for kind, lab, epochs, mean, lo, hi, n in rr_experiment.seed_means(runs):
+        md.append(f"- {kind}, {lab}, {epochs} epochs: abnormal F1 {mean:.4f} "
+                  f"(min {lo:.4f}, max {hi:.4f}, {n} seed{'s' if n > 1 else ''})")
     return md + [""]
 
 

@@ -63,6 +63,13 @@ def rr_codes(beats, local=LOCAL, bits=BITS) -> torch.Tensor:
     return torch.from_numpy(codes)
 
 
+def model_codes(beats, cfg) -> torch.Tensor:
+    """The RR codes a model with config ``cfg`` (its ``rr_bits`` and ``rr_local``) reads."""
+    if not cfg.rr_bits:
+        raise TernEcgError(f"config {cfg.name!r} has no RR path (no 'rr_bits')")
+    return rr_codes(beats, local=cfg.rr_local, bits=cfg.rr_bits)
+
+
 def thermometer(codes, bits=BITS) -> torch.Tensor:
     """(N, F) codes -> (N, F * (2^bits - 1)) float bits: bit j of feature f is ``code_f > j``."""
     levels = torch.arange(1, 1 << bits)

@@ -24,7 +24,7 @@ from .config import load_config, parse_config
 from .evaluate import binary_metrics
 from .model import Net
 from .records import REPO_ROOT
-from .rr import BITS, rr_codes, thermometer
+from .rr import BITS, LOCAL, rr_codes, thermometer
 
 REPORT = REPO_ROOT / "results" / "rr_experiment.json"
 
@@ -37,13 +37,13 @@ def _scores(symbols, pred):
             "ppv_abnormal": round(pc["abnormal"]["ppv"] or 0.0, 4), "se": {c: round(pc[c]["se"], 4) for c in "SVF"}}
 
 
-def rr_inputs(beats, x, bits):
+def rr_inputs(beats, x, bits, local=LOCAL):
     """Training rows of an RR model: the normalised beat, then the thermometer bits of its codes."""
-    return torch.cat([x.float(), thermometer(rr_codes(beats, bits=bits), bits)], 1)
+    return torch.cat([x.float(), thermometer(rr_codes(beats, local=local, bits=bits), bits)], 1)
 
 
 def run(kind="qat", use_rr=True, epochs=30, seed=0, mixup=0.2, db=None, report=REPORT, bits=BITS,
-        abnormal_weight=1.0):
+        abnormal_weight=1.0, local=LOCAL, scale_aug=0.0):
     if kind not in ("qat", "float"):
         raise TernEcgError(f"--kind {kind!r}: choose qat or float")
     if epochs < 1:
@@ -54,15 +54,15 @@ def run(kind="qat", use_rr=True, epochs=30, seed=0, mixup=0.2, db=None, report=R
     if not 1 <= bits <= 8:
         raise TernEcgError(f"--rr-bits {bits}: must be 1..8")
     if use_rr:
-        cfg = parse_config(dict(load_config("msgc_mux_rr").raw, rr_bits=bits))
-        x = rr_inputs(beats, x, bits)
+        cfg = parse_config(dict(load_config("msgc_mux_rr").raw, rr_bits=bits, rr_local=local))
+        x = rr_inputs(beats, x, bits, local)
     else:
         cfg, bits = load_config("msgc_mux"), 0
     torch.manual_seed(seed)
     net = Net(cfg, quant=kind == "qat")
     secs = train.fit(net, x[tr], y[tr], epochs, 1e-3, seed, 256, mixup, desc=f"rr {kind}", threads=1,
-                     class_weight=[1.0, abnormal_weight])
-    res = {"kind": kind, "rr": use_rr, "rr_bits": bits, "rr_table": _table_kind(kind, use_rr), "abnormal_weight": abnormal_weight, "epochs": epochs, "seed": seed, "mixup": mixup, "threads": 1,
+                     class_weight=[1.0, abnormal_weight], scale_aug=scale_aug)
+    res = {"kind": kind, "rr": use_rr, "rr_bits": bits, "rr_table": _table_kind(kind, use_rr), "abnormal_weight": abnormal_weight, "rr_local": local, "scale_aug": scale_aug, "epochs": epochs, "seed": seed, "mixup": mixup, "threads": 1,
            **_scores(beats.symbol[te], train.predict(net, x[te])), "seconds": round(secs, 1)}
     return update_json(report, lambda d: {"runs": merge(d.get("runs", []), res)})["runs"]
 
@@ -74,7 +74,8 @@ def _table_kind(kind, use_rr):
 def _key(r):
     # runs before the integer RR table (session 5) had a float table and 4-bit codes
     return (r["kind"], r["rr"], r.get("rr_bits", BITS if r["rr"] else 0),
-            r.get("rr_table", "float" if r["rr"] else "-"), r.get("abnormal_weight", 1.0), r["epochs"], r["seed"])
+            r.get("rr_table", "float" if r["rr"] else "-"), r.get("abnormal_weight", 1.0), r.get("rr_local", LOCAL),
+            r.get("scale_aug", 0.0), r["epochs"], r["seed"])
 
 
 def merge(runs, new):
@@ -82,18 +83,33 @@ def merge(runs, new):
     return [r for r in runs if _key(r) != _key(new)] + [new]
 
 
+def label(r):
+    """The variant of a run in words (everything of its key but kind, epochs and seed)."""
+    k = _key(r)
+    rr = f"{k[2]}-bit, {k[3]} table, local {k[5]}" if r["rr"] else "no RR"
+    if k[4] != 1.0:
+        rr += f", abnormal x{k[4]:g}"
+    if k[6]:
+        rr += f", scale aug {k[6]:g}"
+    return rr
+
+
 def table(runs):
-    rows = ["| kind | RR codes, table | epochs | seed | acc | F1 abnormal | +P abnormal | Se S | Se V | Se F | s |",
+    rows = ["| kind | RR codes | epochs | seed | acc | F1 abnormal | +P abnormal | Se S | Se V | Se F | s |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(runs, key=lambda r: (r["kind"], not r["rr"], _key(r)[2:])):
-        k = _key(r)
-        rr = f"{k[2]}-bit, {k[3]}" if r["rr"] else "no"
-        if k[4] != 1.0:
-            rr += f", abnormal x{k[4]:g}"
-        rows.append(f"| {r['kind']} | {rr} | {r['epochs']} | {r['seed']} | {r['acc']:.4f} | "
+        rows.append(f"| {r['kind']} | {label(r)} | {r['epochs']} | {r['seed']} | {r['acc']:.4f} | "
                     f"{r['f1_abnormal']:.4f} | {r['ppv_abnormal']:.4f} | {r['se']['S']:.3f} | {r['se']['V']:.3f} | "
                     f"{r['se']['F']:.3f} | {r['seconds']:.0f} |")
     return "\n".join(rows)
+
+
+def seed_means(runs):
+    """[(kind, label, epochs, mean F1, min, max, seeds)] over the seeds of each variant."""
+    groups = {}
+    for r in runs:
+        groups.setdefault((r["kind"], label(r), r["epochs"]), []).append(r["f1_abnormal"])
+    return [(*k, sum(f) / len(f), min(f), max(f), len(f)) for k, f in sorted(groups.items())]
 
 
 @cli_main("rr-experiment")
@@ -105,9 +121,11 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rr-bits", type=int, default=BITS, help="bits per RR code (step 2^-(b-1))")
     ap.add_argument("--abnormal-weight", type=float, default=1.0, help="loss weight of the abnormal class")
+    ap.add_argument("--local", type=int, default=LOCAL, help="RR intervals in the local mean")
+    ap.add_argument("--scale-aug", type=float, default=0.0, help="random amplitude scaling +- this fraction")
     ap.add_argument("--db", default=None)
     a = ap.parse_args(argv)
-    runs = run(a.kind, not a.no_rr, a.epochs, a.seed, db=a.db, bits=a.rr_bits, abnormal_weight=a.abnormal_weight)
+    runs = run(a.kind, not a.no_rr, a.epochs, a.seed, db=a.db, bits=a.rr_bits, abnormal_weight=a.abnormal_weight, local=a.local, scale_aug=a.scale_aug)
     print(table(runs))
     print(f"\nwrote {REPORT}")
     return 0

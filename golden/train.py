@@ -37,11 +37,13 @@ def prepare(beats, task):
 
 
 def fit(net: Net, x, y, epochs, lr, seed, batch=256, mixup=0.2, desc="train", quiet=False, threads=None,
-        class_weight=None):
+        class_weight=None, scale_aug=0.0):
     """Train in place with AdamW + cosine annealing + mixup; returns seconds taken.
 
     The result is a function of the seed and the thread count (default ``THREADS``).
     ``class_weight``: optional per-class loss weights (a list, one per class).
+    ``scale_aug``: each training beat's samples (the first ``input_length`` columns) are scaled by a
+    random factor in [1 - scale_aug, 1 + scale_aug] (amplitude augmentation; 0: off).
     """
     setup_determinism(seed, threads)
     gen = torch.Generator().manual_seed(seed)
@@ -60,6 +62,10 @@ def fit(net: Net, x, y, epochs, lr, seed, batch=256, mixup=0.2, desc="train", qu
         for i in range(0, len(x), batch):
             idx = perm[i:i + batch]
             xb, yb = x[idx].float(), F.one_hot(y[idx], ncls).float()
+            if scale_aug > 0:
+                length = net.cfg.input_length
+                f = 1 + scale_aug * (2 * torch.rand(len(idx), 1, generator=gen) - 1)
+                xb = torch.cat([torch.clamp(torch.round(xb[:, :length] * f), -128, 127), xb[:, length:]], 1)
             if beta is not None and len(idx) > 1:
                 lam = float(beta.sample())
                 j = torch.randperm(len(idx), generator=gen)

@@ -43,7 +43,9 @@ def fixture_cycles(acc: Accelerator, model):
         fx = fixture.load()
     except TernEcgError:
         return None
-    tr = integer_ref.forward(model, torch.as_tensor(fx["raw"].astype("int64")))
+    # the MUX selects (hence the cycles) do not depend on the RR codes; forward needs some
+    rr = torch.zeros(len(fx["raw"]), model.cfg.rr_features, dtype=torch.int64) if model.cfg.rr_bits else None
+    tr = integer_ref.forward(model, torch.as_tensor(fx["raw"].astype("int64")), rr)
     counts = [acc.engine_cycles({li: v["select"][b].tolist() for li, v in tr.mux.items()})
               for b in range(len(fx["raw"]))]
     return {"beats": len(counts), "min": min(counts), "max": max(counts),
@@ -69,7 +71,10 @@ def manifest(acc: Accelerator, model, verilog_path):
                        "passes": len(s.passes), "phases": len(s.phases)},
         "ports": ports,
         "memories": _memories(acc),
-        "latency": {"normalizer": Normalizer.LATENCY, "activation": acc.act_latency, "mux_skip": 2, "head": 1},
+        "latency": {"normalizer": Normalizer.LATENCY, "activation": acc.act_latency, "mux_skip": 2, "head": 1,
+                    **({"rr_table": 1} if acc.rr_width else {})},
+        "rr": ({"bits": model.cfg.rr_bits, "features": model.cfg.rr_features, "stream_width": acc.rr_width}
+               if acc.rr_width else None),
         "macs_per_beat": model.cfg.macs,
         "adders": s.adders,
         "cycles_per_beat": {

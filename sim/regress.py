@@ -7,13 +7,16 @@ bit-exact against the integer reference, on Verilator (every beat) and Icarus (a
     {"verilator": {"beats", "mismatches", "beats_per_s" (one simulation process, builds
                    excluded), "wall_beats_per_s", "seconds", "build_seconds", "sim_seconds",
                    "records": {...}},
-     "icarus": {...same...}, "records": {rec: {"model", "fallback", "beats"}}, ...}
+     "icarus": {...same...}, "records": {rec: {"model", "fallback", "beats"}},
+     "inter_patient": {"model", "verilator": {"beats", "mismatches", ...}, "icarus": {...}}, ...}
 
 For each DS2 record the beats of ``splits.patient_specific(beats, rec)`` (test part) run on that
 record's model ``models/patient/<rec>.json`` (the weights are ROM contents, so every record needs
 its own Verilog and simulator build); a missing patient model falls back to ``models/default.json``
 (reported per record). Records run in ``--jobs`` worker processes; a tqdm bar follows the
-finished beats.
+finished beats. Then the inter-patient model (``models/inter_patient.json``, an RR path) runs every
+DS2 beat with its RR codes through one Verilator harness (and ``--icarus-beats`` / 4 beats on
+Icarus); ``--no-inter`` skips it.
 
 By default the beats go through the speed harness (:mod:`ternecg.sim.harness`: Verilog drives the
 accelerator, class/logits/cycles of every beat compared with golden; the records take turns
@@ -211,6 +214,38 @@ def plan_records(beats, *, limit=None, per_record=None, models_dir=None):
     return plan
 
 
+def run_inter(beats, *, parallel, limit=None, icarus_beats=0):
+    """The inter-patient model on every DS2 beat (inter-patient split) with its RR codes."""
+    import numpy as np
+
+    from ternecg.golden import modelfile, splits
+    from ternecg.golden.rr import model_codes
+    from ternecg.sim.harness import run_harness
+
+    path = modelfile.MODELS_DIR / "inter_patient.json"
+    model = modelfile.load(path)
+    _, test = splits.inter_patient(beats)
+    codes = model_codes(beats, model.cfg).numpy()
+    out = {"model": str(path.relative_to(REPO))}
+    for sim, n in (("verilator", limit or len(test)), ("icarus", icarus_beats)):
+        if not n:
+            continue
+        idx = test[np.linspace(0, len(test) - 1, min(n, len(test))).round().astype(np.int64)] \
+            if sim == "icarus" else test[:n]
+        r = run_harness(model, beats.raw[idx].astype(np.int64), simulator=sim, parallel=parallel,
+                        idle="random", backpressure="random", seed=2, rr=codes[idx],
+                        records=beats.record[idx].astype(np.int64), samples=beats.sample[idx],
+                        work=WORK / "harness")
+        out[sim] = {"beats": r.beats, "mismatches": len(r.mismatched_beats),
+                    "first_mismatches": [str(m) for m in r.mismatches[:5]],
+                    "beats_per_s": r.beats / r.seconds if r.seconds else 0.0,
+                    "sim_seconds": r.seconds, "build_seconds": r.build_seconds,
+                    "idle": "random", "backpressure": "random", "cycles_checked": "lower bound"}
+        print(f"inter-patient model on {sim}: {r.beats} DS2 beats with RR codes, "
+              f"{len(r.mismatched_beats)} mismatches ({out[sim]['beats_per_s']:.1f} beats/s)", file=sys.stderr)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m ternecg.sim.regress", description=__doc__.split("\n\n")[0])
     ap.add_argument("--limit", type=int, default=None, help="at most N Verilator beats (quick run)")
@@ -221,6 +256,8 @@ def main(argv=None):
     ap.add_argument("--layers", action="store_true",
                     help="every beat through the cocotb testbench with the debug tap (every hidden "
                          "layer checked; a few beats/s, hours for all of DS2)")
+    ap.add_argument("--no-inter", action="store_true",
+                    help="skip the inter-patient model (models/inter_patient.json) on all DS2 beats")
     ap.add_argument("--db", default=None, help="MIT-BIH database folder (default: auto)")
     ap.add_argument("--report", default=str(REPORT))
     args = ap.parse_args(argv)
@@ -244,10 +281,13 @@ def main(argv=None):
         iplan = plan_records(beats, limit=n_ic)
         out["icarus"] = run_simulator("icarus", iplan, parallel=args.parallel, jobs=args.jobs,
                                       tap=tap, desc="icarus")
+    if not args.no_inter and not tap:
+        out["inter_patient"] = run_inter(beats, parallel=args.parallel, limit=args.limit,
+                                         icarus_beats=min(4, args.icarus_beats))
     report = Path(args.report)
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(out, indent=1, default=str))
-    ok = True
+    ok = all(s["mismatches"] == 0 for s in out.get("inter_patient", {}).values() if isinstance(s, dict))
     for sim in ("verilator", "icarus"):
         if sim in out:
             s = out[sim]

@@ -204,3 +204,74 @@ def test_divisor_errors():
         divisor_for(12e6, 1_400_000)
     with pytest.raises(TernEcgError, match="divisor"):
         UARTRx(2)
+
+
+# ---- a link for a model with an RR path: BEAT_RR frames, codes on ``rr`` before the samples ----
+
+RR_BITS = 4
+
+
+class StubAccelRR(StubAccel):
+    """StubAccel that first takes one word of RR codes: logits = [sum, codes word]."""
+    rr: In(stream.Signature(unsigned(3 * RR_BITS)))
+
+    def elaborate(self, platform):
+        m = Module()
+        acc = Signal(20)
+        codes = Signal(3 * RR_BITS)
+        have = Signal()
+        n = Signal(range(241))
+        m.d.comb += self.rr.ready.eq(~have)
+        with m.If(self.rr.valid & ~have):
+            m.d.sync += [codes.eq(self.rr.payload), have.eq(1)]
+        with m.If(n < 240):
+            m.d.comb += self.i.ready.eq(have)       # samples only after the beat's codes
+            with m.If(self.i.valid & have):
+                m.d.sync += [acc.eq(acc + self.i.payload), n.eq(n + 1)]
+        with m.Else():
+            m.d.comb += [self.o.valid.eq(1), self.o.payload.cls.eq(acc[0]),
+                         self.o.payload.logits[0].eq(acc[:13]), self.o.payload.logits[1].eq(codes),
+                         self.o.payload.cycles.eq(1234)]
+            with m.If(self.o.ready):
+                m.d.sync += [acc.eq(0), n.eq(0), have.eq(0)]
+        return m
+
+
+class HarnessRR(Harness):
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.link = link = Link(LAYOUT, 2, parallel=1, model_id=0xCAFEF00D, timeout_cycles=TIMEOUT,
+                                        rr_bits=RR_BITS)
+        m.submodules.acc = acc = StubAccelRR()
+        connect(m, wiring.flipped(self.rx), link.rx)
+        connect(m, link.tx, wiring.flipped(self.tx))
+        connect(m, link.samples, acc.i)
+        connect(m, link.rr, acc.rr)
+        connect(m, acc.o, link.results)
+        return m
+
+
+def test_rr_beats_carry_their_codes():
+    """BEAT_RR frames: each result carries its own beat's codes (handed over before the samples);
+    a plain BEAT is refused (TYPE), a code above 2^b - 1 drops the beat (RANGE)."""
+    global Harness
+    beats = [(k, [k % 16, (3 * k + 1) % 16, 15 - k % 16], [(5 * k + 7 * t) % 2048 for t in range(240)])
+             for k in range(4)]
+    frames = [P.encode_beat_rr(seq, codes, samples, RR_BITS) for seq, codes, samples in beats]
+    bad_code = P.encode_beat_rr(9, [1, 16, 2], beats[0][2])
+    saved, Harness = Harness, HarnessRR
+    try:
+        ev = run_link([frames[0], 400, frames[1], 400, beat(5)[0], 100, bad_code, 100, frames[2], 400,
+                       frames[3], 400])
+    finally:
+        Harness = saved
+    results = [e for e in ev if isinstance(e, P.Result)]
+    errors = [(e.name, e.detail) for e in ev if isinstance(e, P.Error)]
+    want = []
+    for seq, codes, samples in beats:
+        word = codes[0] | codes[1] << 4 | codes[2] << 8
+        want.append(P.Result(seq, sum(samples) & 1, [P_sext(sum(samples) & 0x1FFF), word], 1234))
+    assert results == want
+    # the refused frame's remaining bytes are hunted through (SYNC, and VERSION at a stray SOF)
+    assert errors[0] == ("TYPE", P.BEAT) and errors[-1] == ("RANGE", 9)
+    assert {name for name, _ in errors[1:-1]} <= {"SYNC", "VERSION"}

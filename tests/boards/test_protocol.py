@@ -119,3 +119,15 @@ def test_parse_rejects_wrong_lengths():
 
 def test_model_id():
     assert P.model_id("deadbeef" + "0" * 56) == 0xDEADBEEF
+
+
+def test_beat_rr_round_trip_and_bad_codes():
+    samples = [(11 * k) % 2048 for k in range(P.WINDOW)]
+    frame = P.encode_beat_rr(200, [8, 0, 15], samples, rr_bits=4)
+    assert len(frame) == P.HEADER + P.BEAT_RR_LEN + P.TRAILER
+    d = P.Decoder(accept=P.HOST_TYPES)
+    (f,) = d.feed(frame)
+    assert f.type == P.BEAT_RR and f.parse() == (200, [8, 0, 15], samples)
+    for codes in ([8, 16, 0], [1, 2], [-1, 0, 0]):
+        with pytest.raises(ValueError, match="RR codes"):
+            P.encode_beat_rr(1, codes, samples, rr_bits=4)

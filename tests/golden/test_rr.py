@@ -68,8 +68,8 @@ def test_results_section_renders_every_run_and_the_seed_mean(tmp_path, monkeypat
                "ppv_abnormal": 0.8, "se": {"S": 0.6, "V": 0.95, "F": 0.1}, "seconds": 400.0}
         update_json(report, lambda d: {"runs": d.get("runs", []) + [run]})
     md = "\n".join(results._rr_section())
-    assert md.count("| qat | yes | 30 |") == 2
-    assert "- qat, with RR, 30 epochs: abnormal F1 0.7800 (min 0.7500, max 0.8100, 2 seeds)" in md
+    assert md.count("| qat | 4-bit, float table, local 8 | 30 |") == 2
+    assert "- qat, 4-bit, float table, local 8, 30 epochs: abnormal F1 0.7800 (min 0.7500, max 0.8100, 2 seeds)" in md
 
 
 def test_a_rerun_replaces_its_row():
@@ -79,3 +79,23 @@ def test_a_rerun_replaces_its_row():
     out = merge(runs, again)
     assert [(r["seed"], r["f1_abnormal"]) for r in out] == [(1, 0.7), (0, 0.9)]
     assert len(merge(out, dict(again, rr=False))) == 3
+
+
+def test_more_bits_give_a_finer_step_and_ties_round_up():
+    from ternecg.golden.rr import record_codes
+    s = np.cumsum([0] + [160] * 9 + [150])            # last pre = 150: ratio 150/158.75 etc.
+    c4, c6 = record_codes(s, bits=4), record_codes(s, bits=6)
+    assert c4[1].tolist() == [8, 8, 8] and c6[1].tolist() == [32, 32, 32]
+    # pre/local of the last beat: 150 / mean(7 x 160, 150) = 150 * 8 / 1270
+    assert c6[-1, 0] == (150 * 8 * 64 + 1270) // (2 * 1270) == 30
+    assert c4[-1, 0] == 8                             # a 6 % shorter interval is below a 4-bit step
+    # a ratio exactly half-way between two codes rounds up (integer arithmetic, no float ties)
+    t = record_codes(np.array([0, 16, 33]), bits=4)     # post/pre of beat 1 = 17/16 -> 8.5
+    assert t[1, 2] == 9
+
+
+def test_model_codes_need_an_rr_config():
+    from ternecg.golden.config import load_config
+    from ternecg.golden.rr import model_codes
+    with pytest.raises(TernEcgError, match="has no RR path"):
+        model_codes(_beats(["100"] * 3, [0, 300, 600]), load_config("msgc_mux"))

@@ -4,7 +4,9 @@ Verilator, bridged to a pseudo-terminal, driven by the unchanged host client (bo
 * a real record's beats are classified bit-exactly like the integer reference (class, logits and
   the analytical compute cycles);
 * garbage, truncated frames (inter-byte timeout), corrupted frames (CRC) and frames swallowed by a
-  truncated one are injected between beats: every beat still gets exactly one correct result.
+  truncated one are injected between beats: every beat still gets exactly one correct result;
+* the inter-patient model (an RR path): the host sends BEAT_RR frames with each beat's RR codes
+  and the results are bit-exact; a plain BEAT is refused with one clear message.
 
 The simulator runs in a background thread (cocotb runner), the host in the test's thread.
 """
@@ -21,6 +23,7 @@ import torch
 from ternecg.boards import protocol as P
 from ternecg.boards.core import BoardCore
 from ternecg.boards.host import Client, open_port
+from ternecg.errors import TernEcgError
 from ternecg.golden import fixture, integer_ref, modelfile
 from ternecg.sim import runner, verilog
 
@@ -69,8 +72,25 @@ def beats():
         return fixture.load()["raw"][:N_BEATS].astype(np.int64)
 
 
-def golden(model, core, raws):
-    tr = integer_ref.forward(model, torch.as_tensor(raws))
+@pytest.fixture(scope="module")
+def rr_setup():
+    """The inter-patient model's board build and N_BEATS beats of RECORD with their RR codes."""
+    m = modelfile.load(modelfile.MODELS_DIR / "inter_patient.json")
+    try:
+        from ternecg.golden.beats import extract_record
+        from ternecg.golden.records import find_database
+        from ternecg.golden.rr import model_codes
+        b, _ = extract_record(find_database(), RECORD)
+        raws, rr = b.raw[:N_BEATS].astype(np.int64), model_codes(b, m.cfg).numpy()[:N_BEATS]
+    except Exception:
+        fx = fixture.load()
+        raws, rr = fx["raw"][:N_BEATS].astype(np.int64), fx["rr"][:N_BEATS]
+    src = generate_cached(lambda: BoardCore(m, divisor=DIVISOR), TOPLEVEL + "_rr")
+    return m, runner.build([src], TOPLEVEL + "_rr", "verilator"), BoardCore(m, divisor=DIVISOR), raws, rr
+
+
+def golden(model, core, raws, rr=None):
+    tr = integer_ref.forward(model, torch.as_tensor(raws), rr)
     cycles = [core.accel.engine_cycles({li: v["select"][b].tolist() for li, v in tr.mux.items()})
               for b in range(len(raws))]
     return tr.cls.numpy(), tr.logits.numpy(), np.array(cycles)
@@ -196,3 +216,19 @@ def test_board_e2e_faults(board_model, beats, model, tmp_path):
     # every device result was either the one result of its beat or a late answer to a resent beat
     assert n <= status.beats <= n + client.stats.retries
     print(f"faults: {dict(errs)}, retries {client.stats.retries}, duplicates {client.stats.duplicates}")
+
+
+def test_board_e2e_rr_model(rr_setup, tmp_path):
+    m, build, core, raws, rr = rr_setup
+    want_cls, want_logits, want_cycles = golden(m, core, raws, rr)
+    with SimBoard(build, tmp_path, "rr") as sim:
+        client = Client(sim.port, timeout=20.0, retries=2, name="the simulated board")
+        assert client.ping().model_id == P.model_id(m.sha256)
+        res = client.classify(raws, rr=rr)
+        with pytest.raises(TernEcgError, match="rejects BEAT frames: its bitstream holds a model with an RR path"):
+            client.classify_one(99, raws[0])
+    assert len(set(map(tuple, rr.tolist()))) > 3             # several rhythms in the record
+    assert res["cls"].tolist() == want_cls.tolist()
+    assert res["logits"].tolist() == want_logits.tolist()
+    assert res["cycles"].tolist() == want_cycles.tolist()
+    assert client.stats.retries == 0 and client.stats.errors.get("device TYPE") == 1
