@@ -36,7 +36,7 @@ demo:            ## the main job: Verilog, cocotb bit-exact check on the fixture
 sim:             ## cocotb simulations only (Verilator + Icarus): components and the whole network
 	$(PY) -m pytest -q tests/sim
 
-sim-regress:     ## every DS2 test beat, its patient model, speed harness on Verilator (+200 Icarus) -> build/reports/regress.json (~5 min; LIMIT=N: quick)
+sim-regress:     ## every DS2 test beat on its patient model and every DS2 beat on the inter-patient (RR) model, Verilator harness (+ Icarus subset) -> build/reports/regress.json (~8 min; LIMIT=N: quick)
 	$(PY) -m ternecg.sim.regress $(if $(LIMIT),--limit $(LIMIT))
 
 sim-gate:        ## gate level: synth_ice40 netlist + iCE40 cell models vs golden, 302 beats Verilator + BEATS=100 Icarus (~15 min)
@@ -51,8 +51,8 @@ results:         ## docs/results.md + plot from the shipped models and results/*
 train-table:     ## the MSGC paper's Table I runs -> results/table1_KIND.json, KIND=float|integer (long; resumable)
 	$(PY) -m ternecg.golden.table1 --kind $(or $(KIND),float)
 
-rr-experiment:   ## DS1->DS2 with/without RR-interval codes beside the beat -> results/rr_experiment.json (KIND=qat|float NO_RR=1, ~7 min per run)
-	$(PY) -m ternecg.golden.rr_experiment --kind $(or $(KIND),qat) --epochs $(or $(EPOCHS),30) --seed $(SEED) $(if $(NO_RR),--no-rr)
+rr-experiment:   ## DS1->DS2 with/without RR-interval codes beside the beat -> results/rr_experiment.json (KIND=qat|float NO_RR=1 LOCAL=32, ~7 min per run)
+	$(PY) -m ternecg.golden.rr_experiment --kind $(or $(KIND),qat) --epochs $(or $(EPOCHS),30) --seed $(SEED) --local $(or $(LOCAL),8) $(if $(NO_RR),--no-rr)
 
 train:           ## retrain every shipped model file from the database (seed $(SEED)); prints the time
 	$(PY) -m ternecg.cli train --seed $(SEED)

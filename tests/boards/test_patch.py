@@ -235,6 +235,8 @@ def test_refusals(ice_build, tmp_path):
     from ternecg.golden import modelfile
     rc, _, err = cli("--board", "icebreaker", "--model", "models/six_class.json", "--root", ROOT)
     one_line_error(rc, err, "another topology", "config differs in: layers", "make synth")
+    rc, _, err = cli("--board", "icebreaker", "--model", "models/inter_patient.json", "--root", ROOT)
+    one_line_error(rc, err, "another topology", "config differs in: rr_bits, rr_local", "make synth")
     doc = json.loads((REPO / PATIENT).read_text())
     doc["layers"][-1]["bias"] = [100000, -3]              # a wider logit: other hardware
     doc["sha256"] = modelfile.checksum(doc)
