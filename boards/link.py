@@ -232,14 +232,15 @@ class Link(wiring.Component):
                         m.d.sync += token_rx.eq(b)
                     with m.Elif(cnt == 0):
                         m.d.sync += seq_rx.eq(b)
-                    with m.Elif((cnt <= n_codes) if n_codes else Const(0)):   # RR codes (BEAT_RR)
-                        for f in range(n_codes):
-                            with m.If(cnt == f + 1):
-                                m.d.sync += rr_rx[f * rb:(f + 1) * rb].eq(b[:rb])
-                        if rb < 8:
-                            with m.If(b[rb:] != 0):
-                                m.d.sync += range_bad.eq(1)
-                    with m.Elif(cnt[0] ^ odd_codes):           # a sample's low byte
+                    if n_codes:
+                        with m.Elif(cnt <= n_codes):           # RR codes (BEAT_RR)
+                            for f in range(n_codes):
+                                with m.If(cnt == f + 1):
+                                    m.d.sync += rr_rx[f * rb:(f + 1) * rb].eq(b[:rb])
+                            if rb < 8:
+                                with m.If(b[rb:] != 0):
+                                    m.d.sync += range_bad.eq(1)
+                    with m.Elif(cnt[0] if not odd_codes else ~cnt[0]):   # a sample's low byte
                         m.d.sync += lo.eq(b)
                     with m.Else():
                         m.d.comb += wp.en.eq(~drop)
@@ -265,13 +266,15 @@ class Link(wiring.Component):
                     with m.Elif(range_bad):
                         event(P.E_RANGE, seq_rx)
                     with m.Else():
-                        m.d.sync += [buffer_full.eq(1), beat_seq.eq(seq_rx), beat_rr.eq(rr_rx)]
+                        m.d.sync += [buffer_full.eq(1), beat_seq.eq(seq_rx)]
+                        if rb:
+                            m.d.sync += beat_rr.eq(rr_rx)
                     m.next = "HUNT"
 
         # ---------------- beat buffer -> accelerator ----------------
         rd = Signal(range(W + 1))
         feeding = Signal()
-        codes_out = Signal(init=not rb)         # the buffered beat's RR codes were handed over
+        codes_out = Signal()                    # (RR path) the buffered beat's codes were handed over
         m.d.comb += [rp.addr.eq(rd), self.samples.payload.eq(rp.data), self.samples.valid.eq(feeding),
                      seqs.w_data.eq(beat_seq)]
         if rb:
@@ -280,7 +283,8 @@ class Link(wiring.Component):
                 m.d.sync += codes_out.eq(1)
         with m.If(~feeding):
             m.d.comb += rp.en.eq(1)
-            with m.If(buffer_full & seqs.w_rdy & codes_out):
+            start = buffer_full & seqs.w_rdy
+            with m.If((start & codes_out) if rb else start):
                 # rp reads address 0 in this cycle (rd == 0): data is there next cycle
                 m.d.comb += seqs.w_en.eq(1)
                 m.d.sync += [feeding.eq(1), rd.eq(1)]

@@ -88,14 +88,14 @@ class Accelerator(wiring.Component):
         s = self.schedule
         m.submodules.norm = norm = Normalizer(s.input_length, RAW_BITS)
         m.submodules.engine = engine = self._engine
+        logit_width = engine.logits.payload.shape().width if self._rr is None else self._rr.out_width
+        m.submodules.head = head = Head(s.n_classes, logit_width)
         connect(m, wiring.flipped(self.i), norm.i)
         connect(m, norm.o, engine.x)
         if self._rr is None:
-            m.submodules.head = head = Head(s.n_classes, engine.logits.payload.shape().width)
             connect(m, engine.logits, head.i)
         else:
             m.submodules.rr_table = rr = self._rr
-            m.submodules.head = head = Head(s.n_classes, rr.out_width)
             connect(m, wiring.flipped(self.rr), rr.rr)
             connect(m, engine.logits, rr.i)
             connect(m, rr.o, head.i)
