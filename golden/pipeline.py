@@ -30,7 +30,7 @@ from .beats import load_beats
 from .config import load_config
 from .export import export
 from .modelfile import MODELS_DIR, save
-from .rr_experiment import rr_inputs
+from .rr import rr_inputs
 
 GLOBAL = {"config": "msgc_mux", "epochs": 60, "lr": 1e-3, "batch": 256}
 # Small batches do not parallelise: the fine-tune and six-class stages run on one thread (faster

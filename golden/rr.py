@@ -74,3 +74,9 @@ def thermometer(codes, bits=BITS) -> torch.Tensor:
     """(N, F) codes -> (N, F * (2^bits - 1)) float bits: bit j of feature f is ``code_f > j``."""
     levels = torch.arange(1, 1 << bits)
     return (torch.as_tensor(codes).unsqueeze(-1) >= levels).flatten(1).float()
+
+
+def rr_inputs(beats, x, bits=BITS, local=LOCAL) -> torch.Tensor:
+    """Training rows of an RR model: the normalised beats ``x`` (N, L), then the thermometer bits
+    of their codes (what :class:`ternecg.golden.model.Net` with ``rr_bits`` reads)."""
+    return torch.cat([torch.as_tensor(x).float(), thermometer(rr_codes(beats, local=local, bits=bits), bits)], 1)

@@ -15,6 +15,7 @@ import argparse
 import sys
 
 import torch
+
 from ternecg.errors import TernEcgError, cli_main
 from ternecg.reports import update_json
 
@@ -24,7 +25,7 @@ from .config import load_config, parse_config
 from .evaluate import binary_metrics
 from .model import Net
 from .records import REPO_ROOT
-from .rr import BITS, LOCAL, rr_codes, thermometer
+from .rr import BITS, LOCAL, rr_inputs
 
 REPORT = REPO_ROOT / "results" / "rr_experiment.json"
 
@@ -37,22 +38,19 @@ def _scores(symbols, pred):
             "ppv_abnormal": round(pc["abnormal"]["ppv"] or 0.0, 4), "se": {c: round(pc[c]["se"], 4) for c in "SVF"}}
 
 
-def rr_inputs(beats, x, bits, local=LOCAL):
-    """Training rows of an RR model: the normalised beat, then the thermometer bits of its codes."""
-    return torch.cat([x.float(), thermometer(rr_codes(beats, local=local, bits=bits), bits)], 1)
-
-
 def run(kind="qat", use_rr=True, epochs=30, seed=0, mixup=0.2, db=None, report=REPORT, bits=BITS,
         abnormal_weight=1.0, local=LOCAL, scale_aug=0.0):
     if kind not in ("qat", "float"):
         raise TernEcgError(f"--kind {kind!r}: choose qat or float")
     if epochs < 1:
         raise TernEcgError(f"--epochs {epochs}: must be at least 1")
+    if not 1 <= bits <= 8:
+        raise TernEcgError(f"--rr-bits {bits}: must be 1..8")
+    if local < 1:
+        raise TernEcgError(f"--local {local}: the local mean needs at least 1 interval")
     beats = load_beats(db)
     x, y = train.prepare(beats, "binary")
     tr, te = splits.inter_patient(beats)
-    if not 1 <= bits <= 8:
-        raise TernEcgError(f"--rr-bits {bits}: must be 1..8")
     if use_rr:
         cfg = parse_config(dict(load_config("msgc_mux_rr").raw, rr_bits=bits, rr_local=local))
         x = rr_inputs(beats, x, bits, local)

@@ -33,7 +33,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-__all__ = ["PATTERNS", "pattern", "option", "load_vectors", "to_signed", "to_unsigned", "pack", "unpack",
+__all__ = ["PATTERNS", "pattern", "option", "load_vectors", "vectors", "to_signed", "to_unsigned", "pack", "unpack",
            "StreamSource", "StreamSink", "TB"]
 
 
@@ -83,6 +83,18 @@ def load_vectors(env="SIM_VECTORS"):
     import numpy as np
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+_VECTORS = {}
+
+
+def vectors(env="SIM_VECTORS"):
+    """:func:`load_vectors` read once per simulator process; fails when ``$env`` is not set."""
+    if env not in _VECTORS:
+        v = load_vectors(env)
+        assert v is not None, f"{env} is not set: run this cocotb module through its pytest wrapper"
+        _VECTORS[env] = v
+    return _VECTORS[env]
 
 
 def to_signed(value: int, width: int) -> int:

@@ -14,17 +14,7 @@ is the item index (mod 2^tag_width), so the order of the results is checked too.
 
 import cocotb
 
-from ternecg.sim.tb import TB, load_vectors
-
-_cache = {}
-
-
-def vectors():
-    if not _cache:
-        v = load_vectors()
-        assert v is not None, "SIM_VECTORS is not set (run through tests/sim/test_components_sim.py)"
-        _cache.update(v)
-    return _cache
+from ternecg.sim.tb import TB, vectors
 
 
 def _widths():

@@ -13,17 +13,7 @@ never imports torch, golden or hw). Vectors:
 
 import cocotb
 
-from ternecg.sim.tb import TB, load_vectors, to_signed
-
-_cache = {}
-
-
-def vectors():
-    if not _cache:
-        v = load_vectors()
-        assert v is not None, "SIM_VECTORS is not set (run through tests/sim/test_components_sim.py)"
-        _cache.update(v)
-    return _cache
+from ternecg.sim.tb import TB, to_signed, vectors
 
 
 def _widths():

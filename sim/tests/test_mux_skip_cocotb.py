@@ -18,18 +18,9 @@ Options: ``SIM_IDLE`` (idle cycles between results), ``SIM_SEED`` (see :mod:`ter
 import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from ternecg.sim.tb import TB, load_vectors, option, pattern
+from ternecg.sim.tb import TB, option, pattern, vectors
 
 MODE_DW, MODE_GRP = 1, 2
-_cache = {}
-
-
-def vectors():
-    if not _cache:
-        v = load_vectors()
-        assert v is not None, "SIM_VECTORS is not set (run through tests/sim/test_components_sim.py)"
-        _cache.update(v)
-    return _cache
 
 
 class Engine:

@@ -21,17 +21,7 @@ import cocotb
 from cocotb.triggers import RisingEdge
 
 from ternecg.sim.network_tb import Expected, NetworkTB
-from ternecg.sim.tb import load_vectors, option
-
-_cache = {}
-
-
-def vectors():
-    if not _cache:
-        v = load_vectors()
-        assert v is not None, "SIM_VECTORS is not set (an .npz of network_tb.make_vectors)"
-        _cache.update(v)
-    return _cache
+from ternecg.sim.tb import option, vectors
 
 
 def main_set():

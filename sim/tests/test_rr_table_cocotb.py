@@ -12,17 +12,7 @@ Options: ``SIM_IDLE`` (both sources), ``SIM_BACKPRESSURE``, ``SIM_SEED`` (see :m
 
 import cocotb
 
-from ternecg.sim.tb import TB, load_vectors
-
-_cache = {}
-
-
-def vectors():
-    if not _cache:
-        v = load_vectors()
-        assert v is not None, "SIM_VECTORS is not set (run through tests/sim/test_components_sim.py)"
-        _cache.update(v)
-    return _cache
+from ternecg.sim.tb import TB, vectors
 
 
 def _widths():

@@ -138,3 +138,16 @@ def test_client_retries_and_results_in_order():
     # first beat's second answer is ignored as a duplicate
     assert c.stats.retries == 2 and c.stats.duplicates == 1
     assert c.stats.errors == {"host SYNC": 1, "host CRC": 1, "device CRC": 1}
+
+
+def test_rr_codes_must_match_the_beats():
+    """classify with RR codes for a different number of beats: one message, nothing sent."""
+    sent = []
+
+    class Port:
+        def write(self, data):
+            sent.append(data)
+
+    with pytest.raises(TernEcgError, match="2 RR code rows for 3 beats"):
+        Client(Port(), timeout=0.05, retries=0).classify(np.zeros((3, 240), np.int64), rr=np.zeros((2, 3), np.int64))
+    assert not sent

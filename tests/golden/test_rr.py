@@ -50,7 +50,9 @@ def test_bad_peaks_name_the_record(samples, msg):
 
 
 @pytest.mark.parametrize("argv, msg", [(["--kind", "fp16"], "--kind 'fp16': choose qat or float"),
-                                       (["--epochs", "0"], "--epochs 0: must be at least 1")])
+                                       (["--epochs", "0"], "--epochs 0: must be at least 1"),
+                                       (["--rr-bits", "9"], "--rr-bits 9: must be 1..8"),
+                                       (["--local", "0"], "--local 0: the local mean needs at least 1 interval")])
 def test_rr_experiment_bad_arguments_one_message(argv, msg, capsys):
     from ternecg.golden import rr_experiment
     assert rr_experiment.main(argv) == 2
