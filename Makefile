@@ -8,7 +8,7 @@ BOARD   ?= icebreaker
 PORT    ?= /dev/ttyUSB1
 RECORD  ?= 100
 
-.PHONY: help setup test test-fast demo sim sim-regress sim-gate eval results train train-table rr-experiment fixture verilog hw-report synth patch program host clean
+.PHONY: help setup test test-fast demo sim sim-regress sim-gate eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval verilog hw-report synth patch program host clean
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -59,6 +59,12 @@ train:           ## retrain every shipped model file from the database (seed $(S
 
 fixture:         ## regenerate fixtures/beats.npz from the database and the default model
 	$(PY) -m ternecg.cli fixture
+
+fixture-excerpts: ## regenerate fixtures/excerpts.npz (raw MIT-BIH excerpts for the R-peak detector tests) from the database
+	$(PY) -m ternecg.golden.excerpts
+
+qrs-eval:        ## R-peak detector vs XQRS, GQRS, Pan-Tompkins, Hamilton, NeuroKit2 on all 48 records (EC57) -> build/reports/qrs.json
+	$(PY) -m ternecg.cli qrs-eval
 
 verilog:         ## generate Verilog + manifest for MODEL at PARALLEL into build/verilog/
 	$(PY) -m ternecg.cli verilog --model $(MODEL) --parallel $(PARALLEL)

@@ -51,6 +51,11 @@ def _demo(args):
     demo(parallel=args.parallel, board=args.board)
 
 
+def _qrs_eval(args):
+    from ternecg.golden.qrs_eval import run
+    run(args)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="ternecg", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -91,6 +96,14 @@ def main(argv=None):
     d.add_argument("--parallel", type=int, default=1)
     d.add_argument("--board", default="icebreaker")
     d.set_defaults(func=_demo)
+
+    q = sub.add_parser("qrs-eval", help="R-peak detector and peers on MIT-BIH, EC57 scoring -> build/reports/qrs.json")
+    q.add_argument("--records", default=None, help="comma-separated records (default: all 48)")
+    q.add_argument("--db", **db)
+    q.add_argument("--no-peers", action="store_true", help="skip the peer detectors")
+    q.add_argument("--jobs", type=int, default=2)
+    q.add_argument("--out", default="build/reports/qrs.json")
+    q.set_defaults(func=_qrs_eval)
 
     args = p.parse_args(argv)
     for key in ("models",):
