@@ -200,6 +200,19 @@ def check_signal(signal) -> np.ndarray:
     return x
 
 
+#: A record shorter than one beat window (golden/beats.py) cannot give a single beat.
+MIN_SAMPLES = 240
+
+
+def check_record(signal) -> np.ndarray:
+    """:func:`check_signal`, and at least MIN_SAMPLES samples (one 240-sample beat window)."""
+    x = check_signal(signal)
+    if len(x) < MIN_SAMPLES:
+        raise TernEcgError(f"record of {len(x)} samples is shorter than one beat window ({MIN_SAMPLES} samples); "
+                           f"the detector needs at least that much signal")
+    return x
+
+
 def _msum(v: np.ndarray, n: int) -> np.ndarray:
     """Causal moving sum of length n, zero before the start."""
     c = np.concatenate([np.zeros(1, np.int64), np.cumsum(v)])
@@ -263,16 +276,14 @@ def refine(u: np.ndarray, p: int, P: QrsParams) -> int:
 
 
 def detect(signal, fs: int | None = 360, params: QrsParams | None = None, info: bool = False):
-    """R-peak samples of a whole record (int64, increasing): exactly what :class:`QrsStream`
+    """R-peak samples of a whole record (int64, increasing; at least MIN_SAMPLES samples of
+    unsigned 11-bit codes, else one TernEcgError): exactly what :class:`QrsStream`
     reports after pushing every sample and ``finish()`` (``P.flush`` copies of the last sample;
     peaks at or after the end dropped). With ``info=True`` also returns a dict with, per peak,
     the sample at which it was decided and whether search-back found it."""
     P = _params(fs, params)
-    x = check_signal(signal)
+    x = check_record(signal)
     n = len(x)
-    if n == 0:
-        out = np.zeros(0, np.int64)
-        return (out, {"decided": out.copy(), "search": np.zeros(0, bool)}) if info else out
     x = np.concatenate([x, np.full(P.flush, x[-1], np.int64)])
     u, e, m = filters(x, P)
     H, L3 = P.peak_half, P.mwi_len

@@ -16,6 +16,7 @@ with the message, reported and not retried until the cache is removed).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -30,6 +31,7 @@ from ternecg.errors import TernEcgError, cli_main
 
 from . import ec57
 from .records import RECORDS48, REPO_ROOT, find_database
+from .spec.qrs import qrs_params
 
 HARD = ("105", "108", "203", "207")
 PEERS = ("xqrs", "gqrs", "pantompkins", "hamilton", "neurokit")
@@ -122,12 +124,19 @@ def _record_job(args):
 
     raw, fs, beats, samples, symbols, lead, _g, _b = read_annotated(db, name)
     vf = ec57.vf_episodes(samples, symbols)
+    from .spec.qrs import qrs_params
+
+    P = qrs_params(fs)
     t0 = time.perf_counter()
-    det = detect(raw, fs)
+    det, info = detect(raw, fs, info=True)
     secs = time.perf_counter() - t0
     row, row_vf, offsets = _score(det, beats, vf, fs)
+    lat = info["decided"] - det
+    learning = info["decided"] == P.learn + P.peak_half
+    kinds = {"regular": ~info["search"] & ~learning, "search_back": info["search"], "learning": learning}
+    latency = {k: {"count": int(v.sum()), "max": int(lat[v].max(initial=0))} for k, v in kinds.items()}
     out = {"name": name, "lead": lead, "samples": len(raw), "row": row, "row_vf": row_vf,
-           "offsets": offsets, "seconds": secs, "peers": {}}
+           "offsets": offsets, "seconds": secs, "latency": latency, "peers": {}}
     for peer in peers:
         d = peer_detections(peer, db, name, cache)
         if isinstance(d, str):
@@ -191,6 +200,12 @@ def evaluate(records=RECORDS48, db=None, peers=PEERS, out=REPORT, jobs=2, cache=
                         "gross": _gross(per_vf.values()),
                         "records": {r: per_vf[r] for r in records if per_vf[r] != per[r]}},
         "offsets": offset_stats(offsets),
+        "latency_samples": {k: {"count": sum(results[r]["latency"][k]["count"] for r in records),
+                                "max": max((results[r]["latency"][k]["max"] for r in records), default=0)}
+                            for k in ("regular", "search_back", "learning")},
+        "latency_bound_regular": qrs_params(360).latency,
+        "state_bits": qrs_params(360).state_bits,
+        "params_360": dataclasses.asdict(qrs_params(360)),
         "peers": {},
         "detector_seconds": sum(results[r]["seconds"] for r in records),
         "wall_seconds": wall,
@@ -264,6 +279,11 @@ def table(report) -> str:
         lines.append(f"offset detected - reference over {o['n']} matched beats: mean {o['mean']:+.2f}, "
                      f"std {o['std']:.2f}, 1-99 % [{o['p01']:+.0f}, {o['p99']:+.0f}], "
                      f"|offset| <= 1: {o['abs_le_1']}, > 5: {o['abs_gt_5']}, > 10: {o['abs_gt_10']}")
+    la = report["latency_samples"]
+    lines.append(f"latency (samples from the R peak to its report), max: regular {la['regular']['max']} "
+                 f"(bound {report['latency_bound_regular']}), search-back {la['search_back']['max']} "
+                 f"({la['search_back']['count']} beats), learning period {la['learning']['max']} "
+                 f"({la['learning']['count']} beats); state {report['state_bits']['total']} bits")
     lines.append(f"detector time {report['detector_seconds']:.1f} s (sum over records), "
                  f"wall time {report['wall_seconds']:.1f} s")
     return "\n".join(lines)

@@ -109,7 +109,7 @@ class QrsParams:
         """Bits of state per part, for planning the hardware (positions are ``pos_bits`` wide)."""
         pos = 32
         L1, K, L3, H = self.lp_len, self.deriv_lag, self.mwi_len, self.peak_half
-        entry = 2 * pos + self.m_bits + self.e_bits  # p, r, h, s (valley checked on entry)
+        entry = 2 * pos + self.m_bits + self.e_bits + 1  # p, r, h, s, shallow bit
         b = {
             "x0 (first sample)": INPUT_BITS,
             "u delay line": self.u_line * self.u_bits,
