@@ -148,6 +148,7 @@ def _record_job(args):
 
 
 def _gross(rows):
+    rows = list(rows)
     tp = sum(r["tp"] for r in rows)
     fn = sum(r["fn"] for r in rows)
     fp = sum(r["fp"] for r in rows)
