@@ -83,7 +83,7 @@ def summarize(board: str, tim_text: str, rpt_text: str, target_mhz: float) -> di
 def build(board: str, model=None, parallel: int = 1, baud: int = DEFAULT_BAUD, root="build",
           check_timing=True, seed: int = PLACEHOLDER_SEED) -> dict:
     """Build the bitstream of ``board``; return (and write) the report. Raises TernEcgError."""
-    from ternecg.golden import modelfile
+    from ternecg.golden.spec import modelfile
     from ternecg.hw import params
     from ternecg.tools import setup_env
 

@@ -11,7 +11,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from ternecg.errors import TernEcgError
-from ternecg.golden.modelfile import IntModel
+from ternecg.golden.spec.modelfile import IntModel
 from ternecg.hw.top import Accelerator
 
 from . import protocol
@@ -25,7 +25,7 @@ TIMEOUT_BYTES = 200
 class BoardCore(wiring.Component):
     def __init__(self, model: IntModel, *, divisor: int, parallel: int = 1, timeout_cycles=None):
         if not isinstance(model, IntModel):
-            raise TernEcgError("BoardCore needs a loaded model file (ternecg.golden.modelfile.load)")
+            raise TernEcgError("BoardCore needs a loaded model file (ternecg.golden.spec.modelfile.load)")
         self.accel = Accelerator(model, parallel=parallel)
         if self.accel.schedule.input_length != protocol.WINDOW:
             raise TernEcgError(f"the serial protocol carries {protocol.WINDOW}-sample beats, but the model "

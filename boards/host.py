@@ -283,7 +283,7 @@ def select_beats(beats, limit=None, indices=None):
 
 def run(port, record: str, *, baud=DEFAULT_BAUD, limit=None, indices=None, db=None, model=None,
         out="build/host", timeout=1.0, retries=5, progress=True, serial_port=None) -> dict:
-    from ternecg.golden import modelfile
+    from ternecg.golden.spec import modelfile
     from ternecg.golden.beats import extract_record
     from ternecg.golden.records import find_database
     from ternecg.golden.rr import model_codes

@@ -3,7 +3,7 @@
 Each setting is generated, synthesized with Yosys (``synth_ice40``) and placed and routed with
 nextpnr-ice40 (UP5K, sg48, fixed seed); nextpnr's JSON report gives logic cells, EBR, DSP and
 Fmax. The UP5K has too few pins for the accelerator's raw ports, so the measured design is the
-accelerator inside a thin pin wrapper (hw/pinwrap.py: a serial-in shift register for the sample
+accelerator inside a thin pin wrapper (boards/pinwrap.py: a serial-in shift register for the sample
 and an XOR fold of the result, ~30 logic cells, reported separately). The same network without
 channel shuffle is built too: ``shuffle_cost_lc`` is the logic-cell difference.
 
@@ -22,18 +22,20 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from ternecg.errors import TernEcgError
-from ternecg.golden import modelfile
-from ternecg.golden.config import ConvSpec, MuxSpec
+from ternecg.golden.spec import modelfile
+from ternecg.golden.spec.config import ConvSpec, MuxSpec
 from ternecg.tools import setup_env
 
-from .generate import fixture_cycles
+from ternecg.hw.schedule import check_parallel, MAX_PARALLEL
+from ternecg.hw.top import Accelerator
+from ternecg.paths import build_dir
+from ternecg.sim.cycles import fixture_cycles
+
 from .pinwrap import PinWrapper
-from .schedule import check_parallel, MAX_PARALLEL
-from .top import Accelerator
 
 TARGET_MHZ = 30.0
-REPORT_DIR = Path("build/reports")
-WORK = Path("build/hw-report")
+REPORT_DIR = build_dir("reports")
+WORK = build_dir("hw-report")
 
 
 def _run(cmd, cwd, log):
@@ -139,7 +141,7 @@ def hw_report(model_path=None, settings=None):
     report = {"model": {"name": model.cfg.name, "sha256": model.sha256, "macs": model.cfg.macs,
                         "weights": model.cfg.weights},
               "device": "iCE40 UP5K (sg48), nextpnr seed 1", "target_mhz": TARGET_MHZ,
-              "wrapper": "hw/pinwrap.py (serial sample input, XOR-folded result pins)",
+              "wrapper": "boards/pinwrap.py (serial sample input, XOR-folded result pins)",
               "settings": rows,
               "shuffle_cost_lc": base["lc"] - nosh["lc"],
               "shuffle_check": _shuffle_check(min(settings), base, nosh)}

@@ -612,7 +612,7 @@ def check_same_hardware(board: str, manifest: dict, model):
 
 def patch(board: str, model_path, root="build", out=None) -> dict:
     """Patch ``model_path`` into the existing build of ``board``; returns (and writes) patch.json."""
-    from ternecg.golden import modelfile
+    from ternecg.golden.spec import modelfile
     from ternecg.hw import params
 
     t0 = time.time()

@@ -14,7 +14,9 @@ import numpy as np
 
 from ternecg.errors import TernEcgError
 
-from .records import RECORDS48, REPO_ROOT, find_database, read_record, verify_database
+from ternecg.paths import build_dir
+
+from .records import RECORDS48, find_database, read_record, verify_database
 
 WINDOW = 240
 HALF = 120
@@ -156,7 +158,7 @@ def load_beats(db=None, records=RECORDS48, cache_dir=None, return_stats: bool = 
     With ``return_stats=True`` also returns ``{record: {"annotated", "kept", "dropped_edge"}}``.
     """
     db = find_database(db)
-    cache_dir = REPO_ROOT / "build" / "cache" if cache_dir is None else Path(cache_dir)
+    cache_dir = build_dir("cache") if cache_dir is None else Path(cache_dir)
     records = tuple(str(r) for r in records)
     unknown = [r for r in records if r not in RECORDS48]
     if unknown:

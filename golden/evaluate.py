@@ -17,10 +17,12 @@ import numpy as np
 import torch
 
 from ternecg.errors import TernEcgError
+from ternecg.paths import build_dir
 
-from . import integer_ref, modelfile, splits, train
+from . import integer_ref, splits, train
+from .spec import modelfile
 from .beats import SIX_CLASSES, aami_class, binary_labels, load_beats, six_labels
-from .config import parse_config
+from .spec.config import parse_config
 from .model import Net
 from .normalize import normalize
 from .rr import model_codes, thermometer
@@ -83,9 +85,10 @@ def _float_predict(path, config, raw, rr=None):
     return train.predict(net, x).numpy()
 
 
-def evaluate(models=modelfile.MODELS_DIR, db=None, out=Path("build/reports")):
+def evaluate(models=modelfile.MODELS_DIR, db=None, out=None):
     models = Path(models)
     beats = load_beats(db)
+    out = Path(out) if out is not None else build_dir("reports")
     report = {}
     for kind in ("integer", "float"):
         def predict(name, config, idx, rr=None):

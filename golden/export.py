@@ -13,7 +13,7 @@ import math
 import torch
 
 from .model import MuxSkipBlock, Net
-from .modelfile import acc_bits_needed, acc_bound, encode_conv, input_bound, make_document
+from .spec.modelfile import acc_bits_needed, acc_bound, encode_conv, input_bound, make_document
 
 
 def _thresholds(conv, bn, step, s_in, act_bits, codes, xmax):

@@ -15,12 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from ternecg.errors import TernEcgError
+from ternecg.paths import fixtures_dir
 
-from . import integer_ref, modelfile, splits
+from . import integer_ref, splits
+from .spec import modelfile
 from .beats import Beats, binary_labels, load_beats
 from .rr import model_codes
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "beats.npz"
+FIXTURE = fixtures_dir() / "beats.npz"
 COUNT = 320
 
 

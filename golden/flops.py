@@ -7,7 +7,7 @@ layers as a 'valid' conv over the whole map), so ptflops' total is exactly the m
 import torch
 from torch import nn
 
-from .config import MuxSpec
+from .spec.config import MuxSpec
 
 
 class _Groups(nn.Module):

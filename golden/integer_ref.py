@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from ternecg.errors import TernEcgError
 
-from .config import MuxSpec
-from .modelfile import IntConv, IntModel
+from .spec.config import MuxSpec
+from .spec.modelfile import IntConv, IntModel
 from .normalize import normalize
 
 
@@ -30,14 +31,14 @@ def conv_acc(conv: IntConv, x):
         pad = k // 2 if s.pad == "same" else 0
         xp = torch.nn.functional.pad(xg, (pad, pad))
         win = xp.unfold(2, k, s.stride)[:, :, :s.lout]           # (N, cin_g, lout, k)
-        w = torch.stack(conv.codes[g * s.cout_g:(g + 1) * s.cout_g])  # (cout_g, cin_g, k)
+        w = torch.as_tensor(np.stack(conv.codes[g * s.cout_g:(g + 1) * s.cout_g]))  # (cout_g, cin_g, k)
         outs.append(torch.einsum("nclk,ock->nol", win, w))
     return torch.cat(outs, 1)
 
 
 def activate(conv: IntConv, acc):
     """b-bit unsigned activation: q = number of channel thresholds T_j with acc >= T_j."""
-    t = conv.thresholds.unsqueeze(0).unsqueeze(-1)                 # (1, C, 2^b-1, 1)
+    t = torch.as_tensor(conv.thresholds).unsqueeze(0).unsqueeze(-1)  # (1, C, 2^b-1, 1)
     return (acc.unsqueeze(2) >= t).sum(2)
 
 
@@ -56,6 +57,15 @@ def shuffle_permutation(channels, groups):
 def mux_select(qa, act_bits):
     """S[c] = 1 when the depthwise branch dominates: 2 * sum_t qa[c, t] > (2^b - 1) * L."""
     return 2 * qa.sum(-1) > ((1 << act_bits) - 1) * qa.shape[-1]
+
+
+def mux_combine(qa, qg, select):
+    """The MUX-skip output: ``qa`` where ``select[c]``, else the bit-shift average ``(qa + qg) >> 1``.
+
+    ``qa``, ``qg``: (..., C, L) integer tensors; ``select``: (..., C) booleans (:func:`mux_select`).
+    """
+    qa, qg = torch.as_tensor(qa), torch.as_tensor(qg)
+    return torch.where(torch.as_tensor(select).unsqueeze(-1), qa, (qa + qg) >> 1)
 
 
 @dataclass
@@ -92,6 +102,7 @@ def rr_check(model: IntModel, rr, n):
 
 def rr_sum(table, rr):
     """(N, classes): sum over features f of table[class, f, rr[n, f]]."""
+    table, rr = torch.as_tensor(table), torch.as_tensor(rr)
     f = torch.arange(table.shape[1])
     return table[:, f, rr].sum(-1).t()          # table[:, f, rr] is (classes, N, F)
 
@@ -112,7 +123,7 @@ def forward(model: IntModel, raw, rr=None):
             qa = activate(layer.dw, conv_acc(layer.dw, x))
             qg = activate(layer.grp, conv_acc(layer.grp, x))
             sel = mux_select(qa, b)
-            y = torch.where(sel.unsqueeze(-1), qa, (qa + qg) >> 1)
+            y = mux_combine(qa, qg, sel)
             if layer.spec.shuffle:
                 y = shuffle(y, layer.spec.grp.groups)
             tr.mux[i] = {"qa": qa, "qg": qg, "select": sel}
@@ -121,7 +132,7 @@ def forward(model: IntModel, raw, rr=None):
             acc = conv_acc(layer, x)
             tr.accs.append(acc)
             if layer.spec.final:
-                y = acc + layer.bias.view(1, -1, 1)
+                y = acc + torch.as_tensor(layer.bias).view(1, -1, 1)
             else:
                 y = activate(layer, acc)
                 if layer.spec.shuffle:

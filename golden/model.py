@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ConvSpec, MuxSpec, ModelConfig
+from .spec.config import ConvSpec, MuxSpec, ModelConfig
 from .quant import QReLU, TernaryWeight, round_half_up, ste, ternarize
 
 INPUT_SCALE = 1.0 / 64      # float model input = normalised int8 sample * INPUT_SCALE

@@ -23,13 +23,14 @@ from pathlib import Path
 import torch
 
 from ternecg.errors import TernEcgError
+from ternecg.paths import build_dir
 from ternecg.reports import update_json
 
 from . import splits, train
 from .beats import load_beats
-from .config import load_config
+from .spec.config import load_config
 from .export import export
-from .modelfile import MODELS_DIR, save
+from .spec.modelfile import MODELS_DIR, save
 from .rr import rr_inputs
 
 GLOBAL = {"config": "msgc_mux", "epochs": 60, "lr": 1e-3, "batch": 256}
@@ -58,7 +59,7 @@ def _finish(net, out, name, kind, meta):
     _save_state(net, _checkpoint(out, name, kind))
 
 
-def train_all(seed=0, out=MODELS_DIR, db=None, report=Path("build/reports/train.json"),
+def train_all(seed=0, out=MODELS_DIR, db=None, report=None,
               epochs=None, stages=STAGES, kinds=KINDS):
     out = Path(out)
     for s in stages:
@@ -115,5 +116,5 @@ def train_all(seed=0, out=MODELS_DIR, db=None, report=Path("build/reports/train.
                           INTER["mixup"], desc=f"inter-patient {kind}", threads=INTER["threads"])
             times[f"inter_patient_{kind}_s"] = round(t, 1)
             _finish(net, out, "inter_patient", kind, {"seed": seed, "protocol": "inter_patient DS1, RR codes", **INTER})
-    update_json(report, lambda d: {"seed": seed, "seconds": {**d.get("seconds", {}), **times}})
+    update_json(report if report is not None else build_dir("reports", "train.json"), lambda d: {"seed": seed, "seconds": {**d.get("seconds", {}), **times}})
     return times

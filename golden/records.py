@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ternecg.errors import TernEcgError
+from ternecg.paths import CHECKOUT
 
 ENV_VAR = "TERNECG_MITDB"
 
@@ -28,7 +29,7 @@ RECORDS48: tuple[str, ...] = (
 
 _REQUIRED = {f"{r}.{ext}" for r in RECORDS48 for ext in ("hea", "dat", "atr")}
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = CHECKOUT or Path.cwd()   # where ../shared/data/mitdb is looked for
 
 
 def _cache_root() -> Path:

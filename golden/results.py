@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 
 from ternecg.errors import cli_main
+from ternecg.paths import CHECKOUT, build_dir, results_dir
 from ternecg.reports import read_json
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "results"
+REPO = CHECKOUT or Path(".")
+RESULTS = results_dir()
 DOC = REPO / "docs" / "results.md"
 PLOT = REPO / "docs" / "results_table1.png"
 
@@ -163,9 +164,9 @@ def _rr_section():
 
 def build(db=None, out=DOC):
     from .evaluate import evaluate, model_size
-    from . import modelfile
+    from .spec import modelfile
 
-    ev = evaluate(db=db, out=REPO / "build" / "reports")
+    ev = evaluate(db=db, out=build_dir("reports"))
     tables = {}
     for kind in ("float", "integer"):
         f = RESULTS / f"table1_{kind}.json"
@@ -254,11 +255,11 @@ def build(db=None, out=DOC):
 
     # --- inter-patient
     inter_m = modelfile.load(modelfile.MODELS_DIR / "inter_patient.json")
-    table_bytes = inter_m.rr_table.numel() * 2
+    table_bytes = inter_m.rr_table.size * 2
     md += ["## 3. Pure inter-patient (AAMI DS1 -> DS2, no fine-tuning)", "",
            "Two shipped models: `inter_patient.json` (config `msgc_mux_rr`: the default topology plus "
            f"three {inter_m.cfg.rr_bits}-bit RR-interval codes per beat, local mean of "
-           f"{inter_m.cfg.rr_local} intervals, through a table of {inter_m.rr_table.numel()} 16-bit "
+           f"{inter_m.cfg.rr_local} intervals, through a table of {inter_m.rr_table.size} 16-bit "
            "integers added to the logits; the hardware has it, hw/rr_table.py) and `default.json` "
            "(samples only; the base of the patient-specific models). Both are binary classifiers "
            "(normal / abnormal), so per-class Se is the fraction of that AAMI class's beats flagged "

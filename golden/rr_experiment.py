@@ -17,17 +17,17 @@ import sys
 import torch
 
 from ternecg.errors import TernEcgError, cli_main
+from ternecg.paths import results_dir
 from ternecg.reports import update_json
 
 from . import splits, train
 from .beats import load_beats
-from .config import load_config, parse_config
+from .spec.config import load_config, parse_config
 from .evaluate import binary_metrics
 from .model import Net
-from .records import REPO_ROOT
 from .rr import BITS, LOCAL, rr_inputs
 
-REPORT = REPO_ROOT / "results" / "rr_experiment.json"
+REPORT = results_dir() / "rr_experiment.json"
 
 
 def _scores(symbols, pred):

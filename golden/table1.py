@@ -29,9 +29,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from ternecg.errors import TernEcgError, cli_main
+from ternecg.paths import results_dir
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "results"
+RESULTS = results_dir()
 KINDS = ("regular", "msgc", "msgc_noshuffle", "group")
 WIDTHS = ((9, 64), (18, 128))
 DEPTHS = (3, 5, 7)
@@ -82,10 +82,10 @@ def run_one(m, ch, nh, kind, seed, quant, global_epochs, db=None):
 
     from . import integer_ref, splits, train
     from .beats import load_beats
-    from .config import parse_config
+    from .spec.config import parse_config
     from .evaluate import binary_metrics
     from .export import export
-    from .modelfile import load, save
+    from .spec.modelfile import load, save
 
     train.THREADS = 1                       # two runs share the two cores
     t0 = time.time()

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .beats import binary_labels, six_labels
-from .config import ModelConfig
+from .spec.config import ModelConfig
 from .model import Net
 from .normalize import normalize
 

@@ -35,7 +35,7 @@ def activation_channels(model):
     ``thresholds`` tensor and the channel axis of ``integer_ref.forward(...).accs[layer_index]``
     (or of the MUX branch accumulators).
     """
-    from ternecg.golden.modelfile import IntMux
+    from ternecg.golden.spec.modelfile import IntMux
 
     out = []
     for li, layer in enumerate(model.layers):
@@ -54,7 +54,7 @@ def activation_thresholds(model):
     Returns ``(thresholds, acc_width)``: the list of per-channel threshold lists to pass to
     :class:`ActivationUnit`, and the widest accumulator width (``acc_bits``) among those layers.
     """
-    from ternecg.golden.modelfile import IntMux
+    from ternecg.golden.spec.modelfile import IntMux
 
     rows, width = [], 1
     for li, branch, c in activation_channels(model):

@@ -1,7 +1,7 @@
 """`make verilog`: model file -> one Verilog file and a JSON manifest under build/verilog/.
 
 The manifest lists ports, parameters, memories, latencies, the analytical ``cycles_per_beat``
-(worst case and over the fixture beats) and the number of ternary add/sub units (``adders``).
+(worst case) and the number of ternary add/sub units (``adders``).
 Both files are byte-identical for the same model file and parallelism.
 """
 
@@ -10,16 +10,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
 from amaranth.hdl import Value
 
 from ternecg.errors import TernEcgError
-from ternecg.golden import fixture, integer_ref, modelfile
-from ternecg.sim.verilog import generate as write_verilog
+from ternecg.golden.spec import modelfile
+from ternecg.paths import build_dir, relative
 
 from .normalizer import Normalizer
 from .params import width
 from .top import Accelerator
+from .verilog import generate as write_verilog
 
 TOP_NAME = "ternecg_top"
 
@@ -37,21 +37,6 @@ def _memories(acc: Accelerator):
     return mems
 
 
-def fixture_cycles(acc: Accelerator, model):
-    """Analytical engine cycles of every fixture beat (MUX-skip passes skipped where selected)."""
-    try:
-        fx = fixture.load()
-    except TernEcgError:
-        return None
-    # the MUX selects (hence the cycles) do not depend on the RR codes; forward needs some
-    rr = torch.zeros(len(fx["raw"]), model.cfg.rr_features, dtype=torch.int64) if model.cfg.rr_bits else None
-    tr = integer_ref.forward(model, torch.as_tensor(fx["raw"].astype("int64")), rr)
-    counts = [acc.engine_cycles({li: v["select"][b].tolist() for li, v in tr.mux.items()})
-              for b in range(len(fx["raw"]))]
-    return {"beats": len(counts), "min": min(counts), "max": max(counts),
-            "mean": round(sum(counts) / len(counts), 1)}
-
-
 def manifest(acc: Accelerator, model, verilog_path):
     s = acc.schedule
     ports = []
@@ -64,7 +49,7 @@ def manifest(acc: Accelerator, model, verilog_path):
     return {
         "top": TOP_NAME,
         "verilog": str(verilog_path),
-        "model": {"path": _rel(model.path), "name": model.cfg.name, "sha256": model.sha256,
+        "model": {"path": relative(model.path), "name": model.cfg.name, "sha256": model.sha256,
                   "classes": list(model.cfg.classes)},
         "parameters": {"parallel": s.parallel, "act_bits": s.act_bits, "acc_width": s.acc_width,
                        "input_length": s.input_length, "logit_width": acc._engine.logit_width,
@@ -81,28 +66,20 @@ def manifest(acc: Accelerator, model, verilog_path):
             "definition": "engine cycles from the first pass to the last logit (o.payload.cycles); "
                           "a beat also needs input_length cycles to stream in",
             "worst": worst,
-            "fixture": fixture_cycles(acc, model),
         },
         "bound_ratio_worst": round(worst / (model.cfg.macs / s.adders), 4),
     }
 
 
-def generate(model_path=None, parallel=1, out_dir=Path("build/verilog"), debug=False):
+def generate(model_path=None, parallel=1, out_dir=None, debug=False):
     model = modelfile.load(model_path)
     if not isinstance(parallel, int) or isinstance(parallel, bool):
         raise TernEcgError(f"parallel = {parallel!r} must be an integer")
     acc = Accelerator(model, parallel, debug=debug)
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir) if out_dir is not None else build_dir("verilog")
     name = f"{TOP_NAME}_p{parallel}" + ("_dbg" if debug else "")
     v = write_verilog(acc, TOP_NAME, out_dir / name)
     man = manifest(acc, model, v)
     mpath = out_dir / name / f"{TOP_NAME}.json"
     mpath.write_text(json.dumps(man, indent=1, sort_keys=True) + "\n")
     return {"verilog": v, "manifest": mpath, "manifest_data": man}
-
-
-def _rel(path):
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

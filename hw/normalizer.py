@@ -19,7 +19,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ternecg.errors import TernEcgError
-from ternecg.golden.normalize import MEAN_SHIFT, OUT_MAX, mean_constants
+from ternecg.golden.spec.normalize import MEAN_SHIFT, OUT_MAX, mean_constants
 
 __all__ = ["Normalizer"]
 

@@ -30,7 +30,7 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ternecg.errors import TernEcgError
-from ternecg.golden.modelfile import RR_ENTRY_BITS
+from ternecg.golden.spec.modelfile import RR_ENTRY_BITS
 
 from .params import MIN_DEPTH, ROM_ATTRS
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
+import numpy as np
 
 from ternecg.errors import TernEcgError
-from ternecg.golden.config import MuxSpec
-from ternecg.golden.modelfile import IntModel
+from ternecg.golden.spec.config import MuxSpec
+from ternecg.golden.spec.modelfile import IntModel
 
 from .params import model_id
 from .shuffle import lane_addresses, slot
@@ -233,7 +233,7 @@ def _add_poly_pass(sch, conv, c, nb, in_bank, out_bank, li, out_base):
     lanes = []
     for l in range(nb):
         row = [int(w[r - stride * l]) if 0 <= r - stride * l < k else 0 for r in range(taps)]
-        lanes.append(torch.tensor([row]))
+        lanes.append(np.array([row], dtype=np.int64))
     act_base = len(sch.thresholds)
     sch.thresholds.append([int(v) for v in conv.thresholds[c].tolist()])
     w_base = len(sch.weights)

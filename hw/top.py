@@ -20,8 +20,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from ternecg.errors import TernEcgError
-from ternecg.golden.modelfile import IntModel
-from ternecg.golden.normalize import RAW_BITS
+from ternecg.golden.spec.modelfile import IntModel
+from ternecg.golden.spec.normalize import RAW_BITS
 
 from .engine import Engine
 from .head import Head
@@ -35,7 +35,7 @@ from .tap import TapSignature
 class Accelerator(wiring.Component):
     def __init__(self, model: IntModel, parallel=1, debug=False):
         if not isinstance(model, IntModel):
-            raise TernEcgError("Accelerator needs a loaded model file (ternecg.golden.modelfile.load)")
+            raise TernEcgError("Accelerator needs a loaded model file (ternecg.golden.spec.modelfile.load)")
         self._model = model
         self._debug = debug
         self.schedule = compile_schedule(model, parallel)

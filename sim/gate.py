@@ -25,9 +25,10 @@ import time
 from pathlib import Path
 
 from ternecg.errors import TernEcgError, cli_main
+from ternecg.paths import build_dir
 
-GATE_DIR = Path("build/gate")
-REPORT = Path("build/reports/gate.json")
+GATE_DIR = build_dir("gate")
+REPORT = build_dir("reports", "gate.json")
 
 
 def cells_sim() -> Path:
@@ -40,9 +41,9 @@ def cells_sim() -> Path:
 
 def netlist(parallel=6, name="gate_top", debug=True):
     """Synthesize the accelerator for iCE40 and write the gate-level Verilog netlist."""
-    from ternecg.golden import modelfile
+    from ternecg.golden.spec import modelfile
     from ternecg.hw.top import Accelerator
-    from ternecg.sim import verilog
+    from ternecg.hw import verilog
     from ternecg.tools import setup_env
 
     setup_env()
@@ -74,7 +75,8 @@ def _quiet():
 
 def run_icarus(beats=100, parallel=6):
     """Icarus + cocotb network testbench with the debug tap: every layer, logits, class, cycles."""
-    from ternecg.golden import fixture, modelfile
+    from ternecg.golden import fixture
+    from ternecg.golden.spec import modelfile
     from ternecg.hw.top import Accelerator
     from ternecg.sim import runner
     from ternecg.sim.network_tb import make_vectors
@@ -111,7 +113,8 @@ def run_icarus(beats=100, parallel=6):
 def run_verilator(beats=302, parallel=6, idle="random", backpressure="random"):
     """Verilator + the speed harness (:mod:`ternecg.sim.harness`) on the netlist without the debug
     tap (as on a board): logits, class and cycles of every beat."""
-    from ternecg.golden import fixture, modelfile
+    from ternecg.golden import fixture
+    from ternecg.golden.spec import modelfile
     from ternecg.sim.harness import run_harness
 
     _quiet()

@@ -287,9 +287,10 @@ def run_harness(model, raws, *, simulator="verilator", parallel=6, idle="none",
     ``dut=(top, [verilog files])`` simulates another implementation of the same accelerator
     (e.g. its gate-level netlist, see :mod:`ternecg.sim.gate`) instead of the generated RTL.
     """
-    from ternecg.golden.normalize import RAW_BITS
+    from ternecg.golden.spec.normalize import RAW_BITS
     from ternecg.hw.top import Accelerator
-    from ternecg.sim import runner, verilog
+    from ternecg.sim import runner
+    from ternecg.hw import verilog
     from ternecg.sim.network_tb import Expected, Mismatch, compare_beat, decode_result, make_vectors
 
     if simulator not in runner.SIMULATORS:
@@ -379,7 +380,8 @@ def diagnose(model, raws, beats, *, simulator="verilator", parallel=6, records=N
     import json
 
     from ternecg.hw.top import Accelerator
-    from ternecg.sim import runner, verilog
+    from ternecg.sim import runner
+    from ternecg.hw import verilog
     from ternecg.sim.network_tb import make_vectors
 
     idx = list(beats)

@@ -38,9 +38,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-REPORT = REPO / "build" / "reports" / "regress.json"
-WORK = REPO / "build" / "regress"
+from ternecg.paths import build_dir, relative
+
+REPORT = build_dir("reports", "regress.json")
+WORK = build_dir("regress")
 TEST_MODULE = "ternecg.sim.tests.test_network_cocotb"
 DIAGNOSE_BEATS = 3
 # harness patterns (idle, back-pressure) by record, in turn: cycles are checked exactly on the
@@ -50,9 +51,10 @@ PATTERN_CYCLE = (("none", "none"), ("random", "random"), ("fixed", "random"), ("
 
 def _job_cocotb(rec, model_path, raws, records, samples, simulator, parallel, progress, patterns):
     """Worker (``--layers``): one record through the cocotb testbench with the debug tap."""
-    from ternecg.golden import modelfile
+    from ternecg.golden.spec import modelfile
     from ternecg.hw.top import Accelerator
-    from ternecg.sim import runner, verilog
+    from ternecg.sim import runner
+    from ternecg.hw import verilog
     from ternecg.sim.network_tb import make_vectors
 
     t0 = time.perf_counter()
@@ -90,7 +92,7 @@ def _job_cocotb(rec, model_path, raws, records, samples, simulator, parallel, pr
 
 def _job_harness(rec, model_path, raws, records, samples, simulator, parallel, progress, patterns):
     """Worker (default): one record through the speed harness; mismatches are diagnosed."""
-    from ternecg.golden import modelfile
+    from ternecg.golden.spec import modelfile
     from ternecg.sim.harness import diagnose, run_harness
 
     def on_progress(k):
@@ -187,7 +189,7 @@ def plan_records(beats, *, limit=None, per_record=None, models_dir=None):
     import numpy as np
 
     from ternecg.golden import splits
-    from ternecg.golden.modelfile import DEFAULT_MODEL, MODELS_DIR
+    from ternecg.golden.spec.modelfile import DEFAULT_MODEL, MODELS_DIR
 
     models_dir = Path(models_dir) if models_dir else MODELS_DIR / "patient"
     if limit is not None:
@@ -218,7 +220,9 @@ def run_inter(beats, *, parallel, limit=None, icarus_beats=0):
     """The inter-patient model on every DS2 beat (inter-patient split) with its RR codes."""
     import numpy as np
 
-    from ternecg.golden import modelfile, splits
+    from ternecg.golden import splits
+
+    from ternecg.golden.spec import modelfile
     from ternecg.golden.rr import model_codes
     from ternecg.sim.harness import run_harness
 
@@ -226,7 +230,7 @@ def run_inter(beats, *, parallel, limit=None, icarus_beats=0):
     model = modelfile.load(path)
     _, test = splits.inter_patient(beats)
     codes = model_codes(beats, model.cfg).numpy()
-    out = {"model": str(path.relative_to(REPO))}
+    out = {"model": relative(path)}
     for sim, n in (("verilator", limit or len(test)), ("icarus", icarus_beats)):
         if not n:
             continue
@@ -271,8 +275,7 @@ def main(argv=None):
         print(f"regress: no patient model for record(s) {', '.join(fallbacks)}: using "
               f"models/default.json for them", file=sys.stderr)
     out = {"parallel": args.parallel, "layers_checked": tap, "limit": args.limit,
-           "records": {p["record"]: {"model": str(Path(p["model"]).relative_to(REPO))
-                                     if Path(p["model"]).is_relative_to(REPO) else str(p["model"]),
+           "records": {p["record"]: {"model": relative(p["model"]),
                                      "fallback": p["fallback"], "beats": len(p["raw"])} for p in plan}}
     out["verilator"] = run_simulator("verilator", plan, parallel=args.parallel, jobs=args.jobs,
                                      tap=tap, desc="verilator")

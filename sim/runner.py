@@ -39,11 +39,12 @@ from xml.etree import ElementTree
 from cocotb_tools.runner import get_runner
 
 from ternecg.errors import TernEcgError
+from ternecg.paths import build_dir
 
 __all__ = ["BUILD_ROOT", "SIMULATORS", "SimulationFailed", "Build", "build", "run", "waves_enabled",
            "write_vectors", "setup_simulator_path", "verilator_makeflags"]
 
-BUILD_ROOT = Path(__file__).resolve().parents[1] / "build" / "sim"
+BUILD_ROOT = build_dir("sim").resolve()   # absolute: the simulators run in their own folders
 SIMULATORS = ("icarus", "verilator")
 TIMESCALE = ("1ns", "1ps")
 

@@ -1,6 +1,6 @@
 """Reusable cocotb testbench helpers for Amaranth-generated designs with ``lib.stream`` ports.
 
-Conventions (see :mod:`ternecg.sim.verilog` for the port naming): a stream member ``i`` is the
+Conventions (see :mod:`ternecg.hw.verilog` for the port naming): a stream member ``i`` is the
 ports ``i__valid``, ``i__ready``, ``i__payload``; the clock is ``clk`` and the synchronous,
 active-high reset is ``rst``.
 

@@ -42,7 +42,7 @@ def _verilog(args):
 
 
 def _hw_report(args):
-    from ternecg.hw.report import hw_report
+    from ternecg.boards.hw_report import hw_report
     hw_report(args.model, [int(p) for p in args.parallel.split(",")] if args.parallel else None)
 
 
@@ -108,7 +108,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     for key in ("models",):
         if getattr(args, key, "x") is None:
-            from ternecg.golden.modelfile import MODELS_DIR
+            from ternecg.golden.spec.modelfile import MODELS_DIR
             setattr(args, key, MODELS_DIR)
     return cli_main(args.cmd)(lambda _argv: args.func(args) or 0)()
 

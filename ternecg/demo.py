@@ -16,17 +16,20 @@ from pathlib import Path
 import numpy as np
 
 from ternecg.errors import TernEcgError
+from ternecg.paths import build_dir
 
-REPORT = Path("build/reports/demo.json")
+REPORT = build_dir("reports", "demo.json")
 
 
 def demo(parallel=1, board="icebreaker", simulator="verilator"):
     from ternecg.boards.build import build
-    from ternecg.golden import fixture, modelfile
+    from ternecg.golden import fixture
+    from ternecg.golden.spec import modelfile
     from ternecg.golden.beats import binary_labels
     from ternecg.hw.generate import generate
     from ternecg.hw.top import Accelerator
-    from ternecg.sim import runner, verilog
+    from ternecg.sim import runner
+    from ternecg.hw import verilog
     from ternecg.sim.network_tb import make_vectors
     from ternecg.tools import setup_env
 

@@ -13,7 +13,7 @@ A config lists layers; each is one of
   map. The last layer must be dense; it produces the logits (no activation, integer bias).
 
 An optional top-level ``"rr_bits": b`` (1..8) adds the RR-interval path: with each beat the host
-sends the three b-bit RR codes of :mod:`ternecg.golden.rr` (local mean over ``"rr_local"``
+sends the three b-bit RR codes of :mod:`ternecg.golden.spec.rr` (local mean over ``"rr_local"``
 intervals, default 8), and a table of
 ``classes x 3 x 2^b`` integers (ternecg.hw.rr_table) adds ``T[class][feature][code]`` to the logits.
 
@@ -28,13 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ternecg.errors import TernEcgError
+from ternecg.paths import configs_dir
 
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+CONFIG_DIR = configs_dir()
 CONV_KINDS = ("regular", "group", "msgc", "msgc_noshuffle", "gpw")
 TASKS = {"binary": ("N", "abnormal"), "six": ("N", "V", "F", "/", "f", "other")}
 INPUT_BITS = 8          # the normaliser's output: signed int8
 MAX_ACC_BITS = 24       # widest accumulator the hardware generator accepts
-RR_FEATURES = 3         # RR codes per beat (ternecg.golden.rr.FEATURES)
+RR_FEATURES = 3         # RR codes per beat (ternecg.golden.spec.rr.FEATURES)
 
 
 @dataclass(frozen=True)

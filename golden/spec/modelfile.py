@@ -27,9 +27,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
+import numpy as np
 
 from ternecg.errors import TernEcgError
+from ternecg.paths import models_dir
 
 from .config import ConvSpec, MuxSpec, ModelConfig, parse_config
 from .normalize import MEAN_MUL, MEAN_SHIFT, OUT_MAX, RAW_BITS
@@ -39,19 +40,20 @@ VERSION = 1
 CODE = {"+": 1, "0": 0, "-": -1}
 CHAR = {1: "+", 0: "0", -1: "-"}
 NORMALIZE = {"mean_mul": MEAN_MUL, "mean_shift": MEAN_SHIFT, "out_max": OUT_MAX, "raw_bits": RAW_BITS}
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+MODELS_DIR = models_dir()
 DEFAULT_MODEL = MODELS_DIR / "default.json"
 
 
 @dataclass
 class IntConv:
-    """Integer constants of one ternary conv: codes[oc] is (cin_g, k_of_group) int64."""
+    """Integer constants of one ternary conv (numpy int64 arrays): ``codes[oc]`` is
+    ``(cin_g, k_of_group)``."""
     spec: ConvSpec
     codes: list
-    thresholds: torch.Tensor | None     # (cout, 2^b - 1) int64, ascending per row
-    bias: torch.Tensor | None           # (cout,) int64, logits layer only
+    thresholds: np.ndarray | None       # (cout, 2^b - 1) int64, non-decreasing per row
+    bias: np.ndarray | None             # (cout,) int64, logits layer only
     acc_bits: int
-    rr_table: torch.Tensor | None = None  # (cout, features, 2^rr_bits) int64, logits layer with RR path
+    rr_table: np.ndarray | None = None  # (cout, features, 2^rr_bits) int64, logits layer with RR path
 
 
 @dataclass
@@ -86,14 +88,14 @@ def checksum(doc):
 
 def encode_conv(spec, codes, thresholds=None, bias=None, acc_bits=None, rr_table=None):
     entry = {"name": spec.name,
-             "weights": ["".join(CHAR[int(v)] for v in c.flatten().tolist()) for c in codes],
+             "weights": ["".join(CHAR[int(v)] for v in np.asarray(c).flatten().tolist()) for c in codes],
              "acc_bits": int(acc_bits)}
     if thresholds is not None:
-        entry["thresholds"] = [[int(v) for v in row] for row in thresholds.tolist()]
+        entry["thresholds"] = [[int(v) for v in row] for row in np.asarray(thresholds).tolist()]
     if bias is not None:
-        entry["bias"] = [int(v) for v in bias.tolist()]
+        entry["bias"] = [int(v) for v in np.asarray(bias).tolist()]
     if rr_table is not None:
-        entry["rr_table"] = [[[int(v) for v in row] for row in cls] for cls in rr_table.tolist()]
+        entry["rr_table"] = [[[int(v) for v in row] for row in cls] for cls in np.asarray(rr_table).tolist()]
     return entry
 
 
@@ -132,7 +134,7 @@ def _rr_from(entry, cfg, path, where):
                        for r in t for row in r)):
         _bad(path, f"{where}.rr_table must be {n} classes x {f} features x {c} integers "
                    f"in [{-lim}, {lim - 1}] (config rr_bits = {cfg.rr_bits})")
-    return torch.tensor(t, dtype=torch.int64)
+    return np.array(t, dtype=np.int64)
 
 
 def _conv_from(entry, spec, act_bits, xmax, path, where):
@@ -151,7 +153,7 @@ def _conv_from(entry, spec, act_bits, xmax, path, where):
         if bad:
             _bad(path, f"{where}.weights[{oc}] has non-ternary code(s) {''.join(sorted(bad))!r}; "
                        f"only '+', '0', '-' are allowed")
-        codes.append(torch.tensor([CODE[ch] for ch in w], dtype=torch.int64).view(spec.cin_g, k))
+        codes.append(np.array([CODE[ch] for ch in w], dtype=np.int64).reshape(spec.cin_g, k))
     acc_bits = entry.get("acc_bits")
     need = acc_bits_needed(codes, xmax)
     if not isinstance(acc_bits, int) or acc_bits < need:
@@ -161,7 +163,7 @@ def _conv_from(entry, spec, act_bits, xmax, path, where):
         b = entry.get("bias")
         if not isinstance(b, list) or len(b) != spec.cout or not all(isinstance(v, int) for v in b):
             _bad(path, f"{where}.bias must be a list of {spec.cout} integers")
-        bias = torch.tensor(b, dtype=torch.int64)
+        bias = np.array(b, dtype=np.int64)
     else:
         t = entry.get("thresholds")
         n = (1 << act_bits) - 1
@@ -169,11 +171,11 @@ def _conv_from(entry, spec, act_bits, xmax, path, where):
                 or not all(isinstance(r, list) and len(r) == n and all(isinstance(v, int) for v in r)
                            for r in t)):
             _bad(path, f"{where}.thresholds must be {spec.cout} lists of {n} integers")
-        thresholds = torch.tensor(t, dtype=torch.int64)
+        thresholds = np.array(t, dtype=np.int64)
         if bool((thresholds[:, 1:] < thresholds[:, :-1]).any()):
             _bad(path, f"{where}.thresholds must be ascending in every channel")
         lim = 1 << (acc_bits - 1)
-        if bool((thresholds.abs() > lim).any()):
+        if bool((np.abs(thresholds) > lim).any()):
             _bad(path, f"{where}.thresholds exceed the {acc_bits}-bit accumulator range")
     return IntConv(spec, codes, thresholds, bias, acc_bits)
 
@@ -185,7 +187,7 @@ def input_bound(act_bits, index):
 
 def acc_bound(codes, xmax):
     """Worst-case |acc| over output channels: sum(|w|) * max|x|."""
-    return max(int(c.abs().sum()) for c in codes) * xmax
+    return max(int(np.abs(np.asarray(c)).sum()) for c in codes) * xmax
 
 
 def acc_bits_needed(codes, xmax):

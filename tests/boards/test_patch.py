@@ -145,7 +145,7 @@ def ecp_build():
 def _images(path, parallel=1):
     """The ROM images of a model file, straight from the hardware generator."""
     from amaranth.hdl import Fragment
-    from ternecg.golden import modelfile
+    from ternecg.golden.spec import modelfile
     from ternecg.hw import params
     from ternecg.hw.top import Accelerator
     acc = Accelerator(modelfile.load(path), parallel)
@@ -201,10 +201,11 @@ def test_patched_contents_make_the_patient_design(ice_build):
     """The default model's accelerator with the ROM words read back from the patched bitstream:
     its Verilog is the Verilog generated directly for the patient model, and in simulation it
     classifies real beats bit-exactly like the patient model's integer reference."""
-    from ternecg.golden import fixture, modelfile
+    from ternecg.golden import fixture
+    from ternecg.golden.spec import modelfile
     from ternecg.hw import params
     from ternecg.hw.top import Accelerator
-    from ternecg.sim.verilog import generate
+    from ternecg.hw.verilog import generate
     from engine_harness import compare, run_top
 
     r = _patch("icebreaker")
@@ -232,7 +233,7 @@ def test_patched_contents_make_the_patient_design(ice_build):
 
 @pytest.mark.slow
 def test_refusals(ice_build, tmp_path):
-    from ternecg.golden import modelfile
+    from ternecg.golden.spec import modelfile
     rc, _, err = cli("--board", "icebreaker", "--model", "models/six_class.json", "--root", ROOT)
     one_line_error(rc, err, "another topology", "config differs in: layers", "make synth")
     rc, _, err = cli("--board", "icebreaker", "--model", "models/inter_patient.json", "--root", ROOT)
@@ -277,7 +278,7 @@ def test_ecpbram_round_trip_packs_the_same_bitstream(ecp_build):
 
 @pytest.mark.slow
 def test_verify_refuses_changes_outside_the_parameter_roms(ice_build):
-    from ternecg.golden import modelfile
+    from ternecg.golden.spec import modelfile
     from ternecg.hw import params
     r = _patch("icebreaker")
     bdir = REPO / ROOT / "icebreaker"

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from ternecg.errors import TernEcgError
-from ternecg.golden.config import CONFIG_DIR, load_config, parse_config
+from ternecg.golden.spec.config import CONFIG_DIR, load_config, parse_config
 
 BASE = json.loads((CONFIG_DIR / "msgc_mux.json").read_text())
 

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from ternecg.errors import TernEcgError
-from ternecg.golden import export, fixture, integer_ref, modelfile
-from ternecg.golden.config import MuxSpec, load_config
+from ternecg.golden import export, fixture, integer_ref
+from ternecg.golden.spec import modelfile
+from ternecg.golden.spec.config import MuxSpec, load_config
 from ternecg.golden.model import Net
 from ternecg.golden.normalize import normalize, normalize_details
 

@@ -97,7 +97,7 @@ def test_more_bits_give_a_finer_step_and_ties_round_up():
 
 
 def test_model_codes_need_an_rr_config():
-    from ternecg.golden.config import load_config
+    from ternecg.golden.spec.config import load_config
     from ternecg.golden.rr import model_codes
     with pytest.raises(TernEcgError, match="has no RR path"):
         model_codes(_beats(["100"] * 3, [0, 300, 600]), load_config("msgc_mux"))

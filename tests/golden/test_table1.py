@@ -4,7 +4,7 @@
 import pytest
 
 from ternecg.golden import results, table1
-from ternecg.golden.config import parse_config
+from ternecg.golden.spec.config import parse_config
 
 
 @pytest.mark.parametrize("ch,nh", table1.WIDTHS)

@@ -5,7 +5,7 @@ import torch
 
 from ternecg.golden import export, fixture, train
 from ternecg.golden.beats import binary_labels
-from ternecg.golden.config import load_config
+from ternecg.golden.spec.config import load_config
 from ternecg.golden.normalize import normalize
 
 

@@ -5,7 +5,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))      # streams.py, engine_harness.py
 
-from ternecg.golden import fixture, modelfile      # noqa: E402
+from ternecg.golden import fixture      # noqa: E402
+
+from ternecg.golden.spec import modelfile
 
 
 @pytest.fixture(scope="session")

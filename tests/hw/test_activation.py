@@ -9,8 +9,9 @@ from amaranth.sim import Simulator
 
 from streams import add_stream_checker, stream_get_n, stream_put_all
 from ternecg.errors import TernEcgError
-from ternecg.golden import fixture, integer_ref, modelfile
-from ternecg.golden.modelfile import IntConv, IntMux, acc_bound, input_bound
+from ternecg.golden import fixture, integer_ref
+from ternecg.golden.spec import modelfile
+from ternecg.golden.spec.modelfile import IntConv, IntMux, acc_bound, input_bound
 from ternecg.hw.activation import ActivationUnit, activation_channels, activation_thresholds
 from ternecg.hw.activation_serial import SerialActivationUnit
 

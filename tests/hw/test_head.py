@@ -9,7 +9,8 @@ from amaranth.sim import Simulator
 
 from streams import add_stream_checker, stream_get_n, stream_put_all
 from ternecg.errors import TernEcgError
-from ternecg.golden import fixture, integer_ref, modelfile
+from ternecg.golden import fixture, integer_ref
+from ternecg.golden.spec import modelfile
 from ternecg.hw.head import Head
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,8 +17,9 @@ from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
 from ternecg.errors import TernEcgError
-from ternecg.golden import fixture, integer_ref, modelfile
-from ternecg.golden.modelfile import IntMux
+from ternecg.golden import fixture, integer_ref
+from ternecg.golden.spec import modelfile
+from ternecg.golden.spec.modelfile import IntMux
 from ternecg.hw.mux_skip import MuxSkip
 from ternecg.hw.schedule import MODE_DW, MODE_GRP, MODE_PLAIN
 

@@ -4,7 +4,7 @@ import pytest
 from amaranth.back import rtlil
 from amaranth.hdl import Fragment
 
-from ternecg.golden import modelfile
+from ternecg.golden.spec import modelfile
 from ternecg.hw import params
 from ternecg.hw.top import Accelerator
 

@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 from streams import add_stream_checker, stream_get_n, stream_put_all
 from ternecg.errors import TernEcgError
 from ternecg.golden import integer_ref
-from ternecg.golden.modelfile import RR_ENTRY_BITS
+from ternecg.golden.spec.modelfile import RR_ENTRY_BITS
 from ternecg.hw.rr_table import RRTable
 
 

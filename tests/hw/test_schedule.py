@@ -5,7 +5,7 @@ import torch
 
 from ternecg.errors import TernEcgError
 from ternecg.golden import integer_ref
-from ternecg.golden.config import MuxSpec
+from ternecg.golden.spec.config import MuxSpec
 from ternecg.hw import schedule as sc
 from ternecg.hw.shuffle import lane_addresses, slot
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ternecg.golden import integer_ref
-from ternecg.golden.config import MuxSpec
+from ternecg.golden.spec.config import MuxSpec
 
 from engine_harness import compare, run_top
 
@@ -36,8 +36,8 @@ def forced_select_model(model):
     for layer in m.layers:
         if isinstance(layer.spec, MuxSpec):
             th = layer.dw.thresholds
-            bound = int(th.abs().max())
-            th[::2] = torch.full_like(th[::2], -bound)      # even channels: qa = max level always
+            bound = int(abs(th).max())
+            th[::2] = -bound      # even channels: qa = max level always
     return m
 
 

@@ -24,8 +24,10 @@ from ternecg.boards import protocol as P
 from ternecg.boards.core import BoardCore
 from ternecg.boards.host import Client, open_port
 from ternecg.errors import TernEcgError
-from ternecg.golden import fixture, integer_ref, modelfile
-from ternecg.sim import runner, verilog
+from ternecg.golden import fixture, integer_ref
+from ternecg.golden.spec import modelfile
+from ternecg.sim import runner
+from ternecg.hw import verilog
 
 TOPLEVEL = "board_core"
 TEST_MODULE = "ternecg.sim.tests.test_board_cocotb"

@@ -16,13 +16,15 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ternecg.golden import fixture, integer_ref, modelfile
-from ternecg.golden.modelfile import IntMux, acc_bound, input_bound
+from ternecg.golden import fixture, integer_ref
+from ternecg.golden.spec import modelfile
+from ternecg.golden.spec.modelfile import IntMux, acc_bound, input_bound
 from ternecg.hw.activation import ActivationUnit, activation_channels, activation_thresholds
 from ternecg.hw.head import Head
 from ternecg.hw.mux_skip import MuxSkip
 from ternecg.hw.rr_table import RRTable
-from ternecg.sim import runner, verilog
+from ternecg.sim import runner
+from ternecg.hw import verilog
 
 PATTERNS = ["none", "random"]
 TAG_WIDTH = 12

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from ternecg.errors import TernEcgError
-from ternecg.sim import gate, verilog
+from ternecg.sim import gate
+from ternecg.hw import verilog
 
 
 def test_failed_synthesis_names_its_log(monkeypatch):

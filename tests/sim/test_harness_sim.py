@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from ternecg.errors import TernEcgError
-from ternecg.golden import fixture, modelfile
+from ternecg.golden import fixture
+from ternecg.golden.spec import modelfile
 from ternecg.hw.top import Accelerator
 from ternecg.sim import harness, runner
 from ternecg.sim.network_tb import make_vectors

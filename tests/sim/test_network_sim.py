@@ -20,9 +20,11 @@ import itertools
 
 import pytest
 
-from ternecg.golden import fixture, modelfile
+from ternecg.golden import fixture
+from ternecg.golden.spec import modelfile
 from ternecg.hw.top import Accelerator
-from ternecg.sim import runner, verilog
+from ternecg.sim import runner
+from ternecg.hw import verilog
 from ternecg.sim.network_tb import edge_beats, edge_rr, make_vectors
 
 pytestmark = pytest.mark.slow          # ~3.5 min (Verilator builds of P = 6, 3, 1 + 700 beats)

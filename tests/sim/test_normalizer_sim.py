@@ -8,7 +8,8 @@ module through environment variables, so it never triggers a rebuild.
 import pytest
 
 from ternecg.hw.normalizer import Normalizer
-from ternecg.sim import runner, verilog
+from ternecg.sim import runner
+from ternecg.hw import verilog
 from ternecg.sim.tests.test_normalizer_cocotb import make_vectors
 
 TOPLEVEL = "normalizer"
