@@ -75,16 +75,9 @@ class Decider:
 
     # the table -------------------------------------------------------------------------------------
     def _table_add(self, c: Candidate) -> None:
-        t = self.table
-        if len(t) == self.P.table:
-            low = 0  # lowest h, the oldest of equal ones
-            for i in range(1, len(t)):
-                if t[i].h < t[low].h:
-                    low = i
-            if c.h <= t[low].h:
-                return
-            del t[low]
-        t.append(c)
+        if len(self.table) >= self.P.table:  # impossible by construction (spec.qrs.table_size)
+            raise RuntimeError(f"R-peak detector: candidate table overflow at p = {c.p} (a bug)")
+        self.table.append(c)
 
     # checks ----------------------------------------------------------------------------------------
     def _is_twave(self, c: Candidate) -> bool:

@@ -33,8 +33,6 @@ TIMES_MS = {
 }
 #: |d| is shifted right by this before the pseudo-square (keeps the registers narrow).
 E_SHIFT = 4
-#: Candidate table capacity (search-back).
-TABLE = 16
 
 
 def ms(t_ms: int, fs: int) -> int:
@@ -74,7 +72,7 @@ class QrsParams:
     rr_min: int
     rr_max: int
     e_shift: int  # S
-    table: int
+    table: int  # NT: candidate table capacity, enough for every case (see table_size)
     floor: int  # minimum of both thresholds (m units)
     # register widths in bits ("s" = two's complement, else unsigned)
     u_bits: int  # s
@@ -123,7 +121,7 @@ class QrsParams:
             "RR average": self.rr_bits,
             "last beat r, p, slope; deadline; sample counter": 4 * pos + self.e_bits,
             "flags (phase, have_beat)": 2,
-            "candidate table (16 entries + count)": self.table * entry + self.table.bit_length(),
+            f"candidate table ({self.table} entries + count)": self.table * entry + self.table.bit_length(),
         }
         b["total"] = sum(b.values())
         return b
@@ -149,11 +147,22 @@ def qrs_params(fs: int = 360) -> QrsParams:
     mb = qb * L3
     rrlim = t["rr_max"] + (t["rr_max"] >> 1)
     return QrsParams(
-        fs=fs, e_shift=E_SHIFT, table=TABLE, floor=floor_for(fs, L1, K),
+        fs=fs, e_shift=E_SHIFT, table=table_size(t["learn"], t["rr_init"], t["rr_max"], t["peak_half"]),
+        floor=floor_for(fs, L1, K),
         u_bits=_sbits(ub), a_bits=_sbits(ab), c_bits=_sbits(cb), d_bits=_sbits(db), e_bits=_ubits(eb),
         q_bits=_ubits(qb), m_bits=_ubits(mb), rr_bits=_ubits(t["rr_max"]), rrlim_bits=_ubits(rrlim),
         **t,
     )
+
+
+def table_size(learn: int, rr_init: int, rr_max: int, H: int) -> int:
+    """NT: the most candidates the table can ever hold, so that it never overflows.
+
+    Table entries always lie in an interval ``(anchor, deadline]`` of positions: ``[0, LEARN +
+    RRLIM(RR0)]`` right after learning, later ``(last beat or failed deadline, + RRLIM]`` with
+    ``RRLIM = RR + (RR >> 1) <= RRMAX + (RRMAX >> 1)``; candidates are more than H apart."""
+    span = max(learn + rr_init + (rr_init >> 1), rr_max + (rr_max >> 1) - 1)
+    return span // (H + 1) + 1
 
 
 #: The threshold floor is the integrated pseudo-square of a ramp of FLOOR_CODES ADC codes rising

@@ -262,3 +262,27 @@ def test_whole_database_targets(db):
         tp, fn, fp = tp + m.tp, fn + m.fn, fp + m.fp
     assert tp / (tp + fn) >= 0.997 and tp / (tp + fp) >= 0.997, (tp, fn, fp)
     assert fn + fp < 932  # GQRS, the best peer, makes 136 + 796 errors with this matcher
+
+
+def test_candidate_table_never_overflows():
+    """Inputs built to make as many sub-threshold candidates as possible without a beat (bumps just
+    over H apart after a slow rhythm, white noise, a chirp): the table stays within NT (the
+    reference raises on an overflow) and the stream still equals detect()."""
+    rng = np.random.default_rng(3)
+    n = 60 * 360
+    beats = np.full(n, 1024.0)
+    tri = np.concatenate([np.linspace(0, 500, 8), np.linspace(500, -100, 10), np.linspace(-100, 0, 6)])
+    for a in range(900, 30 * 360, 900):  # 2.5 s rhythm: RR grows towards RRMAX
+        beats[a:a + len(tri)] += tri
+    bumps = beats.copy()
+    for i, a in enumerate(range(30 * 360, n - 20, P360.peak_half + 2)):
+        bumps[a:a + 12] += rng.uniform(20, 200) * np.hanning(12)
+    t = np.arange(n) / 360
+    inputs = {"bumps": bumps, "white": 1024 + rng.normal(0, 150, n),
+              "chirp": 1024 + 300 * np.sin(2 * np.pi * (0.5 + 0.1 * t) * t)}
+    for name, x in inputs.items():
+        x = np.clip(np.round(x), 0, 2047).astype(np.int64)
+        most = []
+        d, _ = _stream(x, watch=lambda s: most.append(len(s.decider.table)))
+        np.testing.assert_array_equal(d, qrs.detect(x), err_msg=name)
+        assert max(most) <= P360.table, name
