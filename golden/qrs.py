@@ -13,7 +13,7 @@ and valley checks, search-back), which runs once per candidate peak or deadline,
 
 Signal chain (all integers): u = x - x[0]; two cascaded moving sums (low-pass); a derivative;
 |d| >> 4; a pseudo-square (a data-dependent left shift, no multiplier); a moving-window integral
-m; candidates = local maxima of m within +-200 ms; the R peak = the extremum of u in a window
+m; candidates = local maxima of m within +-167 ms; the R peak = the extremum of u in a window
 before the maximum of m.
 """
 

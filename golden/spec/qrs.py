@@ -21,8 +21,8 @@ TIMES_MS = {
     "lp_len": 17,  # each of the two cascaded moving sums (low-pass, first zero near 60 Hz)
     "deriv_lag": 10,  # derivative lag
     "mwi_len": 150,  # moving-window integration
-    "peak_half": 200,  # candidate = largest m within +-200 ms (confirmed 200 ms later)
-    "refine_lo": 167,  # R-peak search window: u[p - refine_lo .. p - refine_hi]
+    "peak_half": 167,  # candidate = largest m within +-167 ms (confirmed 167 ms later)
+    "refine_lo": 164,  # R-peak search window: u[p - refine_lo .. p - refine_hi]
     "refine_hi": 28,
     "refractory": 200,
     "twave": 360,

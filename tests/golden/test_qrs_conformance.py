@@ -41,8 +41,8 @@ def spec_floor(fs, L1, K, L3, S):
 
 def spec_detect(x, fs=360):
     """Section 9 from scratch: returns (peaks, sample at which each was reported)."""
-    L1, K, L3, H = ms(17, fs), ms(10, fs), ms(150, fs), ms(200, fs)
-    Rlo, Rhi, REF, TW, LRN = ms(167, fs), ms(28, fs), ms(200, fs), ms(360, fs), ms(2000, fs)
+    L1, K, L3, H = ms(17, fs), ms(10, fs), ms(150, fs), ms(167, fs)
+    Rlo, Rhi, REF, TW, LRN = ms(164, fs), ms(28, fs), ms(200, fs), ms(360, fs), ms(2000, fs)
     RR0, RRMIN, RRMAX, S = ms(800, fs), ms(200, fs), ms(2500, fs), 4
     NT = max(LRN + RR0 + (RR0 >> 1), RRMAX + (RRMAX >> 1) - 1) // (H + 1) + 1
     F = spec_floor(fs, L1, K, L3, S)
@@ -165,9 +165,9 @@ def test_floor_and_constants_match_the_page():
     from ternecg.golden.spec.qrs import qrs_params
     P = qrs_params(360)
     assert P.floor == spec_floor(360, 6, 4, 54, 4) == 2498
-    assert (P.lp_len, P.deriv_lag, P.mwi_len, P.peak_half, P.refine_lo, P.refine_hi) == (6, 4, 54, 72, 60, 10)
+    assert (P.lp_len, P.deriv_lag, P.mwi_len, P.peak_half, P.refine_lo, P.refine_hi) == (6, 4, 54, 60, 59, 10)
     assert (P.refractory, P.twave, P.learn, P.rr_init, P.rr_min, P.rr_max) == (72, 130, 720, 288, 72, 900)
-    assert P.latency == 132 and P.table == 19
+    assert P.latency == 119 and P.table == 23
 
 
 @pytest.mark.parametrize("index", range(4))
