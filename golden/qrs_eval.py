@@ -46,10 +46,14 @@ def read_annotated(db, name):
     import wfdb
 
     base = str(Path(db) / name)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore")
-        rec = wfdb.rdrecord(base, physical=False)
-        ann = wfdb.rdann(base, "atr")
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore")
+            rec = wfdb.rdrecord(base, physical=False)
+            ann = wfdb.rdann(base, "atr")
+    except (FileNotFoundError, ValueError) as exc:
+        raise TernEcgError(f"MIT-BIH record {name!r} cannot be read from {str(db)!r} ({exc}); "
+                           f"re-download the database") from exc
     names = list(rec.sig_name)
     ch = names.index("MLII") if "MLII" in names else 0
     raw = np.asarray(rec.d_signal[:, ch], dtype=np.int16)
@@ -175,18 +179,19 @@ def evaluate(records=RECORDS48, db=None, peers=PEERS, out=REPORT, jobs=2, cache=
     peers = tuple(peers)
     jobs_args = [(str(db), r, peers, str(cache)) for r in records]
     results = {}
-    bar = tqdm(total=len(records), desc="qrs-eval", unit="record", disable=not progress, file=sys.stderr)
-    if jobs > 1 and len(records) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
-            for res in ex.map(_record_job, jobs_args):
+    # the bar only on a terminal (disable=None), so that a log or an error stays one clean line
+    with tqdm(total=len(records), desc="qrs-eval", unit="record", disable=None if progress else True,
+              file=sys.stderr, leave=False) as bar:
+        if jobs > 1 and len(records) > 1:
+            with ProcessPoolExecutor(max_workers=jobs) as ex:
+                for res in ex.map(_record_job, jobs_args):
+                    results[res["name"]] = res
+                    bar.update(1)
+        else:
+            for a in jobs_args:
+                res = _record_job(a)
                 results[res["name"]] = res
                 bar.update(1)
-    else:
-        for a in jobs_args:
-            res = _record_job(a)
-            results[res["name"]] = res
-            bar.update(1)
-    bar.close()
     wall = time.perf_counter() - t0
     per = {r: results[r]["row"] for r in records}
     per_vf = {r: results[r]["row_vf"] for r in records}

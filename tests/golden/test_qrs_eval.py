@@ -73,6 +73,14 @@ def test_offset_stats():
     assert Q.offset_stats(np.zeros(0)) == {"n": 0}
 
 
+def test_missing_record_file_one_line(tmp_path, capsys):
+    (tmp_path / "100.hea").write_text("100 1 360 1000\n100.dat 212 200 11 1024 0 0 0 MLII\n")
+    assert cli.main(["qrs-eval", "--records", "100", "--no-peers", "--db", str(tmp_path),
+                     "--out", str(tmp_path / "q.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot be read" in err[0]
+
+
 @pytest.mark.slow
 def test_cli_two_records_no_peers(db, tmp_path):
     out = tmp_path / "qrs.json"
