@@ -23,9 +23,11 @@ import numpy as np
 
 from ternecg.errors import TernEcgError
 
-from .records import REPO_ROOT, find_database
+from ternecg.paths import fixtures_dir
 
-FIXTURE = REPO_ROOT / "fixtures" / "excerpts.npz"
+from .records import find_database
+
+FIXTURE = fixtures_dir() / "excerpts.npz"
 FS = 360
 SECONDS = 60
 #: (record, start second) of each excerpt.

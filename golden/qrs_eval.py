@@ -30,15 +30,17 @@ import numpy as np
 from ternecg.errors import TernEcgError, cli_main
 
 from . import ec57
-from .records import RECORDS48, REPO_ROOT, find_database
+from ternecg.paths import build_dir
+
+from .records import RECORDS48, find_database
 from .spec.qrs import qrs_params
 
 HARD = ("105", "108", "203", "207")
 PEERS = ("xqrs", "gqrs", "pantompkins", "hamilton", "neurokit")
 PEER_PACKAGE = {"xqrs": "wfdb", "gqrs": "wfdb", "pantompkins": "py-ecg-detectors",
                 "hamilton": "py-ecg-detectors", "neurokit": "neurokit2"}
-CACHE = REPO_ROOT / "build" / "cache" / "qrs_peers"
-REPORT = REPO_ROOT / "build" / "reports" / "qrs.json"
+CACHE = build_dir("cache", "qrs_peers")
+REPORT = build_dir("reports", "qrs.json")
 
 
 def read_annotated(db, name):
