@@ -1,4 +1,5 @@
-# ternecg: every user-facing command. `make help` lists them.
+# ternecg: every user-facing command. `make help` lists them; each job is a `ternecg` subcommand
+# (`ternecg --help`, `ternecg SUBCOMMAND --help`). DB=<folder> points every job at the MIT-BIH database.
 PY      ?= .venv/bin/python
 VENV    ?= .venv
 MODEL   ?= models/default.json
@@ -7,11 +8,15 @@ SEED    ?= 0
 BOARD   ?= icebreaker
 PORT    ?= /dev/ttyUSB1
 RECORD  ?= 100
+DB      ?=
+# every job below is a `ternecg` subcommand (ternecg/cli.py); `make X` only adds the variables
+TERNECG ?= $(PY) -m ternecg.cli
+DBARG    = $(if $(DB),--db $(DB))
 
 .PHONY: help setup test test-fast demo sim sim-regress sim-gate eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval verilog hw-report synth patch program host clean
 
 help:            ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "%-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 setup:           ## install system packages (apt, when missing), the venv and warm the YoWASP cache
 	@if ! command -v iverilog >/dev/null 2>&1; then \
@@ -22,7 +27,7 @@ setup:           ## install system packages (apt, when missing), the venv and wa
 	python3 -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	$(VENV)/bin/python -m pip install -q -e .
-	$(PY) -m ternecg.tools warm
+	$(TERNECG) warm
 
 test:            ## the whole test suite (golden, hardware, simulation, boards)
 	$(PY) -m pytest -q
@@ -31,58 +36,58 @@ test-fast:       ## tests that need neither the database nor a Verilog simulator
 	$(PY) -m pytest -q -m "not slow"
 
 demo:            ## the main job: Verilog, cocotb bit-exact check on the fixture beats, iCEBreaker bitstream
-	$(PY) -m ternecg.cli demo --parallel $(PARALLEL)
+	$(TERNECG) demo --parallel $(PARALLEL) --board $(BOARD)
 
 sim:             ## cocotb simulations only (Verilator + Icarus): components and the whole network
 	$(PY) -m pytest -q tests/sim
 
 sim-regress:     ## every DS2 test beat on its patient model and every DS2 beat on the inter-patient (RR) model, Verilator harness (+ Icarus subset) -> build/reports/regress.json (~8 min; LIMIT=N: quick)
-	$(PY) -m ternecg.sim.regress $(if $(LIMIT),--limit $(LIMIT))
+	$(TERNECG) sim-regress $(if $(LIMIT),--limit $(LIMIT)) $(DBARG)
 
 sim-gate:        ## gate level: synth_ice40 netlist + iCE40 cell models vs golden, 302 beats Verilator + BEATS=100 Icarus (~15 min)
-	$(PY) -m ternecg.sim.gate --beats $(or $(BEATS),100)
+	$(TERNECG) sim-gate --beats $(or $(BEATS),100)
 
 eval:            ## evaluate the shipped model files -> build/reports/eval.json + confusion PNG
-	$(PY) -m ternecg.cli eval
+	$(TERNECG) eval $(DBARG)
 
 results:         ## docs/results.md + plot from the shipped models and results/*.json (needs the database)
-	$(PY) -m ternecg.golden.results
+	$(TERNECG) results $(DBARG)
 
 train-table:     ## the MSGC paper's Table I runs -> results/table1_KIND.json, KIND=float|integer (long; resumable)
-	$(PY) -m ternecg.golden.table1 --kind $(or $(KIND),float)
+	$(TERNECG) train-table --kind $(or $(KIND),float) $(DBARG)
 
 rr-experiment:   ## DS1->DS2 with/without RR-interval codes beside the beat -> results/rr_experiment.json (KIND=qat|float NO_RR=1 LOCAL=32, ~7 min per run)
-	$(PY) -m ternecg.golden.rr_experiment --kind $(or $(KIND),qat) --epochs $(or $(EPOCHS),30) --seed $(SEED) --local $(or $(LOCAL),8) $(if $(NO_RR),--no-rr)
+	$(TERNECG) rr-experiment --kind $(or $(KIND),qat) --epochs $(or $(EPOCHS),30) --seed $(SEED) --local $(or $(LOCAL),8) $(if $(NO_RR),--no-rr) $(DBARG)
 
-train:           ## retrain every shipped model file from the database (seed $(SEED)); prints the time
-	$(PY) -m ternecg.cli train --seed $(SEED)
+train:           ## retrain every shipped model file from the database (SEED=, default 0); prints the time
+	$(TERNECG) train --seed $(SEED) $(DBARG)
 
 fixture:         ## regenerate fixtures/beats.npz from the database and the default model
-	$(PY) -m ternecg.cli fixture
+	$(TERNECG) fixture $(DBARG)
 
 fixture-excerpts: ## regenerate fixtures/excerpts.npz (raw MIT-BIH excerpts for the R-peak detector tests) from the database
-	$(PY) -m ternecg.golden.excerpts
+	$(TERNECG) fixture-excerpts $(DBARG)
 
 qrs-eval:        ## R-peak detector vs XQRS, GQRS, Pan-Tompkins, Hamilton, NeuroKit2 on all 48 records (EC57) -> build/reports/qrs.json
-	$(PY) -m ternecg.cli qrs-eval
+	$(TERNECG) qrs-eval $(DBARG)
 
 verilog:         ## generate Verilog + manifest for MODEL at PARALLEL into build/verilog/
-	$(PY) -m ternecg.cli verilog --model $(MODEL) --parallel $(PARALLEL)
+	$(TERNECG) verilog --model $(MODEL) --parallel $(PARALLEL)
 
 hw-report:       ## synthesize several PARALLEL settings for iCE40 UP5K -> build/reports/hw.json
-	$(PY) -m ternecg.cli hw-report --model $(MODEL)
+	$(TERNECG) hw-report --model $(MODEL)
 
-synth:           ## bitstream for BOARD (icebreaker|ulx3s) + build/$(BOARD)/report.json
-	$(PY) -m ternecg.boards.build --board $(BOARD) --model $(MODEL) --parallel $(PARALLEL)
+synth:           ## bitstream for BOARD (icebreaker|ulx3s) with MODEL at PARALLEL + build/BOARD/report.json
+	$(TERNECG) synth --board $(BOARD) --model $(MODEL) --parallel $(PARALLEL)
 
-patch:           ## swap MODEL's parameters into the BOARD build's bitstream in seconds -> build/$(BOARD)/patched/
-	$(PY) -m ternecg.boards.patch --board $(BOARD) --model $(MODEL)
+patch:           ## swap MODEL's parameters into the BOARD build's bitstream in seconds -> build/BOARD/patched/
+	$(TERNECG) patch --board $(BOARD) --model $(MODEL)
 
-program:         ## load build/$(BOARD)/ bitstream with openFPGALoader
-	$(PY) -m ternecg.boards.program --board $(BOARD)
+program:         ## load the build/BOARD/ bitstream with openFPGALoader
+	$(TERNECG) program --board $(BOARD)
 
-host:            ## classify RECORD on the board at PORT (LIMIT=N beats)
-	$(PY) -m ternecg.boards.host --port $(PORT) --record $(RECORD) $(if $(LIMIT),--limit $(LIMIT))
+host:            ## classify RECORD on the board at PORT with MODEL (LIMIT=N beats; RESUME=1 continues an interrupted run)
+	$(TERNECG) host --port $(PORT) --record $(RECORD) --model $(MODEL) $(if $(LIMIT),--limit $(LIMIT)) $(if $(RESUME),--resume) $(DBARG)
 
 clean:           ## remove build outputs (keeps the venv)
 	rm -rf build

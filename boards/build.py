@@ -1,4 +1,4 @@
-"""Synthesize, place and route a board top: ``python -m ternecg.boards.build --board icebreaker``.
+"""Synthesize, place and route a board top: ``ternecg synth --board icebreaker`` (``make synth``).
 
 Runs the amaranth-boards flow (Yosys, nextpnr, icepack/ecppack from YoWASP) in ``build/<board>/``
 (a relative path: the YoWASP tools cannot see absolute /tmp paths) and writes
@@ -22,17 +22,16 @@ then fails with a clear message when timing is not met.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
 import time
 from pathlib import Path
 
-from ternecg.errors import TernEcgError, cli_main
+from ternecg.errors import TernEcgError
 
 from .patch import PLACEHOLDER_SEED, record_build
-from .top import BOARDS, DEFAULT_BAUD, BoardTop, get_board
+from .top import DEFAULT_BAUD, BoardTop, get_board
 
 
 def parse_nextpnr_log(text: str) -> dict:
@@ -130,21 +129,26 @@ def build(board: str, model=None, parallel: int = 1, baud: int = DEFAULT_BAUD, r
     return report
 
 
-@cli_main("build")
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m ternecg.boards.build", description=__doc__.split("\n")[0])
-    p.add_argument("--board", required=True, help=f"one of: {', '.join(sorted(BOARDS))}")
-    p.add_argument("--model", default=None, help="model file (default: models/default.json)")
-    p.add_argument("--parallel", type=int, default=1)
-    p.add_argument("--baud", type=int, default=DEFAULT_BAUD)
-    p.add_argument("--out", default="build", help="build root (relative), default build/")
-    args = p.parse_args(argv)
+def add_parser(sub):
+    """``ternecg synth`` (``make synth``)."""
+    from ternecg import options
+    p = sub.add_parser("synth", description=__doc__.split("\n")[0])
+    options.add_board(p)
+    options.add_model(p)
+    options.add_parallel(p)
+    options.add_baud(p, default=DEFAULT_BAUD)
+    options.add_out(p, "build", "relative; the board's files go to OUT/<board>/")
+    p.set_defaults(func=_command)
+    return p
+
+
+def _command(args):
     r = build(args.board, args.model, args.parallel, args.baud, args.out)
     fm = ", ".join(f"{k} {v:.1f} MHz" for k, v in r["fmax_mhz"].items())
     print(f"{r['board']}: {r['lc_used']}/{r['lc_total']} LC, {r['ff']} FF, {r['ebr']} EBR, {r['dsp']} DSP; "
           f"fmax {fm} (target {r['target_mhz']:g} MHz); {r['seconds']:.0f} s -> {r['bitstream']}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ternecg.cli import command_main
+    sys.exit(command_main("synth")())

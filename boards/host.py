@@ -1,24 +1,32 @@
 """Host client: stream a record's beats to a board over serial and evaluate its answers.
 
-    python -m ternecg.boards.host --port /dev/ttyUSB1 --record 100 [--limit N] [--beats 0,5,9]
+    ternecg host --port /dev/ttyUSB1 --record 100 [--limit N] [--beats 0,5,9] [--resume]
 
 Reads the record's beats (240-sample windows around the reference R peaks, as in training),
 sends them one at a time (stop-and-wait, sequence numbers, timeouts and retries; see
-docs/protocol.md), writes the board's classes as a WFDB annotation file
-``build/host/<record>.fpga`` (read it with ``wfdb.rdann('build/host/100', 'fpga')``), prints AAMI
-Se/+P and the confusion matrix against the reference annotations, draws
-``build/host/<record>_fpga.png`` and writes ``build/host/<record>_fpga.json``.
+docs/protocol.md) and writes, in ``--out`` (default ``build/host/``):
 
-The :class:`Client` class works on any object with pyserial's ``read``/``write``/``timeout``/
+- ``<record>_fpga.csv``: one row per beat (beat index, R-peak sample, class, cycles, logits),
+  appended and flushed as each RESULT arrives, so a link that fails after minutes loses nothing:
+  ``--resume`` continues an unfinished run where it stopped;
+- ``<record>.fpga``: the board's classes as WFDB beat annotations (read it with
+  ``wfdb.rdann('build/host/100', 'fpga')``); the symbols and the header comment come from
+  golden/spec/symbols.py (boards/README.md, "WFDB annotations");
+- ``<record>_fpga.json`` (summary: link statistics, AAMI Se/+P, what an EC57 tool reads from the
+  annotation file) and ``<record>_fpga.png`` (confusion matrix).
+
+Everything that can be checked before the first beat is sent is checked first (the options, the
+model, the record, the beat selection, the output folder, an unfinished earlier run), each as one
+line. The :class:`Client` class works on any object with pyserial's ``read``/``write``/``timeout``/
 ``in_waiting``, so the end-to-end simulation (tests/sim/test_board_e2e.py) uses this same code on
 a pseudo-terminal.
 """
 
 from __future__ import annotations
 
-import argparse
 import collections
 import json
+import math
 import os
 import sys
 import time
@@ -27,11 +35,24 @@ from pathlib import Path
 
 import numpy as np
 
-from ternecg.errors import TernEcgError, cli_main
+from ternecg.errors import TernEcgError
 
 from . import protocol as P
 
 DEFAULT_BAUD = 115200
+
+
+def check_link_options(*, timeout=None, retries=None, baud=None):
+    """Reject nonsense link options (one line each): ``timeout`` a finite number of seconds > 0,
+    ``retries`` an integer >= 0 (0: no resend), ``baud`` an integer > 0."""
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not math.isfinite(timeout) or timeout <= 0):
+        raise TernEcgError(f"--timeout {timeout!r}: must be a finite number of seconds greater than 0")
+    if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < 0):
+        raise TernEcgError(f"--retries {retries!r}: must be an integer >= 0 (0: send each beat once)")
+    if baud is not None and (isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0):
+        raise TernEcgError(f"--baud {baud!r}: must be a positive integer (the bitstream's rate, "
+                           f"default {DEFAULT_BAUD})")
 
 
 def open_port(path: str, baud: int = DEFAULT_BAUD, timeout: float = 0.05):
@@ -76,6 +97,7 @@ class Client:
     """
 
     def __init__(self, port, *, timeout: float = 1.0, retries: int = 5, name: str = "the board"):
+        check_link_options(timeout=timeout, retries=retries)
         self.port = port
         self.timeout = timeout
         self.retries = retries
@@ -168,9 +190,9 @@ class Client:
                            f"(timeout {self.timeout:g} s each; errors {dict(self.stats.errors)}); is the "
                            f"bitstream loaded and the baud rate right?")
 
-    def classify(self, raws, progress: bool = False, rr=None) -> dict:
+    def classify(self, raws, progress: bool = False, rr=None, on_result=None) -> dict:
         """All beats (n, 240) [and their (n, 3) RR codes] -> {"cls", "logits", "cycles"} arrays, one
-        result per beat, in order."""
+        result per beat, in order; ``on_result(i, result)`` is called as each one arrives."""
         raws = np.asarray(raws)
         if rr is not None and len(rr) != len(raws):
             raise TernEcgError(f"{len(rr)} RR code rows for {len(raws)} beats")
@@ -182,6 +204,8 @@ class Client:
             bar = tqdm(total=len(raws), unit="beat", desc="classifying")
         for i in it:
             r = self.classify_one(i, raws[i], None if rr is None else rr[i])
+            if on_result is not None:
+                on_result(i, r)
             cls.append(r.cls)
             logits.append(r.logits)
             cycles.append(r.cycles)
@@ -193,34 +217,167 @@ class Client:
                 "cycles": np.array(cycles, dtype=np.int64)}
 
 
-# ---- evaluation / outputs ------------------------------------------------------------------
+# ---- outputs ------------------------------------------------------------------------------
 
-#: WFDB beat symbols a class name can be written as; other names are written as 'Q' + aux_note
-_WFDB_SYMBOLS = {"N", "V", "F", "/", "f", "A", "S", "L", "R"}
+#: sample of the header comment: wfdb-python's rdann drops every comment at sample 0 (it reads
+#: them as file definitions), so the header sits at sample 1 where every reader shows it
+HEADER_SAMPLE = 1
 
 
-def write_annotations(record: str, samples, classes, class_names, out_dir) -> Path:
-    """WFDB annotation file ``out_dir/<record>.fpga`` of the board's classes."""
+def write_annotations(record: str, samples, classes, class_names, out_dir, source: str = "",
+                      fs: int | None = 360) -> Path:
+    """WFDB annotation file ``out_dir/<record>.fpga`` of the board's classes: the sampling rate
+    (``## time resolution``, at sample 0), a comment at sample 1 saying what the symbols mean, then
+    one beat annotation per class decision, with the symbols of
+    :func:`ternecg.golden.spec.symbols.scheme` (written to a temporary name, then renamed)."""
     import wfdb
+    from ternecg.golden.spec.symbols import scheme
+    sch = scheme(class_names, source)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = [class_names[c] if 0 <= c < len(class_names) else f"class{c}" for c in classes]
-    symbols = [n if n in _WFDB_SYMBOLS else "Q" for n in names]
-    aux = [("" if n in _WFDB_SYMBOLS else n) for n in names]
-    wfdb.wrann(str(record), "fpga", np.asarray(samples, dtype=np.int64), symbol=symbols, aux_note=aux,
-               write_dir=str(out_dir))
-    return out_dir / f"{record}.fpga"
+    symbols = [sch.symbol(c) for c in np.asarray(classes).tolist()]
+    notes = [sch.notes[c] for c in np.asarray(classes).tolist()]
+    tmp = f"{record}_tmp{os.getpid()}"
+    samples = np.asarray(samples, dtype=np.int64).tolist()
+    if samples and samples[0] <= HEADER_SAMPLE:
+        raise TernEcgError(f"a beat at sample {samples[0]} of record {record}: beats start after sample "
+                           f"{HEADER_SAMPLE} (a beat window is centred on its R peak)")
+    wfdb.wrann(tmp, "fpga", np.asarray([HEADER_SAMPLE, *samples], dtype=np.int64),
+               symbol=['"', *symbols], aux_note=[sch.header, *notes], fs=fs, write_dir=str(out_dir))
+    path = out_dir / f"{record}.fpga"
+    os.replace(out_dir / f"{tmp}.fpga", path)
+    return path
+
+
+class ResultLog:
+    """``<record>_fpga.csv``: the board's results, one flushed row per beat as it arrives.
+
+    The first line names the record, the model (sha256) and the classes; then a column header and
+    one row ``beat,sample,cls,cycles,logit0,...`` per classified beat (beat = index in the record);
+    a last line ``# complete`` marks a finished run. An unfinished file is kept unless the caller
+    resumes it (``resume=True``: its rows for the selected beats are reused) or restarts
+    (``restart=True``); otherwise it is an error, so an interrupted run's board time is never
+    overwritten by accident.
+    """
+
+    def __init__(self, path, *, record, sha256, classes, index, samples, resume=False, restart=False):
+        self.path = Path(path)
+        self.done: dict[int, tuple] = {}
+        self.head = f"# ternecg host results; record={record}; model_sha256={sha256}; classes={','.join(classes)}"
+        self.columns = "beat,sample,cls,cycles," + ",".join(f"logit{i}" for i in range(len(classes)))
+        want = dict(zip(np.asarray(index).tolist(), np.asarray(samples).tolist()))
+        old = self.path.read_text(errors="replace").splitlines() if self.path.is_file() else None
+        if old is not None and not resume and not restart and (not old or old[-1] != "# complete"):
+            n = max(0, len([l for l in old if l and not l.startswith("#")]) - 1)
+            raise TernEcgError(f"{self.path} holds an unfinished run ({n} beats classified); pass --resume "
+                               f"to continue it, or --restart to discard it")
+        if old is not None and resume:
+            if not old or old[0] != self.head:
+                raise TernEcgError(f"cannot --resume from {self.path}: it was written for another record, model "
+                                   f"or class list ({old[0] if old else 'empty file'!r}); pass --restart")
+            for line in old[2:]:
+                if not line or line.startswith("#"):
+                    continue
+                try:
+                    vals = [int(v) for v in line.split(",")]
+                except ValueError:
+                    continue                                  # a row cut short by the interruption
+                if len(vals) == 4 + len(classes) and want.get(vals[0]) == vals[1]:
+                    self.done[vals[0]] = (vals[2], vals[3], vals[4:])
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
+            with open(tmp, "w") as f:
+                f.write(self.head + "\n" + self.columns + "\n")
+                for beat in sorted(self.done):
+                    cls, cycles, logits = self.done[beat]
+                    f.write(self._row(beat, want[beat], cls, cycles, logits))
+            os.replace(tmp, self.path)
+            self._f = open(self.path, "a")
+        except OSError as exc:
+            raise TernEcgError(f"cannot write the results file {self.path} ({exc.strerror or exc}); "
+                               f"pass another --out") from None
+
+    @staticmethod
+    def _row(beat, sample, cls, cycles, logits):
+        return ",".join(str(int(v)) for v in (beat, sample, cls, cycles, *logits)) + "\n"
+
+    def add(self, beat, sample, result):
+        self._f.write(self._row(beat, sample, result.cls, result.cycles, result.logits))
+        self._f.flush()
+        self.done[int(beat)] = (result.cls, result.cycles, list(result.logits))
+
+    def close(self, complete=False):
+        if complete:
+            self._f.write("# complete\n")
+        self._f.close()
+
+
+def output_paths(out, record) -> dict:
+    """The output files of one record (``--out``/<record>...), checked before anything is sent:
+    ``out`` must be a folder (or not exist yet, below a folder) and no output may be a folder."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise TernEcgError(f"--out {out} is an existing file, not a folder; pass a folder (default build/host)")
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise TernEcgError(f"--out {out}: {parent} is a file, not a folder; pass another --out")
+    paths = {"csv": out / f"{record}_fpga.csv", "annotations": out / f"{record}.fpga",
+             "json": out / f"{record}_fpga.json", "png": out / f"{record}_fpga.png"}
+    for p in paths.values():
+        if p.is_dir():
+            raise TernEcgError(f"output {p} is a folder; remove it or pass another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TernEcgError(f"cannot create the output folder {out} ({exc.strerror or exc}); pass another --out") from None
+    if not os.access(out, os.W_OK):
+        raise TernEcgError(f"the output folder {out} is not writable; pass another --out")
+    return paths
+
+
+# ---- evaluation ---------------------------------------------------------------------------
+
+def aami_metrics(symbols, classes, class_names) -> dict:
+    """Se/+P, accuracy and confusion of a model whose classes are AAMI classes (e.g. N, S, V, F):
+    a beat's reference is its AAMI class; beats of an AAMI class the model lacks are left out."""
+    from ternecg.golden.beats import aami_class
+    from ternecg.golden.evaluate import confusion
+    names = list(class_names)
+    ref = aami_class(symbols)
+    keep = np.isin(ref, names)
+    y_true = np.array([names.index(c) for c in ref[keep].tolist()], dtype=np.int64)
+    cm = confusion(y_true, np.asarray(classes)[keep], len(names))
+
+    def ratio(a, b):
+        return float(a) / float(b) if b else None
+    per_class = {c: {"count": int(cm[i].sum()), "se": ratio(cm[i, i], cm[i].sum()),
+                     "ppv": ratio(cm[i, i], cm[:, i].sum())} for i, c in enumerate(names)}
+    return {"acc": ratio(np.trace(cm), cm.sum()), "per_class": per_class, "confusion": cm.tolist(),
+            "classes": names, "beats": int(cm.sum())}
 
 
 def evaluate(symbols, classes, class_names) -> dict:
-    from ternecg.golden.beats import binary_labels
+    from ternecg.golden.beats import AAMI_GROUPS, BINARY_CLASSES, SIX_CLASSES, binary_labels
     from ternecg.golden.evaluate import binary_metrics, six_metrics
     symbols = np.asarray(symbols)
     classes = np.asarray(classes)
-    if len(class_names) == 2:
+    if tuple(class_names) == BINARY_CLASSES:
         keep = binary_labels(symbols) >= 0              # AAMI Q beats are excluded
         return binary_metrics(symbols[keep], classes[keep])
-    return six_metrics(symbols, classes)
+    if tuple(class_names) == SIX_CLASSES:
+        return six_metrics(symbols, classes)
+    if set(class_names) <= set(AAMI_GROUPS):
+        return aami_metrics(symbols, classes, class_names)
+    raise TernEcgError(f"the host scores binary (N, abnormal), six-class and AAMI-class models, not classes "
+                       f"{', '.join(class_names)}")
+
+
+def ec57_reading(ref_symbols, classes, class_names) -> dict:
+    """What an EC57 tool (bxb -S) reads from the written annotation file: its VEB/SVEB figures."""
+    from ternecg.golden.spec.symbols import bxb_statistics, scheme
+    sch = scheme(class_names)
+    return bxb_statistics([str(s) for s in ref_symbols], [sch.symbol(c) for c in np.asarray(classes).tolist()])
 
 
 def format_report(rep: dict) -> str:
@@ -234,6 +391,17 @@ def format_report(rep: dict) -> str:
     for n, row in zip(names, rep["confusion"]):
         lines.append(f"{n:>10}" + "".join(f"{v:>10}" for v in row))
     return "\n".join(lines)
+
+
+def format_ec57(ec: dict, classes) -> str:
+    text = (f"EC57 tools (bxb -S) read from the annotation file: VEB Se {_pct(ec['veb_se'])} +P "
+            f"{_pct(ec['veb_ppv'])}, SVEB Se {_pct(ec['sveb_se'])} +P {_pct(ec['sveb_ppv'])}")
+    from ternecg.golden.spec.symbols import COMPOSITE
+    composite = [c for c in classes if c in COMPOSITE]
+    if composite:
+        text += (f" (the model's {', '.join(composite)} beats are written as Q, unclassified: "
+                 f"it makes no V or S decision; the figures above are its own)")
+    return text
 
 
 def _pct(v):
@@ -262,16 +430,27 @@ def plot(rep: dict, title: str, path) -> Path:
     return path
 
 
+# ---- the run ------------------------------------------------------------------------------
+
 def select_index(n, limit=None, indices=None):
-    """Indices of the beats to send out of a record's ``n`` beats (``--beats``, then ``--limit``)."""
+    """Indices of the beats to send out of a record's ``n`` beats (``--beats``, then ``--limit``):
+    ``indices`` must be ascending, without repeats, within 0..n-1."""
     idx = np.arange(n)
     if indices is not None:
+        indices = [int(i) for i in indices]
+        if not indices:
+            raise TernEcgError("--beats is empty; list beat indices, e.g. --beats 0,5,9")
         bad = [i for i in indices if not 0 <= i < n]
         if bad:
             raise TernEcgError(f"beat index {bad[0]} is out of range: the record has {n} beats (0..{n - 1})")
+        for a, b in zip(indices, indices[1:]):
+            if b == a:
+                raise TernEcgError(f"--beats lists beat {a} twice; list each beat once")
+            if b < a:
+                raise TernEcgError(f"--beats must be ascending: {b} comes after {a}")
         idx = np.asarray(indices, dtype=np.int64)
     if limit is not None:
-        if limit < 1:
+        if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
             raise TernEcgError(f"--limit must be at least 1, not {limit}")
         idx = idx[:limit]
     return idx
@@ -281,77 +460,126 @@ def select_beats(beats, limit=None, indices=None):
     return beats.subset(select_index(len(beats), limit, indices))
 
 
-def run(port, record: str, *, baud=DEFAULT_BAUD, limit=None, indices=None, db=None, model=None,
-        out="build/host", timeout=1.0, retries=5, progress=True, serial_port=None) -> dict:
-    from ternecg.golden.spec import modelfile
+def check_port(path: str):
+    """The serial port must exist (checked before the data is read; opened only to stream)."""
+    if not os.path.exists(path):
+        open_port(path)                # raises the one-line message with the available ports
+
+
+def stream_record(port, record: str, *, baud=DEFAULT_BAUD, limit=None, indices=None, db=None, model=None,
+                  out="build/host", timeout=1.0, retries=5, progress=True, serial_port=None,
+                  resume=False, restart=False) -> dict:
+    """Classify ``record``'s beats on the board at ``port`` (or on ``serial_port``, any serial-like
+    object) and write the outputs (module docstring). Returns the summary."""
     from ternecg.golden.beats import extract_record
     from ternecg.golden.records import find_database
     from ternecg.golden.rr import model_codes
+    from ternecg.golden.spec import modelfile
+    from ternecg.paths import relative
 
+    # everything that can fail before the first beat is checked first
+    check_link_options(timeout=timeout, retries=retries, baud=baud)
+    if serial_port is None:
+        check_port(port)
+    record = str(record)
+    paths = output_paths(out, record)
+    m = modelfile.load(model)
+    beats, _ = extract_record(find_database(db), record)
+    idx = select_index(len(beats), limit, indices)
+    # a model with an RR path gets each beat's RR codes, from the R peaks of the whole record
+    # (here the database's annotations; on a monitor, the QRS detector that cuts the beats)
+    rr = model_codes(beats, m.cfg).numpy()[idx] if m.cfg.rr_bits else None
+    beats = beats.subset(idx)
+    log = ResultLog(paths["csv"], record=record, sha256=m.sha256, classes=m.classes, index=idx,
+                    samples=beats.sample, resume=resume, restart=restart)
+    todo = np.array([i for i, b in enumerate(idx.tolist()) if b not in log.done], dtype=np.int64)
     sp = serial_port if serial_port is not None else open_port(port, baud)
+    seconds = 0.0
+    client = Client(sp, timeout=timeout, retries=retries, name=f"the board on {port}")
     try:
-        m = modelfile.load(model)
-        beats, _ = extract_record(find_database(db), str(record))
-        idx = select_index(len(beats), limit, indices)
-        # a model with an RR path gets each beat's RR codes, from the R peaks of the whole record
-        # (here the database's annotations; on a monitor, the QRS detector that cuts the beats)
-        rr = model_codes(beats, m.cfg).numpy()[idx] if m.cfg.rr_bits else None
-        beats = beats.subset(idx)
-        client = Client(sp, timeout=timeout, retries=retries, name=f"the board on {port}")
-        status = client.ping()
-        if status.n_classes != len(m.classes):
-            raise TernEcgError(f"the board classifies into {status.n_classes} classes but the model file "
-                               f"{m.path} has {len(m.classes)}; pass the --model the bitstream was built from")
-        if status.model_id != P.model_id(m.sha256):
-            print(f"warning: the board's model id {status.model_id:08x} differs from {m.path} "
-                  f"({P.model_id(m.sha256):08x}): the bitstream holds another model", file=sys.stderr)
-        t0 = time.time()
-        res = client.classify(beats.raw, progress=progress, rr=rr)
-        seconds = time.time() - t0
+        if len(todo):
+            status = client.ping()
+            if status.n_classes != len(m.classes):
+                raise TernEcgError(f"the board classifies into {status.n_classes} classes but the model file "
+                                   f"{m.path} has {len(m.classes)}; pass the --model the bitstream was built from")
+            if status.model_id != P.model_id(m.sha256):
+                print(f"warning: the board's model id {status.model_id:08x} differs from {m.path} "
+                      f"({P.model_id(m.sha256):08x}): the bitstream holds another model", file=sys.stderr)
+            t0 = time.time()
+            try:
+                client.classify(beats.raw[todo], progress=progress, rr=None if rr is None else rr[todo],
+                                on_result=lambda i, r: log.add(int(idx[todo[i]]), int(beats.sample[todo[i]]), r))
+            except (TernEcgError, KeyboardInterrupt) as exc:
+                what = str(exc) if isinstance(exc, TernEcgError) else "interrupted"
+                raise TernEcgError(f"{what} [{len(log.done)} of {len(idx)} beats classified so far, kept in "
+                                   f"{paths['csv']}; rerun with --resume to continue]") from None
+            seconds = time.time() - t0
+        log.close(complete=True)
+    except BaseException:
+        log.close()
+        raise
     finally:
         if serial_port is None:
             sp.close()
+    res = {"cls": np.array([log.done[b][0] for b in idx.tolist()], dtype=np.int64),
+           "cycles": np.array([log.done[b][1] for b in idx.tolist()], dtype=np.int64),
+           "logits": np.array([log.done[b][2] for b in idx.tolist()], dtype=np.int64).reshape(len(idx), -1)}
     out = Path(out)
-    ann = write_annotations(record, beats.sample, res["cls"], m.classes, out)
+    ann = write_annotations(record, beats.sample, res["cls"], m.classes, out, source=relative(m.path))
     rep = evaluate(beats.symbol, res["cls"], m.classes)
-    png = plot(rep, f"record {record}: board vs reference", out / f"{record}_fpga.png")
-    summary = {"record": str(record), "beats": len(beats), "seconds": round(seconds, 2),
-               "beats_per_s": round(len(beats) / seconds, 2) if seconds else None,
+    ec = ec57_reading(beats.symbol, res["cls"], m.classes)
+    png = plot(rep, f"record {record}: board vs reference", paths["png"])
+    summary = {"record": record, "model": str(m.path), "model_sha256": m.sha256, "beats": len(beats),
+               "resumed_beats": len(idx) - len(todo), "seconds": round(seconds, 2),
+               "beats_per_s": round(len(todo) / seconds, 2) if seconds else None,
                "cycles_mean": float(res["cycles"].mean()) if len(beats) else None,
-               "link": client.stats.as_dict(), "metrics": rep, "annotations": str(ann), "png": str(png)}
-    (out / f"{record}_fpga.json").write_text(json.dumps(summary, indent=1) + "\n")
+               "link": client.stats.as_dict(), "metrics": rep, "ec57_from_annotations": ec,
+               "annotations": str(ann), "results_csv": str(paths["csv"]), "png": str(png)}
+    tmp = paths["json"].with_name(paths["json"].name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    os.replace(tmp, paths["json"])
     summary["results"] = res
     return summary
 
 
-@cli_main("host")
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m ternecg.boards.host", description=__doc__.split("\n")[0])
+def add_parser(sub):
+    """``ternecg host`` (``make host``)."""
+    from ternecg import options
+    p = sub.add_parser("host", description=__doc__.split("\n")[0])
     p.add_argument("--port", required=True, help="serial port of the board (e.g. /dev/ttyUSB1)")
     p.add_argument("--record", required=True, help="MIT-BIH record name, e.g. 100")
-    p.add_argument("--limit", type=int, default=None, help="only the first N beats")
-    p.add_argument("--beats", default=None, help="comma-separated beat indices of the record")
-    p.add_argument("--baud", type=int, default=DEFAULT_BAUD)
-    p.add_argument("--model", default=None, help="model file the bitstream was built from")
-    p.add_argument("--db", default=None, help="MIT-BIH folder")
-    p.add_argument("--out", default="build/host")
-    p.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for a result before resending")
-    p.add_argument("--retries", type=int, default=5)
-    args = p.parse_args(argv)
-    indices = None
-    if args.beats:
-        try:
-            indices = [int(x) for x in args.beats.split(",") if x.strip()]
-        except ValueError:
-            raise TernEcgError(f"--beats must be comma-separated integers, not {args.beats!r}") from None
-    s = run(args.port, args.record, baud=args.baud, limit=args.limit, indices=indices, db=args.db,
-            model=args.model, out=args.out, timeout=args.timeout, retries=args.retries)
+    options.add_limit(p)
+    p.add_argument("--beats", metavar="I,...", type=options.nonnegative_int_list, default=None,
+                   help="beat indices of the record, comma-separated, ascending (default: all)")
+    options.add_baud(p, default=DEFAULT_BAUD)
+    options.add_model(p, what="the bitstream was built from (default: models/default.json)")
+    options.add_db(p)
+    options.add_out(p, "build/host", "writes <record>_fpga.csv (as results arrive), <record>.fpga, .json, .png")
+    p.add_argument("--timeout", metavar="S", type=options.positive_float, default=1.0,
+                   help="seconds to wait for a result before resending (default: 1)")
+    p.add_argument("--retries", metavar="N", type=options.nonnegative_int, default=5,
+                   help="resends per beat before giving up (default: 5; 0: send once)")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue an unfinished run: reuse the results in <record>_fpga.csv")
+    again.add_argument("--restart", action="store_true", help="discard an unfinished run's results")
+    p.set_defaults(func=_command)
+    return p
+
+
+def _command(args):
+    s = stream_record(args.port, args.record, baud=args.baud, limit=args.limit, indices=args.beats, db=args.db,
+                      model=args.model, out=args.out, timeout=args.timeout, retries=args.retries,
+                      resume=args.resume, restart=args.restart)
     print(format_report(s["metrics"]))
+    from ternecg.golden.spec import modelfile
+    print(format_ec57(s["ec57_from_annotations"], modelfile.load(args.model).classes))
     link = s["link"]
-    print(f"{s['beats']} beats in {s['seconds']:.1f} s; retries {link['retries']}, errors {link['errors']}")
-    print(f"wrote {s['annotations']}, {s['png']}")
-    return 0
+    print(f"{s['beats']} beats in {s['seconds']:.1f} s ({s['resumed_beats']} from the earlier run); "
+          f"retries {link['retries']}, errors {link['errors']}")
+    print(f"wrote {s['annotations']}, {s['results_csv']}, {s['png']}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ternecg.cli import command_main
+    sys.exit(command_main("host")())

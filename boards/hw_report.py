@@ -42,9 +42,9 @@ def _run(cmd, cwd, log):
     with open(Path(cwd) / log, "w") as f:
         r = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
     if r.returncode:
-        tail = (Path(cwd) / log).read_text().splitlines()[-15:]
-        raise TernEcgError(f"{cmd[0]} failed (exit {r.returncode}) in {cwd}; log {Path(cwd) / log}:\n"
-                           + "\n".join(tail))
+        last = [l for l in (Path(cwd) / log).read_text(errors="replace").splitlines() if l.strip()]
+        raise TernEcgError(f"{cmd[0]} failed (exit {r.returncode}): {last[-1].strip() if last else 'no output'}; "
+                           f"see the log {Path(cwd) / log}")
 
 
 def synth_ice40(component, name, workdir, freq=TARGET_MHZ):
@@ -118,7 +118,10 @@ def _setting(model, p, workdir, shuffle=True, hier=False):
     return res
 
 
-def hw_report(model_path=None, settings=None):
+def hw_report(model_path=None, settings=None, out=None):
+    """Synthesize ``settings`` (default: every PARALLEL that fits) and write ``out/hw.json``
+    (default build/reports/)."""
+    out = Path(out) if out is not None else REPORT_DIR
     model = modelfile.load(model_path)
     if settings is None:
         settings = []
@@ -145,10 +148,10 @@ def hw_report(model_path=None, settings=None):
               "settings": rows,
               "shuffle_cost_lc": base["lc"] - nosh["lc"],
               "shuffle_check": _shuffle_check(min(settings), base, nosh)}
-    REPORT_DIR.mkdir(parents=True, exist_ok=True)
-    (REPORT_DIR / "hw.json").write_text(json.dumps(report, indent=1) + "\n")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "hw.json").write_text(json.dumps(report, indent=1) + "\n")
     print(table(report))
-    print(f"\nwrote {REPORT_DIR / 'hw.json'}")
+    print(f"\nwrote {out / 'hw.json'}")
     return report
 
 
@@ -179,3 +182,18 @@ def table(report):
                  + (", ".join(f"{k} {v['with']} vs {v['without']}" for k, v in s["modules_that_differ"].items())
                     or "none"))
     return "\n".join(lines)
+
+
+def add_parser(sub):
+    """``ternecg hw-report`` (``make hw-report``)."""
+    from ternecg import options
+    p = sub.add_parser("hw-report", description=__doc__.split("\n")[0])
+    options.add_model(p)
+    options.add_parallel(p, default=None, several=True)
+    options.add_out(p, REPORT_DIR, "writes hw.json")
+    p.set_defaults(func=_command)
+    return p
+
+
+def _command(args):
+    hw_report(args.model, args.parallel, args.out)

@@ -1,4 +1,4 @@
-"""Per-patient models without place-and-route: ``python -m ternecg.boards.patch --board icebreaker
+"""Per-patient models without place-and-route: ``ternecg patch --board icebreaker
 --model models/patient/100.json`` writes ``build/<board>/patched/100.bin`` (``.bit`` on the ULX3S)
 from the existing build in seconds (``make patch BOARD=... MODEL=...``).
 
@@ -37,7 +37,6 @@ checks (step 3 does them), the grid is padded with random slices that match noth
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -53,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ternecg.errors import TernEcgError, cli_main
+from ternecg.errors import TernEcgError
 
 #: seed of the placeholder contents (any fixed value; recorded in the manifest)
 PLACEHOLDER_SEED = 1
@@ -655,21 +654,27 @@ def patch(board: str, model_path, root="build", out=None) -> dict:
     return report
 
 
-@cli_main("patch")
-def main(argv=None):
-    from .top import BOARDS
-    p = argparse.ArgumentParser(prog="python -m ternecg.boards.patch", description=__doc__.split("\n")[0])
-    p.add_argument("--board", required=True, help=f"one of: {', '.join(sorted(BOARDS))}")
-    p.add_argument("--model", required=True, help="model file of the same topology, e.g. models/patient/100.json")
-    p.add_argument("--root", default="build", help="build root (relative), default build/")
-    args = p.parse_args(argv)
-    r = patch(args.board, args.model, args.root)
+def add_parser(sub):
+    """``ternecg patch`` (``make patch``)."""
+    from ternecg import options
+    p = sub.add_parser("patch", description="Another model of the same topology into a board's build without "
+                                             "place and route (seconds): OUT/<board>/patched/<model>.bin|.bit")
+    options.add_board(p)
+    options.add_model(p, required=True, what="of the board build's topology, e.g. models/patient/100.json")
+    options.add_out(p, "build", "relative; where 'ternecg synth' put the board's build (OUT/<board>/), "
+                                "the patched bitstream goes to OUT/<board>/patched/")
+    p.set_defaults(func=_command)
+    return p
+
+
+def _command(args):
+    r = patch(args.board, args.model, args.out)
     r["seconds_process"] = round(time.time() - _T_START, 2)      # including this module's imports
-    (Path(args.root) / args.board / "patch.json").write_text(json.dumps(r, indent=1) + "\n")
+    (Path(args.out) / args.board / "patch.json").write_text(json.dumps(r, indent=1) + "\n")
     print(f"{r['board']}: {r['model']} patched into {r['bitstream']} in {r['seconds']:.1f} s "
           f"({r['slices']} ROM bit slices; RAM contents verified; model id {r['model_id']})")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ternecg.cli import command_main
+    sys.exit(command_main("patch")())

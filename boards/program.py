@@ -1,4 +1,4 @@
-"""Load a built bitstream into a board with openFPGALoader: ``python -m ternecg.boards.program
+"""Load a built bitstream into a board with openFPGALoader: ``ternecg program
 --board icebreaker|ulx3s [--flash]`` (``make program BOARD=...``).
 
 iCEBreaker: ``openFPGALoader -c ft2232 build/icebreaker/top.bin`` (SRAM; ``--flash`` writes the
@@ -9,16 +9,15 @@ Every failure (no bitstream, no programmer, no board attached) is one clear line
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from ternecg.errors import TernEcgError, cli_main
+from ternecg.errors import TernEcgError
 
-from .top import BOARDS, get_board
+from .top import get_board
 
 #: openFPGALoader messages that mean "nothing is plugged in"
 _NO_DEVICE = ("unable to open ftdi device", "device not found", "no device found", "jtag init failed",
@@ -36,7 +35,7 @@ def command(board: str, bitstream=None, flash=False, root="build") -> list:
     path = Path(bitstream) if bitstream else Path(root) / board / b.bitstream
     if not path.is_file():
         raise TernEcgError(f"bitstream {path} not found; build it first with 'make synth BOARD={board}' "
-                           f"(python -m ternecg.boards.build --board {board})")
+                           f"(ternecg synth --board {board})")
     return [exe, *b.programmer, *(["-f"] if flash else []), str(path)]
 
 
@@ -62,17 +61,25 @@ def program(board: str, bitstream=None, flash=False, root="build", timeout=300) 
     return out
 
 
-@cli_main("program")
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m ternecg.boards.program", description=__doc__.split("\n")[0])
-    p.add_argument("--board", required=True, help=f"one of: {', '.join(sorted(BOARDS))}")
-    p.add_argument("--bitstream", default=None, help="default: build/<board>/top.bin|top.bit")
+def add_parser(sub):
+    """``ternecg program`` (``make program``)."""
+    from ternecg import options
+    p = sub.add_parser("program", description="Load a board's bitstream with openFPGALoader (SRAM, or the "
+                                               "SPI flash with --flash).")
+    options.add_board(p)
+    p.add_argument("--bitstream", metavar="FILE", default=None,
+                   help="bitstream to load (default: OUT/<board>/top.bin|top.bit)")
     p.add_argument("--flash", action="store_true", help="write the SPI flash (persistent) instead of SRAM")
-    args = p.parse_args(argv)
-    program(args.board, args.bitstream, args.flash)
+    options.add_out(p, "build", "where 'ternecg synth' put the board's build (OUT/<board>/)")
+    p.set_defaults(func=_command)
+    return p
+
+
+def _command(args):
+    program(args.board, args.bitstream, args.flash, args.out)
     print(f"programmed {args.board}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ternecg.cli import command_main
+    sys.exit(command_main("program")())

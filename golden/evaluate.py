@@ -174,3 +174,21 @@ def table(report):
     rows.append(f"\nmodel {m['name']}: {m['weights']} ternary weights ({m['weight_bytes']} bytes), "
                 f"{m['macs']} MACs per beat (ptflops: {m['macs_ptflops']})")
     return "\n".join(rows)
+
+
+def add_parser(sub):
+    """``ternecg eval`` (``make eval``)."""
+    from ternecg import options
+    p = sub.add_parser("eval", description=__doc__.split("\n")[0])
+    options.add_models(p)
+    options.add_db(p)
+    options.add_out(p, build_dir("reports"), "writes eval.json and eval_confusion.png")
+    p.set_defaults(func=_command)
+    return p
+
+
+def _command(args):
+    out = Path(args.out)
+    report = evaluate(models=args.models or modelfile.MODELS_DIR, db=args.db, out=out)
+    print(table(report))
+    print(f"\nwrote {out / 'eval.json'} and {out / 'eval_confusion.png'}")

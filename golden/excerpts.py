@@ -8,7 +8,7 @@ beat annotations (wfdb beat symbols only, samples relative to the excerpt start)
 * 203 from 12:00 — a hard minute: multiform V beats, noise (the detector misses a few);
 * 105 from 22:00 — heavy noise (the detector has a few errors both ways).
 
-``build()`` regenerates the file from the database (``python -m ternecg.golden.excerpts``, or
+``build()`` regenerates the file from the database (``ternecg fixture-excerpts``, or
 ``make fixture-excerpts``); ``load()`` reads it into :class:`Excerpt` objects.
 """
 
@@ -82,12 +82,21 @@ def load(path=FIXTURE) -> list[Excerpt]:
                 for i, (rec, start) in enumerate(zip(z["records"].tolist(), z["starts"].tolist()))]
 
 
+def add_parser(sub):
+    """``ternecg fixture-excerpts`` (``make fixture-excerpts``)."""
+    from ternecg import options
+    p = sub.add_parser("fixture-excerpts", description=__doc__.split("\n")[0])
+    options.add_db(p)
+    options.add_out(p, FIXTURE.parent, f"writes {FIXTURE.name}")
+    p.set_defaults(func=_command)
+    return p
+
+
+def _command(args):
+    out = build(db=args.db, out=Path(args.out) / FIXTURE.name)
+    print(f"wrote {out} ({out.stat().st_size // 1024} KB, {len(EXCERPTS)} excerpts of {SECONDS} s)")
+
+
 if __name__ == "__main__":
-    from ternecg.errors import cli_main
-
-    def _main(argv=None):
-        out = build(db=argv[0] if argv else None)
-        print(f"wrote {out} ({out.stat().st_size // 1024} KB, {len(EXCERPTS)} excerpts of {SECONDS} s)")
-        return 0
-
-    sys.exit(cli_main("fixture-excerpts")(_main)(sys.argv[1:]))
+    from ternecg.cli import command_main
+    sys.exit(command_main("fixture-excerpts")())

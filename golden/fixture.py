@@ -68,3 +68,20 @@ def load(path=FIXTURE):
                            f"(needs the MIT-BIH database)")
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+def add_parser(sub):
+    """``ternecg fixture`` (``make fixture``)."""
+    from ternecg import options
+    p = sub.add_parser("fixture", description=__doc__.split("\n")[0])
+    options.add_model(p, what="whose logits the fixture records (default: models/default.json)")
+    options.add_db(p)
+    options.add_out(p, FIXTURE.parent, f"writes {FIXTURE.name}")
+    p.set_defaults(func=_command)
+    return p
+
+
+def _command(args):
+    out = Path(args.out) / FIXTURE.name
+    n = build(model_path=args.model, out=out, db=args.db)
+    print(f"wrote {out} ({n} beats)")

@@ -118,3 +118,33 @@ def train_all(seed=0, out=MODELS_DIR, db=None, report=None,
             _finish(net, out, "inter_patient", kind, {"seed": seed, "protocol": "inter_patient DS1, RR codes", **INTER})
     update_json(report if report is not None else build_dir("reports", "train.json"), lambda d: {"seed": seed, "seconds": {**d.get("seconds", {}), **times}})
     return times
+
+
+def add_parser(sub):
+    """``ternecg train`` (``make train``)."""
+    from ternecg import options
+    p = sub.add_parser("train", description=__doc__.split("\n")[0])
+    options.add_seed(p)
+    options.add_epochs(p, default=None, what="of the global stage (default: the shipped recipe)")
+    p.add_argument("--stages", type=options.str_list, default=list(STAGES),
+                   help=f"comma-separated subset of {','.join(STAGES)} (default: all)")
+    p.add_argument("--kinds", type=options.str_list, default=list(KINDS),
+                   help=f"comma-separated subset of {','.join(KINDS)} (default: both)")
+    options.add_models(p)
+    options.add_db(p)
+    p.set_defaults(func=_command)
+    return p
+
+
+def _command(args):
+    import json
+    bad = [k for k in args.kinds if k not in KINDS]
+    if bad:
+        raise TernEcgError(f"unknown --kinds entry {bad[0]!r}; kinds are {', '.join(KINDS)}")
+    t0 = time.time()
+    times = train_all(seed=args.seed, out=args.models or MODELS_DIR, db=args.db, epochs=args.epochs,
+                      stages=tuple(args.stages), kinds=tuple(args.kinds))
+    print(json.dumps(times, indent=1))
+    g = times.get("global_integer_s")
+    print(f"make train: {time.time() - t0:.0f} s in total" +
+          (f" (global training of the default model: {g:.0f} s)" if g is not None else ""))

@@ -15,7 +15,6 @@ with the message, reported and not retried until the cache is removed).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ternecg.errors import TernEcgError, cli_main
+from ternecg.errors import TernEcgError
 
 from . import ec57
 from ternecg.paths import build_dir
@@ -297,15 +296,27 @@ def table(report) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="qrs-eval", description=__doc__.split("\n\n")[0])
+def add_parser(sub):
+    """``ternecg qrs-eval`` (``make qrs-eval``)."""
+    from ternecg import options
+    p = sub.add_parser("qrs-eval", description=__doc__.split("\n\n")[0])
     p.add_argument("--records", default=None, help="comma-separated records (default: all 48)")
-    p.add_argument("--db", default=None, help="MIT-BIH folder")
+    options.add_db(p)
     p.add_argument("--no-peers", action="store_true", help="skip the peer detectors")
-    p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    p.add_argument("--out", default=str(REPORT))
-    args = p.parse_args(argv)
+    options.add_jobs(p)
+    options.add_out(p, REPORT.parent, f"writes {REPORT.name}")
+    p.set_defaults(func=_command)
+    return p
+
+
+def _command(args):
+    args.out = str(Path(args.out) / REPORT.name)
     return run(args)
+
+
+def main(argv=None):
+    from ternecg.cli import command_main
+    return command_main("qrs-eval")(argv)
 
 
 def run(args):
@@ -319,4 +330,4 @@ def run(args):
 
 
 if __name__ == "__main__":
-    sys.exit(cli_main("qrs-eval")(main)())
+    sys.exit(main())

@@ -13,7 +13,6 @@ import statistics
 import sys
 from pathlib import Path
 
-from ternecg.errors import cli_main
 from ternecg.paths import CHECKOUT, build_dir, results_dir
 from ternecg.reports import read_json
 
@@ -327,17 +326,24 @@ def build(db=None, out=DOC):
     return out
 
 
-@cli_main("results")
-def main(argv=None):
-    import argparse
+def add_parser(sub):
+    """``ternecg results`` (``make results``)."""
+    from ternecg import options
+    p = sub.add_parser("results", description=__doc__.split("\n")[0])
+    options.add_db(p)
+    p.set_defaults(func=_command)
+    return p
 
-    ap = argparse.ArgumentParser(prog="python -m ternecg.golden.results", description=__doc__.split("\n")[0])
-    ap.add_argument("--db", default=None)
-    a = ap.parse_args(argv)
+
+def _command(a):
     path = build(a.db)
     print(path.read_text())
     print(f"wrote {path}" + (f" and {PLOT}" if PLOT.is_file() else ""))
-    return 0
+
+
+def main(argv=None):
+    from ternecg.cli import command_main
+    return command_main("results")(argv)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,11 @@ results/rr_experiment.json (replacing an earlier run of the same kind, RR bits, 
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import torch
 
-from ternecg.errors import TernEcgError, cli_main
+from ternecg.errors import TernEcgError
 from ternecg.paths import results_dir
 from ternecg.reports import update_json
 
@@ -110,23 +109,34 @@ def seed_means(runs):
     return [(*k, sum(f) / len(f), min(f), max(f), len(f)) for k, f in sorted(groups.items())]
 
 
-@cli_main("rr-experiment")
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--kind", default="qat")
-    ap.add_argument("--no-rr", action="store_true", help="the same run without RR codes (baseline)")
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--rr-bits", type=int, default=BITS, help="bits per RR code (step 2^-(b-1))")
-    ap.add_argument("--abnormal-weight", type=float, default=1.0, help="loss weight of the abnormal class")
-    ap.add_argument("--local", type=int, default=LOCAL, help="RR intervals in the local mean")
-    ap.add_argument("--scale-aug", type=float, default=0.0, help="random amplitude scaling +- this fraction")
-    ap.add_argument("--db", default=None)
-    a = ap.parse_args(argv)
-    runs = run(a.kind, not a.no_rr, a.epochs, a.seed, db=a.db, bits=a.rr_bits, abnormal_weight=a.abnormal_weight, local=a.local, scale_aug=a.scale_aug)
+def add_parser(sub):
+    """``ternecg rr-experiment`` (``make rr-experiment``)."""
+    from ternecg import options
+    p = sub.add_parser("rr-experiment", description=__doc__.splitlines()[0])
+    p.add_argument("--kind", default="qat", help="qat (the ternary model) or float")
+    p.add_argument("--no-rr", action="store_true", help="the same run without RR codes (baseline)")
+    p.add_argument("--epochs", metavar="N", type=options.integer, default=30, help="training epochs (default: 30)")
+    options.add_seed(p)
+    p.add_argument("--rr-bits", type=options.integer, default=BITS, help="bits per RR code (step 2^-(b-1))")
+    p.add_argument("--abnormal-weight", type=options.positive_float, default=1.0,
+                   help="loss weight of the abnormal class")
+    p.add_argument("--local", type=options.integer, default=LOCAL, help="RR intervals in the local mean")
+    p.add_argument("--scale-aug", type=float, default=0.0, help="random amplitude scaling +- this fraction")
+    options.add_db(p)
+    p.set_defaults(func=_command)
+    return p
+
+
+def _command(a):
+    runs = run(a.kind, not a.no_rr, a.epochs, a.seed, db=a.db, bits=a.rr_bits, abnormal_weight=a.abnormal_weight,
+               local=a.local, scale_aug=a.scale_aug)
     print(table(runs))
     print(f"\nwrote {REPORT}")
-    return 0
+
+
+def main(argv=None):
+    from ternecg.cli import command_main
+    return command_main("rr-experiment")(argv)
 
 
 if __name__ == "__main__":

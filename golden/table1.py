@@ -19,7 +19,6 @@ is skipped.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import sys
@@ -28,7 +27,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from ternecg.errors import TernEcgError, cli_main
+from ternecg.errors import TernEcgError
 from ternecg.paths import results_dir
 
 RESULTS = results_dir()
@@ -140,26 +139,41 @@ def train_table(kind="float", widths=WIDTHS, depths=DEPTHS, convs=KINDS, seeds=(
     return done
 
 
-@cli_main("train-table")
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m ternecg.golden.table1", description=__doc__.split("\n")[0])
-    ap.add_argument("--kind", choices=("float", "integer"), default="float")
-    ap.add_argument("--channels", type=int, nargs="*", default=[w[0] for w in WIDTHS],
-                    help="c_h values (9 -> n_h 64, 18 -> n_h 128)")
-    ap.add_argument("--depths", type=int, nargs="*", default=list(DEPTHS))
-    ap.add_argument("--convs", nargs="*", default=list(KINDS), choices=KINDS)
-    ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
-    ap.add_argument("--epochs", type=int, default=GLOBAL_EPOCHS, help="global training epochs")
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--db", default=None)
-    a = ap.parse_args(argv)
+def add_parser(sub):
+    """``ternecg train-table`` (``make train-table``)."""
+    from ternecg import options
+    p = sub.add_parser("train-table", description=__doc__.split("\n")[0])
+    p.add_argument("--kind", choices=("float", "integer"), default="float",
+                   help="float, or integer (the ternary QAT model through the integer reference)")
+    p.add_argument("--channels", metavar="C,...", type=options.int_list, default=[w[0] for w in WIDTHS],
+                   help="c_h values, comma-separated (9 -> n_h 64, 18 -> n_h 128; default: both)")
+    p.add_argument("--depths", metavar="M,...", type=options.positive_int_list, default=list(DEPTHS),
+                   help=f"conv layers M, comma-separated (default: {','.join(map(str, DEPTHS))})")
+    p.add_argument("--convs", metavar="KIND,...", type=options.str_list, default=list(KINDS),
+                   help=f"conv types, comma-separated subset of {','.join(KINDS)} (default: all)")
+    options.add_seed(p, default=[0, 1, 2], several=True)
+    options.add_epochs(p, default=GLOBAL_EPOCHS, what=f"of the global stage (default: {GLOBAL_EPOCHS})")
+    options.add_jobs(p)
+    options.add_db(p)
+    p.set_defaults(func=_command)
+    return p
+
+
+def _command(a):
     widths = dict(WIDTHS)
     bad = [c for c in a.channels if c not in widths]
     if bad:
         raise TernEcgError(f"--channels {bad} not in the paper's widths {sorted(widths)}")
-    train_table(a.kind, [(c, widths[c]) for c in a.channels], a.depths, a.convs, a.seeds,
+    bad = [c for c in a.convs if c not in KINDS]
+    if bad:
+        raise TernEcgError(f"--convs {bad[0]!r} is not a conv type; choose from {', '.join(KINDS)}")
+    train_table(a.kind, [(c, widths[c]) for c in a.channels], a.depths, a.convs, a.seed,
                 a.epochs, a.jobs, db=a.db)
-    return 0
+
+
+def main(argv=None):
+    from ternecg.cli import command_main
+    return command_main("train-table")(argv)
 
 
 if __name__ == "__main__":

@@ -1,116 +1,121 @@
-"""The `ternecg` command (also behind every make target). User errors print one line, exit 2."""
+"""The `ternecg` command: every make target's job is one of its subcommands.
+
+Each subcommand lives in the module that does the work; that module registers it with two
+functions::
+
+    def add_parser(sub):                       # sub: the argparse subparsers action
+        p = sub.add_parser("synth", description=__doc__.split("\\n")[0])
+        options.add_board(p); options.add_model(p); ...     # shared options: ternecg/options.py
+        p.set_defaults(func=_command)
+        return p
+
+    def _command(args):                        # returns the exit status (None = 0)
+        ...
+
+and this file lists it in :data:`COMMANDS` (name -> module, one-line help). Adding a subcommand is
+those two lines: its entry here and its target in the Makefile. Only the chosen subcommand's
+module is imported, so ``ternecg verilog`` never loads torch and ``ternecg --help`` is quick.
+(A module that still has only an argparse ``main(argv)`` is called with the remaining arguments.)
+
+Every user error of every subcommand, argument errors included, is one line
+``ternecg <subcommand>: error: ...`` on stderr and exit status 2 (ternecg/errors.py).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import sys
-import time
-from pathlib import Path
 
-from .errors import cli_main
+from .errors import TernEcgError, cli_main
 
-
-def _eval(args):
-    from ternecg.golden.evaluate import evaluate, table
-    report = evaluate(models=args.models, db=args.db, out=Path(args.out))
-    print(table(report))
-    print(f"\nwrote {Path(args.out) / 'eval.json'} and {Path(args.out) / 'eval_confusion.png'}")
-
-
-def _train(args):
-    from ternecg.golden.pipeline import train_all
-    t0 = time.time()
-    times = train_all(seed=args.seed, out=args.models, db=args.db, epochs=args.epochs,
-                      stages=tuple(args.stages.split(",")), kinds=tuple(args.kinds.split(",")))
-    print(json.dumps(times, indent=1))
-    g = times.get("global_integer_s")
-    print(f"make train: {time.time() - t0:.0f} s in total" +
-          (f" (global training of the default model: {g:.0f} s)" if g is not None else ""))
-
-
-def _fixture(args):
-    from ternecg.golden.fixture import FIXTURE, build
-    n = build(model_path=args.model, db=args.db)
-    print(f"wrote {FIXTURE} ({n} beats)")
-
-
-def _verilog(args):
-    from ternecg.hw.generate import generate
-    out = generate(args.model, args.parallel, Path(args.out))
-    print(f"wrote {out['verilog']} and {out['manifest']}")
+#: subcommand -> (module that registers it with ``add_parser(sub)``, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    # the main jobs
+    "demo": ("ternecg.demo", "Verilog, cocotb bit-exact check on the fixture beats, iCEBreaker bitstream"),
+    "verilog": ("ternecg.hw.generate", "generate Verilog and its JSON manifest from a model file"),
+    "hw-report": ("ternecg.boards.hw_report", "synthesize PARALLEL settings for iCE40 UP5K -> hw.json"),
+    "synth": ("ternecg.boards.build", "bitstream for a board + its report.json"),
+    "patch": ("ternecg.boards.patch", "another model's parameters into a board's bitstream, no place and route"),
+    "program": ("ternecg.boards.program", "load a board's bitstream with openFPGALoader"),
+    "host": ("ternecg.boards.host", "stream a record to the board, WFDB annotations, Se/+P"),
+    # simulation at scale
+    "sim-regress": ("ternecg.sim.regress", "every DS2 beat through the generated Verilog vs golden -> regress.json"),
+    "sim-gate": ("ternecg.sim.gate", "gate-level netlist simulation vs golden -> gate.json"),
+    # golden: data, training, evaluation
+    "eval": ("ternecg.golden.evaluate", "evaluate the shipped model files -> eval.json + confusion PNG"),
+    "train": ("ternecg.golden.pipeline", "retrain every shipped model file"),
+    "train-table": ("ternecg.golden.table1", "the MSGC paper's Table I runs -> results/table1_KIND.json"),
+    "rr-experiment": ("ternecg.golden.rr_experiment", "DS1 -> DS2 with or without RR codes -> results/rr_experiment.json"),
+    "results": ("ternecg.golden.results", "docs/results.md and its plot from the shipped models and results/"),
+    "fixture": ("ternecg.golden.fixture", "regenerate fixtures/beats.npz from the database"),
+    "fixture-excerpts": ("ternecg.golden.excerpts", "regenerate fixtures/excerpts.npz (raw excerpts for the R-peak detector)"),
+    "qrs-eval": ("ternecg.golden.qrs_eval", "R-peak detector and peers on MIT-BIH, EC57 scoring -> qrs.json"),
+    # set-up
+    "warm": ("ternecg.tools", "run each YoWASP tool once so that its WebAssembly is compiled and cached"),
+}
 
 
-def _hw_report(args):
-    from ternecg.boards.hw_report import hw_report
-    hw_report(args.model, [int(p) for p in args.parallel.split(",")] if args.parallel else None)
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is a :class:`TernEcgError` (one line, exit 2) naming the
+    subcommand's ``--help``, not argparse's usage block."""
+
+    def error(self, message):
+        raise TernEcgError(f"{message}; see '{self.prog} --help'")
 
 
-def _demo(args):
-    from ternecg.demo import demo
-    demo(parallel=args.parallel, board=args.board)
+def build_parser(selected=()):
+    """The ``ternecg`` parser; the subcommands in ``selected`` (all: ``COMMANDS``) are registered by
+    their modules, the others only by name and help (so that their modules are not imported)."""
+    p = Parser(prog="ternecg", description=__doc__.split("\n")[0],
+               epilog="'ternecg SUBCOMMAND --help' describes a subcommand's options.")
+    sub = p.add_subparsers(dest="cmd", metavar="SUBCOMMAND", required=True)
+    for name, (module, help_) in COMMANDS.items():
+        if name in selected:
+            sp = importlib.import_module(module).add_parser(sub)
+            if sp is None or sp.prog.split()[-1] != name:
+                raise RuntimeError(f"{module}.add_parser must add and return the parser of {name!r}")
+        else:
+            sub.add_parser(name, help=help_, add_help=False)
+    return p
 
 
-def _qrs_eval(args):
-    from ternecg.golden.qrs_eval import run
-    run(args)
+def subparser(name: str) -> argparse.ArgumentParser:
+    """The registered parser of one subcommand (for tests and introspection)."""
+    p = build_parser([name])
+    return next(a for a in p._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="ternecg", description=__doc__)
-    sub = p.add_subparsers(dest="cmd", required=True)
-    db = dict(default=None, help="MIT-BIH folder (default: $TERNECG_MITDB, ../shared/data/mitdb, or a download cache)")
+def main(argv=None) -> int:
+    """``ternecg SUBCOMMAND [options]``; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    name = argv[0] if argv and argv[0] in COMMANDS else None
 
-    e = sub.add_parser("eval", help="evaluate the shipped model files")
-    e.add_argument("--models", default=None)
-    e.add_argument("--db", **db)
-    e.add_argument("--out", default="build/reports")
-    e.set_defaults(func=_eval)
+    def run(argv):
+        if name:
+            module = importlib.import_module(COMMANDS[name][0])
+            if not hasattr(module, "add_parser") and hasattr(module, "main"):
+                return module.main(argv[1:]) or 0        # a module still on its own argparse main(argv)
+        args = build_parser([name] if name else []).parse_args(argv)
+        func = getattr(args, "func", None)
+        if func is None:
+            raise TernEcgError(f"{COMMANDS[args.cmd][0]}.add_parser sets no func")
+        status = func(args)
+        return 0 if status is None else int(status)
 
-    t = sub.add_parser("train", help="retrain every shipped model file")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--epochs", type=int, default=None, help="global epochs (default: the shipped recipe)")
-    t.add_argument("--stages", default="global,patient,six,inter", help="subset of global,patient,six,inter")
-    t.add_argument("--kinds", default="integer,float", help="subset of integer,float")
-    t.add_argument("--models", default=None)
-    t.add_argument("--db", **db)
-    t.set_defaults(func=_train)
+    return cli_main(name)(run)(argv)
 
-    f = sub.add_parser("fixture", help="regenerate fixtures/beats.npz")
-    f.add_argument("--model", default=None)
-    f.add_argument("--db", **db)
-    f.set_defaults(func=_fixture)
 
-    v = sub.add_parser("verilog", help="generate Verilog and its manifest from a model file")
-    v.add_argument("--model", default=None)
-    v.add_argument("--parallel", type=int, default=1)
-    v.add_argument("--out", default="build/verilog")
-    v.set_defaults(func=_verilog)
+def command_main(name: str):
+    """``main(argv=None)`` of one subcommand, for ``python -m <module>`` and older callers:
+    ``command_main("synth")(["--board", "ulx3s"])`` is ``ternecg synth --board ulx3s``."""
+    if name not in COMMANDS:
+        raise KeyError(f"no ternecg subcommand {name!r}")
 
-    h = sub.add_parser("hw-report", help="synthesize parallelism settings for iCE40 UP5K")
-    h.add_argument("--model", default=None)
-    h.add_argument("--parallel", default=None, help="comma-separated settings (default: all that fit)")
-    h.set_defaults(func=_hw_report)
-
-    d = sub.add_parser("demo", help="Verilog + cocotb check on the fixture beats + iCEBreaker bitstream")
-    d.add_argument("--parallel", type=int, default=1)
-    d.add_argument("--board", default="icebreaker")
-    d.set_defaults(func=_demo)
-
-    q = sub.add_parser("qrs-eval", help="R-peak detector and peers on MIT-BIH, EC57 scoring -> build/reports/qrs.json")
-    q.add_argument("--records", default=None, help="comma-separated records (default: all 48)")
-    q.add_argument("--db", **db)
-    q.add_argument("--no-peers", action="store_true", help="skip the peer detectors")
-    q.add_argument("--jobs", type=int, default=2)
-    q.add_argument("--out", default="build/reports/qrs.json")
-    q.set_defaults(func=_qrs_eval)
-
-    args = p.parse_args(argv)
-    for key in ("models",):
-        if getattr(args, key, "x") is None:
-            from ternecg.golden.spec.modelfile import MODELS_DIR
-            setattr(args, key, MODELS_DIR)
-    return cli_main(args.cmd)(lambda _argv: args.func(args) or 0)()
+    def sub_main(argv=None):
+        return main([name, *(sys.argv[1:] if argv is None else argv)])
+    sub_main.__name__ = f"main_{name.replace('-', '_')}"
+    return sub_main
 
 
 if __name__ == "__main__":

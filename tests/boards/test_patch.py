@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO / "tests" / "hw"))            # engine_harness, stre
 
 
 def cli(*args):
-    proc = subprocess.run([sys.executable, "-m", "ternecg.boards.patch", *args], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "ternecg.cli", "patch", *args], capture_output=True,
                           text=True, cwd=REPO, timeout=300)
     return proc.returncode, proc.stdout, proc.stderr
 
@@ -116,7 +116,7 @@ def test_tile_group_repeat_is_ignored():
 
 
 def test_no_build_is_one_line(tmp_path):
-    rc, _, err = cli("--board", "icebreaker", "--model", PATIENT, "--root", "build/test_patch_none")
+    rc, _, err = cli("--board", "icebreaker", "--model", PATIENT, "--out", "build/test_patch_none")
     one_line_error(rc, err, "no patchable icebreaker build", "make synth BOARD=icebreaker")
 
 
@@ -234,29 +234,29 @@ def test_patched_contents_make_the_patient_design(ice_build):
 @pytest.mark.slow
 def test_refusals(ice_build, tmp_path):
     from ternecg.golden.spec import modelfile
-    rc, _, err = cli("--board", "icebreaker", "--model", "models/six_class.json", "--root", ROOT)
+    rc, _, err = cli("--board", "icebreaker", "--model", "models/six_class.json", "--out", ROOT)
     one_line_error(rc, err, "another topology", "config differs in: layers", "make synth")
-    rc, _, err = cli("--board", "icebreaker", "--model", "models/inter_patient.json", "--root", ROOT)
+    rc, _, err = cli("--board", "icebreaker", "--model", "models/inter_patient.json", "--out", ROOT)
     one_line_error(rc, err, "another topology", "config differs in: rr_bits, rr_local", "make synth")
     doc = json.loads((REPO / PATIENT).read_text())
     doc["layers"][-1]["bias"] = [100000, -3]              # a wider logit: other hardware
     doc["sha256"] = modelfile.checksum(doc)
     wide = tmp_path / "wide_bias.json"
     wide.write_text(json.dumps(doc))
-    rc, _, err = cli("--board", "icebreaker", "--model", str(wide), "--root", ROOT)
+    rc, _, err = cli("--board", "icebreaker", "--model", str(wide), "--out", ROOT)
     one_line_error(rc, err, "other hardware widths", "logit_width 14 -> 19")
     doc["layers"][-1]["bias"] = [7, -3]                   # biases that fit: patched like weights
     doc["sha256"] = modelfile.checksum(doc)
     fits = REPO / ROOT / "small_bias.json"
     fits.write_text(json.dumps(doc))
-    rc, out, err = cli("--board", "icebreaker", "--model", str(fits.relative_to(REPO)), "--root", ROOT)
+    rc, out, err = cli("--board", "icebreaker", "--model", str(fits.relative_to(REPO)), "--out", ROOT)
     assert rc == 0, err
     # a routed design that is not the one generated now (e.g. hw/ changed since the build)
     mpath = REPO / ROOT / "icebreaker" / P.MANIFEST
     saved = mpath.read_text()
     try:
         mpath.write_text(saved.replace(json.loads(saved)["il_sha256"], "0" * 64))
-        rc, _, err = cli("--board", "icebreaker", "--model", PATIENT, "--root", ROOT)
+        rc, _, err = cli("--board", "icebreaker", "--model", PATIENT, "--out", ROOT)
         one_line_error(rc, err, "differs from the routed icebreaker build", "make synth")
     finally:
         mpath.write_text(saved)

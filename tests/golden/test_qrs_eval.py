@@ -44,7 +44,7 @@ def test_parse_records():
 
 
 @pytest.mark.parametrize("args, msg", [(["--records", "999"], "unknown MIT-BIH record"),
-                                       (["--records", "100", "--jobs", "0"], "--jobs must be >= 1"),
+                                       (["--records", "100", "--jobs", "0"], "--jobs: 0 must be at least 1"),
                                        (["--records", "100", "--db", "/nonexistent/mitdb"], "does not exist")])
 def test_bad_arguments_give_one_line(args, msg, capsys):
     assert cli.main(["qrs-eval", *args]) == 2
@@ -76,7 +76,7 @@ def test_offset_stats():
 def test_missing_record_file_one_line(tmp_path, capsys):
     (tmp_path / "100.hea").write_text("100 1 360 1000\n100.dat 212 200 11 1024 0 0 0 MLII\n")
     assert cli.main(["qrs-eval", "--records", "100", "--no-peers", "--db", str(tmp_path),
-                     "--out", str(tmp_path / "q.json")]) == 2
+                     "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot be read" in err[0]
 
@@ -85,7 +85,7 @@ def test_missing_record_file_one_line(tmp_path, capsys):
 def test_cli_two_records_no_peers(db, tmp_path):
     out = tmp_path / "qrs.json"
     r = subprocess.run([sys.executable, "-m", "ternecg.cli", "qrs-eval", "--records", "100,207", "--no-peers",
-                        "--db", str(db), "--out", str(out)], capture_output=True, text=True, timeout=300)
+                        "--db", str(db), "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "207" in r.stdout and "gross" in r.stdout and "VF/VFL excluded" in r.stdout
     rep = json.loads(out.read_text())
