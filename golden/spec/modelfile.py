@@ -17,7 +17,19 @@ Schema (version 1)::
 
 A weight string lists one output channel's ternary codes, input channel major, tap minor, as
 ``+`` (add), ``-`` (subtract) and ``0`` (skip). Loading checks everything and raises
-:class:`TernEcgError` with one clear message on the first problem.
+:class:`TernEcgError` with one clear message on the first problem, naming the field and the limit.
+
+Bounds (every integer is a JSON integer: booleans, strings and floats are rejected):
+
+- ``acc_bits``: at least what the layer's weights need (:func:`acc_bits_needed`), at most
+  ``MAX_ACC_BITS`` = 24 (the widest accumulator the hardware generator builds);
+- ``thresholds``: ascending per channel, within the accumulator: ``|T| <= 2^(acc_bits-1)``;
+- ``bias``: a signed ``BIAS_BITS`` = 24-bit integer, ``-2^23 <= b < 2^23``;
+- ``rr_table``: signed 16-bit entries (``RR_ENTRY_BITS``).
+
+So a logit ``acc + bias + T[0] + T[1] + T[2]`` stays below ``2^23 + 2^23 + 3 * 2^15 < 2^25``
+in magnitude: it always fits the 32-bit logits of the RESULT frame (docs/protocol.md), and no
+accepted file can make the board report a truncated value.
 """
 
 from __future__ import annotations
@@ -32,7 +44,7 @@ import numpy as np
 from ternecg.errors import TernEcgError
 from ternecg.paths import models_dir
 
-from .config import ConvSpec, MuxSpec, ModelConfig, parse_config
+from .config import MAX_ACC_BITS, RR_FEATURES, ConvSpec, MuxSpec, ModelConfig, parse_config
 from .normalize import MEAN_MUL, MEAN_SHIFT, OUT_MAX, RAW_BITS
 
 FORMAT = "ternecg-model"
@@ -117,6 +129,16 @@ def _bad(path, msg):
 
 
 RR_ENTRY_BITS = 16      # widest RR table entry (signed) the hardware accepts
+BIAS_BITS = 24          # widest logits-layer bias (signed)
+RESULT_LOGIT_BITS = 32  # a logit in the RESULT frame (docs/protocol.md)
+# the largest logit an accepted file can produce fits the RESULT frame
+assert (1 << (MAX_ACC_BITS - 1)) + (1 << (BIAS_BITS - 1)) + RR_FEATURES * (1 << (RR_ENTRY_BITS - 1)) \
+    < 1 << (RESULT_LOGIT_BITS - 1)
+
+
+def _is_int(v) -> bool:
+    """A JSON integer (not a boolean, string or float)."""
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _rr_from(entry, cfg, path, where):
@@ -130,7 +152,7 @@ def _rr_from(entry, cfg, path, where):
     if (not isinstance(t, list) or len(t) != n
             or not all(isinstance(r, list) and len(r) == f for r in t)
             or not all(isinstance(row, list) and len(row) == c
-                       and all(isinstance(v, int) and not isinstance(v, bool) and -lim <= v < lim for v in row)
+                       and all(_is_int(v) and -lim <= v < lim for v in row)
                        for r in t for row in r)):
         _bad(path, f"{where}.rr_table must be {n} classes x {f} features x {c} integers "
                    f"in [{-lim}, {lim - 1}] (config rr_bits = {cfg.rr_bits})")
@@ -156,19 +178,29 @@ def _conv_from(entry, spec, act_bits, xmax, path, where):
         codes.append(np.array([CODE[ch] for ch in w], dtype=np.int64).reshape(spec.cin_g, k))
     acc_bits = entry.get("acc_bits")
     need = acc_bits_needed(codes, xmax)
-    if not isinstance(acc_bits, int) or acc_bits < need:
+    if not _is_int(acc_bits):
+        _bad(path, f"{where}.acc_bits = {acc_bits!r} must be an integer in {need}..{MAX_ACC_BITS}")
+    if acc_bits < need:
         _bad(path, f"{where}.acc_bits = {acc_bits!r} is too narrow: the weights need {need} bits")
+    if acc_bits > MAX_ACC_BITS:
+        _bad(path, f"{where}.acc_bits = {acc_bits} exceeds the {MAX_ACC_BITS}-bit accumulator limit "
+                   f"(the weights need {need})")
     thresholds = bias = None
     if spec.final:
         b = entry.get("bias")
-        if not isinstance(b, list) or len(b) != spec.cout or not all(isinstance(v, int) for v in b):
+        if not isinstance(b, list) or len(b) != spec.cout or not all(_is_int(v) for v in b):
             _bad(path, f"{where}.bias must be a list of {spec.cout} integers")
+        lim = 1 << (BIAS_BITS - 1)
+        out = [v for v in b if not -lim <= v < lim]
+        if out:
+            _bad(path, f"{where}.bias value {out[0]} is outside the signed {BIAS_BITS}-bit range "
+                       f"[{-lim}, {lim - 1}] (logits must fit the RESULT frame's {RESULT_LOGIT_BITS} bits)")
         bias = np.array(b, dtype=np.int64)
     else:
         t = entry.get("thresholds")
         n = (1 << act_bits) - 1
         if (not isinstance(t, list) or len(t) != spec.cout
-                or not all(isinstance(r, list) and len(r) == n and all(isinstance(v, int) for v in r)
+                or not all(isinstance(r, list) and len(r) == n and all(_is_int(v) for v in r)
                            for r in t)):
             _bad(path, f"{where}.thresholds must be {spec.cout} lists of {n} integers")
         thresholds = np.array(t, dtype=np.int64)
@@ -176,7 +208,9 @@ def _conv_from(entry, spec, act_bits, xmax, path, where):
             _bad(path, f"{where}.thresholds must be ascending in every channel")
         lim = 1 << (acc_bits - 1)
         if bool((np.abs(thresholds) > lim).any()):
-            _bad(path, f"{where}.thresholds exceed the {acc_bits}-bit accumulator range")
+            v = int(thresholds.flat[int(np.argmax(np.abs(thresholds)))])
+            _bad(path, f"{where}.thresholds value {v} exceeds the {acc_bits}-bit accumulator range "
+                       f"(|T| <= {lim})")
     return IntConv(spec, codes, thresholds, bias, acc_bits)
 
 
@@ -209,11 +243,13 @@ def load(path=None):
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         _bad(path, f"format is {doc.get('format') if isinstance(doc, dict) else None!r}, "
                    f"expected {FORMAT!r}: not a ternecg model file")
-    if doc.get("version") != VERSION:
+    if not _is_int(doc.get("version")) or doc.get("version") != VERSION:
         _bad(path, f"unknown file version {doc.get('version')!r}; this ternecg reads version {VERSION}")
     if doc.get("sha256") != checksum(doc):
         _bad(path, "checksum mismatch: the file was modified or corrupted after export")
-    if doc.get("normalize") != NORMALIZE:
+    norm = doc.get("normalize")
+    if (not isinstance(norm, dict) or norm != NORMALIZE
+            or not all(_is_int(v) for v in norm.values())):
         _bad(path, f"normalize = {doc.get('normalize')!r} differs from this ternecg's {NORMALIZE}")
     cfg = parse_config(doc.get("config"), source=f"in model file {path.name}")
     entries = doc.get("layers")

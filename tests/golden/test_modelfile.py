@@ -63,6 +63,57 @@ def test_corrupt_or_mismatched_file_is_rejected(tmp_path, doc, edit, needle):
     assert needle in str(e.value)
 
 
+@pytest.mark.parametrize("edit,needle", [
+    # integers are bounded so that no accepted file overflows the RESULT frame's 32-bit logits
+    (lambda d: d["layers"][6].update(bias=[2 ** 40, 0]), "bias value 1099511627776 is outside the signed 24-bit range"),
+    (lambda d: d["layers"][6].update(bias=[-2 ** 23 - 1, 0]), "outside the signed 24-bit range [-8388608, 8388607]"),
+    (lambda d: d["layers"][6].update(bias=[True, 0]), "bias must be a list of 2 integers"),
+    (lambda d: d["layers"][6].update(bias=["5", 0]), "bias must be a list of 2 integers"),
+    (lambda d: d["layers"][6].update(bias=[1.0, 0]), "bias must be a list of 2 integers"),
+    (lambda d: d["layers"][0].update(acc_bits=25), "acc_bits = 25 exceeds the 24-bit accumulator limit"),
+    (lambda d: d["layers"][0].update(acc_bits=True), "acc_bits = True must be an integer in"),
+    (lambda d: d["layers"][0].update(acc_bits="16"), "acc_bits = '16' must be an integer in"),
+    (lambda d: d["layers"][0]["thresholds"][0].__setitem__(-1, 2 ** 40), "exceeds the"),
+    (lambda d: d["layers"][0]["thresholds"][0].__setitem__(0, False), "thresholds must be 18 lists of 15 integers"),
+    (lambda d: d["layers"][0]["thresholds"][0].__setitem__(0, "1"), "thresholds must be 18 lists of 15 integers"),
+    (lambda d: d.update(version=True), "unknown file version True"),
+    (lambda d: d.update(version="1"), "unknown file version '1'"),
+    (lambda d: d["normalize"].update(mean_mul=4369.0), "normalize"),
+])
+def test_every_integer_is_bounded_and_typed(tmp_path, doc, edit, needle):
+    d = json.loads(json.dumps(doc))
+    edit(d)
+    with pytest.raises(TernEcgError) as e:
+        modelfile.load(write(tmp_path, d))
+    assert needle in str(e.value) and "m.json" in str(e.value)
+
+
+@pytest.mark.parametrize("value, needle", [(2 ** 15, "[-32768, 32767]"), (True, "integers"), ("3", "integers")])
+def test_rr_table_entries_are_bounded_and_typed(tmp_path, value, needle):
+    d = json.loads((modelfile.MODELS_DIR / "inter_patient.json").read_text())
+    d["layers"][-1]["rr_table"][0][0][1] = value
+    with pytest.raises(TernEcgError, match="rr_table") as e:
+        modelfile.load(write(tmp_path, d))
+    assert needle in str(e.value)
+
+
+def test_the_largest_accepted_values_fit_the_result_frame(tmp_path, doc):
+    """Biases at both limits of the accepted range: the integer reference's logits on the fixture
+    beats and on extreme inputs pack into the RESULT frame's signed 32-bit fields."""
+    from ternecg.boards import protocol as P
+    lim = 1 << (modelfile.BIAS_BITS - 1)
+    raw = np.concatenate([fixture.load()["raw"].astype(np.int64),
+                          np.stack([np.full(240, 2047), np.tile([0, 2047], 120)])])
+    for bias in ([lim - 1, -lim], [-lim, lim - 1]):
+        d = json.loads(json.dumps(doc))
+        d["layers"][6]["bias"] = bias
+        m = modelfile.load(write(tmp_path, d))
+        logits = integer_ref.forward(m, torch.as_tensor(raw)).logits
+        assert int(logits.abs().max()) < 2 ** 31
+        for row in logits.tolist()[:5]:
+            P.parse(P.RESULT, P.result_payload(0, 0, row, 0))
+
+
 def test_tampered_file_fails_the_checksum(tmp_path, doc):
     d = json.loads(json.dumps(doc))
     d["layers"][0]["weights"][0] = d["layers"][0]["weights"][0].replace("+", "-", 1)
