@@ -7,6 +7,7 @@ Beats whose window leaves the record are dropped and counted.
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,8 +145,8 @@ def _load_all(db: Path, cache_dir: Path):
                 if str(z["db"]) == str(db) and tuple(z["records"].tolist()) == RECORDS48:
                     beats = Beats(z["raw"], z["record"], z["sample"], z["symbol"])
                     return beats, z["stats"].copy()
-        except (OSError, KeyError, ValueError):
-            pass  # unreadable or stale cache: rebuild it
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+            pass  # unreadable, truncated or stale cache: rebuild it
     verify_database(db)
     beats, stats = _extract_all(db)
     beats.save_npz(cache, db=np.array(str(db)), records=np.array(RECORDS48), stats=stats)

@@ -31,7 +31,7 @@ from ternecg.errors import TernEcgError
 from . import ec57
 from ternecg.paths import build_dir
 
-from .records import RECORDS48, find_database
+from .records import RECORDS48, find_database, load_record
 from .spec.qrs import qrs_params
 
 HARD = ("105", "108", "203", "207")
@@ -43,25 +43,11 @@ REPORT = build_dir("reports", "qrs.json")
 
 
 def read_annotated(db, name):
-    """``(raw int16 signal, fs, beat samples, all annotation samples, all symbols, lead, gain, baseline)``."""
-    import wfdb
-
-    base = str(Path(db) / name)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore")
-            rec = wfdb.rdrecord(base, physical=False)
-            ann = wfdb.rdann(base, "atr")
-    except (FileNotFoundError, ValueError) as exc:
-        raise TernEcgError(f"MIT-BIH record {name!r} cannot be read from {str(db)!r} ({exc}); "
-                           f"re-download the database") from exc
-    names = list(rec.sig_name)
-    ch = names.index("MLII") if "MLII" in names else 0
-    raw = np.asarray(rec.d_signal[:, ch], dtype=np.int16)
-    samples = np.asarray(ann.sample, dtype=np.int64)
-    symbols = np.asarray(ann.symbol, dtype=str)
-    beats = samples[ec57.beat_mask(symbols)]
-    return raw, int(rec.fs), beats, samples, symbols, names[ch], float(rec.adc_gain[ch]), int(rec.baseline[ch])
+    """``(raw int16 signal, fs, beat samples, all annotation samples, all symbols, lead, gain, baseline)``
+    (records.load_record: the files are checked, a damaged one is one error line)."""
+    r = load_record(db, name)
+    beats = r.samples[ec57.beat_mask(r.symbols)]
+    return r.signal, r.fs, beats, r.samples, r.symbols, r.lead, r.adc_gain, r.baseline
 
 
 def _version(pkg):
