@@ -1,4 +1,4 @@
-"""Verilog generation of Amaranth components for the cocotb simulations (Icarus, Verilator).
+"""Verilog generation of Amaranth components, and the few facts about the text that callers check.
 
 Port naming (Amaranth 0.5 ``back.verilog.convert`` of a ``wiring.Component``)
 ---------------------------------------------------------------------------
@@ -17,21 +17,56 @@ Every signature member becomes one top-level port, named by its path joined with
 * the default clock domain adds ``clk`` and a synchronous, active-high ``rst``.
 
 :func:`port_names` lists these names for a component, so tests need not hard-code them.
+
+Module naming
+-------------
+Amaranth names the module of a submodule by its hierarchy joined with dots, under the top's name:
+``m.submodules.engine`` of top ``ternecg_top`` becomes the escaped identifier
+``\\ternecg_top.engine`` (``amaranth.back.rtlil.convert_fragment``: ``".".join(module.name)``;
+unnamed submodules are ``U$<index>``). With ``flat_names=True`` :func:`convert` renames every
+module to a plain identifier, ``<top>_engine``, ``<top>_engine_act``, ... (:func:`flatten_module_names`),
+so that two designs generated under different top names share no module name and can be compiled
+together, by tools that dislike escaped identifiers too.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
 
 from amaranth.back import verilog as _verilog
+from amaranth.hdl import Fragment
 from amaranth.lib import wiring
 
 from ternecg.errors import TernEcgError
 
-__all__ = ["generate", "port_names", "setup_yosys"]
+__all__ = ["convert", "generate", "port_names", "setup_yosys", "check_module_name", "flatten_module_names", "module_names",
+           "port_declarations", "memory_declarations", "walk", "VERILOG_KEYWORDS"]
+
+#: Verilog-2005 / SystemVerilog keywords that cannot be a module name.
+VERILOG_KEYWORDS = frozenset("""
+always and assign automatic begin buf bufif0 bufif1 case casex casez cell cmos config deassign default
+defparam design disable edge else end endcase endconfig endfunction endgenerate endmodule
+endprimitive endspecify endtable endtask event for force forever fork function generate genvar
+highz0 highz1 if ifnone incdir include initial inout input instance integer join large liblist
+library localparam macromodule medium module nand negedge nmos nor noshowcancelled not notif0
+notif1 or output parameter pmos posedge primitive pull0 pull1 pulldown pullup pulsestyle_onevent
+pulsestyle_ondetect rcmos real realtime reg release repeat rnmos rpmos rtran rtranif0 rtranif1
+scalared showcancelled signed small specify specparam strong0 strong1 supply0 supply1 table task
+time tran tranif0 tranif1 tri tri0 tri1 triand trior trireg unsigned use uwire vectored wait wand
+weak0 weak1 while wire wor xnor xor logic bit byte int shortint longint interface package class
+program property sequence module endinterface endpackage endclass endprogram import export
+""".split())
+
+_IDENT = r"(?:\\\S+|[A-Za-z_][A-Za-z0-9_$]*)"
+_MODULE_RE = re.compile(rf"^module\s+({_IDENT})\s*\(", re.M)
+_INSTANCE_RE = re.compile(rf"^(\s+)\\(\S+)(\s+{_IDENT}\s*\()", re.M)
+_PORT_RE = re.compile(rf"^\s*(input|output|inout)\s+(signed\s+)?(?:\[(\d+):(\d+)\]\s*)?({_IDENT})\s*;", re.M)
+_MEMORY_RE = re.compile(rf"^\s*reg\s+(signed\s+)?(?:\[(\d+):(\d+)\]\s*)?({_IDENT})\s*\[(\d+):(\d+)\]\s*;", re.M)
+_PLAIN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 
 
 def setup_yosys():
@@ -51,21 +86,138 @@ def port_names(component: wiring.Component) -> dict[str, str]:
     return names
 
 
-def generate(component: wiring.Component, name: str, out_dir, *, emit_src: bool = False) -> Path:
+def check_module_name(name) -> str:
+    """``name`` if it can be a plain Verilog module name, else :class:`TernEcgError`."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise TernEcgError(f"Verilog module name {name!r} must be a plain identifier: a letter or "
+                           f"'_', then letters, digits or '_' (e.g. ecg_core_a)")
+    if name in VERILOG_KEYWORDS:
+        raise TernEcgError(f"Verilog module name {name!r} is a Verilog keyword; choose another name")
+    return name
+
+
+def convert(component: wiring.Component, name: str, *, emit_src: bool = False,
+            flat_names: bool = False) -> str:
+    """Verilog text of ``component`` with top module ``name``: what
+    ``amaranth.back.verilog.convert(component, name=name)`` gives, with every module renamed by
+    :func:`flatten_module_names` when ``flat_names``."""
+    if not isinstance(component, wiring.Component):
+        raise TernEcgError(f"convert() needs an Amaranth wiring.Component, not {component!r}")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise TernEcgError(f"Verilog module name must be an identifier, not {name!r}")
+    setup_yosys()
+    text = _verilog.convert(component, name=name, emit_src=emit_src)
+    if flat_names:
+        text = flatten_module_names(text, name)
+    return text
+
+
+def generate(component: wiring.Component, name: str, out_dir, *, emit_src: bool = False,
+             flat_names: bool = False) -> Path:
     """Write ``out_dir/<name>.v`` for ``component`` (top module ``name``) and return its path.
 
     The output is deterministic (no source locations unless ``emit_src``), and the file is only
     rewritten when its text changes, so simulator builds keyed on it are reused across runs.
     """
-    if not isinstance(component, wiring.Component):
-        raise TernEcgError(f"generate() needs an Amaranth wiring.Component, not {component!r}")
-    if not name.isidentifier():
-        raise TernEcgError(f"Verilog module name must be an identifier, not {name!r}")
-    setup_yosys()
-    text = _verilog.convert(component, name=name, emit_src=emit_src)
+    text = convert(component, name, emit_src=emit_src, flat_names=flat_names)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.v"
     if not path.is_file() or path.read_text() != text:
         path.write_text(text)
     return path
+
+
+def walk(component: wiring.Component, top: str):
+    """Elaborate ``component`` and yield ``(path, origins)`` for its fragment and every
+    subfragment, depth first: ``path`` is the hierarchy as Amaranth names it
+    (``("ternecg_top", "engine", "act")``; an unnamed submodule is ``U$<index>``), ``origins`` the
+    elaboratables that produced the fragment (their public attributes: ``latency``, a
+    ``lib.memory.Memory``'s ``depth`` ...).
+
+    Elaborating twice is not safe for every component, so pass one that has not been converted
+    (build a second one from the same arguments)."""
+    def visit(frag, path):
+        yield path, tuple(frag.origins or ())
+        for index, (sub, sub_name, _loc) in enumerate(frag.subfragments):
+            yield from visit(sub, (*path, sub_name if sub_name is not None else f"U${index}"))
+    yield from visit(Fragment.get(component, None), (top,))
+
+
+def module_names(text: str) -> list[str]:
+    """Names of the modules declared in Verilog ``text``, in order (escaped names keep their ``\\``)."""
+    return [m.group(1) for m in _MODULE_RE.finditer(text)]
+
+
+def _flat(name: str, top: str) -> str:
+    return top + "_" + "_".join(re.sub(r"[^A-Za-z0-9_$]", "_", part) for part in name[len(top) + 1:].split("."))
+
+
+def flatten_module_names(text: str, top: str) -> str:
+    """Rename every module ``\\<top>.a.b`` of ``text`` (Yosys ``write_verilog`` output of an
+    Amaranth design with top ``top``) to ``<top>_a_b``: in the module declarations and in the
+    instantiations, nowhere else (wires, attributes and strings keep their names).
+
+    Raises :class:`TernEcgError` if two modules would get the same name or a module is not below
+    ``top`` (the text is then not what Amaranth generates for ``top``).
+    """
+    names = module_names(text)
+    rename = {}
+    for name in names:
+        if name == top:
+            continue
+        if not name.startswith("\\" + top + "."):
+            raise TernEcgError(f"module {name} of the generated Verilog is not below the top {top!r}")
+        rename[name[1:]] = _flat(name[1:], top)
+    flat = [top] + list(rename.values())
+    if len(set(flat)) != len(flat) or not all(_PLAIN_RE.match(n) for n in flat):
+        raise TernEcgError(f"the module names of {top!r} do not flatten to distinct identifiers: "
+                           f"{sorted(rename)}")
+
+    def module(m):
+        old = m.group(1)
+        return f"module {rename[old[1:]] if old.startswith(chr(92)) else old}("
+
+    def instance(m):
+        old = m.group(2)
+        return f"{m.group(1)}{rename[old]}{m.group(3)}" if old in rename else m.group(0)
+
+    text = _MODULE_RE.sub(module, text)
+    return _INSTANCE_RE.sub(instance, text)
+
+
+def _split_modules(text: str):
+    """``{module name: its text}`` of Verilog ``text``."""
+    starts = [(m.start(), m.group(1)) for m in _MODULE_RE.finditer(text)]
+    out = {}
+    for (pos, name), (end, _) in zip(starts, starts[1:] + [(len(text), None)]):
+        out[name] = text[pos:end]
+    return out
+
+
+def _unescape(name: str) -> str:
+    return name[1:] if name.startswith("\\") else name
+
+
+def port_declarations(text: str, module: str) -> dict[str, dict]:
+    """``{port: {"direction", "width", "signed"}}`` of ``module``'s port declarations in ``text``."""
+    body = _split_modules(text).get(module)
+    if body is None:
+        raise TernEcgError(f"no module {module!r} in the Verilog (modules: {module_names(text)})")
+    ports = {}
+    for m in _PORT_RE.finditer(body):
+        hi, lo = (int(m.group(3)), int(m.group(4))) if m.group(3) is not None else (0, 0)
+        ports[_unescape(m.group(5))] = {"direction": {"input": "in", "output": "out"}.get(m.group(1), "inout"),
+                                        "width": abs(hi - lo) + 1, "signed": bool(m.group(2))}
+    return ports
+
+
+def memory_declarations(text: str) -> dict[tuple[str, str], dict]:
+    """``{(module, memory): {"width", "depth"}}`` of every memory (``reg [w-1:0] m [d-1:0];``) in ``text``."""
+    out = {}
+    for module, body in _split_modules(text).items():
+        for m in _MEMORY_RE.finditer(body):
+            hi, lo = (int(m.group(2)), int(m.group(3))) if m.group(2) is not None else (0, 0)
+            out[(_unescape(module), _unescape(m.group(4)))] = {
+                "width": abs(hi - lo) + 1, "depth": abs(int(m.group(5)) - int(m.group(6))) + 1}
+    return out
