@@ -437,23 +437,32 @@ def select_index(n, limit=None, indices=None):
     ``indices`` must be ascending, without repeats, within 0..n-1."""
     idx = np.arange(n)
     if indices is not None:
-        indices = [int(i) for i in indices]
-        if not indices:
-            raise TernEcgError("--beats is empty; list beat indices, e.g. --beats 0,5,9")
+        indices = check_indices(indices)
         bad = [i for i in indices if not 0 <= i < n]
         if bad:
             raise TernEcgError(f"beat index {bad[0]} is out of range: the record has {n} beats (0..{n - 1})")
-        for a, b in zip(indices, indices[1:]):
-            if b == a:
-                raise TernEcgError(f"--beats lists beat {a} twice; list each beat once")
-            if b < a:
-                raise TernEcgError(f"--beats must be ascending: {b} comes after {a}")
         idx = np.asarray(indices, dtype=np.int64)
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
             raise TernEcgError(f"--limit must be at least 1, not {limit}")
         idx = idx[:limit]
     return idx
+
+
+def check_indices(indices) -> list:
+    """``--beats``: at least one index, each >= 0, ascending, none twice (checked before the record
+    is read)."""
+    indices = [int(i) for i in indices]
+    if not indices:
+        raise TernEcgError("--beats is empty; list beat indices, e.g. --beats 0,5,9")
+    if min(indices) < 0:
+        raise TernEcgError(f"beat index {min(indices)} is negative; beat indices start at 0")
+    for a, b in zip(indices, indices[1:]):
+        if b == a:
+            raise TernEcgError(f"--beats lists beat {a} twice; list each beat once")
+        if b < a:
+            raise TernEcgError(f"--beats must be ascending: {b} comes after {a}")
+    return indices
 
 
 def select_beats(beats, limit=None, indices=None):
@@ -479,10 +488,14 @@ def stream_record(port, record: str, *, baud=DEFAULT_BAUD, limit=None, indices=N
 
     # everything that can fail before the first beat is checked first
     check_link_options(timeout=timeout, retries=retries, baud=baud)
-    if serial_port is None:
-        check_port(port)
+    if indices is not None:
+        check_indices(indices)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+        raise TernEcgError(f"--limit must be at least 1, not {limit}")
     record = str(record)
     paths = output_paths(out, record)
+    if serial_port is None:
+        check_port(port)
     m = modelfile.load(model)
     beats, _ = extract_record(find_database(db), record)
     idx = select_index(len(beats), limit, indices)
