@@ -37,13 +37,16 @@ def prepare(beats, task):
 
 
 def fit(net: Net, x, y, epochs, lr, seed, batch=256, mixup=0.2, desc="train", quiet=False, threads=None,
-        class_weight=None, scale_aug=0.0):
+        class_weight=None, scale_aug=0.0, inputs=None):
     """Train in place with AdamW + cosine annealing + mixup; returns seconds taken.
 
     The result is a function of the seed and the thread count (default ``THREADS``).
     ``class_weight``: optional per-class loss weights (a list, one per class).
     ``scale_aug``: each training beat's samples (the first ``input_length`` columns) are scaled by a
     random factor in [1 - scale_aug, 1 + scale_aug] (amplitude augmentation; 0: off).
+    ``inputs``: optional ``inputs(idx, generator) -> rows`` that makes the batch of the beats
+    ``idx`` instead of ``x[idx]`` (``x`` then only gives the number of beats), e.g. windows cut at
+    a random shift (golden/aami4.py); it draws its random numbers from ``generator``.
     """
     setup_determinism(seed, threads)
     gen = torch.Generator().manual_seed(seed)
@@ -61,7 +64,8 @@ def fit(net: Net, x, y, epochs, lr, seed, batch=256, mixup=0.2, desc="train", qu
         total = 0.0
         for i in range(0, len(x), batch):
             idx = perm[i:i + batch]
-            xb, yb = x[idx].float(), F.one_hot(y[idx], ncls).float()
+            xb = (x[idx] if inputs is None else inputs(idx, gen)).float()
+            yb = F.one_hot(y[idx], ncls).float()
             if scale_aug > 0:
                 length = net.cfg.input_length
                 f = 1 + scale_aug * (2 * torch.rand(len(idx), 1, generator=gen) - 1)

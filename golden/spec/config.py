@@ -32,7 +32,8 @@ from ternecg.paths import configs_dir
 
 CONFIG_DIR = configs_dir()
 CONV_KINDS = ("regular", "group", "msgc", "msgc_noshuffle", "gpw")
-TASKS = {"binary": ("N", "abnormal"), "six": ("N", "V", "F", "/", "f", "other")}
+#: task -> class names in logit order (``aami4``: the AAMI EC57 classes, Q beats excluded)
+TASKS = {"binary": ("N", "abnormal"), "six": ("N", "V", "F", "/", "f", "other"), "aami4": ("N", "S", "V", "F")}
 INPUT_BITS = 8          # the normaliser's output: signed int8
 MAX_ACC_BITS = 24       # widest accumulator the hardware generator accepts
 RR_FEATURES = 3         # RR codes per beat (ternecg.golden.spec.rr.FEATURES)
