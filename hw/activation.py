@@ -16,8 +16,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from ternecg.errors import TernEcgError
-
+from .checks import Checked, check_int
 from .params import ROM_ATTRS
 
 __all__ = ["ActivationUnit", "activation_channels", "activation_thresholds"]
@@ -65,12 +64,7 @@ def activation_thresholds(model):
     return rows, width
 
 
-def _check_int(name, value, minimum):
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise TernEcgError(f"ActivationUnit: {name} must be an integer >= {minimum}, got {value!r}")
-
-
-class ActivationUnit(wiring.Component):
+class ActivationUnit(Checked, wiring.Component):
     """Pipelined threshold activation for many channels, one result per cycle.
 
     For an input ``(channel, acc, tag)`` the unit outputs ``(q, tag)`` where ``q`` is the number
@@ -105,55 +99,61 @@ class ActivationUnit(wiring.Component):
     Members
     -------
     i : ``In(stream.Signature(StructLayout({"channel", "acc", "tag"})))``
-        Accumulators to activate: ``channel`` is ``unsigned(ceil_log2(n_channels))``, ``acc`` is
-        ``signed(acc_width)``, ``tag`` is ``unsigned(tag_width)``.
+        Accumulators to activate, one per transfer: ``channel`` is
+        ``unsigned(ceil_log2(n_channels))``, ``acc`` is ``signed(acc_width)``, ``tag`` is
+        ``unsigned(tag_width)``.
     o : ``Out(stream.Signature(StructLayout({"q", "tag"})))``
-        Activations, in input order: ``q`` is ``unsigned(act_bits)``, ``tag`` the input's tag.
+        One activation per accepted input, in input order: ``q`` is ``unsigned(act_bits)``,
+        ``tag`` the input's tag.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (before the component exists: hw/checks.py).
     """
 
     @staticmethod
-    def _validate(thresholds, acc_width, act_bits, tag_width):
-        _check_int("acc_width", acc_width, 1)
-        _check_int("act_bits", act_bits, 1)
-        _check_int("tag_width", tag_width, 0)
-        if act_bits > 16:
-            raise TernEcgError(f"ActivationUnit: act_bits = {act_bits} is too large (at most 16)")
+    def _rows(thresholds, acc_width, act_bits):
+        """The thresholds as lists of ints; TypeError / ValueError for a bad table."""
+        name = "ActivationUnit"
         try:
-            thresholds = [list(row) for row in thresholds]
+            rows = [list(row) for row in thresholds]
         except TypeError:
-            raise TernEcgError(f"ActivationUnit: thresholds must be a list of per-channel lists, "
-                               f"got {type(thresholds).__name__}") from None
-        if not thresholds:
-            raise TernEcgError("ActivationUnit: thresholds is empty; need at least one channel")
+            raise TypeError(f"{name} thresholds must be a list of per-channel lists, "
+                            f"not {type(thresholds).__name__}") from None
+        if not rows:
+            raise ValueError(f"{name} thresholds is empty; need at least one channel")
         n = (1 << act_bits) - 1
         lo, hi = -(1 << (acc_width - 1)), 1 << (acc_width - 1)
-        for ch, row in enumerate(thresholds):
+        for ch, row in enumerate(rows):
             if len(row) != n:
-                raise TernEcgError(f"ActivationUnit: channel {ch} has {len(row)} thresholds, "
-                                   f"act_bits = {act_bits} needs {n}")
+                raise ValueError(f"{name}: channel {ch} has {len(row)} thresholds, "
+                                 f"act_bits = {act_bits} needs {n}")
             for j, v in enumerate(row):
                 try:
                     if isinstance(v, bool):
                         raise TypeError
                     row[j] = v = operator.index(v)      # also numpy / torch integer scalars
                 except TypeError:
-                    raise TernEcgError(f"ActivationUnit: threshold [{ch}][{j}] = {v!r} "
-                                       f"is not an integer") from None
+                    raise TypeError(f"{name}: threshold [{ch}][{j}] = {v!r} is not an integer") from None
                 if not lo <= v <= hi:
-                    raise TernEcgError(f"ActivationUnit: threshold [{ch}][{j}] = {v} is outside the "
-                                       f"{acc_width}-bit accumulator range [{lo}, {hi}]; "
-                                       f"use a wider acc_width")
+                    raise ValueError(f"{name}: threshold [{ch}][{j}] = {v} is outside the "
+                                     f"{acc_width}-bit accumulator range [{lo}, {hi}]; "
+                                     f"use a wider acc_width")
                 if j and v < row[j - 1]:
-                    raise TernEcgError(f"ActivationUnit: thresholds of channel {ch} are not "
-                                       f"ascending: [{j - 1}] = {row[j - 1]} > [{j}] = {v}")
-        return thresholds
+                    raise ValueError(f"{name}: thresholds of channel {ch} are not "
+                                     f"ascending: [{j - 1}] = {row[j - 1]} > [{j}] = {v}")
+        return rows
 
-    def __init__(self, thresholds, acc_width, act_bits, tag_width):
-        try:
-            thresholds = self._validate(thresholds, acc_width, act_bits, tag_width)
-        except TernEcgError:
-            self._MustUse__silence = True         # no "created but never used" warning
-            raise
+    @classmethod
+    def check_arguments(cls, thresholds, *, acc_width, act_bits, tag_width):
+        check_int(cls.__name__, "acc_width", acc_width, minimum=1)
+        check_int(cls.__name__, "act_bits", act_bits, minimum=1, maximum=16)
+        check_int(cls.__name__, "tag_width", tag_width, minimum=0)
+        cls._rows(thresholds, acc_width, act_bits)
+
+    def __init__(self, thresholds, *, acc_width, act_bits, tag_width):
+        thresholds = self._rows(thresholds, acc_width, act_bits)
         hi = 1 << (acc_width - 1)
 
         self._thresholds = thresholds
@@ -200,6 +200,12 @@ class ActivationUnit(wiring.Component):
     @property
     def tag_width(self):
         return self._tag_width
+
+    @property
+    def threshold_width(self):
+        """Width of the signed threshold ROM words: ``acc_width``, or one more when some
+        threshold is the unreachable ``+2^(acc_width-1)`` (a patched model must fit it)."""
+        return self._t_width
 
     @property
     def latency(self):

@@ -6,11 +6,6 @@ binary search runs its b steps one after another on a single ROM holding every c
 accumulator every ``interval = b + 1`` cycles, which suffices whenever the engine takes at least
 that many cycles per result (the single-lane setting: every pass has at least 5 taps per output),
 and it needs about ``2^b * channels * 16 / 4096`` block RAMs instead of one ROM per search stage.
-
-Members
--------
-i : ``In(stream.Signature(StructLayout({"channel", "acc", "tag"})))``
-o : ``Out(stream.Signature(StructLayout({"q", "tag"})))``
 """
 
 from amaranth.hdl import C, Cat, Module, Signal, signed
@@ -23,6 +18,28 @@ __all__ = ["SerialActivationUnit"]
 
 
 class SerialActivationUnit(ActivationUnit):
+    """Threshold activation with one comparator and one ROM: ``act_bits`` cycles per result.
+
+    The same parameters, members, arithmetic, :attr:`latency` and argument checks as
+    :class:`~ternecg.hw.activation.ActivationUnit`; it accepts one input every :attr:`interval`
+    cycles (``i.ready`` is low while a search runs or a result waits on ``o``).
+
+    Parameters
+    ----------
+    thresholds : list of list of int
+        One list per activation channel, ``2^act_bits - 1`` ascending integers each.
+    acc_width, act_bits, tag_width : int
+        As for :class:`~ternecg.hw.activation.ActivationUnit` (keyword-only).
+
+    Members
+    -------
+    i : ``In(stream.Signature(StructLayout({"channel", "acc", "tag"})))``
+        Accumulators to activate, one per transfer.
+    o : ``Out(stream.Signature(StructLayout({"q", "tag"})))``
+        One activation per accepted input, in input order; the payload is stable while
+        ``o.valid`` and not ``o.ready``.
+    """
+
     @property
     def latency(self):
         """Cycles from ``i`` accepted to ``o.valid``: one ROM read + compare per bit, then output."""

@@ -7,12 +7,12 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from ternecg.errors import TernEcgError
+from .checks import Checked, check_int
 
 __all__ = ["Head"]
 
 
-class Head(wiring.Component):
+class Head(Checked, wiring.Component):
     """Argmax of a beat's logits, streamed in class order, bit-exact to ``integer_ref.argmax_lowest``.
 
     The logits of one beat arrive on ``i`` one per transfer, class 0 first. While scanning, the
@@ -35,17 +35,23 @@ class Head(wiring.Component):
     Members
     -------
     i : ``In(stream.Signature(signed(logit_width)))``
-        Logits, ``n_classes`` consecutive transfers per beat, in class order.
+        Logits, one per transfer, ``n_classes`` consecutive transfers per beat, in class order.
     o : ``Out(stream.Signature(StructLayout({"cls", "logits"})))``
-        One result per beat: ``cls`` is ``unsigned(max(1, ceil_log2(n_classes)))``, ``logits`` is
+        One transfer per beat: ``cls`` is ``unsigned(max(1, ceil_log2(n_classes)))``, ``logits`` is
         ``ArrayLayout(signed(logit_width), n_classes)`` holding the beat's logits.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (before the component exists: hw/checks.py).
     """
 
+    @classmethod
+    def check_arguments(cls, n_classes, logit_width):
+        check_int("Head", "n_classes", n_classes, minimum=1)
+        check_int("Head", "logit_width", logit_width, minimum=1)
+
     def __init__(self, n_classes, logit_width):
-        for name, value in (("n_classes", n_classes), ("logit_width", logit_width)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                self._MustUse__silence = True     # no "created but never used" warning
-                raise TernEcgError(f"Head: {name} must be an integer >= 1, got {value!r}")
         self._n_classes = n_classes
         self._logit_width = logit_width
         o_layout = data.StructLayout({

@@ -18,8 +18,9 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ternecg.errors import TernEcgError
 from ternecg.golden.spec.normalize import MEAN_SHIFT, OUT_MAX, mean_constants
+
+from .checks import Checked, check_int
 
 __all__ = ["Normalizer"]
 
@@ -42,7 +43,7 @@ def _mean_steps(mul, shift):
     return steps, extra
 
 
-class Normalizer(wiring.Component):
+class Normalizer(Checked, wiring.Component):
     """Normalise one beat of ``length`` raw samples into ``length`` signed 8-bit samples.
 
     The component works one beat at a time, in four phases:
@@ -83,9 +84,14 @@ class Normalizer(wiring.Component):
     Members
     -------
     i : :py:`In(stream.Signature(unsigned(raw_bits)))`
-        Raw samples, ``length`` per beat.
+        Raw samples, one per transfer, ``length`` transfers per beat.
     o : :py:`Out(stream.Signature(signed(8)))`
-        Normalised samples, ``length`` per beat, in input order.
+        Normalised samples, one per transfer, ``length`` per beat, in input order.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (before the component exists: hw/checks.py).
     """
 
     #: :attr:`latency` of the shipped configuration (``length`` = 240, ``raw_bits`` = 11): cycles
@@ -93,47 +99,50 @@ class Normalizer(wiring.Component):
     #: high (without stalls): 4 mean steps, the shift cycle, then output.
     LATENCY = 6
 
-    def __init__(self, length=240, raw_bits=11):
-        if not isinstance(length, int) or isinstance(length, bool) or length < 1:
-            self._fail(f"Normalizer length must be a positive integer, not {length!r}")
-        if not isinstance(raw_bits, int) or isinstance(raw_bits, bool) or not 1 <= raw_bits <= 24:
-            self._fail(f"Normalizer raw_bits must be an integer in 1..24, not {raw_bits!r}")
+    @staticmethod
+    def _plan(length, raw_bits):
+        """``(mean_mul, steps, extra, s_max, c_max, k_max)``; TypeError / ValueError for bad
+        arguments."""
+        check_int("Normalizer", "length", length, minimum=1)
+        check_int("Normalizer", "raw_bits", raw_bits, minimum=1, maximum=24)
         mul, shift = mean_constants(length)
         if mul < 1:
-            self._fail(f"Normalizer length {length} is too long for the mean multiplier "
-                       f"2**{shift} / length (it rounds to 0)")
+            raise ValueError(f"Normalizer length {length} is too long for the mean multiplier "
+                             f"2**{shift} / length (it rounds to 0)")
         assert shift == MEAN_SHIFT and (OUT_MAX + 1) & OUT_MAX == 0
-        self._length = length
-        self._raw_bits = raw_bits
-        self._mean_mul = mul
-        self._mean_shift = shift
-        self._steps, self._extra = _mean_steps(mul, shift)
+        steps, extra = _mean_steps(mul, shift)
         # Bounds (the recurrence is monotone in s): largest sum, largest c, largest mean.
         x_max = (1 << raw_bits) - 1
         s_max = length * x_max
         c, c_max = 0, 0
-        for step in self._steps:
+        for step in steps:
             c = (c + s_max) >> step
             c_max = max(c_max, c)
-        mean_max = c >> self._extra
+        mean_max = c >> extra
         assert mean_max == (s_max * mul) >> shift
         if mean_max > x_max:
-            self._fail(f"Normalizer length {length}: the mean multiplier overshoots "
-                       f"(mean up to {mean_max} > {x_max})")
-        self._s_max, self._c_max = s_max, c_max
+            raise ValueError(f"Normalizer length {length}: the mean multiplier overshoots "
+                             f"(mean up to {mean_max} > {x_max})")
         # Largest shift any beat can need: maxdev <= 2**raw_bits - 1.
         k_max = 0
         while x_max >> k_max > OUT_MAX:
             k_max += 1
-        self._k_max = k_max
+        return mul, steps, extra, s_max, c_max, k_max
+
+    @classmethod
+    def check_arguments(cls, length=240, raw_bits=11):
+        cls._plan(length, raw_bits)
+
+    def __init__(self, length=240, raw_bits=11):
+        mul, self._steps, self._extra, self._s_max, self._c_max, self._k_max = self._plan(length, raw_bits)
+        self._length = length
+        self._raw_bits = raw_bits
+        self._mean_mul = mul
+        self._mean_shift = MEAN_SHIFT
         super().__init__({
             "i": In(stream.Signature(unsigned(raw_bits))),
             "o": Out(stream.Signature(signed(8))),
         })
-
-    def _fail(self, message):
-        self._MustUse__used = True          # no "created but never used" warning for a bad object
-        raise TernEcgError(message)
 
     @property
     def length(self):

@@ -1,27 +1,4 @@
-"""RR table: adds a beat's RR-interval terms to its logits, one table lookup per feature, no multiplier.
-
-A model with an RR path (config ``rr_bits``) receives, with every beat, ``F = 3`` RR codes of
-``b`` bits (:mod:`ternecg.golden.rr`); logit ``k`` of the beat becomes
-
-    logit[k] + T[k][0][code_0] + T[k][1][code_1] + T[k][2][code_2]
-
-exactly as ``integer_ref.rr_sum``. Feature ``f``'s table ``T[.][f][.]`` is one parameter ROM
-(``rr.table<f>``, ``classes x 2^b`` signed 16-bit words, hw/params.py), so the RR terms of every
-class of every beat cost three block-RAM reads and two adds, and another model's table can be
-patched into a bitstream like its weights.
-
-Members
--------
-i : ``In(stream.Signature(signed(logit_width)))``
-    The engine's logits, ``n_classes`` transfers per beat, in class order.
-rr : ``In(stream.Signature(unsigned(F * b)))``
-    One transfer per beat: code ``f`` in bits ``[f*b, (f+1)*b)``. It may arrive any time before
-    the beat's first logit (a one-beat buffer: the next beat's codes are accepted with the last
-    logit of the current beat); a logit waits for its beat's codes.
-o : ``Out(stream.Signature(signed(out_width)))``
-    The logits plus their RR terms, one cycle after each accepted logit, one per cycle without
-    stalls when ``o.ready`` stays high; ``o.payload`` is stable while ``o.valid`` and not ``o.ready``.
-"""
+"""RR table: adds a beat's RR-interval terms to its logits, one table lookup per feature, no multiplier."""
 
 from __future__ import annotations
 
@@ -29,34 +6,95 @@ from amaranth.hdl import MemoryData, Module, Signal, signed, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ternecg.errors import TernEcgError
 from ternecg.golden.spec.modelfile import RR_ENTRY_BITS
 
+from .checks import Checked, check_int
 from .params import MIN_DEPTH, ROM_ATTRS
 
 __all__ = ["RRTable"]
 
 
-class RRTable(wiring.Component):
-    def __init__(self, table, logit_width):
-        """``table``: ``(classes, features, 2^b)`` integers (``IntModel.rr_table``)."""
-        rows = [list(map(list, cls)) for cls in (table.tolist() if hasattr(table, "tolist") else table)]
-        lim = 1 << (RR_ENTRY_BITS - 1)
+class RRTable(Checked, wiring.Component):
+    """Adds a beat's RR-interval terms to its logits.
+
+    A model with an RR path (config ``rr_bits``) receives, with every beat, ``F = 3`` RR codes of
+    ``b`` bits (:mod:`ternecg.golden.rr`); logit ``k`` of the beat becomes
+
+        logit[k] + T[k][0][code_0] + T[k][1][code_1] + T[k][2][code_2]
+
+    exactly as ``integer_ref.rr_sum``. Feature ``f``'s table ``T[.][f][.]`` is one parameter ROM
+    (``rr.table<f>``, ``classes x 2^b`` signed 16-bit words, hw/params.py), so the RR terms of
+    every class of every beat cost three block-RAM reads and two adds, and another model's table
+    can be patched into a bitstream like its weights.
+
+    Parameters
+    ----------
+    table : ``(classes, features, 2^b)`` integers
+        ``IntModel.rr_table``; entries fit ``RR_ENTRY_BITS`` signed bits.
+    logit_width : int
+        Width of the signed logits on ``i``.
+
+    Members
+    -------
+    i : ``In(stream.Signature(signed(logit_width)))``
+        The engine's logits, one per transfer, ``n_classes`` transfers per beat, in class order.
+    rr : ``In(stream.Signature(unsigned(F * b)))``
+        One transfer per beat: code ``f`` in bits ``[f*b, (f+1)*b)``. It may arrive any time
+        before the beat's first logit (a one-beat buffer: the next beat's codes are accepted with
+        the last logit of the current beat); a logit waits for its beat's codes.
+    o : ``Out(stream.Signature(signed(out_width)))``
+        The logits plus their RR terms, one per transfer, :attr:`latency` cycle after each
+        accepted logit, one per cycle without stalls when ``o.ready`` stays high; ``o.payload``
+        is stable while ``o.valid`` and not ``o.ready``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (before the component exists: hw/checks.py).
+    """
+
+    @staticmethod
+    def _rows(table):
+        try:
+            rows = [list(map(list, cls)) for cls in (table.tolist() if hasattr(table, "tolist") else table)]
+        except TypeError:
+            raise TypeError(f"RRTable table must be a (classes, features, 2^b) array, "
+                            f"not {type(table).__name__}") from None
         ok = (rows and rows[0] and all(len(c) == len(rows[0]) for c in rows)
               and all(len(f) == len(rows[0][0]) for c in rows for f in c))
         n_codes = len(rows[0][0]) if ok else 0
-        if not ok or n_codes < 2 or n_codes & (n_codes - 1) or not isinstance(logit_width, int) or logit_width < 1:
-            self._MustUse__silence = True
-            raise TernEcgError("RRTable needs a (classes, features, 2^b) table with b >= 1 and a logit "
-                               f"width >= 1, got a table of {len(rows)} classes and logit_width {logit_width!r}")
-        if any(not -lim <= v < lim for c in rows for f in c for v in f):
-            self._MustUse__silence = True
-            raise TernEcgError(f"RRTable: entries must fit {RR_ENTRY_BITS} signed bits")
+        if not ok or n_codes < 2 or n_codes & (n_codes - 1):
+            raise ValueError(f"RRTable needs a (classes, features, 2^b) table with b >= 1, got a "
+                             f"table of {len(rows)} classes")
+        lim = 1 << (RR_ENTRY_BITS - 1)
+        for c in rows:
+            for f in c:
+                for v in f:
+                    check_int("RRTable", "entry", v)
+                    if not -lim <= v < lim:
+                        raise ValueError(f"RRTable: entries must fit {RR_ENTRY_BITS} signed bits, "
+                                         f"not {v}")
+        return rows
+
+    @classmethod
+    def check_arguments(cls, table, logit_width):
+        check_int("RRTable", "logit width", logit_width, minimum=1)
+        cls._rows(table)
+
+    @classmethod
+    def output_width(cls, table, logit_width):
+        """Width of ``o``: a logit plus one table entry per feature, without overflow."""
+        features = len(cls._rows(table)[0])
+        return max(logit_width, RR_ENTRY_BITS) + features.bit_length()
+
+    def __init__(self, table, logit_width):
+        rows = self._rows(table)
+        n_codes = len(rows[0][0])
         self._n = len(rows)
         self._features = len(rows[0])
         self._bits = n_codes.bit_length() - 1
         self._logit_width = logit_width
-        self.out_width = max(logit_width, RR_ENTRY_BITS) + (self._features).bit_length()
+        self.out_width = self.output_width(table, logit_width)
         depth = max(MIN_DEPTH, self._n << self._bits)
         self.tables = [MemoryData(shape=signed(RR_ENTRY_BITS), depth=depth,
                                   init=[rows[k][f][c] for k in range(self._n) for c in range(n_codes)])

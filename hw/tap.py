@@ -10,7 +10,20 @@ from amaranth.lib.wiring import Out
 
 
 class TapSignature(wiring.Signature):
-    """``valid`` and ``payload``, both driven by the observed datapath."""
+    """Signature of a monitor tap: every cycle with ``valid`` high reports one value.
+
+    Parameters
+    ----------
+    payload_shape : :class:`~amaranth.hdl.ShapeLike`
+        Shape of the reported value.
+
+    Members
+    -------
+    payload : ``Out(payload_shape)``
+        The value (e.g. a feature-bank write ``{layer, addr, data}``).
+    valid : ``Out(1)``
+        A value is reported in this cycle; there is no ``ready``: the observer cannot stall.
+    """
 
     def __init__(self, payload_shape):
         self._payload_shape = payload_shape

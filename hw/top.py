@@ -1,41 +1,85 @@
-"""The network top, generated from a model file: normaliser -> conv engine [-> RR table] -> head.
-
-Members
--------
-i : In(stream)     raw samples (unsigned 11-bit), ``input_length`` per beat.
-rr : In(stream)    only for a model with an RR path (config ``rr_bits``): the beat's RR codes,
-                   one transfer per beat (hw/rr_table.py), sent before or with its samples.
-o : Out(stream)    one result per beat: ``{cls, logits[n_classes], cycles}`` where ``cycles`` is the
-                   engine's compute cycles for that beat (equal to ``schedule.cycles``).
-model_id : Out(32)  the model file's id (hw/params.py ``model_id``), read from the parameter ROM
-                   in the first cycles after reset.
-dbg : Out(TapSignature)   every feature-bank write ``{layer, addr, data}`` (only with ``debug=True``).
-
-Every model value is in a parameter ROM (hw/params.py, :meth:`Accelerator.param_roms`); the
-logic depends only on the topology and the widths.
-"""
+"""The network top, generated from a model file: normaliser -> conv engine [-> RR table] -> head."""
 
 from amaranth import Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
-from ternecg.errors import TernEcgError
+from ternecg.errors import user_values
 from ternecg.golden.spec.modelfile import IntModel
 from ternecg.golden.spec.normalize import RAW_BITS
 
+from .checks import Checked, check_bool
 from .engine import Engine
+from . import engine_layout
 from .head import Head
 from .normalizer import Normalizer
 from .rr_table import RRTable
 from .schedule import compile_schedule, cycles
 from .tap import TapSignature
 
+__all__ = ["Accelerator"]
 
 
-class Accelerator(wiring.Component):
-    def __init__(self, model: IntModel, parallel=1, debug=False):
+class Accelerator(Checked, wiring.Component):
+    """The whole beat classifier of a model file: raw samples in, one result per beat out.
+
+    A transfer on ``i`` is one raw sample; after ``input_length`` of them (and, for a model with
+    an RR path, the beat's transfer on ``rr``) the beat is normalised, computed by the conv engine
+    and classified, and one transfer on ``o`` carries its result. Every model value is in a
+    parameter ROM (hw/params.py, :meth:`param_roms`); the logic depends only on the topology and
+    the widths.
+
+    Parameters
+    ----------
+    model : :class:`~ternecg.golden.spec.modelfile.IntModel`
+        A loaded model file.
+    parallel : int
+        Add/sub lanes of the conv engine (must divide every layer's output channels per group).
+    debug : bool
+        Add the ``dbg`` tap (keyword-only).
+
+    Members
+    -------
+    i : ``In(stream.Signature(unsigned(11)))``
+        Raw samples, ``input_length`` per beat.
+    rr : ``In(stream.Signature(unsigned(rr_width)))``
+        Only for a model with an RR path (config ``rr_bits``): the beat's RR codes, one transfer
+        per beat (hw/rr_table.py), sent before or with its samples.
+    o : ``Out(stream.Signature(result_layout))``
+        One transfer per beat: ``{cls, logits[n_classes], cycles}`` where ``cycles`` is the
+        engine's compute cycles for that beat (equal to ``schedule.cycles``).
+    model_id : ``Out(32)``
+        The model file's id (hw/params.py ``model_id``), read from the parameter ROM in the first
+        cycles after reset.
+    dbg : ``Out(TapSignature)``
+        Every feature-bank write ``{layer, addr, data}`` (only with ``debug=True``).
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a loaded model file, or ``debug`` not a bool.
+    TernEcgError
+        ``parallel`` does not fit the model, or a value of the model file cannot be built (the
+        message names the part and the limit). Both are checked before the component exists.
+    """
+
+    @classmethod
+    def check_arguments(cls, model, parallel=1, *, debug=False):
         if not isinstance(model, IntModel):
-            raise TernEcgError("Accelerator needs a loaded model file (ternecg.golden.spec.modelfile.load)")
+            raise TypeError(f"Accelerator needs a loaded model file "
+                            f"(ternecg.golden.spec.modelfile.load), not {type(model).__name__}")
+        check_bool("Accelerator", "debug", debug)
+        s = compile_schedule(model, parallel)          # TernEcgError for a bad parallel
+        with user_values(f"model {model.cfg.name!r} cannot be built as hardware"):
+            Normalizer.check_arguments(s.input_length, RAW_BITS)
+            Engine.check_arguments(s)
+            width = engine_layout.logit_width(s)
+            if model.rr_table is not None:
+                RRTable.check_arguments(model.rr_table, width)
+                width = RRTable.output_width(model.rr_table, width)
+            Head.check_arguments(s.n_classes, width)
+
+    def __init__(self, model, parallel=1, *, debug=False):
         self._model = model
         self._debug = debug
         self.schedule = compile_schedule(model, parallel)
@@ -61,6 +105,21 @@ class Accelerator(wiring.Component):
         if debug:
             members["dbg"] = Out(TapSignature(self._engine.dbg_layout))
         super().__init__(members)
+
+    @property
+    def engine(self):
+        """The conv engine (hw/engine.py): its ``phase_layout``, ``logit_width``, ``act_unit``."""
+        return self._engine
+
+    @property
+    def logit_width(self):
+        """Width of the engine's signed logits (before the RR table, if any)."""
+        return self._engine.logit_width
+
+    @property
+    def threshold_width(self):
+        """Width of the signed threshold ROM words (hw/activation.py)."""
+        return self._engine.act_unit.threshold_width
 
     def param_roms(self):
         """``{name: MemoryData}``: the parameter ROMs (hw/params.py), the only model-dependent

@@ -8,7 +8,6 @@ import torch
 from amaranth.sim import Simulator
 
 from streams import add_stream_checker, stream_get_n, stream_put_all
-from ternecg.errors import TernEcgError
 from ternecg.golden import fixture, integer_ref
 from ternecg.golden.spec import modelfile
 from ternecg.golden.spec.modelfile import IntConv, IntMux, acc_bound, input_bound
@@ -126,7 +125,7 @@ def test_real_accumulators(model, trace, unit):
         items += [(n, v) for v in (-bound, bound, min(bound + 1, hi), lo, hi)]
     rng.shuffle(items)
 
-    dut = unit(rows, width, model.cfg.act_bits, TAG_WIDTH)
+    dut = unit(rows, acc_width=width, act_bits=model.cfg.act_bits, tag_width=TAG_WIDTH)
     got, stats = run_unit(dut, items, seed=2)
     expect = reference(convs, chans, items)
     assert len(got) == len(expect) == len(items) > 1000
@@ -158,7 +157,7 @@ def test_range_limit_thresholds(unit):
         vals |= {v + d for v in row for d in (-1, 0, 1)}
         items += [(n, v) for v in sorted(vals) if lo <= v <= hi - 1]
     random.Random(3).shuffle(items)
-    dut = unit(rows, width, b, 4)
+    dut = unit(rows, acc_width=width, act_bits=b, tag_width=4)
     got, _ = run_unit(dut, items, seed=4)
     a = torch.zeros(len(items), len(rows), 1, dtype=torch.int64)
     for k, (n, v) in enumerate(items):
@@ -177,7 +176,7 @@ def test_other_widths(act_bits, unit):
     for n_ch in (1, 5):
         rows = [sorted(rng.randint(-40, 40) for _ in range((1 << act_bits) - 1)) for _ in range(n_ch)]
         items = [(rng.randrange(n_ch), rng.randint(-64, 63)) for _ in range(150)]
-        dut = unit(rows, 7, act_bits, 3)
+        dut = unit(rows, acc_width=7, act_bits=act_bits, tag_width=3)
         got, _ = run_unit(dut, items, seed=act_bits, idle=0.2, stall=0.4)
         expect = [sum(v >= t for t in rows[c]) for c, v in items]
         assert len(got) == 150 and got == expect
@@ -187,7 +186,7 @@ def test_latency_and_throughput():
     """Without stalls the first result appears `latency` cycles after its input is accepted,
     then one result per cycle."""
     rows = [[-3, -1, 0, 2, 4, 6, 9], [0, 1, 2, 3, 4, 5, 6]]
-    dut = ActivationUnit(rows, 6, 3, 5)
+    dut = ActivationUnit(rows, acc_width=6, act_bits=3, tag_width=5)
     n_items = 20
     seen = []
 
@@ -216,27 +215,36 @@ def test_latency_and_throughput():
     assert [q for _, _, q in seen] == [sum(k - 8 >= t for t in rows[k % 2]) for k in range(n_items)]
 
 
-@pytest.mark.parametrize("args, match", [
-    (([[1, 0, 2]], 8, 2, 0), "not ascending"),
-    (([[0, 1]], 8, 2, 0), "has 2 thresholds"),
-    (([[0, 1, 200]], 8, 2, 0), "200 is outside"),
-    (([[-129, 1, 2]], 8, 2, 0), "-129 is outside"),
-    (([[0, 1.5, 2]], 8, 2, 0), "1.5"),
-    (([], 8, 2, 0), "empty"),
-    (([[0, 1, 2]], 0, 2, 0), "acc_width"),
-    (([[0, 1, 2]], 8, 0, 0), "act_bits"),
-    (([[0, 1, 2]], 8, 2, -1), "tag_width"),
-    ((5, 8, 2, 0), "thresholds must be"),
+@pytest.mark.parametrize("args, exc, match", [
+    (([[1, 0, 2]], 8, 2, 0), ValueError, "not ascending"),
+    (([[0, 1]], 8, 2, 0), ValueError, "has 2 thresholds"),
+    (([[0, 1, 200]], 8, 2, 0), ValueError, "200 is outside"),
+    (([[-129, 1, 2]], 8, 2, 0), ValueError, "-129 is outside"),
+    (([[0, 1.5, 2]], 8, 2, 0), TypeError, "1.5"),
+    (([], 8, 2, 0), ValueError, "empty"),
+    (([[0, 1, 2]], 0, 2, 0), ValueError, "acc_width"),
+    (([[0, 1, 2]], 8, 0, 0), ValueError, "act_bits"),
+    (([[0, 1, 2]], 8, 17, 0), ValueError, "act_bits must be an integer in 1..16, not 17"),
+    (([[0, 1, 2]], 8, 2, -1), ValueError, "tag_width"),
+    (([[0, 1, 2]], 8, 2, True), TypeError, "tag_width must be an integer, not True"),
+    ((5, 8, 2, 0), TypeError, "thresholds must be"),
 ])
-def test_bad_parameters(args, match):
-    with pytest.raises(TernEcgError, match=match):
-        ActivationUnit(*args)
+@UNITS
+def test_bad_parameters(unit, args, exc, match, no_unused_warning):
+    rows, acc_width, act_bits, tag_width = args
+    with pytest.raises(exc, match=match):
+        unit(rows, acc_width=acc_width, act_bits=act_bits, tag_width=tag_width)
+
+
+def test_parameters_are_keyword_only():
+    with pytest.raises(TypeError):
+        ActivationUnit([[0, 1, 2]], 8, 2, 0)
 
 
 def test_serial_unit_latency_and_interval():
     """The serial unit: first result `latency` cycles after acceptance, one input per `interval`."""
     rows = [[-3, -1, 0, 2, 4, 6, 9], [0] * 7]
-    dut = SerialActivationUnit(rows, 6, 3, 5)
+    dut = SerialActivationUnit(rows, acc_width=6, act_bits=3, tag_width=5)
     n_items = 6
     accepted, seen = [], []
 

@@ -16,7 +16,6 @@ from amaranth.hdl import Elaboratable, Module, unsigned
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
-from ternecg.errors import TernEcgError
 from ternecg.golden import fixture, integer_ref
 from ternecg.golden.spec import modelfile
 from ternecg.golden.spec.modelfile import IntMux
@@ -36,8 +35,9 @@ class Harness(Elaboratable):
     def __init__(self, act_bits, channels, max_length, parallel):
         depth = channels * max_length
         self.depth = depth
-        self.mux = MuxSkip(act_bits, _bits(depth - 1), _bits(parallel - 1), channels, _bits(channels),
-                           _bits(max_length), parallel)
+        self.mux = MuxSkip(act_bits=act_bits, addr_width=_bits(depth - 1), lane_width=_bits(parallel - 1),
+                           n_select=channels, sel_width=_bits(channels),
+                           length_width=_bits(max_length), parallel=parallel)
         self.mem = Memory(shape=unsigned(act_bits), depth=depth, init=[])
 
     def elaborate(self, platform):
@@ -77,7 +77,7 @@ def run_blocks(h, blocks, *, seed, idle=0.3):
     Returns per block: the RAM image (C*L list), the ``all_selected`` answer of every grouped
     pass, the per-channel answers of every ``query_base`` (and P), and the set of channels
     written by the grouped passes."""
-    mux, P = h.mux, h.mux._p
+    mux, P = h.mux, h.mux.parallel
     rng = random.Random(seed)
     results = []
     log = []                                    # (mode, addr, data) of every write
@@ -150,7 +150,7 @@ def run_blocks(h, blocks, *, seed, idle=0.3):
 
 
 def check_blocks(h, blocks, results, act_bits, groups, shuffled):
-    P = h.mux._p
+    P = h.mux.parallel
     n_sel = 0
     for (qa, qg, slot), res in zip(blocks, results):
         C, L = len(qa), len(qa[0])
@@ -306,10 +306,15 @@ def test_plain_and_gap_reset():
 
 
 @pytest.mark.parametrize("name", ["act_bits", "addr_width", "n_select", "parallel"])
-@pytest.mark.parametrize("bad", [0, -1, 2.0, "3"])
-def test_bad_parameters(name, bad):
+@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-1, ValueError), (2.0, TypeError), ("3", TypeError)])
+def test_bad_parameters(name, bad, exc, no_unused_warning):
     args = {"act_bits": 4, "addr_width": 10, "lane_width": 2, "n_select": 18, "sel_width": 5,
             "length_width": 5, "parallel": 3}
     args[name] = bad
-    with pytest.raises(TernEcgError, match=rf"^MuxSkip: {name} = {bad!r} must be a positive integer$"):
+    with pytest.raises(exc, match=rf"^MuxSkip {name} must be an integer( >= 1)?, not {bad!r}$"):
         MuxSkip(**args)
+
+
+def test_parameters_are_keyword_only():
+    with pytest.raises(TypeError):
+        MuxSkip(4, 10, 2, 18, 5, 5, 3)

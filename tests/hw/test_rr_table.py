@@ -7,7 +7,6 @@ import torch
 from amaranth.sim import Simulator
 
 from streams import add_stream_checker, stream_get_n, stream_put_all
-from ternecg.errors import TernEcgError
 from ternecg.golden import integer_ref
 from ternecg.golden.spec.modelfile import RR_ENTRY_BITS
 from ternecg.hw.rr_table import RRTable
@@ -125,11 +124,12 @@ def test_latency_throughput_and_early_codes():
     assert taken == [1, 3]                                 # with the last logit of beats 0 and 1
 
 
-@pytest.mark.parametrize("table, width, match", [
-    (torch.zeros(2, 3, 3, dtype=torch.int64), 8, "2\\^b"),
-    (torch.zeros(2, 3, 4, dtype=torch.int64), 0, "logit width"),
-    (torch.full((2, 3, 4), 1 << 15, dtype=torch.int64), 8, "16 signed bits"),
+@pytest.mark.parametrize("table, width, exc, match", [
+    (torch.zeros(2, 3, 3, dtype=torch.int64), 8, ValueError, "2\\^b"),
+    (torch.zeros(2, 3, 4, dtype=torch.int64), 0, ValueError, "logit width"),
+    (torch.full((2, 3, 4), 1 << 15, dtype=torch.int64), 8, ValueError, "16 signed bits"),
+    (5, 8, TypeError, "table must be"),
 ])
-def test_bad_arguments_one_message(table, width, match):
-    with pytest.raises(TernEcgError, match=match):
+def test_bad_arguments_one_message(table, width, exc, match, no_unused_warning):
+    with pytest.raises(exc, match=match):
         RRTable(table, width)
