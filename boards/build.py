@@ -132,12 +132,13 @@ def build(board: str, model=None, parallel: int = 1, baud: int = DEFAULT_BAUD, r
 def add_parser(sub):
     """``ternecg synth`` (``make synth``)."""
     from ternecg import options
+    from ternecg.paths import build_dir
     p = sub.add_parser("synth", description=__doc__.split("\n")[0])
     options.add_board(p)
     options.add_model(p)
     options.add_parallel(p)
     options.add_baud(p, default=DEFAULT_BAUD)
-    options.add_out(p, "build", "relative; the board's files go to OUT/<board>/")
+    options.add_out(p, build_dir(), "relative; the board's files go to OUT/<board>/")
     p.set_defaults(func=_command)
     return p
 

@@ -476,7 +476,7 @@ def check_port(path: str):
 
 
 def stream_record(port, record: str, *, baud=DEFAULT_BAUD, limit=None, indices=None, db=None, model=None,
-                  out="build/host", timeout=1.0, retries=5, progress=True, serial_port=None,
+                  out=None, timeout=1.0, retries=5, progress=True, serial_port=None,
                   resume=False, restart=False) -> dict:
     """Classify ``record``'s beats on the board at ``port`` (or on ``serial_port``, any serial-like
     object) and write the outputs (module docstring). Returns the summary."""
@@ -484,8 +484,9 @@ def stream_record(port, record: str, *, baud=DEFAULT_BAUD, limit=None, indices=N
     from ternecg.golden.records import find_database
     from ternecg.golden.rr import model_codes
     from ternecg.golden.spec import modelfile
-    from ternecg.paths import relative
+    from ternecg.paths import build_dir, relative
 
+    out = build_dir("host") if out is None else out
     # everything that can fail before the first beat is checked first
     check_link_options(timeout=timeout, retries=retries, baud=baud)
     if indices is not None:
@@ -558,6 +559,7 @@ def stream_record(port, record: str, *, baud=DEFAULT_BAUD, limit=None, indices=N
 def add_parser(sub):
     """``ternecg host`` (``make host``)."""
     from ternecg import options
+    from ternecg.paths import build_dir
     p = sub.add_parser("host", description=__doc__.split("\n")[0])
     p.add_argument("--port", required=True, help="serial port of the board (e.g. /dev/ttyUSB1)")
     p.add_argument("--record", required=True, help="MIT-BIH record name, e.g. 100")
@@ -567,7 +569,7 @@ def add_parser(sub):
     options.add_baud(p, default=DEFAULT_BAUD)
     options.add_model(p, what="the bitstream was built from (default: models/default.json)")
     options.add_db(p)
-    options.add_out(p, "build/host", "writes <record>_fpga.csv (as results arrive), <record>.fpga, .json, .png")
+    options.add_out(p, build_dir("host"), "writes <record>_fpga.csv (as results arrive), <record>.fpga, .json, .png")
     p.add_argument("--timeout", metavar="S", type=options.positive_float, default=1.0,
                    help="seconds to wait for a result before resending (default: 1)")
     p.add_argument("--retries", metavar="N", type=options.nonnegative_int, default=5,

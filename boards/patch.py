@@ -434,9 +434,8 @@ def logic_sha256(il_text: str) -> str:
 
 def hardware_shape(accel) -> dict:
     """The model-dependent widths of the generated hardware (besides the topology)."""
-    e = accel._engine
     return {"parallel": accel.schedule.parallel, "acc_width": accel.schedule.acc_width,
-            "threshold_width": e.act_unit._t_width, "logit_width": e.logit_width,
+            "threshold_width": accel.threshold_width, "logit_width": accel.logit_width,
             "roms": {n: [md.depth, _width(md)] for n, md in accel.param_roms().items()}}
 
 
@@ -657,11 +656,12 @@ def patch(board: str, model_path, root="build", out=None) -> dict:
 def add_parser(sub):
     """``ternecg patch`` (``make patch``)."""
     from ternecg import options
+    from ternecg.paths import build_dir
     p = sub.add_parser("patch", description="Another model of the same topology into a board's build without "
                                              "place and route (seconds): OUT/<board>/patched/<model>.bin|.bit")
     options.add_board(p)
     options.add_model(p, required=True, what="of the board build's topology, e.g. models/patient/100.json")
-    options.add_out(p, "build", "relative; where 'ternecg synth' put the board's build (OUT/<board>/), "
+    options.add_out(p, build_dir(), "relative; where 'ternecg synth' put the board's build (OUT/<board>/), "
                                 "the patched bitstream goes to OUT/<board>/patched/")
     p.set_defaults(func=_command)
     return p

@@ -64,13 +64,14 @@ def program(board: str, bitstream=None, flash=False, root="build", timeout=300) 
 def add_parser(sub):
     """``ternecg program`` (``make program``)."""
     from ternecg import options
+    from ternecg.paths import build_dir
     p = sub.add_parser("program", description="Load a board's bitstream with openFPGALoader (SRAM, or the "
                                                "SPI flash with --flash).")
     options.add_board(p)
     p.add_argument("--bitstream", metavar="FILE", default=None,
                    help="bitstream to load (default: OUT/<board>/top.bin|top.bit)")
     p.add_argument("--flash", action="store_true", help="write the SPI flash (persistent) instead of SRAM")
-    options.add_out(p, "build", "where 'ternecg synth' put the board's build (OUT/<board>/)")
+    options.add_out(p, build_dir(), "where 'ternecg synth' put the board's build (OUT/<board>/)")
     p.set_defaults(func=_command)
     return p
 
