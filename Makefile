@@ -13,10 +13,10 @@ DB      ?=
 TERNECG ?= $(PY) -m ternecg.cli
 DBARG    = $(if $(DB),--db $(DB))
 
-.PHONY: help setup test test-fast demo sim sim-regress sim-gate eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval verilog hw-report synth patch program host clean
+.PHONY: help setup test test-fast demo sim sim-regress sim-gate eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval monitor-eval annotate aami4-select aami4-seeds verilog hw-report synth patch program host clean
 
 help:            ## list the targets
-	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "%-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "%-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 setup:           ## install system packages (apt, when missing), the venv and warm the YoWASP cache
 	@if ! command -v iverilog >/dev/null 2>&1; then \
@@ -59,8 +59,8 @@ train-table:     ## the MSGC paper's Table I runs -> results/table1_KIND.json, K
 rr-experiment:   ## DS1->DS2 with/without RR-interval codes beside the beat -> results/rr_experiment.json (KIND=qat|float NO_RR=1 LOCAL=32, ~7 min per run)
 	$(TERNECG) rr-experiment --kind $(or $(KIND),qat) --epochs $(or $(EPOCHS),30) --seed $(SEED) --local $(or $(LOCAL),8) $(if $(NO_RR),--no-rr) $(DBARG)
 
-train:           ## retrain every shipped model file from the database (SEED=, default 0); prints the time
-	$(TERNECG) train --seed $(SEED) $(DBARG)
+train:           ## retrain every shipped model file from the database (SEED=, default 0; STAGES=aami4_inter,aami4_patient: a subset); prints the time
+	$(TERNECG) train --seed $(SEED) $(if $(STAGES),--stages $(STAGES)) $(DBARG)
 
 fixture:         ## regenerate fixtures/beats.npz from the database and the default model
 	$(TERNECG) fixture $(DBARG)
@@ -70,6 +70,18 @@ fixture-excerpts: ## regenerate fixtures/excerpts.npz (raw MIT-BIH excerpts for 
 
 qrs-eval:        ## R-peak detector vs XQRS, GQRS, Pan-Tompkins, Hamilton, NeuroKit2 on all 48 records (EC57) -> build/reports/qrs.json
 	$(TERNECG) qrs-eval $(DBARG)
+
+monitor-eval:    ## the software monitor (detector -> windows -> RR codes -> four-class models) on DS2, EC57 scoring, detected vs annotated peaks -> build/reports/monitor_eval.json
+	$(TERNECG) monitor-eval $(DBARG)
+
+annotate:        ## the software monitor's beats of RECORD (MODEL=, default models/aami4_inter.json) as WFDB annotations + PNG -> build/annotate/RECORD.mon, .png
+	$(TERNECG) annotate --record $(RECORD) $(if $(filter-out models/default.json,$(MODEL)),--model $(MODEL)) $(DBARG)
+
+aami4-select:    ## four-class recipe selection on the DS1 hold-out records -> results/aami4_select.json (VARIANTS=a,b; done ones skipped; long)
+	$(TERNECG) aami4-select --seed $(SEED) $(if $(VARIANTS),--variants $(VARIANTS)) $(DBARG)
+
+aami4-seeds:     ## the shipped four-class recipes over seeds 0-2 (seed 0 = the shipped models), DS2 monitor-eval of each -> results/aami4_seeds.json (long)
+	$(TERNECG) aami4-seeds $(DBARG)
 
 verilog:         ## generate Verilog + manifest for MODEL at PARALLEL into build/verilog/
 	$(TERNECG) verilog --model $(MODEL) --parallel $(PARALLEL)

@@ -8,6 +8,11 @@ Stages (each for the integer/QAT model and its float twin of the same topology):
 - ``six``:     random 75/25 split, six classes -> models/six_class.json (+ qat) / models/float/six_class.pt
 - ``inter``:   DS1 with the beats' RR codes (config msgc_mux_rr) -> models/inter_patient.json
                (+ qat) / models/float/inter_patient.pt: the pure inter-patient model
+- ``aami4_inter``:   four classes (N, S, V, F) on the R-peak detector's beats of DS1 with their RR
+               codes (config msgc_mux_aami4_rr, golden/aami4.py) -> models/aami4_inter.json
+               (+ models/qat/aami4_inter.pt); integer (QAT) only
+- ``aami4_patient``: that model fine-tuned per DS2 record on the detected beats of its first 5
+               minutes -> models/aami4_patient/<record>.json
 
 The QAT checkpoints (models/qat/) let the ``patient`` stage run on its own and let the tests compare
 the float QAT forward pass with the integer reference. Times go to build/reports/train.json (not
@@ -39,7 +44,7 @@ GLOBAL = {"config": "msgc_mux", "epochs": 60, "lr": 1e-3, "batch": 256}
 FINETUNE = {"epochs": 100, "lr": 1e-3, "batch": 64, "mixup": 0.0, "threads": 1}
 SIX = {"config": "msgc_mux_6class", "epochs": 60, "lr": 3e-4, "batch": 64, "mixup": 0.2, "threads": 1}
 INTER = {"config": "msgc_mux_rr", "epochs": 30, "lr": 1e-3, "batch": 256, "mixup": 0.2, "threads": 1}
-STAGES = ("global", "patient", "six", "inter")
+STAGES = ("global", "patient", "six", "inter", "aami4_inter", "aami4_patient")
 KINDS = ("integer", "float")
 
 
@@ -116,6 +121,10 @@ def train_all(seed=0, out=MODELS_DIR, db=None, report=None,
                           INTER["mixup"], desc=f"inter-patient {kind}", threads=INTER["threads"])
             times[f"inter_patient_{kind}_s"] = round(t, 1)
             _finish(net, out, "inter_patient", kind, {"seed": seed, "protocol": "inter_patient DS1, RR codes", **INTER})
+    four = tuple(s for s in stages if s.startswith("aami4"))
+    if four:
+        from . import aami4
+        times.update(aami4.ship(seed=seed, out=out, db=db, stages=four))
     update_json(report if report is not None else build_dir("reports", "train.json"), lambda d: {"seed": seed, "seconds": {**d.get("seconds", {}), **times}})
     return times
 

@@ -62,7 +62,7 @@ def test_verilog_subcommand_loads_no_torch():
 # ---- the Makefile ----------------------------------------------------------------------------------
 
 def _targets():
-    return re.findall(r"^([a-z][a-z-]*):", MAKEFILE, flags=re.M)
+    return re.findall(r"^([a-z][a-z0-9-]*):", MAKEFILE, flags=re.M)
 
 
 def _recipe_lines():
@@ -85,7 +85,7 @@ def test_makefile_runs_only_ternecg_subcommands():
     for line in _recipe_lines():
         for mod in re.findall(r"-m ([\w.]+)", line):
             assert mod in ("pytest", "pip", "venv"), line
-    used = {m for line in _recipe_lines() for m in re.findall(r"\$\(TERNECG\) ([a-z-]+)", line)}
+    used = {m for line in _recipe_lines() for m in re.findall(r"\$\(TERNECG\) ([a-z0-9-]+)", line)}
     assert used <= set(cli.COMMANDS), used - set(cli.COMMANDS)
     # every job target is a subcommand of the same name (setup's last step is `ternecg warm`)
     jobs = set(_targets()) - {"help", "setup", "test", "test-fast", "sim", "clean"}

@@ -1,0 +1,207 @@
+"""AAMI four-class models (N, S, V, F) on *detected* beats: data, training, recipe selection.
+
+Data (golden/detected.py): the R-peak detector's classified detections of each record, labelled
+by their EC57-matched reference beat (AAMI Q and unmatched detections are not training data);
+windows cut at the detected peak, RR codes from the detected peaks exactly as the monitor
+computes them (golden/monitor.py). Training moves each window by a random shift every time a
+beat is drawn (``jitter``), so a model does not depend on where the detector, or the reference
+annotator, puts the peak:
+
+* ``"none"``: no shift;
+* ``"offsets"``: a shift drawn from the detector's observed offsets (detected minus reference
+  sample of the matched beats of the *training* records, clipped to +-``JITTER_MAX``) with a
+  random sign (the spread, symmetrised);
+* ``"uniform:k"``: a shift uniform in ``-k .. k``.
+
+Protocols (golden/splits.py): ``inter`` trains on DS1 and tests on DS2 (whole records);
+``patient`` fine-tunes a global DS1 model on the first 5 minutes of each DS2 record and tests on
+the rest. Recipes are chosen on :data:`HOLDOUT` (five DS1 records with S and V beats, held out of
+training): ``make aami4-select`` (golden/aami4_select.py, results/aami4_select.json). DS2 is scored once per shipped
+recipe (``make monitor-eval``, ``make aami4-seeds``).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ternecg.errors import TernEcgError
+
+from . import detected, ec57_score, monitor, splits, train
+from .export import export
+from .normalize import normalize
+from .rr import thermometer
+from .spec import modelfile
+from .spec.config import load_config, parse_config
+
+#: DS1 records held out of training for recipe selection (S and V beats: 331 S, 898 V, 21 F)
+HOLDOUT = ("118", "124", "201", "215", "223")
+FINE_TUNE_SAMPLES = splits.FINE_TUNE_SECONDS * splits.FS
+JITTER_MAX = 9
+
+# The shipped recipes (chosen on HOLDOUT, results/aami4_select.json). One thread each (the
+# result depends on the thread count; two trainings run side by side on the two cores).
+INTER = {"config": "msgc_mux_aami4_rr", "epochs": 30, "lr": 1e-3, "batch": 256, "mixup": 0.2,
+         "class_weight": [1.0, 1.0, 1.0, 1.0], "jitter": "offsets", "threads": 1}
+GLOBAL = {"from": "inter"}      # the patient protocol's global model: the inter-patient model
+FINETUNE = {"epochs": 100, "lr": 1e-3, "batch": 64, "mixup": 0.0, "class_weight": [1.0, 1.0, 1.0, 1.0],
+            "jitter": "offsets", "threads": 1}
+
+INTER_NAME = "aami4_inter"
+PATIENT_DIR = "aami4_patient"
+
+
+# ---- data ----------------------------------------------------------------------------------------
+def jitter_pool(dset: detected.Set, mode: str) -> np.ndarray | None:
+    """The shifts a ``jitter`` mode draws from (uniformly), or None for no shift."""
+    if mode in (None, "none"):
+        return None
+    if mode == "offsets":
+        o = np.clip(dset.offsets, -JITTER_MAX, JITTER_MAX)
+        return np.concatenate([o, -o]).astype(np.int64)
+    if isinstance(mode, str) and mode.startswith("uniform:"):
+        k = int(mode.split(":", 1)[1])
+        return np.arange(-k, k + 1, dtype=np.int64)
+    raise TernEcgError(f"jitter {mode!r}: use none, offsets or uniform:K")
+
+
+class Inputs:
+    """The training rows of beats ``index`` of ``dset`` (``train.fit(inputs=...)``): the window
+    at the detected peak moved by a shift drawn from ``pool``, normalised, then the thermometer
+    bits of the RR codes when the config has an RR path."""
+
+    def __init__(self, dset: detected.Set, index, cfg, pool=None):
+        self.dset, self.index, self.cfg = dset, np.asarray(index), cfg
+        self.pool = None if pool is None else torch.as_tensor(pool)
+        self.rr = thermometer(torch.as_tensor(dset.codes(cfg)[self.index]), cfg.rr_bits) if cfg.rr_bits else None
+
+    def rows(self, idx, shift=None):
+        raw = self.dset.raw(self.index[np.asarray(idx)], shift)
+        x = normalize(torch.from_numpy(raw)).float()
+        return torch.cat([x, self.rr[idx]], 1) if self.rr is not None else x
+
+    def __call__(self, idx, gen):
+        shift = None
+        if self.pool is not None:
+            shift = self.pool[torch.randint(len(self.pool), (len(idx),), generator=gen)].numpy()
+        return self.rows(idx, shift)
+
+
+def labelled(dset: detected.Set, mask=None) -> np.ndarray:
+    """Indices of the beats with a four-class label (matched, not Q) [and ``mask``]."""
+    ok = dset.labels >= 0
+    return np.flatnonzero(ok if mask is None else ok & mask)
+
+
+def config(recipe: dict, overrides=None):
+    """The model config of a recipe (``rr_local`` / no RR overridable for experiments)."""
+    cfg = load_config(recipe["config"])
+    raw = dict(cfg.raw, **(overrides or {}))
+    raw = {k: v for k, v in raw.items() if v is not None}
+    return parse_config(raw, source=recipe["config"])
+
+
+def fit(net, dset, index, recipe, seed, desc, pool_from=None):
+    """Train ``net`` in place on beats ``index`` of ``dset`` with ``recipe``; returns seconds."""
+    pool = jitter_pool(pool_from if pool_from is not None else dset.subset(index), recipe["jitter"])
+    inputs = Inputs(dset, index, net.cfg, pool)
+    y = torch.from_numpy(dset.labels[index])
+    x = torch.zeros(len(index), 1)              # only its length: rows come from ``inputs``
+    return train.fit(net, x, y, recipe["epochs"], recipe["lr"], seed, recipe["batch"], recipe["mixup"],
+                     desc=desc, threads=recipe["threads"], class_weight=recipe["class_weight"], inputs=inputs,
+                     quiet=not sys.stderr.isatty())
+
+
+def to_model(net, meta, path):
+    """Export ``net`` to the model file ``path`` and load it back (the integer model)."""
+    modelfile.save(export(net, meta), path)
+    return modelfile.load(path)
+
+
+# ---- scoring -------------------------------------------------------------------------------------
+def classes_of(model, dset: detected.Set, index=None) -> np.ndarray:
+    """The integer model's class of beats ``index`` of ``dset``: what the monitor decides."""
+    index = np.arange(len(dset)) if index is None else np.asarray(index)
+    rr = dset.codes(model.cfg)[index] if model.cfg.rr_bits else None
+    cls, _ = monitor.classify(model, dset.raw(index), rr)
+    return cls
+
+
+def record_confusion(rec: detected.Record, det_cls, after: int = 0) -> np.ndarray:
+    """EC57 confusion (golden/ec57_score.py) of one record's classified detections ``rec.det``
+    with classes ``det_cls``; only reference beats (and false detections) at samples >= ``after``
+    and with a window inside the record are scored."""
+    lab = detected.aami4_labels(rec.ref_symbol)
+    lab[~monitor.inside(rec.ref, len(rec.signal)) | (rec.ref < after)] = -1
+    return ec57_score.confusion(rec.ref, lab, rec.det, det_cls, det_scored=rec.det >= after)
+
+
+def summary(cm) -> dict:
+    """The selection figures of a confusion matrix: acc, per-class se/ppv, F1 of S and V, VEB/SVEB."""
+    m = ec57_score.metrics(cm)
+    f1 = {}
+    for c in ("S", "V"):
+        se, ppv = m["classes"][c]["se"] or 0.0, m["classes"][c]["ppv"] or 0.0
+        f1[c] = 2 * se * ppv / (se + ppv) if se + ppv else 0.0
+    return {"acc": m["acc"], "classes": m["classes"], "f1_S": f1["S"], "f1_V": f1["V"],
+            "score": (f1["S"] + f1["V"]) / 2, "confusion": m["confusion"], **ec57_score.veb_sveb(cm)}
+
+
+# ---- training of the two protocols -------------------------------------------------------------
+def train_inter(records, train_names, recipe, seed, quant=True, overrides=None, desc="aami4 inter"):
+    """A four-class model trained on the detected beats of ``train_names``: (net, seconds)."""
+    cfg = config(recipe, overrides)
+    dset = detected.make_set(records, train_names)
+    net = train.new_net(cfg, quant, seed)
+    secs = fit(net, dset, labelled(dset), recipe, seed, desc)
+    return net, secs
+
+
+def finetune(net, records, name, recipe, seed, pool_from, desc=None):
+    """A copy of ``net`` fine-tuned on the first 5 minutes of record ``name``: (net, seconds)."""
+    dset = detected.make_set(records, (name,))
+    idx = labelled(dset, dset.sample < FINE_TUNE_SAMPLES)
+    n2 = copy.deepcopy(net)
+    secs = fit(n2, dset, idx, recipe, seed, desc or f"aami4 fine-tune {name}", pool_from=pool_from)
+    return n2, secs
+
+
+def meta_of(recipe, seed, protocol, **extra):
+    return {"seed": seed, "protocol": protocol, "data": "detected beats (golden/detected.py), EC57-matched labels",
+            **{k: v for k, v in recipe.items()}, **extra}
+
+
+def ship(seed=0, out=modelfile.MODELS_DIR, db=None, stages=("aami4_inter", "aami4_patient"), quiet=False):
+    """Train the shipped four-class models: ``aami4_inter`` (DS1 -> models/aami4_inter.json, its
+    QAT checkpoint models/qat/aami4_inter.pt) and ``aami4_patient`` (that model fine-tuned per DS2
+    record -> models/aami4_patient/<record>.json). Returns ``{stage_seconds}``."""
+    out = Path(out)
+    records = detected.load(db)
+    times = {}
+    ck = out / "qat" / f"{INTER_NAME}.pt"
+    if "aami4_inter" in stages:
+        t0 = time.time()
+        net, _ = train_inter(records, splits.DS1, INTER, seed, desc="aami4 inter-patient")
+        to_model(net, meta_of(INTER, seed, "inter_patient DS1, detected beats, RR codes"), out / f"{INTER_NAME}.json")
+        ck.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), ck)
+        times["aami4_inter_s"] = round(time.time() - t0, 1)
+    if "aami4_patient" in stages:
+        if not ck.is_file():
+            raise TernEcgError(f"{ck} not found: run the 'aami4_inter' stage first")
+        t0 = time.time()
+        net = train.new_net(config(INTER), True, seed)
+        net.load_state_dict(torch.load(ck, weights_only=True))
+        pool = detected.make_set(records, splits.DS1)
+        for rec in splits.DS2:
+            n2, _ = finetune(net, records, rec, FINETUNE, seed, pool)
+            to_model(n2, meta_of(FINETUNE, seed, f"patient_specific {rec}: {INTER_NAME} fine-tuned on the "
+                                                 f"first 5 minutes, detected beats"),
+                     out / PATIENT_DIR / f"{rec}.json")
+        times["aami4_patient_s"] = round(time.time() - t0, 1)
+    return times

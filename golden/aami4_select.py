@@ -1,0 +1,138 @@
+"""`make aami4-select`: choose the four-class recipes on DS1 records held out of training.
+
+Each variant (:data:`VARIANTS`) trains a global four-class model on DS1 without the hold-out
+records (:data:`ternecg.golden.aami4.HOLDOUT`) and scores it on the hold-out records' detected
+beats (the monitor's classes, EC57 scoring: golden/ec57_score.py): the inter-patient figures of
+the whole records; then it fine-tunes that model per hold-out record on its first 5 minutes and
+scores the rest (the patient-specific figures). DS2 is not used. Runs go to
+results/aami4_select.json (one row per variant and seed; a variant that is there is skipped
+unless ``--redo``); the criterion is the mean of F1(S) and F1(V).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import torch
+
+from ternecg.errors import TernEcgError
+from ternecg.paths import build_dir, results_dir
+from ternecg.reports import read_json, update_json
+
+from . import detected, splits, train
+from .aami4 import (FINE_TUNE_SAMPLES, FINETUNE, HOLDOUT, INTER, classes_of, config, finetune, record_confusion,
+                    summary, to_model, train_inter)
+
+#: name -> {"inter": changes to INTER, "config": config overrides, "finetune": changes to FINETUNE,
+#: "from": a variant whose hold-out global model is reused (only the fine-tuning is run)}
+VARIANTS = {
+    "base":          {"inter": {"jitter": "none"}},
+    "jit_offsets":   {"inter": {"jitter": "offsets"}},
+    "jit_u4":        {"inter": {"jitter": "uniform:4"}},
+    "local8":        {"inter": {"jitter": "offsets"}, "config": {"rr_local": 8}},
+    "cw_s2v2":       {"inter": {"jitter": "offsets", "class_weight": [1.0, 2.0, 2.0, 1.0]}},
+    "ep60":          {"inter": {"jitter": "offsets", "epochs": 60}},
+    "no_mixup":      {"inter": {"jitter": "offsets", "mixup": 0.0}},
+    "no_rr":         {"inter": {"jitter": "offsets"}, "config": {"rr_bits": None, "rr_local": None}},
+    # fine-tuning recipes on the jit_offsets global model (patient protocol only)
+    "ft_nojit":      {"from": "jit_offsets", "finetune": {"jitter": "none"}},
+    "ft_ep50":       {"from": "jit_offsets", "finetune": {"epochs": 50}},
+    "ft_lr3e-4":     {"from": "jit_offsets", "finetune": {"lr": 3e-4}},
+    "ft_mixup":      {"from": "jit_offsets", "finetune": {"mixup": 0.2}},
+}
+SELECT_REPORT = results_dir() / "aami4_select.json"
+
+
+def _work():
+    return build_dir("aami4", "select")
+
+
+def select(names, seed=0, db=None, report=SELECT_REPORT, redo=False):
+    """Run the selection variants ``names`` on the hold-out; results into ``report``: per variant
+    the inter-patient figures of its global model on the hold-out records (whole records) and the
+    patient figures of that model fine-tuned per hold-out record (after its first 5 minutes)."""
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise TernEcgError(f"unknown aami4 variant(s) {unknown}; known: {', '.join(VARIANTS)}")
+    records = detected.load(db)
+    train_names = tuple(r for r in splits.DS1 if r not in HOLDOUT)
+    done = {(r["variant"], r["seed"]) for r in read_json(report).get("runs", [])}
+    work = _work()
+    for name in names:
+        if (name, seed) in done and not redo:
+            print(f"aami4-select: {name} seed {seed} is in {report} (--redo to run it again)")
+            continue
+        v = VARIANTS[name]
+        base = VARIANTS[v["from"]] if "from" in v else v
+        recipe = dict(INTER, **base.get("inter", {}))
+        over = base.get("config", {})
+        t0 = time.time()
+        row = {"variant": name, "seed": seed, "recipe": recipe, "config": over}
+        if "from" in v:
+            ck = work / f"{v['from']}_s{seed}.pt"
+            if not ck.is_file():
+                raise TernEcgError(f"{ck} not found: run variant {v['from']!r} (seed {seed}) first")
+            net = train.new_net(config(recipe, over), True, seed)
+            net.load_state_dict(torch.load(ck, weights_only=True))
+            row["from"] = v["from"]
+        else:
+            net, _ = train_inter(records, train_names, recipe, seed, overrides=over, desc=f"select {name}")
+            model = to_model(net, {"variant": name, "seed": seed}, work / f"{name}_s{seed}.json")
+            torch.save(net.state_dict(), work / f"{name}_s{seed}.pt")
+            cm = sum(record_confusion(records[r], classes_of(model, detected.make_set(records, (r,))))
+                     for r in HOLDOUT)
+            row["inter"] = summary(cm)
+        ft = dict(FINETUNE, **v.get("finetune", {}))
+        pool = detected.make_set(records, train_names)
+        cmp = 0
+        for r in HOLDOUT:
+            n2, _ = finetune(net, records, r, ft, seed, pool, desc=f"select {name} fine-tune {r}")
+            m2 = to_model(n2, {"variant": name, "seed": seed, "record": r}, work / f"{name}_s{seed}_{r}.json")
+            cmp = cmp + record_confusion(records[r], classes_of(m2, detected.make_set(records, (r,))),
+                                         after=FINE_TUNE_SAMPLES)
+        row["finetune"] = ft
+        row["patient"] = summary(cmp)
+        row["seconds"] = round(time.time() - t0, 1)
+        update_json(report, lambda d: {"holdout": list(HOLDOUT), "train": list(train_names),
+                                       "criterion": "mean of F1(S) and F1(V) on the hold-out, detected beats",
+                                       "runs": [x for x in d.get("runs", [])
+                                                if (x["variant"], x["seed"]) != (name, seed)] + [row]})
+        print(select_table([row]), flush=True)
+
+
+def _f(v):
+    return "" if v is None else f"{v:.3f}"
+
+
+def select_table(runs) -> str:
+    rows = ["| variant | protocol | seed | ACC | S Se | S +P | V Se | V +P | F Se | mean F1(S,V) | s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        for proto in ("inter", "patient"):
+            if proto not in r:
+                continue
+            m = r[proto]
+            c = m["classes"]
+            rows.append(f"| {r['variant']} | {proto} | {r['seed']} | {_f(m['acc'])} | {_f(c['S']['se'])} | "
+                        f"{_f(c['S']['ppv'])} | {_f(c['V']['se'])} | {_f(c['V']['ppv'])} | {_f(c['F']['se'])} | "
+                        f"{_f(m['score'])} | {r['seconds']:.0f} |")
+    return "\n".join(rows)
+
+
+def add_parser(sub):
+    """``ternecg aami4-select`` (``make aami4-select``)."""
+    from ternecg import options
+    p = sub.add_parser("aami4-select", description=__doc__.split("\n")[0])
+    p.add_argument("--variants", type=options.str_list, default=list(VARIANTS),
+                   help=f"comma-separated subset of {','.join(VARIANTS)} (default: all; done ones are skipped)")
+    options.add_seed(p)
+    p.add_argument("--redo", action="store_true", help="run variants again that are in the report already")
+    options.add_db(p)
+    p.set_defaults(func=lambda a: select(a.variants, a.seed, a.db, redo=a.redo))
+    return p
+
+
+if __name__ == "__main__":
+    from ternecg.cli import command_main
+    sys.exit(command_main("aami4-select")())
