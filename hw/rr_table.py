@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from amaranth.hdl import MemoryData, Module, Signal, signed, unsigned
-from amaranth.lib import memory, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ternecg.golden.spec.modelfile import RR_ENTRY_BITS
+from ternecg.golden.spec.rr import FEATURES
 
 from .checks import Checked, check_int
 from .params import MIN_DEPTH, ROM_ATTRS
@@ -39,7 +40,7 @@ class RRTable(Checked, wiring.Component):
     i : ``In(stream.Signature(signed(logit_width)))``
         The engine's logits, one per transfer, ``n_classes`` transfers per beat, in class order.
     rr : ``In(stream.Signature(unsigned(F * b)))``
-        One transfer per beat: code ``f`` in bits ``[f*b, (f+1)*b)``. It may arrive any time
+        One transfer per beat: code ``f`` in bits ``[f*b, (f+1)*b)`` (:attr:`code_layout`). It may arrive any time
         before the beat's first logit (a one-beat buffer: the next beat's codes are accepted with
         the last logit of the current beat); a logit waits for its beat's codes.
     o : ``Out(stream.Signature(signed(out_width)))``
@@ -95,6 +96,10 @@ class RRTable(Checked, wiring.Component):
         self._bits = n_codes.bit_length() - 1
         self._logit_width = logit_width
         self.out_width = self.output_width(table, logit_width)
+        #: the packing of ``rr.payload``: code ``f`` (feature ``FEATURES[f]`` of golden/spec/rr.py)
+        #: in bits ``[f*b, (f+1)*b)``
+        self.code_layout = data.StructLayout({(FEATURES[f] if f < len(FEATURES) else f"code{f}"): unsigned(self._bits)
+                                              for f in range(self._features)})
         depth = max(MIN_DEPTH, self._n << self._bits)
         self.tables = [MemoryData(shape=signed(RR_ENTRY_BITS), depth=depth,
                                   init=[rows[k][f][c] for k in range(self._n) for c in range(n_codes)])
@@ -118,7 +123,8 @@ class RRTable(Checked, wiring.Component):
         m = Module()
         b, n = self._bits, self._n
         have = Signal()                                 # the current beat's codes are held
-        codes = Signal(self._features * b)
+        codes = Signal(self.code_layout)
+        fields = [codes[name] for name, _ in self.code_layout]
         cls = Signal(range(max(2, n)))                  # class of the next logit
         x1 = Signal(signed(self._logit_width))          # the logit in the output stage
         s1 = Signal()                                   # output stage full
@@ -145,7 +151,7 @@ class RRTable(Checked, wiring.Component):
             rom = memory.Memory(data=md, attrs=ROM_ATTRS)
             m.submodules[f"table{f}"] = rom
             port = rom.read_port(domain="sync", transparent_for=())
-            m.d.comb += [port.addr.eq((cls << b) | codes[f * b:(f + 1) * b]), port.en.eq(take)]
+            m.d.comb += [port.addr.eq((cls << b) | fields[f]), port.en.eq(take)]
             total = total + port.data
         m.d.comb += [self.o.valid.eq(s1), self.o.payload.eq(total)]
         return m

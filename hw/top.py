@@ -135,6 +135,12 @@ class Accelerator(Checked, wiring.Component):
         return 0 if self._rr is None else self.rr.payload.shape().width
 
     @property
+    def rr_layout(self):
+        """Layout of the ``rr`` stream's payload (``RRTable.code_layout``: the codes of one beat,
+        code ``f`` in bits ``[f*b, (f+1)*b)``), or None for a model without an RR path."""
+        return None if self._rr is None else self._rr.code_layout
+
+    @property
     def act_latency(self):
         return self._engine.act_latency
 
