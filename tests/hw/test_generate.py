@@ -126,14 +126,15 @@ def test_rr_model_manifest(outputs):
     assert plain["rr"] is None
 
 
-def test_valid_parallel_is_what_the_schedule_accepts(model):
-    ok = gen.valid_parallel(model)
-    for p in range(1, MAX_PARALLEL + 1):
-        if p in ok:
-            check_parallel(model, p)
-        else:
-            with pytest.raises(TernEcgError):
-                check_parallel(model, p)
+def test_valid_parallel_is_what_the_schedule_accepts(model, inter_model):
+    for m in (model, inter_model):
+        ok = gen.valid_parallel(m)
+        for p in range(1, MAX_PARALLEL + 1):
+            if p in ok:
+                check_parallel(m, p)
+            else:
+                with pytest.raises(TernEcgError):
+                    check_parallel(m, p)
 
 
 def test_cycles_bound_the_fixture_beats(outputs):
@@ -141,16 +142,17 @@ def test_cycles_bound_the_fixture_beats(outputs):
 
     from ternecg.hw.top import Accelerator
     from ternecg.sim.cycles import fixture_cycles
-    man, _ = outputs[("default.json", 1)]
-    model = modelfile.load()
-    acc = Accelerator(model, 1)
-    Fragment.get(acc, None)                     # elaborated (an Elaboratable must be used)
-    measured = fixture_cycles(acc, model)
-    assert man["cycles_per_beat"]["best"] <= measured["min"] <= measured["max"] <= man["cycles_per_beat"]["worst"]
+    for name, p in (("default.json", 1), ("inter_patient.json", 6)):
+        man, _ = outputs[(name, p)]
+        model = modelfile.load(MODELS / name)
+        acc = Accelerator(model, p)
+        Fragment.get(acc, None)                     # elaborated (an Elaboratable must be used)
+        measured = fixture_cycles(acc, model)
+        assert man["cycles_per_beat"]["best"] <= measured["min"] <= measured["max"] <= man["cycles_per_beat"]["worst"]
 
 
 def test_name_prefixes_files_and_modules(tmp_path):
-    r = generate(None, 1, tmp_path, name="ecg_core_a")
+    r = generate(MODELS / "inter_patient.json", 1, tmp_path, name="ecg_core_a")
     assert r["verilog"] == tmp_path / "ecg_core_a_p1" / "ecg_core_a.v"
     assert r["manifest_data"]["top"] == "ecg_core_a" and r["manifest_data"]["verilog"] == "ecg_core_a.v"
     assert all(m == "ecg_core_a" or m.startswith("ecg_core_a_") for m in r["manifest_data"]["modules"])
@@ -233,7 +235,7 @@ def test_failure_leaves_no_verilog_without_manifest(tmp_path, monkeypatch):
         raise TernEcgError("injected failure")
     monkeypatch.setattr(gen, "manifest", fail)
     with pytest.raises(TernEcgError, match="injected"):
-        generate(MODELS / "six_class.json", 1, tmp_path)
+        generate(MODELS / "inter_patient.json", 1, tmp_path)
     assert {p.name: p.read_bytes() for p in good["verilog"].parent.iterdir()} == before
     monkeypatch.undo()
 
@@ -249,7 +251,7 @@ def test_failure_leaves_no_verilog_without_manifest(tmp_path, monkeypatch):
             return real_replace(src, dst)
         monkeypatch.setattr(gen.os, "replace", replace_fails)
         with pytest.raises(TernEcgError, match="No space left on device"):
-            generate(MODELS / "six_class.json", 1, folder)
+            generate(MODELS / "inter_patient.json", 1, folder)
         monkeypatch.undo()
         left = {p.name: p.read_bytes() for p in (folder / "ternecg_top_p1").iterdir()}
         assert left == (before if existing else {}), sorted(left)
