@@ -42,15 +42,62 @@ def test_shuffle_slots_match_golden_permutation():
         assert [slot(o, channels, groups, False) for o in range(channels)] == list(range(channels))
 
 
-def test_shuffle_is_only_constants(model):
-    """With and without shuffle the phases differ only in the three address constants."""
-    s = sc.compile_schedule(model, 1)
-    for ph in s.phases:
-        assert set(vars(ph)) >= {"out_pass_step", "out_group_step", "out_stride"}
-    base, stride = lane_addresses(0, 3, 18, 3, True, 10)
-    assert (base, stride) == (0, 30)
-    base, stride = lane_addresses(0, 3, 18, 3, False, 10)
-    assert (base, stride) == (0, 10)
+def _without_shuffle(model):
+    """The same model with every channel shuffle switched off (the ``msgc_noshuffle`` topology)."""
+    import copy
+    import dataclasses
+    from ternecg.golden.spec.config import ConvSpec
+    m = copy.copy(model)
+    m.layers = []
+    for layer in model.layers:
+        layer = copy.copy(layer)
+        if isinstance(layer.spec, MuxSpec):
+            layer.grp = copy.copy(layer.grp)
+            layer.grp.spec = dataclasses.replace(layer.grp.spec, shuffle=False)
+            layer.spec = dataclasses.replace(layer.spec, grp=layer.grp.spec, shuffle=False)
+        elif isinstance(layer.spec, ConvSpec):
+            layer.spec = dataclasses.replace(layer.spec, shuffle=False)
+        m.layers.append(layer)
+    return m
+
+
+CONSTANTS = {"out_pass_step", "out_group_step", "out_stride"}
+
+
+@pytest.mark.parametrize("parallel", [1, 3, 6])
+def test_shuffle_is_only_constants(model, parallel):
+    """Compile the schedule with and without channel shuffle: the phase descriptors (what the
+    sequencer runs, phase-table ROM contents) differ only in the three output address constants,
+    and for a MUX block's depthwise phase also in how its passes are grouped (g groups of C/g
+    passes instead of one group of C: the same passes); the passes differ only in where they
+    write: each lane's output channel lands at its shuffled slot."""
+    shuffled = [li for li, layer in enumerate(model.layers) if layer.spec.shuffle]
+    assert shuffled, "the shipped model has channel shuffles"
+    s, s0 = sc.compile_schedule(model, parallel), sc.compile_schedule(_without_shuffle(model), parallel)
+    assert len(s.phases) == len(s0.phases) and len(s.passes) == len(s0.passes)
+    changed = set()
+    for a, b in zip(s.phases, s0.phases):
+        differ = {f for f in vars(a) if getattr(a, f) != getattr(b, f)}
+        grouping = {"n_groups", "passes_per_group"} if a.mode == sc.MODE_DW else set()
+        assert differ <= CONSTANTS | grouping, differ
+        assert a.passes == b.passes
+        if differ:
+            changed.add(a.layer)
+    assert changed == set(shuffled)
+    assert s.weights == s0.weights and list(sc.iterate_passes(s0.phases)) == s0.passes
+    checked = 0
+    for p, q in zip(s.passes, s0.passes):
+        assert {f for f in vars(p) if getattr(p, f) != getattr(q, f)} <= {"out_base", "out_stride"}
+        if p.layer not in shuffled or p.mode == sc.MODE_DW and p.poly:
+            continue
+        spec = model.layers[p.layer].spec
+        groups = spec.grp.groups if isinstance(spec, MuxSpec) else spec.groups
+        for lane in range(p.lanes):
+            oc = q.out_base // spec.lout + lane             # unshuffled: channel oc at slot oc
+            assert p.out_base + lane * p.out_stride == slot(oc, spec.cout, groups, True) * spec.lout
+            checked += p.out_base != q.out_base or p.out_stride != q.out_stride
+    assert checked > 0
+    # the shuffled slot is golden's permutation (test_shuffle_slots_match_golden_permutation)
 
 
 @pytest.mark.parametrize("bad", [0, 4, 5, 17, -1, "2", 2.0, True])
