@@ -85,15 +85,16 @@ def _run_figures(cms: dict) -> dict:
 
 def evaluate(models=modelfile.MODELS_DIR, db=None, records=splits.DS2, progress=None) -> dict:
     models = Path(models)
+    for protocol in PROTOCOLS:                  # every model file first: one clear error before any work
+        missing = sorted({str(p) for p in _model_paths(models, protocol, records).values() if not p.is_file()})
+        if missing:
+            raise TernEcgError(f"model file {missing[0]} not found; train it with 'make train' "
+                               f"(stages aami4_inter, aami4_patient)")
     recs = detected.load(db)
     report = {"records": list(records), "scoring": "EC57 (golden/ec57_score.py): rows N S V F X (false detection), "
                                                    "columns n s v f o (missed); Q beats not scored"}
     for protocol in PROTOCOLS:
         paths = _model_paths(models, protocol, records)
-        missing = sorted({str(p) for p in paths.values() if not p.is_file()})
-        if missing:
-            raise TernEcgError(f"model file {missing[0]} not found; train it with 'make train' "
-                               f"(stages aami4_inter, aami4_patient)")
         after = splits.FINE_TUNE_SECONDS * splits.FS if protocol == "patient_specific" else 0
         loaded = {}
         res = {"models": relative(paths[records[0]]) if protocol == "inter_patient"
