@@ -218,6 +218,31 @@ def parse(ftype: int, payload: bytes):
 
 # ---- stream decoder -------------------------------------------------------------------------
 
+def board_decoder(rr_bits: int = 0) -> "Decoder":
+    """A :class:`Decoder` with the board's receive rules: it accepts BEAT (or, for a model with an
+    RR path, BEAT_RR) and PING frames, each with its one length. With :func:`beat_error` and
+    :meth:`Decoder.uart_error` / :meth:`Decoder.timeout` it predicts every error event of the board
+    (boards/deframer.py) except BUSY, which depends on the accelerator's timing."""
+    beat = BEAT_RR if rr_bits else BEAT
+    return Decoder(accept=(beat, PING), lengths={beat: LENGTHS[beat], PING: PING_LEN})
+
+
+def beat_error(frame: "Frame", rr_bits: int = 0) -> "DecodeError | None":
+    """RANGE (detail: seq) for a BEAT / BEAT_RR frame with a sample above ``SAMPLE_MAX`` or an RR
+    code of ``rr_bits`` or more bits, which the board drops after its CRC; else ``None``."""
+    if frame.type == BEAT_RR:
+        seq, codes, samples = frame.parse()
+        if any(c >> rr_bits for c in codes):
+            return DecodeError(E_RANGE, seq)
+    elif frame.type == BEAT:
+        seq, samples = frame.parse()
+    else:
+        return None
+    if any(v > SAMPLE_MAX for v in samples):
+        return DecodeError(E_RANGE, seq)
+    return None
+
+
 @dataclass
 class Frame:
     type: int
@@ -275,6 +300,16 @@ class Decoder:
             self._discarded = 0
         self.reset()
         return out
+
+    def uart_error(self, code: int = E_FRAMING) -> list:
+        """The UART reported a framing error (``E_FRAMING``: a stop bit was low, the byte is
+        dropped) or an overrun (``E_OVERRUN``: a byte was lost). Returns the one event; a frame in
+        progress is abandoned without a second event (the receiver hunts for the next SOF), and
+        bytes discarded while hunting are still reported as SYNC at the next SOF or timeout."""
+        if code not in (E_FRAMING, E_OVERRUN):
+            raise ValueError(f"a UART error is E_FRAMING or E_OVERRUN, not {code!r}")
+        self._state, self._buf = "hunt", bytearray()
+        return [DecodeError(code, 0)]
 
     def feed(self, data) -> list:
         """Bytes in -> list of :class:`Frame` and :class:`DecodeError`, in order."""

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from amaranth import Elaboratable, Module
 
-from ternecg.errors import TernEcgError
+from ternecg.errors import TernEcgError, user_values
+from ternecg.hw.checks import Checked
 
 from .core import BoardCore
 from .uart import divisor_for
@@ -51,7 +52,34 @@ def get_board(name: str) -> Board:
         raise TernEcgError(f"unknown board {name!r}; choose one of: {', '.join(sorted(BOARDS))}") from None
 
 
-class BoardTop(Elaboratable):
+class BoardTop(Checked, Elaboratable):
+    """A board's top: :class:`~ternecg.boards.core.BoardCore` on the board's clock, UART and LEDs.
+
+    Parameters
+    ----------
+    model : :class:`~ternecg.golden.spec.modelfile.IntModel`
+        The model.
+    board : str
+        A key of :data:`BOARDS`.
+    parallel : int
+        Add/sub lanes of the accelerator (keyword-only, as ``baud``).
+    baud : int
+        UART baud rate (the divisor of the board clock must be within 2 %).
+
+    Raises
+    ------
+    TernEcgError
+        For a bad user value (board, baud, parallelism, a model the protocol cannot carry): one
+        line naming it, before the top exists.
+    """
+
+    @classmethod
+    def check_arguments(cls, model, board, *, parallel=1, baud=DEFAULT_BAUD):
+        b = get_board(board)
+        divisor = divisor_for(b.clk_hz, baud)
+        with user_values(f"cannot build the {board} top"):
+            BoardCore.check_arguments(model, divisor=divisor, parallel=parallel)
+
     def __init__(self, model, board: str, *, parallel: int = 1, baud: int = DEFAULT_BAUD):
         self.board = get_board(board)
         self.baud = baud

@@ -1,25 +1,25 @@
 """8N1 UART receiver and transmitter with ``lib.stream`` byte interfaces.
 
-``divisor`` is clock cycles per bit (``round(f_clk / baud)``): 104 for 115200 baud at 12 MHz,
-217 at 25 MHz. The receiver synchronises ``rx`` with two flip-flops, validates the start bit at
-mid-bit and samples every bit at its centre (so it needs ``divisor >= 4``).
-
-UARTRx members: ``rx`` (In 1, the pin), ``o`` (Out stream of 8-bit bytes), ``overrun`` (Out 1, a
-one-cycle pulse when a byte completes while the previous one is still not taken; the new byte is
-dropped), ``framing`` (Out 1, a pulse when a stop bit is low; the byte is dropped and the receiver
-waits for the line to go idle).
-UARTTx members: ``i`` (In stream of bytes), ``tx`` (Out 1, idle high).
+``divisor`` is clock cycles per bit (``round(f_clk / baud)``, :func:`divisor_for`): 104 for
+115200 baud at 12 MHz, 217 at 25 MHz.
 """
 
 from amaranth import Module, Signal, unsigned
 from amaranth.lib import stream, wiring
+from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from ternecg.errors import TernEcgError
+from ternecg.hw.checks import Checked, check_int
+
+__all__ = ["UARTRx", "UARTTx", "divisor_for"]
 
 
 def divisor_for(clk_hz: float, baud: int) -> int:
-    """Cycles per bit; raises TernEcgError if the baud rate is off by more than 2 %."""
+    """Cycles per bit; raises TernEcgError if the baud rate is not a positive integer or the
+    divisor is off by more than 2 %."""
+    if not isinstance(baud, int) or isinstance(baud, bool) or baud <= 0:
+        raise TernEcgError(f"baud rate must be a positive integer, not {baud!r}")
     div = int(round(clk_hz / baud))
     if div < 4:
         raise TernEcgError(f"baud rate {baud} is too fast for a {clk_hz / 1e6:g} MHz clock "
@@ -31,14 +31,42 @@ def divisor_for(clk_hz: float, baud: int) -> int:
     return div
 
 
-def _check(divisor):
-    if not isinstance(divisor, int) or divisor < 4:
-        raise TernEcgError(f"UART divisor must be an integer >= 4 (clock cycles per bit), not {divisor!r}")
+class UARTRx(Checked, wiring.Component):
+    """8N1 receiver: the ``rx`` pin in, one transfer on ``o`` per byte received.
 
+    The pin goes through a two-stage :class:`~amaranth.lib.cdc.FFSynchronizer`; a start bit is
+    validated at mid-bit and every bit is sampled at its centre (so ``divisor >= 4``). A byte is
+    offered on ``o`` from the cycle after its stop bit's centre until taken.
 
-class UARTRx(wiring.Component):
+    Parameters
+    ----------
+    divisor : int
+        Clock cycles per bit (at least 4).
+
+    Members
+    -------
+    rx : ``In(1, init=1)``
+        The receive pin (idle high).
+    o : ``Out(stream.Signature(unsigned(8)))``
+        Received bytes, one per transfer.
+    overrun : ``Out(1)``
+        A one-cycle pulse when a byte completes while the previous one is still not taken (the
+        new byte is dropped).
+    framing : ``Out(1)``
+        A one-cycle pulse when a stop bit is low (the byte is dropped and the receiver waits for
+        the line to go idle). Never in the same cycle as a new byte on ``o``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (before the component exists: hw/checks.py).
+    """
+
+    @classmethod
+    def check_arguments(cls, divisor):
+        check_int("UARTRx", "divisor (clock cycles per bit)", divisor, minimum=4)
+
     def __init__(self, divisor: int):
-        _check(divisor)
         self.divisor = divisor
         super().__init__({"rx": In(1, init=1), "o": Out(stream.Signature(unsigned(8))),
                           "overrun": Out(1), "framing": Out(1)})
@@ -46,9 +74,8 @@ class UARTRx(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         d = self.divisor
-        sync0 = Signal(init=1)
         rx = Signal(init=1)
-        m.d.sync += [sync0.eq(self.rx), rx.eq(sync0)]
+        m.submodules.rx_sync = FFSynchronizer(self.rx, rx, init=1)
 
         timer = Signal(range(d + d // 2 + 1))
         bit = Signal(range(9))
@@ -100,9 +127,35 @@ class UARTRx(wiring.Component):
         return m
 
 
-class UARTTx(wiring.Component):
+class UARTTx(Checked, wiring.Component):
+    """8N1 transmitter: one byte per transfer on ``i`` out on the ``tx`` pin.
+
+    A byte is taken (``i.ready``) when the previous one's stop bit is complete and sent as a
+    start bit, 8 data bits (LSB first) and a stop bit of ``divisor`` cycles each.
+
+    Parameters
+    ----------
+    divisor : int
+        Clock cycles per bit (at least 4).
+
+    Members
+    -------
+    i : ``In(stream.Signature(unsigned(8)))``
+        Bytes to send, one per transfer.
+    tx : ``Out(1, init=1)``
+        The transmit pin (idle high).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (before the component exists: hw/checks.py).
+    """
+
+    @classmethod
+    def check_arguments(cls, divisor):
+        check_int("UARTTx", "divisor (clock cycles per bit)", divisor, minimum=4)
+
     def __init__(self, divisor: int):
-        _check(divisor)
         self.divisor = divisor
         super().__init__({"i": In(stream.Signature(unsigned(8))), "tx": Out(1, init=1)})
 

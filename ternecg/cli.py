@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # simulation at scale
     "sim-regress": ("ternecg.sim.regress", "every DS2 beat through the generated Verilog vs golden -> regress.json"),
     "sim-gate": ("ternecg.sim.gate", "gate-level netlist simulation vs golden -> gate.json"),
+    "fuzz": ("ternecg.boards.fuzz", "protocol fuzz of the board core in Verilator -> fuzz.json"),
     # golden: data, training, evaluation
     "eval": ("ternecg.golden.evaluate", "evaluate the shipped model files -> eval.json + confusion PNG"),
     "train": ("ternecg.golden.pipeline", "retrain every shipped model file"),

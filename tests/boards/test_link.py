@@ -42,11 +42,14 @@ class StubAccel(wiring.Component):
 class Harness(wiring.Component):
     rx: In(stream.Signature(unsigned(8)))
     tx: Out(stream.Signature(unsigned(8)))
+    framing: In(1)
+    overrun: In(1)
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.link = link = Link(LAYOUT, 2, parallel=1, model_id=0xCAFEF00D, timeout_cycles=TIMEOUT)
         m.submodules.acc = acc = StubAccel()
+        m.d.comb += [link.uart_framing.eq(self.framing), link.uart_overrun.eq(self.overrun)]
         connect(m, wiring.flipped(self.rx), link.rx)
         connect(m, link.tx, wiring.flipped(self.tx))
         connect(m, link.samples, acc.i)
@@ -54,21 +57,38 @@ class Harness(wiring.Component):
         return m
 
 
-def run_link(chunks, tail=3000):
-    """chunks: bytes (sent one byte every 2 cycles) or int (idle cycles). Returns decoded events."""
+FRAMING, OVERRUN = "framing", "overrun"
+
+
+def run_link(chunks, tail=3000, frames=False):
+    """chunks: bytes (sent one byte every 2 cycles), int (idle cycles) or FRAMING / OVERRUN (a
+    one-cycle UART error pulse). Returns the decoded events (with ``frames``: (events, the frames
+    with their first byte's cycle, the cycle the chunks ended))."""
     dut = Harness()
-    out = bytearray()
+    out = []
+    end = []
 
     async def collect(ctx):
+        cycle = 0
         async for _clk, _rst, valid, payload in ctx.tick().sample(dut.tx.valid, dut.tx.payload):
             if valid:
-                out.append(payload)
+                out.append((cycle, payload))
+            cycle += 1
 
     async def bench(ctx):
         ctx.set(dut.tx.ready, 1)
+        cycle = 0
         for chunk in chunks:
             if isinstance(chunk, int):
                 await ctx.tick().repeat(chunk)
+                cycle += chunk
+                continue
+            if chunk in (FRAMING, OVERRUN):
+                ctx.set(getattr(dut, chunk), 1)
+                await ctx.tick()
+                ctx.set(getattr(dut, chunk), 0)
+                await ctx.tick()
+                cycle += 2
                 continue
             for byte in chunk:
                 ctx.set(dut.rx.valid, 1)
@@ -76,6 +96,8 @@ def run_link(chunks, tail=3000):
                 await ctx.tick()
                 ctx.set(dut.rx.valid, 0)
                 await ctx.tick()
+                cycle += 2
+        end.append(cycle)
         await ctx.tick().repeat(tail)
 
     sim = Simulator(dut)
@@ -84,9 +106,16 @@ def run_link(chunks, tail=3000):
     sim.add_testbench(bench)
     sim.run()
     d = P.Decoder(accept=P.DEVICE_TYPES, lengths={P.STATUS: P.STATUS_LEN, P.ERROR: P.ERROR_LEN})
-    events = d.feed(out)
+    events, starts, count = [], [], 0
+    for cycle, byte in out:
+        if not d.in_frame:
+            start = cycle
+        got = d.feed(bytes([byte]))
+        events += got
+        starts += [start] * len(got)
     assert not [e for e in events if isinstance(e, P.DecodeError)], events
-    return [e.parse() for e in events]
+    parsed = [e.parse() for e in events]
+    return (parsed, starts, end[0]) if frames else parsed
 
 
 def beat(seq, value=3):
@@ -196,14 +225,22 @@ def test_divisor(clk, baud, div):
     assert divisor_for(clk, baud) == div
 
 
-@pytest.mark.filterwarnings("ignore:.*created but never used")
-def test_divisor_errors():
+def test_divisor_errors(no_unused_warning):
     with pytest.raises(TernEcgError, match="too fast"):
         divisor_for(12e6, 6_000_000)
     with pytest.raises(TernEcgError, match="cannot be made"):
         divisor_for(12e6, 1_400_000)
-    with pytest.raises(TernEcgError, match="divisor"):
+    for bad in (0, -9600, 115200.0, float("nan"), True):
+        with pytest.raises(TernEcgError, match="baud rate must be a positive integer"):
+            divisor_for(12e6, bad)
+    with pytest.raises(ValueError, match="UARTRx divisor .* must be an integer >= 4, not 2"):
         UARTRx(2)
+    with pytest.raises(TypeError, match="UARTTx divisor"):
+        UARTTx(8.0)
+    with pytest.raises(ValueError, match="Link inflight"):
+        Link(LAYOUT, 2, inflight=0)
+    with pytest.raises(ValueError, match="Framer n_classes must be an integer in 1..16, not 17"):
+        Link(LAYOUT, 17)
 
 
 # ---- a link for a model with an RR path: BEAT_RR frames, codes on ``rr`` before the samples ----
@@ -275,3 +312,39 @@ def test_rr_beats_carry_their_codes():
     # the refused frame's remaining bytes are hunted through (SYNC, and VERSION at a stray SOF)
     assert errors[0] == ("TYPE", P.BEAT) and errors[-1] == ("RANGE", 9)
     assert {name for name, _ in errors[1:-1]} <= {"SYNC", "VERSION"}
+
+
+# ---- UART errors and the turn order of the transmitter (issue 16 item 12) ----------------------
+
+def test_framing_error_ends_the_frame_with_one_event():
+    """A framing error inside a frame: one FRAMING event, no TIMEOUT or CRC for that frame, and the
+    next frame, arriving well within the timeout, is received (its beat gets its result)."""
+    f1, s1 = beat(1, 3)
+    f2, s2 = beat(2, 5)
+    ev = run_link([f1[:200], FRAMING, 20, f2, 400, f1[:7], OVERRUN, P.encode_ping(4), 100])
+    errors = [(e.name, e.detail) for e in ev if isinstance(e, P.Error)]
+    assert errors == [("FRAMING", 0), ("OVERRUN", 0)]
+    assert [e for e in ev if isinstance(e, P.Result)] == [result(2, s2)]
+    assert ev[-1] == P.Status(4, 1, 2, 1, 1, 2, 240, 0xCAFEF00D)      # 2 events counted
+
+
+def test_framing_error_while_hunting():
+    """Outside a frame: one FRAMING event; the bytes discarded before it are still one SYNC."""
+    f1, s1 = beat(1, 3)
+    ev = run_link([b"\x00\x01\x02", FRAMING, b"\x03", f1, 400])
+    errors = [(e.name, e.detail) for e in ev if isinstance(e, P.Error)]
+    assert errors == [("FRAMING", 0), ("SYNC", 4)]
+    assert [e for e in ev if isinstance(e, P.Result)] == [result(1, s1)]
+
+
+def test_result_and_status_not_held_back_by_a_flood_of_bad_bytes():
+    """While bad headers raise an ERROR after another, a waiting RESULT and a PING's STATUS still go
+    out (ERROR, RESULT and STATUS take turns), long before the flood ends."""
+    f1, s1 = beat(1, 3)
+    flood = bytes([P.SOF, 9] * 600)                    # a VERSION error every 2 bytes
+    ev, starts, end = run_link([f1, flood[:200], P.encode_ping(7), flood], frames=True)
+    kinds = [type(e).__name__ for e in ev]
+    i_res, i_status = kinds.index("Result"), kinds.index("Status")
+    assert ev[i_res] == result(1, s1) and ev[i_status].token == 7
+    assert starts[i_res] < end - 1000 and starts[i_status] < end - 1000
+    assert "Error" in kinds[:i_res] and "Error" in kinds[i_res + 1:]   # ... during the flood

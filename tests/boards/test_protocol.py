@@ -131,3 +131,46 @@ def test_beat_rr_round_trip_and_bad_codes():
     for codes in ([8, 16, 0], [1, 2], [-1, 0, 0]):
         with pytest.raises(ValueError, match="RR codes"):
             P.encode_beat_rr(1, codes, samples, rr_bits=4)
+
+
+def test_uart_error_ends_the_frame_with_one_event():
+    """A framing error inside a frame is its only event; the next frame is decoded (issue 16 #12)."""
+    d = P.board_decoder()
+    f1, f2 = P.encode_beat(1, [5] * 240), P.encode_beat(2, [6] * 240)
+    assert d.feed(f1[:100]) == []
+    assert d.uart_error(P.E_FRAMING) == [P.DecodeError(P.E_FRAMING, 0)]
+    assert not d.in_frame
+    assert d.feed(f2) == [P.Frame(P.BEAT, f2[5:-2])]
+    assert d.timeout() == []                       # nothing pending: no TIMEOUT afterwards
+    # hunting: the event, and the bytes discarded around it are still one SYNC at the next SOF
+    assert d.feed(b"\x00\x01") == []
+    assert d.uart_error(P.E_OVERRUN) == [P.DecodeError(P.E_OVERRUN, 0)]
+    assert d.feed(b"\x02" + f1)[0] == P.DecodeError(P.E_SYNC, 3)
+    with pytest.raises(ValueError, match="E_FRAMING or E_OVERRUN"):
+        d.uart_error(P.E_CRC)
+
+
+def test_board_decoder_accepts_what_the_board_accepts():
+    plain, rr = P.board_decoder(), P.board_decoder(rr_bits=4)
+    samples = [7] * 240
+    beat, beat_rr = P.encode_beat(1, samples), P.encode_beat_rr(2, [1, 2, 3], samples, 4)
+    assert plain.feed(beat)[0].type == P.BEAT
+    assert plain.feed(beat_rr) == [P.DecodeError(P.E_TYPE, P.BEAT_RR)]
+    assert rr.feed(beat) == [P.DecodeError(P.E_TYPE, P.BEAT)]
+    rr.feed(P.encode_ping(0))
+    assert rr.feed(beat_rr)[0].type == P.BEAT_RR
+    assert P.board_decoder().feed(P.encode(P.PING, b"\x01\x02")) == [P.DecodeError(P.E_LENGTH, P.PING)]
+    assert P.board_decoder().feed(P.encode(P.RESULT, b"\x00")) == [P.DecodeError(P.E_TYPE, P.RESULT)]
+
+
+def test_beat_error_is_range():
+    ok = P.Frame(P.BEAT, P.beat_payload(3, [2047] * 240))
+    assert P.beat_error(ok) is None
+    bad = bytearray(ok.payload)
+    bad[1 + 2 * 17 + 1] = 0x08                    # sample 17 = 2048 + ...
+    assert P.beat_error(P.Frame(P.BEAT, bytes(bad))) == P.DecodeError(P.E_RANGE, 3)
+    body = bytearray(P.beat_rr_payload(9, [15, 0, 3], [0] * 240, 8))
+    assert P.beat_error(P.Frame(P.BEAT_RR, bytes(body)), rr_bits=4) is None
+    body[2] = 16                                  # code 1 = 16 needs 5 bits
+    assert P.beat_error(P.Frame(P.BEAT_RR, bytes(body)), rr_bits=4) == P.DecodeError(P.E_RANGE, 9)
+    assert P.beat_error(P.Frame(P.PING, b"\x01")) is None

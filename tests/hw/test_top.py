@@ -121,3 +121,22 @@ def test_engine_logits_under_back_pressure(model, beats, parallel):
     sim.run()
     assert got == tr.logits[0].tolist()
     assert stats["pending"] > 0
+
+
+def test_bad_arguments_before_the_component_exists(model, no_unused_warning):
+    """A wrong type is a TypeError; a parallelism or a model value that cannot be built is one
+    TernEcgError line naming the part and the limit (what the CLI prints); nothing half-built warns."""
+    from ternecg.errors import TernEcgError
+    from ternecg.hw.top import Accelerator
+    with pytest.raises(TypeError, match="Accelerator needs a loaded model file"):
+        Accelerator("models/default.json")
+    with pytest.raises(TypeError, match="debug must be a bool"):
+        Accelerator(model, 1, debug="yes")
+    with pytest.raises(TypeError):
+        Accelerator(model, 1, True)                 # debug is keyword-only
+    with pytest.raises(TernEcgError, match="parallel = 4 does not divide"):
+        Accelerator(model, 4)
+    m = copy.deepcopy(model)
+    m.layers[0].thresholds[0, -1] = 1 << 30
+    with pytest.raises(TernEcgError, match=r"cannot be built as hardware: ActivationUnit: threshold \[0\]\[14\]"):
+        Accelerator(m, 1)

@@ -1,0 +1,99 @@
+"""The beat buffer of the serial link: one BEAT's samples, handed to the accelerator once accepted."""
+
+from amaranth import Module, Signal, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ternecg.hw.checks import Checked, check_int
+
+__all__ = ["BeatBuffer"]
+
+
+class BeatBuffer(Checked, wiring.Component):
+    """A ``window`` x 11-bit RAM (one block RAM) that holds one beat from its arrival to the
+    accelerator.
+
+    The deframer writes the samples on ``wr`` while a BEAT arrives (a frame that is dropped later
+    leaves them unused) and commits the beat on ``commit`` (with its sequence number) once its CRC
+    matched; the buffer is then ``full``. When ``start`` is high (the RR codes were handed over,
+    for a link with an RR path; else tie it high) the beat's ``seq`` goes out on ``seq`` (to the
+    link's FIFO of sequence numbers in flight), and in the next cycles its ``window`` samples on
+    ``samples``; after the last one is taken, the buffer is free again. ``feeding`` is high while
+    the samples go out.
+
+    Parameters
+    ----------
+    window : int
+        Samples per beat (``protocol.WINDOW``).
+
+    Members
+    -------
+    wr : ``In(stream.Signature(StructLayout({"addr", "data"}), always_ready=True))``
+        Sample writes (address, 11-bit sample).
+    commit : ``In(stream.Signature(unsigned(8), always_ready=True))``
+        An accepted beat's sequence number (only while not ``full``: the deframer drops a BEAT
+        that arrives while the buffer is in use).
+    start : ``In(1)``
+        The beat may be handed over.
+    seq : ``Out(stream.Signature(unsigned(8)))``
+        The beat's sequence number, one transfer when the hand-over starts.
+    samples : ``Out(stream.Signature(unsigned(11)))``
+        The beat's samples, ``window`` transfers, in order.
+    full : ``Out(1)``
+        A beat is in the buffer (from ``commit`` to its last sample taken).
+    feeding : ``Out(1)``
+        The samples are going out.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (before the component exists: hw/checks.py).
+    """
+
+    @classmethod
+    def check_arguments(cls, window):
+        check_int("BeatBuffer", "window", window, minimum=1)
+
+    def __init__(self, window):
+        self._window = window
+        wr = data.StructLayout({"addr": range(window + 1), "data": unsigned(11)})
+        super().__init__({
+            "wr": In(stream.Signature(wr, always_ready=True)),
+            "commit": In(stream.Signature(unsigned(8), always_ready=True)),
+            "start": In(1),
+            "seq": Out(stream.Signature(unsigned(8))),
+            "samples": Out(stream.Signature(unsigned(11))),
+            "full": Out(1),
+            "feeding": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        W = self._window
+        m.submodules.buf = buf = memory.Memory(shape=unsigned(11), depth=W, init=[])
+        wp = buf.write_port()
+        rp = buf.read_port()
+        m.d.comb += [wp.addr.eq(self.wr.payload.addr), wp.data.eq(self.wr.payload.data),
+                     wp.en.eq(self.wr.valid)]
+        beat_seq = Signal(8)
+        with m.If(self.commit.valid):
+            m.d.sync += [self.full.eq(1), beat_seq.eq(self.commit.payload)]
+
+        rd = Signal(range(W + 1))
+        feeding = self.feeding
+        m.d.comb += [rp.addr.eq(rd), self.samples.payload.eq(rp.data), self.samples.valid.eq(feeding),
+                     self.seq.payload.eq(beat_seq), self.seq.valid.eq(self.full & ~feeding & self.start)]
+        with m.If(~feeding):
+            m.d.comb += rp.en.eq(1)
+            with m.If(self.seq.valid & self.seq.ready):
+                # rp reads address 0 in this cycle (rd == 0): data is there next cycle
+                m.d.sync += [feeding.eq(1), rd.eq(1)]
+            with m.Else():
+                m.d.sync += rd.eq(0)
+        with m.Else():
+            m.d.comb += rp.en.eq(self.samples.ready)
+            with m.If(self.samples.ready):
+                m.d.sync += rd.eq(rd + 1)
+                with m.If(rd == W):                   # the last sample was accepted
+                    m.d.sync += [feeding.eq(0), self.full.eq(0), rd.eq(0)]
+        return m

@@ -1,0 +1,266 @@
+"""The receive side of the serial link (docs/protocol.md): bytes in, beats, PINGs and error events out."""
+
+from contextlib import contextmanager
+
+from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ternecg.hw.checks import Checked, check_int
+
+from . import protocol as P
+from .crc import crc16_step
+
+__all__ = ["Deframer"]
+
+
+class Deframer(Checked, wiring.Component):
+    """A byte-wise state machine that checks frames and reports what arrived.
+
+    States HUNT, VER, TYPE, LEN0, LEN1, PAYLOAD, CRC0, CRC1 (docs/protocol.md, "Receive"): the
+    version, the type (BEAT, or BEAT_RR for a link with ``rr_bits``, and PING) and the one valid
+    length of the type are checked, the CRC-16/CCITT-FALSE over VER .. PAYLOAD at the end. A
+    BEAT's samples go to the beat buffer on ``wr`` while they arrive; only after the CRC matched
+    (and no sample or RR code was out of range, and the buffer was free at LEN) does ``beat``
+    commit them. Every problem is exactly one transfer on ``event`` and a return to HUNT:
+
+    * bytes outside frames: SYNC (their count, saturating at 255), at the next SOF or when the
+      line has been idle for ``timeout_cycles``; a SOF where VER is expected restarts the frame
+      (SYNC 1);
+    * VERSION, TYPE, LENGTH at the bad header byte (the bytes of a rejected header are not
+      rescanned), CRC, BUSY (the buffer was in use at LEN) and RANGE at the last CRC byte;
+    * TIMEOUT: no byte for ``timeout_cycles`` inside a frame (detail: its type, or 0 before TYPE);
+    * FRAMING / OVERRUN: the UART reports a bad stop bit or a lost byte (``framing``,
+      ``overrun``; never in the same cycle as a byte). A frame in progress is abandoned without
+      a second event; SYNC counting of bytes outside frames goes on.
+
+    The inter-byte timeout counts the cycles since the last byte or UART error.
+
+    Parameters
+    ----------
+    timeout_cycles : int
+        The inter-byte timeout in clock cycles.
+    rr_bits : int
+        0: the link takes BEAT frames; 1..8: BEAT_RR frames with codes of ``rr_bits`` bits.
+
+    Members
+    -------
+    rx : ``In(stream.Signature(unsigned(8)))``
+        Received bytes, one per transfer (always ready: the deframer never back-pressures).
+    framing, overrun : ``In(1)``
+        One-cycle UART error pulses.
+    busy : ``In(1)``
+        The beat buffer is in use (a BEAT whose LEN arrives meanwhile is dropped: BUSY).
+    wr : ``Out(stream.Signature(StructLayout({"addr", "data"}), always_ready=True))``
+        Beat-buffer writes, one per sample as it arrives (also for frames that are dropped later).
+    beat : ``Out(stream.Signature(StructLayout({"seq", "codes"}), always_ready=True))``
+        One transfer per accepted beat (its samples are in the buffer).
+    ping : ``Out(stream.Signature(unsigned(8), always_ready=True))``
+        One transfer per accepted PING: its token.
+    event : ``Out(stream.Signature(StructLayout({"code", "detail"}), always_ready=True))``
+        One transfer per error event (codes ``protocol.E_*``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (before the component exists: hw/checks.py).
+    """
+
+    @classmethod
+    def check_arguments(cls, *, timeout_cycles, rr_bits=0):
+        check_int("Deframer", "timeout_cycles", timeout_cycles, minimum=1)
+        check_int("Deframer", "rr_bits", rr_bits, minimum=0, maximum=8)
+
+    def __init__(self, *, timeout_cycles, rr_bits=0):
+        self._timeout = int(timeout_cycles)
+        self._rb = int(rr_bits)
+        codes_w = max(1, P.RR_FEATURES * self._rb)
+        self.wr_layout = data.StructLayout({"addr": range(P.WINDOW + 1), "data": unsigned(11)})
+        self.beat_layout = data.StructLayout({"seq": unsigned(8), "codes": unsigned(codes_w)})
+        self.event_layout = data.StructLayout({"code": unsigned(8), "detail": unsigned(8)})
+        super().__init__({
+            "rx": In(stream.Signature(unsigned(8))),
+            "framing": In(1),
+            "overrun": In(1),
+            "busy": In(1),
+            "wr": Out(stream.Signature(self.wr_layout, always_ready=True)),
+            "beat": Out(stream.Signature(self.beat_layout, always_ready=True)),
+            "ping": Out(stream.Signature(unsigned(8), always_ready=True)),
+            "event": Out(stream.Signature(self.event_layout, always_ready=True)),
+        })
+
+    @property
+    def timeout_cycles(self):
+        return self._timeout
+
+    @property
+    def rr_bits(self):
+        return self._rb
+
+    def elaborate(self, platform):
+        m = Module()
+        ev = self.event
+        b = self.rx.payload
+        got = self.rx.valid
+        uart_error = self.framing | self.overrun
+        m.d.comb += self.rx.ready.eq(1)
+
+        # a model with an RR path takes BEAT_RR frames: seq, one byte per RR code, then samples
+        rb = self._rb
+        n_codes = P.RR_FEATURES if rb else 0
+        beat_type = P.BEAT_RR if rb else P.BEAT
+        beat_len = P.BEAT_RR_LEN if rb else P.BEAT_LEN
+        odd_codes = n_codes & 1                 # low bytes: odd cnt after seq, even after seq + 3 codes
+        rr_rx = Signal(max(1, n_codes * rb))
+
+        crc = Signal(16)
+        ftype = Signal(8)
+        length = Signal(16)
+        len_lo = Signal(8)
+        cnt = Signal(16)
+        lo = Signal(8)
+        seq_rx = Signal(8)
+        token_rx = Signal(8)
+        drop = Signal()
+        range_bad = Signal()
+        crc_hi_ok = Signal()
+        waddr = Signal(range(P.WINDOW + 1))
+        discarded = Signal(8)
+        idle = Signal(range(self._timeout + 1))
+        timed_out = Signal()
+        m.d.comb += timed_out.eq(idle == self._timeout)
+        with m.If(got | uart_error):
+            m.d.sync += idle.eq(0)
+        with m.Elif(~timed_out):
+            m.d.sync += idle.eq(idle + 1)
+
+        def event(code, detail=0):
+            m.d.comb += [ev.valid.eq(1), ev.payload.code.eq(code), ev.payload.detail.eq(detail)]
+
+        def truncated(detail):
+            # truncated frame: no byte for timeout_cycles in any state but HUNT
+            with m.If(~got & timed_out):
+                event(P.E_TIMEOUT, detail)
+                m.next = "HUNT"
+
+        crc_next = crc16_step(crc, b)
+        m.d.comb += [self.wr.payload.addr.eq(waddr), self.wr.payload.data.eq(Cat(lo, b[:3])),
+                     self.beat.payload.seq.eq(seq_rx), self.beat.payload.codes.eq(rr_rx),
+                     self.ping.payload.eq(token_rx)]
+
+        @contextmanager
+        def no_uart_error():
+            # a UART error ends the frame: one event (below), back to HUNT, nothing else happens
+            with m.If(uart_error):
+                m.next = "HUNT"
+            with m.Else():
+                yield
+
+        with m.If(uart_error):
+            event(Mux(self.framing, P.E_FRAMING, P.E_OVERRUN))
+
+        with m.FSM(name="rx_fsm"):
+            with m.State("HUNT"):
+                with no_uart_error():
+                    with m.If(got):
+                        with m.If(b == P.SOF):
+                            with m.If(discarded != 0):
+                                event(P.E_SYNC, discarded)
+                            m.d.sync += [discarded.eq(0), crc.eq(0xFFFF)]
+                            m.next = "VER"
+                        with m.Elif(discarded != 0xFF):
+                            m.d.sync += discarded.eq(discarded + 1)
+                    with m.Elif(timed_out & (discarded != 0)):
+                        event(P.E_SYNC, discarded)
+                        m.d.sync += discarded.eq(0)
+            with m.State("VER"):
+                with no_uart_error():
+                    truncated(0)
+                    with m.If(got):
+                        m.d.sync += crc.eq(crc_next)
+                        with m.If(b == P.SOF):              # the first SOF was stray: restart here
+                            event(P.E_SYNC, 1)
+                            m.d.sync += crc.eq(0xFFFF)
+                        with m.Elif(b != P.VERSION):
+                            event(P.E_VERSION, b)
+                            m.next = "HUNT"
+                        with m.Else():
+                            m.next = "TYPE"
+            with m.State("TYPE"):
+                with no_uart_error():
+                    truncated(0)
+                    with m.If(got):
+                        m.d.sync += [crc.eq(crc_next), ftype.eq(b)]
+                        with m.If((b != beat_type) & (b != P.PING)):
+                            event(P.E_TYPE, b)
+                            m.next = "HUNT"
+                        with m.Else():
+                            m.next = "LEN0"
+            with m.State("LEN0"):
+                with no_uart_error():
+                    truncated(ftype)
+                    with m.If(got):
+                        m.d.sync += [crc.eq(crc_next), len_lo.eq(b)]
+                        m.next = "LEN1"
+            with m.State("LEN1"):
+                with no_uart_error():
+                    truncated(ftype)
+                    with m.If(got):
+                        full = Cat(len_lo, b)
+                        ok = (((ftype == beat_type) & (full == beat_len))
+                              | ((ftype == P.PING) & (full == P.PING_LEN)))
+                        m.d.sync += [crc.eq(crc_next), length.eq(full), cnt.eq(0), waddr.eq(0),
+                                     drop.eq(self.busy), range_bad.eq(0)]
+                        with m.If(~ok):
+                            event(P.E_LENGTH, ftype)
+                            m.next = "HUNT"
+                        with m.Else():
+                            m.next = "PAYLOAD"
+            with m.State("PAYLOAD"):
+                with no_uart_error():
+                    truncated(ftype)
+                    with m.If(got):
+                        m.d.sync += [crc.eq(crc_next), cnt.eq(cnt + 1)]
+                        with m.If(ftype == P.PING):
+                            m.d.sync += token_rx.eq(b)
+                        with m.Elif(cnt == 0):
+                            m.d.sync += seq_rx.eq(b)
+                        if n_codes:
+                            with m.Elif(cnt <= n_codes):           # RR codes (BEAT_RR)
+                                for f in range(n_codes):
+                                    with m.If(cnt == f + 1):
+                                        m.d.sync += rr_rx[f * rb:(f + 1) * rb].eq(b[:rb])
+                                if rb < 8:
+                                    with m.If(b[rb:] != 0):
+                                        m.d.sync += range_bad.eq(1)
+                        with m.Elif(cnt[0] if not odd_codes else ~cnt[0]):   # a sample's low byte
+                            m.d.sync += lo.eq(b)
+                        with m.Else():
+                            m.d.comb += self.wr.valid.eq(~drop)
+                            m.d.sync += waddr.eq(waddr + 1)
+                            with m.If(b[3:] != 0):
+                                m.d.sync += range_bad.eq(1)
+                        with m.If(cnt == length - 1):
+                            m.next = "CRC0"
+            with m.State("CRC0"):
+                with no_uart_error():
+                    truncated(ftype)
+                    with m.If(got):
+                        m.d.sync += crc_hi_ok.eq(b == crc[8:])
+                        m.next = "CRC1"
+            with m.State("CRC1"):
+                with no_uart_error():
+                    truncated(ftype)
+                    with m.If(got):
+                        with m.If(~crc_hi_ok | (b != crc[:8])):
+                            event(P.E_CRC, ftype)
+                        with m.Elif(ftype == P.PING):
+                            m.d.comb += self.ping.valid.eq(1)
+                        with m.Elif(drop):
+                            event(P.E_BUSY, seq_rx)
+                        with m.Elif(range_bad):
+                            event(P.E_RANGE, seq_rx)
+                        with m.Else():
+                            m.d.comb += self.beat.valid.eq(1)
+                        m.next = "HUNT"
+        return m

@@ -1,0 +1,94 @@
+"""Deframer: on a random damaged byte stream (boards/fuzz.py's generator) its events, beats and PINGs
+are exactly what the Python decoder predicts (boards/protocol.py); BUSY when the buffer is in use."""
+
+import pytest
+from amaranth.sim import Simulator
+
+from ternecg.boards import fuzz
+from ternecg.boards import protocol as P
+from ternecg.boards.deframer import Deframer
+from ternecg.golden import fixture
+
+
+def run(dut, events, busy_cycles=()):
+    """Drive ``events`` (kind, byte, gap) as the fuzz harness does; returns the outputs in order:
+    ("error", code, detail), ("beat", seq), ("ping", token), and the sample writes."""
+    out, writes = [], []
+    busy_cycles = set(busy_cycles)
+
+    async def monitor(ctx):
+        async for _, _, ev, code, detail, beat, seq, ping, token, wr, addr, data in ctx.tick().sample(
+                dut.event.valid, dut.event.payload.code, dut.event.payload.detail,
+                dut.beat.valid, dut.beat.payload.seq, dut.ping.valid, dut.ping.payload,
+                dut.wr.valid, dut.wr.payload.addr, dut.wr.payload.data):
+            if ev:
+                out.append(("error", code, detail))
+            if beat:
+                out.append(("beat", seq))
+            if ping:
+                out.append(("ping", token))
+            if wr:
+                writes.append((addr, data))
+
+    async def bench(ctx):
+        cycle = 0
+        for kind, value, gap in events:
+            for _ in range(gap):
+                ctx.set(dut.busy, cycle in busy_cycles)
+                await ctx.tick()
+                cycle += 1
+            signal = dut.rx.valid if kind == fuzz.BYTE else dut.framing if kind == fuzz.FRAMING else dut.overrun
+            ctx.set(signal, 1)
+            ctx.set(dut.rx.payload, value)
+            ctx.set(dut.busy, cycle in busy_cycles)
+            await ctx.tick()
+            cycle += 1
+            ctx.set(signal, 0)
+        await ctx.tick().repeat(dut.timeout_cycles + 10)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_process(monitor)
+    sim.add_testbench(bench)
+    sim.run()
+    return out, writes
+
+
+@pytest.mark.parametrize("rr_bits, seed", [(0, 10), (4, 34)])
+def test_random_damaged_stream_as_predicted(rr_bits, seed):
+    """About 2,500 bytes of every kind of damage (a short timeout keeps the simulation short)."""
+    fx = fixture.load()
+    stim = fuzz.generate(n_bytes=2500, seed=seed, raws=fx["raw"], rr=fx["rr"], rr_bits=rr_bits, uart=False,
+                         beat_gap=0, ping_spacing=0, timeout=200)
+    dut = Deframer(timeout_cycles=stim.timeout, rr_bits=rr_bits)
+    got, _ = run(dut, stim.events)
+    want = []
+    for o in fuzz.predict(stim.events, rr_bits=rr_bits, timeout=stim.timeout, uart=False, idle_after=True):
+        want.append(("error", o[1], o[2]) if o[0] in ("error", "range") else o[:2])
+    assert got == want
+    kinds = {P.ERROR_NAMES[o[1]] for o in want if o[0] == "error"}
+    assert {"SYNC", "VERSION", "TYPE", "LENGTH", "CRC", "TIMEOUT", "OVERRUN", "RANGE"} <= kinds
+    assert sum(o[0] == "beat" for o in got) >= 1 and sum(o[0] == "ping" for o in got) >= 1
+
+
+def test_busy_and_precedence():
+    """A BEAT whose LEN arrives while the buffer is in use is BUSY (with its seq); a CRC error
+    takes precedence; samples are written as they arrive (value and address)."""
+    samples = [(37 * k) % 2048 for k in range(P.WINDOW)]
+    good = P.encode_beat(9, samples)
+    bad_crc = bytearray(P.encode_beat(10, samples))
+    bad_crc[-1] ^= 1
+    events = [(fuzz.BYTE, b, 0) for b in good + bytes(bad_crc) + good]
+    dut = Deframer(timeout_cycles=100)
+    busy = range(len(good), 3 * len(good))       # busy during the 2nd and 3rd frames
+    got, writes = run(dut, events, busy_cycles=busy)
+    assert got == [("beat", 9), ("error", P.E_CRC, P.BEAT), ("error", P.E_BUSY, 9)]
+    assert writes[:P.WINDOW] == list(enumerate(samples))
+
+
+@pytest.mark.parametrize("kwargs, exc", [({"timeout_cycles": 0}, ValueError),
+                                         ({"timeout_cycles": 10, "rr_bits": 9}, ValueError),
+                                         ({"timeout_cycles": 1.5}, TypeError)])
+def test_bad_arguments(kwargs, exc, no_unused_warning):
+    with pytest.raises(exc, match="Deframer"):
+        Deframer(**kwargs)
