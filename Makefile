@@ -13,7 +13,7 @@ DB      ?=
 TERNECG ?= $(PY) -m ternecg.cli
 DBARG    = $(if $(DB),--db $(DB))
 
-.PHONY: help setup test test-fast demo sim sim-regress sim-gate eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval monitor-eval annotate aami4-select aami4-seeds verilog hw-report synth patch program host clean
+.PHONY: help setup test test-fast demo sim sim-regress sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval monitor-eval annotate aami4-select aami4-seeds verilog hw-report synth patch program host clean
 
 help:            ## list the targets
 	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "%-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +46,9 @@ sim-regress:     ## every DS2 test beat on its patient model and every DS2 beat 
 
 sim-gate:        ## gate level: synth_ice40 netlist + iCE40 cell models vs golden, 302 beats Verilator + BEATS=100 Icarus (~15 min)
 	$(TERNECG) sim-gate --beats $(or $(BEATS),100)
+
+fuzz:            ## protocol fuzz: the board core in Verilator against 100,000 bytes of random and damaged frames (+ 5,000 through the real UART) -> build/reports/fuzz.json (BYTES=, FUZZ_SEED=)
+	$(TERNECG) fuzz $(if $(BYTES),--bytes $(BYTES)) $(if $(FUZZ_SEED),--stimulus-seed $(FUZZ_SEED))
 
 eval:            ## evaluate the shipped model files -> build/reports/eval.json + confusion PNG
 	$(TERNECG) eval $(DBARG)
