@@ -19,23 +19,18 @@ driving itself:
 Verilator: the harness is compiled with :file:`cpp/harness_main.cpp`, a loop that only toggles
 the clock (no cocotb, no ``--timing`` coroutines: ~2.5x faster than a Verilog clock).
 Icarus: the same harness runs under cocotb (:mod:`ternecg.sim.tests.test_harness_cocotb` drives
-the clock and waits for ``done``). Results are compared in Python with the same
+the clock and waits for ``done``). :func:`ternecg.sim.verify.verify` (``bench="harness"``) builds
+and runs it and compares the results in Python with the same
 :func:`ternecg.sim.network_tb.compare_beat` as the cocotb testbench (class, logits, cycles); a
 beat that mismatches can be re-run through the cocotb network testbench with the debug tap to
-name the first layer, channel and position that differ (:func:`diagnose`).
+name the first layer, channel and position that differ (:func:`ternecg.sim.verify.diagnose`).
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from ternecg.errors import TernEcgError
-
-__all__ = ["PATTERNS", "HarnessResult", "harness_verilog", "run_harness", "diagnose"]
+__all__ = ["PATTERNS", "harness_verilog", "capacity", "build_verilator", "run_verilator"]
 
 PATTERNS = {"none": 0, "random": 1, "fixed": 2}
 TEST_MODULE = "ternecg.sim.tests.test_harness_cocotb"
@@ -182,25 +177,13 @@ def harness_verilog(top: str, *, length: int, raw_bits: int, out_bits: int, max_
                             max_samples=max_beats * length, **rr)
 
 
-@dataclass
-class HarnessResult:
-    simulator: str
-    beats: int
-    mismatches: list = field(default_factory=list)      # Mismatch objects (first few per beat)
-    mismatched_beats: list = field(default_factory=list)
-    seconds: float = 0.0            # simulation wall time (without the build)
-    build_seconds: float = 0.0
-    cycles: int = 0                 # compute cycles of the beats (analytical == measured)
-
-    @property
-    def beats_per_s(self):
-        return self.beats / self.seconds if self.seconds else 0.0
-
-
-def _check_pattern(name, what):
-    if name not in PATTERNS:
-        raise TernEcgError(f"{what} pattern must be one of {', '.join(PATTERNS)}, not {name!r}")
-    return PATTERNS[name]
+def capacity(beats: int) -> int:
+    """Beats the harness memory holds for a run of ``beats``: the next power of two, at least 512,
+    so that one build serves every run up to that size (the fixture's 302 beats and any subset)."""
+    cap = 512
+    while cap < beats:
+        cap *= 2
+    return cap
 
 
 def _stamp_ok(stamp: Path, key: str, binary: Path) -> bool:
@@ -209,12 +192,11 @@ def _stamp_ok(stamp: Path, key: str, binary: Path) -> bool:
 
 def build_verilator(sources, harness: str, build_dir: Path, waves=None) -> Path:
     """Compile the harness with Verilator and :file:`cpp/harness_main.cpp` into an executable
-    (skipped when the sources are unchanged); returns its path. With waves (``WAVES=1``, see
+    (skipped when the sources are unchanged; under a file lock, so parallel workers build it
+    once); returns its path. With waves (``WAVES=1``, see
     :func:`ternecg.sim.runner.waves_enabled`) the executable dumps ``dump.fst`` (``dump.vcd``
     without the lz4 headers) into its run directory."""
     import hashlib
-    import os
-    import subprocess
 
     from ternecg.sim import runner
 
@@ -231,10 +213,21 @@ def build_verilator(sources, harness: str, build_dir: Path, waves=None) -> Path:
     key = hashlib.sha256(repr((args, [Path(s).read_bytes() for s in sources],
                                main.read_bytes())).encode()).hexdigest()
     build_dir = Path(build_dir)
+    with runner.locked(build_dir):
+        return _build_locked(args, main, sources, build_dir, key, harness)
+
+
+def _build_locked(args, main, sources, build_dir, key, harness):
+    import os
+    import subprocess
+
+    from ternecg.sim import runner
+
     binary = build_dir / "harness"
     stamp = build_dir / "build.stamp"
     if _stamp_ok(stamp, key, binary):
         return binary
+    runner.require_simulator(f"Verilator build of {harness}")
     build_dir.mkdir(parents=True, exist_ok=True)
     stamp.unlink(missing_ok=True)
     env = dict(os.environ)
@@ -254,11 +247,14 @@ def build_verilator(sources, harness: str, build_dir: Path, waves=None) -> Path:
     return binary
 
 
-def _run_verilator(binary: Path, plusargs, run_dir: Path, on_progress=None):
+def run_verilator(binary: Path, plusargs, run_dir: Path, on_progress=None):
+    """Run a harness executable of :func:`build_verilator` in ``run_dir`` with ``plusargs``;
+    ``on_progress(n)`` follows its progress lines."""
     import subprocess
 
     from ternecg.sim import runner
 
+    runner.require_simulator(f"Verilator harness {binary}")
     log = run_dir / "sim.log"
     with open(log, "w") as f:
         proc = subprocess.Popen([str(Path(binary).resolve()), *plusargs, "+finish"], cwd=run_dir,
@@ -271,140 +267,3 @@ def _run_verilator(binary: Path, plusargs, run_dir: Path, on_progress=None):
     if proc.returncode != 0:
         raise runner.SimulationFailed(f"Verilator harness exited with {proc.returncode}; see {log}:\n"
                                       + runner.log_tail(log))
-
-
-def run_harness(model, raws, *, simulator="verilator", parallel=6, idle="none",
-                backpressure="none", seed=1, records=None, samples=None, work=None,
-                max_beats=None, on_progress=None, expected=None, dut=None, rr=None) -> HarnessResult:
-    """Run ``raws`` (N, L) through the accelerator for ``model`` in the speed harness and compare
-    every result with golden; returns a :class:`HarnessResult`.
-
-    ``rr``: the beats' (N, 3) RR codes, for a model with an RR path.
-    ``max_beats`` sizes the harness memory (default: N) so one build serves several runs;
-    ``on_progress(n)`` is called with the number of results so far (Verilator: every 100 beats);
-    ``expected`` reuses vectors of :func:`~ternecg.sim.network_tb.make_vectors` (``layers=False``
-    is enough) instead of computing them.
-    ``dut=(top, [verilog files])`` simulates another implementation of the same accelerator
-    (e.g. its gate-level netlist, see :mod:`ternecg.sim.gate`) instead of the generated RTL.
-    """
-    from ternecg.golden.spec.normalize import RAW_BITS
-    from ternecg.hw.top import Accelerator
-    from ternecg.sim import runner
-    from ternecg.hw import verilog
-    from ternecg.sim.network_tb import Expected, Mismatch, compare_beat, decode_result, make_vectors
-
-    if simulator not in runner.SIMULATORS:
-        raise TernEcgError(f"simulator must be one of {', '.join(runner.SIMULATORS)}, not {simulator!r}")
-    idle_mode = _check_pattern(idle, "idle")
-    bp_mode = _check_pattern(backpressure, "back-pressure")
-    raws = np.asarray(raws, dtype=np.int64)
-    if raws.ndim != 2 or len(raws) == 0:
-        raise TernEcgError(f"run_harness needs beats as an (N, length) array with N >= 1, "
-                           f"got shape {raws.shape}")
-    n = len(raws)
-    work = (Path(work) if work else runner.BUILD_ROOT / "harness").resolve()
-    acc = Accelerator(model, parallel, debug=False)
-    top = dut[0] if dut else f"acc_{model.sha256[:10]}_p{parallel}"
-    harness = f"{top}_harness"
-    length = acc.schedule.input_length
-    if raws.shape[1] != length:
-        raise TernEcgError(f"beats have {raws.shape[1]} samples, the model expects {length}")
-    max_beats = max(int(max_beats or n), n)
-    srcs = list(dut[1]) if dut else [verilog.generate(acc, top, work / "verilog")]
-    (work / "verilog").mkdir(parents=True, exist_ok=True)
-    hv = work / "verilog" / f"{harness}_{max_beats}.v"
-    text = harness_verilog(top, length=length, raw_bits=RAW_BITS, out_bits=acc.result_layout.size,
-                           max_beats=max_beats, harness=harness, rr_bits=acc.rr_width)
-    if not hv.is_file() or hv.read_text() != text:
-        hv.write_text(text)
-
-    t0 = time.perf_counter()
-    bdir = work / "sim" / (f"{top}-{max_beats}-{simulator}"
-                           + ("-waves" if runner.waves_enabled() else ""))
-    if simulator == "verilator":
-        binary = build_verilator([*srcs, hv], harness, bdir)
-    else:
-        build = runner.build([*srcs, hv], harness, "icarus", build_dir=bdir)
-    t1 = time.perf_counter()
-
-    vec = expected if expected is not None else make_vectors(
-        model, raws, records=records, samples=samples, accel=acc, layers=False, rr=rr)
-    exp = Expected.from_vectors(vec)
-    run_name = f"{idle}-{backpressure}-{seed}"
-    run_dir = bdir / f"run-{run_name}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    sfile, rfile = run_dir / "samples.hex", run_dir / "results.hex"
-    sfile.write_text("\n".join(f"{int(x):x}" for x in raws.reshape(-1)) + "\n")
-    rfile.unlink(missing_ok=True)
-    plus = [f"+beats={n}", f"+idle={idle_mode}", f"+backpressure={bp_mode}", f"+seed={int(seed)}",
-            f"+samples={sfile}", f"+results={rfile}"]
-    if acc.rr_width:
-        if exp.rr is None:
-            raise TernEcgError(f"model {model.cfg.name!r} has an RR path: pass the beats' RR codes (rr=)")
-        (run_dir / "rr.hex").write_text("\n".join(f"{int(w):x}" for w in exp.rr) + "\n")
-        plus.append(f"+rr={run_dir / 'rr.hex'}")
-    t2 = time.perf_counter()
-    if simulator == "verilator":
-        _run_verilator(binary, plus, run_dir, on_progress)
-    else:
-        build.run(TEST_MODULE, extra_env={"SIM_BEATS": n}, run_name=run_name, plusargs=plus)
-    t3 = time.perf_counter()
-
-    lines = rfile.read_text().split() if rfile.is_file() else []
-    res = HarnessResult(simulator=simulator, beats=n, seconds=t3 - t2, build_seconds=t1 - t0)
-    # idle input can stall the engine mid-beat (it waits for samples) and back-pressure can hold
-    # the last logit: then the measured cycles are only bounded below by the analytical count
-    cycles_mode = "exact" if (idle, backpressure) == ("none", "none") else "min"
-    for k in range(n):
-        if k >= len(lines):
-            res.mismatched_beats.append(k)
-            if len(res.mismatches) < 10:
-                res.mismatches.append(Mismatch(k, int(exp.record[k]), int(exp.sample[k]), "result",
-                                               f"no result (the harness wrote {len(lines)} of {n}; "
-                                               f"see {run_dir / 'sim.log'})"))
-            continue
-        mm = compare_beat(exp, k, decode_result(int(lines[k], 16), exp.fields), cycles_mode,
-                          layers=False)
-        if mm:
-            res.mismatched_beats.append(k)
-            res.mismatches.extend(mm[:3])
-    res.cycles = int(sum(int(x) for x in exp.cycles))
-    return res
-
-
-def diagnose(model, raws, beats, *, simulator="verilator", parallel=6, records=None, samples=None,
-             work=None) -> dict:
-    """Re-run ``beats`` (indices into ``raws``) through the cocotb network testbench with the debug
-    tap; returns its report ``{"beats", "mismatched_beats", "mismatches"}`` where each mismatch
-    message names the first differing layer, channel and position."""
-    import json
-
-    from ternecg.hw.top import Accelerator
-    from ternecg.sim import runner
-    from ternecg.hw import verilog
-    from ternecg.sim.network_tb import make_vectors
-
-    idx = list(beats)
-    if not idx:
-        return {"beats": 0, "mismatched_beats": 0, "mismatches": []}
-    raws = np.asarray(raws, dtype=np.int64)[idx]
-    rec = None if records is None else np.asarray(records)[idx]
-    smp = None if samples is None else np.asarray(samples)[idx]
-    work = Path(work) if work else runner.BUILD_ROOT / "harness"
-    acc = Accelerator(model, parallel, debug=True)
-    top = f"acc_{model.sha256[:10]}_p{parallel}_dbg"
-    src = verilog.generate(acc, top, work / "verilog")
-    vec = make_vectors(model, raws, records=rec, samples=smp, accel=acc, layers=True)
-    vpath = runner.write_vectors(work / "vectors" / f"{top}_diagnose.npz", **vec)
-    report = work / "runs" / f"{top}_diagnose.json"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.unlink(missing_ok=True)
-    env = {"SIM_VECTORS": vpath, "SIM_IDLE": "none", "SIM_BACKPRESSURE": "none",
-           "SIM_REPORT": report, "SIM_TAP": "1"}
-    try:
-        runner.run([src], top, "ternecg.sim.tests.test_network_cocotb", simulator,
-                   extra_env=env, run_name="diagnose", testcase="stream_beats")
-    except runner.SimulationFailed as exc:        # mismatches fail the cocotb test: read the report
-        if not report.is_file():
-            return {"beats": len(idx), "mismatched_beats": len(idx), "mismatches": [str(exc)[:2000]]}
-    return json.loads(report.read_text())

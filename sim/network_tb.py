@@ -35,16 +35,42 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import cocotb
-from cocotb.triggers import Event, FallingEdge, ReadOnly, RisingEdge, Timer, with_timeout
+from cocotb.triggers import (Event, FallingEdge, ReadOnly, RisingEdge, Timer, current_gpi_trigger,
+                             with_timeout)
 
-try:                                                # cocotb 2.x (private, but stable in 2.0/2.1)
-    from cocotb._gpi_triggers import current_gpi_trigger
-except ImportError:                                 # pragma: no cover
-    current_gpi_trigger = None
+from ternecg.sim.tb import (TB, BenchConfig, StreamSink, StreamSource, config, read_bit, read_word,
+                            to_signed)
 
-from ternecg.sim.tb import TB, StreamSink, StreamSource, _bit, _word, option, to_signed
+__all__ = ["Expected", "NetworkTB", "NetworkBenchConfig", "Mismatch", "make_vectors", "edge_beats",
+           "FIELDS"]
 
-__all__ = ["Expected", "NetworkTB", "Mismatch", "make_vectors", "edge_beats", "FIELDS"]
+
+@dataclass(frozen=True)
+class NetworkBenchConfig(BenchConfig):
+    """The options of the whole-network bench (sim/tests/test_network_cocotb.py), written by
+    :func:`ternecg.sim.verify.verify`.
+
+    Parameters
+    ----------
+    vectors, idle, backpressure, seed :
+        See :class:`ternecg.sim.tb.BenchConfig`; ``vectors`` holds :func:`make_vectors`' arrays.
+    first, count : int, int or None
+        The window of main-set beats that ``stream_beats`` sends (``None``: to the end).
+    cycles : str or None
+        "exact", "min" or "off"; ``None``: exact when both patterns are "none", else "min".
+    tap : bool
+        Monitor the debug tap and compare every hidden layer (needs layer maps in the vectors).
+    report : str or None
+        Where ``stream_beats`` writes its JSON summary (beats, mismatches, seconds).
+    progress : str or None
+        A file that ``stream_beats`` keeps updated with the number of finished beats.
+    """
+    first: int = 0
+    count: int | None = None
+    cycles: str | None = None
+    tap: bool = True
+    report: str | None = None
+    progress: str | None = None
 
 FIELDS = ("cls_bits", "logit_bits", "n_classes", "cycles_bits", "tap_layer_bits", "tap_addr_bits",
           "tap_data_bits")
@@ -302,12 +328,12 @@ class ResultSink(StreamSink):
         self.ready.value = int(next(self.backpressure))
         while True:
             await ReadOnly()
-            valid = _bit(self.valid)
+            valid = read_bit(self.valid)
             now = self._now()
-            ready = _bit(self.ready)
+            ready = read_bit(self.ready)
             if held is not None:
                 assert valid, f"{self.prefix}: valid dropped in cycle {now} while stalled"
-                bits = _word(self.payload)
+                bits = read_word(self.payload)
                 assert bits == held, (f"{self.prefix}: payload changed in cycle {now} while "
                                       f"stalled ({held:#x} -> {bits:#x})")
             if not valid:
@@ -315,7 +341,7 @@ class ResultSink(StreamSink):
                 await RisingEdge(self.valid)
                 self.ready.value = int(next(self.backpressure))
                 continue
-            bits = _word(self.payload)
+            bits = read_word(self.payload)
             if self.first_valid is None:
                 self.first_valid = now
             if ready:
@@ -345,23 +371,27 @@ class NetworkTB(TB):
         mismatches = await tb.run_beats(tb.exp)        # stream, collect, compare
         tb.check(mismatches)
 
-    ``idle``/``backpressure`` default to ``SIM_IDLE``/``SIM_BACKPRESSURE``; cycles are compared
-    exactly when both are "none", else as a lower bound (``cycles_mode`` overrides).
+    ``idle``/``backpressure``/``cycles_mode``/``tap`` default to the bench config
+    (:class:`NetworkBenchConfig`); cycles are compared exactly when both patterns are "none",
+    else as a lower bound.
     """
 
     def __init__(self, dut, exp: Expected, *, idle=None, backpressure=None, seed=None,
                  cycles_mode=None, period_ns=10, tap=None):
         super().__init__(dut, seed=seed, period_ns=period_ns)
+        cfg = config(NetworkBenchConfig, strict=False)
         self.exp = exp
-        self.idle = option("SIM_IDLE", "none") if idle is None else idle
-        self.backpressure = option("SIM_BACKPRESSURE", "none") if backpressure is None else backpressure
+        self.idle = cfg.idle if idle is None else idle
+        self.backpressure = cfg.backpressure if backpressure is None else backpressure
+        if cycles_mode is None:
+            cycles_mode = cfg.cycles
         if cycles_mode is None:
             cycles_mode = "exact" if (self.idle, self.backpressure) == ("none", "none") else "min"
         self.cycles_mode = cycles_mode
         # the tap monitor costs one Python callback per feature-bank write (~5000 per beat); without
-        # expected layer maps (or with SIM_TAP=0) it is not started and only results are checked
+        # expected layer maps (or with tap=False) it is not started and only results are checked
         if tap is None:
-            tap = option("SIM_TAP", "1") != "0" and bool(exp.layers)
+            tap = bool(cfg.tap) and bool(exp.layers)
         self.tap = tap
         f = exp.fields
         self._lb, self._ab = f["tap_layer_bits"], f["tap_addr_bits"]
@@ -512,7 +542,7 @@ class NetworkTB(TB):
 
     async def writable(self):
         """Leave the ReadOnly phase (results arrive there) so the caller may drive signals."""
-        if current_gpi_trigger is None or isinstance(current_gpi_trigger(), ReadOnly):
+        if isinstance(current_gpi_trigger(), ReadOnly):
             await RisingEdge(self.clk)
 
     async def run_beats(self, exp: Expected = None, *, timeout_cycles=None):

@@ -1,7 +1,7 @@
 """Full regression: every DS2 patient-specific test beat through the generated accelerator Verilog,
 bit-exact against the integer reference, on Verilator (every beat) and Icarus (a subset).
 
-``python -m ternecg.sim.regress [--limit N] [--parallel 6] [--jobs 2] [--icarus-beats 200]``
+``ternecg sim-regress [--limit N] [--parallel 6] [--jobs 2] [--icarus-beats 200]``
 (``make sim-regress``) writes ``build/reports/regress.json``::
 
     {"verilator": {"beats", "mismatches", "beats_per_s" (one simulation process, builds
@@ -18,7 +18,8 @@ finished beats. Then the inter-patient model (``models/inter_patient.json``, an 
 DS2 beat with its RR codes through one Verilator harness (and ``--icarus-beats`` / 4 beats on
 Icarus); ``--no-inter`` skips it.
 
-By default the beats go through the speed harness (:mod:`ternecg.sim.harness`: Verilog drives the
+Every run goes through :func:`ternecg.sim.verify.verify`. By default the beats go through the
+speed harness (:mod:`ternecg.sim.harness`: Verilog drives the
 accelerator, class/logits/cycles of every beat compared with golden; the records take turns
 through the idle/back-pressure patterns of ``PATTERN_CYCLE``, seeded per record); a record with mismatches gets its first mismatching
 beats re-run through the cocotb testbench with the debug tap, which names the first differing
@@ -28,7 +29,6 @@ with the tap (every hidden layer checked; a few beats per second). Needs the MIT
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import multiprocessing
@@ -42,76 +42,34 @@ from ternecg.paths import build_dir, relative
 
 REPORT = build_dir("reports", "regress.json")
 WORK = build_dir("regress")
-TEST_MODULE = "ternecg.sim.tests.test_network_cocotb"
 DIAGNOSE_BEATS = 3
 # harness patterns (idle, back-pressure) by record, in turn: cycles are checked exactly on the
 # records without stalls and as a lower bound on the others
 PATTERN_CYCLE = (("none", "none"), ("random", "random"), ("fixed", "random"), ("random", "fixed"))
 
 
-def _job_cocotb(rec, model_path, raws, records, samples, simulator, parallel, progress, patterns):
-    """Worker (``--layers``): one record through the cocotb testbench with the debug tap."""
-    from ternecg.golden.spec import modelfile
-    from ternecg.hw.top import Accelerator
-    from ternecg.sim import runner
-    from ternecg.hw import verilog
-    from ternecg.sim.network_tb import make_vectors
+def _job(rec, model_path, raws, records, samples, simulator, parallel, progress, patterns, tap):
+    """Worker: one record's beats on its model through :func:`ternecg.sim.verify.verify`: the speed
+    harness (default; mismatching beats are diagnosed with the debug tap) or, with ``tap``, the
+    cocotb testbench checking every hidden layer."""
+    from ternecg.sim.verify import Beats, Options, diagnose, verify
 
-    t0 = time.perf_counter()
-    model = modelfile.load(model_path)
-    acc = Accelerator(model, parallel, debug=True)
-    name = f"acc_r{rec}_p{parallel}"
-    src = verilog.generate(acc, name, WORK / "verilog")
-    vec = make_vectors(model, raws, records=records, samples=samples, accel=acc, layers=True)
-    vpath = runner.write_vectors(WORK / "vectors" / f"{name}_{simulator}.npz", **vec)
-    t1 = time.perf_counter()
-    build = runner.build([src], name, simulator, build_dir=WORK / "sim" / f"{name}-{simulator}")
-    t2 = time.perf_counter()
-    report = WORK / "runs" / f"{name}_{simulator}.json"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.unlink(missing_ok=True)
-    env = {"SIM_VECTORS": vpath, "SIM_IDLE": "none", "SIM_BACKPRESSURE": "none",
-           "SIM_REPORT": report, "SIM_PROGRESS": progress, "SIM_TAP": "1"}
-    error = None
-    try:
-        build.run(TEST_MODULE, extra_env=env, run_name="regress", testcase="stream_beats")
-    except Exception as exc:                    # mismatches fail the cocotb test: still counted
-        error = str(exc)[:4000]
-    t3 = time.perf_counter()
-    res = {"record": rec, "simulator": simulator, "beats": len(raws), "prepare_seconds": t1 - t0,
-           "build_seconds": t2 - t1, "sim_seconds": t3 - t2}
-    if report.is_file():
-        r = json.loads(report.read_text())
-        res.update(mismatches=r["mismatched_beats"], first_mismatches=r["mismatches"][:5])
+    beats = Beats(raws, record=records, sample=samples)
+    if tap:
+        opts = Options(model=model_path, parallel=parallel, simulator=simulator, bench="cocotb",
+                       layers=True)
     else:
-        res.update(mismatches=len(raws), first_mismatches=[f"no report: {error}"])
-    if error and not res["first_mismatches"]:
-        res["first_mismatches"] = [error]
-    return res
-
-
-def _job_harness(rec, model_path, raws, records, samples, simulator, parallel, progress, patterns):
-    """Worker (default): one record through the speed harness; mismatches are diagnosed."""
-    from ternecg.golden.spec import modelfile
-    from ternecg.sim.harness import diagnose, run_harness
-
-    def on_progress(k):
-        Path(progress).write_text(str(k))
-    model = modelfile.load(model_path)
-    r = run_harness(model, raws, simulator=simulator, parallel=parallel, idle=patterns[0],
-                    backpressure=patterns[1], seed=int(rec), records=records, samples=samples,
-                    work=WORK / "harness", on_progress=on_progress)
-    on_progress(len(raws))
+        opts = Options(model=model_path, parallel=parallel, simulator=simulator, idle=patterns[0],
+                       backpressure=patterns[1], seed=int(rec))
+    r = verify(beats, opts, progress=progress)
     res = {"record": rec, "simulator": simulator, "beats": r.beats, "build_seconds": r.build_seconds,
            "sim_seconds": r.seconds, "prepare_seconds": 0.0, "cycles": r.cycles,
-           "idle": patterns[0], "backpressure": patterns[1],
-           "cycles_checked": "exact" if patterns == ("none", "none") else "lower bound",
+           "idle": opts.idle, "backpressure": opts.backpressure,
+           "cycles_checked": "exact" if (opts.idle, opts.backpressure) == ("none", "none") else "lower bound",
            "mismatches": len(r.mismatched_beats),
-           "first_mismatches": [str(m) for m in r.mismatches[:5]]}
-    if r.mismatched_beats:
-        res["diagnosis"] = diagnose(model, raws, r.mismatched_beats[:DIAGNOSE_BEATS],
-                                    simulator=simulator, parallel=parallel, records=records,
-                                    samples=samples, work=WORK / "harness")["mismatches"]
+           "first_mismatches": [str(m) for m in r.mismatches[:5]] + r.failures[:2]}
+    if r.mismatched_beats and not tap:
+        res["diagnosis"] = diagnose(beats, r.mismatched_beats[:DIAGNOSE_BEATS], opts).mismatches
     return res
 
 
@@ -126,7 +84,6 @@ def _progress_total(files):
 
 
 def run_simulator(simulator, plan, *, parallel, jobs, tap, desc):
-    job = _job_cocotb if tap else _job_harness
     """Run every (record, model, beats) of ``plan`` on ``simulator``; returns the summary dict."""
     from tqdm import tqdm
 
@@ -144,8 +101,8 @@ def run_simulator(simulator, plan, *, parallel, jobs, tap, desc):
             f = progress_dir / f"{simulator}_{p['record']}.txt"
             f.write_text("0")
             files[p["record"]] = f
-            futures.append(pool.submit(job, p["record"], str(p["model"]), p["raw"], p["records"],
-                                       p["samples"], simulator, parallel, str(f), patterns))
+            futures.append(pool.submit(_job, p["record"], str(p["model"]), p["raw"], p["records"],
+                                       p["samples"], simulator, parallel, str(f), patterns, tap))
         stop = threading.Event()
 
         def poll():
@@ -224,7 +181,7 @@ def run_inter(beats, *, parallel, limit=None, icarus_beats=0):
 
     from ternecg.golden.spec import modelfile
     from ternecg.golden.rr import model_codes
-    from ternecg.sim.harness import run_harness
+    from ternecg.sim.verify import Beats, Options, verify
 
     path = modelfile.MODELS_DIR / "inter_patient.json"
     model = modelfile.load(path)
@@ -236,10 +193,9 @@ def run_inter(beats, *, parallel, limit=None, icarus_beats=0):
             continue
         idx = test[np.linspace(0, len(test) - 1, min(n, len(test))).round().astype(np.int64)] \
             if sim == "icarus" else test[:n]
-        r = run_harness(model, beats.raw[idx].astype(np.int64), simulator=sim, parallel=parallel,
-                        idle="random", backpressure="random", seed=2, rr=codes[idx],
-                        records=beats.record[idx].astype(np.int64), samples=beats.sample[idx],
-                        work=WORK / "harness")
+        r = verify(Beats(beats.raw[idx], codes[idx], beats.record[idx], beats.sample[idx]),
+                   Options(model=model, parallel=parallel, simulator=sim, idle="random",
+                           backpressure="random", seed=2))
         out[sim] = {"beats": r.beats, "mismatches": len(r.mismatched_beats),
                     "first_mismatches": [str(m) for m in r.mismatches[:5]],
                     "beats_per_s": r.beats / r.seconds if r.seconds else 0.0,
@@ -250,22 +206,32 @@ def run_inter(beats, *, parallel, limit=None, icarus_beats=0):
     return out
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m ternecg.sim.regress", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--limit", type=int, default=None, help="at most N Verilator beats (quick run)")
-    ap.add_argument("--parallel", type=int, default=6, help="accelerator PARALLEL (default 6)")
-    ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    ap.add_argument("--icarus-beats", type=int, default=200,
+def add_parser(sub):
+    """``ternecg sim-regress`` (``make sim-regress``)."""
+    from ternecg import options
+    ap = sub.add_parser("sim-regress", description=__doc__.split("\n\n")[0])
+    options.add_limit(ap)
+    options.add_parallel(ap, default=6)
+    options.add_jobs(ap)
+    ap.add_argument("--icarus-beats", metavar="N", type=options.nonnegative_int, default=200,
                     help="beats on Icarus, spread over the records (0: skip Icarus)")
     ap.add_argument("--layers", action="store_true",
                     help="every beat through the cocotb testbench with the debug tap (every hidden "
                          "layer checked; a few beats/s, hours for all of DS2)")
     ap.add_argument("--no-inter", action="store_true",
                     help="skip the inter-patient model (models/inter_patient.json) on all DS2 beats")
-    ap.add_argument("--db", default=None, help="MIT-BIH database folder (default: auto)")
-    ap.add_argument("--report", default=str(REPORT))
-    args = ap.parse_args(argv)
+    options.add_db(ap)
+    options.add_out(ap, REPORT.parent, f"writes {REPORT.name}")
+    ap.set_defaults(func=_command)
+    return ap
 
+
+def main(argv=None):
+    from ternecg.cli import command_main
+    return command_main("sim-regress")(argv)
+
+
+def _command(args):
     from ternecg.golden.beats import load_beats
     beats = load_beats(args.db)
     tap = args.layers
@@ -287,7 +253,7 @@ def main(argv=None):
     if not args.no_inter and not tap:
         out["inter_patient"] = run_inter(beats, parallel=args.parallel, limit=args.limit,
                                          icarus_beats=min(4, args.icarus_beats))
-    report = Path(args.report)
+    report = Path(args.out) / REPORT.name
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(out, indent=1, default=str))
     ok = all(s["mismatches"] == 0 for s in out.get("inter_patient", {}).values() if isinstance(s, dict))

@@ -1,22 +1,30 @@
 """Build and run cocotb tests on Icarus Verilog or Verilator (cocotb 2.x Python runner).
 
-Typical use from a pytest (see tests/sim/test_normalizer_sim.py)::
+The whole accelerator is checked through :func:`ternecg.sim.verify.verify`, which uses this
+module; the component benches use it directly (see tests/sim/test_normalizer_sim.py)::
 
     src = verilog.generate(Normalizer(), "normalizer", runner.BUILD_ROOT / "verilog")
-    runner.run([src], "normalizer", "ternecg.sim.tests.test_normalizer_cocotb",
-               simulator="verilator", extra_env={"SIM_IDLE": "random"})
+    model = runner.build([src], "normalizer", "verilator")
+    model.run("ternecg.sim.tests.test_normalizer_cocotb",
+              config=tb.BenchConfig(vectors=path, idle="random", backpressure="random"))
 
 * One build directory per (toplevel, simulator, parameter set, waves) under ``build/sim/``;
   a build is skipped when a stamp (hash of the sources' text, toplevel, parameters, simulator and
   build arguments) matches, so a Verilator model is compiled once and reused by every test run —
-  also across pytest sessions. Pass run-time options to the cocotb module through ``extra_env``
-  (read them with :func:`ternecg.sim.tb.option`), never through parameters, to avoid rebuilds.
+  also across pytest sessions. Builds hold a file lock (:func:`locked`) on their directory, so
+  parallel pytest workers (pytest-xdist) never compile the same model at the same time: the
+  second one waits and then finds the stamp.
+* Run-time options reach the cocotb module as ONE object: ``config=`` (a dataclass such as
+  :class:`ternecg.sim.tb.BenchConfig`, or a dict) is written as JSON into the run directory and
+  its path is the only environment variable (``TERNECG_SIM_CONFIG``); the bench reads it with
+  :func:`ternecg.sim.tb.config`. Never pass options as Verilog parameters (that rebuilds).
 * Test vectors: compute them with the golden model in the pytest process, save them with
-  :func:`write_vectors` and pass the path in ``extra_env`` (:func:`ternecg.sim.tb.load_vectors`
-  reads it); importing torch inside the simulator costs ~5 s per run.
-* Every :func:`run` gets its own test directory (``<build_dir>/run-<run_name>``) with
-  ``results.xml`` and ``sim.log``; :class:`SimulationFailed` (an ``AssertionError``) is raised
-  with the failing testcases' messages and the log path when anything failed.
+  :func:`write_vectors` and name the file in the config (``vectors=``;
+  :func:`ternecg.sim.tb.vectors` reads it); importing torch inside the simulator costs ~5 s.
+* Every :meth:`Build.run` gets its own test directory (``<build_dir>/run-<run_name>``, plus
+  ``-<worker>`` under pytest-xdist) with ``config.json``, ``results.xml`` and ``sim.log``;
+  :class:`SimulationFailed` (an ``AssertionError``) is raised with the failing testcases'
+  messages and the log path when anything failed.
 * ``WAVES=1`` in the environment (or ``waves=True``) builds a separate waves model and dumps an
   FST into the run directory: ``<toplevel>.fst`` (Icarus) or ``dump.fst`` (Verilator; its FST
   writer needs the lz4 headers, ``apt-get install liblz4-dev``; without them it writes
@@ -27,6 +35,8 @@ Typical use from a pytest (see tests/sim/test_normalizer_sim.py)::
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -41,12 +51,15 @@ from cocotb_tools.runner import get_runner
 from ternecg.errors import TernEcgError
 from ternecg.paths import build_dir
 
-__all__ = ["BUILD_ROOT", "SIMULATORS", "SimulationFailed", "Build", "build", "run", "waves_enabled",
-           "write_vectors", "setup_simulator_path", "verilator_makeflags"]
+__all__ = ["BUILD_ROOT", "SIMULATORS", "CONFIG_ENV", "SimulationFailed", "Build", "build", "run",
+           "waves_enabled", "write_vectors", "write_config", "locked", "failures", "require_simulator",
+           "setup_simulator_path", "verilator_makeflags"]
 
 BUILD_ROOT = build_dir("sim").resolve()   # absolute: the simulators run in their own folders
 SIMULATORS = ("icarus", "verilator")
 TIMESCALE = ("1ns", "1ps")
+#: the one environment variable a cocotb bench gets from us: the path of its JSON config
+CONFIG_ENV = "TERNECG_SIM_CONFIG"
 
 
 class SimulationFailed(AssertionError):
@@ -70,10 +83,67 @@ def write_vectors(path, **arrays) -> Path:
     import numpy as np
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")     # parallel workers: own temp
     np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
     tmp.replace(path)
     return path
+
+
+def _jsonable(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):     # numpy scalars
+        return value.item()
+    return value
+
+
+def write_config(path, config) -> Path:
+    """Write a bench's options (a dataclass or a dict of JSON values; paths become strings) as
+    JSON to ``path``; :func:`ternecg.sim.tb.config` reads it back inside the simulator."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(_jsonable(config), indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
+@contextmanager
+def locked(path):
+    """Hold an exclusive file lock on ``<path>.lock`` (pytest-xdist workers, ``--jobs`` workers):
+    whoever comes second waits until the first has built, then finds its stamp."""
+    lock = Path(str(path) + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+#: set (to a reason) while a test that is not marked ``sim`` runs (tests/conftest.py): then every
+#: simulator build or run fails at once, so `make test-fast` provably runs no Verilog simulator
+FORBIDDEN = None
+
+
+def require_simulator(what):
+    """Raise :class:`SimulationFailed` when simulators are forbidden (see :data:`FORBIDDEN`)."""
+    if FORBIDDEN:
+        raise SimulationFailed(f"{what}: {FORBIDDEN}")
+
+
+def worker_suffix() -> str:
+    """``-gw0``, ``-gw1``, ... under pytest-xdist, else "": run directories of parallel workers
+    never collide."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return f"-{worker}" if worker else ""
 
 
 def _verilator_bin() -> Path | None:
@@ -182,18 +252,31 @@ class Build:
     waves: bool
     parameters: tuple
 
-    def run(self, test_module, *, extra_env=None, run_name="default", testcase=None, seed=None,
-            plusargs=()):
+    def run_dir(self, run_name="default") -> Path:
+        """The test directory of run ``run_name`` (per pytest-xdist worker)."""
+        return self.build_dir / f"run-{_slug(run_name)}{worker_suffix()}"
+
+    def run(self, test_module, *, config=None, extra_env=None, run_name="default", testcase=None,
+            seed=None, plusargs=(), check=True):
         """Run cocotb ``test_module`` on this model; return the results XML path.
 
-        Raises :class:`SimulationFailed` if a test failed or the simulator crashed.
+        ``config`` (a dataclass or dict) is the bench's options, written to ``config.json`` in the
+        run directory and read by :func:`ternecg.sim.tb.config`; ``extra_env`` adds environment
+        variables for anything else (prefer ``config``). ``testcase``: a name or a
+        comma-separated list. Raises :class:`SimulationFailed` if a test failed or the simulator
+        crashed (``check=False``: only when no results were written; read them with
+        :func:`failures`).
         """
+        require_simulator(f"{self.simulator} run of {test_module}")
         setup_simulator_path(self.simulator)
-        test_dir = self.build_dir / f"run-{_slug(run_name)}"
+        test_dir = self.run_dir(run_name)
         test_dir.mkdir(parents=True, exist_ok=True)
         results = test_dir / "results.xml"
+        results.unlink(missing_ok=True)
         log = test_dir / "sim.log"
         env = {k: str(v) for k, v in (extra_env or {}).items()}
+        if config is not None:
+            env[CONFIG_ENV] = str(write_config(test_dir / "config.json", config))
         runner = get_runner(self.simulator)
         error = None
         with _runner_env():
@@ -216,25 +299,35 @@ class Build:
                 )
             except (SystemExit, RuntimeError) as exc:      # simulator exited non-zero
                 error = exc
-        _check_results(results, log, error)
+        if check:
+            _check_results(results, log, error)
+        elif not results.is_file():
+            raise SimulationFailed(f"simulation produced no results ({error!r}); see {log}:\n"
+                                   + log_tail(log))
         return results
 
 
-def _check_results(results: Path, log: Path, error):
-    if not results.is_file():
-        raise SimulationFailed(f"simulation produced no results ({error!r}); see {log}:\n"
-                               + log_tail(log))
-    failures = []
+def failures(results: Path) -> tuple[int, list[str]]:
+    """(number of testcases, ``"name: failure: message"`` of each failed one) of a results XML."""
+    out = []
     total = 0
     for case in ElementTree.parse(results).getroot().iter("testcase"):
         total += 1
         for tag in ("failure", "error"):
             for node in case.findall(tag):
                 msg = (node.get("message") or node.text or "").strip()
-                failures.append(f"{case.get('name')}: {tag}: {msg}")
-    if failures:
-        raise SimulationFailed(f"{len(failures)} of {total} cocotb tests failed (log {log}):\n  "
-                               + "\n  ".join(failures) + "\n" + log_tail(log))
+                out.append(f"{case.get('name')}: {tag}: {msg}")
+    return total, out
+
+
+def _check_results(results: Path, log: Path, error):
+    if not results.is_file():
+        raise SimulationFailed(f"simulation produced no results ({error!r}); see {log}:\n"
+                               + log_tail(log))
+    total, failed = failures(results)
+    if failed:
+        raise SimulationFailed(f"{len(failed)} of {total} cocotb tests failed (log {log}):\n  "
+                               + "\n  ".join(failed) + "\n" + log_tail(log))
     if total == 0:
         raise SimulationFailed(f"no cocotb tests ran (log {log}):\n" + log_tail(log))
     if error is not None:
@@ -280,10 +373,16 @@ def build(verilog_sources, toplevel, simulator="icarus", *, parameters=None, wav
         tag = f"{toplevel}-{simulator}-{pset}" + ("-waves" if waves else "")
         build_dir = BUILD_ROOT / tag
     build_dir = Path(build_dir).resolve()
+    with locked(build_dir):
+        _build_locked(simulator, toplevel, sources, parameters, args, waves, build_dir, key, always)
+    return Build(simulator, toplevel, build_dir, waves, parameters)
+
+
+def _build_locked(simulator, toplevel, sources, parameters, args, waves, build_dir, key, always):
     stamp = build_dir / "build.stamp"
     model = build_dir / ("sim.vvp" if simulator == "icarus" else toplevel)
-
     if always or not (stamp.is_file() and stamp.read_text() == key and model.is_file()):
+        require_simulator(f"{simulator} build of {toplevel}")
         build_dir.mkdir(parents=True, exist_ok=True)
         stamp.unlink(missing_ok=True)
         log = build_dir / "build.log"
@@ -320,18 +419,17 @@ def build(verilog_sources, toplevel, simulator="icarus", *, parameters=None, wav
                     else:
                         os.environ["MAKEFLAGS"] = saved_makeflags
         stamp.write_text(key)
-    return Build(simulator, toplevel, build_dir, waves, parameters)
 
 
 def run(verilog_sources, toplevel, test_module, simulator="icarus", *, build_dir=None,
-        parameters=None, extra_env=None, waves=None, run_name="default", testcase=None,
-        seed=None, plusargs=()) -> Path:
+        parameters=None, config=None, extra_env=None, waves=None, run_name="default",
+        testcase=None, seed=None, plusargs=()) -> Path:
     """Build (if needed) and run cocotb ``test_module`` on ``toplevel``; return the results XML.
 
-    ``extra_env`` (str -> str) is passed to the cocotb test process, e.g. pattern names or JSON
-    paths. Raises :class:`SimulationFailed` if any cocotb test failed.
+    ``config``: the bench's options (see :meth:`Build.run`). Raises :class:`SimulationFailed`
+    if any cocotb test failed.
     """
     model = build(verilog_sources, toplevel, simulator, parameters=parameters, waves=waves,
                   build_dir=build_dir)
-    return model.run(test_module, extra_env=extra_env, run_name=run_name, testcase=testcase,
-                     seed=seed, plusargs=plusargs)
+    return model.run(test_module, config=config, extra_env=extra_env, run_name=run_name,
+                     testcase=testcase, seed=seed, plusargs=plusargs)

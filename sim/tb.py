@@ -11,30 +11,91 @@ there) transfers at edge ``c + 1``. :attr:`StreamSource.accepted` and
 :attr:`StreamSink.received` record those cycle numbers, so latencies can be measured exactly as
 "first output cycle - last input cycle" (the same convention as the Amaranth-simulator tests).
 
-Run-time options come from the environment (set by :func:`ternecg.sim.runner.run`'s
-``extra_env``), so one compiled model serves a whole test matrix:
+Run-time options reach the bench as one object, so one compiled model serves a whole test
+matrix: the pytest side passes a dataclass (:class:`BenchConfig` or a bench's subclass of it) as
+``config=`` to :meth:`ternecg.sim.runner.Build.run`, which writes it as JSON and names the file in
+the only environment variable, ``TERNECG_SIM_CONFIG``; the bench reads it back with
+:func:`config`. The fields every stream bench shares:
 
-* ``SIM_IDLE``: default idle pattern of every :class:`StreamSource` (a :data:`PATTERNS` name),
-* ``SIM_BACKPRESSURE``: default ready pattern of every :class:`StreamSink`,
-* ``SIM_SEED``: base seed (each stream gets its own seed derived from it and its prefix),
-* ``SIM_VECTORS``: path of a vectors .npz (:func:`load_vectors`); avoid importing torch (the
-  golden model) inside the simulator, it costs seconds per run.
+* ``idle``: default idle pattern of every :class:`StreamSource` (a :data:`PATTERNS` name),
+* ``backpressure``: default ready pattern of every :class:`StreamSink`,
+* ``seed``: base seed (each stream gets its own seed derived from it and its prefix),
+* ``vectors``: path of a vectors .npz (:func:`vectors`); avoid importing torch (the golden
+  model) inside the simulator, it costs seconds per run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
 import os
 import random
 import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-__all__ = ["PATTERNS", "pattern", "option", "load_vectors", "vectors", "to_signed", "to_unsigned", "pack", "unpack",
-           "StreamSource", "StreamSink", "TB"]
+__all__ = ["PATTERNS", "pattern", "BenchConfig", "config", "load_vectors", "vectors", "to_signed",
+           "to_unsigned", "pack", "unpack", "read_bit", "read_word", "StreamSource", "StreamSink", "TB"]
+
+#: the environment variable that names a bench's JSON config (same as ``runner.CONFIG_ENV``;
+#: this module must not import the runner, the simulator process does not need it)
+CONFIG_ENV = "TERNECG_SIM_CONFIG"
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Options every stream bench understands; a bench with more options subclasses it.
+
+    Parameters
+    ----------
+    vectors : str or None
+        The .npz of expected values (:func:`ternecg.sim.runner.write_vectors`).
+    idle : str
+        Default idle pattern of the sources (a :data:`PATTERNS` name).
+    backpressure : str
+        Default ready pattern of the sinks.
+    seed : int
+        Base seed of the random patterns.
+    """
+    vectors: str | None = None
+    idle: str = "none"
+    backpressure: str = "none"
+    seed: int = 0
+
+
+_CONFIG = None
+
+
+def _raw_config() -> dict:
+    global _CONFIG
+    if _CONFIG is None:
+        path = os.environ.get(CONFIG_ENV)
+        if path:
+            with open(path) as f:
+                _CONFIG = json.load(f)
+        else:
+            _CONFIG = {}
+    return _CONFIG
+
+
+def config(cls=BenchConfig, *, strict=True):
+    """This bench's options as a ``cls`` instance (a :class:`BenchConfig` dataclass), read once
+    per simulator process from the JSON file named by ``$TERNECG_SIM_CONFIG``; defaults when it is
+    not set. ``strict``: a key that ``cls`` does not have is an error (a misspelt option would
+    otherwise be ignored); ``strict=False`` takes only ``cls``'s fields (e.g. :class:`TB` reads
+    the shared ones from a bench's larger config)."""
+    raw = _raw_config()
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if strict and unknown:
+        raise TypeError(f"{cls.__name__} has no option(s) {', '.join(unknown)} "
+                        f"(known: {', '.join(sorted(names))})")
+    return cls(**{k: v for k, v in raw.items() if k in names})
 
 
 def _random_pattern(seed, p_one=0.7):
@@ -69,15 +130,10 @@ def pattern(spec=None, seed=0) -> Iterator[int]:
     raise TypeError(f"pattern must be a name, random.Random or iterable of 0/1, not {spec!r}")
 
 
-def option(name, default=None):
-    """A run-time option of the cocotb test (an environment variable passed via ``extra_env``)."""
-    return os.environ.get(name, default)
-
-
-def load_vectors(env="SIM_VECTORS"):
-    """The arrays saved by :func:`ternecg.sim.runner.write_vectors` whose path is in ``$env``,
-    as a dict of numpy arrays, or None if the variable is not set."""
-    path = option(env)
+def load_vectors(path=None):
+    """The arrays saved by :func:`ternecg.sim.runner.write_vectors` at ``path`` (default: the
+    config's ``vectors``) as a dict of numpy arrays, or None when there is none."""
+    path = path or _raw_config().get("vectors")
     if not path:
         return None
     import numpy as np
@@ -88,13 +144,14 @@ def load_vectors(env="SIM_VECTORS"):
 _VECTORS = {}
 
 
-def vectors(env="SIM_VECTORS"):
-    """:func:`load_vectors` read once per simulator process; fails when ``$env`` is not set."""
-    if env not in _VECTORS:
-        v = load_vectors(env)
-        assert v is not None, f"{env} is not set: run this cocotb module through its pytest wrapper"
-        _VECTORS[env] = v
-    return _VECTORS[env]
+def vectors():
+    """The config's vectors, read once per simulator process; fails when there are none."""
+    if "v" not in _VECTORS:
+        v = load_vectors()
+        assert v is not None, ("the bench config names no vectors: run this cocotb module "
+                               "through its pytest wrapper or ternecg.sim.verify")
+        _VECTORS["v"] = v
+    return _VECTORS["v"]
 
 
 def to_signed(value: int, width: int) -> int:
@@ -143,7 +200,8 @@ def pack(shape, value) -> int:
     return to_unsigned(int(value), s.width)
 
 
-def _bit(handle) -> int:
+def read_bit(handle) -> int:
+    """The value of a 1-bit port as 0/1; an ``AssertionError`` naming the port when it is X/Z."""
     v = handle.value
     try:
         return int(v)
@@ -151,10 +209,11 @@ def _bit(handle) -> int:
         raise AssertionError(f"{handle._name} is {v} (not 0/1)") from None
 
 
-def _word(handle) -> int:
+def read_word(handle) -> int:
+    """The unsigned value of a port; an ``AssertionError`` naming the port when a bit is X/Z."""
     v = handle.value
     if not hasattr(v, "to_unsigned"):               # a 1-bit port is a scalar Logic
-        return _bit(handle)
+        return read_bit(handle)
     if not v.is_resolvable:
         raise AssertionError(f"{handle._name} is {v} (has X/Z bits)")
     return v.to_unsigned()
@@ -220,7 +279,7 @@ class StreamSource(_Stream):
             self.payload.value = self.encode(value)
             while True:
                 await ReadOnly()
-                if _bit(self.ready):
+                if read_bit(self.ready):
                     self.accepted.append(self._now())
                     await RisingEdge(self.clk)
                     break
@@ -253,16 +312,16 @@ class StreamSink(_Stream):
         ready = int(next(self.backpressure))
         self.ready.value = ready
         await ReadOnly()
-        valid = _bit(self.valid)
+        valid = read_bit(self.valid)
         now = self._now()
         if self._held is not None:
             assert valid, f"{self.prefix}: valid dropped in cycle {now} while stalled"
-            bits = _word(self.payload)
+            bits = read_word(self.payload)
             assert bits == self._held, (f"{self.prefix}: payload changed in cycle {now} while "
                                         f"stalled ({self._held:#x} -> {bits:#x})")
         item = None
         if valid:
-            bits = _word(self.payload)
+            bits = read_word(self.payload)
             if self.first_valid is None:
                 self.first_valid = now
             if ready:
@@ -320,8 +379,8 @@ class TB:
         cocotb.start_soon(src.send(samples))
         out = await snk.recv(len(samples))
 
-    Sources/sinks default to the ``SIM_IDLE`` / ``SIM_BACKPRESSURE`` patterns and a seed derived
-    from ``SIM_SEED`` and their prefix.
+    Sources/sinks default to the config's ``idle`` / ``backpressure`` patterns and a seed derived
+    from its ``seed`` and their prefix (:func:`config`).
     """
 
     def __init__(self, dut, *, clk="clk", rst="rst", period_ns=10, seed=None):
@@ -329,7 +388,8 @@ class TB:
         self.clk = getattr(dut, clk)
         self.rst = getattr(dut, rst)
         self.period_ns = period_ns
-        self.seed = int(option("SIM_SEED", "0")) if seed is None else int(seed)
+        self.config = config(BenchConfig, strict=False)
+        self.seed = int(self.config.seed) if seed is None else int(seed)
         self.cycle = 0
         self.sources: dict[str, StreamSource] = {}
         self.sinks: dict[str, StreamSink] = {}
@@ -339,14 +399,14 @@ class TB:
         return seed if seed is not None else self.seed * 1_000_003 + zlib.crc32(prefix.encode())
 
     def source(self, prefix, *, idle=None, seed=None, **kwargs) -> StreamSource:
-        idle = option("SIM_IDLE", "none") if idle is None else idle
+        idle = self.config.idle if idle is None else idle
         src = StreamSource(self.dut, prefix, idle=idle, seed=self._seed(prefix, seed), clk=self.clk,
                            now=lambda: self.cycle, **kwargs)
         self.sources[prefix] = src
         return src
 
     def sink(self, prefix, *, backpressure=None, seed=None, **kwargs) -> StreamSink:
-        bp = option("SIM_BACKPRESSURE", "none") if backpressure is None else backpressure
+        bp = self.config.backpressure if backpressure is None else backpressure
         snk = StreamSink(self.dut, prefix, backpressure=bp, seed=self._seed(prefix, seed),
                          clk=self.clk, now=lambda: self.cycle, **kwargs)
         self.sinks[prefix] = snk

@@ -1,7 +1,7 @@
 """cocotb tests of the generated ActivationUnit Verilog (top ``activation``) against golden.
 
 Run by tests/sim/test_components_sim.py, which computes the vectors with
-``integer_ref.activate`` and passes them in ``SIM_VECTORS`` (this module never imports torch,
+``integer_ref.activate`` and names them in the bench config (this module never imports torch,
 golden or hw). Vectors:
 
 * ``widths``: ``[channel_width, acc_width, tag_width, act_bits, latency]``;
@@ -9,7 +9,7 @@ golden or hw). Vectors:
 
 ``i__payload`` packs ``{channel, acc, tag}`` LSB first, ``o__payload`` packs ``{q, tag}``; the tag
 is the item index (mod 2^tag_width), so the order of the results is checked too. Options:
-``SIM_IDLE``, ``SIM_BACKPRESSURE``, ``SIM_SEED`` (see :mod:`ternecg.sim.tb`).
+one :class:`ternecg.sim.tb.BenchConfig` (``vectors``, ``idle``, ``backpressure``, ``seed``).
 """
 
 import cocotb
@@ -59,7 +59,7 @@ def _tb(dut, src=None, snk=None):
 @cocotb.test()
 async def real_and_boundary_accumulators(dut):
     """Real accumulators of every activated layer, every threshold +-1 and the range limits, under
-    the SIM_IDLE / SIM_BACKPRESSURE patterns, bit-exact and in order."""
+    the config's idle / back-pressure patterns, bit-exact and in order."""
     tb = _tb(dut)
     await tb.start()
     v = vectors()

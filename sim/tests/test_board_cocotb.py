@@ -1,41 +1,62 @@
 """cocotb bench of the whole board logic (top ``board_core`` = boards.core.BoardCore: UART RX/TX +
 link + accelerator), bridged at the UART pins to a pseudo-terminal.
 
-The bench opens a pty (raw mode), writes the slave's path to ``SIM_PTY_FILE`` and then forwards
-bytes both ways: every byte the host writes to the pty is shifted into ``rx`` as an 8N1 frame of
-``SIM_DIVISOR`` clock cycles per bit, and every 8N1 frame seen on ``tx`` is decoded and written to
-the pty. So the unmodified host client (boards/host.py, on pyserial) talks to the simulated board
-as it would to a real one (tests/sim/test_board_e2e.py). The test ends when ``SIM_STOP_FILE``
-appears, or fails after ``SIM_WALL_LIMIT`` seconds of wall-clock time.
+The bench opens a pty (raw mode), writes the slave's path to the config's ``pty_file`` and then
+forwards bytes both ways: every byte the host writes to the pty is shifted into ``rx`` as an 8N1
+frame of ``divisor`` clock cycles per bit, and every 8N1 frame seen on ``tx`` is decoded and written
+to the pty. So the unmodified host client (boards/host.py, on pyserial) talks to the simulated
+board as it would to a real one (tests/sim/test_board_e2e.py). The test ends when ``stop_file``
+appears, or fails after ``wall_limit`` seconds of wall-clock time.
 
 Waiting uses ``Timer`` (one simulator callback per bit / poll) instead of per-cycle triggers,
 which keeps the bench fast on Verilator; phase does not matter as the receiver synchronises and
-samples mid-bit. Options (environment): SIM_DIVISOR, SIM_PTY_FILE, SIM_STOP_FILE, SIM_WALL_LIMIT,
-SIM_POLL_CYCLES (default 4000), SIM_LOG_FILE (a byte log of both directions, optional).
+samples mid-bit. Options: one :class:`BoardBenchConfig`.
 """
 
 import os
 import time
 import tty
+from dataclasses import dataclass
 from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
-from ternecg.sim.tb import option
+from ternecg.sim.tb import config
 
 PERIOD_NS = 10
+
+
+@dataclass(frozen=True)
+class BoardBenchConfig:
+    """Parameters
+    ----------
+    pty_file, stop_file : str
+        Where the bench publishes its pty's path; the file whose appearance ends the test.
+    divisor : int
+        Clock cycles per UART bit (the BoardCore's ``divisor``).
+    wall_limit : float
+        Seconds of wall-clock time after which the test fails.
+    poll_cycles : int
+        Simulated cycles between two looks at the pty while the host is silent.
+    """
+    pty_file: str
+    stop_file: str
+    divisor: int = 8
+    wall_limit: float = 600.0
+    poll_cycles: int = 4000
 
 
 class Bridge:
     def __init__(self, dut):
         self.dut = dut
-        self.div = int(option("SIM_DIVISOR", "8"))
+        cfg = self.cfg = config(BoardBenchConfig)
+        self.div = int(cfg.divisor)
         self.bit_ns = self.div * PERIOD_NS
-        self.poll_ns = int(option("SIM_POLL_CYCLES", "4000")) * PERIOD_NS
-        self.stop_file = Path(option("SIM_STOP_FILE"))
-        self.deadline = time.monotonic() + float(option("SIM_WALL_LIMIT", "600"))
+        self.poll_ns = int(cfg.poll_cycles) * PERIOD_NS
+        self.stop_file = Path(cfg.stop_file)
+        self.deadline = time.monotonic() + float(cfg.wall_limit)
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
         tty.setraw(self.master)
@@ -45,14 +66,14 @@ class Bridge:
         self.outbuf = bytearray()
 
     def publish(self):
-        path = Path(option("SIM_PTY_FILE"))
+        path = Path(self.cfg.pty_file)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(os.ttyname(self.slave))
         tmp.replace(path)
 
     def stopped(self):
         if time.monotonic() > self.deadline:
-            raise AssertionError("wall-clock limit reached (SIM_WALL_LIMIT)")
+            raise AssertionError(f"wall-clock limit of {self.cfg.wall_limit} s reached")
         return self.stop_file.exists()
 
     def flush(self):
@@ -102,7 +123,7 @@ class Bridge:
 
 @cocotb.test()
 async def pty_bridge(dut):
-    """Serve the host client over a pty until SIM_STOP_FILE appears."""
+    """Serve the host client over a pty until the config's ``stop_file`` appears."""
     br = Bridge(dut)
     dut.rx.value = 1
     dut.rst.value = 1

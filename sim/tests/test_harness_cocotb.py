@@ -2,23 +2,37 @@
 clock and waits for ``done``. The harness drives and records everything else in Verilog; the
 comparison with golden happens in the pytest process, on the results file the harness wrote.
 
-Options (environment): ``SIM_BEATS`` (beats the harness was told to run; for the timeout),
-``SIM_TIMEOUT_CYCLES_PER_BEAT`` (default 400000).
+Options: one :class:`HarnessBenchConfig`.
 """
+
+from dataclasses import dataclass
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge, Timer, with_timeout
 
-from ternecg.sim.tb import option
+from ternecg.sim.tb import config
 
 PERIOD_NS = 10
 
 
+@dataclass(frozen=True)
+class HarnessBenchConfig:
+    """Parameters
+    ----------
+    beats : int
+        Beats the harness was told to run (its ``+beats=``), for the result count and the timeout.
+    timeout_cycles_per_beat : int
+        The test fails when ``done`` has not risen after ``(beats + 1)`` times this many cycles.
+    """
+    beats: int = 0
+    timeout_cycles_per_beat: int = 400_000
+
+
 @cocotb.test()
 async def run_harness(dut):
-    beats = int(option("SIM_BEATS", "0"))
-    per_beat = int(option("SIM_TIMEOUT_CYCLES_PER_BEAT", "400000"))
+    cfg = config(HarnessBenchConfig)
+    beats, per_beat = int(cfg.beats), int(cfg.timeout_cycles_per_beat)
     Clock(dut.clk, PERIOD_NS, unit="ns").start()
     await Timer(1, unit="ns")
     if not int(dut.done.value):

@@ -1,14 +1,14 @@
 """cocotb tests of the generated Head Verilog (top ``head``) against integer_ref.argmax_lowest.
 
-Run by tests/sim/test_components_sim.py, which passes the vectors in ``SIM_VECTORS`` (this module
+Run by tests/sim/test_components_sim.py, which names the vectors in the bench config (this module
 never imports torch, golden or hw). Vectors:
 
 * ``widths``: ``[n_classes, logit_width, cls_width, latency]``;
 * ``logits``: ``(N, n_classes)`` logits (real fixture logits and crafted ties);
   ``expected``: ``(N,)`` class (lowest index among the largest).
 
-``o__payload`` packs ``{cls, logits[0], ..., logits[n-1]}`` LSB first. Options: ``SIM_IDLE``,
-``SIM_BACKPRESSURE``, ``SIM_SEED`` (see :mod:`ternecg.sim.tb`).
+``o__payload`` packs ``{cls, logits[0], ..., logits[n-1]}`` LSB first. Options:
+one :class:`ternecg.sim.tb.BenchConfig` (``vectors``, ``idle``, ``backpressure``, ``seed``).
 """
 
 import cocotb
@@ -50,7 +50,7 @@ def _tb(dut, src=None, snk=None):
 
 @cocotb.test()
 async def real_logits_and_ties(dut):
-    """Real fixture logits plus crafted ties, under the SIM_IDLE / SIM_BACKPRESSURE patterns."""
+    """Real fixture logits plus crafted ties, under the config's idle / back-pressure patterns."""
     tb = _tb(dut)
     await tb.start()
     v = vectors()

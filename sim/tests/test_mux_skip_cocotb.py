@@ -1,6 +1,6 @@
 """cocotb tests of the generated MuxSkip Verilog (top ``mux_skip``) against integer_ref.forward.
 
-Run by tests/sim/test_components_sim.py, which passes the vectors in ``SIM_VECTORS`` (this module
+Run by tests/sim/test_components_sim.py, which names the vectors in the bench config (this module
 never imports torch, golden or hw). The testbench plays the engine and the output bank: a Python
 RAM answers ``rd_addr`` one cycle later on ``rd_data`` (synchronous, read-before-write) and takes
 every ``wr`` transfer. Per block: a depthwise pass per channel (``mode = 1``, results at the
@@ -12,13 +12,13 @@ lanes (``mode = 2``), skipped when ``all_selected``. Vectors:
   channel), ``select_k`` ``(C,)`` (golden S) and ``image_k`` ``(C*L,)`` (golden block output, i.e.
   ``forward(...).layers[li]`` flattened, shuffled).
 
-Options: ``SIM_IDLE`` (idle cycles between results), ``SIM_SEED`` (see :mod:`ternecg.sim.tb`).
+Options: one :class:`ternecg.sim.tb.BenchConfig` (``vectors``, ``idle``, ``backpressure``, ``seed``); ``idle`` puts idle cycles between results.
 """
 
 import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from ternecg.sim.tb import TB, option, pattern, vectors
+from ternecg.sim.tb import TB, pattern, vectors
 
 MODE_DW, MODE_GRP = 1, 2
 
@@ -118,7 +118,7 @@ async def mux_blocks(dut):
     P, n_blocks = widths[3], widths[4]
     depth = max(v[f"image_{k}"].size for k in range(n_blocks))
     tb = TB(dut)
-    eng = Engine(dut, depth, widths, pattern(option("SIM_IDLE", "none"), tb.seed * 7919 + 1))
+    eng = Engine(dut, depth, widths, pattern(tb.config.idle, tb.seed * 7919 + 1))
     await tb.start()
     n_skipped = n_sel = 0
     for k in range(n_blocks):

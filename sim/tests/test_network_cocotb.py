@@ -1,15 +1,11 @@
 """cocotb tests of the whole accelerator (``hw.top.Accelerator(model, P, debug=True)``) against the
 integer reference: every hidden layer (through the ``dbg`` tap), logits, class and cycles.
 
-Run by tests/sim/test_network_sim.py and ternecg.sim.regress. Options (environment):
-
-* ``SIM_VECTORS`` (required): an .npz of :func:`ternecg.sim.network_tb.make_vectors` with the main
-  set (no prefix) and optionally a worst-case set (prefix ``edge_``),
-* ``SIM_FIRST``/``SIM_COUNT``: the window of main-set beats that ``stream_beats`` sends,
-* ``SIM_IDLE``, ``SIM_BACKPRESSURE``, ``SIM_SEED``: see :mod:`ternecg.sim.tb`,
-* ``SIM_CYCLES``: "exact", "min" or "off" (default: exact when both patterns are "none"),
-* ``SIM_REPORT``: write a JSON summary (beats, mismatches, seconds) of ``stream_beats`` there,
-* ``SIM_PROGRESS``: a file that ``stream_beats`` keeps updated with the number of finished beats.
+Run by :func:`ternecg.sim.verify.verify` (``bench="cocotb"``), which every caller uses (tests,
+regress, gate, demo). Its options are one :class:`ternecg.sim.network_tb.NetworkBenchConfig`
+(vectors of :func:`ternecg.sim.network_tb.make_vectors` with the main set and optionally a
+worst-case set, prefix ``edge_``; the window ``first``/``count``; patterns, seed, cycles mode, tap,
+report and progress files).
 
 No torch / amaranth / golden imports here: the simulator process starts quickly.
 """
@@ -20,27 +16,30 @@ import time
 import cocotb
 from cocotb.triggers import RisingEdge
 
-from ternecg.sim.network_tb import Expected, NetworkTB
-from ternecg.sim.tb import option, vectors
+from ternecg.sim.network_tb import Expected, NetworkBenchConfig, NetworkTB
+from ternecg.sim.tb import config, vectors
+
+
+def options() -> NetworkBenchConfig:
+    return config(NetworkBenchConfig)
 
 
 def main_set():
-    first = int(option("SIM_FIRST", "0"))
-    count = option("SIM_COUNT")
-    return Expected.from_vectors(vectors(), "", first, None if count in (None, "") else int(count))
+    cfg = options()
+    return Expected.from_vectors(vectors(), "", cfg.first, cfg.count)
 
 
 def _tb(dut, exp, **kw):
-    return NetworkTB(dut, exp, cycles_mode=option("SIM_CYCLES") or None, **kw)
+    return NetworkTB(dut, exp, **kw)
 
 
 @cocotb.test()
 async def stream_beats(dut):
-    """Stream the SIM_FIRST/SIM_COUNT window of beats back to back under SIM_IDLE on ``i`` and
-    SIM_BACKPRESSURE on ``o``; every layer, logits, class and cycles bit-exact."""
+    """Stream the ``first``/``count`` window of beats back to back under the ``idle`` pattern on
+    ``i`` and ``backpressure`` on ``o``; every layer, logits, class and cycles bit-exact."""
     exp = main_set()
     tb = _tb(dut, exp)
-    progress = option("SIM_PROGRESS")
+    progress = options().progress
     if progress:
         def report(n):
             with open(progress, "w") as f:
@@ -52,10 +51,11 @@ async def stream_beats(dut):
     seconds = time.perf_counter() - t0
     if progress:
         tb.progress(len(tb.results))
-    out = option("SIM_REPORT")
+    out = options().report
     if out:
         with open(out, "w") as f:
             json.dump({"beats": len(exp), "mismatched_beats": len({m.beat for m in mism}),
+                       "mismatched": sorted({m.beat for m in mism}),
                        "mismatches": [str(m) for m in mism[:50]], "seconds": seconds,
                        "cycles": tb.now, "tap_writes": tb.tap_writes,
                        "idle": tb.idle, "backpressure": tb.backpressure}, f, indent=1)

@@ -1,17 +1,14 @@
 """cocotb tests of the generated normaliser Verilog (top ``normalizer``) against golden.normalize.
 
-Run by tests/sim/test_normalizer_sim.py through :func:`ternecg.sim.runner.run`. Options
-(environment): ``SIM_IDLE``, ``SIM_BACKPRESSURE``, ``SIM_SEED`` (see :mod:`ternecg.sim.tb`),
-``SIM_VECTORS`` (an .npz written with :func:`make_vectors`; without it the vectors are computed
-here from the fixture and golden.normalize, which imports torch: ~5 s slower), ``SIM_LATENCY``
-(expected latency in cycles; default ``Normalizer().latency``), ``SIM_BEAT_CYCLES`` (expected
-cycles per back-to-back beat; default ``Normalizer().beat_cycles``).
+Run by tests/sim/test_normalizer_sim.py through :mod:`ternecg.sim.runner`. Options: one
+:class:`ternecg.sim.tb.BenchConfig` (``idle``, ``backpressure``, ``seed``, ``vectors``: an .npz of
+:func:`make_vectors`, which also holds the design's ``latency`` and ``beat_cycles``).
 """
 
 import cocotb
 import numpy as np
 
-from ternecg.sim.tb import TB, load_vectors, option
+from ternecg.sim.tb import TB, vectors as config_vectors
 
 LENGTH = 240
 
@@ -24,23 +21,20 @@ def edge_beats(length=LENGTH):
                      [0] * length], dtype=np.int64)
 
 
-def make_vectors(n_beats=20):
-    """Stimuli and golden outputs: fixture beats and edge beats (imports torch via golden)."""
+def make_vectors(n_beats=20, *, latency, beat_cycles):
+    """Stimuli and golden outputs: fixture beats and edge beats (imports torch via golden), and
+    the design's ``latency`` and ``beat_cycles`` (expected cycles per back-to-back beat)."""
     from ternecg.golden import fixture
     from ternecg.golden.normalize import normalize
     beats = fixture.load()["raw"][:n_beats].astype(np.int64)
     edges = edge_beats()
     return {"beats": beats, "expected": normalize(beats).numpy(),
-            "edge_beats": edges, "edge_expected": normalize(edges).numpy()}
-
-
-_cache = {}
+            "edge_beats": edges, "edge_expected": normalize(edges).numpy(),
+            "latency": latency, "beat_cycles": beat_cycles}
 
 
 def vectors():
-    if not _cache:
-        _cache.update(load_vectors() or make_vectors())
-    return _cache
+    return config_vectors()
 
 
 def _compare(got, want, beat_len=LENGTH):
@@ -67,7 +61,7 @@ def _tb(dut, src=None, snk=None):
 
 @cocotb.test()
 async def fixture_beats(dut):
-    """Real MIT-BIH beats, bit-exact, under the SIM_IDLE / SIM_BACKPRESSURE patterns."""
+    """Real MIT-BIH beats, bit-exact, under the config's idle / back-pressure patterns."""
     tb = _tb(dut)
     await tb.start()
     v = vectors()
@@ -88,13 +82,7 @@ async def latency(dut):
     """Without stalls: first o.valid exactly `latency` cycles after the last sample is accepted,
     one output per cycle, and back-to-back beats every `beat_cycles` cycles
     (= 2 * length + latency - 1)."""
-    want, beat_cycles = option("SIM_LATENCY"), option("SIM_BEAT_CYCLES")
-    if want is None or beat_cycles is None:
-        from ternecg.hw.normalizer import Normalizer
-        ref = Normalizer(LENGTH)
-        want = ref.latency if want is None else want
-        beat_cycles = ref.beat_cycles if beat_cycles is None else beat_cycles
-    want, beat_cycles = int(want), int(beat_cycles)
+    want, beat_cycles = int(vectors()["latency"]), int(vectors()["beat_cycles"])
     assert beat_cycles == 2 * LENGTH + want - 1
     tb = _tb(dut, src={"idle": "none"}, snk={"backpressure": "none"})
     await tb.start()

@@ -1,13 +1,13 @@
 """cocotb tests of the generated RRTable Verilog (top ``rr_table``) against integer_ref.rr_sum.
 
-Run by tests/sim/test_components_sim.py, which passes the vectors in ``SIM_VECTORS`` (this module
+Run by tests/sim/test_components_sim.py, which names the vectors in the bench config (this module
 never imports torch, golden or hw). Vectors:
 
 * ``widths``: ``[n_classes, rr_bits, features, logit_width, out_width, latency]``;
 * ``logits``: ``(N, n_classes)`` engine logits (real fixture beats of the inter-patient model and
   crafted extremes), ``codes``: ``(N, features)`` RR codes; ``expected``: ``(N, n_classes)`` sums.
 
-Options: ``SIM_IDLE`` (both sources), ``SIM_BACKPRESSURE``, ``SIM_SEED`` (see :mod:`ternecg.sim.tb`).
+Options: one :class:`ternecg.sim.tb.BenchConfig` (``vectors``, ``idle``, ``backpressure``, ``seed``); ``idle`` drives both sources.
 """
 
 import cocotb
@@ -50,7 +50,7 @@ def _tb(dut, idle=None, backpressure=None):
 
 @cocotb.test()
 async def real_beats_and_extremes(dut):
-    """Every vector beat under the SIM_IDLE / SIM_BACKPRESSURE patterns."""
+    """Every vector beat under the config's idle / back-pressure patterns."""
     tb = _tb(dut)
     await tb.start()
     await _run(tb, len(vectors()["logits"]))

@@ -8,7 +8,12 @@ Verilator, bridged to a pseudo-terminal, driven by the unchanged host client (bo
 * the inter-patient model (an RR path): the host sends BEAT_RR frames with each beat's RR codes
   and the results are bit-exact; a plain BEAT is refused with one clear message.
 
-The simulator runs in a background thread (cocotb runner), the host in the test's thread.
+The simulator runs in a background thread (cocotb runner), the host in the test's thread; the bench
+gets its options as one :class:`ternecg.sim.tests.test_board_cocotb.BoardBenchConfig`.
+Volumes (issue 16): 12 beats per model (60 before; the UART and link do not care which beat they
+carry, and the accelerator's bit-exactness on every fixture beat is in tests/sim/test_harness_sim.py
+and test_network_sim.py), the fault script (7 faults) on 20 frames instead of 24. One Verilator build per board core
+(default model, inter-patient model), each built once under a file lock.
 """
 
 import os
@@ -26,13 +31,17 @@ from ternecg.boards.host import Client, open_port
 from ternecg.errors import TernEcgError
 from ternecg.golden import fixture, integer_ref
 from ternecg.golden.spec import modelfile
-from ternecg.sim import runner
 from ternecg.hw import verilog
+from ternecg.sim import runner
+from ternecg.sim.tests.test_board_cocotb import BoardBenchConfig
+
+pytestmark = pytest.mark.sim
 
 TOPLEVEL = "board_core"
 TEST_MODULE = "ternecg.sim.tests.test_board_cocotb"
 DIVISOR = 8
-N_BEATS = 60
+N_BEATS = 12
+N_FAULT_FRAMES = 20
 RECORD = "208"          # many normal and ventricular beats
 
 
@@ -49,29 +58,35 @@ def generate_cached(make, name):
     out = runner.BUILD_ROOT / "verilog"
     key = hashlib.sha256(rtlil.convert(make(), name=name).encode()).hexdigest()
     src, stamp = out / f"{name}.v", out / f"{name}.rtlil.sha256"
-    if not (src.is_file() and stamp.is_file() and stamp.read_text() == key):
-        stamp.unlink(missing_ok=True)
-        verilog.generate(make(), name, out)
-        stamp.write_text(key)
+    with runner.locked(src):
+        if not (src.is_file() and stamp.is_file() and stamp.read_text() == key):
+            stamp.unlink(missing_ok=True)
+            verilog.generate(make(), name, out)
+            stamp.write_text(key)
     return src
+
+
+def board_build(model, name):
+    """The Verilator model of ``BoardCore(model)`` (built once) and a core for its cycle model."""
+    src = generate_cached(lambda: BoardCore(model, divisor=DIVISOR), name)
+    return runner.build([src], name, "verilator"), BoardCore(model, divisor=DIVISOR)
 
 
 @pytest.fixture(scope="module")
 def board_model(model):
-    src = generate_cached(lambda: BoardCore(model, divisor=DIVISOR), TOPLEVEL)
-    return runner.build([src], TOPLEVEL, "verilator"), BoardCore(model, divisor=DIVISOR)
+    return board_build(model, TOPLEVEL)
 
 
 @pytest.fixture(scope="module")
 def beats():
-    """The first N_BEATS beats of a real record (the fixture's beats without the database)."""
+    """The first N_FAULT_FRAMES beats of a real record (the fixture's beats without the database)."""
     try:
         from ternecg.golden.beats import extract_record
         from ternecg.golden.records import find_database
         b, _ = extract_record(find_database(), RECORD)
-        return b.raw[:N_BEATS].astype(np.int64)
+        return b.raw[:N_FAULT_FRAMES].astype(np.int64)
     except Exception:
-        return fixture.load()["raw"][:N_BEATS].astype(np.int64)
+        return fixture.load()["raw"][:N_FAULT_FRAMES].astype(np.int64)
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +102,8 @@ def rr_setup():
     except Exception:
         fx = fixture.load()
         raws, rr = fx["raw"][:N_BEATS].astype(np.int64), fx["rr"][:N_BEATS]
-    src = generate_cached(lambda: BoardCore(m, divisor=DIVISOR), TOPLEVEL + "_rr")
-    return m, runner.build([src], TOPLEVEL + "_rr", "verilator"), BoardCore(m, divisor=DIVISOR), raws, rr
+    build, core = board_build(m, TOPLEVEL + "_rr")
+    return m, build, core, raws, rr
 
 
 def golden(model, core, raws, rr=None):
@@ -105,12 +120,12 @@ class SimBoard:
         self.pty_file = tmp_path / f"{name}.pty"
         self.stop_file = tmp_path / f"{name}.stop"
         self.error = None
-        env = {"SIM_DIVISOR": DIVISOR, "SIM_PTY_FILE": self.pty_file, "SIM_STOP_FILE": self.stop_file,
-               "SIM_WALL_LIMIT": 240}
+        cfg = BoardBenchConfig(pty_file=str(self.pty_file), stop_file=str(self.stop_file),
+                               divisor=DIVISOR, wall_limit=240)
 
         def target():
             try:
-                build.run(TEST_MODULE, extra_env=env, run_name=name)
+                build.run(TEST_MODULE, config=cfg, run_name=name)
             except BaseException as exc:       # reported by close()
                 self.error = exc
         self.thread = threading.Thread(target=target, daemon=True)
@@ -135,6 +150,7 @@ class SimBoard:
 
 def test_board_e2e_bit_exact(board_model, beats, model, tmp_path):
     build, core = board_model
+    beats = beats[:N_BEATS]
     want_cls, want_logits, want_cycles = golden(model, core, beats)
     t0 = time.time()
     with SimBoard(build, tmp_path, "exact") as sim:
@@ -196,7 +212,7 @@ class FaultyPort:
 
 def test_board_e2e_faults(board_model, beats, model, tmp_path):
     build, core = board_model
-    n = 24
+    n = N_FAULT_FRAMES                  # 20 frames, 7 of them damaged
     raws = beats[:n]
     want_cls, want_logits, _ = golden(model, core, raws)
     faults = {2: "garbage", 5: "truncated", 8: "corrupt", 11: "swallowed", 14: "header",

@@ -13,7 +13,9 @@ def test_failed_synthesis_names_its_log(monkeypatch):
     here = Path("build/test_gate_errors")          # relative: YoWASP cannot see /tmp
     here.mkdir(parents=True, exist_ok=True)
 
-    def broken(_design, name, out):
+    def broken(design, name, out):
+        from amaranth.hdl import Fragment
+        Fragment.get(design, None)                  # (used: no UnusedElaboratable warning)
         path = Path(out) / f"{name}.v"
         path.write_text(f"module {name}(input clk; endmodule\n")   # a syntax error
         return path

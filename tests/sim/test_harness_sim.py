@@ -1,7 +1,17 @@
-"""The speed harness (ternecg.sim.harness): the shipped model's accelerator, driven by Verilog, on
-the 302 fixture beats over the whole idle x back-pressure matrix on Verilator (2,718 beats) and
-a few beats on Icarus, bit-exact against golden; the comparison catches a wrong logit, class or
-cycle count; the cocotb diagnosis re-run agrees on good beats; bad arguments fail in one line."""
+"""The speed harness (:func:`ternecg.sim.verify.verify`, ``bench="harness"``): the shipped models'
+accelerator, driven by Verilog, bit-exact against golden (class, logits, cycles):
+
+* all 302 fixture beats under the whole idle x back-pressure matrix on Verilator (2,718 beats:
+  this is where `make test` checks every fixture beat under every stall pattern; the cocotb bench
+  in test_network_sim.py checks every hidden layer on fewer beats), and a few beats on Icarus;
+* the inter-patient model with every fixture beat's real RR codes (none/none and random/random);
+* the comparison catches a wrong logit, class or cycle count and names the beat;
+* the cocotb diagnosis re-run (debug tap) agrees on good beats; waves are dumped;
+* bad options and beats fail in one line before any simulator starts (not marked ``sim``).
+
+Every DS2 beat (patient models, and the inter-patient model with RR codes) runs in
+`make sim-regress`.
+"""
 
 import itertools
 
@@ -9,57 +19,57 @@ import numpy as np
 import pytest
 
 from ternecg.errors import TernEcgError
-from ternecg.golden import fixture
 from ternecg.golden.spec import modelfile
-from ternecg.hw.top import Accelerator
 from ternecg.sim import harness, runner
-from ternecg.sim.network_tb import make_vectors
-
-pytestmark = pytest.mark.slow          # one Verilator build (~15 s) + ~10 s of simulation
+from ternecg.sim.verify import Beats, Options, diagnose, verify
 
 PARALLEL = 6
 MATRIX = list(itertools.product(harness.PATTERNS, harness.PATTERNS))
+RR_MODEL = modelfile.MODELS_DIR / "inter_patient.json"
+sim = pytest.mark.sim
 
 
 @pytest.fixture(scope="module")
-def shipped():
-    model = modelfile.load()
-    fx = fixture.load()
-    vec = make_vectors(model, fx["raw"], records=fx["record"], samples=fx["sample"],
-                       accel=Accelerator(model, PARALLEL), layers=False)
-    return model, fx, vec
+def fixture_beats():
+    return Beats.fixture()
 
 
-def _run(shipped, **kw):
-    model, fx, vec = shipped
-    kw.setdefault("expected", vec)
-    return harness.run_harness(model, fx["raw"], parallel=PARALLEL, records=fx["record"],
-                               samples=fx["sample"], **kw)
-
-
+@sim
 @pytest.mark.parametrize("idle,backpressure", MATRIX, ids=[f"{i}-{b}" for i, b in MATRIX])
-def test_verilator_fixture_matrix(shipped, idle, backpressure):
-    res = _run(shipped, idle=idle, backpressure=backpressure, seed=len(idle) * 7 + len(backpressure))
-    assert res.beats == len(shipped[1]["raw"]) == 302
-    assert res.mismatched_beats == [], [str(m) for m in res.mismatches[:5]]
-    assert res.cycles == int(np.sum(shipped[2]["cycles"]))
+def test_verilator_fixture_matrix(fixture_beats, idle, backpressure):
+    r = verify(fixture_beats, Options(parallel=PARALLEL, idle=idle, backpressure=backpressure,
+                                      seed=len(idle) * 7 + len(backpressure)))
+    assert r.beats == 302 and r.ok, r.summary()
+    assert r.cycles > 302 * 10_000
 
 
-def test_icarus_random_stalls(shipped):
-    model, fx, vec = shipped
-    idx = [0, 101, 202]
-    sub = {k: (v[idx] if k in ("raw", "record", "sample", "logits", "cls", "cycles") else v)
-           for k, v in vec.items()}
-    res = harness.run_harness(model, fx["raw"][idx], simulator="icarus", parallel=PARALLEL,
-                              idle="random", backpressure="random", seed=3, expected=sub)
-    assert res.beats == 3 and res.mismatched_beats == []
+@sim
+def test_icarus_random_stalls():
+    r = verify(Beats.fixture(index=[0, 101, 202]),
+               Options(parallel=PARALLEL, simulator="icarus", idle="random", backpressure="random", seed=3))
+    assert r.beats == 3 and r.ok, r.summary()
 
 
+@sim
+@pytest.mark.parametrize("idle,backpressure", [("none", "none"), ("random", "random")])
+def test_verilator_rr_model(fixture_beats, idle, backpressure):
+    """The inter-patient model: each fixture beat's real RR codes on ``rr`` from the harness."""
+    r = verify(fixture_beats, Options(model=RR_MODEL, parallel=PARALLEL, idle=idle,
+                                      backpressure=backpressure))
+    assert r.beats == 302 and r.ok, r.summary()
+
+
+@sim
 @pytest.mark.parametrize("field", ["logits", "cls", "cycles"])
-def test_comparison_catches_a_wrong_result(shipped, field):
-    model, fx, vec = shipped
-    bad = dict(vec)
-    bad[field] = vec[field].copy()
+def test_comparison_catches_a_wrong_result(field):
+    from ternecg.sim.network_tb import make_vectors
+    from ternecg.sim.verify import design
+    opts = Options(parallel=PARALLEL)
+    beats = Beats.fixture(first=10, count=20)
+    d = design(opts)
+    vec = make_vectors(d.model, beats.raw, records=beats.record, samples=beats.sample,
+                       accel=d.accel, layers=False)
+    bad = {k: np.array(v, copy=True) for k, v in vec.items()}
     k = 17
     if field == "logits":
         bad[field][k, 1] += 1
@@ -67,47 +77,29 @@ def test_comparison_catches_a_wrong_result(shipped, field):
         bad[field][k] = 1 - bad[field][k]
     else:
         bad[field][k] += 1
-    res = _run(shipped, expected=bad)
-    assert res.mismatched_beats == [k]
-    text = " ".join(str(m) for m in res.mismatches)
-    assert str(int(fx["record"][k])) in text and str(int(fx["sample"][k])) in text
+    r = verify(beats, opts, expected=bad)
+    assert r.mismatched_beats == [k]
+    text = " ".join(r.mismatches)
+    assert str(int(beats.record[k])) in text and str(int(beats.sample[k])) in text
 
 
-def test_diagnose_runs_the_tapped_testbench(shipped):
-    model, fx, _ = shipped
-    rep = harness.diagnose(model, fx["raw"], [5, 6], parallel=PARALLEL, records=fx["record"],
-                           samples=fx["sample"])
-    assert rep["beats"] == 2 and rep["mismatched_beats"] == 0
+@sim
+def test_diagnose_runs_the_tapped_testbench():
+    r = diagnose(Beats.fixture(), [5, 6], Options(parallel=PARALLEL))
+    assert r.beats == 2 and r.ok and r.options.layers and r.tap_writes > 0, r.summary()
 
 
-@pytest.mark.parametrize("kw,match", [({"idle": "bursty"}, "idle pattern"),
-                                      ({"backpressure": "x"}, "back-pressure pattern"),
-                                      ({"simulator": "xsim"}, "simulator must be")])
-def test_bad_arguments(shipped, kw, match):
-    with pytest.raises(TernEcgError, match=match):
-        _run(shipped, **kw)
-
-
-def test_bad_beats_shape(shipped):
-    model = shipped[0]
-    with pytest.raises(TernEcgError, match="samples, the model expects"):
-        harness.run_harness(model, np.zeros((2, 100), np.int64))
-    with pytest.raises(TernEcgError, match="N >= 1"):
-        harness.run_harness(model, np.zeros((0, 240), np.int64))
-
-
-def test_waves_are_dumped(shipped, monkeypatch):
-    """WAVES=1: the harness's executable dumps the whole design (FST, or VCD without lz4.h)."""
-    model, fx, vec = shipped
-    monkeypatch.setenv("WAVES", "1")
-    sub = {k: (v[:2] if k in ("raw", "record", "sample", "logits", "cls", "cycles") else v)
-           for k, v in vec.items()}
-    res = harness.run_harness(model, fx["raw"][:2], parallel=PARALLEL, expected=sub)
-    assert res.mismatched_beats == []
-    dumps = list(runner.BUILD_ROOT.glob("harness/sim/*-2-verilator-waves/run-*/dump.*"))
+@sim
+def test_waves_are_dumped():
+    """waves=True (or WAVES=1): the harness's executable dumps the whole design (FST, or VCD
+    without lz4.h)."""
+    r = verify(Beats.fixture(count=1), Options(parallel=PARALLEL, waves=True))
+    assert r.ok, r.summary()
+    dumps = list(runner.BUILD_ROOT.glob("harness/sim/*-verilator-waves/run-*/dump.*"))
     assert dumps and max(d.stat().st_size for d in dumps) > 100_000
 
 
+@sim
 def test_verilator_build_failure_names_the_log(tmp_path):
     bad = tmp_path / "broken.v"
     bad.write_text("module broken_harness(input clk); this is not verilog; endmodule\n")
@@ -115,18 +107,40 @@ def test_verilator_build_failure_names_the_log(tmp_path):
         harness.build_verilator([bad], "broken_harness", tmp_path / "build")
 
 
-@pytest.mark.parametrize("idle,backpressure", [("none", "none"), ("random", "random")])
-def test_verilator_rr_model(idle, backpressure):
-    """The inter-patient model: each fixture beat's real RR codes on ``rr`` from the harness."""
-    model = modelfile.load(modelfile.MODELS_DIR / "inter_patient.json")
-    fx = fixture.load()
-    res = harness.run_harness(model, fx["raw"], parallel=PARALLEL, records=fx["record"],
-                              samples=fx["sample"], rr=fx["rr"], idle=idle, backpressure=backpressure)
-    assert res.beats == 302
-    assert res.mismatched_beats == [], [str(m) for m in res.mismatches[:5]]
+# ---- no simulator: errors before any build ------------------------------------------------------
+
+@pytest.mark.parametrize("kw,match", [({"idle": "bursty"}, "idle pattern"),
+                                      ({"backpressure": "x"}, "back-pressure pattern"),
+                                      ({"simulator": "xsim"}, "simulator must be"),
+                                      ({"bench": "fpga"}, "bench must be"),
+                                      ({"cycles": "most"}, "cycles must be"),
+                                      ({"parallel": "6"}, "parallel must be an int"),
+                                      ({"layers": True}, "needs bench='cocotb'"),
+                                      ({"tests": ("worst_case",)}, "harness runs stream_beats only"),
+                                      ({"bench": "cocotb", "tests": ("fly",)}, "tests must be among")])
+def test_bad_options(kw, match):
+    with pytest.raises(TernEcgError, match=match):
+        Options(**kw)
+
+
+def test_bad_beats():
+    with pytest.raises(TernEcgError, match="samples, the model expects"):
+        verify(Beats(np.zeros((2, 100), np.int64)), Options(parallel=PARALLEL))
+    with pytest.raises(TernEcgError, match="N >= 1"):
+        Beats(np.zeros((0, 240), np.int64))
+    with pytest.raises(TernEcgError, match="3 rr values for 2 beats"):
+        Beats(np.zeros((2, 240), np.int64), rr=np.zeros((3, 3), np.int64))
+    with pytest.raises(TernEcgError, match="needs Beats"):
+        verify(np.zeros((2, 240), np.int64))
 
 
 def test_rr_model_without_codes_one_message():
-    model = modelfile.load(modelfile.MODELS_DIR / "inter_patient.json")
-    with pytest.raises(TernEcgError, match="pass the"):
-        harness.run_harness(model, fixture.load()["raw"][:2], parallel=PARALLEL)
+    with pytest.raises(TernEcgError, match="pass the beats' RR codes"):
+        verify(Beats(Beats.fixture(count=2).raw), Options(model=RR_MODEL, parallel=PARALLEL))
+
+
+def test_unmarked_tests_cannot_start_a_simulator():
+    """tests/conftest.py: this test is not marked ``sim``, so a simulator build or run fails at
+    once (this is what keeps `make test-fast` free of Verilog simulators)."""
+    with pytest.raises(runner.SimulationFailed, match="not marked `sim`"):
+        runner.require_simulator("a build")

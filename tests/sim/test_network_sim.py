@@ -1,156 +1,175 @@
-"""The whole accelerator's generated Verilog (shipped model, debug tap) on Verilator and Icarus
-(cocotb), bit-exact against the integer reference: every hidden layer, logits, class, cycles.
+"""The whole accelerator's generated Verilog (debug tap) in the cocotb network testbench on Verilator
+and Icarus, bit-exact against the integer reference: every hidden layer, logits, class, cycles;
+the stream rule on the result port under stalls; reset recovery; the worst-case beats.
 
-Each (simulator, PARALLEL) model is built once (and reused across sessions, see
-ternecg.sim.runner); the idle x back-pressure matrix only changes environment variables.
+Everything goes through :func:`ternecg.sim.verify.verify` (``bench="cocotb"``, ``layers=True``):
+one build per (model, simulator, PARALLEL), shared with every other caller (diagnosis, regress).
 
-Beats (fixture: 302 real MIT-BIH beats):
+What runs here, and where the volume lives (issue 16: each guarantee at the cheapest level that
+proves it, the big volumes in `make sim-regress` / `make sim-gate`):
 
-* Verilator, P = 6: all fixture beats with no idle / no back-pressure (cycles exact), and all
-  fixture beats once more split over the 8 other idle x back-pressure combinations (cycles as a
-  lower bound) -> 604 beats; plus reset recovery and the worst-case beats.
-* Verilator, P = 3: a few beats, reset recovery; P = 1: two beats and the worst-case beats.
-* Icarus, P = 6: 50 beats over none/none, random/random, fixed/fixed; and the worst-case beats.
-* The inter-patient model (an RR path: RR codes on the ``rr`` stream, hw/rr_table.py): all fixture
-  beats with their real RR codes on Verilator P = 6 (none/none, cycles exact), 60 under
-  random/random, reset recovery and the worst-case beats with extreme codes; 10 beats on Icarus.
+* Verilator, P = 6: 32 fixture beats spread over every record of the fixture (its first beat
+  and first abnormal beat), no stalls (cycles exact), with reset recovery and the worst-case
+  beats in the same run; 3 beats under each of the 8 other idle x back-pressure combinations
+  (cycles as a lower bound) and reset recovery under random stalls. Class, logits and cycles of ALL 302 fixture beats under all 9 combinations are
+  checked by the speed harness (tests/sim/test_harness_sim.py, 2,718 beats on Verilator), which
+  replaced the 604 cocotb beats that used to run here; every DS2 beat runs in `make sim-regress`.
+* P = 3 (2 beats, random stalls) and P = 1 (1 beat) on Icarus. Before issue 16 they had their
+  own Verilator builds (P = 3: 4 beats and reset recovery; P = 1: 2 beats and the worst-case
+  beats): reset recovery and the worst-case beats are now checked at P = 6 (default and RR model),
+  P = 1 on Verilator in the board core (test_board_e2e.py) and by `make demo` (302 beats).
+* Icarus, P = 6: 9 beats over none/none, random/random and fixed/fixed (the 50 Icarus beats and
+  the Icarus worst-case run of `make test` before issue 16 are now in `make sim-regress`: 200
+  Icarus beats, and `make sim-gate`: 100 gate-level Icarus beats with every layer; the
+  worst-case beats run on Verilator here).
+* The inter-patient model (RR codes on the ``rr`` stream): the same 32 beats with their real RR codes on
+  Verilator P = 6 (none/none, cycles exact), 6 under random/random, reset recovery and the
+  worst-case beats with extreme codes; 2 beats on Icarus. All 302 fixture beats with their RR
+  codes run in the speed harness (test_harness_sim.py); every DS2 beat in `make sim-regress`.
 """
 
 import itertools
 
+import numpy as np
 import pytest
 
 from ternecg.golden import fixture
 from ternecg.golden.spec import modelfile
-from ternecg.hw.top import Accelerator
-from ternecg.sim import runner
-from ternecg.hw import verilog
-from ternecg.sim.network_tb import edge_beats, edge_rr, make_vectors
+from ternecg.sim.verify import Beats, Options, verify
 
-pytestmark = pytest.mark.slow          # ~3.5 min (Verilator builds of P = 6, 3, 1 + 700 beats)
+pytestmark = pytest.mark.sim
 
-TEST_MODULE = "ternecg.sim.tests.test_network_cocotb"
 PATTERNS = ("none", "fixed", "random")
 N_FIXTURE = 302
+RR_MODEL = modelfile.MODELS_DIR / "inter_patient.json"
+RESETS = ("reset_mid_input", "reset_mid_compute")
+ALL_TESTS = ("stream_beats",) + RESETS + ("worst_case",)
 
 
-def _others():
-    """The 8 idle x back-pressure combinations other than none/none, each with a window of the
-    fixture so that together they cover every fixture beat once."""
-    combos = [c for c in itertools.product(PATTERNS, PATTERNS) if c != ("none", "none")]
-    per = -(-N_FIXTURE // len(combos))
-    return [(i, b, k * per, per) for k, (i, b) in enumerate(combos)]
+
+def _spread():
+    """The first beat of every fixture record and its first abnormal (non-N) beat."""
+    fx = fixture.load()
+    out = []
+    for rec in dict.fromkeys(fx["record"].tolist()):
+        idx = np.flatnonzero(fx["record"] == rec)
+        out.append(int(idx[0]))
+        odd = [int(i) for i in idx if fx["symbol"][i] != "N"]
+        if odd and odd[0] != out[-1]:
+            out.append(odd[0])
+    return out
 
 
-# (simulator, parallel, idle, backpressure, first, count or None = all)
-STREAM_RUNS = ([("verilator", 6, "none", "none", 0, None)]
-               + [("verilator", 6, i, b, f, c) for i, b, f, c in _others()]
-               + [("verilator", 3, "random", "random", 10, 4), ("verilator", 1, "none", "none", 20, 2),
-                  ("icarus", 6, "none", "none", 0, 20), ("icarus", 6, "random", "random", 100, 15),
-                  ("icarus", 6, "fixed", "fixed", 200, 15)])
-# (simulator, parallel, tests, idle, backpressure)
-OTHER_RUNS = [("verilator", 6, "reset_mid_input,reset_mid_compute,worst_case", "none", "none"),
-              ("verilator", 6, "reset_mid_input,reset_mid_compute", "random", "random"),
-              ("verilator", 3, "reset_mid_input,reset_mid_compute", "none", "none"),
-              ("verilator", 1, "worst_case", "none", "none"),
-              ("icarus", 6, "worst_case", "none", "none")]
+#: beats spread over the whole fixture: every record, normal and abnormal
+SPREAD = _spread()
+#: the 8 idle x back-pressure combinations other than none/none, each on its own 3 beats
+OTHERS = [c for c in itertools.product(PATTERNS, PATTERNS) if c != ("none", "none")]
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    return modelfile.load(), fixture.load()
+def _check(report):
+    assert report.ok, report.summary()
 
 
-@pytest.fixture(scope="module")
-def shipped_rr():
-    return modelfile.load(modelfile.MODELS_DIR / "inter_patient.json"), fixture.load()
+def test_spread_beats_resets_and_worst_case_p6():
+    """Beats of every fixture record, no stalls, cycles exact; then reset mid-input and
+    mid-compute, and the worst-case beats, each followed by bit-exact beats."""
+    r = verify(Beats.fixture(index=SPREAD), Options(parallel=6, bench="cocotb", layers=True,
+                                                    tests=ALL_TESTS))
+    _check(r)
+    assert r.beats == len(SPREAD) and r.tap_writes > 1000 * len(SPREAD)
+    records = set(fixture.load()["record"].tolist())
+    assert {str(x) for x in Beats.fixture(index=SPREAD).record} == {str(x) for x in records}
 
 
-_designs = {}
+@pytest.mark.parametrize("idle,backpressure", OTHERS, ids=[f"{i}-{b}" for i, b in OTHERS])
+def test_stall_matrix_p6(idle, backpressure):
+    k = OTHERS.index((idle, backpressure))
+    r = verify(Beats.fixture(first=40 + 3 * k, count=3),
+               Options(parallel=6, bench="cocotb", layers=True, idle=idle, backpressure=backpressure,
+                       seed=k + 1))
+    _check(r)
 
 
-def design(shipped, parallel):
-    """(Verilog path, vectors path) for the shipped model at ``parallel`` (generated once)."""
-    model, fx = shipped
-    key = (model.cfg.name, parallel)
-    if key not in _designs:
-        acc = Accelerator(model, parallel, debug=True)
-        name = f"accelerator_p{parallel}" + ("_rr" if model.cfg.rr_bits else "")
-        src = verilog.generate(acc, name, runner.BUILD_ROOT / "verilog")
-        rr = fx["rr"] if model.cfg.rr_bits else None
-        vec = make_vectors(model, fx["raw"], records=fx["record"], samples=fx["sample"], accel=acc, rr=rr)
-        edge = edge_beats()
-        edge_codes = edge_rr(len(edge), model.cfg.rr_features, model.cfg.rr_bits) if rr is not None else None
-        vec.update(make_vectors(model, edge, accel=acc, prefix="edge_", rr=edge_codes))
-        path = runner.write_vectors(runner.BUILD_ROOT / "vectors" / f"{name}.npz", **vec)
-        _designs[key] = (name, src, path)
-    return _designs[key]
+def test_resets_under_random_stalls_p6():
+    r = verify(Beats.fixture(first=30, count=3),
+               Options(parallel=6, bench="cocotb", layers=True, idle="random", backpressure="random",
+                       seed=7, tests=("stream_beats",) + RESETS))
+    _check(r)
 
 
-_models = {}
+def test_p3_and_p1_icarus():
+    """Other lane counts, every layer: P = 3 under random stalls (2 beats) and P = 1 (1 beat) on
+    Icarus (no Verilator build for them: P = 1 also runs on Verilator in the board core,
+    tests/sim/test_board_e2e.py, 20 beats bit-exact with cycles; `make demo` runs all 302 fixture
+    beats at P = 1 on Verilator)."""
+    r = verify(Beats.fixture(first=10, count=2),
+               Options(parallel=3, simulator="icarus", bench="cocotb", layers=True, idle="random",
+                       backpressure="random", seed=11))
+    _check(r)
+    r = verify(Beats.fixture(first=20, count=1),
+               Options(parallel=1, simulator="icarus", bench="cocotb", layers=True))
+    _check(r)
 
 
-def sim_model(shipped, simulator, parallel):
-    key = (shipped[0].cfg.name, simulator, parallel)
-    if key not in _models:
-        name, src, _ = design(shipped, parallel)
-        _models[key] = runner.build([src], name, simulator)
-    return _models[key]
+ICARUS = [("none", "none", 0, 3), ("random", "random", 100, 3), ("fixed", "fixed", 200, 3)]
 
 
-def _id(run):
-    sim, p, idle, bp, first, count = run
-    return f"{sim}-p{p}-{idle}-{bp}-{first}+{count or 'all'}"
+@pytest.mark.parametrize("idle,backpressure,first,count", ICARUS,
+                         ids=[f"{i}-{b}" for i, b, _, _ in ICARUS])
+def test_icarus_p6(idle, backpressure, first, count):
+    r = verify(Beats.fixture(first=first, count=count),
+               Options(parallel=6, simulator="icarus", bench="cocotb", layers=True, idle=idle,
+                       backpressure=backpressure, seed=first + 1))
+    _check(r)
 
 
-RR_STREAM_RUNS = [("verilator", 6, "none", "none", 0, None), ("verilator", 6, "random", "random", 100, 60),
-                  ("icarus", 6, "random", "random", 200, 10)]
+def test_rr_model_spread_resets_and_worst_case():
+    """The inter-patient model with each beat's real RR codes on ``rr``; the worst-case beats with
+    extreme codes."""
+    beats = Beats.fixture(index=SPREAD)
+    assert len({tuple(c) for c in beats.rr.tolist()}) > 3
+    r = verify(beats, Options(model=RR_MODEL, parallel=6, bench="cocotb", layers=True, tests=ALL_TESTS))
+    _check(r)
 
 
-@pytest.mark.parametrize("run", RR_STREAM_RUNS, ids=[_id(r) for r in RR_STREAM_RUNS])
-def test_rr_network_stream(shipped_rr, run, tmp_path):
-    """The inter-patient model with each fixture beat's real RR codes on ``rr``."""
-    test_network_stream(shipped_rr, run, tmp_path)
+def test_rr_model_random_stalls():
+    r = verify(Beats.fixture(first=100, count=6),
+               Options(model=RR_MODEL, parallel=6, bench="cocotb", layers=True, idle="random",
+                       backpressure="random", seed=5, tests=("stream_beats",) + RESETS))
+    _check(r)
 
 
-@pytest.mark.parametrize("simulator", ["verilator"])
-def test_rr_network_reset_and_worst_case(shipped_rr, simulator):
-    test_network_reset_and_worst_case(
-        shipped_rr, (simulator, 6, "reset_mid_input,reset_mid_compute,worst_case", "random", "random"))
+def test_rr_model_icarus():
+    r = verify(Beats.fixture(first=200, count=2),
+               Options(model=RR_MODEL, parallel=6, simulator="icarus", bench="cocotb", layers=True,
+                       idle="random", backpressure="random", seed=3))
+    _check(r)
 
 
-@pytest.mark.parametrize("run", STREAM_RUNS, ids=[_id(r) for r in STREAM_RUNS])
-def test_network_stream(shipped, run, tmp_path):
-    simulator, parallel, idle, bp, first, count = run
-    model = sim_model(shipped, simulator, parallel)
-    _, _, vectors = design(shipped, parallel)
-    env = {"SIM_IDLE": idle, "SIM_BACKPRESSURE": bp, "SIM_SEED": first + 1, "SIM_VECTORS": vectors,
-           "SIM_FIRST": first, "SIM_COUNT": "" if count is None else count,
-           "SIM_REPORT": tmp_path / "report.json"}
-    model.run(TEST_MODULE, extra_env=env, run_name=_id(run), testcase="stream_beats")
-    import json
-    report = json.loads((tmp_path / "report.json").read_text())
-    want = (N_FIXTURE if count is None else min(count, N_FIXTURE - first))
-    assert report["beats"] == want and report["mismatched_beats"] == 0
-
-
-@pytest.mark.parametrize("run", OTHER_RUNS, ids=[f"{s}-p{p}-{t.replace(',', '+')}-{i}-{b}"
-                                                 for s, p, t, i, b in OTHER_RUNS])
-def test_network_reset_and_worst_case(shipped, run):
-    simulator, parallel, tests, idle, bp = run
-    model = sim_model(shipped, simulator, parallel)
-    _, _, vectors = design(shipped, parallel)
-    env = {"SIM_IDLE": idle, "SIM_BACKPRESSURE": bp, "SIM_SEED": 7, "SIM_VECTORS": vectors,
-           "SIM_FIRST": 30}
-    model.run(TEST_MODULE, extra_env=env, run_name=f"{tests.replace(',', '+')}-{idle}-{bp}",
-              testcase=tests)
+def test_a_wrong_layer_value_is_caught_and_named():
+    """The layer comparison is not vacuous: one wrong expected value of a hidden layer fails
+    exactly that beat, and the message names the layer, channel and position, and the beat's
+    record and R-peak sample (the harness tests do the same for logits, class and cycles)."""
+    from ternecg.sim.network_tb import make_vectors
+    from ternecg.sim.verify import design
+    opts = Options(parallel=6, bench="cocotb", layers=True)
+    beats = Beats.fixture(first=50, count=2)
+    d = design(opts)
+    vec = make_vectors(d.model, beats.raw, records=beats.record, samples=beats.sample, accel=d.accel)
+    bad = {k: np.array(v, copy=True) for k, v in vec.items()}
+    length = int(vec["layer_lengths"][2])
+    bad["layer2"][1, 3 * length + 7] += 1
+    r = verify(beats, opts, expected=bad)
+    assert r.mismatched_beats == [1] and not r.failures, r.summary()
+    text = " ".join(r.mismatches)
+    assert str(int(beats.record[1])) in text and str(int(beats.sample[1])) in text
+    assert "layer 2 channel 3 position 7" in text
 
 
 def test_beat_counts():
-    """The issue's floor: >= 500 beats on Verilator and >= 50 on Icarus (fixture beats)."""
-    def total(sim):
-        return sum(N_FIXTURE - f if c is None else min(c, N_FIXTURE - f)
-                   for s, _, _, _, f, c in STREAM_RUNS if s == sim)
-    assert total("verilator") >= 500
-    assert total("icarus") >= 50
+    """Issue 4's floor of real beats in `make test`: >= 500 on Verilator (now the speed harness:
+    302 fixture beats x 9 idle/back-pressure combinations, test_harness_sim.py) and Icarus beats
+    with every layer here (the 50+ Icarus beats are in `make sim-regress`, 200)."""
+    assert N_FIXTURE * len(PATTERNS) ** 2 >= 500
+    assert sum(c for _, _, _, c in ICARUS) >= 9 and len(SPREAD) >= 22
     assert len(fixture.load()["raw"]) == N_FIXTURE
