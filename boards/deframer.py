@@ -66,6 +66,9 @@ class Deframer(Checked, wiring.Component):
         For a bad argument (before the component exists: hw/checks.py).
     """
 
+    #: cycles from the byte (or UART error) that decides an event, a beat or a PING to its transfer
+    latency = 0
+
     @classmethod
     def check_arguments(cls, *, timeout_cycles, rr_bits=0):
         check_int("Deframer", "timeout_cycles", timeout_cycles, minimum=1)

@@ -56,6 +56,9 @@ class Serializer(Checked, wiring.Component):
         For a bad argument (before the component exists: hw/checks.py).
     """
 
+    #: cycles from a position accepted on ``i`` to its first sum on ``act`` or ``logits``
+    latency = 1
+
     @classmethod
     def check_arguments(cls, schedule):
         check_schedule("Serializer", schedule)

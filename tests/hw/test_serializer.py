@@ -99,3 +99,34 @@ def test_logits_get_their_bias(model, parallel):
 def test_bad_arguments(no_unused_warning):
     with pytest.raises(TypeError, match="Serializer needs a compiled Schedule"):
         Serializer([])
+
+
+def test_latency_and_one_sum_per_cycle(model):
+    """Without stalls the first sum leaves `latency` cycles after its position was taken, then one
+    per cycle; the next position is taken in the cycle after the last sum (lanes + 1 cycles each)."""
+    s = compile_schedule(model, 3)
+    phase = next(d for d in phase_descriptors(s) if d["mode"] != MODE_FINAL and not d["poly"])
+    ser = Serializer(s)
+    seen = []
+
+    async def bench(ctx):
+        ctx.set(ser.phase, phase)
+        ctx.set(ser.act.ready, 1)
+        ctx.set(ser.i.valid, 1)
+        ctx.set(ser.i.payload, {"sums": [1, 2, 3], "t": 0})
+        for cycle in range(12):
+            taken = ctx.get(ser.i.ready)
+            out = ctx.get(ser.act.valid)
+            seen.append((cycle, taken, out))
+            await ctx.tick()
+
+    sim = Simulator(ser)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    taken = [c for c, t, _ in seen if t]
+    outs = [c for c, _, o in seen if o]
+    assert Serializer.latency == 1 and outs[0] == taken[0] + Serializer.latency
+    lanes = phase["lanes"]
+    assert taken == [0, lanes + 1, 2 * (lanes + 1)]
+    assert outs == [t + Serializer.latency + k for t in taken for k in range(lanes)]
