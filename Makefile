@@ -30,16 +30,16 @@ setup:           ## install system packages (apt, when missing), the venv and wa
 	$(TERNECG) warm
 
 test:            ## the whole test suite (golden, hardware, simulation, boards) on two pytest-xdist workers
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 test-fast:       ## tests that need neither the database nor a Verilog simulator (markers: pyproject.toml)
-	$(PY) -m pytest -q -n 2 --dist loadgroup -m "not sim and not slow"
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not sim and not slow"
 
 demo:            ## the main job: Verilog, cocotb bit-exact check on the fixture beats, iCEBreaker bitstream
 	$(TERNECG) demo --parallel $(PARALLEL) --board $(BOARD)
 
 sim:             ## only the tests that run a Verilog simulator (marker sim): components, whole network, harness, board
-	$(PY) -m pytest -q -n 2 --dist loadgroup -m sim
+	$(PY) -m pytest -q -n 2 --dist loadfile -m sim
 
 sim-regress:     ## every DS2 test beat on its patient model and every DS2 beat on the inter-patient (RR) model, Verilator harness (+ Icarus subset) -> build/reports/regress.json (~8 min; LIMIT=N: quick)
 	$(TERNECG) sim-regress $(if $(LIMIT),--limit $(LIMIT)) $(DBARG)
