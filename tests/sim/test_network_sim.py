@@ -22,10 +22,8 @@ proves it, the big volumes in `make sim-regress` / `make sim-gate`):
   the Icarus worst-case run of `make test` before issue 16 are now in `make sim-regress`: 200
   Icarus beats, and `make sim-gate`: 100 gate-level Icarus beats with every layer; the
   worst-case beats run on Verilator here).
-* The inter-patient model (RR codes on the ``rr`` stream): the same 32 beats with their real RR codes on
-  Verilator P = 6 (none/none, cycles exact), 6 under random/random, reset recovery and the
-  worst-case beats with extreme codes; 2 beats on Icarus. All 302 fixture beats with their RR
-  codes run in the speed harness (test_harness_sim.py); every DS2 beat in `make sim-regress`.
+* The inter-patient model (RR codes on the ``rr`` stream): test_network_rr_sim.py (a file of its
+  own so that `make test`'s two xdist workers share the cocotb network runs).
 """
 
 import itertools
@@ -34,14 +32,12 @@ import numpy as np
 import pytest
 
 from ternecg.golden import fixture
-from ternecg.golden.spec import modelfile
 from ternecg.sim.verify import Beats, Options, verify
 
 pytestmark = pytest.mark.sim
 
 PATTERNS = ("none", "fixed", "random")
 N_FIXTURE = 302
-RR_MODEL = modelfile.MODELS_DIR / "inter_patient.json"
 RESETS = ("reset_mid_input", "reset_mid_compute")
 ALL_TESTS = ("stream_beats",) + RESETS + ("worst_case",)
 
@@ -120,29 +116,6 @@ def test_icarus_p6(idle, backpressure, first, count):
     r = verify(Beats.fixture(first=first, count=count),
                Options(parallel=6, simulator="icarus", bench="cocotb", layers=True, idle=idle,
                        backpressure=backpressure, seed=first + 1))
-    _check(r)
-
-
-def test_rr_model_spread_resets_and_worst_case():
-    """The inter-patient model with each beat's real RR codes on ``rr``; the worst-case beats with
-    extreme codes."""
-    beats = Beats.fixture(index=SPREAD)
-    assert len({tuple(c) for c in beats.rr.tolist()}) > 3
-    r = verify(beats, Options(model=RR_MODEL, parallel=6, bench="cocotb", layers=True, tests=ALL_TESTS))
-    _check(r)
-
-
-def test_rr_model_random_stalls():
-    r = verify(Beats.fixture(first=100, count=6),
-               Options(model=RR_MODEL, parallel=6, bench="cocotb", layers=True, idle="random",
-                       backpressure="random", seed=5, tests=("stream_beats",) + RESETS))
-    _check(r)
-
-
-def test_rr_model_icarus():
-    r = verify(Beats.fixture(first=200, count=2),
-               Options(model=RR_MODEL, parallel=6, simulator="icarus", bench="cocotb", layers=True,
-                       idle="random", backpressure="random", seed=3))
     _check(r)
 
 
