@@ -30,10 +30,10 @@ setup:           ## install system packages (apt, when missing), the venv and wa
 	$(TERNECG) warm
 
 test:            ## the whole test suite (golden, hardware, simulation, boards) on two pytest-xdist workers
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
 
 test-fast:       ## tests that need neither the database nor a Verilog simulator (markers: pyproject.toml)
-	$(PY) -m pytest -q -n 2 --dist loadfile -m "not sim and not slow"
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not sim and not slow" $(PYTEST_ARGS)
 
 demo:            ## the main job: Verilog, cocotb bit-exact check on the fixture beats, iCEBreaker bitstream
 	$(TERNECG) demo --parallel $(PARALLEL) --board $(BOARD)
