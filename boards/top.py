@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amaranth import Elaboratable, Module
+from amaranth.lib import io
 
 from ternecg.errors import TernEcgError, user_values
 from ternecg.hw.checks import Checked
@@ -88,15 +89,22 @@ class BoardTop(Checked, Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.core = core = self.core
-        uart = platform.request("uart", 0)
-        m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
+        # pins through lib.io buffers (the resources' inversion, e.g. the iCEBreaker's active-low
+        # LEDs, is the buffers' business)
+        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx)]
+
+        def led(name, number, on):
+            buf = io.Buffer("o", platform.request(name, number, dir="-"))
+            m.submodules[f"{name}_{number}"] = buf
+            m.d.comb += buf.o.eq(on)
         if self.board.name == "icebreaker":
-            green = platform.request("led_g", 0)
-            red = platform.request("led_r", 0)
-            m.d.comb += [green.o.eq(core.last_cls == 0), red.o.eq(core.last_cls != 0)]
+            led("led_g", 0, core.last_cls == 0)
+            led("led_r", 0, core.last_cls != 0)
         else:
-            leds = [platform.request("led", k) for k in range(8)]
             for k in range(7):
-                m.d.comb += leds[k].o.eq(core.last_cls == k)
-            m.d.comb += leds[7].o.eq(core.activity)
+                led("led", k, core.last_cls == k)
+            led("led", 7, core.activity)
         return m
