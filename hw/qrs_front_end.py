@@ -1,0 +1,96 @@
+"""The monitor's front end: R-peak detector, beats and their RR codes on one micro-sequencer."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .beat_window import SAMPLE_LAYOUT
+from .checks import Checked, check_int
+from .qrs_program import MAX_RR_BITS, MAX_RR_LOCAL, front_end_program
+from .qrs_sequencer import QrsSequencer
+
+__all__ = ["FrontEnd"]
+
+
+class FrontEnd(Checked, wiring.Component):
+    """Raw samples in; the monitor's beats (docs/arithmetic.md section 10) out, as two streams.
+
+    One program of the front-end micro-sequencer (hw/qrs_program.py ``front_end_program``): the
+    R-peak detector of section 9 (the same code as :class:`~ternecg.hw.qrs_detector.QrsDetector`),
+    the beats of 10.1 (detections whose window lies inside the record), their RR codes of 10.2
+    (the code of :class:`~ternecg.hw.rr_unit.RRUnit`) and the order of 10.4. When a beat's window
+    has arrived, the previous beat is decided: ``beats`` carries it (its R-peak index and codes),
+    then ``windows`` the ring address of the new beat's first window sample (the ring of
+    hw/beat_window.py, which holds every sample at consecutive addresses across records: the
+    front end counts them). At the end of a record (``last``): the detector's flush, the last
+    beat with post = pre.
+
+    The front end reads its samples from the beat window's ``replay`` stream, so a send that
+    waits (for the accelerator) only lets the ring fill; it never makes the input wait.
+
+    Parameters
+    ----------
+    local, bits : int (keyword-only)
+        ``rr_local`` and ``rr_bits`` of the model (the codes); a model without an RR path uses
+        the defaults and ignores ``codes``.
+    ring : int (keyword-only)
+        The beat window's ring size (addresses are taken modulo it).
+    spram : bool or None (keyword-only)
+        The data RAM (hw/qrs_ram.py).
+
+    Members
+    -------
+    samples : ``In(stream.Signature(SAMPLE_LAYOUT))``
+        The record's raw samples (from the ring).
+    beats : ``Out(stream.Signature({index: 32, codes: 3 * bits}))``
+        A decided beat: its R-peak sample index in the record and its RR codes.
+    windows : ``Out(stream.Signature(unsigned(bits(ring))))``
+        The ring address of a beat's window (its sample ``r - 120``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument.
+    """
+
+    @classmethod
+    def check_arguments(cls, *, local=8, bits=4, ring=2048, spram=None):
+        check_int("FrontEnd", "local", local, minimum=1, maximum=MAX_RR_LOCAL)
+        check_int("FrontEnd", "bits", bits, minimum=1, maximum=MAX_RR_BITS)
+        check_int("FrontEnd", "ring", ring, minimum=256)
+        if ring & (ring - 1):
+            raise ValueError(f"FrontEnd ring must be a power of two, not {ring}")
+
+    def __init__(self, *, local=8, bits=4, ring=2048, spram=None):
+        self._seq = QrsSequencer(front_end_program(local=local, bits=bits), spram=spram)
+        self._abits = (ring - 1).bit_length()
+        self.beat_layout = data.StructLayout({"index": unsigned(32), "codes": unsigned(3 * bits)})
+        super().__init__({
+            "samples": In(stream.Signature(SAMPLE_LAYOUT)),
+            "beats": Out(stream.Signature(self.beat_layout)),
+            "windows": Out(stream.Signature(unsigned(self._abits))),
+        })
+
+    @property
+    def program(self):
+        return self._seq.program
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.seq = seq = self._seq
+        m.d.comb += [
+            seq.samples.valid.eq(self.samples.valid),
+            seq.samples.payload.data.eq(self.samples.payload.sample),
+            seq.samples.payload.last.eq(self.samples.payload.last),
+            self.samples.ready.eq(seq.samples.ready),
+            self.beats.valid.eq(seq.beats.valid),
+            self.beats.payload.index.eq(seq.beats.payload.index),
+            self.beats.payload.codes.eq(seq.beats.payload.codes),
+            seq.beats.ready.eq(self.beats.ready),
+            self.windows.valid.eq(seq.windows.valid),
+            self.windows.payload.eq(seq.windows.payload.index[0:self._abits]),
+            seq.windows.ready.eq(self.windows.ready),
+        ]
+        return m

@@ -1,0 +1,494 @@
+"""The front end's micro-sequencer: instruction set, encoding and assembler (torch-free, numpy-free).
+
+The R-peak detector (docs/arithmetic.md section 9), the RR codes (section 6) and the monitor's
+beat bookkeeping (section 10.4) run as *programs* on one small sequencer (hw/qrs_sequencer.py):
+a 32-bit accumulator machine with a 16-bit instruction ROM (iCE40 block RAM, 256 words each) and a 16-bit
+data RAM (one iCE40 UP5K SPRAM, hw/qrs_ram.py) that holds the delay lines, the candidate table
+and every register of the detector. This module defines the instruction set and assembles
+programs written in Python (hw/qrs_program.py); hw/qrs_model.py runs them instruction by
+instruction; the gateware runs the same words. As with the conv engine (hw/schedule.py ->
+hw/engine.py), the hardware stays a thin interpreter and the algorithm is data that plain Python
+can test.
+
+Machine state
+-------------
+``A``  32-bit accumulator.  ``N Z C`` flags (every ALU operation goes through one 32-bit adder:
+``N`` = bit 31 of the result, ``Z`` = result == 0, ``C`` = carry out; for a subtraction ``C`` =
+no borrow, i.e. ``A >= M`` unsigned; ``LD``/``LDI`` set ``N Z`` of the value and keep ``C``).
+``F`` the ``last`` flag of the latest ``IN``.  ``X`` 7-bit delay-line position, ``P`` 10-bit
+pointer, ``K`` 10-bit loop counter, ``L`` link register, ``PC``.  Data memory: 2,048 cells of 32
+bits, each two 16-bit RAM words (low word first).
+
+Memory operands (11-bit field)
+------------------------------
+``1 lll ggggggg``  line ``l`` (0..7) at lag ``g``: cell ``l * 128 + ((X - g) mod 128)``. A delay
+                   line keeps ``v[n]`` in cell ``l * 128 + n mod 128``, so with ``X = n mod 128``
+                   the operand ``line(l, g)`` is ``v[n - g]`` (``g`` <= 127).
+``00 aaaaaaaaa``   direct: cell ``1024 + a`` (the scalar registers; 0..15 are the *hot* cells
+                   that short instructions name).
+``01 ooooooooo``   pointer: cell ``1024 + ((P + o) mod 1024)`` (tables, queues, rings).
+
+Instruction words (16 bits)
+---------------------------
+``0 oooo xxxxxxxxxxx``   a long instruction: operation ``o`` (:data:`OPS`) with an 11-bit memory
+                         operand, a signed immediate, or (``MISC``) a 4-bit sub-operation
+                         (:data:`MISC`) and a 7-bit argument.
+``1 0 cccc tttttttttt``  branch to word ``t`` on condition ``c`` (:data:`CONDS`), 1 cycle.
+``1 1 sssssss sssssss``  two short instructions, the first in bits 13..7: ``ooo rrrr`` with
+                         ``ooo`` one of ``LD ST ADD SUB CMP`` on hot cell ``r``, ``LDI ADDI``
+                         with a signed 4-bit immediate ``r``, or ``SMISC`` sub-operation ``r``
+                         (:data:`SHORT_MISC`). A short instruction does exactly what its long
+                         form does, in the same cycles; a pair takes the sum.
+
+========  ======  =============================================================  ======
+op        operand  effect                                                          cycles
+========  ======  =============================================================  ======
+LD        mem     A = M (flags N Z)                                               3
+ST        mem     M = A (flags unchanged)                                         2
+ADD       mem     A = A + M                                                       3
+SUB       mem     A = A - M                                                       3
+CMP       mem     flags of A - M                                                  3
+MAX       mem     A = M if A - M < 0 (N) else A; flags of A - M                   3
+MIN       mem     A = A if N else M; flags of A - M                               3
+ADC       mem     A = A + M + C                                                   3
+SBC       mem     A = A - M - (1 - C)                                             3
+LDI       imm     A = imm (sign-extended 11 bits; flags N Z)                      1
+ADDI      imm     A = A + imm                                                     1
+CMPI      imm     flags of A - imm                                                1
+MISC      sub,arg :data:`MISC` operations                                         (below)
+========  ======  =============================================================  ======
+
+Comparisons are on the 32-bit difference (``N`` = its bit 31): exact for values whose difference
+fits 31 bits, and wrap-safe for sample positions (``t - deadline`` is right across the 32-bit
+wrap). ``C`` after ``CMP`` / ``CMPI`` / ``SUB`` is the unsigned ``A >= M``.
+
+MISC (``arg`` 7 bits): ``SHR k`` / ``SHL k`` (arithmetic shift by ``k`` = 1..31, ``k`` cycles),
+``PSQ`` (``A = A << (bitlength(A) - 1)``, 0 for ``A <= 0``; ``A`` < 2^16; ``max(1, bitlength)``
+cycles), ``TAX`` (X = A mod 128), ``ADDX k`` (X += k, signed), ``TAP`` (P = A mod 1024),
+``ADDP k`` (P += k, signed), ``TPA`` (A = P), ``TAK`` (K = A mod 1024), ``TKA`` (A = K),
+``TLA`` (A = L), ``TAL`` (L = A), ``IN p`` (wait for input ``p``; A = its data, F = its
+``last``; one cycle plus the wait), ``OUT f`` (output field ``f`` = A; the fields are also
+visible as status while no transfer is offered), ``SEND s`` (offer the output fields on output
+stream ``s``: its ``valid`` until the transfer; 2 cycles plus the wait; the short form is
+``SEND 0``). 1 cycle unless stated.
+
+Conditions: ``JMP`` (always), ``CALL`` (L = PC + 1), ``RET`` (to L; the target is ignored),
+``EQ`` ``NE`` (Z), ``LT`` ``GE`` (N), ``GT`` ``LE``, ``CS`` ``CC`` (C), ``DJNZ`` (K = K - 1;
+taken if K != 0), ``F`` ``NF`` (the last flag), ``IV0`` ``IV1`` (input port 0/1 has a transfer
+waiting: tested, not taken). The assembler spells the conditional ones ``BEQ`` ... ``BIV1``;
+a short ``RET`` returns from the second half of a pair.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+__all__ = ["OPS", "MISC", "SHORT_OPS", "SHORT_MISC", "CONDS", "CELLS", "LINE_CELLS", "LINES",
+           "DIRECT_BASE", "HOT_CELLS", "ROM_WORDS", "Program", "Asm", "Instr", "decode_word",
+           "line", "pointer"]
+
+OPS = {name: i for i, name in enumerate(
+    ["LD", "ST", "ADD", "SUB", "CMP", "MAX", "MIN", "ADC", "SBC", "LDI", "ADDI", "CMPI", "MISC"])}
+MEM_OPS = frozenset(["LD", "ST", "ADD", "SUB", "CMP", "MAX", "MIN", "ADC", "SBC"])
+IMM_OPS = frozenset(["LDI", "ADDI", "CMPI"])
+MISC = {name: i for i, name in enumerate(
+    ["SHR", "SHL", "PSQ", "TAX", "ADDX", "TAP", "ADDP", "TAK", "TKA", "TLA", "TAL", "TPA",
+     "IN", "OUT", "SEND", "NOP"])}
+CONDS = {name: i for i, name in enumerate(
+    ["JMP", "CALL", "RET", "EQ", "NE", "LT", "GE", "GT", "LE", "CS", "CC", "DJNZ", "F", "NF",
+     "IV0", "IV1"])}
+SHORT_OPS = {name: i for i, name in enumerate(["LD", "ST", "ADD", "SUB", "CMP", "LDI", "ADDI", "SMISC"])}
+#: short MISC sub-operations (``RET`` is the branch; ``SHRk`` = ``SHR k``)
+SHORT_MISC = {name: i for i, name in enumerate(
+    ["NOP", "TAX", "TAP", "TPA", "TAK", "TKA", "TLA", "TAL", "PSQ", "SEND", "RET",
+     "SHR1", "SHR2", "SHR3", "SHR4", "SHL1"])}
+
+#: data memory: cells of 32 bits (two 16-bit RAM words each)
+CELLS = 2048
+LINE_CELLS = 128                 # one delay line
+LINES = 8                        # lines 0..7 fill cells 0..1023
+DIRECT_BASE = 1024               # direct and pointer operands address cells 1024..2047
+DIRECT_CELLS = 512
+HOT_CELLS = 16                   # direct cells 0..15: short instructions name them
+#: largest program: 1,024 words of 16 bits (the 10-bit program counter); every 256 words are
+#: one iCE40 block RAM
+ROM_WORDS = 1024
+#: loop counter width (K)
+K_BITS = 10
+#: ring tables: 32 entries of stride 32 cells, their fields at these offsets of every block
+STRIDE = 32
+RING_OFFSET = 24
+
+
+def line(number: int, lag: int) -> int:
+    """Operand: line ``number`` at ``lag`` (the value ``lag`` positions before ``X``)."""
+    if not (0 <= number < LINES and 0 <= lag < LINE_CELLS):
+        raise ValueError(f"line operand out of range: line {number}, lag {lag}")
+    return 0x400 | (number << 7) | lag
+
+
+def pointer(offset: int) -> int:
+    if not 0 <= offset < 512:
+        raise ValueError(f"pointer offset {offset} out of range 0..511")
+    return 0x200 | offset
+
+
+def _sext(value: int, bits: int) -> int:
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+@dataclass(frozen=True)
+class Instr:
+    """One decoded instruction: ``op`` is the long mnemonic (memory, immediate or MISC
+    operation, or ``B<cond>`` for a branch); ``arg`` the memory operand, the immediate (signed),
+    the MISC argument (signed for ADDX/ADDP) or the branch target (a word address)."""
+    op: str
+    arg: int = 0
+
+    def __str__(self):
+        if self.op in MEM_OPS:
+            return f"{self.op} {operand_text(self.arg)}"
+        return f"{self.op} {self.arg}"
+
+
+def operand_text(operand: int) -> str:
+    if operand & 0x400:
+        return f"L{(operand >> 7) & 7}[{operand & 0x7F}]"
+    if operand & 0x200:
+        return f"[P+{operand & 0x1FF}]"
+    return f"[{operand & 0x1FF}]"
+
+
+_OP_NAMES = {v: k for k, v in OPS.items()}
+_MISC_NAMES = {v: k for k, v in MISC.items()}
+_COND_NAMES = {v: k for k, v in CONDS.items()}
+_SHORT_NAMES = {v: k for k, v in SHORT_OPS.items()}
+_SMISC_NAMES = {v: k for k, v in SHORT_MISC.items()}
+
+
+def _decode_short(s: int) -> Instr:
+    op, r = _SHORT_NAMES[(s >> 4) & 7], s & 0xF
+    if op in ("LD", "ST", "ADD", "SUB", "CMP"):
+        return Instr(op, r)                                 # a direct operand, hot cell r
+    if op in ("LDI", "ADDI"):
+        return Instr(op, _sext(r, 4))
+    sub = _SMISC_NAMES[r]
+    if sub == "RET":
+        return Instr("BRET", 0)
+    if sub.startswith("SHR") or sub.startswith("SHL"):
+        return Instr(sub[:3], int(sub[3:]))
+    return Instr(sub, 0)
+
+
+def decode_word(word: int) -> list:
+    """The one or two :class:`Instr` of an instruction word."""
+    word &= 0xFFFF
+    if not word & 0x8000:
+        op = _OP_NAMES.get((word >> 11) & 0xF)
+        if op is None:
+            raise ValueError(f"instruction word {word:#06x}: unknown operation")
+        if op in MEM_OPS:
+            return [Instr(op, word & 0x7FF)]
+        if op in IMM_OPS:
+            return [Instr(op, _sext(word, 11))]
+        sub = _MISC_NAMES[(word >> 7) & 0xF]
+        arg = word & 0x7F
+        return [Instr(sub, _sext(arg, 7) if sub in ("ADDX", "ADDP") else arg)]
+    if not word & 0x4000:
+        return [Instr("B" + _COND_NAMES[(word >> 10) & 0xF], word & 0x3FF)]
+    return [_decode_short((word >> 7) & 0x7F), _decode_short(word & 0x7F)]
+
+
+@dataclass
+class Program:
+    """An assembled program: ROM words, symbol tables and the I/O description.
+
+    ``cells``: name -> direct cell address; ``lines``: name -> line number; ``labels``: name ->
+    ROM word address; ``out_fields``: the output fields ``[(name, width)]`` in ``OUT`` order;
+    ``in_ports``: input ports ``[(name, data width)]``; ``out_streams``: output streams
+    ``[(name, [field names])]`` in ``SEND`` order; ``instructions``: the number of instructions
+    (a pair word holds two)."""
+    name: str
+    words: list
+    labels: dict
+    cells: dict
+    lines: dict
+    out_fields: list
+    in_ports: list
+    out_streams: list
+    instructions: int = 0
+    comments: dict = field(default_factory=dict)
+
+    def __len__(self):
+        return len(self.words)
+
+    def listing(self) -> str:
+        """The program as text: address, word, instruction(s), labels and comments."""
+        at = {}
+        for k, v in self.labels.items():
+            at.setdefault(v, []).append(k)
+        out = []
+        for pc, w in enumerate(self.words):
+            for lab in at.get(pc, []):
+                out.append(f"{lab}:")
+            c = self.comments.get(pc, "")
+            text = " ; ".join(str(i) for i in decode_word(w))
+            out.append(f"  {pc:4d}  {w:04x}  {text:<28s}{('; ' + c) if c else ''}")
+        return "\n".join(out)
+
+
+class Asm:
+    """A tiny assembler: one method per mnemonic (``LD``, ``BEQ``, ``SHR``, ...), symbolic labels,
+    named cells and lines; :meth:`assemble` allocates the cells (the 16 most used by short-capable
+    instructions become the hot cells), chooses the short form wherever it exists and packs
+    consecutive short instructions in pairs.
+
+    Memory operands are a cell name (``"spk"``, allocated by :meth:`var`), a line operand from
+    :meth:`at` (``a.at("m", 60)``), or a ring slot from :meth:`slot`. Immediates may be callables
+    evaluated at assembly (``a.LDI(lambda: a.cells_used)``). Branch targets are label names.
+    """
+
+    #: persistent cells are allocated at or above this cell (a clearing loop of 128 positions)
+    CLEAR_CELLS = 128
+
+    def __init__(self, name: str):
+        self.name = name
+        self._code = []                 # [kind, op, payload]
+        self._labels = {}               # label -> instruction index
+        self._vars = []                 # [(name, size)]
+        self._lines = {}
+        self._rings = {}                # name -> (offset, fields)
+        self._comments = {}
+        self.out_fields = []
+        self.in_ports = []
+        self.out_streams = []
+        self._cells = None
+
+    # --- symbols ---------------------------------------------------------------------------
+    def var(self, *names, size=1, persistent=False):
+        """Declare direct cells (``size`` consecutive cells each; the first is the name).
+        ``persistent`` cells are allocated after every other one, never hot, so that clearing
+        cells ``0 .. cells_used - 1`` (a record start) keeps them."""
+        known = {n for n, _, _ in self._vars}
+        for name in names:
+            if name in known:
+                raise ValueError(f"cell {name!r} declared twice")
+            self._vars.append((name, size, persistent))
+            known.add(name)
+        return self
+
+    def new_line(self, name: str):
+        if len(self._lines) >= LINES:
+            raise ValueError("out of delay lines")
+        self._lines[name] = len(self._lines)
+        return self
+
+    def at(self, line_name: str, lag: int):
+        return ("line", self._lines[line_name], lag)
+
+    def ring(self, name: str, fields: int):
+        """Reserve ``fields`` cell offsets of the 32-entry ring table ``name``: entry ``j``, field
+        ``f`` is cell ``DIRECT_BASE + 32 * j + offset + f``; with ``P = 32 * j`` it is
+        ``slot(name, f)``, and ``ADDP 32`` steps to the next entry (``P`` wraps after 32)."""
+        offset = RING_OFFSET + sum(n for _, n in self._rings.values())
+        if offset + fields > STRIDE:
+            raise ValueError(f"ring {name!r}: no room for {fields} more fields")
+        self._rings[name] = (offset, fields)
+        return self
+
+    def slot(self, name: str, field: int = 0):
+        offset, fields = self._rings[name]
+        if not 0 <= field < fields:
+            raise ValueError(f"ring {name!r} has no field {field}")
+        return ("raw", pointer(offset + field))
+
+    def hi(self, name: str):
+        """The second cell of a two-cell variable ``name`` (declared with ``size=2``)."""
+        return ("cell+", name, 1)
+
+    @property
+    def cells_used(self) -> int:
+        """The direct cells below the persistent ones (valid once :meth:`assemble` has allocated
+        them: use it in a callable immediate)."""
+        return self._cells_used
+
+    # --- emitting ---------------------------------------------------------------------------
+    def label(self, name: str):
+        if name in self._labels:
+            raise ValueError(f"label {name!r} defined twice")
+        self._labels[name] = len(self._code)
+        return self
+
+    def comment(self, text: str):
+        """Attach a comment to the next instruction (shown by :meth:`Program.listing`)."""
+        self._comments[len(self._code)] = text
+        return self
+
+    def _emit(self, kind, op, payload):
+        self._code.append((kind, op, payload))
+        return self
+
+    def __getattr__(self, name):
+        if name in MEM_OPS:
+            return lambda m: self._emit("mem", name, m)
+        if name in IMM_OPS:
+            return lambda v: self._emit("imm", name, v)
+        if name in ("JMP", "CALL", "DJNZ"):
+            return lambda t: self._emit("br", name, t)
+        if name == "RET":
+            return lambda: self._emit("br", "RET", None)
+        if name.startswith("B") and name[1:] in CONDS and name[1:] not in ("JMP", "CALL", "RET", "DJNZ"):
+            return lambda t: self._emit("br", name[1:], t)
+        if name in ("SHR", "SHL"):
+            def shift(k):
+                if not 1 <= k <= 31:
+                    raise ValueError(f"{name} {k}: shift by 1..31")
+                return self._emit("misc", name, k)
+            return shift
+        if name in ("ADDX", "ADDP"):
+            def add(k):
+                if not -64 <= k <= 63:
+                    raise ValueError(f"{name} {k}: -64..63")
+                return self._emit("misc", name, k)
+            return add
+        if name in ("IN", "OUT"):
+            return lambda k: self._emit("misc", name, k)
+        if name == "SEND":
+            return lambda k=0: self._emit("misc", name, k)
+        if name in MISC:
+            return lambda: self._emit("misc", name, 0)
+        raise AttributeError(name)
+
+    # --- macros -----------------------------------------------------------------------------
+    def LDK(self, value: int):
+        """A = value for any non-negative 32-bit constant (LDI, then shifts and adds)."""
+        value = int(value)
+        if -1024 <= value <= 1023:
+            return self.LDI(value)
+        if value < 0:
+            raise ValueError("LDK of a wide negative constant is not supported")
+        top = value.bit_length() - 10
+        self.LDK(value >> top)
+        self.SHL(top)
+        rest = value & ((1 << top) - 1)
+        while rest:
+            chunk = min(rest, 1023)
+            self.ADDI(chunk)
+            rest -= chunk
+        return self
+
+    # --- assembly ---------------------------------------------------------------------------
+    def _allocate(self):
+        uses = Counter()
+        for kind, op, m in self._code:
+            if kind == "mem" and op in ("LD", "ST", "ADD", "SUB", "CMP") and isinstance(m, str):
+                uses[m] += 1
+        single = {n for n, s, p in self._vars if s == 1 and not p}
+        hot = [n for n, _ in uses.most_common() if n in single][:HOT_CELLS]
+        cells = {n: i for i, n in enumerate(hot)}
+        c = HOT_CELLS
+        used = None
+        for persistent in (False, True):
+            if persistent:
+                used = c
+                c = max(c, self.CLEAR_CELLS)
+            for name, size, p in self._vars:
+                if name in cells or p != persistent:
+                    continue
+                while any((c + i) % STRIDE >= RING_OFFSET for i in range(size)):
+                    c += 1
+                cells[name] = c
+                c += size
+        if c > DIRECT_CELLS:
+            raise ValueError(f"{self.name}: {c} direct cells, more than {DIRECT_CELLS}")
+        if used > self.CLEAR_CELLS:
+            raise ValueError(f"{self.name}: {used} cells to clear at a record start, more than "
+                             f"the {self.CLEAR_CELLS} the clearing loop covers")
+        self._cells, self._cells_used = cells, used
+
+    def _operand(self, m) -> int:
+        if isinstance(m, int):
+            return m                                          # an encoded operand
+        if isinstance(m, str):
+            if m not in self._cells:
+                raise ValueError(f"{self.name}: no cell named {m!r}")
+            return self._cells[m]
+        if m[0] == "cell+":
+            return self._cells[m[1]] + m[2]
+        if m[0] == "line":
+            return line(m[1], m[2])
+        return m[1]                                           # ("raw", operand)
+
+    def _short(self, kind, op, payload):
+        """The 7-bit short form, or None."""
+        if kind == "mem" and op in ("LD", "ST", "ADD", "SUB", "CMP"):
+            operand = self._operand(payload)
+            if operand < HOT_CELLS:
+                return (SHORT_OPS[op] << 4) | operand
+        elif kind == "imm" and op in ("LDI", "ADDI"):
+            v = payload() if callable(payload) else payload
+            if -8 <= v <= 7:
+                return (SHORT_OPS[op] << 4) | (v & 0xF)
+        elif kind == "misc":
+            name = op if op not in ("SHR", "SHL") else f"{op}{payload}"
+            if op == "SEND" and payload:
+                return None
+            if name in SHORT_MISC and name != "NOP":
+                return (SHORT_OPS["SMISC"] << 4) | SHORT_MISC[name]
+        elif kind == "br" and op == "RET":
+            return (SHORT_OPS["SMISC"] << 4) | SHORT_MISC["RET"]
+        return None
+
+    def _long(self, kind, op, payload, labels) -> int:
+        if kind == "mem":
+            return (OPS[op] << 11) | self._operand(payload)
+        if kind == "imm":
+            v = int(payload() if callable(payload) else payload)
+            if not -1024 <= v <= 1023:
+                raise ValueError(f"{self.name}: {op} immediate {v} does not fit 11 bits signed")
+            return (OPS[op] << 11) | (v & 0x7FF)
+        if kind == "misc":
+            return (OPS["MISC"] << 11) | (MISC[op] << 7) | (int(payload) & 0x7F)
+        target = 0
+        if payload is not None:
+            if payload not in labels:
+                raise ValueError(f"{self.name}: undefined label {payload!r}")
+            target = labels[payload]
+        return 0x8000 | (CONDS[op] << 10) | target
+
+    def assemble(self) -> Program:
+        self._allocate()
+        shorts = [self._short(*ins) for ins in self._code]
+        starts = set(self._labels.values())
+        # pack: instruction i pairs with i + 1 when both are short, i + 1 carries no label and
+        # i is not a RET (a RET ends the pair)
+        word_of, layout, i, n = {}, [], 0, len(self._code)
+        while i < n:
+            word_of[i] = len(layout)
+            if (shorts[i] is not None and i + 1 < n and shorts[i + 1] is not None
+                    and i + 1 not in starts and self._code[i][1] != "RET"):
+                word_of[i + 1] = len(layout)
+                layout.append((i, i + 1))
+                i += 2
+            else:
+                layout.append((i,))
+                i += 1
+        word_of[n] = len(layout)
+        labels = {k: word_of[v] for k, v in self._labels.items()}
+        words = []
+        for group in layout:
+            if len(group) == 2:
+                words.append(0xC000 | (shorts[group[0]] << 7) | shorts[group[1]])
+            else:
+                words.append(self._long(*self._code[group[0]], labels))
+        if len(words) > ROM_WORDS:
+            raise ValueError(f"program {self.name!r} has {len(words)} words, more than the "
+                             f"{ROM_WORDS}-word ROM")
+        comments = {}
+        for idx, text in self._comments.items():
+            comments.setdefault(word_of.get(idx, len(layout)), text)
+        return Program(self.name, words, labels, dict(self._cells), dict(self._lines),
+                       list(self.out_fields), list(self.in_ports), list(self.out_streams), n,
+                       comments)
