@@ -39,7 +39,7 @@ demo:            ## the main job: Verilog, cocotb bit-exact check on the fixture
 	$(TERNECG) demo --parallel $(PARALLEL) --board $(BOARD)
 
 sim:             ## only the tests that run a Verilog simulator (marker sim): components, whole network, harness, board
-	$(PY) -m pytest -q -n 2 --dist loadfile -m sim
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "sim"
 
 sim-regress:     ## every DS2 test beat on its patient model and every DS2 beat on the inter-patient (RR) model, Verilator harness (+ Icarus subset) -> build/reports/regress.json (~8 min; LIMIT=N: quick)
 	$(TERNECG) sim-regress $(if $(LIMIT),--limit $(LIMIT)) $(DBARG)

@@ -159,6 +159,7 @@ def test_fixture_matches_the_shipped_model():
     assert tr.cls.tolist() == fx["cls"].tolist()
 
 
+@pytest.mark.slow           # ~25-80 s: out of `make test-fast`, in `make test`
 def test_qat_forward_agrees_with_the_integer_reference():
     """A briefly trained QAT net in eval mode vs the integer reference of its exported file."""
     m = modelfile.load()

@@ -1,6 +1,7 @@
 """Training is deterministic for a seed (same model file bytes), and learns on real beats."""
 
 import numpy as np
+import pytest
 import torch
 
 from ternecg.golden import export, fixture, train
@@ -18,6 +19,7 @@ def _train_once(seed):
     return export.export(net, {"seed": seed}), net, x, y
 
 
+@pytest.mark.slow           # two trainings, ~20-40 s: out of `make test-fast`, in `make test`
 def test_same_seed_same_model_file():
     a, _, _, _ = _train_once(3)
     b, _, _, _ = _train_once(3)

@@ -11,7 +11,9 @@ from ternecg.golden.spec.config import MuxSpec
 from engine_harness import compare, run_top
 
 
-@pytest.mark.parametrize("parallel,count,idle,stall", [(6, 3, 0.3, 0.4), (3, 1, 0.0, 0.0)])
+# the long cases (10-70 s each) are `slow`: in `make test`, out of `make test-fast`
+@pytest.mark.parametrize("parallel,count,idle,stall", [pytest.param(6, 3, 0.3, 0.4, marks=pytest.mark.slow),
+                                                      (3, 1, 0.0, 0.0)])
 def test_accelerator_bit_exact(model, beats, parallel, count, idle, stall):
     raws = beats["raw"][:count]
     dut, results = run_top(model, raws, parallel=parallel, seed=parallel, idle=idle, stall=stall)
@@ -19,6 +21,7 @@ def test_accelerator_bit_exact(model, beats, parallel, count, idle, stall):
     assert compared > 1000 * count
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("parallel,idle,stall", [(1, 0.3, 0.4), (3, 0.0, 0.0)])
 def test_rr_model_bit_exact(inter_model, beats, parallel, idle, stall):
     """The inter-patient model: RR codes on the ``rr`` stream through the RR table; logits,
@@ -41,6 +44,7 @@ def forced_select_model(model):
     return m
 
 
+@pytest.mark.slow
 def test_mux_skip_skips_grouped_passes(model, beats):
     m = forced_select_model(model)
     raws = beats["raw"][:2]
