@@ -56,7 +56,7 @@ def test_mux_skip_skips_grouped_passes(model, beats):
     assert all(r["cycles"] < dut.engine_cycles() for r in results)   # data-dependent skipping
 
 
-@pytest.mark.parametrize("parallel", [1, 2])
+@pytest.mark.parametrize("parallel", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_biases_from_the_parameter_rom(model, beats, parallel):
     """Non-zero biases (the shipped models have none) come from the parameter ROM, read one
     cycle ahead of each logit: logits stay bit-exact and the cycle count is unchanged."""
@@ -88,7 +88,7 @@ def test_model_id_after_reset(model):
     assert seen == [model_id(model.sha256)] and seen[0] == int(model.sha256[:8], 16)
 
 
-@pytest.mark.parametrize("parallel", [2, 1])
+@pytest.mark.parametrize("parallel", [pytest.param(2, marks=pytest.mark.slow), 1])
 def test_engine_logits_under_back_pressure(model, beats, parallel):
     """The engine alone with a stalling logits sink: each logit keeps its own bias while held
     (the bias ROM address follows the serializer's next lane)."""
