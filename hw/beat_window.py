@@ -33,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 from ternecg.golden.spec.normalize import RAW_BITS
 
 from .checks import Checked, check_int
-from .qrs_ram import SinglePortRam
+from .qrs_ram import SinglePortRam, check_spram
 
 __all__ = ["BeatWindow", "SAMPLE_LAYOUT"]
 
@@ -83,6 +83,7 @@ class BeatWindow(Checked, wiring.Component):
 
     @classmethod
     def check_arguments(cls, *, depth=2048, length=240, max_late=MAX_LATE + 120, spram=None):
+        check_spram("BeatWindow", spram)
         check_int("BeatWindow", "depth", depth, minimum=4)
         if depth & (depth - 1):
             raise ValueError(f"BeatWindow depth must be a power of two, not {depth}")

@@ -24,6 +24,7 @@ from ternecg.golden.spec.modelfile import IntModel
 
 from .beat_window import SAMPLE_LAYOUT, BeatWindow
 from .checks import Checked, check_int
+from .qrs_ram import check_spram
 from .qrs_front_end import FrontEnd
 from .qrs_program import MAX_RR_LOCAL
 from .top import Accelerator
@@ -80,6 +81,7 @@ class Monitor(Checked, wiring.Component):
         if not isinstance(model, IntModel):
             raise TypeError(f"Monitor needs a loaded model file (ternecg.golden.spec.modelfile.load), "
                             f"not {type(model).__name__}")
+        check_spram("Monitor", spram)
         if model.cfg.input_length != 240:
             raise ValueError(f"Monitor: model {model.cfg.name!r} takes {model.cfg.input_length}-sample "
                              f"windows; the monitor cuts 240 (docs/arithmetic.md 10.2)")

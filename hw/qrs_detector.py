@@ -11,6 +11,7 @@ from ternecg.golden.spec.qrs import qrs_params
 
 from .beat_window import SAMPLE_LAYOUT
 from .checks import Checked, check_int
+from .qrs_ram import check_spram
 from .qrs_program import detector_program
 from .qrs_sequencer import QrsSequencer
 
@@ -59,6 +60,7 @@ class QrsDetector(Checked, wiring.Component):
 
     @classmethod
     def check_arguments(cls, *, fs=360, spram=None):
+        check_spram("QrsDetector", spram)
         check_int("QrsDetector", "fs", fs)
         try:
             P = qrs_params(fs)
@@ -70,7 +72,8 @@ class QrsDetector(Checked, wiring.Component):
 
     def __init__(self, *, fs=360, spram=None):
         self._params = qrs_params(fs)
-        self._seq = QrsSequencer(detector_program(fs), spram=spram)
+        self._program = detector_program(fs)
+        self._spram = spram
         super().__init__({
             "samples": In(stream.Signature(SAMPLE_LAYOUT)),
             "peaks": Out(stream.Signature(PEAK_LAYOUT)),
@@ -83,7 +86,8 @@ class QrsDetector(Checked, wiring.Component):
 
     @property
     def program(self):
-        return self._seq.program
+        """The assembled program (hw/qrs_program.py) the sequencer runs."""
+        return self._program
 
     @property
     def latency(self):
@@ -93,7 +97,7 @@ class QrsDetector(Checked, wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.seq = seq = self._seq
+        m.submodules.seq = seq = QrsSequencer(self._program, spram=self._spram)
         m.d.comb += [
             seq.samples.valid.eq(self.samples.valid),
             seq.samples.payload.data.eq(self.samples.payload.sample),

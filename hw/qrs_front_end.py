@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .beat_window import SAMPLE_LAYOUT
 from .checks import Checked, check_int
+from .qrs_ram import check_spram
 from .qrs_program import MAX_RR_BITS, MAX_RR_LOCAL, front_end_program
 from .qrs_sequencer import QrsSequencer
 
@@ -57,6 +58,7 @@ class FrontEnd(Checked, wiring.Component):
 
     @classmethod
     def check_arguments(cls, *, local=8, bits=4, ring=2048, spram=None):
+        check_spram("FrontEnd", spram)
         check_int("FrontEnd", "local", local, minimum=1, maximum=MAX_RR_LOCAL)
         check_int("FrontEnd", "bits", bits, minimum=1, maximum=MAX_RR_BITS)
         check_int("FrontEnd", "ring", ring, minimum=256)
@@ -64,7 +66,8 @@ class FrontEnd(Checked, wiring.Component):
             raise ValueError(f"FrontEnd ring must be a power of two, not {ring}")
 
     def __init__(self, *, local=8, bits=4, ring=2048, spram=None):
-        self._seq = QrsSequencer(front_end_program(local=local, bits=bits), spram=spram)
+        self._program = front_end_program(local=local, bits=bits)
+        self._spram = spram
         self._abits = (ring - 1).bit_length()
         self.beat_layout = data.StructLayout({"index": unsigned(32), "codes": unsigned(3 * bits)})
         super().__init__({
@@ -75,11 +78,12 @@ class FrontEnd(Checked, wiring.Component):
 
     @property
     def program(self):
-        return self._seq.program
+        """The assembled program (hw/qrs_program.py) the sequencer runs."""
+        return self._program
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.seq = seq = self._seq
+        m.submodules.seq = seq = QrsSequencer(self._program, spram=self._spram)
         m.d.comb += [
             seq.samples.valid.eq(self.samples.valid),
             seq.samples.payload.data.eq(self.samples.payload.sample),

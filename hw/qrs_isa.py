@@ -363,20 +363,27 @@ class Asm:
 
     # --- macros -----------------------------------------------------------------------------
     def LDK(self, value: int):
-        """A = value for any non-negative 32-bit constant (LDI, then shifts and adds)."""
+        """A = value for any non-negative 32-bit constant: ``LDI`` of its top bits, then per
+        further 10-bit chunk ``SHL``, ``ADDI`` (the chunk; skipped when 0)."""
         value = int(value)
         if -1024 <= value <= 1023:
             return self.LDI(value)
-        if value < 0:
-            raise ValueError("LDK of a wide negative constant is not supported")
-        top = value.bit_length() - 10
-        self.LDK(value >> top)
-        self.SHL(top)
-        rest = value & ((1 << top) - 1)
-        while rest:
-            chunk = min(rest, 1023)
-            self.ADDI(chunk)
-            rest -= chunk
+        if not 0 <= value < 1 << 32:
+            raise ValueError(f"LDK of {value}: a non-negative 32-bit constant")
+        chunks = []
+        while value > 1023:
+            chunks.append(value & 1023)
+            value >>= 10
+        self.LDI(value)
+        shift = 0
+        for chunk in reversed(chunks):
+            shift += 10
+            if chunk:
+                self.SHL(shift)
+                self.ADDI(chunk)
+                shift = 0
+        if shift:
+            self.SHL(shift)
         return self
 
     # --- assembly ---------------------------------------------------------------------------

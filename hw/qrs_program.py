@@ -348,7 +348,7 @@ def rr_program(*, local: int = 8, bits: int = 4) -> Program:
     ``last`` set is the end-of-record marker, its ``data`` passed on); output fields ``index``
     (32 bits), ``codes`` (``3 * bits``) and ``end`` (1): one transfer per peak with its codes,
     one peak late (the next peak gives the post interval), the last one at the marker (post =
-    pre), then the marker ``{index: its data, end: 1}``. The RR sequence is every peak received
+    pre), then the marker ``{index: its data, codes: 0, end: 1}``. The RR sequence is every peak received
     (a caller that drops peaks drops them before)."""
     a = Asm("rr_unit")
     a.out_fields = [("index", 32), ("codes", 3 * bits), ("end", 1)]
@@ -360,7 +360,7 @@ def rr_program(*, local: int = 8, bits: int = 4) -> Program:
     a.label("clr").ST(0x200).ADDP(1).DJNZ("clr")
     a.label("main").IN(0).BF("end").CALL("take").JMP("main")
     a.label("end").ST("mark").CALL("last")
-    a.LD("mark").OUT(0).LDI(1).OUT(2).SEND().LDI(0).OUT(2).JMP("record")
+    a.LD("mark").OUT(0).LDI(0).OUT(1).LDI(1).OUT(2).SEND().LDI(0).OUT(2).JMP("record")
     a.label("beat").LD("rc").OUT(0).LD("acc").OUT(1).SEND().RET()
     rr.emit("beat")
     return a.assemble()

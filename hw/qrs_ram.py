@@ -20,9 +20,16 @@ from amaranth.lib.wiring import In, Out
 
 from .checks import Checked, check_int
 
-__all__ = ["SinglePortRam", "SPRAM_DEPTH", "SPRAM_WIDTH", "is_ice40_up"]
+__all__ = ["SinglePortRam", "SPRAM_DEPTH", "SPRAM_WIDTH", "is_ice40_up", "check_spram"]
 
 SPRAM_DEPTH, SPRAM_WIDTH = 16384, 16
+
+
+def check_spram(owner, value):
+    """``spram`` must be True, False or None (TypeError naming ``owner`` otherwise)."""
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"{owner} spram must be True, False or None, not {value!r}")
+    return value
 
 
 def is_ice40_up(platform) -> bool:
@@ -67,8 +74,7 @@ class SinglePortRam(Checked, wiring.Component):
         check_int("SinglePortRam", "width", width, minimum=1)
         if depth & (depth - 1):
             raise ValueError(f"SinglePortRam depth must be a power of two, not {depth}")
-        if spram is not None and not isinstance(spram, bool):
-            raise TypeError(f"SinglePortRam spram must be True, False or None, not {spram!r}")
+        check_spram("SinglePortRam", spram)
         if spram and (depth > SPRAM_DEPTH or width != SPRAM_WIDTH):
             raise ValueError(f"SinglePortRam: an SPRAM is {SPRAM_DEPTH} x {SPRAM_WIDTH}, not "
                              f"{depth} x {width}")

@@ -7,6 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .checks import Checked, check_int
+from .qrs_ram import check_spram
 from .qrs_detector import PEAK_LAYOUT
 from .qrs_program import MAX_RR_BITS, MAX_RR_LOCAL, rr_program
 from .qrs_sequencer import QrsSequencer
@@ -52,12 +53,14 @@ class RRUnit(Checked, wiring.Component):
 
     @classmethod
     def check_arguments(cls, *, local=8, bits=4, spram=None):
+        check_spram("RRUnit", spram)
         check_int("RRUnit", "local", local, minimum=1, maximum=MAX_RR_LOCAL)
         check_int("RRUnit", "bits", bits, minimum=1, maximum=MAX_RR_BITS)
 
     def __init__(self, *, local=8, bits=4, spram=None):
         self._local, self._bits = local, bits
-        self._seq = QrsSequencer(rr_program(local=local, bits=bits), spram=spram)
+        self._program = rr_program(local=local, bits=bits)
+        self._spram = spram
         self.codes_layout = data.StructLayout({"index": unsigned(32), "codes": unsigned(3 * bits), "end": 1})
         super().__init__({
             "peaks": In(stream.Signature(PEAK_LAYOUT)),
@@ -66,7 +69,8 @@ class RRUnit(Checked, wiring.Component):
 
     @property
     def program(self):
-        return self._seq.program
+        """The assembled program (hw/qrs_program.py) the sequencer runs."""
+        return self._program
 
     @property
     def latency(self):
@@ -75,7 +79,7 @@ class RRUnit(Checked, wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.seq = seq = self._seq
+        m.submodules.seq = seq = QrsSequencer(self._program, spram=self._spram)
         m.d.comb += [
             seq.peaks.valid.eq(self.peaks.valid),
             seq.peaks.payload.data.eq(self.peaks.payload.index),

@@ -1,0 +1,228 @@
+"""The front end's programs (hw/qrs_program.py) on the instruction-level model (hw/qrs_model.py)
+against the golden references: golden/qrs.py (peaks and the samples that report them),
+golden/monitor.py (beats, RR codes, window addresses) and golden/spec/rr.py (codes)."""
+
+import numpy as np
+import pytest
+
+from ternecg.golden import excerpts, monitor, qrs
+from ternecg.golden.spec.qrs import qrs_params
+from ternecg.golden.spec.rr import record_codes
+from ternecg.hw import qrs_isa
+from ternecg.hw.qrs_isa import Asm, decode_word
+from ternecg.hw.qrs_model import Machine, MachineError
+from ternecg.hw.qrs_program import (HALF, STREAM_BEAT, STREAM_WINDOW, detector_program,
+                                    front_end_program, rr_program)
+
+P360 = qrs_params(360)
+
+
+@pytest.fixture(scope="module")
+def ex():
+    return excerpts.load()
+
+
+@pytest.fixture(scope="module")
+def det():
+    return detector_program()
+
+
+def pack(codes, bits=4):
+    return sum(int(c) << (f * bits) for f, c in enumerate(codes))
+
+
+def run_detector(prog, x, machine=None):
+    """Feed one record; ``[(peak, sample index at which it came)]`` and the end marker."""
+    m = machine or Machine(prog)
+    m.run()
+    peaks, ends = [], []
+    for i, v in enumerate(x):
+        m.put(0, int(v), last=(i == len(x) - 1))
+        for o in m.run():
+            (ends if o["end"] else peaks).append((o["index"], i))
+    return peaks, ends, m
+
+
+def golden_peaks(x):
+    """``[(peak, sample at which QrsStream reports it)]`` (the flush's peaks at the last sample)."""
+    r, info = qrs.detect(x, info=True)
+    return [(int(p), min(int(d), len(x) - 1)) for p, d in zip(r, info["decided"])]
+
+
+# --- the detector -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("index", range(4))
+def test_detector_equals_golden_on_excerpts(ex, det, index):
+    """Same peaks, each reported at the same sample as QrsStream, then the end marker."""
+    x = ex[index].signal.astype(np.int64)
+    peaks, ends, m = run_detector(det, x)
+    assert peaks == golden_peaks(x)
+    assert len(peaks) > 80
+    assert ends == [(len(x), len(x) - 1)]
+
+
+def _noise(x, a, b, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.asarray(x, dtype=np.int64).copy()
+    t = np.arange(b - a) / 360
+    y[a:b] = np.clip(np.round(y[a:b] + 300 * np.sin(2 * np.pi * 0.3 * t) + 60 * np.sin(2 * np.pi * 60 * t)
+                              + np.convolve(rng.normal(0, 80, b - a), np.ones(4) / 4, "same")), 0, 2047)
+    return y
+
+
+def test_detector_bad_input_and_records_back_to_back(ex, det):
+    """Flat (lead off), saturated and noisy stretches, a chirp and white noise (many sub-threshold
+    candidates), a 300-sample record, each a record of one stream: every record equals golden."""
+    x = ex[2].signal.astype(np.int64)
+    flat = x.copy()
+    flat[3000:9000] = 1024
+    sat = x.copy()
+    sat[5000:6000] = 2047
+    n = 20 * 360
+    t = np.arange(n) / 360
+    rng = np.random.default_rng(3)
+    records = [flat[:12000], sat[:12000], _noise(x, 2000, 8000)[:12000],
+               np.clip(np.round(1024 + 300 * np.sin(2 * np.pi * (0.5 + 0.1 * t) * t)), 0, 2047).astype(np.int64),
+               np.clip(np.round(1024 + rng.normal(0, 150, n)), 0, 2047).astype(np.int64),
+               x[:300], np.full(400, 2047)]
+    m = Machine(det)
+    for rec in records:
+        peaks, ends, _ = run_detector(det, rec, m)
+        assert peaks == golden_peaks(rec)
+        assert ends == [(len(rec), len(rec) - 1)]
+
+
+def test_detector_cycles_per_sample(ex, det):
+    """Every sample's cycles (the gateware takes the model's count): typical and worst."""
+    m = Machine(det)
+    m.run()
+    per = []
+    x = ex[1].signal
+    for i, v in enumerate(x):
+        c = m.cycles
+        m.put(0, int(v), last=(i == len(x) - 1))
+        m.run()
+        per.append(m.cycles - c)
+    per, end = np.asarray(per[:-1]), per[-1]
+    assert 100 < np.median(per) < 200
+    assert per.max() < 8000                 # the learning period's end: every stored candidate
+    assert np.percentile(per, 99) < 1500
+    assert end < 119 * 400                  # the last sample: the flush of 9.5 and the marker
+
+
+# --- the RR codes ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("local,bits", [(8, 4), (32, 4), (1, 1), (5, 8), (31, 3)])
+def test_rr_program_equals_record_codes(local, bits):
+    """Random R-peak sequences (regular, premature, lead-off gaps, long intervals up to 2^30 with a
+    local sum W near 2^31), a lone peak, two peaks and an empty record, one stream; codes one peak
+    late, end markers. Positions are 32-bit sample indices."""
+    rng = np.random.default_rng(local * 100 + bits)
+    m = Machine(rr_program(local=local, bits=bits))
+    m.run()
+    seqs = [rng.integers(60, 900, 40), rng.integers(1, 3, 10), np.array([1 << 30, (1 << 30) - 1, 5, 7]),
+            rng.integers(1, 1 << 25, 70), np.array([100]), np.array([100, 150]), np.array([], np.int64)]
+    for k, iv in enumerate(seqs):
+        r = np.cumsum(iv.astype(np.int64))
+        assert len(r) == 0 or r[-1] < 1 << 32
+        for v in r:
+            m.put(0, int(v))
+        m.put(0, 4321 + k, last=True)
+        out = m.run()
+        assert out[-1]["end"] == 1 and out[-1]["index"] == 4321 + k
+        got = [(o["index"], o["codes"]) for o in out[:-1]]
+        if len(r) == 0:
+            want = []
+        elif len(r) == 1:
+            want = [(int(r[0]), pack([1 << (bits - 1)] * 3, bits))]
+        else:
+            want = [(int(a), pack(c, bits)) for a, c in zip(r, record_codes(r, local, bits))]
+        assert got == want, (local, bits, k)
+
+
+# --- the monitor's front end ---------------------------------------------------------------------------
+class _Cfg:
+    rr_bits, rr_local, rr_features = 4, 32, 3
+
+
+def test_front_end_equals_golden_monitor(ex):
+    """The four excerpts as one stream: beats (index, RR codes), in golden/monitor.py's order, and
+    the ring address of each window (the ring runs on across records)."""
+    m = Machine(front_end_program(local=32, bits=4))
+    m.run()
+    base = 0
+    for e in ex:
+        x = e.signal.astype(np.int64)
+        peaks = monitor.beat_peaks(x)
+        codes = monitor.codes(peaks, _Cfg)
+        beats, windows = [], []
+        for i, v in enumerate(x):
+            m.put(0, int(v), last=(i == len(x) - 1))
+            for o in m.run():
+                if o["stream"] == STREAM_BEAT:
+                    beats.append((o["index"], o["codes"]))
+                else:
+                    assert o["stream"] == STREAM_WINDOW
+                    windows.append(o["index"] % 2048)
+        assert beats == [(int(r), pack(c)) for r, c in zip(peaks, codes)], e.name
+        assert windows == [int(base + r - HALF) % 2048 for r in peaks], e.name
+        base += len(x)
+
+
+def test_front_end_beats_at_record_edges(ex):
+    """Detections with r < 120 and windows past the end are not beats; a record with one beat gets
+    the lone-beat codes; a record with none sends nothing."""
+    x = ex[0].signal.astype(np.int64)
+    m = Machine(front_end_program(local=8, bits=4))
+    m.run()
+
+    class C:
+        rr_bits, rr_local, rr_features = 4, 8, 3
+    for rec in (x[:1000], x[:3000], x[30:2990], np.full(800, 1000)):
+        peaks = monitor.beat_peaks(rec) if len(rec) >= 240 else np.zeros(0, np.int64)
+        beats = []
+        for i, v in enumerate(rec):
+            m.put(0, int(v), last=(i == len(rec) - 1))
+            beats += [(o["index"], o["codes"]) for o in m.run() if o["stream"] == STREAM_BEAT]
+        assert beats == [(int(r), pack(c)) for r, c in zip(peaks, monitor.codes(peaks, C))]
+
+
+# --- the assembler and the model -----------------------------------------------------------------------
+def test_program_sizes_and_listing(det):
+    assert len(det) <= 512                       # two iCE40 block RAMs
+    fe = front_end_program(local=32, bits=4)
+    assert len(fe) <= qrs_isa.ROM_WORDS and fe.instructions > len(fe)   # pairs packed
+    text = fe.listing()
+    assert "decide:" in text and "sample:" in text
+    for w in fe.words:                           # every word decodes
+        assert 1 <= len(decode_word(w)) <= 2
+
+
+def test_assembler_rejects_bad_programs():
+    a = Asm("bad")
+    a.JMP("nowhere")
+    with pytest.raises(ValueError, match="undefined label"):
+        a.assemble()
+    a = Asm("bad")
+    with pytest.raises(ValueError, match="shift"):
+        a.SHR(32)
+    a = Asm("bad")
+    a.LDI(5000)
+    with pytest.raises(ValueError, match="11 bits"):
+        a.assemble()
+    a = Asm("bad")
+    a.var("x")
+    with pytest.raises(ValueError, match="twice"):
+        a.var("x")
+    a = Asm("bad")
+    a.var(*[f"v{i}" for i in range(200)])
+    a.LD("v0")
+    with pytest.raises(ValueError, match="clear"):
+        a.assemble()
+
+
+def test_model_reports_a_bad_program():
+    a = Asm("psq")
+    a.LDK(70000).PSQ()
+    a.in_ports = [("i", 8)]
+    m = Machine(a.assemble())
+    with pytest.raises(MachineError, match="PSQ"):
+        m.run()
