@@ -1,0 +1,123 @@
+"""The front end (QrsDetector) and the whole Monitor as generated Verilog on Icarus and Verilator
+(cocotb, sim/tests/test_monitor_cocotb.py) against golden/qrs.py and golden/monitor.py on the
+fixture's raw excerpts, under idle / back-pressure patterns, a hold of thousands of cycles on the
+output, and a reset in the middle of a record.
+
+Verilator runs a whole 60 s excerpt (21,600 samples); Icarus the first 1,200 samples (the
+learning period's beats and a few regular ones), which keeps every run to seconds. The whole
+database runs in ``make sim-monitor`` (sim/monitor_regress.py)."""
+
+import numpy as np
+import pytest
+
+from ternecg.golden import excerpts, monitor, qrs
+from ternecg.golden.spec import modelfile
+from ternecg.hw import verilog
+from ternecg.hw.monitor import Monitor
+from ternecg.hw.qrs_detector import QrsDetector
+from ternecg.sim import runner
+from ternecg.sim.monitor_regress import monitor_model, regress_parallel
+from ternecg.sim.tests.test_monitor_cocotb import MonitorBench
+
+TEST_MODULE = "ternecg.sim.tests.test_monitor_cocotb"
+VEC_DIR = runner.BUILD_ROOT / "vectors"
+SHORT = 1200
+RESET_AT = 400          # before the learning period ends: nothing is in flight at the reset
+
+
+@pytest.fixture(scope="module")
+def records():
+    ex = excerpts.load()
+    return ex[0].signal.astype(np.int64), ex[1].signal.astype(np.int64)
+
+
+def detector_expected(x):
+    """Rows ``[index, end, samples accepted before it]`` of QrsStream on one record."""
+    s = qrs.QrsStream()
+    rows = []
+    for i, v in enumerate(x):
+        rows += [[int(p), 0, i + 1] for p in s.push(int(v))]
+    rows += [[int(p), 0, len(x)] for p in s.finish()]
+    return np.asarray(rows + [[len(x), 1, len(x)]], dtype=np.int64)
+
+
+def monitor_fields(dut):
+    layout = dut.beat_layout
+    cls = layout["cls"]
+    logits = layout["logits"]
+    w = logits.shape.elem_shape.width
+    fields = [("index", 0, 32, 0), ("cls", cls.offset, cls.width, 0)]
+    fields += [(f"logit{i}", logits.offset + i * w, w, 1) for i in range(logits.shape.length)]
+    return fields
+
+
+def monitor_expected(model, x):
+    b = monitor.run(model, x)
+    rows = [[int(r), int(c), *[int(v) for v in lg], 0] for r, c, lg in zip(b.peaks, b.classes, b.logits)]
+    return np.asarray(rows, dtype=np.int64).reshape(len(rows), -1)
+
+
+@pytest.fixture(scope="module")
+def detector_design(records):
+    dut = QrsDetector(spram=False)
+    with runner.locked(runner.BUILD_ROOT / "verilog" / "qrs_detector"):
+        src = verilog.generate(dut, "qrs_detector", runner.BUILD_ROOT / "verilog")
+    a, b = records
+    vec = {}
+    for tag, n in (("short", SHORT), ("full", len(a))):
+        vec[tag] = runner.write_vectors(
+            VEC_DIR / f"qrs_detector_{tag}.npz", samples=a[:n], expected=detector_expected(a[:n]),
+            samples2=b[:SHORT], expected2=detector_expected(b[:SHORT]),
+            fields=np.array([["index", 0, 32, 0], ["end", 32, 1, 0]], dtype=object).astype(str))
+    return src, vec
+
+
+@pytest.fixture(scope="module")
+def monitor_design(records):
+    model = modelfile.load(monitor_model())
+    dut = Monitor(model, regress_parallel(model), spram=False)
+    with runner.locked(runner.BUILD_ROOT / "verilog" / "monitor"):
+        src = verilog.generate(dut, "monitor", runner.BUILD_ROOT / "verilog")
+    a, b = records
+    fields = np.array(monitor_fields(dut), dtype=object).astype(str)
+    vec = {}
+    for tag, n in (("short", SHORT), ("full", len(a))):
+        vec[tag] = runner.write_vectors(
+            VEC_DIR / f"monitor_{tag}.npz", samples=a[:n], expected=monitor_expected(model, a[:n]),
+            samples2=b[:SHORT], expected2=monitor_expected(model, b[:SHORT]), fields=fields)
+    return src, vec
+
+
+_builds = {}
+
+
+def _build(src, top, simulator):
+    key = (top, simulator)
+    if key not in _builds:
+        _builds[key] = runner.build([src], top, simulator)
+    return _builds[key]
+
+
+DETECTOR_RUNS = [("icarus", "short", "none", 0), ("icarus", "short", "random", 0),
+                 ("verilator", "full", "random", 3000), ("verilator", "full", "fixed", 0)]
+MONITOR_RUNS = [("icarus", "short", "none", 0), ("verilator", "full", "random", 3000)]
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("simulator,length,pattern,hold", DETECTOR_RUNS,
+                         ids=[f"{s}-{n}-{p}" for s, n, p, _ in DETECTOR_RUNS])
+def test_detector(detector_design, simulator, length, pattern, hold):
+    src, vec = detector_design
+    cfg = MonitorBench(vectors=str(vec[length]), idle=pattern, backpressure=pattern, seed=11,
+                       out="peaks", timing=True, hold=hold, reset_at=RESET_AT)
+    _build(src, "qrs_detector", simulator).run(TEST_MODULE, config=cfg, run_name=f"{length}-{pattern}")
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("simulator,length,pattern,hold", MONITOR_RUNS,
+                         ids=[f"{s}-{n}-{p}" for s, n, p, _ in MONITOR_RUNS])
+def test_monitor(monitor_design, simulator, length, pattern, hold):
+    src, vec = monitor_design
+    cfg = MonitorBench(vectors=str(vec[length]), idle=pattern, backpressure=pattern, seed=5,
+                       out="beats", timing=False, hold=hold, reset_at=RESET_AT)
+    _build(src, "monitor", simulator).run(TEST_MODULE, config=cfg, run_name=f"{length}-{pattern}")
