@@ -50,7 +50,7 @@ INTER = {"config": "msgc_mux_aami4_rr", "epochs": 30, "lr": 1e-3, "batch": 256, 
          "class_weight": [1.0, 1.0, 1.0, 1.0], "jitter": "offsets", "threads": 1}
 GLOBAL = {"from": "inter"}      # the patient protocol's global model: the inter-patient model
 FINETUNE = {"epochs": 100, "lr": 1e-3, "batch": 64, "mixup": 0.0, "class_weight": [1.0, 1.0, 1.0, 1.0],
-            "jitter": "offsets", "threads": 1}
+            "jitter": "offsets", "common": 0, "threads": 1}
 
 INTER_NAME = "aami4_inter"
 PATIENT_DIR = "aami4_patient"
@@ -162,10 +162,23 @@ def train_inter(records, train_names, recipe, seed, quant=True, overrides=None, 
     return net, secs
 
 
-def finetune(net, records, name, recipe, seed, pool_from, desc=None):
-    """A copy of ``net`` fine-tuned on the first 5 minutes of record ``name``: (net, seconds)."""
-    dset = detected.make_set(records, (name,))
-    idx = labelled(dset, dset.sample < FINE_TUNE_SAMPLES)
+def finetune(net, records, name, recipe, seed, pool_from, desc=None, common_from=()):
+    """A copy of ``net`` fine-tuned on the first 5 minutes of record ``name``: (net, seconds).
+
+    With ``recipe["common"] = k`` (> 0) the fine-tuning set also holds up to ``k`` beats of each
+    class drawn (seeded) from the global model's training records ``common_from``: a common set
+    of the kind Hu et al. 1997 and Kiranyaz et al. 2016 add, so that a record whose first 5 minutes
+    hold no V or S beats does not make the model forget those classes."""
+    k = int(recipe.get("common", 0))
+    dset = detected.make_set(records, (name,) + (tuple(common_from) if k else ()))
+    own = dset.record == name
+    idx = labelled(dset, own & (dset.sample < FINE_TUNE_SAMPLES))
+    if k:
+        rng = np.random.default_rng(seed)
+        lab = dset.labels
+        extra = [rng.choice(c, min(k, len(c)), replace=False)
+                 for c in (np.flatnonzero(~own & (lab == j)) for j in range(len(detected.AAMI4))) if len(c)]
+        idx = np.sort(np.concatenate([idx, *extra]))
     n2 = copy.deepcopy(net)
     secs = fit(n2, dset, idx, recipe, seed, desc or f"aami4 fine-tune {name}", pool_from=pool_from)
     return n2, secs
@@ -199,7 +212,7 @@ def ship(seed=0, out=modelfile.MODELS_DIR, db=None, stages=("aami4_inter", "aami
         net.load_state_dict(torch.load(ck, weights_only=True))
         pool = detected.make_set(records, splits.DS1)
         for rec in splits.DS2:
-            n2, _ = finetune(net, records, rec, FINETUNE, seed, pool)
+            n2, _ = finetune(net, records, rec, FINETUNE, seed, pool, common_from=splits.DS1)
             to_model(n2, meta_of(FINETUNE, seed, f"patient_specific {rec}: {INTER_NAME} fine-tuned on the "
                                                  f"first 5 minutes, detected beats"),
                      out / PATIENT_DIR / f"{rec}.json")

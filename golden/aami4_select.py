@@ -35,11 +35,22 @@ VARIANTS = {
     "ep60":          {"inter": {"jitter": "offsets", "epochs": 60}},
     "no_mixup":      {"inter": {"jitter": "offsets", "mixup": 0.0}},
     "no_rr":         {"inter": {"jitter": "offsets"}, "config": {"rr_bits": None, "rr_local": None}},
-    # fine-tuning recipes on the jit_offsets global model (patient protocol only)
-    "ft_nojit":      {"from": "jit_offsets", "finetune": {"jitter": "none"}},
-    "ft_ep50":       {"from": "jit_offsets", "finetune": {"epochs": 50}},
-    "ft_lr3e-4":     {"from": "jit_offsets", "finetune": {"lr": 3e-4}},
-    "ft_mixup":      {"from": "jit_offsets", "finetune": {"mixup": 0.2}},
+    # fine-tuning recipes on the cw_s2v2 global model (patient protocol only)
+    "ft_nojit":      {"from": "cw_s2v2", "finetune": {"jitter": "none"}},
+    "ft_ep50":       {"from": "cw_s2v2", "finetune": {"epochs": 50}},
+    "ft_lr3e-4":     {"from": "cw_s2v2", "finetune": {"lr": 3e-4}},
+    "ft_mixup":      {"from": "cw_s2v2", "finetune": {"mixup": 0.2}},
+    "ft_common":     {"from": "cw_s2v2", "finetune": {"common": 75}},
+    "ft_common_ep50": {"from": "cw_s2v2", "finetune": {"common": 75, "epochs": 50}},
+    # class weights against the rare classes (inter-patient S)
+    "cw_s4v2":       {"inter": {"jitter": "offsets", "class_weight": [1.0, 4.0, 2.0, 1.0]}},
+    "cw_s8v4f2":     {"inter": {"jitter": "offsets", "class_weight": [1.0, 8.0, 4.0, 2.0]}},
+    "cw_s4v2_local8": {"inter": {"jitter": "offsets", "class_weight": [1.0, 4.0, 2.0, 1.0]}, "config": {"rr_local": 8}},
+    "cw_s4v2_no_rr": {"inter": {"jitter": "offsets", "class_weight": [1.0, 4.0, 2.0, 1.0]},
+                      "config": {"rr_bits": None, "rr_local": None}, "finetune": {"common": 75}},
+    "cw_s4v2_common": {"from": "cw_s4v2", "finetune": {"common": 75}},
+    "cw_s4v2_common150": {"from": "cw_s4v2", "finetune": {"common": 150}},
+    "cw_s4v2_common_cw": {"from": "cw_s4v2", "finetune": {"common": 75, "class_weight": [1.0, 4.0, 2.0, 1.0]}},
 }
 SELECT_REPORT = results_dir() / "aami4_select.json"
 
@@ -87,7 +98,8 @@ def select(names, seed=0, db=None, report=SELECT_REPORT, redo=False):
         pool = detected.make_set(records, train_names)
         cmp = 0
         for r in HOLDOUT:
-            n2, _ = finetune(net, records, r, ft, seed, pool, desc=f"select {name} fine-tune {r}")
+            n2, _ = finetune(net, records, r, ft, seed, pool, desc=f"select {name} fine-tune {r}",
+                             common_from=train_names)
             m2 = to_model(n2, {"variant": name, "seed": seed, "record": r}, work / f"{name}_s{seed}_{r}.json")
             cmp = cmp + record_confusion(records[r], classes_of(m2, detected.make_set(records, (r,))),
                                          after=FINE_TUNE_SAMPLES)

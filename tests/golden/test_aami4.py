@@ -95,3 +95,15 @@ def test_record_confusion_scores_after_the_fine_tuning_part(records):
     late = aami4.record_confusion(r, cls, after=30 * 360)
     assert whole[:4].sum() > late[:4].sum() > 0
     assert whole[1, 0] == (detected.aami4_labels(r.det_symbol) == 1).sum()    # every S beat called N
+
+
+def test_fine_tuning_with_a_common_set(records):
+    """common = k adds up to k beats per class of the other records; seeded, so repeatable."""
+    recipe = dict(aami4.FINETUNE, epochs=1, common=5)
+    net, _ = aami4.train_inter(records, ("208", "209"), dict(aami4.INTER, epochs=1, batch=64), seed=1)
+    pool = detected.make_set(records, ("208", "209"))
+    a, _ = aami4.finetune(net, records, "105", recipe, 1, pool, common_from=("208", "209"))
+    b, _ = aami4.finetune(net, records, "105", recipe, 1, pool, common_from=("208", "209"))
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not all(torch.equal(sa[k], net.state_dict()[k]) for k in sa)
