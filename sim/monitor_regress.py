@@ -124,14 +124,15 @@ def _pool(jobs, tasks):
         return [f.result() for f in futs]
 
 
-def detector_part(db, *, names=None, limit=None, jobs=2, work=WORK, progress=True):
+def detector_part(db, *, names=None, signals=None, limit=None, jobs=2, work=WORK, progress=True):
+    """The detector on every record (``signals``: ``[(name, samples)]`` instead of the database)."""
     from ternecg.golden import qrs
     from ternecg.hw.qrs_detector import QrsDetector
 
     t_all = time.time()
     binary, build_s = _build(QrsDetector(spram=False), "qrs_detector", "peaks", 33, work / "detector")
     inputs = []
-    for k, (name, x) in enumerate(_records(db, names)):
+    for k, (name, x) in enumerate(signals if signals is not None else _records(db, names)):
         x = x[:limit] if limit else x
         peaks, info = qrs.detect(x, info=True)
         want = [(int(p), min(int(d) + 1, len(x))) for p, d in zip(peaks, info["decided"])] + [(len(x), len(x))]
@@ -152,7 +153,9 @@ def detector_part(db, *, names=None, limit=None, jobs=2, work=WORK, progress=Tru
     return _summary(rows, build_s, time.time() - t_all)
 
 
-def monitor_part(db, *, model_path=None, names=None, limit=None, jobs=2, work=WORK, progress=True):
+def monitor_part(db, *, model_path=None, names=None, signals=None, limit=None, jobs=2, work=WORK,
+                 progress=True):
+    """The monitor on every DS2 record (``signals``: ``[(name, samples)]`` instead)."""
     from ternecg.golden import monitor as gm
     from ternecg.golden.splits import DS2
     from ternecg.golden.spec import modelfile
@@ -167,7 +170,7 @@ def monitor_part(db, *, model_path=None, names=None, limit=None, jobs=2, work=WO
     binary, build_s = _build(dut, "monitor", "beats", layout.size, work / f"monitor_{model_path.stem}_p{parallel}")
     from ternecg.sim.tb import unpack
     inputs = []
-    for k, (name, x) in enumerate(_records(db, names or DS2)):
+    for k, (name, x) in enumerate(signals if signals is not None else _records(db, names or DS2)):
         x = x[:limit] if limit else x
         b = gm.run(model, x)
         want = [(int(r), int(c), tuple(int(v) for v in lg)) for r, c, lg in zip(b.peaks, b.classes, b.logits)]

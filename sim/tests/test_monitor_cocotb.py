@@ -95,7 +95,7 @@ class EventSink:
 
 
 def _fields():
-    return [(str(n), int(l), int(w), bool(s)) for n, l, w, s in vectors()["fields"]]
+    return [(str(n), int(l), int(w), bool(int(s))) for n, l, w, s in vectors()["fields"]]
 
 
 async def _run(tb, cfg, samples, expected, *, hold):
