@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # simulation at scale
     "sim-regress": ("ternecg.sim.regress", "every DS2 beat through the generated Verilog vs golden -> regress.json"),
     "sim-monitor": ("ternecg.sim.monitor_regress", "front end (48 records) and monitor (DS2) on whole records vs golden -> monitor_regress.json"),
+    "monitor-report": ("ternecg.sim.monitor_report", "the monitor's front end on the iCE40 UP5K: LC/EBR per module, cycles per sample -> monitor_report.json"),
     "sim-gate": ("ternecg.sim.gate", "gate-level netlist simulation vs golden -> gate.json"),
     "fuzz": ("ternecg.boards.fuzz", "protocol fuzz of the board core in Verilator -> fuzz.json"),
     # golden: data, training, evaluation
