@@ -19,3 +19,14 @@ def _simulators_only_in_sim_tests(request):
         f"(pytest.mark.sim; see tests/conftest.py)")
     yield
     runner.FORBIDDEN = None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long files first: modules with a ``sim`` or ``slow`` test run before the others (stable
+    order otherwise), so `make test`'s two workers (``--dist loadfile``) fill their last minutes
+    with short files instead of starting a board build or a synthesis at the end."""
+    heavy = {item.module.__name__ for item in items if getattr(item, "module", None) is not None
+             and (item.get_closest_marker("sim") or item.get_closest_marker("slow"))}
+    order = {id(item): k for k, item in enumerate(items)}
+    items.sort(key=lambda item: (getattr(getattr(item, "module", None), "__name__", "") not in heavy,
+                                 order[id(item)]))
