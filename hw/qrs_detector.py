@@ -104,7 +104,7 @@ class QrsDetector(Checked, wiring.Component):
             seq.samples.payload.last.eq(self.samples.payload.last),
             self.samples.ready.eq(seq.samples.ready),
             self.peaks.valid.eq(seq.peaks.valid),
-            self.peaks.payload.index.eq(seq.peaks.payload.index),
+            self.peaks.payload.index.eq(seq.peaks.payload.value),
             self.peaks.payload.end.eq(seq.peaks.payload.end),
             seq.peaks.ready.eq(self.peaks.ready),
         ]

@@ -90,11 +90,11 @@ class FrontEnd(Checked, wiring.Component):
             seq.samples.payload.last.eq(self.samples.payload.last),
             self.samples.ready.eq(seq.samples.ready),
             self.beats.valid.eq(seq.beats.valid),
-            self.beats.payload.index.eq(seq.beats.payload.index),
+            self.beats.payload.index.eq(seq.beats.payload.value),
             self.beats.payload.codes.eq(seq.beats.payload.codes),
             seq.beats.ready.eq(self.beats.ready),
             self.windows.valid.eq(seq.windows.valid),
-            self.windows.payload.eq(seq.windows.payload.index[0:self._abits]),
+            self.windows.payload.eq(seq.windows.payload.value[0:self._abits]),
             seq.windows.ready.eq(self.windows.ready),
         ]
         return m

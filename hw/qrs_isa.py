@@ -26,7 +26,8 @@ Memory operands (11-bit field)
                    the operand ``line(l, g)`` is ``v[n - g]`` (``g`` <= 127).
 ``00 aaaaaaaaa``   direct: cell ``1024 + a`` (the scalar registers; 0..15 are the *hot* cells
                    that short instructions name).
-``01 ooooooooo``   pointer: cell ``1024 + ((P + o) mod 1024)`` (tables, queues, rings).
+``01 ooooooooo``   pointer: cell ``1024 + (P | o)`` (tables and rings: ``P`` a multiple of 32,
+                   ``o`` the field's offset below 32; or ``o = 0``).
 
 Instruction words (16 bits)
 ---------------------------
@@ -67,10 +68,10 @@ MISC (``arg`` 7 bits): ``SHR k`` / ``SHL k`` (arithmetic shift by ``k`` = 1..31,
 cycles), ``TAX`` (X = A mod 128), ``ADDX k`` (X += k, signed), ``TAP`` (P = A mod 1024),
 ``ADDP k`` (P += k, signed), ``TPA`` (A = P), ``TAK`` (K = A mod 1024), ``TKA`` (A = K),
 ``TLA`` (A = L), ``TAL`` (L = A), ``IN p`` (wait for input ``p``; A = its data, F = its
-``last``; one cycle plus the wait), ``OUT f`` (output field ``f`` = A; the fields are also
-visible as status while no transfer is offered), ``SEND s`` (offer the output fields on output
-stream ``s``: its ``valid`` until the transfer; 2 cycles plus the wait; the short form is
-``SEND 0``). 1 cycle unless stated.
+``last``; one cycle plus the wait), ``OUT f`` (output field ``f`` = the low bits of A; the
+fields are also visible as status), ``SEND s`` (offer ``A`` and the stream's output fields on
+output stream ``s``: its ``valid`` until the transfer, A and the fields unchanged meanwhile; 2
+cycles plus the wait; the short form is ``SEND 0``). 1 cycle unless stated.
 
 Conditions: ``JMP`` (always), ``CALL`` (L = PC + 1), ``RET`` (to L; the target is ignored),
 ``EQ`` ``NE`` (Z), ``LT`` ``GE`` (N), ``GT`` ``LE``, ``CS`` ``CC`` (C), ``DJNZ`` (K = K - 1;
@@ -208,7 +209,8 @@ class Program:
     ``cells``: name -> direct cell address; ``lines``: name -> line number; ``labels``: name ->
     ROM word address; ``out_fields``: the output fields ``[(name, width)]`` in ``OUT`` order;
     ``in_ports``: input ports ``[(name, data width)]``; ``out_streams``: output streams
-    ``[(name, [field names])]`` in ``SEND`` order; ``instructions``: the number of instructions
+    ``[(name, [field names])]`` in ``SEND`` order (each carries ``A`` as ``value`` and those
+    fields); ``instructions``: the number of instructions
     (a pair word holds two)."""
     name: str
     words: list

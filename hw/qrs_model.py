@@ -119,7 +119,7 @@ class Machine:
                     if arg & 0x400:
                         cell = ((arg >> 7) & 7) * LINE_CELLS + ((x - arg) & 0x7F)
                     elif arg & 0x200:
-                        cell = DIRECT_BASE + ((p + (arg & 0x1FF)) & 0x3FF)
+                        cell = DIRECT_BASE + ((p | (arg & 0x1FF)) & 0x3FF)
                     else:
                         cell = DIRECT_BASE + (arg & 0x1FF)
                     if kind == ST:
@@ -255,6 +255,7 @@ class Machine:
                     cycles += 1
                 elif kind == K["SEND"]:
                     item = dict(zip(names, self.out))
+                    item["value"] = a
                     item["stream"] = arg
                     item["cycle"] = cycles + 1            # the transfer's cycle (no back-pressure)
                     out.append(item)

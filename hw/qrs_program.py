@@ -314,14 +314,14 @@ def _detector_asm(P: QrsParams, name: str) -> tuple[Asm, _Detector]:
 
 def detector_program(fs: int = 360) -> Program:
     """The standalone detector: input port 0 = raw samples (``last`` on a record's final
-    sample); output fields ``index`` (32 bits) and ``end`` (1): one transfer per R peak at the
-    sample that decides it (as :class:`~ternecg.golden.qrs.QrsStream`), and after a record's
+    sample); output stream ``peaks``: ``value`` (A: the R peak, 32 bits) and the field ``end``
+    (1): one transfer per R peak at the sample that decides it (as :class:`~ternecg.golden.qrs.QrsStream`), and after a record's
     final sample, the flush of 9.5 (peaks inside the record only) then an end marker
     ``{index: record length, end: 1}``."""
     P = qrs_params(fs)
     a, det = _detector_asm(P, "qrs_detector")
-    a.out_fields = [("index", 32), ("end", 1)]
-    a.out_streams = [("peaks", ["index", "end"])]
+    a.out_fields = [("end", 1)]
+    a.out_streams = [("peaks", ["end"])]
     a.in_ports = [("samples", 11)]
     a.var("nrec", "fcnt")
     a.label("reset")
@@ -333,10 +333,10 @@ def detector_program(fs: int = 360) -> Program:
     a.label("end").comment("9.5: flush with Rlo + H copies of the last sample")
     a.LD("n").ST("nrec").LDI(P.flush).ST("fcnt")
     a.label("flush").CALL("sample").LD("fcnt").ADDI(-1).ST("fcnt").BNE("flush")
-    a.LD("nrec").OUT(0).LDI(1).OUT(1).SEND().LDI(0).OUT(1).JMP("record")
+    a.LDI(1).OUT(0).LD("nrec").SEND().LDI(0).OUT(0).JMP("record")
     a.label("report").comment("peaks r >= record length found by the flush are dropped")
     a.LD("nrec").BEQ("rp_out").LD("cr").SUB("nrec").BGE("rp_skip")
-    a.label("rp_out").LD("cr").OUT(0).SEND()
+    a.label("rp_out").LD("cr").SEND()
     a.label("rp_skip").RET()
     det.sample()
     det.subroutines()
@@ -345,14 +345,15 @@ def detector_program(fs: int = 360) -> Program:
 
 def rr_program(*, local: int = 8, bits: int = 4) -> Program:
     """The standalone RR unit: input port 0 = R peaks (``data`` = sample index; a transfer with
-    ``last`` set is the end-of-record marker, its ``data`` passed on); output fields ``index``
-    (32 bits), ``codes`` (``3 * bits``) and ``end`` (1): one transfer per peak with its codes,
+    ``last`` set is the end-of-record marker, its ``data`` passed on); output stream ``codes``:
+    ``value`` (the peak, 32 bits), the fields ``codes`` (``3 * bits``) and ``end`` (1): one
+    transfer per peak with its codes,
     one peak late (the next peak gives the post interval), the last one at the marker (post =
-    pre), then the marker ``{index: its data, codes: 0, end: 1}``. The RR sequence is every peak received
+    pre), then the marker ``{value: its data, codes: 0, end: 1}``. The RR sequence is every peak received
     (a caller that drops peaks drops them before)."""
     a = Asm("rr_unit")
-    a.out_fields = [("index", 32), ("codes", 3 * bits), ("end", 1)]
-    a.out_streams = [("codes", ["index", "codes", "end"])]
+    a.out_fields = [("codes", 3 * bits), ("end", 1)]
+    a.out_streams = [("codes", ["codes", "end"])]
     a.in_ports = [("peaks", 32)]
     rr = _RR(a, local=local, bits=bits)
     a.var("tmp", "mark")
@@ -360,8 +361,8 @@ def rr_program(*, local: int = 8, bits: int = 4) -> Program:
     a.label("clr").ST(0x200).ADDP(1).DJNZ("clr")
     a.label("main").IN(0).BF("end").CALL("take").JMP("main")
     a.label("end").ST("mark").CALL("last")
-    a.LD("mark").OUT(0).LDI(0).OUT(1).LDI(1).OUT(2).SEND().LDI(0).OUT(2).JMP("record")
-    a.label("beat").LD("rc").OUT(0).LD("acc").OUT(1).SEND().RET()
+    a.LDI(0).OUT(0).LDI(1).OUT(1).LD("mark").SEND().LDI(0).OUT(1).JMP("record")
+    a.label("beat").LD("acc").OUT(0).LD("rc").SEND().RET()
     rr.emit("beat")
     return a.assemble()
 
@@ -375,16 +376,16 @@ def front_end_program(*, local: int = 8, bits: int = 4, fs: int = 360, ring: int
 
     Input port 0: the record's raw samples in order (``last`` on a record's final sample), read
     out of the beat window's ring (hw/beat_window.py), so that this program may fall behind the
-    input while a send waits. Output fields ``index`` (32) and ``codes`` (``3 * bits``) on two
-    streams: for every beat (a detection whose window lies inside the record), when its window
-    has arrived, first the previous beat's decision on ``beats`` (``index``: its R peak,
-    ``codes``), then on ``windows`` the ring address of its window's first sample (``index``);
+    input while a send waits. Two output streams: for every beat (a detection whose window lies
+    inside the record), when its window has arrived, first the previous beat's decision on
+    ``beats`` (``value``: its R peak; the field ``codes``), then on ``windows`` the ring address of
+    its window's first sample (``value``);
     at the end of a record the flush of 9.5, and the last beat's decision (post = pre). The ring
     address of the record's first sample is kept across records (the ring runs on)."""
     P = qrs_params(fs)
     a, det = _detector_asm(P, "front_end")
-    a.out_fields = [("index", 32), ("codes", 3 * bits)]
-    a.out_streams = [("beats", ["index", "codes"]), ("windows", ["index"])]
+    a.out_fields = [("codes", 3 * bits)]
+    a.out_streams = [("beats", ["codes"]), ("windows", [])]
     a.in_ports = [("samples", 11)]
     rr = _RR(a, local=local, bits=bits)
     a.var("nrec", "fcnt", "wait")
@@ -412,9 +413,9 @@ def front_end_program(*, local: int = 8, bits: int = 4, fs: int = 360, ring: int
 
     def on_take():
         a.comment("WINDOW: the ring address of r - 120")
-        a.LD("gbase").ADD("rn").ADDI(-HALF).OUT(0).SEND(STREAM_WINDOW)
+        a.LD("gbase").ADD("rn").ADDI(-HALF).SEND(STREAM_WINDOW)
 
-    a.label("beat").LD("rc").OUT(0).LD("acc").OUT(1).SEND(STREAM_BEAT).RET()
+    a.label("beat").LD("acc").OUT(0).LD("rc").SEND(STREAM_BEAT).RET()
     rr.emit("beat", on_take)
     det.sample()
     det.subroutines()

@@ -31,8 +31,11 @@ def in_layout(width):
 
 
 def out_layout(program, stream_index):
+    """``{value: 32 (A), <the stream's fields>}``."""
     widths = dict(program.out_fields)
-    return data.StructLayout({f: unsigned(widths[f]) for f in program.out_streams[stream_index][1]})
+    fields = {"value": unsigned(32)}
+    fields.update({f: unsigned(widths[f]) for f in program.out_streams[stream_index][1]})
+    return data.StructLayout(fields)
 
 
 class QrsSequencer(Checked, wiring.Component):
@@ -51,9 +54,9 @@ class QrsSequencer(Checked, wiring.Component):
     <in_port> : ``In(stream.Signature({data: unsigned(w), last: 1}))``
         One per input port of the program (``program.in_ports``, named as there); ``IN p``
         takes a transfer (``ready`` is high only while ``IN p`` waits).
-    <out_stream> : ``Out(stream.Signature({field: unsigned(width), ...}))``
-        One per output stream (``program.out_streams``): the output fields it carries; ``SEND
-        s`` raises ``valid`` until the transfer and the fields stay unchanged meanwhile.
+    <out_stream> : ``Out(stream.Signature({value: unsigned(32), field: unsigned(width), ...}))``
+        One per output stream (``program.out_streams``): ``A`` and the output fields it carries;
+        ``SEND s`` raises ``valid`` until the transfer (A and the fields unchanged meanwhile).
     fields : ``Out({field: unsigned(width), ...})``
         Every output field, always visible (a program can publish a status value with ``OUT``).
 
@@ -165,7 +168,7 @@ class QrsSequencer(Checked, wiring.Component):
         with m.If(operand[10]):
             m.d.comb += cell.eq(Cat((x - operand[0:7])[0:7], operand[7:10], Const(0, 1)))
         with m.Elif(operand[9]):
-            m.d.comb += cell.eq(Cat((p + operand[0:9])[0:10], Const(1, 1)))
+            m.d.comb += cell.eq(Cat((p | operand[0:9])[0:10], Const(1, 1)))
         with m.Else():
             m.d.comb += cell.eq(Cat(operand[0:9], Const(0, 1), Const(1, 1)))
         m.d.comb += [ram.addr.eq(Cat(second, cell)), ram.wdata.eq(Mux(second, a[16:32], a[0:16]))]
@@ -173,13 +176,12 @@ class QrsSequencer(Checked, wiring.Component):
         # --- the adder: every arithmetic operation and comparison ------------------------------
         operand_m = Signal(32)              # M: the memory operand (RD2) or the immediate (EXEC)
         m.d.comb += operand_m.eq(Mux(is_mem, Cat(lo, ram.rdata), imm))
-        use_a = ~((op == OPS["LD"]) | (op == OPS["LDI"]))
+        is_load = (op == OPS["LD"]) | (op == OPS["LDI"])       # A = M, flags of M, C kept
         subtract = ((op == OPS["SUB"]) | (op == OPS["CMP"]) | (op == OPS["MAX"]) | (op == OPS["MIN"])
                     | (op == OPS["SBC"]) | (op == OPS["CMPI"]))
         with_carry = (op == OPS["ADC"]) | (op == OPS["SBC"])
         total = Signal(33)
-        m.d.comb += total.eq(Mux(use_a, a, 0) + (operand_m ^ Mux(subtract, 0xFFFFFFFF, 0))
-                             + Mux(with_carry, fc, subtract))
+        m.d.comb += total.eq(a + (operand_m ^ Mux(subtract, 0xFFFFFFFF, 0)) + Mux(with_carry, fc, subtract))
         result = total[0:32]
         alu = Signal()                      # this cycle applies the adder (flags, maybe A)
 
@@ -206,12 +208,15 @@ class QrsSequencer(Checked, wiring.Component):
         with m.If(a_we):
             m.d.sync += a.eq(a_next)
         with m.If(alu):
-            m.d.sync += [fn.eq(result[31]), fz.eq(result == 0)]
-            with m.If(use_a):
-                m.d.sync += fc.eq(total[32])
+            with m.If(is_load):
+                m.d.sync += [fn.eq(operand_m[31]), fz.eq(operand_m == 0)]
+            with m.Else():
+                m.d.sync += [fn.eq(result[31]), fz.eq(result == 0), fc.eq(total[32])]
             with m.Switch(op):
                 with m.Case(OPS["CMP"], OPS["CMPI"]):
                     pass
+                with m.Case(OPS["LD"], OPS["LDI"]):
+                    m.d.comb += [a_sel.eq(SEL_M), a_we.eq(1)]
                 with m.Case(OPS["MAX"]):
                     m.d.comb += [a_sel.eq(SEL_M), a_we.eq(result[31])]
                 with m.Case(OPS["MIN"]):
@@ -231,6 +236,7 @@ class QrsSequencer(Checked, wiring.Component):
         for f, reg in field_regs.items():
             m.d.comb += getattr(self.fields, f).eq(reg)
         for s, o in enumerate(outs):
+            m.d.comb += o.payload.value.eq(a)
             for f in prog.out_streams[s][1]:
                 m.d.comb += getattr(o.payload, f).eq(field_regs[f])
         out_valid = [Signal(name=f"valid_{name}") for name, _ in prog.out_streams]

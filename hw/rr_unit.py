@@ -86,7 +86,7 @@ class RRUnit(Checked, wiring.Component):
             seq.peaks.payload.last.eq(self.peaks.payload.end),
             self.peaks.ready.eq(seq.peaks.ready),
             self.codes.valid.eq(seq.codes.valid),
-            self.codes.payload.index.eq(seq.codes.payload.index),
+            self.codes.payload.index.eq(seq.codes.payload.value),
             self.codes.payload.codes.eq(seq.codes.payload.codes),
             self.codes.payload.end.eq(seq.codes.payload.end),
             seq.codes.ready.eq(self.codes.ready),

@@ -39,7 +39,7 @@ def run_detector(prog, x, machine=None):
     for i, v in enumerate(x):
         m.put(0, int(v), last=(i == len(x) - 1))
         for o in m.run():
-            (ends if o["end"] else peaks).append((o["index"], i))
+            (ends if o["end"] else peaks).append((o["value"], i))
     return peaks, ends, m
 
 
@@ -127,8 +127,8 @@ def test_rr_program_equals_record_codes(local, bits):
             m.put(0, int(v))
         m.put(0, 4321 + k, last=True)
         out = m.run()
-        assert out[-1]["end"] == 1 and out[-1]["index"] == 4321 + k
-        got = [(o["index"], o["codes"]) for o in out[:-1]]
+        assert out[-1]["end"] == 1 and out[-1]["value"] == 4321 + k
+        got = [(o["value"], o["codes"]) for o in out[:-1]]
         if len(r) == 0:
             want = []
         elif len(r) == 1:
@@ -158,10 +158,10 @@ def test_front_end_equals_golden_monitor(ex):
             m.put(0, int(v), last=(i == len(x) - 1))
             for o in m.run():
                 if o["stream"] == STREAM_BEAT:
-                    beats.append((o["index"], o["codes"]))
+                    beats.append((o["value"], o["codes"]))
                 else:
                     assert o["stream"] == STREAM_WINDOW
-                    windows.append(o["index"] % 2048)
+                    windows.append(o["value"] % 2048)
         assert beats == [(int(r), pack(c)) for r, c in zip(peaks, codes)], e.name
         assert windows == [int(base + r - HALF) % 2048 for r in peaks], e.name
         base += len(x)
@@ -181,7 +181,7 @@ def test_front_end_beats_at_record_edges(ex):
         beats = []
         for i, v in enumerate(rec):
             m.put(0, int(v), last=(i == len(rec) - 1))
-            beats += [(o["index"], o["codes"]) for o in m.run() if o["stream"] == STREAM_BEAT]
+            beats += [(o["value"], o["codes"]) for o in m.run() if o["stream"] == STREAM_BEAT]
         assert beats == [(int(r), pack(c)) for r, c in zip(peaks, monitor.codes(peaks, C))]
 
 

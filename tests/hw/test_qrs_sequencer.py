@@ -21,8 +21,8 @@ def isa_program(seed=0):
     built with branches) go out on stream 0, so both implementations show every result."""
     rng = random.Random(seed)
     a = Asm("isa")
-    a.out_fields = [("value", 32), ("flags", 3)]
-    a.out_streams = [("o", ["value", "flags"]), ("p", ["value"])]
+    a.out_fields = [("flags", 3), ("spare", 32)]
+    a.out_streams = [("o", ["flags"]), ("p", ["spare"])]
     a.in_ports = [("i", 12), ("j", 32)]
     a.new_line("l0").new_line("l1")
     a.var("c", "d", "fl", "s")
@@ -75,19 +75,19 @@ def isa_program(seed=0):
     report()
     # ports: wait for port 1 (IV), then read it; stream 1 under back-pressure
     a.label("wait").BIV1("got").JMP("wait")
-    a.label("got").IN(1).OUT(0).SEND(1).IN(0).BF("lastflag").OUT(0).SEND(1)
-    a.label("lastflag").OUT(0).SEND(1)
+    a.label("got").IN(1).OUT(1).SEND(1).IN(0).BF("lastflag").SEND(1)
+    a.label("lastflag").ADDI(1).SEND(1)
     a.label("end").JMP("end")
     a.label("sub").LDI(9).RET()
-    # report: A on field 0, the flags N Z C as a 3-bit code (branches only: nothing in between
-    # changes a flag) on field 1, one transfer on stream 0
-    a.label("report").OUT(0).BLT("n1").BEQ("n0z1").BCS("v1").JMP("v0")
+    # report: A (the stream's value; kept in "s") and the flags N Z C as a 3-bit code (branches
+    # only: nothing in between changes a flag) on field 0, one transfer on stream 0
+    a.label("report").ST("s").BLT("n1").BEQ("n0z1").BCS("v1").JMP("v0")
     a.label("n0z1").BCS("v3").JMP("v2")
     a.label("n1").BEQ("n1z1").BCS("v5").JMP("v4")
     a.label("n1z1").BCS("v7").JMP("v6")
     for v in range(8):
         a.label(f"v{v}").LDI(v).JMP("rp_out")
-    a.label("rp_out").OUT(1).SEND().RET()
+    a.label("rp_out").OUT(0).LD("s").SEND().RET()
     return a.assemble()
 
 
@@ -126,7 +126,8 @@ def run_gateware(prog, inputs, *, cycles, stall=0.0, seed=0, hold=None):
             for s_ in range(len(streams)):
                 v, r, pay = vals[base + 3 * s_: base + 3 * s_ + 3]
                 if v and r:
-                    transfers.append((s_, {f: int(getattr(pay, f)) for f in prog.out_streams[s_][1]}, cyc))
+                    fields = ["value"] + prog.out_streams[s_][1]
+                    transfers.append((s_, {f: int(getattr(pay, f)) for f in fields}, cyc))
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -142,7 +143,8 @@ def run_model(prog, inputs):
         for d, l in items:
             m.put(p, d, l)
     outs = m.run(max_instructions=200_000)
-    return [(o["stream"], {f: o[f] for f in prog.out_streams[o["stream"]][1]}, o["cycle"]) for o in outs]
+    return [(o["stream"], {f: o[f] for f in ["value"] + prog.out_streams[o["stream"]][1]}, o["cycle"])
+            for o in outs]
 
 
 INPUTS = {1: [(0xDEADBEEF, 0)], 0: [(0x7FF, 0), (0x123, 1)]}
