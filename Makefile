@@ -13,7 +13,7 @@ DB      ?=
 TERNECG ?= $(PY) -m ternecg.cli
 DBARG    = $(if $(DB),--db $(DB))
 
-.PHONY: help setup test test-fast demo sim sim-regress sim-monitor sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval monitor-eval annotate aami4-select aami4-seeds verilog hw-report synth patch program host clean
+.PHONY: help setup test test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval monitor-eval annotate aami4-select aami4-seeds verilog hw-report synth patch program host clean
 
 help:            ## list the targets
 	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "%-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +46,9 @@ sim-regress:     ## every DS2 test beat on its patient model and every DS2 beat 
 
 sim-monitor:     ## R-peak detector on all 48 whole records and the monitor on every DS2 record, Verilator harness vs golden -> build/reports/monitor_regress.json (LIMIT=N: quick)
 	$(TERNECG) sim-monitor $(if $(LIMIT),--limit $(LIMIT)) $(DBARG)
+
+monitor-report:  ## the monitor's front end (R-peak detector, RR codes, beat window) alone on the iCE40 UP5K: LC/EBR per module, cycles per sample -> build/reports/monitor_report.json
+	$(TERNECG) monitor-report
 
 sim-gate:        ## gate level: synth_ice40 netlist + iCE40 cell models vs golden, 302 beats Verilator + BEATS=100 Icarus (~15 min)
 	$(TERNECG) sim-gate --beats $(or $(BEATS),100)
