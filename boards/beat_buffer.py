@@ -5,6 +5,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ternecg.hw.checks import Checked, check_int
+from ternecg.hw.normalizer import sample_layout
 
 __all__ = ["BeatBuffer"]
 
@@ -37,8 +38,9 @@ class BeatBuffer(Checked, wiring.Component):
         The beat may be handed over.
     seq : ``Out(stream.Signature(unsigned(8)))``
         The beat's sequence number, one transfer when the hand-over starts.
-    samples : ``Out(stream.Signature(unsigned(11)))``
-        The beat's samples, ``window`` transfers, in order.
+    samples : ``Out(stream.Signature(sample_layout(11)))``
+        The beat's samples ``{sample, last}``, ``window`` transfers, in order, ``last`` on the
+        final one (the accelerator's end-of-beat marker).
     full : ``Out(1)``
         A beat is in the buffer (from ``commit`` to its last sample taken).
     feeding : ``Out(1)``
@@ -62,7 +64,7 @@ class BeatBuffer(Checked, wiring.Component):
             "commit": In(stream.Signature(unsigned(8), always_ready=True)),
             "start": In(1),
             "seq": Out(stream.Signature(unsigned(8))),
-            "samples": Out(stream.Signature(unsigned(11))),
+            "samples": Out(stream.Signature(sample_layout(11))),
             "full": Out(1),
             "feeding": Out(1),
         })
@@ -81,7 +83,9 @@ class BeatBuffer(Checked, wiring.Component):
 
         rd = Signal(range(W + 1))
         feeding = self.feeding
-        m.d.comb += [rp.addr.eq(rd), self.samples.payload.eq(rp.data), self.samples.valid.eq(feeding),
+        # while feeding, rd is one ahead of the sample shown (its read was issued a cycle before)
+        m.d.comb += [rp.addr.eq(rd), self.samples.payload.sample.eq(rp.data),
+                     self.samples.payload.last.eq(rd == W), self.samples.valid.eq(feeding),
                      self.seq.payload.eq(beat_seq), self.seq.valid.eq(self.full & ~feeding & self.start)]
         with m.If(~feeding):
             m.d.comb += rp.en.eq(1)

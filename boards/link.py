@@ -6,6 +6,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from ternecg.hw.checks import Checked, check_int
+from ternecg.hw.normalizer import sample_layout
 
 from . import protocol as P
 from .beat_buffer import BeatBuffer
@@ -54,8 +55,9 @@ class Link(Checked, wiring.Component):
         Bytes to the UART transmitter.
     uart_overrun, uart_framing : ``In(1)``
         One-cycle error pulses of the UART receiver.
-    samples : ``Out(stream.Signature(unsigned(11)))``
-        Raw samples of accepted beats (to the accelerator), ``WINDOW`` per beat.
+    samples : ``Out(stream.Signature(sample_layout(11)))``
+        Raw samples ``{sample, last}`` of accepted beats (to the accelerator), ``WINDOW`` per beat,
+        ``last`` on the final one.
     rr : ``Out(stream.Signature(unsigned(3 * rr_bits)))``
         Only with ``rr_bits``: the beat's three RR codes (one transfer per beat, code f in bits
         ``[f*b, (f+1)*b)``), handed over before its samples.
@@ -95,7 +97,7 @@ class Link(Checked, wiring.Component):
             "tx": Out(stream.Signature(unsigned(8))),
             "uart_overrun": In(1),
             "uart_framing": In(1),
-            "samples": Out(stream.Signature(unsigned(11))),
+            "samples": Out(stream.Signature(sample_layout(11))),
             "results": In(stream.Signature(result_layout)),
             "last_cls": Out(result_layout.members["cls"]),
         }

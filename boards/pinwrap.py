@@ -59,7 +59,7 @@ class PinWrapper(Checked, wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.acc = acc = self._acc
-        sample = Signal(acc.i.payload.shape())
+        sample = Signal(len(Value.cast(acc.i.payload)))     # {sample, last}: shifted in whole
         with m.If(self.shift):
             m.d.sync += sample.eq(Cat(self.sin, sample[:-1]))
         payload = Value.cast(acc.o.payload)

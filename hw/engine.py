@@ -1,7 +1,7 @@
 """The streaming ternary grouped-conv engine: schedule sequencer, address generator, P add/sub lanes.
 
-One beat at a time: the normalised input arrives on ``x`` into bank 0; then the engine runs the
-schedule (hw/schedule.py) pass by pass. In a pass, every cycle issues one tap ``(t, c, j)``:
+One beat at a time: the normalised input arrives on ``x`` into one half of bank 0 (the next beat
+is loaded into the other half while the engine computes); then the engine runs the schedule (hw/schedule.py) pass by pass. In a pass, every cycle issues one tap ``(t, c, j)``:
 input position ``pos = stride*t - pad + j`` of input channel ``c`` of the pass's group (zero outside
 ``0 <= pos < lin``) is read once and broadcast to the P lanes; lane l adds it, subtracts it or skips
 it according to its 2-bit weight code (no multipliers). After the last tap of position t the P
@@ -17,7 +17,7 @@ activation unit (``ActivationUnit.latency`` cycles) -> MUX-skip unit (1 cycle) -
 Passes are separated by a drain so the next layer reads only completed maps.
 """
 
-from amaranth import Array, Module, Mux, signed, unsigned
+from amaranth import Array, Cat, Module, Mux, signed, unsigned
 from amaranth.hdl import MemoryData
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out, connect
@@ -47,7 +47,7 @@ class Engine(Checked, wiring.Component):
 
     The parts, each a component of its own (one file each), and the memories they share::
 
-        x -> InputLoader -> bank 0
+        x -> InputLoader -> bank 0 (two halves: the beat computed and the next one)
         Sequencer (phase table) -> IssueStage -> [banks, weight ROM] -> Lanes -> Serializer
         Serializer -> logits                        (logits pass; biases from the parameter ROM)
         Serializer -> WriteBack (activation, MUX-skip) -> banks 1, 2
@@ -55,7 +55,8 @@ class Engine(Checked, wiring.Component):
 
     A transfer on ``x`` is one normalised sample; after ``input_length`` of them the beat is
     computed (``busy``), and its ``n_classes`` logits leave on ``logits``, one per transfer, in
-    class order. Cycles per beat: :func:`ternecg.hw.schedule.cycles` (exact, measured in
+    class order. ``x`` takes the next beat while one is computed (bank 0 holds two), so back-to-back
+    beats start one after the other without a gap for loading. Cycles per beat: :func:`ternecg.hw.schedule.cycles` (exact, measured in
     simulation).
 
     Parameters
@@ -147,15 +148,17 @@ class Engine(Checked, wiring.Component):
         # model id (words 0, 1) and biases (word ID_WORDS + class), read synchronously
         m.submodules.params = prom = memory.Memory(data=self.params_data, attrs=ROM_ATTRS)
         p_rp = prom.read_port()
+        # bank 0 holds two beats (hw/input_loader.py): the one computed and the next one, loaded
+        # meanwhile; banks 1 and 2 the hidden layers' maps
+        m.submodules.loader = loader = InputLoader(s.input_length)
         banks = []
         for i, depth in enumerate(s.bank_depth):
             shape = signed(8) if i == 0 else unsigned(s.act_bits)
-            mem = memory.Memory(shape=shape, depth=max(depth, 1), init=[])
+            mem = memory.Memory(shape=shape, depth=loader.depth if i == 0 else max(depth, 1), init=[])
             m.submodules[f"bank{i}"] = mem
             banks.append((mem.read_port(), mem.write_port()))
 
         # ---- the parts ---------------------------------------------------------------------------
-        m.submodules.loader = loader = InputLoader(s.input_length)
         m.submodules.sequencer = seq = Sequencer(s)
         m.submodules.issue = issue = IssueStage(s)
         m.submodules.lanes = lanes = Lanes(s.parallel, s.acc_width,
@@ -166,10 +169,10 @@ class Engine(Checked, wiring.Component):
         for part in (seq, issue, ser, wb):
             m.d.comb += part.phase.eq(cur)
 
-        # input loader -> bank 0
+        # input loader -> bank 0 (the next beat's half while the engine reads the current one's)
         connect(m, wiring.flipped(self.x), loader.x)
         m.d.comb += [banks[0][1].addr.eq(loader.wr.payload.addr), banks[0][1].data.eq(loader.wr.payload.data),
-                     banks[0][1].en.eq(loader.wr.valid), loader.busy.eq(self.busy), loader.clear.eq(seq.done)]
+                     banks[0][1].en.eq(loader.wr.valid), loader.clear.eq(seq.done)]
 
         # sequencer
         m.d.comb += [table.addr.eq(seq.phase_index), seq.loaded.eq(loader.loaded),
@@ -180,7 +183,8 @@ class Engine(Checked, wiring.Component):
         # issue stage -> bank and weight-ROM reads (a bank that is not read is the write-back's)
         m.d.comb += [issue.start.eq(seq.start), issue.in_base.eq(seq.in_base), issue.w_start.eq(seq.w_start),
                      issue.k.eq(seq.k), issue.pad.eq(seq.pad)]
-        m.d.comb += [banks[0][0].addr.eq(issue.rd_addr), banks[0][0].en.eq(issue.rd_en)]
+        m.d.comb += [banks[0][0].addr.eq(Cat(issue.rd_addr[:loader.half_bits], loader.rd_half)),
+                     banks[0][0].en.eq(issue.rd_en)]
         for i, (rp, _) in enumerate(banks[1:], start=1):
             with m.If(cur.in_bank == i):
                 m.d.comb += [rp.addr.eq(issue.rd_addr), rp.en.eq(issue.rd_en)]

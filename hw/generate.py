@@ -220,8 +220,9 @@ def manifest(acc: Accelerator, model, text, top, hierarchy):
         "memories": memories,
         "latency": latency,
         "cycles_per_beat": {
-            "definition": "engine compute cycles of one beat, from its first pass to its last logit "
-                          "(o.payload.cycles); the beat's input_length samples stream in before",
+            "definition": "engine compute cycles of one beat, from its first pass to its last logit, "
+                          "cycles in which a logit waits (output or RR back-pressure) not counted: "
+                          "o.payload.cycles (0 in an error result); the next beat is loaded meanwhile",
             "worst": worst,
             "best": acc.engine_cycles(_best_selects(model)),
         },

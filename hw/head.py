@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .checks import Checked, check_int
+from .checks import Checked, check_bool, check_int
 
 __all__ = ["Head"]
 
@@ -21,9 +21,16 @@ class Head(Checked, wiring.Component):
 
     Buffering: the scan state and the output register are separate, so while a result waits on
     ``o`` the unit keeps accepting the next beat's logits, except the last one, which is held off
-    (``i.ready`` low) until the waiting result is taken. Hence the output payload is stable while
-    ``o.valid`` and not ``o.ready``, a stream of logits flows at one per cycle without stalls,
-    and ``i.ready`` depends combinationally on ``o.ready``.
+    (``i.ready`` low) until the waiting result is taken. Hence the output payload (``tag`` and
+    ``err`` included) is stable while ``o.valid`` and not ``o.ready``, a stream of logits flows
+    at one per cycle without stalls, and ``i.ready`` depends combinationally on ``o.ready``.
+
+    Dropped beats (``order=True``): ``beats`` says, in beat order, whether each beat's result
+    comes from logits (0) or the beat was dropped upstream (1). The output register is loaded in
+    that order: for a 0 by the beat's last logit (which waits for it), for a 1 by an *error
+    result* (``err`` = 1, ``cls``, ``logits`` and ``tag`` all 0: a dropped beat has no class),
+    as soon as the output register is free. The other logits of the next beat flow into the
+    scan state meanwhile (they belong to the next beat with logits, whatever comes before it).
 
     Parameters
     ----------
@@ -31,14 +38,25 @@ class Head(Checked, wiring.Component):
         Number of logits per beat (at least 1).
     logit_width : int
         Width of the signed logits.
+    tag_width : int
+        Width of ``tag`` (keyword-only; 0: no tag).
+    order : bool
+        Add ``beats`` and the ``err`` field (keyword-only).
 
     Members
     -------
     i : ``In(stream.Signature(signed(logit_width)))``
         Logits, one per transfer, ``n_classes`` consecutive transfers per beat, in class order.
-    o : ``Out(stream.Signature(StructLayout({"cls", "logits"})))``
+    tag : ``In(tag_width)``
+        Only with ``tag_width``: a value sampled with the beat's last logit (in the cycle it is
+        accepted) and carried in its result (the accelerator's compute cycles).
+    beats : ``In(stream.Signature(1))``
+        Only with ``order``: one transfer per result, in order, taken when the result is loaded
+        into the output register: 0 = from the logits, 1 = an error result.
+    o : ``Out(stream.Signature(StructLayout({"cls", "logits"[, "tag"][, "err"]})))``
         One transfer per beat: ``cls`` is ``unsigned(max(1, ceil_log2(n_classes)))``, ``logits`` is
-        ``ArrayLayout(signed(logit_width), n_classes)`` holding the beat's logits.
+        ``ArrayLayout(signed(logit_width), n_classes)`` holding the beat's logits, ``tag`` is
+        ``unsigned(tag_width)``, ``err`` 1 bit.
 
     Raises
     ------
@@ -47,21 +65,34 @@ class Head(Checked, wiring.Component):
     """
 
     @classmethod
-    def check_arguments(cls, n_classes, logit_width):
+    def check_arguments(cls, n_classes, logit_width, *, tag_width=0, order=False):
         check_int("Head", "n_classes", n_classes, minimum=1)
         check_int("Head", "logit_width", logit_width, minimum=1)
+        check_int("Head", "tag_width", tag_width, minimum=0)
+        check_bool("Head", "order", order)
 
-    def __init__(self, n_classes, logit_width):
+    def __init__(self, n_classes, logit_width, *, tag_width=0, order=False):
         self._n_classes = n_classes
         self._logit_width = logit_width
-        o_layout = data.StructLayout({
+        self._tag_width = tag_width
+        self._order = order
+        fields = {
             "cls": unsigned(max(1, ceil_log2(n_classes))),
             "logits": data.ArrayLayout(signed(logit_width), n_classes),
-        })
-        super().__init__({
+        }
+        if tag_width:
+            fields["tag"] = unsigned(tag_width)
+        if order:
+            fields["err"] = unsigned(1)
+        members = {
             "i": In(stream.Signature(signed(logit_width))),
-            "o": Out(stream.Signature(o_layout)),
-        })
+            "o": Out(stream.Signature(data.StructLayout(fields))),
+        }
+        if tag_width:
+            members["tag"] = In(tag_width)
+        if order:
+            members["beats"] = In(stream.Signature(1))
+        super().__init__(members)
 
     @property
     def n_classes(self):
@@ -88,11 +119,17 @@ class Head(Checked, wiring.Component):
         work = Signal(data.ArrayLayout(signed(self._logit_width), n), name="work")
 
         last = Signal()
-        m.d.comb += [
-            last.eq(index == n - 1),
-            # Only the last logit needs the output register; hold it while a result waits.
-            self.i.ready.eq(~last | ~self.o.valid | self.o.ready),
-        ]
+        free = Signal()                 # the output register can be loaded in this cycle
+        from_logits = Signal()          # the next result comes from the logits
+        drop = Signal()                 # load an error result in this cycle
+        m.d.comb += [last.eq(index == n - 1), free.eq(~self.o.valid | self.o.ready)]
+        if self._order:
+            m.d.comb += [from_logits.eq(self.beats.valid & ~self.beats.payload),
+                         drop.eq(self.beats.valid & self.beats.payload & free)]
+        else:
+            m.d.comb += from_logits.eq(1)
+        # Only the last logit needs the output register; hold it while a result waits.
+        m.d.comb += self.i.ready.eq(~last | (free & from_logits))
 
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
@@ -121,6 +158,16 @@ class Head(Checked, wiring.Component):
                 for k in range(n - 1):
                     m.d.sync += self.o.payload.logits[k].eq(work[k])
                 m.d.sync += self.o.payload.logits[n - 1].eq(x)
+                if self._tag_width:
+                    m.d.sync += self.o.payload.tag.eq(self.tag)
+                if self._order:
+                    m.d.sync += self.o.payload.err.eq(0)
             with m.Else():
                 m.d.sync += index.eq(index + 1)
+        if self._order:
+            m.d.comb += self.beats.ready.eq(drop | (self.i.valid & self.i.ready & last))
+            # an error result: every field 0 but err (a synchronous clear of the output
+            # register: free on FPGA flip-flops)
+            with m.If(drop):
+                m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(0), self.o.payload.err.eq(1)]
         return m

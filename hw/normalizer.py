@@ -14,15 +14,26 @@ carry-chain-only comparators, one output subtractor); see :class:`Normalizer`.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ternecg.golden.spec.normalize import MEAN_SHIFT, OUT_MAX, mean_constants
 
 from .checks import Checked, check_int
+from .tap import TapSignature
 
-__all__ = ["Normalizer"]
+__all__ = ["Normalizer", "sample_layout", "BEAT_LAYOUT"]
+
+
+def sample_layout(raw_bits=11):
+    """Payload of a raw-sample stream: ``{"sample": unsigned(raw_bits), "last": 1}``, LSB first;
+    ``last`` marks the final sample of a beat (in the manner of ``lib.stream`` packet layouts)."""
+    return data.StructLayout({"sample": unsigned(raw_bits), "last": 1})
+
+
+#: payload of the normaliser's ``beat`` strobe: ``err`` = the beat was dropped (wrong length)
+BEAT_LAYOUT = data.StructLayout({"err": 1})
 
 
 def _mean_steps(mul, shift):
@@ -61,7 +72,18 @@ class Normalizer(Checked, wiring.Component):
        ``i.ready`` is low. The RAM read port's enable is the output register's enable, so the
        payload is held stable while ``o.valid`` is high and ``o.ready`` is low.
 
-    After the last output is accepted the component returns to *Load* (next cycle). All registers
+    After the last output is accepted the component returns to *Load* (next cycle).
+
+    Framing: a beat is the samples up to and including the next one with ``last`` set. A beat of
+    exactly ``length`` samples is normalised as above. A *short* beat (``last`` on sample
+    ``n < length``) is dropped when its ``last`` sample is accepted: the next cycle is a fresh
+    *Load*. A *long* beat (no ``last`` on sample ``length``) is dropped too: the component then
+    accepts and discards samples (*Skip*, ``i.ready`` high) up to and including the next ``last``,
+    then returns to *Load*. Every beat, kept or dropped, is reported on the ``beat`` tap in the
+    cycle its ``last`` sample is accepted, with ``err`` set for a dropped one; a dropped beat
+    produces no output. So one missing or extra sample costs that beat only.
+
+    All registers
     reset to 0 (cheapest on iCE40); the datapath is initialised in that cycle and in the one
     boot cycle after reset, so ``i.ready`` first rises in the second cycle after reset.
 
@@ -83,10 +105,16 @@ class Normalizer(Checked, wiring.Component):
 
     Members
     -------
-    i : :py:`In(stream.Signature(unsigned(raw_bits)))`
-        Raw samples, one per transfer, ``length`` transfers per beat.
+    i : :py:`In(stream.Signature(sample_layout(raw_bits)))`
+        Raw samples ``{sample, last}``, one per transfer, ``length`` transfers per beat, ``last``
+        on the final one.
     o : :py:`Out(stream.Signature(signed(8)))`
         Normalised samples, one per transfer, ``length`` per beat, in input order.
+    beat : :py:`Out(TapSignature(BEAT_LAYOUT))`
+        A tap (valid, no ready: hw/tap.py), valid once per beat received, in the cycle its
+        ``last`` sample is accepted; ``err`` set when the beat was dropped (short or long). A
+        user that must record every beat end stops the input while it cannot (the accelerator
+        does: hw/top.py).
 
     Raises
     ------
@@ -140,8 +168,9 @@ class Normalizer(Checked, wiring.Component):
         self._mean_mul = mul
         self._mean_shift = MEAN_SHIFT
         super().__init__({
-            "i": In(stream.Signature(unsigned(raw_bits))),
+            "i": In(stream.Signature(sample_layout(raw_bits))),
             "o": Out(stream.Signature(signed(8))),
+            "beat": Out(TapSignature(BEAT_LAYOUT)),
         })
 
     @property
@@ -180,17 +209,24 @@ class Normalizer(Checked, wiring.Component):
         # Every register resets (and powers up) to 0: an iCE40 flip-flop with a non-zero initial
         # value costs inverters. The datapath registers are initialised by `clear` instead, in
         # the boot cycle after reset and when the last output of a beat is accepted.
+        at_end = Signal()               # the sample counter is at the last sample of a beat
         booted = Signal()
         load = Signal()
+        skip = Signal()                 # discarding the rest of a long beat
         mean_ph = [Signal(name=f"mean{j}") for j in range(len(steps))]
         kcalc = Signal()
         emit = Signal()                 # showing a sample that is not the last one
         last = Signal()                 # showing the last sample of the beat
         o_valid = emit | last
         accept = load & self.i.valid
+        is_last = self.i.payload.last
         done = last & self.o.ready
+        short = Signal()                # a `last` before sample `length`: drop the beat
+        skip_end = Signal()             # the `last` that ends a long beat
         clear = Signal()
-        m.d.comb += clear.eq(done | ~booted)
+        m.d.comb += [short.eq(accept & is_last & ~at_end),
+                     skip_end.eq(skip & self.i.valid & is_last),
+                     clear.eq(done | ~booted | short | skip_end)]
         m.d.sync += booted.eq(1)
 
         # --- sample RAM and its (shared write/read) address counter --------------------------
@@ -199,15 +235,16 @@ class Normalizer(Checked, wiring.Component):
         wr = ram.write_port()
         rd = ram.read_port()
         cnt = Signal(cnt_bits)
-        at_end = Signal()
         m.d.comb += at_end.eq(cnt == L - 1)
         with m.If(accept | kcalc | (emit & self.o.ready)):
             m.d.sync += cnt.eq(Mux(at_end, 0, cnt + 1))       # counts modulo L
+        with m.If(short):
+            m.d.sync += cnt.eq(0)
         m.d.comb += [
             rd.addr.eq(cnt), rd.en.eq(kcalc | (o_valid & self.o.ready)),
             # (`& ~rd.en` is always true in load; it tells yosys that the ports never collide,
             # otherwise it adds write-delay registers and a bypass comparator around the EBR.)
-            wr.addr.eq(cnt), wr.data.eq(self.i.payload), wr.en.eq(accept & ~rd.en),
+            wr.addr.eq(cnt), wr.data.eq(self.i.payload.sample), wr.en.eq(accept & ~rd.en),
         ]
 
         # --- one adder for the sum (load) and the mean recurrence (mean phase) ---------------
@@ -218,7 +255,7 @@ class Normalizer(Checked, wiring.Component):
         acc = Signal(signed(acc_bits), reset_less=True)      # L - sum(x + 1) = -s after load
         nc = Signal(signed(nc_bits), reset_less=True)
         nx = Signal(rb)
-        m.d.comb += nx.eq(Mux(load, ~self.i.payload, nc[:rb]))
+        m.d.comb += nx.eq(Mux(load, ~self.i.payload.sample, nc[:rb]))
         b = Cat(nx, nc[rb:]).as_signed()
         total = Signal(signed(acc_bits))
         m.d.comb += total.eq(acc + b)
@@ -240,7 +277,7 @@ class Normalizer(Checked, wiring.Component):
         m.d.comb += nm.eq(nc >> extra)
 
         # --- running maximum / minimum: carry-only comparators against ~x --------------------
-        x = self.i.payload
+        x = self.i.payload.sample
         hi = Signal(rb, reset_less=True)
         lo = Signal(rb, reset_less=True)
         x_gt_hi = ~(hi + nx + 1)[rb]                         # hi - x + 2**rb < 2**rb
@@ -291,13 +328,19 @@ class Normalizer(Checked, wiring.Component):
         m.d.comb += [
             self.o.payload.eq(Cat(y[:out_bits], d[-1])),
             self.o.valid.eq(o_valid),
-            self.i.ready.eq(load),
+            self.i.ready.eq(load | skip),
+            self.beat.valid.eq(self.i.valid & self.i.ready & is_last),
+            self.beat.payload.err.eq(skip | ~at_end),
         ]
 
         # --- phase sequencing ----------------------------------------------------------------
         with m.If(accept & at_end):
             m.d.sync += load.eq(0)
-        m.d.sync += mean_ph[0].eq(accept & at_end)
+            with m.If(~is_last):
+                m.d.sync += skip.eq(1)
+        with m.If(skip_end):
+            m.d.sync += skip.eq(0)
+        m.d.sync += mean_ph[0].eq(accept & at_end & is_last)
         for a, b_ in zip(mean_ph, mean_ph[1:]):
             m.d.sync += b_.eq(a)
         m.d.sync += kcalc.eq(mean_ph[-1])

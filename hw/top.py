@@ -1,7 +1,7 @@
 """The network top, generated from a model file: normaliser -> conv engine [-> RR table] -> head."""
 
-from amaranth import Module, Signal, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth import Module, Mux, Signal, unsigned
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from ternecg.errors import user_values
@@ -12,7 +12,9 @@ from .checks import Checked, check_bool
 from .engine import Engine
 from . import engine_layout
 from .head import Head
-from .normalizer import Normalizer
+from .normalizer import Normalizer, sample_layout
+from .params import ID_WORDS
+from .rr_gate import RRGate
 from .rr_table import RRTable
 from .schedule import compile_schedule, cycles
 from .tap import TapSignature
@@ -23,11 +25,16 @@ __all__ = ["Accelerator"]
 class Accelerator(Checked, wiring.Component):
     """The whole beat classifier of a model file: raw samples in, one result per beat out.
 
-    A transfer on ``i`` is one raw sample; after ``input_length`` of them (and, for a model with
-    an RR path, the beat's transfer on ``rr``) the beat is normalised, computed by the conv engine
-    and classified, and one transfer on ``o`` carries its result. Every model value is in a
-    parameter ROM (hw/params.py, :meth:`param_roms`); the logic depends only on the topology and
-    the widths.
+    A transfer on ``i`` is one raw sample ``{sample, last}``; a beat is the samples up to and
+    including the next one with ``last`` set. A beat of ``input_length`` samples (and, for a model
+    with an RR path, its word on ``rr``) is normalised, computed by the conv engine and
+    classified; a beat of any other length is dropped (hw/normalizer.py) and gives an error
+    result (``err`` = 1, every other field 0). Either way one transfer on ``o`` per beat, in beat
+    order. The next beat is normalised and loaded while the engine computes (bank 0 holds two
+    beats, hw/input_loader.py), so back-to-back beats follow each other at the engine's compute
+    time plus a few cycles. Every model value is in a parameter ROM (hw/params.py,
+    :meth:`param_roms`); the logic depends only on the topology and the widths. docs/core.md is
+    the integrator's description (ports, timing, buffering, reset).
 
     Parameters
     ----------
@@ -40,17 +47,21 @@ class Accelerator(Checked, wiring.Component):
 
     Members
     -------
-    i : ``In(stream.Signature(unsigned(11)))``
-        Raw samples, ``input_length`` per beat.
+    i : ``In(stream.Signature(sample_layout(11)))``
+        Raw samples ``{sample: unsigned(11), last: 1}``, ``input_length`` per beat, ``last`` on
+        the final one.
     rr : ``In(stream.Signature(unsigned(rr_width)))``
-        Only for a model with an RR path (config ``rr_bits``): the beat's RR codes, one transfer
-        per beat (hw/rr_table.py), sent before or with its samples.
+        Only for a model with an RR path (config ``rr_bits``): one word of RR codes per beat (a
+        dropped beat's word is discarded: hw/rr_gate.py), in beat order; it may come before, with
+        or after the beat's samples (the beat's logits wait for it).
     o : ``Out(stream.Signature(result_layout))``
-        One transfer per beat: ``{cls, logits[n_classes], cycles}`` where ``cycles`` is the
-        engine's compute cycles for that beat (equal to ``schedule.cycles``).
+        One transfer per beat: ``{cls, logits[n_classes], cycles, err}`` (LSB first) where
+        ``cycles`` is the engine's compute cycles for that beat (equal to ``schedule.cycles``
+        of its MUX selects, whatever the stalls on ``i``, ``rr`` and ``o``) and ``err`` marks a
+        dropped beat.
     model_id : ``Out(32)``
         The model file's id (hw/params.py ``model_id``), read from the parameter ROM in the first
-        cycles after reset.
+        cycles after reset (0 until then: :attr:`MODEL_ID_CYCLES`).
     dbg : ``Out(TapSignature)``
         Every feature-bank write ``{layer, addr, data}`` (only with ``debug=True``).
 
@@ -62,6 +73,10 @@ class Accelerator(Checked, wiring.Component):
         ``parallel`` does not fit the model, or a value of the model file cannot be built (the
         message names the part and the limit). Both are checked before the component exists.
     """
+
+    #: beats that may have ended (their ``last`` sample accepted) without their result taken: the
+    #: depth of the FIFOs of beat ends (result order; RR words)
+    ORDER_DEPTH = 4
 
     @classmethod
     def check_arguments(cls, model, parallel=1, *, debug=False):
@@ -84,8 +99,8 @@ class Accelerator(Checked, wiring.Component):
         self._debug = debug
         self.schedule = compile_schedule(model, parallel)
         self._engine = Engine(self.schedule)
-        # wide enough for the worst case with a 4x margin for output back-pressure stalls
-        self.cycles_width = (4 * cycles(self.schedule, self._engine.act_latency)).bit_length()
+        # exactly the worst case: stalls are not counted (see elaborate)
+        self.cycles_width = cycles(self.schedule, self._engine.act_latency).bit_length()
         n = self.schedule.n_classes
         logit_shape = self._engine.logits.payload.shape()
         self._rr = None
@@ -96,8 +111,10 @@ class Accelerator(Checked, wiring.Component):
             "cls": unsigned(max(1, (n - 1).bit_length())),
             "logits": data.ArrayLayout(logit_shape, n),
             "cycles": unsigned(self.cycles_width),
+            "err": unsigned(1),
         })
-        members = {"i": In(stream.Signature(unsigned(RAW_BITS))),
+        self.sample_layout = sample_layout(RAW_BITS)
+        members = {"i": In(stream.Signature(self.sample_layout)),
                    "o": Out(stream.Signature(self.result_layout)),
                    "model_id": Out(self._engine.model_id.shape())}
         if self._rr is not None:
@@ -105,6 +122,10 @@ class Accelerator(Checked, wiring.Component):
         if debug:
             members["dbg"] = Out(TapSignature(self._engine.dbg_layout))
         super().__init__(members)
+
+    #: cycles after reset (counted from the first cycle with ``rst`` low) in which ``model_id``
+    #: still reads 0; from cycle ``MODEL_ID_CYCLES`` on it holds the id (hw/boot_reader.py)
+    MODEL_ID_CYCLES = ID_WORDS + 1
 
     @property
     def engine(self):
@@ -151,40 +172,73 @@ class Accelerator(Checked, wiring.Component):
     def elaborate(self, platform):
         m = Module()
         s = self.schedule
+        n = s.n_classes
         m.submodules.norm = norm = Normalizer(s.input_length, RAW_BITS)
         m.submodules.engine = engine = self._engine
         logit_width = engine.logits.payload.shape().width if self._rr is None else self._rr.out_width
-        m.submodules.head = head = Head(s.n_classes, logit_width)
-        connect(m, wiring.flipped(self.i), norm.i)
+        m.submodules.head = head = Head(n, logit_width, tag_width=self.cycles_width, order=True)
+
+        # ---- beat order: every beat that ended (kept or dropped), in order, until its result ------
+        m.submodules.order = order = fifo.SyncFIFO(width=1, depth=self.ORDER_DEPTH)
+        room = order.w_rdy
+        if self._rr is not None:
+            m.submodules.rr_gate = gate = RRGate(self._rr.rr.payload.shape().width, depth=self.ORDER_DEPTH)
+            room = room & gate.beats.ready
+            m.d.comb += [gate.beats.valid.eq(norm.beat.valid), gate.beats.payload.eq(norm.beat.payload.err)]
+        # samples go in only while both FIFOs can take the end of the beat they may complete
+        m.d.comb += [norm.i.valid.eq(self.i.valid & room), self.i.ready.eq(norm.i.ready & room),
+                     norm.i.payload.eq(self.i.payload),
+                     order.w_en.eq(norm.beat.valid), order.w_data.eq(norm.beat.payload.err),
+                     head.beats.valid.eq(order.r_rdy), head.beats.payload.eq(order.r_data),
+                     order.r_en.eq(head.beats.ready)]
+
+        # ---- datapath ------------------------------------------------------------------------------
         connect(m, norm.o, engine.x)
         if self._rr is None:
             connect(m, engine.logits, head.i)
         else:
             m.submodules.rr_table = rr = self._rr
-            connect(m, wiring.flipped(self.rr), rr.rr)
+            connect(m, wiring.flipped(self.rr), gate.rr)
+            connect(m, gate.o, rr.rr)
             connect(m, engine.logits, rr.i)
             connect(m, rr.o, head.i)
 
-        # compute cycles of a beat: from the engine's first busy cycle to the cycle that hands the
-        # last logit to the head, inclusive (latched at every logit, so it is final when the head's
-        # result appears)
-        count = Signal(self.cycles_width)
-        last = Signal(self.cycles_width)
+        # ---- compute cycles of a beat ------------------------------------------------------------
+        # From the engine's first busy cycle to the cycle that hands its last logit on, inclusive,
+        # without the cycles in which a logit waits (logits.valid & ~ready: the head or the RR
+        # table is full, or the RR word is late). Nothing else of the engine moves in such a
+        # cycle (the logits pass is the last of its beat, every pass drains before the next), so
+        # the count is exactly schedule.cycles whatever the stalls.
+        logits = engine.logits
+        count = Signal(self.cycles_width)           # cycles so far + 1, from the second busy cycle
         busy_d = Signal()
         m.d.sync += busy_d.eq(engine.busy)
         with m.If(engine.busy & ~busy_d):
-            m.d.sync += count.eq(2)         # count = cycles so far + 1: latched as is below
-        with m.Elif(engine.busy & (count != (1 << self.cycles_width) - 1)):    # saturates
+            m.d.sync += count.eq(2)
+        with m.Elif(engine.busy & ~(logits.valid & ~logits.ready)):
             m.d.sync += count.eq(count + 1)
-        with m.If(engine.logits.valid & engine.logits.ready):
-            m.d.sync += last.eq(count)
+        k = Signal(range(n))                        # class of the engine's next logit
+        last_logit = logits.valid & logits.ready & (k == n - 1)
+        with m.If(logits.valid & logits.ready):
+            m.d.sync += k.eq(Mux(k == n - 1, 0, k + 1))
+        beat_cycles = Signal(self.cycles_width)     # the count at the last beat's last logit
+        with m.If(last_logit):
+            m.d.sync += beat_cycles.eq(count)
+        # the head latches the tag with the beat's last logit: the same transfer without an RR
+        # table; with one, a later cycle (the table holds one logit, so the engine cannot hand on
+        # the next beat's last logit before the head took this one)
+        if self._rr is None:
+            m.d.comb += head.tag.eq(Mux(last_logit, count, beat_cycles))
+        else:
+            m.d.comb += head.tag.eq(beat_cycles)
 
         m.d.comb += [
             self.o.valid.eq(head.o.valid),
             head.o.ready.eq(self.o.ready),
             self.o.payload.cls.eq(head.o.payload.cls),
             self.o.payload.logits.eq(head.o.payload.logits),
-            self.o.payload.cycles.eq(last),
+            self.o.payload.cycles.eq(head.o.payload.tag),
+            self.o.payload.err.eq(head.o.payload.err),
             self.model_id.eq(engine.model_id),
         ]
         if self._debug:

@@ -6,12 +6,14 @@ caps it at a few beats per second. For the full DS2 regression (~40 k beats) thi
 generated accelerator (``debug=False``, as on a board) in a small Verilog harness that does the
 driving itself:
 
-* it holds reset for four cycles, reads the beats' raw samples from a hex file (``+samples=``)
-  with ``$readmemh`` and feeds them to ``i`` with an idle pattern (``+idle=``), honouring
-  ``i.ready``; a valid stays up until its transfer;
+* it holds reset for four cycles, reads the ``i`` payloads (raw sample and ``last`` bit, one
+  word per sample: :func:`sample_words`) from a hex file (``+samples=``, ``+words=`` of them;
+  default ``+beats=`` times the beat length) with ``$readmemh`` and feeds them to ``i`` with an
+  idle pattern (``+idle=``), honouring ``i.ready``; a valid stays up until its transfer;
 * it accepts results on ``o`` with a back-pressure pattern (``+backpressure=``) and writes each
-  result payload as one hex line to ``+results=``; after ``+beats=`` results it raises ``done``
-  (and calls ``$finish`` with ``+finish``); every 100 results it prints a progress line;
+  result as one line to ``+results=``: the payload in hex and the cycle of its transfer
+  (counted from the end of reset) in decimal; after ``+beats=`` results it raises ``done`` (and
+  calls ``$finish`` with ``+finish``); every 100 results it prints a progress line;
 * patterns (:data:`PATTERNS`) come from a 32-bit xorshift generator per side, seeded by ``+seed=``:
   ``random`` is valid/ready with probability 11/16, ``fixed`` one cycle in three off (out of
   phase between the two sides).
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["PATTERNS", "harness_verilog", "capacity", "build_verilator", "run_verilator"]
+__all__ = ["PATTERNS", "harness_verilog", "sample_words", "capacity", "build_verilator", "run_verilator"]
 
 PATTERNS = {"none": 0, "random": 1, "fixed": 2}
 TEST_MODULE = "ternecg.sim.tests.test_harness_cocotb"
@@ -89,7 +91,7 @@ module {harness}(clk, done, count);
     if (!$value$plusargs("backpressure=%d", bp_mode)) bp_mode = 0;
     if (!$value$plusargs("seed=%d", seed)) seed = 1;
     finish = $test$plusargs("finish");
-    n_samples = n_beats * {length};
+    if (!$value$plusargs("words=%d", n_samples)) n_samples = n_beats * {length};
     if (n_samples > MAX_SAMPLES) begin
       $display("harness: error: %0d beats do not fit MAX_SAMPLES=%0d", n_beats, MAX_SAMPLES);
       $finish;
@@ -126,7 +128,7 @@ module {harness}(clk, done, count);
         i_valid <= (sent + (i_valid && i_ready) < n_samples) && on(idle_mode, lfsr_i, phase_i);
       o_ready <= on(bp_mode, lfsr_o, phase_o);
       if (o_valid && o_ready) begin
-        $fwrite(fd, "%h\\n", o_payload);
+        $fwrite(fd, "%h %0d\\n", o_payload, cycles);
         count <= count + 1;
         if ((count + 1) % PROGRESS == 0) $display("harness: progress %0d", count + 1);
         if (count + 1 == n_beats) begin
@@ -164,10 +166,21 @@ _RR_LOGIC = """\
 """
 
 
+def sample_words(raw, *, raw_bits=11):
+    """The ``i`` payloads of beats: each row of ``raw`` (N, L) one beat, ``last`` (bit
+    ``raw_bits``) on its final sample; or a list of beats of any lengths (framing tests)."""
+    words = []
+    for beat in raw:
+        beat = [int(v) for v in beat]
+        words += beat[:-1] + [beat[-1] | (1 << raw_bits)]
+    return words
+
+
 def harness_verilog(top: str, *, length: int, raw_bits: int, out_bits: int, max_beats: int,
                     harness: str = None, progress: int = 100, rr_bits: int = 0) -> str:
-    """Verilog text of the harness module around the accelerator module ``top`` (``rr_bits``: width
-    of its ``rr`` stream, 0 for a model without an RR path)."""
+    """Verilog text of the harness module around the accelerator module ``top`` (``raw_bits``:
+    width of its ``i`` payload, the sample and its ``last`` bit; ``rr_bits``: width of its ``rr``
+    stream, 0 for a model without an RR path)."""
     max_beats = max(1, max_beats)
     rr = {"rr_decl": _RR_DECL.format(rr_msb=rr_bits - 1, max_beats=max_beats), "rr_ports": _RR_PORTS,
           "rr_init": _RR_INIT, "rr_logic": _RR_LOGIC} if rr_bits else dict.fromkeys(

@@ -27,7 +27,8 @@ expected map of hidden layer i (address ``channel*L + position``), ``<p>logits``
 ``<p>cls`` (N,), ``<p>cycles`` (N,) analytical compute cycles, ``<p>rr`` (N,) the packed RR codes
 of a model with an RR path (sent on the ``rr`` stream, one word per beat); shared: ``layer_channels``,
 ``layer_lengths`` (per hidden layer), ``fields`` = [cls bits, logit bits, n classes, cycles bits,
-tap layer bits, tap addr bits, tap data bits].
+tap layer bits, tap addr bits, tap data bits] (the result's ``err`` bit follows ``cycles``).
+A sample goes out as ``{sample, last}`` (:meth:`Expected.samples_flat`: ``last`` is bit 11).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class NetworkBenchConfig(BenchConfig):
     first, count : int, int or None
         The window of main-set beats that ``stream_beats`` sends (``None``: to the end).
     cycles : str or None
-        "exact", "min" or "off"; ``None``: exact when both patterns are "none", else "min".
+        "exact", "min" or "off"; ``None``: exact (the accelerator counts no stall cycle).
     tap : bool
         Monitor the debug tap and compare every hidden layer (needs layer maps in the vectors).
     report : str or None
@@ -218,7 +219,9 @@ class Expected:
                         None if self.rr is None else self.rr[sl])
 
     def samples_flat(self):
-        return [int(x) for x in self.raw.reshape(-1)]
+        """The ``i`` payloads of the beats: each raw sample, bit 11 (``last``) set on a beat's final one."""
+        length = self.raw.shape[1] if len(self.raw) else 0
+        return [int(x) | (int(t == length - 1) << 11) for row in self.raw for t, x in enumerate(row)]
 
 
 @dataclass
@@ -240,6 +243,7 @@ class BeatResult:
     logits: list
     cycles: int
     writes: dict = field(default_factory=dict)     # key (layer | addr << lb) -> data
+    err: int = 0                                    # the beat was dropped (not input_length samples)
 
 
 def compare_beat(exp: Expected, k: int, res: BeatResult, cycles_mode="exact", layers=True) -> list:
@@ -284,6 +288,9 @@ def compare_beat(exp: Expected, k: int, res: BeatResult, cycles_mode="exact", la
             break
     if layers and stray and not out:
         out.append(Mismatch(k, rec, smp, "layer", f"tap writes to unknown layers: {stray[:5]}"))
+    if res.err:
+        return out + [Mismatch(k, rec, smp, "err", "an error result (err = 1: the core dropped the beat "
+                                                   "as not input_length samples long)")]
     want_logits = [int(x) for x in exp.logits[k]]
     if res.logits != want_logits:
         out.append(Mismatch(k, rec, smp, "logits", f"logits {res.logits} != golden {want_logits}"))
@@ -299,8 +306,9 @@ def compare_beat(exp: Expected, k: int, res: BeatResult, cycles_mode="exact", la
 
 
 def decode_result(bits: int, fields: dict) -> BeatResult:
-    """The accelerator's flat result payload ``{cls, logits[n], cycles}`` (LSB first) as a
-    :class:`BeatResult`; ``fields`` are :attr:`Expected.fields`."""
+    """The accelerator's flat result payload ``{cls, logits[n], cycles, err}`` (LSB first) as a
+    :class:`BeatResult`; ``fields`` are :attr:`Expected.fields` (``err`` is the one bit after
+    ``cycles``)."""
     pos = 0
 
     def take(w):
@@ -311,7 +319,8 @@ def decode_result(bits: int, fields: dict) -> BeatResult:
     cls = take(fields["cls_bits"])
     logits = [to_signed(take(fields["logit_bits"]), fields["logit_bits"])
               for _ in range(fields["n_classes"])]
-    return BeatResult(cls, logits, take(fields["cycles_bits"]))
+    cycles = take(fields["cycles_bits"])
+    return BeatResult(cls, logits, cycles, err=take(1))
 
 
 class ResultSink(StreamSink):
@@ -372,8 +381,7 @@ class NetworkTB(TB):
         tb.check(mismatches)
 
     ``idle``/``backpressure``/``cycles_mode``/``tap`` default to the bench config
-    (:class:`NetworkBenchConfig`); cycles are compared exactly when both patterns are "none",
-    else as a lower bound.
+    (:class:`NetworkBenchConfig`); cycles are compared exactly unless the config says otherwise.
     """
 
     def __init__(self, dut, exp: Expected, *, idle=None, backpressure=None, seed=None,
@@ -386,7 +394,7 @@ class NetworkTB(TB):
         if cycles_mode is None:
             cycles_mode = cfg.cycles
         if cycles_mode is None:
-            cycles_mode = "exact" if (self.idle, self.backpressure) == ("none", "none") else "min"
+            cycles_mode = "exact"
         self.cycles_mode = cycles_mode
         # the tap monitor costs one Python callback per feature-bank write (~5000 per beat); without
         # expected layer maps (or with tap=False) it is not started and only results are checked

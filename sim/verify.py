@@ -125,8 +125,9 @@ class Options:
     simulator : str
         "verilator" or "icarus".
     bench : str
-        "harness" (Verilog drives; class, logits, cycles) or "cocotb" (Python drives; with
-        ``layers`` every hidden layer, and the reset / worst-case ``tests``).
+        "harness" (Verilog drives; class, logits, cycles, and the cycle of every result:
+        :attr:`Report.result_cycles`) or "cocotb" (Python drives; with ``layers`` every hidden
+        layer, and the reset / worst-case ``tests``).
     layers : bool
         Monitor the debug tap and compare every hidden layer ("cocotb" only).
     idle, backpressure : str
@@ -134,7 +135,8 @@ class Options:
     seed : int
         Seed of the random patterns.
     cycles : str or None
-        "exact", "min" (measured >= analytical) or "off"; ``None``: exact without stalls, else min.
+        "exact", "min" (measured >= analytical) or "off"; ``None``: exact (the accelerator's
+        ``cycles`` leave out every stall, so they are exact under any pattern).
     waves : bool or None
         Dump waveforms (``None``: the ``WAVES`` environment variable).
     netlist : bool
@@ -211,6 +213,7 @@ class Report:
     mismatches: list = field(default_factory=list)
     failures: list = field(default_factory=list)
     cycles: int = 0                 # analytical compute cycles of the beats, summed
+    result_cycles: list = field(default_factory=list)   # harness: the cycle of each result's transfer
     seconds: float = 0.0            # simulation wall time (without the build)
     build_seconds: float = 0.0
     tap_writes: int = 0
@@ -223,6 +226,12 @@ class Report:
     def beats_per_s(self) -> float:
         return self.beats / self.seconds if self.seconds else 0.0
 
+    @property
+    def periods(self) -> list:
+        """Cycles between consecutive results (harness runs; ``beats - 1`` of them)."""
+        t = self.result_cycles
+        return [b - a for a, b in zip(t, t[1:])]
+
     def summary(self) -> str:
         o = self.options
         head = (f"{o.bench} on {o.simulator}{' (gate level)' if o.netlist else ''}, P={o.parallel}, "
@@ -234,7 +243,7 @@ class Report:
         return {"options": self.options.as_dict(), "beats": self.beats,
                 "mismatches": len(self.mismatched_beats), "mismatched_beats": self.mismatched_beats,
                 "first_mismatches": [str(m) for m in self.mismatches[:5]], "failures": self.failures,
-                "cycles": self.cycles, "seconds": round(self.seconds, 3),
+                "cycles": self.cycles, "periods": self.periods, "seconds": round(self.seconds, 3),
                 "build_seconds": round(self.build_seconds, 3),
                 "beats_per_s": round(self.beats_per_s, 3), "tap_writes": self.tap_writes}
 
@@ -264,7 +273,6 @@ class Design:
     sources: tuple
     accel: object
     model: object
-    build_args: tuple = ()
 
 
 _DESIGNS = {}
@@ -289,8 +297,7 @@ def design(options: Options) -> Design:
         name = "gate_" + name
         net = gate.netlist(model, options.parallel, name, debug=options.debug)
         _elaborated(acc)
-        d = Design(name, (net, gate.cells_sim()), acc, model,
-                   ("-DNO_ICE40_DEFAULT_ASSIGNMENTS",) if options.simulator == "icarus" else ())
+        d = Design(name, (net, gate.cells_sim()), acc, model)
     else:
         from ternecg.hw import verilog
         out = runner.BUILD_ROOT / "verilog"
@@ -300,6 +307,11 @@ def design(options: Options) -> Design:
     if cacheable:
         _DESIGNS[key] = d
     return d
+
+
+def _build_args(o: Options) -> list:
+    """Simulator arguments: Yosys' iCE40 cell models on Icarus need their default assignments off."""
+    return ["-DNO_ICE40_DEFAULT_ASSIGNMENTS"] if o.netlist and o.simulator == "icarus" else []
 
 
 def _elaborated(acc):
@@ -377,7 +389,7 @@ def _verify_cocotb(d: Design, beats: Beats, o: Options, expected, progress) -> R
 
     t0 = time.perf_counter()
     model = runner.build(list(d.sources), d.name, o.simulator, waves=o.waves,
-                         build_args=d.build_args)
+                         build_args=_build_args(o))
     t1 = time.perf_counter()
     if expected is None:
         vec, vpath = _vectors(d, beats, layers=o.layers, edge="worst_case" in o.tests)
@@ -426,7 +438,7 @@ def _verify_harness(d: Design, beats: Beats, o: Options, expected, progress) -> 
     hname = f"{d.name}_harness"
     work = runner.BUILD_ROOT / "harness"
     hv = work / "verilog" / f"{hname}_{capacity}.v"
-    text = harness.harness_verilog(d.name, length=beats.raw.shape[1], raw_bits=RAW_BITS,
+    text = harness.harness_verilog(d.name, length=beats.raw.shape[1], raw_bits=acc.sample_layout.size,
                                    out_bits=acc.result_layout.size, max_beats=capacity,
                                    harness=hname, rr_bits=acc.rr_width)
     waves = runner.waves_enabled(o.waves)
@@ -440,7 +452,7 @@ def _verify_harness(d: Design, beats: Beats, o: Options, expected, progress) -> 
         binary = harness.build_verilator([*d.sources, hv], hname, bdir, waves=waves)
     else:
         model = runner.build([*d.sources, hv], hname, "icarus", build_dir=bdir, waves=waves,
-                             build_args=d.build_args)
+                             build_args=_build_args(o))
     t1 = time.perf_counter()
 
     vec = expected if expected is not None else _vectors(d, beats, layers=False, edge=False)[0]
@@ -449,7 +461,7 @@ def _verify_harness(d: Design, beats: Beats, o: Options, expected, progress) -> 
     run_dir = bdir / f"run-{run_name}{runner.worker_suffix()}"
     run_dir.mkdir(parents=True, exist_ok=True)
     sfile, rfile = run_dir / "samples.hex", run_dir / "results.hex"
-    sfile.write_text("\n".join(f"{int(x):x}" for x in beats.raw.reshape(-1)) + "\n")
+    sfile.write_text("\n".join(f"{w:x}" for w in harness.sample_words(beats.raw, raw_bits=RAW_BITS)) + "\n")
     rfile.unlink(missing_ok=True)
     plus = [f"+beats={n}", f"+idle={harness.PATTERNS[o.idle]}",
             f"+backpressure={harness.PATTERNS[o.backpressure]}", f"+seed={int(o.seed)}",
@@ -472,12 +484,13 @@ def _verify_harness(d: Design, beats: Beats, o: Options, expected, progress) -> 
     t3 = time.perf_counter()
     on_progress(n)
 
-    lines = rfile.read_text().split() if rfile.is_file() else []
+    rows = [line.split() for line in rfile.read_text().splitlines()] if rfile.is_file() else []
+    lines = [r[0] for r in rows]
     rep = Report(o, n, seconds=t3 - t2, build_seconds=t1 - t0,
-                 cycles=int(sum(int(x) for x in exp.cycles)))
-    # idle input can stall the engine mid-beat (it waits for samples) and back-pressure can hold
-    # the last logit: then the measured cycles are only bounded below by the analytical count
-    cycles_mode = o.cycles or ("exact" if (o.idle, o.backpressure) == ("none", "none") else "min")
+                 cycles=int(sum(int(x) for x in exp.cycles)),
+                 result_cycles=[int(r[1]) for r in rows])
+    # the reported cycles exclude every stall (hw/top.py), so they are exact under any pattern
+    cycles_mode = o.cycles or "exact"
     for k in range(n):
         if k >= len(lines):
             rep.mismatched_beats.append(k)

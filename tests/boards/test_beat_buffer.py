@@ -76,7 +76,8 @@ def test_beats_in_order_under_back_pressure(rr):
                 while True:
                     ctx.set(buf.samples.ready, rng.random() < 0.6)
                     if ctx.get(buf.samples.valid) and ctx.get(buf.samples.ready):
-                        log.append(("sample", ctx.get(buf.samples.payload)))
+                        log.append(("sample", ctx.get(buf.samples.payload.sample),
+                                    ctx.get(buf.samples.payload.last)))
                         await ctx.tick()
                         break
                     await ctx.tick()
@@ -89,7 +90,8 @@ def test_beats_in_order_under_back_pressure(rr):
     sim.run()
     want = []
     for seq, samples, word in beats:
-        want += ([("rr", word)] if rr else []) + [("seq", seq)] + [("sample", v) for v in samples]
+        want += ([("rr", word)] if rr else []) + [("seq", seq)] + [("sample", v, int(t == W - 1))
+                                                                   for t, v in enumerate(samples)]
     assert log == want
 
 

@@ -2,7 +2,7 @@
 type, every fault of docs/protocol.md, and UART RX/TX bit-level loopback."""
 
 import pytest
-from amaranth import Module, Signal, signed, unsigned
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 from amaranth.sim import Simulator
@@ -11,6 +11,7 @@ from ternecg.boards import protocol as P
 from ternecg.boards.link import Link
 from ternecg.boards.uart import UARTRx, UARTTx, divisor_for
 from ternecg.errors import TernEcgError
+from ternecg.hw.normalizer import sample_layout
 
 LAYOUT = data.StructLayout({"cls": unsigned(1), "logits": data.ArrayLayout(signed(14), 2),
                             "cycles": unsigned(24)})
@@ -18,24 +19,28 @@ TIMEOUT = 300
 
 
 class StubAccel(wiring.Component):
-    """Sums a beat's 240 samples: cls = sum & 1, logits = [sum, -sum], cycles = 1234."""
-    i: In(stream.Signature(unsigned(11)))
+    """Sums a beat's 240 samples: cls = sum & 1, logits = [sum, -sum], cycles = 1234 (0 if
+    ``last`` was not set on the 240th sample alone)."""
+    i: In(stream.Signature(sample_layout(11)))
     o: Out(stream.Signature(LAYOUT))
 
     def elaborate(self, platform):
         m = Module()
         acc = Signal(20)
         n = Signal(range(241))
+        bad = Signal()
         with m.If(n < 240):
             m.d.comb += self.i.ready.eq(1)
             with m.If(self.i.valid):
-                m.d.sync += [acc.eq(acc + self.i.payload), n.eq(n + 1)]
+                m.d.sync += [acc.eq(acc + self.i.payload.sample), n.eq(n + 1)]
+                with m.If(self.i.payload.last != (n == 239)):
+                    m.d.sync += bad.eq(1)
         with m.Else():
             m.d.comb += [self.o.valid.eq(1), self.o.payload.cls.eq(acc[0]),
                          self.o.payload.logits[0].eq(acc[:13]), self.o.payload.logits[1].eq(-acc[:13]),
-                         self.o.payload.cycles.eq(1234)]
+                         self.o.payload.cycles.eq(Mux(bad, 0, 1234))]
             with m.If(self.o.ready):
-                m.d.sync += [acc.eq(0), n.eq(0)]
+                m.d.sync += [acc.eq(0), n.eq(0), bad.eq(0)]
         return m
 
 
@@ -264,7 +269,7 @@ class StubAccelRR(StubAccel):
         with m.If(n < 240):
             m.d.comb += self.i.ready.eq(have)       # samples only after the beat's codes
             with m.If(self.i.valid & have):
-                m.d.sync += [acc.eq(acc + self.i.payload), n.eq(n + 1)]
+                m.d.sync += [acc.eq(acc + self.i.payload.sample), n.eq(n + 1)]
         with m.Else():
             m.d.comb += [self.o.valid.eq(1), self.o.payload.cls.eq(acc[0]),
                          self.o.payload.logits[0].eq(acc[:13]), self.o.payload.logits[1].eq(codes),

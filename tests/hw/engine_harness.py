@@ -25,8 +25,8 @@ def run_top(model, raws, parallel=1, seed=0, idle=0.0, stall=0.0, dut=None, rr=N
 
     async def feeder(ctx):
         for r in raws:
-            for v in r:
-                await stream_put(ctx, dut.i, v, rng=rng, idle=idle)
+            for j, v in enumerate(r):
+                await stream_put(ctx, dut.i, {"sample": v, "last": int(j == len(r) - 1)}, rng=rng, idle=idle)
 
     async def rr_feeder(ctx):
         bits = model.cfg.rr_bits
@@ -37,7 +37,7 @@ def run_top(model, raws, parallel=1, seed=0, idle=0.0, stall=0.0, dut=None, rr=N
     async def taker(ctx):
         for bi in range(len(raws)):
             p = await stream_get(ctx, dut.o, rng=rng, stall=stall)
-            results[bi].update(cls=p.cls, logits=[int(v) for v in p.logits], cycles=p.cycles)
+            results[bi].update(cls=p.cls, logits=[int(v) for v in p.logits], cycles=p.cycles, err=p.err)
             state["beat"] = bi + 1
 
     async def monitor(ctx):

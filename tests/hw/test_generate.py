@@ -83,10 +83,14 @@ def test_manifest_matches_the_verilog(outputs, case):
             assert f["offset"] == offset and f["width"] >= 1
             offset += f["width"]
         assert offset == s["width"], name
-    # the result: cls, logits[0..n-1], cycles; logits as wide as the manifest says and signed
+    # the samples: {sample, last}; the result: cls, logits[0..n-1], cycles, err; logits as wide
+    # as the manifest says and signed
+    assert man["streams"]["i"]["fields"] == [{"name": "sample", "offset": 0, "width": 11, "signed": False},
+                                             {"name": "last", "offset": 11, "width": 1, "signed": False}]
     n = len(model.cfg.classes)
     fields = man["streams"]["o"]["fields"]
-    assert [f["name"] for f in fields] == ["cls"] + [f"logits[{k}]" for k in range(n)] + ["cycles"]
+    assert [f["name"] for f in fields] == ["cls"] + [f"logits[{k}]" for k in range(n)] + ["cycles", "err"]
+    assert fields[-1]["width"] == 1 and fields[-2]["width"] == man["cycles_per_beat"]["worst"].bit_length()
     logits = fields[1:1 + n]
     assert all(f["signed"] and f["width"] == man["parameters"]["logit_width"] for f in logits)
     assert not fields[0]["signed"] and 2 ** fields[0]["width"] >= n
@@ -121,8 +125,9 @@ def test_rr_model_manifest(outputs):
         assert man["latency"]["rr_table"] == 1
         assert {"rr.table0", "rr.table1", "rr.table2"} <= {m["parameter_rom"] for m in man["memories"]}
         fields = man["streams"]["o"]["fields"]
-        assert [(f["name"], f["offset"]) for f in fields] == [("cls", 0), ("logits[0]", 1), ("logits[1]", 19),
-                                                            ("cycles", 37)]
+        assert [(f["name"], f["offset"]) for f in fields] == [
+            ("cls", 0), ("logits[0]", 1), ("logits[1]", 19), ("cycles", 37),
+            ("err", 37 + man["cycles_per_beat"]["worst"].bit_length())]
     assert plain["rr"] is None
 
 

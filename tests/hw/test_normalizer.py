@@ -7,23 +7,26 @@ from amaranth.sim import Simulator
 
 from ternecg.golden import fixture
 from ternecg.golden.normalize import mean_constants, normalize
-from ternecg.hw.normalizer import Normalizer
+from ternecg.hw.normalizer import Normalizer, sample_layout
 from ternecg.sim.tb import pattern
 
 N_BEATS = 24
 
 
-def simulate(dut, beats, idle="none", backpressure="none", seed=0):
-    """Feed ``beats`` (list of sample lists) through ``dut``; return (outputs, cycle stats).
+def simulate(dut, beats, idle="none", backpressure="none", seed=0, n_out=None):
+    """Feed ``beats`` (list of sample lists, ``last`` on each list's final sample) through ``dut``;
+    return (outputs, cycle stats). ``n_out``: outputs to wait for (default: every sample).
 
-    Checks on every cycle that a stalled output (valid & ~ready) keeps valid and payload next cycle.
+    Checks on every cycle that a stalled output (valid & ~ready) keeps valid and payload next
+    cycle; ``stats["beat"]`` lists the ``err`` bit of every transfer on ``beat``.
     """
     beats = [[int(x) for x in beat] for beat in beats]
-    n_out = sum(len(b) for b in beats)
+    if n_out is None:
+        n_out = sum(len(b) for b in beats)
     idle_gen = pattern(idle, seed)           # the cocotb testbenches' PATTERNS, reused
     bp_gen = pattern(backpressure, seed + 1)
     out = []
-    stats = {"last_in": [], "first_out": [], "cycles": 0}
+    stats = {"last_in": [], "first_out": [], "cycles": 0, "beat": []}
     cycle = {"n": 0}
 
     async def clock(ctx):
@@ -37,7 +40,7 @@ def simulate(dut, beats, idle="none", backpressure="none", seed=0):
                     ctx.set(dut.i.valid, 0)
                     await ctx.tick()
                 ctx.set(dut.i.valid, 1)
-                ctx.set(dut.i.payload, x)
+                ctx.set(dut.i.payload, {"sample": x, "last": int(j == len(beat) - 1)})
                 while True:
                     _, _, ready = await ctx.tick().sample(dut.i.ready)
                     if ready:
@@ -47,9 +50,14 @@ def simulate(dut, beats, idle="none", backpressure="none", seed=0):
             ctx.set(dut.i.valid, 0)
         ctx.set(dut.i.valid, 0)
 
+    async def beat_monitor(ctx):
+        async for _, _, valid, err in ctx.tick().sample(dut.beat.valid, dut.beat.payload.err):
+            if valid:
+                stats["beat"].append(int(err))
+
     async def sink(ctx):
         held = None
-        beat_len = len(beats[0])
+        beat_len = dut.length
         while len(out) < n_out:
             ready = next(bp_gen)
             ctx.set(dut.o.ready, ready)
@@ -71,6 +79,7 @@ def simulate(dut, beats, idle="none", backpressure="none", seed=0):
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_process(clock)
+    sim.add_process(beat_monitor)
     sim.add_testbench(source, background=True)
     sim.add_testbench(sink)
     sim.run()
@@ -170,8 +179,32 @@ def test_latency_other_sizes(length, raw_bits):
 def test_signature():
     dut = Normalizer()
     Fragment.get(dut, None)
-    assert dut.i.payload.shape().width == 11 and not dut.i.payload.shape().signed
+    assert dut.i.payload.shape() == sample_layout(11)
+    assert [(name, f.offset, f.width) for name, f in sample_layout(11)] == [("sample", 0, 11), ("last", 11, 1)]
     assert dut.o.payload.shape().width == 8 and dut.o.payload.shape().signed
+
+
+@pytest.mark.parametrize("idle,backpressure", [("none", "none"), ("random", "random")])
+def test_short_and_long_beats_are_dropped(fixture_beats, idle, backpressure):
+    """A beat with a sample missing or an extra sample (``last`` one early or one late, or far
+    off) is dropped with ``err`` on ``beat`` and gives no output; the good beats around it come
+    out bit-exact, none shifted."""
+    good = fixture_beats[:4].tolist()
+    stream = [good[0], good[1][:-1], good[1], good[2] + [good[3][0]], good[2], [5] * 3,
+              good[3] + good[0] + good[1][:10], good[3], [7], good[0]]
+    kept = [good[0], good[1], good[2], good[3], good[0]]
+    got, stats = simulate(Normalizer(), stream, idle, backpressure, seed=21, n_out=240 * len(kept))
+    assert got == expected(kept)
+    assert stats["beat"] == [0, 1, 0, 1, 0, 1, 1, 0, 1, 0]
+
+
+def test_framing_other_sizes():
+    """``length`` 1: every sample must carry ``last``; 7: a short and a long beat between good ones."""
+    got, stats = simulate(Normalizer(1, 11), [[3], [2000], [0, 1], [9]], n_out=3)
+    assert got == expected([[3], [2000], [9]]) and stats["beat"] == [0, 0, 1, 0]
+    beats = [[1, 2, 3, 4, 5, 6, 7], [9] * 6, [50] * 9, [100, 0, 100, 0, 100, 0, 100]]
+    got, stats = simulate(Normalizer(7, 11), beats, "random", "random", seed=2, n_out=14)
+    assert got == expected([beats[0], beats[3]]) and stats["beat"] == [0, 1, 1, 0]
 
 
 @pytest.mark.parametrize("kwargs, exc", [({"length": 0}, ValueError), ({"length": -3}, ValueError),

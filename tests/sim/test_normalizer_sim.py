@@ -64,7 +64,8 @@ def test_port_names(tmp_path):
     names = verilog.port_names(dut)
     verilog.generate(dut, TOPLEVEL, tmp_path)     # (uses dut)
     assert names == {"i.payload": "i__payload", "i.valid": "i__valid", "i.ready": "i__ready",
-                     "o.payload": "o__payload", "o.valid": "o__valid", "o.ready": "o__ready"}
+                     "o.payload": "o__payload", "o.valid": "o__valid", "o.ready": "o__ready",
+                     "beat.payload": "beat__payload", "beat.valid": "beat__valid"}
 
 
 def test_generate_is_deterministic(tmp_path):
