@@ -1,10 +1,11 @@
 """The streaming ternary grouped-conv engine: schedule sequencer, address generator, P add/sub lanes.
 
 One beat at a time: the normalised input arrives on ``x`` into one half of bank 0 (the next beat
-is loaded into the other half while the engine computes); then the engine runs the schedule (hw/schedule.py) pass by pass. In a pass, every cycle issues one tap ``(t, c, j)``:
-input position ``pos = stride*t - pad + j`` of input channel ``c`` of the pass's group (zero outside
-``0 <= pos < lin``) is read once and broadcast to the P lanes; lane l adds it, subtracts it or skips
-it according to its 2-bit weight code (no multipliers). After the last tap of position t the P
+is loaded into the other half while the engine computes); then the engine runs the schedule
+(hw/schedule.py) pass by pass. In a pass, every cycle issues one tap ``(t, c, j)``: input
+position ``pos = stride*t - pad + j`` of input channel ``c`` of the pass's group (zero outside
+``0 <= pos < lin``) is read once and broadcast to the P lanes; lane l adds it, subtracts it or
+skips it according to its 2-bit weight code (no multipliers). After the last tap of position t the P
 sums are latched and serialised, one per cycle, into the activation unit; its b-bit results go
 through the MUX-skip unit into the output bank. The logits layer sends ``acc + bias`` to ``logits``.
 
@@ -55,9 +56,9 @@ class Engine(Checked, wiring.Component):
 
     A transfer on ``x`` is one normalised sample; after ``input_length`` of them the beat is
     computed (``busy``), and its ``n_classes`` logits leave on ``logits``, one per transfer, in
-    class order. ``x`` takes the next beat while one is computed (bank 0 holds two), so back-to-back
-    beats start one after the other without a gap for loading. Cycles per beat: :func:`ternecg.hw.schedule.cycles` (exact, measured in
-    simulation).
+    class order. ``x`` takes the next beat while one is computed (bank 0 holds two), so
+    back-to-back beats start one after the other without a gap for loading. Cycles per beat:
+    :func:`ternecg.hw.schedule.cycles` (exact, measured in simulation).
 
     Parameters
     ----------
