@@ -13,7 +13,9 @@ design) and ``<NAME>.json``, the manifest (:data:`MANIFEST_VERSION`):
 - ``latency`` of every stage that declares one, ``cycles_per_beat`` (worst and best case of the
   engine), ``memories`` (every memory of the netlist, with the parameter ROMs marked);
 - ``limits``: the size limits of the generator (:func:`check_limits`), checked before anything
-  is built.
+  is built;
+- ``target``: ``"fpga"`` (registers and RAMs with initial values) or ``"asic"`` (``--asic``:
+  without; ``reset.initial_values`` says the same).
 
 The two files are written atomically (temporary files in the same folder, renamed at the end): a
 failure leaves the folder as it was. Both are byte-identical for the same inputs.
@@ -182,7 +184,7 @@ def valid_parallel(model):
     return ok
 
 
-def manifest(acc: Accelerator, model, text, top, hierarchy):
+def manifest(acc: Accelerator, model, text, top, hierarchy, *, asic=False):
     """The manifest of ``acc`` (an :class:`Accelerator` of ``model``) generated as ``text`` with
     top module ``top``; checks its ports and memories against the text."""
     s = acc.schedule
@@ -205,7 +207,9 @@ def manifest(acc: Accelerator, model, text, top, hierarchy):
         "verilog": f"{top}.v",
         "modules": module_names(text),
         "clock": {"port": "clk", "edge": "rising"},
-        "reset": {"port": "rst", "synchronous": True, "active": "high"},
+        "reset": {"port": "rst", "synchronous": True, "active": "high",
+                  "initial_values": not asic},
+        "target": "asic" if asic else "fpga",
         "model": {"path": relative(model.path), "name": model.cfg.name, "sha256": model.sha256,
                   "id": model_id(model.sha256), "id_hex": f"{model_id(model.sha256):08x}",
                   "classes": list(model.cfg.classes)},
@@ -277,12 +281,18 @@ def _write_atomically(folder: Path, files: dict):
             path.unlink(missing_ok=True)
 
 
-def generate(model_path=None, parallel=1, out_dir=None, debug=False, *, name=TOP_NAME):
+def generate(model_path=None, parallel=1, out_dir=None, debug=False, *, name=TOP_NAME, asic=False):
     """Write ``<out_dir>/<name>_p<parallel>/<name>.v`` and its manifest ``<name>.json``; return
-    ``{"verilog": path, "manifest": path, "manifest_data": dict}``."""
+    ``{"verilog": path, "manifest": path, "manifest_data": dict}``.
+
+    ``asic``: registers and RAMs without initial values (:func:`ternecg.hw.verilog.convert_asic`;
+    the reset is the only way into a known state; ROMs keep their contents), into
+    ``<name>_p<parallel>_asic/``; the manifest says ``"target": "asic"``."""
     check_module_name(name)
+    if not isinstance(asic, bool):
+        raise TernEcgError(f"asic = {asic!r} must be True or False")
     out_dir = Path(out_dir) if out_dir is not None else build_dir("verilog")
-    folder = out_dir / (f"{name}_p{parallel}" + ("_dbg" if debug else ""))
+    folder = out_dir / (f"{name}_p{parallel}" + ("_dbg" if debug else "") + ("_asic" if asic else ""))
     _check_folder(folder)
     model = modelfile.load(model_path)
     if not isinstance(parallel, int) or isinstance(parallel, bool):
@@ -291,8 +301,8 @@ def generate(model_path=None, parallel=1, out_dir=None, debug=False, *, name=TOP
     with user_values(f"model {model.path}"):
         acc = Accelerator(model, parallel, debug=debug)
         hierarchy = _hierarchy(model, parallel, debug, name)
-        text = convert(acc, name, flat_names=True)
-    man = manifest(acc, model, text, name, hierarchy)
+        text = convert(acc, name, flat_names=True, asic=asic)
+    man = manifest(acc, model, text, name, hierarchy, asic=asic)
     _write_atomically(folder, {f"{name}.v": text, f"{name}.json": json.dumps(man, indent=1, sort_keys=True) + "\n"})
     return {"verilog": folder / f"{name}.v", "manifest": folder / f"{name}.json", "manifest_data": man}
 
@@ -310,10 +320,13 @@ def add_parser(sub):
                    help=f"name of the top module (default {TOP_NAME}); every submodule is NAME_..., so "
                         f"cores generated under different names can be instantiated in one design; "
                         f"the files are NAME_p<P>/NAME.v and NAME.json")
+    p.add_argument("--asic", action="store_true",
+                   help="no initial values on registers and RAMs (the reset is the only way into a "
+                        "known state; ROMs keep their contents): NAME_p<P>_asic/ (docs/core.md)")
     p.set_defaults(func=_command)
     return p
 
 
 def _command(args):
-    out = generate(args.model, args.parallel, Path(args.out), name=args.name)
+    out = generate(args.model, args.parallel, Path(args.out), name=args.name, asic=args.asic)
     print(f"wrote {out['verilog']} and {out['manifest']}")

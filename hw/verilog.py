@@ -43,7 +43,7 @@ from amaranth.lib import wiring
 
 from ternecg.errors import TernEcgError
 
-__all__ = ["convert", "generate", "port_names", "setup_yosys", "check_module_name", "flatten_module_names", "module_names",
+__all__ = ["convert", "convert_asic", "strip_initial_values", "rtlil_to_verilog", "generate", "port_names", "setup_yosys", "check_module_name", "flatten_module_names", "module_names",
            "port_declarations", "memory_declarations", "walk", "VERILOG_KEYWORDS"]
 
 #: Verilog-2005 / SystemVerilog keywords that cannot be a module name.
@@ -97,29 +97,90 @@ def check_module_name(name) -> str:
 
 
 def convert(component: wiring.Component, name: str, *, emit_src: bool = False,
-            flat_names: bool = False) -> str:
+            flat_names: bool = False, asic: bool = False) -> str:
     """Verilog text of ``component`` with top module ``name``: what
     ``amaranth.back.verilog.convert(component, name=name)`` gives, with every module renamed by
-    :func:`flatten_module_names` when ``flat_names``."""
+    :func:`flatten_module_names` when ``flat_names``; with ``asic``, the same text without initial
+    values (:func:`convert_asic`)."""
     if not isinstance(component, wiring.Component):
         raise TernEcgError(f"convert() needs an Amaranth wiring.Component, not {component!r}")
     if not isinstance(name, str) or not name.isidentifier():
         raise TernEcgError(f"Verilog module name must be an identifier, not {name!r}")
     setup_yosys()
-    text = _verilog.convert(component, name=name, emit_src=emit_src)
+    if asic:
+        text = convert_asic(component, name, emit_src=emit_src)
+    else:
+        text = _verilog.convert(component, name=name, emit_src=emit_src)
     if flat_names:
         text = flatten_module_names(text, name)
     return text
 
 
+# ---- ASIC: no initial values ---------------------------------------------------------------------
+#
+# An FPGA configures every flip-flop and block RAM to a known value; an ASIC's flip-flops and RAMs
+# power up unknown. Amaranth gives every register an initial value (its reset value, the RTLIL
+# attribute `init`, which `write_verilog` turns into `reg [7:0] x = 8'h00;`) and every RAM an
+# initial content (zeros for `init=[]`: `$meminit_v2` cells, an `initial begin m[0] = ...` block).
+# `convert_asic` drops both, so a simulator starts every register and RAM word at X and the
+# synchronous reset is the only way into a known state. ROMs (memories without a write port)
+# keep their contents: they are the model.
+
+_INIT_ATTR_RE = re.compile(r"^\s*attribute \\init \S+\n", re.M)
+_CELL_RE = re.compile(r"^(\s*)cell (\$\S+) \S+\n(?:\1 .*\n)*?\1end\n", re.M)
+_MEMID_RE = re.compile(r'parameter \\MEMID "(.*)"')
+
+
+def strip_initial_values(rtlil_text: str) -> str:
+    """``rtlil_text`` without the ``init`` attributes of its wires and without the initial contents
+    (``$meminit_v2`` cells) of its RAMs (memories with a ``$memwr_v2`` port); ROMs keep theirs."""
+    text = _INIT_ATTR_RE.sub("", rtlil_text)
+    cells = list(_CELL_RE.finditer(text))
+
+    def memid(cell):
+        found = _MEMID_RE.search(cell.group(0))
+        return found and found.group(1)
+    written = {memid(c) for c in cells if c.group(2) == "$memwr_v2"}
+    drop = [c for c in cells if c.group(2) == "$meminit_v2" and memid(c) in written]
+    for c in reversed(drop):
+        text = text[:c.start()] + text[c.end():]
+    return text
+
+
+#: the script of ``amaranth.back.verilog`` (0.5) after reading the RTLIL
+_WRITE_SCRIPT = ("proc -nomux -norom", "memory_collect", "write_verilog -norename")
+
+
+def rtlil_to_verilog(rtlil_text: str) -> str:
+    """Verilog of RTLIL text by the steps of ``amaranth.back.verilog.convert`` (Yosys
+    ``read_rtlil; proc -nomux -norom; memory_collect; write_verilog -norename``)."""
+    import subprocess
+    setup_yosys()
+    script = "\n".join([f"read_rtlil <<rtlil\n{rtlil_text}\nrtlil", *_WRITE_SCRIPT])
+    proc = subprocess.run([os.environ["YOSYS"], "-q", "-"], input=script, capture_output=True, text=True)
+    if proc.returncode:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise TernEcgError(f"Yosys failed to write Verilog: {tail[0]}")
+    return proc.stdout
+
+
+def convert_asic(component: wiring.Component, name: str, *, emit_src: bool = False) -> str:
+    """Verilog of ``component`` for an ASIC flow: the text ``amaranth.back.verilog.convert`` gives,
+    without initial values on registers and RAMs (:func:`strip_initial_values`). Elaborates
+    ``component`` once, as :func:`convert` does."""
+    from amaranth.back import rtlil
+    setup_yosys()
+    return rtlil_to_verilog(strip_initial_values(rtlil.convert(component, name=name, emit_src=emit_src)))
+
+
 def generate(component: wiring.Component, name: str, out_dir, *, emit_src: bool = False,
-             flat_names: bool = False) -> Path:
+             flat_names: bool = False, asic: bool = False) -> Path:
     """Write ``out_dir/<name>.v`` for ``component`` (top module ``name``) and return its path.
 
     The output is deterministic (no source locations unless ``emit_src``), and the file is only
     rewritten when its text changes, so simulator builds keyed on it are reused across runs.
     """
-    text = convert(component, name, emit_src=emit_src, flat_names=flat_names)
+    text = convert(component, name, emit_src=emit_src, flat_names=flat_names, asic=asic)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.v"
