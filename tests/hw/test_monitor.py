@@ -1,0 +1,52 @@
+"""Monitor (hw/monitor.py): construction and interface. Its behaviour against golden/monitor.py
+runs as generated Verilog (the accelerator inside makes Amaranth's simulator too slow for whole
+beats): cocotb on Icarus and Verilator with stalls, a long hold and a reset mid-stream, and the
+whole excerpts through the speed harness (tests/sim/test_monitor_sim.py), every DS2 record in
+``make sim-monitor``."""
+
+import dataclasses
+
+import pytest
+
+from ternecg.errors import TernEcgError
+from ternecg.golden.spec import modelfile
+from ternecg.hw.monitor import STATUS_LAYOUT, Monitor
+from ternecg.hw.verilog import port_names
+
+
+@pytest.fixture(scope="module")
+def inter():
+    return modelfile.load(modelfile.MODELS_DIR / "inter_patient.json")
+
+
+def test_interface(inter):
+    dut = Monitor(inter, 1, spram=False)
+    names = port_names(dut)
+    for port in ("samples.valid", "samples.ready", "samples.payload", "beats.valid", "beats.ready",
+                 "beats.payload", "status", "model_id"):
+        assert port in names
+    layout = dut.beat_layout
+    assert layout["index"].width == 32
+    assert layout["logits"].shape.length == len(inter.cfg.classes)
+    assert layout["logits"].shape == dut.accelerator.result_layout["logits"].shape
+    assert STATUS_LAYOUT["beats"].width == 32
+    assert set(dut.param_roms()) == set(dut.accelerator.param_roms())
+    assert dut.beat_window.depth == 2048 and dut.beat_window.length == 240
+
+
+def test_model_without_rr_path():
+    """A model without RR codes builds (the beat slot carries only the index)."""
+    dut = Monitor(modelfile.load(), 1, spram=False)
+    port_names(dut)
+
+
+def test_bad_arguments(inter):
+    with pytest.raises(TypeError, match="loaded model file"):
+        Monitor("models/inter_patient.json")
+    with pytest.raises(TypeError, match="spram"):
+        Monitor(inter, spram="yes")
+    wide = dataclasses.replace(inter, cfg=dataclasses.replace(inter.cfg, rr_local=64))
+    with pytest.raises(ValueError, match="rr_local"):
+        Monitor(wide)
+    with pytest.raises(TernEcgError, match="parallel|PARALLEL"):
+        Monitor(inter, 5)
