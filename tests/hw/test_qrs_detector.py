@@ -45,14 +45,14 @@ def run(dut, x, **kwargs):
                     until=lambda got: bool(got) and got[-1][0][1] == 1, **kwargs)
 
 
-@pytest.mark.parametrize("idle,stall,hold", [(0.0, 0.0, 0), (0.4, 0.6, 3000)])
-def test_peaks_equal_golden(record, idle, stall, hold):
+def test_peaks_equal_golden(record):
+    """Idle input and back-pressure (the stall-free case runs on Verilator and Icarus, and in the
+    gateware-vs-model test of tests/hw/test_qrs_sequencer.py), with a 3,000-cycle hold."""
     dut = QrsDetector(fs=FS, spram=False)
-    got, stats = run(dut, record, idle=idle, stall=stall, hold=hold, seed=5)
+    got, stats = run(dut, record, idle=0.4, stall=0.6, hold=3000, seed=5)
     assert got == expected(record)
     assert len(got) >= 5                     # the learning-period burst, a regular beat, the marker
-    if hold:
-        assert stats["pending"] > 2000
+    assert stats["pending"] > 2000
 
 
 def test_reset_mid_record(record):
@@ -78,6 +78,8 @@ def test_bad_arguments(kwargs, exc, match):
 
 
 def test_interface():
+    from amaranth.hdl import Fragment
     dut = QrsDetector()
     assert dut.latency == 119
-    assert len(dut.program) <= 512
+    assert len(dut.program) <= 512                # two iCE40 block RAMs
+    Fragment.get(dut, None)                       # elaborates (with lib.memory RAM: no platform)
