@@ -10,18 +10,23 @@ from amaranth.sim import Simulator
 from ternecg.golden import integer_ref
 from ternecg.hw.top import Accelerator
 
-from streams import stream_get, stream_put
+from streams import check_streams, stream_get, stream_put
 
 
 def run_top(model, raws, parallel=1, seed=0, idle=0.0, stall=0.0, dut=None, rr=None):
-    """Returns (accelerator, per-beat {"writes": {layer: {addr: data}}, "cls", "logits", "cycles"}).
-    ``dut``: an ``Accelerator(..., debug=True)`` to run instead of the one of ``model``;
-    ``rr``: per beat, the RR codes of a model with an RR path (sent on ``rr``, with idle cycles)."""
+    """Returns (accelerator, per-beat {"writes": {layer: {addr: data}}, "cls", "logits", "cycles",
+    "err"}), one entry per beat sent, and checks the stream rule on every stream of the core.
+
+    ``raws``: the beats, each a list of raw samples (``last`` goes on each one's final sample: a
+    beat of another length than the model's is dropped by the core and gives an error result);
+    ``dut``: an ``Accelerator(..., debug=True)`` to run instead of the one of ``model``; ``rr``:
+    per beat (dropped ones included), the RR codes of a model with an RR path (sent on ``rr``,
+    with idle cycles)."""
     dut = dut if dut is not None else Accelerator(model, parallel, debug=True)
     raws = [[int(v) for v in r] for r in raws]
     results = [{"writes": {}} for _ in raws]
+    computed = []                       # bank writes of each computed (not dropped) beat, in order
     rng = random.Random(seed)
-    state = {"beat": 0}
 
     async def feeder(ctx):
         for r in raws:
@@ -38,19 +43,17 @@ def run_top(model, raws, parallel=1, seed=0, idle=0.0, stall=0.0, dut=None, rr=N
         for bi in range(len(raws)):
             p = await stream_get(ctx, dut.o, rng=rng, stall=stall)
             results[bi].update(cls=p.cls, logits=[int(v) for v in p.logits], cycles=p.cycles, err=p.err)
-            state["beat"] = bi + 1
 
     async def monitor(ctx):
         # bank writes belong to the beat the engine is computing: beat k's writes all happen
         # before its logits, and the engine starts beat k+1 only after that
+        prev = None
         async for _, _, valid, payload in ctx.tick().sample(dut.dbg.valid, dut.dbg.payload):
             if valid:
-                bi = monitor.beat
-                if payload.layer < monitor.prev_layer:
-                    bi = monitor.beat = bi + 1
-                monitor.prev_layer = payload.layer
-                results[bi]["writes"].setdefault(payload.layer, {})[payload.addr] = payload.data
-    monitor.beat, monitor.prev_layer = 0, 0
+                if prev is None or payload.layer < prev:
+                    computed.append({})
+                prev = payload.layer
+                computed[-1].setdefault(payload.layer, {})[payload.addr] = payload.data
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -59,17 +62,23 @@ def run_top(model, raws, parallel=1, seed=0, idle=0.0, stall=0.0, dut=None, rr=N
     if rr is not None:
         sim.add_testbench(rr_feeder)
     sim.add_process(monitor)
+    check_streams(sim, dut)
     sim.run()
+    kept = [res for res in results if not res["err"]]
+    for res, writes in zip(kept, computed):
+        res["writes"] = writes
     return dut, results
 
 
 def compare(model, dut, raws, results, rr=None):
-    """Bit-exact comparison with the integer reference: every layer, logits, class, cycles.
+    """Bit-exact comparison with the integer reference: every layer, logits, class, cycles (and no
+    error flag). ``raws`` and ``rr``: the beats that were kept.
 
     Returns the number of values compared."""
     tr = integer_ref.forward(model, torch.as_tensor(raws, dtype=torch.int64), rr)
     compared = 0
     for bi, res in enumerate(results):
+        assert not res["err"], f"beat {bi}: an error result"
         for li in range(len(model.layers) - 1):
             ref = tr.layers[li][bi].flatten().tolist()
             got = res["writes"].get(li, {})

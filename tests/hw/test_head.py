@@ -7,7 +7,7 @@ import pytest
 import torch
 from amaranth.sim import Simulator
 
-from streams import add_stream_checker, stream_get_n, stream_put_all
+from streams import HOLD_CYCLES, add_stream_checker, check_streams, hold, stream_get, stream_get_n, stream_put_all
 from ternecg.golden import fixture, integer_ref
 from ternecg.golden.spec import modelfile
 from ternecg.hw.head import Head
@@ -145,6 +145,78 @@ def test_back_pressure_holds_last_logit():
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
+
+
+def test_dropped_beats_give_error_results_in_order():
+    """``order=True``: the flags on ``beats`` (0 = from logits, 1 = dropped) set the order of the
+    results; an error result has err = 1 and every other field 0; the tag travels with its beat;
+    under idle and stall patterns, every stream rule-checked."""
+    rng = random.Random(4)
+    flags = [0, 1, 1, 0, 0, 1, 0, 1]
+    beats = [[rng.randint(-9, 9) for _ in range(3)] for f in flags if not f]
+    dut = Head(3, 5, tag_width=6, order=True)
+    got = []
+
+    async def logits(ctx):
+        k = 0
+        for b in beats:
+            for v in b:
+                ctx.set(dut.tag, k)              # the tag is sampled with a beat's last logit
+                await stream_put_all(ctx, dut.i, [v], rng=rng, idle=0.3)
+            k += 1
+
+    async def order(ctx):
+        await stream_put_all(ctx, dut.beats, flags, rng=rng, idle=0.5)
+
+    async def sink(ctx):
+        got.extend(await stream_get_n(ctx, dut.o, len(flags), rng=rng, stall=0.5))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    for tb in (logits, order, sink):
+        sim.add_testbench(tb)
+    stats = check_streams(sim, dut, inputs=True)
+    sim.run()
+    want, b = [], 0
+    for f in flags:
+        if f:
+            want.append((0, [0, 0, 0], 0, 1))
+        else:
+            expect = integer_ref.argmax_lowest(torch.tensor([beats[b]])).item()
+            want.append((expect, beats[b], b, 0))
+            b += 1
+    assert [(int(g.cls), [int(v) for v in g.logits], int(g.tag), int(g.err)) for g in got] == want
+    assert stats["o"]["pending"] > 0 and stats["beats"]["transfers"] == len(flags)
+
+
+def test_result_held_for_100000_cycles():
+    """A result waits 100,000 cycles (tests/hw/streams.py HOLD_CYCLES) while the next beat's logits
+    and an error flag arrive: it does not change, and the next results follow in order."""
+    dut = Head(2, 6, tag_width=8, order=True)
+    got = []
+
+    async def logits(ctx):
+        ctx.set(dut.tag, 77)
+        await stream_put_all(ctx, dut.i, [3, -4])
+        ctx.set(dut.tag, 78)
+        await stream_put_all(ctx, dut.i, [-1, 5])
+
+    async def flags(ctx):
+        await stream_put_all(ctx, dut.beats, [0, 1, 0])
+
+    async def sink(ctx):
+        got.append(await hold(ctx, dut.o, HOLD_CYCLES))
+        got.extend([await stream_get(ctx, dut.o) for _ in range(3)])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    for tb in (logits, flags, sink):
+        sim.add_testbench(tb)
+    stats = check_streams(sim, dut)
+    sim.run()
+    view = [(int(g.cls), [int(v) for v in g.logits], int(g.tag), int(g.err)) for g in got]
+    assert view == [(0, [3, -4], 77, 0), (0, [3, -4], 77, 0), (0, [0, 0], 0, 1), (1, [-1, 5], 78, 0)]
+    assert stats["o"]["pending"] >= HOLD_CYCLES and stats["o"]["transfers"] == 3
 
 
 @pytest.mark.parametrize("args, exc, match", [

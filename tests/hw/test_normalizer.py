@@ -10,6 +10,8 @@ from ternecg.golden.normalize import mean_constants, normalize
 from ternecg.hw.normalizer import Normalizer, sample_layout
 from ternecg.sim.tb import pattern
 
+from streams import HOLD_CYCLES, check_streams, hold, stream_get, stream_put_all
+
 N_BEATS = 24
 
 
@@ -82,6 +84,7 @@ def simulate(dut, beats, idle="none", backpressure="none", seed=0, n_out=None):
     sim.add_process(beat_monitor)
     sim.add_testbench(source, background=True)
     sim.add_testbench(sink)
+    stats["streams"] = check_streams(sim, dut, inputs=True)
     sim.run()
     return out, stats
 
@@ -245,3 +248,32 @@ def test_shift_boundaries():
     assert len(beats) >= 15
     got, _ = simulate(Normalizer(), beats, "none", "random", seed=13)
     assert got == expected(beats)
+
+
+def test_output_held_for_100000_cycles(fixture_beats):
+    """The first normalised sample waits 100,000 cycles (HOLD_CYCLES) while the next beat is
+    offered: it does not change, no sample is taken meanwhile, and the beat then comes out
+    bit-exact."""
+    dut = Normalizer()
+    beats = fixture_beats[:2].tolist()
+    got = []
+
+    async def source(ctx):
+        words = [{"sample": x, "last": int(t == 239)} for beat in beats for t, x in enumerate(beat)]
+        await stream_put_all(ctx, dut.i, words)
+
+    async def sink(ctx):
+        got.append(await hold(ctx, dut.o, HOLD_CYCLES))
+        got.append(ctx.get(dut.i.ready))
+        for _ in range(480):
+            got.append(await stream_get(ctx, dut.o))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(source, background=True)
+    sim.add_testbench(sink)
+    stats = check_streams(sim, dut)
+    sim.run()
+    assert got[1] == 0 and got[0] == got[2]
+    assert got[2:] == expected(beats)
+    assert stats["o"]["pending"] >= HOLD_CYCLES

@@ -33,6 +33,30 @@ def test_rr_model_bit_exact(inter_model, beats, parallel, idle, stall):
     assert bool((tr.rr != 0).any())         # the RR terms are not all zero: the table is exercised
 
 
+@pytest.mark.parametrize("parallel", [6])
+def test_short_and_long_beats_are_dropped(model, beats, parallel):
+    """A beat with samples missing and one with extra samples (``last`` early, ``last`` late) each
+    give an error result (err = 1, everything else 0) in their place; the beat after them is
+    classified bit-exact, not shifted."""
+    good = beats["raw"][:2].tolist()
+    stream = [good[0][:100], good[0] + good[0][:3], good[1]]
+    dut, results = run_top(model, stream, parallel=parallel, seed=9, stall=0.3)
+    assert [r["err"] for r in results] == [1, 1, 0]
+    assert all((r["cls"], r["logits"], r["cycles"]) == (0, [0, 0], 0) for r in results[:2])
+    compare(model, dut, [good[1]], results[2:])
+
+
+@pytest.mark.slow
+def test_rr_model_dropped_beat_discards_its_rr_word(inter_model, beats):
+    """An RR model: every beat, dropped or not, takes one rr word; a dropped beat's word is
+    discarded, so the next beat gets its own codes (bit-exact), under idle and stalls."""
+    raw, rr = beats["raw"][:3].tolist(), beats["rr"][:3]
+    stream = [raw[0], raw[1] + [1000], raw[2]]
+    dut, results = run_top(inter_model, stream, parallel=6, seed=2, idle=0.2, stall=0.3, rr=rr)
+    assert [r["err"] for r in results] == [0, 1, 0]
+    compare(inter_model, dut, [raw[0], raw[2]], [results[0], results[2]], rr[[0, 2]])
+
+
 def forced_select_model(model):
     """A copy of the model whose depthwise thresholds make half the MUX channels select qa."""
     m = copy.deepcopy(model)
