@@ -47,10 +47,10 @@ JITTER_MAX = 9
 # The shipped recipes (chosen on HOLDOUT, results/aami4_select.json). One thread each (the
 # result depends on the thread count; two trainings run side by side on the two cores).
 INTER = {"config": "msgc_mux_aami4_rr", "epochs": 30, "lr": 1e-3, "batch": 256, "mixup": 0.2,
-         "class_weight": [1.0, 1.0, 1.0, 1.0], "jitter": "offsets", "threads": 1}
+         "class_weight": [1.0, 4.0, 2.0, 1.0], "jitter": "offsets", "threads": 1}
 GLOBAL = {"from": "inter"}      # the patient protocol's global model: the inter-patient model
-FINETUNE = {"epochs": 100, "lr": 1e-3, "batch": 64, "mixup": 0.0, "class_weight": [1.0, 1.0, 1.0, 1.0],
-            "jitter": "offsets", "common": 0, "threads": 1}
+FINETUNE = {"epochs": 100, "lr": 1e-3, "batch": 64, "mixup": 0.0, "class_weight": [1.0, 4.0, 2.0, 1.0],
+            "jitter": "offsets", "common": 75, "threads": 1}
 
 INTER_NAME = "aami4_inter"
 PATIENT_DIR = "aami4_patient"

@@ -64,6 +64,8 @@ def fit(net: Net, x, y, epochs, lr, seed, batch=256, mixup=0.2, desc="train", qu
         total = 0.0
         for i in range(0, len(x), batch):
             idx = perm[i:i + batch]
+            if len(idx) < 2 and len(x) > 1:
+                continue        # a last batch of one beat: batch norm cannot train on it (skipped)
             xb = (x[idx] if inputs is None else inputs(idx, gen)).float()
             yb = F.one_hot(y[idx], ncls).float()
             if scale_aug > 0:

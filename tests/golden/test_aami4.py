@@ -107,3 +107,13 @@ def test_fine_tuning_with_a_common_set(records):
     sa, sb = a.state_dict(), b.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert not all(torch.equal(sa[k], net.state_dict()[k]) for k in sa)
+
+
+def test_a_last_batch_of_one_beat_is_skipped():
+    """65 beats in batches of 64: the one-beat batch used to stop batch norm with an error."""
+    from ternecg.golden import train
+    from ternecg.golden.spec.config import load_config
+    net = train.new_net(load_config("msgc_mux_aami4"), True, 0)
+    x = torch.randint(-100, 100, (65, 240))
+    y = torch.randint(0, 4, (65,))
+    train.fit(net, x, y, epochs=1, lr=1e-3, seed=0, batch=64, mixup=0.0, quiet=True, threads=1)
