@@ -12,8 +12,10 @@ driving itself:
   idle pattern (``+idle=``), honouring ``i.ready``; a valid stays up until its transfer;
 * it accepts results on ``o`` with a back-pressure pattern (``+backpressure=``) and writes each
   result as one line to ``+results=``: the payload in hex and the cycle of its transfer
-  (counted from the end of reset) in decimal; after ``+beats=`` results it raises ``done`` (and
-  calls ``$finish`` with ``+finish``); every 100 results it prints a progress line;
+  (counted from the end of reset) in decimal; after ``+beats=`` results it writes
+  ``rule_errors N`` (the cycles in which ``o`` broke the stream rule: ``valid`` or a payload bit
+  changed while a transfer was pending; each also printed) and raises ``done`` (and calls
+  ``$finish`` with ``+finish``); every 100 results it prints a progress line;
 * patterns (:data:`PATTERNS`) come from a 32-bit xorshift generator per side, seeded by ``+seed=``:
   ``random`` is valid/ready with probability 11/16, ``fixed`` one cycle in three off (out of
   phase between the two sides).
@@ -55,6 +57,9 @@ module {harness}(clk, done, count);
   reg [63:0] cycles;
   reg [1:0] phase_i, phase_o;
   reg i_valid, o_ready;
+  reg held;                            // a transfer on o was pending in the last cycle
+  reg [{out_msb}:0] held_payload;
+  integer rule_errors;
   wire i_ready, o_valid;
   wire [{raw_msb}:0] i_payload = mem[sent];
   wire [{out_msb}:0] o_payload;
@@ -85,6 +90,7 @@ module {harness}(clk, done, count);
 
   initial begin
     rst = 1'b1; rst_count = 2'd0; done = 1'b0; count = 0; cycles = 0; sent = 0;
+    held = 1'b0; rule_errors = 0;
     i_valid = 1'b0; o_ready = 1'b0; phase_i = 2'd0; phase_o = 2'd1;
     if (!$value$plusargs("beats=%d", n_beats)) n_beats = 0;
     if (!$value$plusargs("idle=%d", idle_mode)) idle_mode = 0;
@@ -127,11 +133,21 @@ module {harness}(clk, done, count);
       if (!i_valid || i_ready)
         i_valid <= (sent + (i_valid && i_ready) < n_samples) && on(idle_mode, lfsr_i, phase_i);
       o_ready <= on(bp_mode, lfsr_o, phase_o);
+      // the stream rule on o: valid and every payload bit held while a transfer is pending
+      if (held && (o_valid !== 1'b1 || o_payload !== held_payload)) begin
+        rule_errors = rule_errors + 1;
+        if (rule_errors <= 10)
+          $display("harness: stream rule broken on o in cycle %0d (valid %b, payload %h, was %h)",
+                   cycles, o_valid, o_payload, held_payload);
+      end
+      held <= o_valid && !o_ready;
+      held_payload <= o_payload;
       if (o_valid && o_ready) begin
         $fwrite(fd, "%h %0d\\n", o_payload, cycles);
         count <= count + 1;
         if ((count + 1) % PROGRESS == 0) $display("harness: progress %0d", count + 1);
         if (count + 1 == n_beats) begin
+          $fwrite(fd, "rule_errors %0d\\n", rule_errors);
           $fclose(fd);
           $display("harness: done %0d beats in %0d cycles", count + 1, cycles + 1);
           done <= 1'b1;

@@ -333,35 +333,27 @@ class ResultSink(StreamSink):
         self.on_item = on_item
 
     async def _run(self):
-        held = None
+        rule = self.rule
         self.ready.value = int(next(self.backpressure))
         while True:
             await ReadOnly()
             valid = read_bit(self.valid)
             now = self._now()
             ready = read_bit(self.ready)
-            if held is not None:
-                assert valid, f"{self.prefix}: valid dropped in cycle {now} while stalled"
-                bits = read_word(self.payload)
-                assert bits == held, (f"{self.prefix}: payload changed in cycle {now} while "
-                                      f"stalled ({held:#x} -> {bits:#x})")
+            bits = read_word(self.payload) if valid else None
+            rule.cycle(valid, ready, bits, now)
             if not valid:
-                held = None
                 await RisingEdge(self.valid)
                 self.ready.value = int(next(self.backpressure))
                 continue
-            bits = read_word(self.payload)
             if self.first_valid is None:
                 self.first_valid = now
             if ready:
                 self.received.append(now)
                 item = self.decode(bits)
                 self.items.append(item)
-                held = None
                 if self.on_item is not None:
                     self.on_item(item)
-            else:
-                held = bits
             await RisingEdge(self.clk)
             self.ready.value = int(next(self.backpressure))
 

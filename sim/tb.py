@@ -37,10 +37,11 @@ from dataclasses import dataclass
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge
+from cocotb.triggers import First, ReadOnly, RisingEdge
 
 __all__ = ["PATTERNS", "pattern", "BenchConfig", "config", "load_vectors", "vectors", "to_signed",
-           "to_unsigned", "pack", "unpack", "read_bit", "read_word", "StreamSource", "StreamSink", "TB"]
+           "to_unsigned", "pack", "unpack", "read_bit", "read_word", "StreamRule", "StreamMonitor",
+           "StreamSource", "StreamSink", "TB"]
 
 #: the environment variable that names a bench's JSON config (same as ``runner.CONFIG_ENV``;
 #: this module must not import the runner, the simulator process does not need it)
@@ -219,6 +220,90 @@ def read_word(handle) -> int:
     return v.to_unsigned()
 
 
+class StreamRule:
+    """The stream rule of one stream over consecutive cycles, the project's one definition of it
+    for cocotb (tests/hw/streams.py is the same for Amaranth's simulator): once ``valid`` is high
+    it stays high, with every payload bit unchanged, until the transfer (``valid & ready`` in a
+    cycle). :class:`StreamSink`, the network bench's result sink and :class:`StreamMonitor` all
+    check through it.
+
+    Call :meth:`cycle` once per clock cycle (or once for a run of identical cycles) with what the
+    stream showed in it; it raises ``AssertionError`` naming the stream, the cycle and the bits.
+    """
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+        self.held = None            # payload bits of a transfer pending since the last cycle
+        self.pending = 0            # cycles with a pending transfer
+        self.transfers = 0
+
+    def cycle(self, valid, ready, bits=None, now=None):
+        """``valid``, ``ready`` and (when valid) the payload ``bits`` of one cycle."""
+        if self.held is not None:
+            assert valid, f"{self.prefix}: valid dropped in cycle {now} while a transfer was pending"
+            assert bits == self.held, (f"{self.prefix}: payload changed in cycle {now} while a transfer "
+                                       f"was pending ({self.held:#x} -> {bits:#x})")
+        if valid and not ready:
+            self.pending += 1
+            self.held = bits
+        else:
+            self.held = None
+            self.transfers += bool(valid)
+
+
+class StreamMonitor:
+    """Checks :class:`StreamRule` on a stream of the DUT (``<prefix>__valid``, ``__ready``,
+    ``__payload``) without driving anything: for streams whose sink is not a :class:`StreamSink`
+    (a DUT-internal consumer, a bench's own loop). It samples in the ``ReadOnly`` phase of every
+    cycle while ``valid`` is high, sleeps while it is low, and sleeps through a hold (a pending
+    transfer) until ``valid``, ``ready`` or the payload change, so a hold of any length costs one
+    wake-up. ``start()`` runs it in the background; a violation fails the test (and stays in
+    :attr:`error`; with ``fail=False`` it is only recorded there and the monitor stops: for the
+    monitor's own tests)."""
+
+    def __init__(self, dut, prefix, *, clk=None, now=None, fail=True):
+        self.valid = getattr(dut, f"{prefix}__valid")
+        self.ready = getattr(dut, f"{prefix}__ready")
+        self.payload = getattr(dut, f"{prefix}__payload")
+        self.clk = clk if clk is not None else dut.clk
+        self.rule = StreamRule(prefix)
+        self._now = now or (lambda: None)
+        self.error = None
+        self._fail = fail
+        self._task = None
+
+    async def _run(self):
+        rule = self.rule
+        while True:
+            await ReadOnly()
+            v = read_bit(self.valid)
+            if not v and rule.held is None:
+                await RisingEdge(self.valid)                 # idle: sleep until valid rises
+                continue
+            r = read_bit(self.ready)
+            try:
+                rule.cycle(v, r, read_word(self.payload) if v else None, self._now())
+            except AssertionError as exc:
+                self.error = exc
+                if self._fail:
+                    raise
+                return
+            if rule.held is not None:                        # a hold: nothing moves, no wake-up
+                await First(self.valid.value_change, self.ready.value_change,
+                            self.payload.value_change)
+                continue
+            await RisingEdge(self.clk)
+
+    def start(self):
+        self._task = cocotb.start_soon(self._run())
+        return self._task
+
+    def stop(self):
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+
 class _Stream:
     def __init__(self, dut, prefix, *, clk=None, shape=None, signed=False, now=None):
         try:
@@ -289,8 +374,8 @@ class StreamSource(_Stream):
 
 class StreamSink(_Stream):
     """Drives ``<prefix>__ready`` of an output stream with a back-pressure pattern and collects
-    payloads, checking the stream protocol: while ``valid & ~ready`` the next cycle must still
-    have ``valid`` high and the same payload.
+    payloads, checking the stream rule (:class:`StreamRule`): while ``valid & ~ready`` the next
+    cycle must still have ``valid`` high and the same payload.
 
     ``signed=True`` returns payloads as signed ints; ``shape=`` decodes with :func:`unpack`.
     :attr:`received` lists the cycle of every handshake; :attr:`items` every decoded payload.
@@ -303,7 +388,7 @@ class StreamSink(_Stream):
         self.received: list = []
         self.items: list = []
         self.first_valid = None          # cycle in which valid was first seen high
-        self._held = None
+        self.rule = StreamRule(prefix)
         self._task = None
         self.ready.value = 0
 
@@ -314,23 +399,16 @@ class StreamSink(_Stream):
         await ReadOnly()
         valid = read_bit(self.valid)
         now = self._now()
-        if self._held is not None:
-            assert valid, f"{self.prefix}: valid dropped in cycle {now} while stalled"
-            bits = read_word(self.payload)
-            assert bits == self._held, (f"{self.prefix}: payload changed in cycle {now} while "
-                                        f"stalled ({self._held:#x} -> {bits:#x})")
+        bits = read_word(self.payload) if valid else None
+        self.rule.cycle(valid, ready, bits, now)
         item = None
         if valid:
-            bits = read_word(self.payload)
             if self.first_valid is None:
                 self.first_valid = now
             if ready:
                 item = self.decode(bits)
                 self.received.append(now)
                 self.items.append(item)
-            self._held = None if ready else bits
-        else:
-            self._held = None
         await RisingEdge(self.clk)
         return valid and ready, item
 
@@ -393,6 +471,7 @@ class TB:
         self.cycle = 0
         self.sources: dict[str, StreamSource] = {}
         self.sinks: dict[str, StreamSink] = {}
+        self.monitors: dict[str, StreamMonitor] = {}
         self._clock = None
 
     def _seed(self, prefix, seed):
@@ -404,6 +483,14 @@ class TB:
                            now=lambda: self.cycle, **kwargs)
         self.sources[prefix] = src
         return src
+
+    def monitor(self, prefix, *, fail=True) -> StreamMonitor:
+        """Check the stream rule on ``prefix`` (a :class:`StreamMonitor`, started now); for
+        streams that no :meth:`sink` of this bench consumes."""
+        mon = StreamMonitor(self.dut, prefix, clk=self.clk, now=lambda: self.cycle, fail=fail)
+        self.monitors[prefix] = mon
+        mon.start()
+        return mon
 
     def sink(self, prefix, *, backpressure=None, seed=None, **kwargs) -> StreamSink:
         bp = self.config.backpressure if backpressure is None else backpressure

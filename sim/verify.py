@@ -485,10 +485,15 @@ def _verify_harness(d: Design, beats: Beats, o: Options, expected, progress) -> 
     on_progress(n)
 
     rows = [line.split() for line in rfile.read_text().splitlines()] if rfile.is_file() else []
+    rule = [int(r[1]) for r in rows if r[0] == "rule_errors"]
+    rows = [r for r in rows if r[0] != "rule_errors"]
     lines = [r[0] for r in rows]
     rep = Report(o, n, seconds=t3 - t2, build_seconds=t1 - t0,
                  cycles=int(sum(int(x) for x in exp.cycles)),
                  result_cycles=[int(r[1]) for r in rows])
+    if rule and rule[0]:
+        rep.failures.append(f"the result stream broke the stream rule in {rule[0]} cycles "
+                            f"(see {run_dir / 'sim.log'})")
     # the reported cycles exclude every stall (hw/top.py), so they are exact under any pattern
     cycles_mode = o.cycles or "exact"
     for k in range(n):
