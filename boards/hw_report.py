@@ -7,6 +7,12 @@ accelerator inside a thin pin wrapper (boards/pinwrap.py: a serial-in shift regi
 and an XOR fold of the result, ~30 logic cells, reported separately). The same network without
 channel shuffle is built too: ``shuffle_cost_lc`` is the logic-cell difference.
 
+Each setting also gets ``period_cycles``: the steady-state period between results, measured in
+simulation (:func:`period`: worst-case fixture beats back to back through the Verilator speed
+harness of sim/verify.py, no idle input, no back-pressure); ``beats_per_s`` is Fmax over it. The
+next beat is normalised and loaded while the engine computes, so it is the compute cycles plus
+the few cycles between the end of one beat and the start of the next (docs/core.md).
+
 Writes build/reports/hw.json and prints a table.
 """
 
@@ -112,10 +118,43 @@ def _setting(model, p, workdir, shuffle=True, hier=False):
     macs = model.cfg.macs
     res.update({"parallel": p, "adders": acc.schedule.adders, "cycles_per_beat": worst,
                 "cycles_per_beat_fixture_mean": cyc and cyc["mean"],
-                "bound_ratio": round(worst / (macs / acc.schedule.adders), 4),
-                "beats_per_s": round(res["fmax_mhz"] * 1e6 / (worst + acc.schedule.input_length), 1)
-                if res["fmax_mhz"] else None})
+                "bound_ratio": round(worst / (macs / acc.schedule.adders), 4)})
     return res
+
+
+def worst_case_beats(acc, model, count=6):
+    """Indices of ``count`` fixture beats whose compute cycles are the worst case (no MUX-skip pass
+    skipped), or of the slowest ones when fewer reach it."""
+    import torch
+
+    from ternecg.golden import fixture, integer_ref
+    fx = fixture.load()
+    rr = torch.zeros(len(fx["raw"]), model.cfg.rr_features, dtype=torch.int64) if model.cfg.rr_bits else None
+    tr = integer_ref.forward(model, torch.as_tensor(fx["raw"].astype("int64")), rr)
+    cyc = [acc.engine_cycles({li: v["select"][b].tolist() for li, v in tr.mux.items()})
+           for b in range(len(fx["raw"]))]
+    return sorted(range(len(cyc)), key=lambda b: (-cyc[b], b))[:count], cyc
+
+
+def period(model, parallel, *, beats=6):
+    """The steady-state period between results in cycles, measured: ``beats`` worst-case fixture
+    beats back to back through the Verilator speed harness (:func:`ternecg.sim.verify.verify`,
+    none/none: input always valid, output always ready); the largest gap between consecutive
+    results (the first result's latency excluded). Returns ``{"period_cycles", "compute_cycles",
+    "periods"}``; every result is also checked bit-exact (else TernEcgError)."""
+    from amaranth.hdl import Fragment
+
+    from ternecg.sim.verify import Beats, Options, verify
+    acc = Accelerator(model, parallel)
+    Fragment.get(acc, None)
+    idx, cyc = worst_case_beats(acc, model, beats)
+    rep = verify(Beats.fixture(index=idx), Options(model=model, parallel=parallel, bench="harness",
+                                                   idle="none", backpressure="none"))
+    if not rep.ok:
+        raise TernEcgError(f"period measurement at parallel {parallel}: the simulation did not match "
+                           f"golden: {rep.summary()}")
+    return {"period_cycles": max(rep.periods), "compute_cycles": max(cyc[b] for b in idx),
+            "periods": rep.periods}
 
 
 def hw_report(model_path=None, settings=None, out=None):
@@ -139,6 +178,10 @@ def hw_report(model_path=None, settings=None, out=None):
                                job[1], job[0] == min(settings)) for job in jobs}
         results = {job: f.result() for job, f in futs.items()}
     rows = [results[(p, True)] for p in settings]
+    for r in rows:                      # one Verilator build each: after the synthesis jobs
+        per = period(model, r["parallel"])
+        r.update(period_cycles=per["period_cycles"],
+                 beats_per_s=round(r["fmax_mhz"] * 1e6 / per["period_cycles"], 1) if r["fmax_mhz"] else None)
     base = results[(min(settings), True)]
     nosh = results[(min(settings), False)]
     report = {"model": {"name": model.cfg.name, "sha256": model.sha256, "macs": model.cfg.macs,
@@ -171,11 +214,12 @@ def _shuffle_check(p, base, nosh):
 
 
 def table(report):
-    lines = ["| P | adders | LC | EBR | DSP | Fmax MHz | cycles/beat | beats/s | cycles/(MACs/adders) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| P | adders | LC | EBR | DSP | Fmax MHz | cycles/beat | period (cycles) | beats/s | cycles/(MACs/adders) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["settings"]:
         lines.append(f"| {r['parallel']} | {r['adders']} | {r['lc']}/{r['lc_total']} | {r['ebr']} | {r['dsp']} | "
-                     f"{r['fmax_mhz']} | {r['cycles_per_beat']} | {r['beats_per_s']} | {r['bound_ratio']} |")
+                     f"{r['fmax_mhz']} | {r['cycles_per_beat']} | {r.get('period_cycles')} | {r['beats_per_s']} | "
+                     f"{r['bound_ratio']} |")
     s = report["shuffle_check"]
     lines.append(f"\nchannel shuffle: {s['lc_with']} LC with, {s['lc_without']} LC without "
                  f"(shuffle_cost_lc = {report['shuffle_cost_lc']}); LUT4 that differ by module: "
