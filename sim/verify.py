@@ -214,6 +214,7 @@ class Report:
     failures: list = field(default_factory=list)
     cycles: int = 0                 # analytical compute cycles of the beats, summed
     result_cycles: list = field(default_factory=list)   # harness: the cycle of each result's transfer
+    input_cycles: list = field(default_factory=list)    # harness: ... of its beat's last sample
     seconds: float = 0.0            # simulation wall time (without the build)
     build_seconds: float = 0.0
     tap_writes: int = 0
@@ -225,6 +226,11 @@ class Report:
     @property
     def beats_per_s(self) -> float:
         return self.beats / self.seconds if self.seconds else 0.0
+
+    @property
+    def latencies(self) -> list:
+        """Cycles from each beat's last sample taken to its result taken (harness runs)."""
+        return [r - i for r, i in zip(self.result_cycles, self.input_cycles)]
 
     @property
     def periods(self) -> list:
@@ -243,7 +249,8 @@ class Report:
         return {"options": self.options.as_dict(), "beats": self.beats,
                 "mismatches": len(self.mismatched_beats), "mismatched_beats": self.mismatched_beats,
                 "first_mismatches": [str(m) for m in self.mismatches[:5]], "failures": self.failures,
-                "cycles": self.cycles, "periods": self.periods, "seconds": round(self.seconds, 3),
+                "cycles": self.cycles, "periods": self.periods, "latencies": self.latencies,
+                "seconds": round(self.seconds, 3),
                 "build_seconds": round(self.build_seconds, 3),
                 "beats_per_s": round(self.beats_per_s, 3), "tap_writes": self.tap_writes}
 
@@ -490,7 +497,7 @@ def _verify_harness(d: Design, beats: Beats, o: Options, expected, progress) -> 
     lines = [r[0] for r in rows]
     rep = Report(o, n, seconds=t3 - t2, build_seconds=t1 - t0,
                  cycles=int(sum(int(x) for x in exp.cycles)),
-                 result_cycles=[int(r[1]) for r in rows])
+                 result_cycles=[int(r[1]) for r in rows], input_cycles=[int(r[2]) for r in rows])
     if rule and rule[0]:
         rep.failures.append(f"the result stream broke the stream rule in {rule[0]} cycles "
                             f"(see {run_dir / 'sim.log'})")

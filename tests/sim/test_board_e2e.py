@@ -193,7 +193,7 @@ class FaultyPort:
             elif fault == "truncated":          # then silence: the device's inter-byte timeout
                 self.port.write(data[:100])
                 self.port.flush()
-                time.sleep(0.5)
+                time.sleep(2.0)          # wall clock: long enough for the device timeout even on a loaded machine
             elif fault == "swallowed":          # truncated frame straight followed by a full one
                 self.port.write(data[:50])
             elif fault == "corrupt":            # one payload bit flipped: CRC error, resend
