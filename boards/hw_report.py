@@ -7,11 +7,12 @@ accelerator inside a thin pin wrapper (boards/pinwrap.py: a serial-in shift regi
 and an XOR fold of the result, ~30 logic cells, reported separately). The same network without
 channel shuffle is built too: ``shuffle_cost_lc`` is the logic-cell difference.
 
-Each setting also gets ``period_cycles``: the steady-state period between results, measured in
-simulation (:func:`period`: worst-case fixture beats back to back through the Verilator speed
-harness of sim/verify.py, no idle input, no back-pressure); ``beats_per_s`` is Fmax over it. The
-next beat is normalised and loaded while the engine computes, so it is the compute cycles plus
-the few cycles between the end of one beat and the start of the next (docs/core.md).
+Each setting also gets ``period_cycles``, the steady-state period between results, and
+``latency_cycles``, a beat's latency into the empty core, measured in simulation (:func:`period`:
+worst-case fixture beats back to back through the Verilator speed harness of sim/verify.py, no
+idle input, no back-pressure); ``beats_per_s`` is Fmax over the period. The next beat is
+normalised and loaded while the engine computes, so the period is the compute cycles plus the few
+cycles between the end of one beat and the start of the next (docs/core.md).
 
 Writes build/reports/hw.json and prints a table.
 """
@@ -140,8 +141,10 @@ def period(model, parallel, *, beats=6):
     """The steady-state period between results in cycles, measured: ``beats`` worst-case fixture
     beats back to back through the Verilator speed harness (:func:`ternecg.sim.verify.verify`,
     none/none: input always valid, output always ready); the largest gap between consecutive
-    results (the first result's latency excluded). Returns ``{"period_cycles", "compute_cycles",
-    "periods"}``; every result is also checked bit-exact (else TernEcgError)."""
+    results (the first result's latency excluded), and ``latency_cycles``, the first beat's
+    latency into the empty core (from its last sample taken to its result taken). Returns
+    ``{"period_cycles", "latency_cycles", "compute_cycles", "periods"}``; every result is also
+    checked bit-exact (else TernEcgError)."""
     from amaranth.hdl import Fragment
 
     from ternecg.sim.verify import Beats, Options, verify
@@ -153,8 +156,8 @@ def period(model, parallel, *, beats=6):
     if not rep.ok:
         raise TernEcgError(f"period measurement at parallel {parallel}: the simulation did not match "
                            f"golden: {rep.summary()}")
-    return {"period_cycles": max(rep.periods), "compute_cycles": max(cyc[b] for b in idx),
-            "periods": rep.periods}
+    return {"period_cycles": max(rep.periods), "latency_cycles": rep.latencies[0],
+            "compute_cycles": max(cyc[b] for b in idx), "periods": rep.periods}
 
 
 def hw_report(model_path=None, settings=None, out=None):
@@ -180,7 +183,7 @@ def hw_report(model_path=None, settings=None, out=None):
     rows = [results[(p, True)] for p in settings]
     for r in rows:                      # one Verilator build each: after the synthesis jobs
         per = period(model, r["parallel"])
-        r.update(period_cycles=per["period_cycles"],
+        r.update(period_cycles=per["period_cycles"], latency_cycles=per["latency_cycles"],
                  beats_per_s=round(r["fmax_mhz"] * 1e6 / per["period_cycles"], 1) if r["fmax_mhz"] else None)
     base = results[(min(settings), True)]
     nosh = results[(min(settings), False)]

@@ -13,8 +13,9 @@ class RRGate(Checked, wiring.Component):
     """Every beat, classified or dropped, comes with one word on ``rr``, in beat order; the RR
     table (hw/rr_table.py) must see only the words of classified beats.
 
-    A word is taken into a one-word register as soon as it arrives (so a source may send a beat's
-    word before its samples and wait for the transfer), and held until its beat has ended
+    A word is taken into a one-word register as soon as it arrives (from the second cycle after a
+    reset on, like the samples; so a source may send a beat's word before its samples and wait for
+    the transfer), and held until its beat has ended
     (``beats``: one transfer per beat, in order, ``1`` for a dropped beat): then it goes on to ``o``
     or, for a dropped beat, is discarded. ``beats`` is buffered in a FIFO of ``depth`` entries
     (beats that ended before their word arrived); ``beats.ready`` is low while it is full.
@@ -59,9 +60,11 @@ class RRGate(Checked, wiring.Component):
         m = Module()
         m.submodules.ends = ends = fifo.SyncFIFO(width=1, depth=self._depth)
         held = Signal()
+        booted = Signal()               # low during reset and in the cycle after it, as i.ready
+        m.d.sync += booted.eq(1)
         m.d.comb += [ends.w_en.eq(self.beats.valid), ends.w_data.eq(self.beats.payload),
                      self.beats.ready.eq(ends.w_rdy),
-                     self.rr.ready.eq(~held)]
+                     self.rr.ready.eq(booted & ~held)]
         with m.If(self.rr.valid & self.rr.ready):
             m.d.sync += [held.eq(1), self.o.payload.eq(self.rr.payload)]
         paired = held & ends.r_rdy

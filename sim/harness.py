@@ -11,8 +11,8 @@ driving itself:
   default ``+beats=`` times the beat length) with ``$readmemh`` and feeds them to ``i`` with an
   idle pattern (``+idle=``), honouring ``i.ready``; a valid stays up until its transfer;
 * it accepts results on ``o`` with a back-pressure pattern (``+backpressure=``) and writes each
-  result as one line to ``+results=``: the payload in hex and the cycle of its transfer
-  (counted from the end of reset) in decimal; after ``+beats=`` results it writes
+  result as one line to ``+results=``: the payload in hex, the cycle of its transfer (counted
+  from the end of reset) and the cycle of its beat's last-sample transfer, in decimal; after ``+beats=`` results it writes
   ``rule_errors N`` (the cycles in which ``o`` broke the stream rule: ``valid`` or a payload bit
   changed while a transfer was pending; each also printed) and raises ``done`` (and calls
   ``$finish`` with ``+finish``); every 100 results it prints a progress line;
@@ -55,6 +55,8 @@ module {harness}(clk, done, count);
   integer n_beats, n_samples, idle_mode, bp_mode, fd, finish;
   reg [31:0] seed, lfsr_i, lfsr_o, sent;
   reg [63:0] cycles;
+  reg [63:0] last_in [0:{max_beats}-1];  // cycle of each beat's last-sample transfer
+  reg [31:0] beats_in;
   reg [1:0] phase_i, phase_o;
   reg i_valid, o_ready;
   reg held;                            // a transfer on o was pending in the last cycle
@@ -90,7 +92,7 @@ module {harness}(clk, done, count);
 
   initial begin
     rst = 1'b1; rst_count = 2'd0; done = 1'b0; count = 0; cycles = 0; sent = 0;
-    held = 1'b0; rule_errors = 0;
+    held = 1'b0; rule_errors = 0; beats_in = 0;
     i_valid = 1'b0; o_ready = 1'b0; phase_i = 2'd0; phase_o = 2'd1;
     if (!$value$plusargs("beats=%d", n_beats)) n_beats = 0;
     if (!$value$plusargs("idle=%d", idle_mode)) idle_mode = 0;
@@ -128,7 +130,13 @@ module {harness}(clk, done, count);
       lfsr_o <= xorshift(lfsr_o);
       phase_i <= (phase_i == 2'd2) ? 2'd0 : phase_i + 2'd1;
       phase_o <= (phase_o == 2'd2) ? 2'd0 : phase_o + 2'd1;
-      if (i_valid && i_ready) sent <= sent + 1;
+      if (i_valid && i_ready) begin
+        sent <= sent + 1;
+        if (i_payload[{raw_msb}]) begin             // the beat's last sample (its last bit)
+          if (beats_in < {max_beats}) last_in[beats_in] = cycles;
+          beats_in = beats_in + 1;
+        end
+      end
 {rr_logic}      // a valid stays high until its transfer (stream rule): decide anew only after one
       if (!i_valid || i_ready)
         i_valid <= (sent + (i_valid && i_ready) < n_samples) && on(idle_mode, lfsr_i, phase_i);
@@ -143,7 +151,7 @@ module {harness}(clk, done, count);
       held <= o_valid && !o_ready;
       held_payload <= o_payload;
       if (o_valid && o_ready) begin
-        $fwrite(fd, "%h %0d\\n", o_payload, cycles);
+        $fwrite(fd, "%h %0d %0d\\n", o_payload, cycles, last_in[count]);
         count <= count + 1;
         if ((count + 1) % PROGRESS == 0) $display("harness: progress %0d", count + 1);
         if (count + 1 == n_beats) begin
@@ -203,7 +211,7 @@ def harness_verilog(top: str, *, length: int, raw_bits: int, out_bits: int, max_
               ("rr_decl", "rr_ports", "rr_init", "rr_logic"), "")
     return _TEMPLATE.format(top=top, harness=harness or f"{top}_harness", length=length,
                             raw_msb=raw_bits - 1, out_msb=out_bits - 1, progress=progress,
-                            max_samples=max_beats * length, **rr)
+                            max_samples=max_beats * length, max_beats=max_beats, **rr)
 
 
 def capacity(beats: int) -> int:

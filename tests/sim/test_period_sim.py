@@ -2,15 +2,25 @@
 compute cycles within 5 cycles at every lane count of the default model, measured as `make
 hw-report` measures ``period_cycles`` (boards/hw_report.py ``period``: six worst-case fixture beats
 back to back through the Verilator speed harness, no idle input, no back-pressure; every result
-bit-exact)."""
+bit-exact). The same measurement is the latency table of docs/core.md."""
+
+import re
 
 import pytest
 
 from ternecg.boards.hw_report import period
 from ternecg.golden.spec import modelfile
 from ternecg.hw.generate import valid_parallel
+from ternecg.paths import CHECKOUT
 
 MODEL = modelfile.load()
+
+
+def doc_row(parallel):
+    """(compute, latency, period) of ``parallel``'s row in docs/core.md's latency table."""
+    text = (CHECKOUT / "docs" / "core.md").read_text()
+    m = re.search(rf"^\| {parallel} \| ([\d,]+) \| ([\d,]+) \| ([\d,]+) \|$", text, re.M)
+    return tuple(int(g.replace(",", "")) for g in m.groups())
 
 
 @pytest.mark.sim
@@ -19,3 +29,5 @@ def test_period_is_the_compute_time(parallel):
     per = period(MODEL, parallel)
     assert len(per["periods"]) == 5
     assert all(per["compute_cycles"] <= p <= per["compute_cycles"] + 5 for p in per["periods"]), per
+    if CHECKOUT is not None:
+        assert doc_row(parallel) == (per["compute_cycles"], per["latency_cycles"], per["period_cycles"])
