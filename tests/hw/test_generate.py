@@ -186,6 +186,15 @@ def test_cli_writes_the_named_core(tmp_path):
     assert json.loads((tmp_path / "ecg_b_p3" / "ecg_b.json").read_text())["top"] == "ecg_b"
 
 
+def test_cli_asic_writes_the_core_without_initial_values(tmp_path):
+    code, err = cli("verilog", "--parallel", 6, "--asic", "--out", tmp_path)
+    assert code == 0, err
+    folder = tmp_path / "ternecg_top_p6_asic"
+    man = json.loads((folder / "ternecg_top.json").read_text())
+    assert man["target"] == "asic" and man["reset"]["initial_values"] is False
+    assert "(* init =" not in (folder / "ternecg_top.v").read_text()
+
+
 @pytest.mark.parametrize("args,needles", [
     (("--parallel", "4"), ["parallel = 4 does not divide", "[1, 2, 3, 6]"]),
     (("--parallel", "0"), ["parallel = 0 must be an integer in 1..16"]),
