@@ -15,8 +15,8 @@
 * ``monitor``: every DS2 record, whole, through the generated :class:`~ternecg.hw.monitor.Monitor`
   with the four-class inter-patient model (``models/aami4_inter.json``; ``models/inter_patient.json``
   until it exists): each beat's index, class and logits against :func:`ternecg.golden.monitor.run`.
-  The accelerator is built with the largest ``PARALLEL`` the model allows (the results do not
-  depend on it; it only shortens the simulation).
+  The accelerator is built with the largest ``PARALLEL`` up to 6 the model allows (the results
+  do not depend on it; it only shortens the simulation).
 
 Each record runs through the speed harness (:mod:`ternecg.sim.monitor_harness`: a Verilog module
 feeding the record and writing the outputs, compiled by Verilator with a C++ loop that only
@@ -53,11 +53,16 @@ def monitor_model() -> Path:
     return four if four.is_file() else models_dir() / "inter_patient.json"
 
 
+#: the largest accelerator PARALLEL the regression builds (more lanes: a longer Verilator build
+#: for little gain once the front end sets the pace)
+REGRESS_MAX_PARALLEL = 6
+
+
 def regress_parallel(model) -> int:
-    """The largest valid ``PARALLEL`` of ``model`` (fewest cycles per beat)."""
+    """The largest valid ``PARALLEL`` of ``model`` up to :data:`REGRESS_MAX_PARALLEL`."""
     from ternecg.hw.schedule import MAX_PARALLEL, check_parallel
     best = 1
-    for p in range(1, MAX_PARALLEL + 1):
+    for p in range(1, min(MAX_PARALLEL, REGRESS_MAX_PARALLEL) + 1):
         try:
             check_parallel(model, p)
             best = p
