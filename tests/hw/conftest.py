@@ -10,6 +10,14 @@ from ternecg.golden import fixture      # noqa: E402
 from ternecg.golden.spec import modelfile
 
 
+@pytest.fixture(autouse=True)
+def _stream_rule(monkeypatch):
+    """Every Amaranth simulation of a component checks the stream rule on its output streams
+    (tests/hw/streams.py)."""
+    from streams import check_every_simulation
+    check_every_simulation(monkeypatch)
+
+
 @pytest.fixture(scope="session")
 def model():
     return modelfile.load()

@@ -14,9 +14,15 @@ with every payload bit unchanged, until the transfer (``valid & ready`` at a clo
 * ``check_streams(sim, component)``: one monitor on every output stream of a component's
   signature (``inputs=True``: the input streams too, i.e. the testbench's own driving).
 
-**Use one of them in every stream test** (hw, boards, the monitor front end): they are the
-project's one definition of the rule in Amaranth's simulator; :class:`ternecg.sim.tb.StreamRule`
-is the same for cocotb.
+* ``check_every_simulation(monkeypatch)``: from then on every ``amaranth.sim.Simulator`` whose
+  toplevel is a ``wiring.Component`` checks all its output streams. tests/hw/conftest.py and
+  tests/boards/conftest.py install it for every test (an autouse fixture), so **every stream test
+  of every component checks the rule** without a line of its own; call ``check_streams`` /
+  ``add_stream_checker`` yourself for the streams of a submodule, for input streams, or to read
+  the counts. A stream is checked once per simulation, however often it is asked for.
+
+They are the project's one definition of the rule in Amaranth's simulator;
+:class:`ternecg.sim.tb.StreamRule` is the same for cocotb.
 
 The monitors sleep while ``valid`` is low and check every clock edge while it is high (about
 1.4 s of Python per 100,000 cycles of a hold); ``hold`` itself sleeps through its cycles (one
@@ -25,12 +31,17 @@ wake-up), so a 100,000-cycle hold costs little more than the simulator's own tim
 
 from __future__ import annotations
 
+import weakref
+
 from amaranth.hdl import Signal, Value
 from amaranth.lib import stream as _stream
 from amaranth.lib import wiring
 
 __all__ = ["stream_put", "stream_get", "stream_put_all", "stream_get_n", "hold", "add_stream_checker",
-           "check_streams", "HOLD_CYCLES"]
+           "check_streams", "check_every_simulation", "HOLD_CYCLES"]
+
+#: the streams checked in each simulation: {simulator: {id(stream): stats}}
+_CHECKED = weakref.WeakKeyDictionary()
 
 #: the long hold of the stream tests: 100,000 cycles of ``ready`` low on a waiting output (an
 #: hour at the board's 12 MHz would be 4.3e10 cycles; a stuck sink of 100,000 cycles is as long
@@ -90,7 +101,10 @@ def add_stream_checker(sim, stream, name="stream"):
     a transfer is pending (``valid`` high, ``ready`` low at a clock edge). Returns a dict counting
     the edges checked: ``"pending"``: edges with a pending transfer, ``"transfers"``: completed
     transfers."""
-    stats = {"pending": 0, "transfers": 0}
+    checked = _CHECKED.setdefault(sim, {})
+    if id(stream) in checked:
+        return checked[id(stream)]
+    stats = checked[id(stream)] = {"pending": 0, "transfers": 0}
     payload = Value.cast(stream.payload)
     valid, ready = stream.valid, stream.ready
 
@@ -142,3 +156,17 @@ def _stream_members(members, path):
             yield (*path, name), member
         else:
             yield from _stream_members(member.signature.members, (*path, name))
+
+
+def check_every_simulation(monkeypatch):
+    """Make every ``Simulator(component)`` check the stream rule on the component's output streams
+    (:func:`check_streams`) until ``monkeypatch`` is undone (the end of a test)."""
+    from amaranth.sim import Simulator
+    init = Simulator.__init__
+
+    def checked_init(self, toplevel, *args, **kwargs):
+        init(self, toplevel, *args, **kwargs)
+        if isinstance(toplevel, wiring.Component):
+            check_streams(self, toplevel)
+
+    monkeypatch.setattr(Simulator, "__init__", checked_init)
