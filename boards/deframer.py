@@ -6,6 +6,7 @@ from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ternecg.hw.beat_window import SAMPLE_LAYOUT
 from ternecg.hw.checks import Checked, check_int
 
 from . import protocol as P
@@ -16,6 +17,14 @@ __all__ = ["Deframer"]
 
 class Deframer(Checked, wiring.Component):
     """A byte-wise state machine that checks frames and reports what arrived.
+
+    ``version=1`` (the beat classifier, boards/link.py) takes BEAT (or BEAT_RR) and PING frames;
+    ``version=2`` (the monitor, boards/monitor_link.py) takes SAMPLES and PING frames of VER 2:
+    a SAMPLES frame's used samples go out on ``wr`` (frame-relative address, the sample and its
+    ``last`` flag: END on its last used sample) while they arrive, ``chunk`` commits them once the
+    CRC matched, the buffer had room at LEN, every used sample, ``n`` and the flags were in range
+    (RANGE otherwise) and the frame's index equals ``expected`` (INDEX otherwise: detail 1 if it is
+    ahead, a gap, 2 if behind, a repeat). BUSY and RANGE then carry the low byte of the index.
 
     States HUNT, VER, TYPE, LEN0, LEN1, PAYLOAD, CRC0, CRC1 (docs/protocol.md, "Receive"): the
     version, the type (BEAT, or BEAT_RR for a link with ``rr_bits``, and PING) and the one valid
@@ -41,7 +50,10 @@ class Deframer(Checked, wiring.Component):
     timeout_cycles : int
         The inter-byte timeout in clock cycles.
     rr_bits : int
-        0: the link takes BEAT frames; 1..8: BEAT_RR frames with codes of ``rr_bits`` bits.
+        0: the link takes BEAT frames; 1..8: BEAT_RR frames with codes of ``rr_bits`` bits
+        (version 1 only).
+    version : int
+        The protocol version: 1 (default) or 2 (keyword-only, as the rest).
 
     Members
     -------
@@ -50,11 +62,18 @@ class Deframer(Checked, wiring.Component):
     framing, overrun : ``In(1)``
         One-cycle UART error pulses.
     busy : ``In(1)``
-        The beat buffer is in use (a BEAT whose LEN arrives meanwhile is dropped: BUSY).
+        The beat buffer is in use (a BEAT whose LEN arrives meanwhile is dropped: BUSY); version
+        2: the sample buffer has no room for a frame.
     wr : ``Out(stream.Signature(StructLayout({"addr", "data"}), always_ready=True))``
-        Beat-buffer writes, one per sample as it arrives (also for frames that are dropped later).
+        Beat-buffer writes, one per sample as it arrives (also for frames that are dropped later);
+        version 2: ``addr`` 0..CHUNK-1 in the frame, ``data`` ``{sample: 11, last: 1}``.
     beat : ``Out(stream.Signature(StructLayout({"seq", "codes"}), always_ready=True))``
-        One transfer per accepted beat (its samples are in the buffer).
+        Version 1: one transfer per accepted beat (its samples are in the buffer).
+    chunk : ``Out(stream.Signature(StructLayout({"n", "end"}), always_ready=True))``
+        Version 2: one transfer per accepted SAMPLES frame: its ``n`` samples (now in the
+        buffer) and its END flag.
+    expected : ``In(32)``
+        Version 2: the sample index the next SAMPLES frame must carry.
     ping : ``Out(stream.Signature(unsigned(8), always_ready=True))``
         One transfer per accepted PING: its token.
     event : ``Out(stream.Signature(StructLayout({"code", "detail"}), always_ready=True))``
@@ -70,27 +89,41 @@ class Deframer(Checked, wiring.Component):
     latency = 0
 
     @classmethod
-    def check_arguments(cls, *, timeout_cycles, rr_bits=0):
+    def check_arguments(cls, *, timeout_cycles, rr_bits=0, version=P.VERSION):
         check_int("Deframer", "timeout_cycles", timeout_cycles, minimum=1)
         check_int("Deframer", "rr_bits", rr_bits, minimum=0, maximum=8)
+        if version not in P.VERSIONS:
+            raise ValueError(f"Deframer version must be one of {P.VERSIONS}, not {version!r}")
+        if version == P.VERSION_MONITOR and rr_bits:
+            raise ValueError("Deframer: version 2 (the monitor) takes no RR codes (rr_bits must be 0)")
 
-    def __init__(self, *, timeout_cycles, rr_bits=0):
+    def __init__(self, *, timeout_cycles, rr_bits=0, version=P.VERSION):
         self._timeout = int(timeout_cycles)
         self._rb = int(rr_bits)
-        codes_w = max(1, P.RR_FEATURES * self._rb)
-        self.wr_layout = data.StructLayout({"addr": range(P.WINDOW + 1), "data": unsigned(11)})
-        self.beat_layout = data.StructLayout({"seq": unsigned(8), "codes": unsigned(codes_w)})
+        self._version = version
         self.event_layout = data.StructLayout({"code": unsigned(8), "detail": unsigned(8)})
-        super().__init__({
+        members = {
             "rx": In(stream.Signature(unsigned(8))),
             "framing": In(1),
             "overrun": In(1),
             "busy": In(1),
+        }
+        if version == P.VERSION:
+            codes_w = max(1, P.RR_FEATURES * self._rb)
+            self.wr_layout = data.StructLayout({"addr": range(P.WINDOW + 1), "data": unsigned(11)})
+            self.beat_layout = data.StructLayout({"seq": unsigned(8), "codes": unsigned(codes_w)})
+            members["beat"] = Out(stream.Signature(self.beat_layout, always_ready=True))
+        else:
+            self.wr_layout = data.StructLayout({"addr": range(P.CHUNK), "data": SAMPLE_LAYOUT})
+            self.chunk_layout = data.StructLayout({"n": range(P.CHUNK + 1), "end": 1})
+            members["chunk"] = Out(stream.Signature(self.chunk_layout, always_ready=True))
+            members["expected"] = In(32)
+        members.update({
             "wr": Out(stream.Signature(self.wr_layout, always_ready=True)),
-            "beat": Out(stream.Signature(self.beat_layout, always_ready=True)),
             "ping": Out(stream.Signature(unsigned(8), always_ready=True)),
             "event": Out(stream.Signature(self.event_layout, always_ready=True)),
         })
+        super().__init__(members)
 
     @property
     def timeout_cycles(self):
@@ -100,6 +133,10 @@ class Deframer(Checked, wiring.Component):
     def rr_bits(self):
         return self._rb
 
+    @property
+    def version(self):
+        return self._version
+
     def elaborate(self, platform):
         m = Module()
         ev = self.event
@@ -108,13 +145,21 @@ class Deframer(Checked, wiring.Component):
         uart_error = self.framing | self.overrun
         m.d.comb += self.rx.ready.eq(1)
 
-        # a model with an RR path takes BEAT_RR frames: seq, one byte per RR code, then samples
+        # a model with an RR path takes BEAT_RR frames: seq, one byte per RR code, then samples;
+        # version 2 takes SAMPLES frames: index (4 bytes), n, flags, then CHUNK samples
+        v2 = self._version == P.VERSION_MONITOR
         rb = self._rb
         n_codes = P.RR_FEATURES if rb else 0
-        beat_type = P.BEAT_RR if rb else P.BEAT
-        beat_len = P.BEAT_RR_LEN if rb else P.BEAT_LEN
+        beat_type = P.SAMPLES if v2 else P.BEAT_RR if rb else P.BEAT
+        beat_len = P.SAMPLES_LEN if v2 else P.BEAT_RR_LEN if rb else P.BEAT_LEN
         odd_codes = n_codes & 1                 # low bytes: odd cnt after seq, even after seq + 3 codes
         rr_rx = Signal(max(1, n_codes * rb))
+        index_rx = Signal(32)                   # version 2: the SAMPLES frame's index, n and END
+        n_rx = Signal(range(P.CHUNK + 1))
+        end_rx = Signal()
+        ahead = Signal(32)                      # index - expected: 0 (in order), < 2^31 (a gap)
+        if v2:
+            m.d.comb += ahead.eq(index_rx - self.expected)
 
         crc = Signal(16)
         ftype = Signal(8)
@@ -147,9 +192,14 @@ class Deframer(Checked, wiring.Component):
                 m.next = "HUNT"
 
         crc_next = crc16_step(crc, b)
-        m.d.comb += [self.wr.payload.addr.eq(waddr), self.wr.payload.data.eq(Cat(lo, b[:3])),
-                     self.beat.payload.seq.eq(seq_rx), self.beat.payload.codes.eq(rr_rx),
-                     self.ping.payload.eq(token_rx)]
+        m.d.comb += [self.wr.payload.addr.eq(waddr), self.ping.payload.eq(token_rx)]
+        if v2:
+            m.d.comb += [self.wr.payload.data.sample.eq(Cat(lo, b[:3])),
+                         self.wr.payload.data.last.eq(end_rx & (waddr == n_rx - 1)),
+                         self.chunk.payload.n.eq(n_rx), self.chunk.payload.end.eq(end_rx)]
+        else:
+            m.d.comb += [self.wr.payload.data.eq(Cat(lo, b[:3])),
+                         self.beat.payload.seq.eq(seq_rx), self.beat.payload.codes.eq(rr_rx)]
 
         @contextmanager
         def no_uart_error():
@@ -184,7 +234,7 @@ class Deframer(Checked, wiring.Component):
                         with m.If(b == P.SOF):              # the first SOF was stray: restart here
                             event(P.E_SYNC, 1)
                             m.d.sync += crc.eq(0xFFFF)
-                        with m.Elif(b != P.VERSION):
+                        with m.Elif(b != self._version):
                             event(P.E_VERSION, b)
                             m.next = "HUNT"
                         with m.Else():
@@ -226,23 +276,45 @@ class Deframer(Checked, wiring.Component):
                         m.d.sync += [crc.eq(crc_next), cnt.eq(cnt + 1)]
                         with m.If(ftype == P.PING):
                             m.d.sync += token_rx.eq(b)
-                        with m.Elif(cnt == 0):
-                            m.d.sync += seq_rx.eq(b)
-                        if n_codes:
-                            with m.Elif(cnt <= n_codes):           # RR codes (BEAT_RR)
-                                for f in range(n_codes):
-                                    with m.If(cnt == f + 1):
-                                        m.d.sync += rr_rx[f * rb:(f + 1) * rb].eq(b[:rb])
-                                if rb < 8:
-                                    with m.If(b[rb:] != 0):
+                        if v2:
+                            with m.Elif(cnt < 4):                  # the index, little-endian
+                                for k in range(4):
+                                    with m.If(cnt == k):
+                                        m.d.sync += index_rx[8 * k:8 * k + 8].eq(b)
+                            with m.Elif(cnt == 4):                 # n: 1..CHUNK
+                                m.d.sync += n_rx.eq(b)
+                                with m.If((b == 0) | (b > P.CHUNK)):
+                                    m.d.sync += range_bad.eq(1)
+                            with m.Elif(cnt == 5):                 # flags: END only
+                                m.d.sync += end_rx.eq(b[0])
+                                with m.If(b[1:] != 0):
+                                    m.d.sync += range_bad.eq(1)
+                            with m.Elif(~cnt[0]):                  # a sample's low byte
+                                m.d.sync += lo.eq(b)
+                            with m.Else():                         # its high byte: used if < n
+                                m.d.sync += waddr.eq(waddr + 1)
+                                with m.If(waddr < n_rx):
+                                    m.d.comb += self.wr.valid.eq(~drop)
+                                    with m.If(b[3:] != 0):
                                         m.d.sync += range_bad.eq(1)
-                        with m.Elif(cnt[0] if not odd_codes else ~cnt[0]):   # a sample's low byte
-                            m.d.sync += lo.eq(b)
-                        with m.Else():
-                            m.d.comb += self.wr.valid.eq(~drop)
-                            m.d.sync += waddr.eq(waddr + 1)
-                            with m.If(b[3:] != 0):
-                                m.d.sync += range_bad.eq(1)
+                        else:
+                            with m.Elif(cnt == 0):
+                                m.d.sync += seq_rx.eq(b)
+                            if n_codes:
+                                with m.Elif(cnt <= n_codes):           # RR codes (BEAT_RR)
+                                    for f in range(n_codes):
+                                        with m.If(cnt == f + 1):
+                                            m.d.sync += rr_rx[f * rb:(f + 1) * rb].eq(b[:rb])
+                                    if rb < 8:
+                                        with m.If(b[rb:] != 0):
+                                            m.d.sync += range_bad.eq(1)
+                            with m.Elif(cnt[0] if not odd_codes else ~cnt[0]):   # a sample's low byte
+                                m.d.sync += lo.eq(b)
+                            with m.Else():
+                                m.d.comb += self.wr.valid.eq(~drop)
+                                m.d.sync += waddr.eq(waddr + 1)
+                                with m.If(b[3:] != 0):
+                                    m.d.sync += range_bad.eq(1)
                         with m.If(cnt == length - 1):
                             m.next = "CRC0"
             with m.State("CRC0"):
@@ -259,11 +331,21 @@ class Deframer(Checked, wiring.Component):
                             event(P.E_CRC, ftype)
                         with m.Elif(ftype == P.PING):
                             m.d.comb += self.ping.valid.eq(1)
-                        with m.Elif(drop):
-                            event(P.E_BUSY, seq_rx)
-                        with m.Elif(range_bad):
-                            event(P.E_RANGE, seq_rx)
-                        with m.Else():
-                            m.d.comb += self.beat.valid.eq(1)
+                        if v2:
+                            with m.Elif(drop):
+                                event(P.E_BUSY, index_rx[:8])
+                            with m.Elif(range_bad):
+                                event(P.E_RANGE, index_rx[:8])
+                            with m.Elif(ahead != 0):
+                                event(P.E_INDEX, Mux(ahead[31], P.INDEX_REPEAT, P.INDEX_GAP))
+                            with m.Else():
+                                m.d.comb += self.chunk.valid.eq(1)
+                        else:
+                            with m.Elif(drop):
+                                event(P.E_BUSY, seq_rx)
+                            with m.Elif(range_bad):
+                                event(P.E_RANGE, seq_rx)
+                            with m.Else():
+                                m.d.comb += self.beat.valid.eq(1)
                         m.next = "HUNT"
         return m
