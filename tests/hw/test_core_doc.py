@@ -227,3 +227,41 @@ def test_result_held_for_100000_cycles(model, beats):
     want = [(int(tr.cls[b]), tr.logits[b].tolist(),
              acc.engine_cycles({li: v["select"][b].tolist() for li, v in tr.mux.items()}), 0) for b in range(6)]
     assert res == want
+
+
+@pytest.mark.slow
+def test_rr_word_before_or_after_its_samples(inter_model, beats):
+    """One source, in order: beats 0 and 1 send their rr word first and wait for its transfer
+    before their samples; beat 2 sends its samples first and its word 20,000 cycles later (its
+    logits wait for it). Every result bit-exact, cycles exact (the wait is not counted)."""
+    import torch
+    from ternecg.golden import integer_ref
+    acc = Accelerator(inter_model, 6)
+    raw, rr = beats["raw"][:3], beats["rr"][:3]
+    words = [sum(int(c) << (4 * f) for f, c in enumerate(codes)) for codes in rr]
+    got = []
+
+    async def source(ctx):
+        for b in range(3):
+            samples = [{"sample": int(v), "last": int(t == 239)} for t, v in enumerate(raw[b])]
+            if b < 2:
+                await stream_put(ctx, acc.rr, words[b])
+            for s in samples:
+                await stream_put(ctx, acc.i, s)
+            if b == 2:
+                await ctx.tick().repeat(20_000)
+                await stream_put(ctx, acc.rr, words[b])
+
+    async def sink(ctx):
+        got.extend([await stream_get(ctx, acc.o) for _ in range(3)])
+
+    sim = Simulator(acc)
+    sim.add_clock(1e-6)
+    sim.add_testbench(source)
+    sim.add_testbench(sink)
+    sim.run()
+    tr = integer_ref.forward(inter_model, torch.as_tensor(raw, dtype=torch.int64), torch.as_tensor(rr))
+    res = [(int(g.cls), [int(v) for v in g.logits], int(g.cycles), int(g.err)) for g in got]
+    assert res == [(int(tr.cls[b]), tr.logits[b].tolist(),
+                    acc.engine_cycles({li: v["select"][b].tolist() for li, v in tr.mux.items()}), 0)
+                   for b in range(3)]
