@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from ternecg.sim.tb import TB, BenchConfig, config, pattern, read_bit, read_word, to_signed, vectors
+from ternecg.sim.tb import (TB, BenchConfig, StreamRule, config, pattern, read_bit, read_word, to_signed,
+                            vectors)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class EventSink:
         self.hold = hold
         self.count = count or (lambda: 0)
         self.items = []
+        self.rule = StreamRule(prefix)              # the stream rule on every cycle (sim/tb.py)
         self.ready.value = 0
 
     async def recv(self, n, *, timeout_cycles=50_000_000):
@@ -63,11 +65,13 @@ class EventSink:
         while len(self.items) < n:
             await ReadOnly()
             if not read_bit(self.valid):
+                self.rule.cycle(0, r)
                 await RisingEdge(self.valid)
                 r = self._next_ready(held)
                 self.ready.value = r
                 continue
             bits = read_word(self.payload)
+            self.rule.cycle(1, r, bits)
             if held is not None:
                 assert bits == held, f"{self.prefix}: payload changed while held ({held:#x} -> {bits:#x})"
             if r:
