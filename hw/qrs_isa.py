@@ -2,82 +2,98 @@
 
 The R-peak detector (docs/arithmetic.md section 9), the RR codes (section 6) and the monitor's
 beat bookkeeping (section 10.4) run as *programs* on one small sequencer (hw/qrs_sequencer.py):
-a 32-bit accumulator machine with a 16-bit instruction ROM (iCE40 block RAM, 256 words each) and a 16-bit
-data RAM (one iCE40 UP5K SPRAM, hw/qrs_ram.py) that holds the delay lines, the candidate table
-and every register of the detector. This module defines the instruction set and assembles
-programs written in Python (hw/qrs_program.py); hw/qrs_model.py runs them instruction by
-instruction; the gateware runs the same words. As with the conv engine (hw/schedule.py ->
-hw/engine.py), the hardware stays a thin interpreter and the algorithm is data that plain Python
-can test.
+a 32-bit accumulator machine with a 16-bit instruction ROM (iCE40 block RAM, 256 words each) and a
+16-bit data RAM (one iCE40 UP5K SPRAM, hw/qrs_ram.py) that holds the delay lines, the candidate
+table, the return stack and every register of the detector. This module defines the instruction
+set and assembles programs written in Python (hw/qrs_program.py); hw/qrs_model.py runs them
+instruction by instruction; the gateware runs the same words. As with the conv engine
+(hw/schedule.py -> hw/engine.py), the hardware stays a thin interpreter and the algorithm is data
+that plain Python can test.
+
+The datapath is 16 bits wide: every 32-bit operation runs as two *digit steps* (low half, then
+high half, the carry in between), which costs nothing for memory operands (the RAM delivers a cell
+one 16-bit word per cycle anyway) and one cycle for an immediate; a shift moves one bit of the
+whole accumulator per two cycles.
 
 Machine state
 -------------
-``A``  32-bit accumulator.  ``N Z C`` flags (every ALU operation goes through one 32-bit adder:
+``A``  32-bit accumulator.  ``N Z C`` flags (every ALU operation goes through the adder:
 ``N`` = bit 31 of the result, ``Z`` = result == 0, ``C`` = carry out; for a subtraction ``C`` =
-no borrow, i.e. ``A >= M`` unsigned; ``LD``/``LDI`` set ``N Z`` of the value and keep ``C``).
-``F`` the ``last`` flag of the latest ``IN``.  ``X`` 7-bit delay-line position, ``P`` 10-bit
-pointer, ``K`` 10-bit loop counter, ``L`` link register, ``PC``.  Data memory: 2,048 cells of 32
-bits, each two 16-bit RAM words (low word first).
+no borrow, i.e. ``A >= M`` unsigned; ``LD``/``LDI`` set ``N Z`` of the value and keep ``C``;
+shifts, ``IN`` and the register transfers keep every flag). ``F`` the ``last`` flag of the latest
+``IN``.  ``X`` 7-bit delay-line position, ``P`` 5-bit ring entry, ``K`` 8-bit loop counter,
+``SP`` 4-bit return stack pointer, ``PC``. Data memory: 2,048 cells of 32 bits, each two 16-bit
+RAM words (low word first).
 
-Memory operands (11-bit field)
-------------------------------
+Memory map and operands (11-bit field)
+--------------------------------------
+Cells 0..1023 are eight delay lines of 128 cells; lines 6 and 7 are also the 256 *direct* cells
+(direct cell ``a`` is cell ``768 + a``): 0..15 the return stack (one entry per cell), 16..127
+persistent scalars, 128..255 the scalars that a record start clears (through line 7, in the
+clearing loop over ``X``; 128..143 are the *hot* cells that short instructions name). Cells
+1024..2047 are 32 ring entries of 32 fields (entry ``j``, field ``f``: cell ``1024 + 32 j + f``).
+
 ``1 lll ggggggg``  line ``l`` (0..7) at lag ``g``: cell ``l * 128 + ((X - g) mod 128)``. A delay
                    line keeps ``v[n]`` in cell ``l * 128 + n mod 128``, so with ``X = n mod 128``
-                   the operand ``line(l, g)`` is ``v[n - g]`` (``g`` <= 127).
-``00 aaaaaaaaa``   direct: cell ``1024 + a`` (the scalar registers; 0..15 are the *hot* cells
-                   that short instructions name).
-``01 ooooooooo``   pointer: cell ``1024 + (P | o)`` (tables and rings: ``P`` a multiple of 32,
-                   ``o`` the field's offset below 32; or ``o = 0``).
+                   the operand ``line(l, g)`` is ``v[n - g]`` (``g`` <= 127). Programs use lines
+                   0..5; line 7 is the cleared scalars.
+``01 0000 fffff``  ring field ``f`` (0..31) of entry ``P``: cell ``1024 + 32 P + f``.
+``00 0 aaaaaaaa``  direct cell ``a`` (0..255): cell ``768 + a``.
 
 Instruction words (16 bits)
 ---------------------------
 ``0 oooo xxxxxxxxxxx``   a long instruction: operation ``o`` (:data:`OPS`) with an 11-bit memory
                          operand, a signed immediate, or (``MISC``) a 4-bit sub-operation
-                         (:data:`MISC`) and a 7-bit argument.
-``1 0 cccc tttttttttt``  branch to word ``t`` on condition ``c`` (:data:`CONDS`), 1 cycle.
+                         (:data:`MISC`, bits 10..7) and a 7-bit argument.
+``1 0 cccc tttttttttt``  branch to word ``t`` on condition ``c`` (:data:`CONDS`).
 ``1 1 sssssss sssssss``  two short instructions, the first in bits 13..7: ``ooo rrrr`` with
                          ``ooo`` one of ``LD ST ADD SUB CMP`` on hot cell ``r``, ``LDI ADDI``
-                         with a signed 4-bit immediate ``r``, or ``SMISC`` sub-operation ``r``
-                         (:data:`SHORT_MISC`). A short instruction does exactly what its long
-                         form does, in the same cycles; a pair takes the sum.
+                         with a signed 4-bit immediate ``r`` (the long operations 0..6), or
+                         ``SMISC`` sub-operation ``r`` (:data:`SHORT_MISC`). A short instruction
+                         does exactly what its long form does, in the same cycles; a pair takes
+                         the sum.
 
 ========  ======  =============================================================  ======
 op        operand  effect                                                          cycles
 ========  ======  =============================================================  ======
 LD        mem     A = M (flags N Z)                                               3
-ST        mem     M = A (flags unchanged)                                         2
+ST        mem     M = A                                                           2
 ADD       mem     A = A + M                                                       3
 SUB       mem     A = A - M                                                       3
 CMP       mem     flags of A - M                                                  3
-MAX       mem     A = M if A - M < 0 (N) else A; flags of A - M                   3
-MIN       mem     A = A if N else M; flags of A - M                               3
+LDI       imm     A = imm (sign-extended 11 bits; flags N Z)                      2
+ADDI      imm     A = A + imm                                                     2
+MISC      sub,arg :data:`MISC` operations                                         (below)
+MAX       mem     flags of A - M; A = M if N                                      3, 5 if A = M
+MIN       mem     flags of A - M; A = M unless N                                  3, 5 if A = M
 ADC       mem     A = A + M + C                                                   3
 SBC       mem     A = A - M - (1 - C)                                             3
-LDI       imm     A = imm (sign-extended 11 bits; flags N Z)                      1
-ADDI      imm     A = A + imm                                                     1
-CMPI      imm     flags of A - imm                                                1
-MISC      sub,arg :data:`MISC` operations                                         (below)
+CMPI      imm     flags of A - imm                                                2
+STK       mem     M = K                                                           2
+STP       mem     M = P                                                           2
 ========  ======  =============================================================  ======
 
 Comparisons are on the 32-bit difference (``N`` = its bit 31): exact for values whose difference
 fits 31 bits, and wrap-safe for sample positions (``t - deadline`` is right across the 32-bit
-wrap). ``C`` after ``CMP`` / ``CMPI`` / ``SUB`` is the unsigned ``A >= M``.
+wrap). ``C`` after ``CMP`` / ``CMPI`` / ``SUB`` is the unsigned ``A >= M``. ``MAX`` / ``MIN`` read
+``M`` a second time when ``A`` takes it.
 
-MISC (``arg`` 7 bits): ``SHR k`` / ``SHL k`` (arithmetic shift by ``k`` = 1..31, ``k`` cycles),
-``PSQ`` (``A = A << (bitlength(A) - 1)``, 0 for ``A <= 0``; ``A`` < 2^16; ``max(1, bitlength)``
-cycles), ``TAX`` (X = A mod 128), ``ADDX k`` (X += k, signed), ``TAP`` (P = A mod 1024),
-``ADDP k`` (P += k, signed), ``TPA`` (A = P), ``TAK`` (K = A mod 1024), ``TKA`` (A = K),
-``TLA`` (A = L), ``TAL`` (L = A), ``IN p`` (wait for input ``p``; A = its data, F = its
-``last``; one cycle plus the wait), ``OUT f`` (output field ``f`` = the low bits of A; the
-fields are also visible as status), ``SEND s`` (offer ``A`` and the stream's output fields on
-output stream ``s``: its ``valid`` until the transfer, A and the fields unchanged meanwhile; 2
-cycles plus the wait; the short form is ``SEND 0``). 1 cycle unless stated.
+MISC (``arg`` 7 bits): ``SHR k`` / ``SHL k`` (arithmetic shift by ``k`` = 1..31, ``2 k`` cycles),
+``PSQ`` (``A = A << (bitlength(A) - 1)`` for ``0 <= A < 2^16``, 0 stays 0; ``max(1, 2 (bitlength
+- 1))`` cycles), ``TAX`` (X = A mod 128), ``ADDX k`` (X += k, signed), ``TAP`` (P = A mod 32),
+``ADDP k`` (P += k mod 32, signed), ``TAK`` (K = A mod 256), ``IN p`` (wait for input ``p``;
+A = its data, F = its ``last``; two cycles plus the wait; ``ready`` is high while the port has no
+data and in the transfer cycle, the second), ``OUT f`` (output field ``f`` = the low bits of A;
+the fields are also visible as status), ``SEND s`` (offer ``A`` and the stream's output fields
+on output stream ``s``: its ``valid`` until the transfer, A and the fields unchanged meanwhile; 2
+cycles plus the wait; the short form is ``SEND 0``), ``NOP``. 1 cycle unless stated.
 
-Conditions: ``JMP`` (always), ``CALL`` (L = PC + 1), ``RET`` (to L; the target is ignored),
-``EQ`` ``NE`` (Z), ``LT`` ``GE`` (N), ``GT`` ``LE``, ``CS`` ``CC`` (C), ``DJNZ`` (K = K - 1;
-taken if K != 0), ``F`` ``NF`` (the last flag), ``IV0`` ``IV1`` (input port 0/1 has a transfer
-waiting: tested, not taken). The assembler spells the conditional ones ``BEQ`` ... ``BIV1``;
-a short ``RET`` returns from the second half of a pair.
+Conditions (1 cycle): ``JMP`` (always), ``CALL`` (pushes the next word's address on the return
+stack), ``RET`` (pops it and jumps there; 2 cycles; the target is ignored), ``EQ`` ``NE`` (Z),
+``LT`` ``GE`` (N), ``GT`` ``LE``, ``CS`` ``CC`` (C), ``DJNZ`` (K = K - 1; taken if K != 0), ``F``
+``NF`` (the last flag), ``IV0`` ``IV1`` (input port 0/1 has a transfer waiting: tested, not
+taken). The assembler spells the conditional ones ``BEQ`` ... ``BIV1``; a short ``RET`` returns
+from the second half of a pair. The return stack holds 16 entries.
 """
 
 from __future__ import annotations
@@ -86,58 +102,108 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 __all__ = ["OPS", "MISC", "SHORT_OPS", "SHORT_MISC", "CONDS", "CELLS", "LINE_CELLS", "LINES",
-           "DIRECT_BASE", "HOT_CELLS", "ROM_WORDS", "Program", "Asm", "Instr", "decode_word",
-           "line", "pointer"]
+           "DIRECT_BASE", "HOT_BASE", "HOT_CELLS", "RING_BASE", "RING_ENTRIES", "RING_FIELDS",
+           "STACK_DEPTH", "ROM_WORDS", "K_BITS", "P_BITS", "Program", "Asm", "Instr",
+           "decode_word", "line", "direct", "pointer", "cycles"]
 
 OPS = {name: i for i, name in enumerate(
-    ["LD", "ST", "ADD", "SUB", "CMP", "MAX", "MIN", "ADC", "SBC", "LDI", "ADDI", "CMPI", "MISC"])}
-MEM_OPS = frozenset(["LD", "ST", "ADD", "SUB", "CMP", "MAX", "MIN", "ADC", "SBC"])
+    ["LD", "ST", "ADD", "SUB", "CMP", "LDI", "ADDI", "MISC", "MAX", "MIN", "ADC", "SBC", "CMPI",
+     "STK", "STP"])}
+#: operations with a memory operand that read it (into the adder)
+READ_OPS = frozenset(["LD", "ADD", "SUB", "CMP", "MAX", "MIN", "ADC", "SBC"])
+#: operations with a memory operand that write it
+STORE_OPS = frozenset(["ST", "STK", "STP"])
+MEM_OPS = READ_OPS | STORE_OPS
 IMM_OPS = frozenset(["LDI", "ADDI", "CMPI"])
 MISC = {name: i for i, name in enumerate(
-    ["SHR", "SHL", "PSQ", "TAX", "ADDX", "TAP", "ADDP", "TAK", "TKA", "TLA", "TAL", "TPA",
-     "IN", "OUT", "SEND", "NOP"])}
+    ["SHR", "SHL", "PSQ", "TAX", "ADDX", "TAP", "ADDP", "TAK", "IN", "OUT", "SEND", "NOP"])}
 CONDS = {name: i for i, name in enumerate(
     ["JMP", "CALL", "RET", "EQ", "NE", "LT", "GE", "GT", "LE", "CS", "CC", "DJNZ", "F", "NF",
      "IV0", "IV1"])}
+#: short operations: the long operations 0..6 (``SMISC`` is the long ``MISC`` code 7)
 SHORT_OPS = {name: i for i, name in enumerate(["LD", "ST", "ADD", "SUB", "CMP", "LDI", "ADDI", "SMISC"])}
-#: short MISC sub-operations (``RET`` is the branch; ``SHRk`` = ``SHR k``)
-SHORT_MISC = {name: i for i, name in enumerate(
-    ["NOP", "TAX", "TAP", "TPA", "TAK", "TKA", "TLA", "TAL", "PSQ", "SEND", "RET",
-     "SHR1", "SHR2", "SHR3", "SHR4", "SHL1"])}
+#: short MISC sub-operations: (long MISC name, argument); ``RET`` is the branch
+SHORT_MISC = {
+    "NOP": ("NOP", 0), "TAX": ("TAX", 0), "TAP": ("TAP", 0), "TAK": ("TAK", 0), "PSQ": ("PSQ", 0),
+    "SEND": ("SEND", 0), "RET": None, "SHR1": ("SHR", 1), "SHR2": ("SHR", 2), "SHR3": ("SHR", 3),
+    "SHR4": ("SHR", 4), "SHL1": ("SHL", 1), "ADDP1": ("ADDP", 1), "ADDX1": ("ADDX", 1),
+    "ADDX-1": ("ADDX", -1), "OUT0": ("OUT", 0)}
+SHORT_MISC_CODES = {name: i for i, name in enumerate(SHORT_MISC)}
 
 #: data memory: cells of 32 bits (two 16-bit RAM words each)
 CELLS = 2048
 LINE_CELLS = 128                 # one delay line
-LINES = 8                        # lines 0..7 fill cells 0..1023
-DIRECT_BASE = 1024               # direct and pointer operands address cells 1024..2047
-DIRECT_CELLS = 512
-HOT_CELLS = 16                   # direct cells 0..15: short instructions name them
-#: largest program: 1,024 words of 16 bits (the 10-bit program counter); every 256 words are
+LINES = 6                        # delay lines a program may declare (lines 6, 7: direct cells)
+CLEAR_LINE = 7                   # line 7 = the direct cells 128..255 (cleared at a record start)
+DIRECT_BASE = 768                # direct cell a is cell DIRECT_BASE + a
+DIRECT_CELLS = 256
+STACK_DEPTH = 16                 # direct cells 0..15: the return stack
+PERSISTENT_BASE = 16             # direct cells 16..127: kept across records
+HOT_BASE = 128                   # direct cells 128..143: short instructions name them
+HOT_CELLS = 16
+RING_BASE = 1024                 # ring entry j, field f: cell RING_BASE + 32 j + f
+RING_ENTRIES = 32
+RING_FIELDS = 32
+#: largest program: 1,024 words of 16 bits (the 10-bit branch targets); every 256 words are
 #: one iCE40 block RAM
 ROM_WORDS = 1024
-#: loop counter width (K)
-K_BITS = 10
-#: ring tables: 32 entries of stride 32 cells, their fields at these offsets of every block
-STRIDE = 32
-RING_OFFSET = 24
+#: register widths
+K_BITS = 8
+P_BITS = 5
+X_BITS = 7
+#: the shift count field (SHR / SHL by 1..31)
+MAX_SHIFT = 31
 
 
 def line(number: int, lag: int) -> int:
     """Operand: line ``number`` at ``lag`` (the value ``lag`` positions before ``X``)."""
-    if not (0 <= number < LINES and 0 <= lag < LINE_CELLS):
+    if not (0 <= number < 8 and 0 <= lag < LINE_CELLS):
         raise ValueError(f"line operand out of range: line {number}, lag {lag}")
     return 0x400 | (number << 7) | lag
 
 
-def pointer(offset: int) -> int:
-    if not 0 <= offset < 512:
-        raise ValueError(f"pointer offset {offset} out of range 0..511")
-    return 0x200 | offset
+def direct(address: int) -> int:
+    """Operand: direct cell ``address`` (0..255)."""
+    if not 0 <= address < DIRECT_CELLS:
+        raise ValueError(f"direct cell {address} out of range 0..{DIRECT_CELLS - 1}")
+    return address
+
+
+def pointer(field: int) -> int:
+    """Operand: field ``field`` (0..31) of ring entry ``P``."""
+    if not 0 <= field < RING_FIELDS:
+        raise ValueError(f"ring field {field} out of range 0..{RING_FIELDS - 1}")
+    return 0x200 | field
 
 
 def _sext(value: int, bits: int) -> int:
     value &= (1 << bits) - 1
     return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def operand_cell(operand: int, x: int, p: int) -> int:
+    """The cell an 11-bit memory operand names with ``X = x`` and ``P = p``."""
+    if operand & 0x400:
+        return ((operand >> 7) & 7) * LINE_CELLS + ((x - operand) & 0x7F)
+    if operand & 0x200:
+        return RING_BASE + RING_FIELDS * (p & 0x1F) + (operand & 0x1F)
+    return DIRECT_BASE + (operand & 0xFF)
+
+
+def cycles(op: str, arg: int = 0, *, taken: bool = False, a: int = 0) -> int:
+    """Cycles of one instruction (no wait on a port): ``taken`` for MAX / MIN (A takes M),
+    ``a`` the accumulator for PSQ."""
+    if op in ("LD", "ADD", "SUB", "CMP", "ADC", "SBC"):
+        return 3
+    if op in ("MAX", "MIN"):
+        return 5 if taken else 3
+    if op in STORE_OPS or op in IMM_OPS or op in ("IN", "SEND", "BRET"):
+        return 2
+    if op in ("SHR", "SHL"):
+        return 2 * arg
+    if op == "PSQ":
+        return max(1, 2 * (a.bit_length() - 1)) if a > 0 else 1
+    return 1
 
 
 @dataclass(frozen=True)
@@ -158,29 +224,45 @@ def operand_text(operand: int) -> str:
     if operand & 0x400:
         return f"L{(operand >> 7) & 7}[{operand & 0x7F}]"
     if operand & 0x200:
-        return f"[P+{operand & 0x1FF}]"
-    return f"[{operand & 0x1FF}]"
+        return f"[P.{operand & 0x1F}]"
+    return f"[{operand & 0xFF}]"
 
 
 _OP_NAMES = {v: k for k, v in OPS.items()}
 _MISC_NAMES = {v: k for k, v in MISC.items()}
 _COND_NAMES = {v: k for k, v in CONDS.items()}
 _SHORT_NAMES = {v: k for k, v in SHORT_OPS.items()}
-_SMISC_NAMES = {v: k for k, v in SHORT_MISC.items()}
+_SMISC_NAMES = {v: k for k, v in SHORT_MISC_CODES.items()}
+
+
+def short_misc_operand(code: int):
+    """The long ``MISC`` operand (sub-operation and argument, 11 bits) of short MISC ``code``,
+    or None for the short ``RET``."""
+    entry = SHORT_MISC[_SMISC_NAMES[code]]
+    if entry is None:
+        return None
+    sub, arg = entry
+    return (MISC[sub] << 7) | (arg & 0x7F)
+
+
+def _decode_misc(operand: int) -> Instr:
+    sub = _MISC_NAMES.get((operand >> 7) & 0xF)
+    if sub is None:
+        raise ValueError(f"MISC operand {operand:#05x}: unknown sub-operation")
+    arg = operand & 0x7F
+    return Instr(sub, _sext(arg, 7) if sub in ("ADDX", "ADDP") else arg)
 
 
 def _decode_short(s: int) -> Instr:
     op, r = _SHORT_NAMES[(s >> 4) & 7], s & 0xF
     if op in ("LD", "ST", "ADD", "SUB", "CMP"):
-        return Instr(op, r)                                 # a direct operand, hot cell r
+        return Instr(op, HOT_BASE + r)                      # a direct operand, hot cell r
     if op in ("LDI", "ADDI"):
         return Instr(op, _sext(r, 4))
-    sub = _SMISC_NAMES[r]
-    if sub == "RET":
+    operand = short_misc_operand(r)
+    if operand is None:
         return Instr("BRET", 0)
-    if sub.startswith("SHR") or sub.startswith("SHL"):
-        return Instr(sub[:3], int(sub[3:]))
-    return Instr(sub, 0)
+    return _decode_misc(operand)
 
 
 def decode_word(word: int) -> list:
@@ -194,9 +276,7 @@ def decode_word(word: int) -> list:
             return [Instr(op, word & 0x7FF)]
         if op in IMM_OPS:
             return [Instr(op, _sext(word, 11))]
-        sub = _MISC_NAMES[(word >> 7) & 0xF]
-        arg = word & 0x7F
-        return [Instr(sub, _sext(arg, 7) if sub in ("ADDX", "ADDP") else arg)]
+        return [_decode_misc(word & 0x7FF)]
     if not word & 0x4000:
         return [Instr("B" + _COND_NAMES[(word >> 10) & 0xF], word & 0x3FF)]
     return [_decode_short((word >> 7) & 0x7F), _decode_short(word & 0x7F)]
@@ -248,20 +328,18 @@ class Asm:
     consecutive short instructions in pairs.
 
     Memory operands are a cell name (``"spk"``, allocated by :meth:`var`), a line operand from
-    :meth:`at` (``a.at("m", 60)``), or a ring slot from :meth:`slot`. Immediates may be callables
-    evaluated at assembly (``a.LDI(lambda: a.cells_used)``). Branch targets are label names.
+    :meth:`at` (``a.at("m", 60)``), a ring field from :meth:`slot`, or :meth:`scalars` (the
+    cleared scalar cells through ``X``, for the clearing loop). Immediates may be callables
+    evaluated at assembly. Branch targets are label names.
     """
-
-    #: persistent cells are allocated at or above this cell (a clearing loop of 128 positions)
-    CLEAR_CELLS = 128
 
     def __init__(self, name: str):
         self.name = name
         self._code = []                 # [kind, op, payload]
         self._labels = {}               # label -> instruction index
-        self._vars = []                 # [(name, size)]
+        self._vars = []                 # [(name, size, persistent)]
         self._lines = {}
-        self._rings = {}                # name -> (offset, fields)
+        self._rings = {}                # name -> (first field, fields)
         self._comments = {}
         self.out_fields = []
         self.in_ports = []
@@ -271,8 +349,7 @@ class Asm:
     # --- symbols ---------------------------------------------------------------------------
     def var(self, *names, size=1, persistent=False):
         """Declare direct cells (``size`` consecutive cells each; the first is the name).
-        ``persistent`` cells are allocated after every other one, never hot, so that clearing
-        cells ``0 .. cells_used - 1`` (a record start) keeps them."""
+        ``persistent`` cells keep their value when a record start clears the others."""
         known = {n for n, _, _ in self._vars}
         for name in names:
             if name in known:
@@ -283,38 +360,36 @@ class Asm:
 
     def new_line(self, name: str):
         if len(self._lines) >= LINES:
-            raise ValueError("out of delay lines")
+            raise ValueError(f"out of delay lines (a program has {LINES})")
         self._lines[name] = len(self._lines)
         return self
 
     def at(self, line_name: str, lag: int):
         return ("line", self._lines[line_name], lag)
 
+    def scalars(self, lag: int = 0):
+        """Line operand over the cleared scalar cells (direct 128..255), for a loop over ``X``."""
+        return ("line", CLEAR_LINE, lag)
+
     def ring(self, name: str, fields: int):
-        """Reserve ``fields`` cell offsets of the 32-entry ring table ``name``: entry ``j``, field
-        ``f`` is cell ``DIRECT_BASE + 32 * j + offset + f``; with ``P = 32 * j`` it is
-        ``slot(name, f)``, and ``ADDP 32`` steps to the next entry (``P`` wraps after 32)."""
-        offset = RING_OFFSET + sum(n for _, n in self._rings.values())
-        if offset + fields > STRIDE:
+        """Reserve ``fields`` fields of the 32 ring entries for the table ``name``: entry ``j``,
+        field ``f`` is :meth:`slot` ``(name, f)`` with ``P = j``; ``ADDP 1`` steps to the next
+        entry (``P`` wraps after 32)."""
+        first = sum(n for _, n in self._rings.values())
+        if first + fields > RING_FIELDS:
             raise ValueError(f"ring {name!r}: no room for {fields} more fields")
-        self._rings[name] = (offset, fields)
+        self._rings[name] = (first, fields)
         return self
 
     def slot(self, name: str, field: int = 0):
-        offset, fields = self._rings[name]
+        first, fields = self._rings[name]
         if not 0 <= field < fields:
             raise ValueError(f"ring {name!r} has no field {field}")
-        return ("raw", pointer(offset + field))
+        return ("raw", pointer(first + field))
 
     def hi(self, name: str):
         """The second cell of a two-cell variable ``name`` (declared with ``size=2``)."""
         return ("cell+", name, 1)
-
-    @property
-    def cells_used(self) -> int:
-        """The direct cells below the persistent ones (valid once :meth:`assemble` has allocated
-        them: use it in a callable immediate)."""
-        return self._cells_used
 
     # --- emitting ---------------------------------------------------------------------------
     def label(self, name: str):
@@ -345,8 +420,8 @@ class Asm:
             return lambda t: self._emit("br", name[1:], t)
         if name in ("SHR", "SHL"):
             def shift(k):
-                if not 1 <= k <= 31:
-                    raise ValueError(f"{name} {k}: shift by 1..31")
+                if not 1 <= k <= MAX_SHIFT:
+                    raise ValueError(f"{name} {k}: shift by 1..{MAX_SHIFT}")
                 return self._emit("misc", name, k)
             return shift
         if name in ("ADDX", "ADDP"):
@@ -396,26 +471,20 @@ class Asm:
                 uses[m] += 1
         single = {n for n, s, p in self._vars if s == 1 and not p}
         hot = [n for n, _ in uses.most_common() if n in single][:HOT_CELLS]
-        cells = {n: i for i, n in enumerate(hot)}
-        c = HOT_CELLS
-        used = None
-        for persistent in (False, True):
-            if persistent:
-                used = c
-                c = max(c, self.CLEAR_CELLS)
+        cells = {n: HOT_BASE + i for i, n in enumerate(hot)}
+        for persistent, c, end in ((False, HOT_BASE + HOT_CELLS, DIRECT_CELLS),
+                                   (True, PERSISTENT_BASE, HOT_BASE)):
             for name, size, p in self._vars:
                 if name in cells or p != persistent:
                     continue
-                while any((c + i) % STRIDE >= RING_OFFSET for i in range(size)):
-                    c += 1
                 cells[name] = c
                 c += size
-        if c > DIRECT_CELLS:
-            raise ValueError(f"{self.name}: {c} direct cells, more than {DIRECT_CELLS}")
-        if used > self.CLEAR_CELLS:
-            raise ValueError(f"{self.name}: {used} cells to clear at a record start, more than "
-                             f"the {self.CLEAR_CELLS} the clearing loop covers")
-        self._cells, self._cells_used = cells, used
+            if c > end:
+                kind = "persistent" if persistent else "cleared"
+                raise ValueError(f"{self.name}: {c - (PERSISTENT_BASE if persistent else HOT_BASE)} "
+                                 f"{kind} cells, more than the {end - (PERSISTENT_BASE if persistent else HOT_BASE)} "
+                                 f"the memory map has (hw/qrs_isa.py)")
+        self._cells = cells
 
     def _operand(self, m) -> int:
         if isinstance(m, int):
@@ -423,9 +492,9 @@ class Asm:
         if isinstance(m, str):
             if m not in self._cells:
                 raise ValueError(f"{self.name}: no cell named {m!r}")
-            return self._cells[m]
+            return direct(self._cells[m])
         if m[0] == "cell+":
-            return self._cells[m[1]] + m[2]
+            return direct(self._cells[m[1]] + m[2])
         if m[0] == "line":
             return line(m[1], m[2])
         return m[1]                                           # ("raw", operand)
@@ -434,20 +503,18 @@ class Asm:
         """The 7-bit short form, or None."""
         if kind == "mem" and op in ("LD", "ST", "ADD", "SUB", "CMP"):
             operand = self._operand(payload)
-            if operand < HOT_CELLS:
-                return (SHORT_OPS[op] << 4) | operand
+            if HOT_BASE <= operand < HOT_BASE + HOT_CELLS:
+                return (SHORT_OPS[op] << 4) | (operand - HOT_BASE)
         elif kind == "imm" and op in ("LDI", "ADDI"):
             v = payload() if callable(payload) else payload
             if -8 <= v <= 7:
                 return (SHORT_OPS[op] << 4) | (v & 0xF)
         elif kind == "misc":
-            name = op if op not in ("SHR", "SHL") else f"{op}{payload}"
-            if op == "SEND" and payload:
-                return None
-            if name in SHORT_MISC and name != "NOP":
-                return (SHORT_OPS["SMISC"] << 4) | SHORT_MISC[name]
+            for name, entry in SHORT_MISC.items():
+                if entry == (op, payload) and name != "NOP":
+                    return (SHORT_OPS["SMISC"] << 4) | SHORT_MISC_CODES[name]
         elif kind == "br" and op == "RET":
-            return (SHORT_OPS["SMISC"] << 4) | SHORT_MISC["RET"]
+            return (SHORT_OPS["SMISC"] << 4) | SHORT_MISC_CODES["RET"]
         return None
 
     def _long(self, kind, op, payload, labels) -> int:

@@ -9,7 +9,8 @@ reference the gateware is tested against (same outputs, same cycle counts).
 Inputs are queues of ``(data, last)`` items per port (:meth:`Machine.put`); :meth:`Machine.run`
 executes until an ``IN`` finds its port empty and returns the output transfers produced meanwhile
 (each a dict of the output fields). The data memory starts with random contents (an iCE40 SPRAM
-has no initial value), so a program that reads a cell it never wrote is caught.
+has no initial value), so a program that reads a cell it never wrote is caught; the return stack
+is kept apart and checked (16 entries), and so is PSQ's operand range.
 """
 
 from __future__ import annotations
@@ -17,17 +18,20 @@ from __future__ import annotations
 import random
 from collections import deque
 
-from .qrs_isa import CELLS, CONDS, DIRECT_BASE, IMM_OPS, K_BITS, LINE_CELLS, MEM_OPS, decode_word
+from .qrs_isa import (CELLS, CONDS, DIRECT_BASE, IMM_OPS, K_BITS, LINE_CELLS, P_BITS,
+                      RING_BASE, RING_FIELDS, STACK_DEPTH, decode_word)
 
 __all__ = ["Machine", "MachineError"]
 
 M32 = 0xFFFFFFFF
+K_MASK = (1 << K_BITS) - 1
+P_MASK = (1 << P_BITS) - 1
 
 # one integer kind per instruction (memory ops, immediates, MISC, branches)
 _K = {name: i for i, name in enumerate(
-    ["LD", "ST", "ADD", "SUB", "CMP", "MAX", "MIN", "ADC", "SBC", "LDI", "ADDI", "CMPI",
-     "SHR", "SHL", "PSQ", "TAX", "ADDX", "TAP", "ADDP", "TAK", "TKA", "TLA", "TAL", "TPA",
-     "IN", "OUT", "SEND", "NOP"] + ["B" + c for c in CONDS])}
+    ["LD", "ADD", "SUB", "CMP", "MAX", "MIN", "ADC", "SBC", "ST", "STK", "STP", "LDI", "ADDI",
+     "CMPI", "SHR", "SHL", "PSQ", "TAX", "ADDX", "TAP", "ADDP", "TAK", "IN", "OUT", "SEND", "NOP"]
+    + ["B" + c for c in CONDS])}
 
 
 class MachineError(RuntimeError):
@@ -56,7 +60,7 @@ class Machine:
             self._word_start.append(len(self._code))
             self._code.extend(self._compile(i) for i in decode_word(w))
         self._word_start.append(len(self._code))
-        # branch targets and the link register are word addresses; the model runs instructions
+        # branch targets and return addresses are word addresses; the model runs instructions
         ws = self._word_start
         self._code = [(k, ws[a]) if k >= _K["BJMP"] and k != _K["BRET"] else (k, a)
                       for k, a in self._code]
@@ -75,7 +79,8 @@ class Machine:
         self.pc = 0
         self.a = 0
         self.n = self.z = self.c = self.f = 0
-        self.x = self.p = self.k = self.link = 0
+        self.x = self.p = self.k = 0
+        self.stack = []
         self.out = [0] * len(self.widths)
         self.cycles = 0
         self.instructions = 0
@@ -98,12 +103,13 @@ class Machine:
         out = []
         code, mem = self._code, self.mem
         pc, a, fn, fz, fc, ff = self.pc, self.a, self.n, self.z, self.c, self.f
-        x, p, k, link = self.x, self.p, self.k, self.link
+        x, p, k, stack = self.x, self.p, self.k, self.stack
         cycles = self.cycles
         count = 0
         names = [nm for nm, _ in self.program.out_fields]
         K = _K
-        LD, ST, ADD, SUB, CMP, MAX, MIN, ADC, SBC = (K[n] for n in ("LD", "ST", "ADD", "SUB", "CMP", "MAX", "MIN", "ADC", "SBC"))
+        LD, ADD, SUB, CMP, MAX, MIN, ADC, SBC = (K[n] for n in ("LD", "ADD", "SUB", "CMP", "MAX", "MIN", "ADC", "SBC"))
+        ST, STK, STP = K["ST"], K["STK"], K["STP"]
         LDI, ADDI, CMPI = K["LDI"], K["ADDI"], K["CMPI"]
         B0 = K["BJMP"]
         ws, word_of = self._word_start, self._word_of
@@ -115,15 +121,18 @@ class Machine:
                     break
                 kind, arg = code[pc]
                 count += 1
-                if kind <= SBC:                                  # memory operand
+                if kind <= STP:                                  # memory operand
                     if arg & 0x400:
                         cell = ((arg >> 7) & 7) * LINE_CELLS + ((x - arg) & 0x7F)
                     elif arg & 0x200:
-                        cell = DIRECT_BASE + ((p | (arg & 0x1FF)) & 0x3FF)
+                        cell = RING_BASE + RING_FIELDS * p + (arg & 0x1F)
                     else:
-                        cell = DIRECT_BASE + (arg & 0x1FF)
-                    if kind == ST:
-                        mem[cell] = a
+                        cell = DIRECT_BASE + (arg & 0xFF)
+                        if (arg & 0xFF) < STACK_DEPTH:
+                            raise MachineError(f"{self.program.name}: direct cell {arg & 0xFF} at "
+                                               f"{pc} is the return stack's")
+                    if kind >= ST:
+                        mem[cell] = a if kind == ST else (k if kind == STK else p)
                         cycles += 2
                         pc += 1
                         continue
@@ -131,11 +140,11 @@ class Machine:
                     cycles += 3
                 elif kind <= CMPI:
                     m = arg
-                    cycles += 1
+                    cycles += 2
                 else:
                     m = None
                 if m is not None:
-                    # the adder: A (or 0 for LD/LDI) + (M or ~M) + carry-in
+                    # the adder: A (or, for LD/LDI, nothing) + (M or ~M) + carry-in
                     if kind == LD or kind == LDI:
                         r = m
                         carry = fc                               # LD/LDI keep C
@@ -155,9 +164,13 @@ class Machine:
                     if kind == CMP or kind == CMPI:
                         pass
                     elif kind == MAX:
-                        a = m if fn else a
+                        if fn:
+                            a = m
+                            cycles += 2                          # M read again
                     elif kind == MIN:
-                        a = a if fn else m
+                        if not fn:
+                            a = m
+                            cycles += 2
                     else:
                         a = r
                     pc += 1
@@ -168,10 +181,17 @@ class Machine:
                     if cond == 0:
                         taken = True
                     elif cond == 1:
+                        if len(stack) >= STACK_DEPTH:
+                            raise MachineError(f"{self.program.name}: CALL at {pc}: the return "
+                                               f"stack holds {STACK_DEPTH} entries")
+                        stack.append(word_of[pc] + 1)
                         taken = True
-                        link = word_of[pc] + 1
                     elif cond == 2:
-                        pc = ws[link]
+                        if not stack:
+                            raise MachineError(f"{self.program.name}: RET at {pc} with an empty "
+                                               f"return stack")
+                        pc = ws[stack.pop()]
+                        cycles += 1
                         continue
                     elif cond == 3:
                         taken = fz
@@ -190,7 +210,7 @@ class Machine:
                     elif cond == 10:
                         taken = not fc
                     elif cond == 11:
-                        k = (k - 1) & ((1 << K_BITS) - 1)
+                        k = (k - 1) & K_MASK
                         taken = k != 0
                     elif cond == 12:
                         taken = ff
@@ -204,17 +224,20 @@ class Machine:
                 # MISC
                 if kind == SHR:
                     a = (_s32(a) >> arg) & M32
-                    cycles += arg
+                    cycles += 2 * arg
                 elif kind == SHL:
                     a = (a << arg) & M32
-                    cycles += arg
+                    cycles += 2 * arg
                 elif kind == PSQ:
-                    v = _s32(a)
-                    if v >= 1 << 16:
-                        raise MachineError(f"PSQ of {v} at {pc}: the operand must be < 2^16")
-                    bl = v.bit_length() if v > 0 else 0
-                    a = (v << (bl - 1)) & M32 if v > 0 else 0
-                    cycles += max(1, bl)
+                    if a >= 1 << 16:
+                        raise MachineError(f"{self.program.name}: PSQ of {_s32(a)} at {pc}: the "
+                                           f"operand must be 0 .. 2^16 - 1")
+                    bl = a.bit_length()
+                    if bl > 1:
+                        a <<= bl - 1
+                        cycles += 2 * (bl - 1)
+                    else:
+                        cycles += 1
                 elif kind == K["TAX"]:
                     x = a & 0x7F
                     cycles += 1
@@ -222,25 +245,13 @@ class Machine:
                     x = (x + arg) & 0x7F
                     cycles += 1
                 elif kind == K["TAP"]:
-                    p = a & 0x3FF
+                    p = a & P_MASK
                     cycles += 1
                 elif kind == K["ADDP"]:
-                    p = (p + arg) & 0x3FF
+                    p = (p + arg) & P_MASK
                     cycles += 1
                 elif kind == K["TAK"]:
-                    k = a & ((1 << K_BITS) - 1)
-                    cycles += 1
-                elif kind == K["TKA"]:
-                    a = k
-                    cycles += 1
-                elif kind == K["TLA"]:
-                    a = link
-                    cycles += 1
-                elif kind == K["TAL"]:
-                    link = a & 0x3FF
-                    cycles += 1
-                elif kind == K["TPA"]:
-                    a = p
+                    k = a & K_MASK
                     cycles += 1
                 elif kind == K["IN"]:
                     q = self.inputs[arg]
@@ -249,7 +260,7 @@ class Machine:
                         break                                    # wait for input (PC stays)
                     data, ff = q.popleft()
                     a = data & M32
-                    cycles += 1
+                    cycles += 2
                 elif kind == K["OUT"]:
                     self.out[arg] = a & ((1 << self.widths[arg]) - 1)
                     cycles += 1
@@ -268,7 +279,7 @@ class Machine:
         except IndexError:
             raise MachineError(f"{self.program.name}: PC {pc} ran off the program") from None
         self.pc, self.a, self.n, self.z, self.c, self.f = pc, a, fn, fz, fc, ff
-        self.x, self.p, self.k, self.link = x, p, k, link
+        self.x, self.p, self.k = x, p, k
         self.cycles = cycles
         self.instructions += count
         return out

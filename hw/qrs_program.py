@@ -10,12 +10,12 @@ Three programs, assembled from the same readable pieces:
   (windows inside the record), their RR codes one beat late, and the hand-over of windows and
   beats to the beat window and the accelerator under credit flow control.
 
-Memory layout (cells of 32 bits): delay lines ``u a c e q m`` of 128 positions each (lines 0..5,
-indexed by the sample position mod 128, so ``at("m", 60)`` is ``m[n - 60]`` with ``X = n``);
-ring tables of 32 entries in the first cell offsets of every 32-cell block (the candidate table:
-``p r h s sh``; the front end's queue of beats and its RR intervals); the scalar registers in the
-other cells. Every cell a program reads has been written since reset (the RAM has no initial
-contents): the record initialisation clears the lines and the scalars.
+Memory layout (cells of 32 bits, hw/qrs_isa.py): delay lines ``u a c e q m`` of 128 positions
+each (lines 0..5, indexed by the sample position mod 128, so ``at("m", 60)`` is ``m[n - 60]`` with
+``X = n``); ring tables of 32 entries (the candidate table: fields ``p r h s sh``; the RR unit's
+intervals), an entry chosen by ``P``; the scalar registers in direct cells. Every cell a program
+reads has been written since reset (the RAM has no initial contents): the record initialisation
+clears the lines and the scalars.
 
 The instruction-level model (hw/qrs_model.py) runs these programs against golden/qrs.py and
 golden/monitor.py in tests/hw/test_qrs_program.py.
@@ -49,11 +49,11 @@ def _check_params(P: QrsParams):
 class _Detector:
     """Emits the detector (section 9) into an :class:`Asm`.
 
-    The candidate table is a 32-entry ring (fields ``p r h s sh`` at slot offsets 0..4): entries
-    ``thead .. thead + 32 * (tcount - 1)`` (``P`` values). A new candidate is written straight
-    into the slot after the last entry, so TABLE_ADD is ``tcount += 1``, and CLASSIFY / ACCEPT /
-    NOISE read the candidate through ``P``. ``report`` is the label ACCEPT jumps to with the R
-    peak in cell ``cr`` (a routine that returns with ``RET``)."""
+    The candidate table is a 32-entry ring (fields ``p r h s sh``): entries ``thead .. thead +
+    tcount - 1`` (mod 32, ``P`` values). A new candidate is written straight into the entry
+    after the last one, so TABLE_ADD is ``tcount += 1``, and CLASSIFY / ACCEPT / NOISE read the
+    candidate through ``P``. ``report`` is the label ACCEPT jumps to with the R peak in cell
+    ``cr`` (a routine that returns with ``RET``)."""
 
     FIELDS = ("p", "r", "h", "s", "sh")
 
@@ -66,7 +66,7 @@ class _Detector:
         a.var("x", "x0", "n", "t", "asum", "csum", "msum", "vmin", "phase", "mx", "spk", "npk",
               "rr", "have", "last_r", "ls2", "deadline", "tcount", "thead", "cr", "kind",
               "lo", "best", "b", "jc", "cnt", "bh", "bptr", "lptr", "lcnt", "rtv", "tmp",
-              "sret", "clret", "floor", "inf", "rrmin", "rrmax")
+              "floor", "inf", "rrmin", "rrmax")
 
     def f(self, name):
         """Pointer operand of field ``name`` of the table entry at ``P``."""
@@ -74,16 +74,16 @@ class _Detector:
 
     # --- initialisation -------------------------------------------------------------------------
     def init(self):
-        """Clear the lines and the direct cells ``0 .. 127``; set the constants and the
-        registers whose initial value is not 0 (9.4: RR = RR0; the valley minimum empty)."""
+        """Clear the lines and the scalar cells; set the constants and the registers whose
+        initial value is not 0 (9.4: RR = RR0; the valley minimum empty)."""
         a, P = self.a, self.P
         a.comment("record start: clear the delay lines (the signal is 0 before the start) and")
-        a.comment("the scalar cells 0 .. 127 (the program's are below 128, checked at assembly)")
-        a.LDI(128).TAK().LDI(0).TAP()
+        a.comment("the scalar cells (line 7: every position of X)")
+        a.LDI(128).TAK().LDI(0)
         a.label("clr")
         for name in LINES:
             a.ST(a.at(name, 0))
-        a.ST(0x200).ADDX(1).ADDP(1).DJNZ("clr")
+        a.ST(a.scalars(0)).ADDX(1).DJNZ("clr")
         a.LDK(P.floor).ST("floor")
         a.comment("an empty valley minimum: above every m (m < 2^31 - 2^29, 9.6)")
         a.LDI(3).SHL(29).ST("inf").ST("vmin")
@@ -94,7 +94,7 @@ class _Detector:
         """Subroutine ``sample``: the sample in cell ``x`` at position ``n``; then ``n += 1``."""
         a, P, f = self.a, self.P, self.f
         H, L3 = P.peak_half, P.mwi_len
-        a.label("sample").TLA().ST("sret").LD("n").TAX()
+        a.label("sample").LD("n").TAX()
         a.comment("u = x - x0").LD("x").SUB("x0").ST(a.at("u", 0))
         a.comment("a += u - u[n-L1]").ADD("asum").SUB(a.at("u", P.lp_len)).ST("asum").ST(a.at("a", 0))
         a.comment("c += a - a[n-L1]").ADD("csum").SUB(a.at("a", P.lp_len)).ST("csum").ST(a.at("c", 0))
@@ -117,7 +117,7 @@ class _Detector:
         a.label("s_nc").comment("not a candidate: the valley minimum takes m[t]")
         a.LD(a.at("m", H)).MIN("vmin").ST("vmin").JMP("s_tick")
         # --- a candidate at p = t, written into the slot after the table's last entry --------
-        a.label("s_cand").LD("tcount").SHL(5).ADD("thead").TAP()
+        a.label("s_cand").LD("tcount").ADD("thead").TAP()
         a.comment("h = m[p], p = t").LD(a.at("m", H)).ST(f("h")).LD("t").ST(f("p"))
         a.comment("shallow = v > (h >> 3) + (h >> 4), kept as (h>>3)+(h>>4)-v < 0 (v = 0 if none)")
         a.LD("vmin").CMP("inf").BNE("s_v").LDI(0)
@@ -136,7 +136,7 @@ class _Detector:
         a.LD("tmp").TAX().LD(a.at("u", 0)).ADD("b").SHR(1).ST("b")
         a.LD("lo").TAX().LDI(-1).ST("best")
         a.label("s_ref").LD(a.at("u", 0)).SUB("b").BGE("s_refa").ST("tmp").LDI(0).SUB("tmp")
-        a.label("s_refa").CMP("best").BLE("s_refx").ST("best").TKA().ST("jc")
+        a.label("s_refa").CMP("best").BLE("s_refx").ST("best").STK("jc")
         a.label("s_refx").ADDX(1).DJNZ("s_ref")
         a.LD("lo").ADD("cnt").SUB("jc").ST(f("r")).LD("n").TAX()
         a.comment("9.4 CANDIDATE: in LEARN, M = max(M, h) and TABLE_ADD; in RUN, CLASSIFY")
@@ -154,7 +154,7 @@ class _Detector:
         a.LD("tcount").ST("lcnt").BEQ("s_end").LD("thead").ST("lptr")
         a.label("s_lrn").LD("lptr").TAP().CALL("classify").BNE("s_keep")
         a.LD("lptr").TAP().LDI(-1).ST(f("h"))
-        a.label("s_keep").LD("lptr").ADDI(32).ST("lptr").LD("lcnt").ADDI(-1).ST("lcnt").BNE("s_lrn")
+        a.label("s_keep").LD("lptr").ADDI(1).ST("lptr").LD("lcnt").ADDI(-1).ST("lcnt").BNE("s_lrn")
         a.JMP("s_end")
         a.label("s_rtick").comment("TICK in RUN: while t >= deadline, SEARCH back")
         a.LD("t").SUB("deadline").BLT("s_end")
@@ -163,8 +163,8 @@ class _Detector:
         a.LDI(-1).ST("bh").LD("thead").TAP().LD("tcount").BEQ("s_sbnone").TAK()
         a.label("s_sb").LD(f("h")).CMP("lo").BLT("s_sbn").LD(f("sh")).BLT("s_sbn")
         a.CALL("rt").BNE("s_sbn")
-        a.LD(f("h")).CMP("bh").BLE("s_sbn").ST("bh").TPA().ST("bptr")
-        a.label("s_sbn").ADDP(32).DJNZ("s_sb")
+        a.LD(f("h")).CMP("bh").BLE("s_sbn").ST("bh").STP("bptr")
+        a.label("s_sbn").ADDP(1).DJNZ("s_sb")
         a.LD("bh").BLT("s_sbnone")
         a.comment("ACCEPT(best, search-back), then the new deadline again")
         a.LD("bptr").TAP().LDI(1).ST("kind").CALL("accept").JMP("s_rtick")
@@ -172,8 +172,7 @@ class _Detector:
         a.LD("spk").SHR(2).ST("tmp").LD("spk").SUB("tmp").ST("spk")
         a.LD("npk").SHR(2).ST("tmp").LD("npk").SUB("tmp").ST("npk")
         a.LD("t").CALL("deadline").LDI(0).ST("tcount")
-        a.label("s_end").LD("n").ADDI(1).ST("n")
-        a.LD("sret").TAL().RET()
+        a.label("s_end").LD("n").ADDI(1).ST("n").RET()
 
     def thr1(self):
         """A = THR1 = max(NPK + ((SPK - NPK) >> 2), F)."""
@@ -191,16 +190,16 @@ class _Detector:
         a.label("rt_1").LDI(1).RET()
         a.label("rt_0").LDI(0).RET()
         # CLASSIFY(c at P): returns A = 1 (and flags) when c goes into the table ------------
-        a.label("classify").TLA().ST("clret")
+        a.label("classify")
         a.CALL("rt").CMPI(1).BEQ("cl_0").ST("rtv")
         a.comment("refr(c): ignored; h < THR1 or shallow: NOISE, TABLE_ADD")
         self.thr1()
         a.ST("tmp").LD(f("h")).CMP("tmp").BLT("cl_add").LD(f("sh")).BLT("cl_add")
         a.comment("T wave: NOISE only; else ACCEPT(c, regular)").LD("rtv").BNE("cl_noise")
         a.LDI(0).ST("kind").CALL("accept")
-        a.label("cl_0").LD("clret").TAL().LDI(0).RET()
+        a.label("cl_0").LDI(0).RET()
         a.label("cl_noise").CALL("noise").JMP("cl_0")
-        a.label("cl_add").CALL("noise").LD("clret").TAL().LDI(1).RET()
+        a.label("cl_add").CALL("noise").LDI(1).RET()
         # NOISE(c) --------------------------------------------------------------------------
         a.label("noise").LD(f("h")).SUB("npk").SHR(3).ADD("npk").ST("npk").RET()
         # ACCEPT(c at P, kind): a leaf that ends in a jump to "report" (which returns) ------
@@ -213,12 +212,11 @@ class _Detector:
         a.label("ac_s").LD("tmp")
         a.label("ac_3").ADD("spk").ST("spk")
         a.LDI(1).ST("have").LD(f("r")).ST("last_r").ST("cr").LD(f("s")).SHR(1).ST("ls2")
-        a.comment("deadline = p + RRLIM").LD(f("p")).ST("lo").ADD("rr").ST("deadline")
-        a.LD("rr").SHR(1).ADD("deadline").ST("deadline")
+        a.comment("deadline = p + RRLIM").LD(f("p")).ST("lo").CALL("deadline")
         a.comment("remove the table entries with p <= c.p (a prefix: the head moves)")
         a.LD("thead").TAP().LD("tcount").BEQ("report").TAK()
-        a.label("ac_rm1").LD(f("p")).SUB("lo").BGT("ac_rm").ADDP(32).DJNZ("ac_rm1")
-        a.label("ac_rm").TPA().ST("thead").TKA().ST("tcount")
+        a.label("ac_rm1").LD(f("p")).SUB("lo").BGT("ac_rm").ADDP(1).DJNZ("ac_rm1")
+        a.label("ac_rm").STP("thead").STK("tcount")
         a.JMP("report")
 
 
@@ -243,7 +241,7 @@ class _RR:
         self.a, self.N, self.b = a, local, bits
         a.ring("rr", 1)
         a.var("nb", "rc", "rp", "rn", "pre", "post", "W", "kk", "rwp", "d", "nl", "nh", "tl",
-              "q", "acc", "mk", "t2", "zero", "tkret", "dret")
+              "q", "acc", "mk", "t2", "zero")
 
     def lone(self) -> int:
         """The packed codes of a lone beat (every ratio 1: code 2^(b-1))."""
@@ -255,7 +253,7 @@ class _RR:
         a, N, b = self.a, self.N, self.b
         cmax = (1 << b) - 1
         # take(A = r) -------------------------------------------------------------------------
-        a.label("take").ST("rn").TLA().ST("tkret").LD("nb").BEQ("tk_1")
+        a.label("take").ST("rn").LD("nb").BEQ("tk_1")
         a.comment("the previous beat is decided: post = r - r_prev; pre = post for beat 0")
         a.LD("rn").SUB("rc").ST("post").LD("nb").CMPI(1).BNE("tk_p").LD("post").JMP("tk_0")
         a.label("tk_p").LD("rc").SUB("rp")
@@ -263,27 +261,26 @@ class _RR:
         a.label("tk_1")
         if on_take is not None:
             on_take()
-        a.LD("rc").ST("rp").LD("rn").ST("rc").LD("nb").ADDI(1).ST("nb")
-        a.LD("tkret").TAL().RET()
+        a.LD("rc").ST("rp").LD("rn").ST("rc").LD("nb").ADDI(1).ST("nb").RET()
         # last: decide the final beat with post = pre (a lone beat: 2^(b-1) each) ------------
         a.label("last").LD("nb").BEQ("rr_ret").CMPI(1).BNE("ls_p")
         a.LDK(self.lone()).ST("acc").JMP(beat_label)
         a.label("ls_p").LD("rc").SUB("rp").ST("pre").ST("post").JMP("decide")
         # decide(pre, post) for beat rc --------------------------------------------------------
-        a.label("decide").TLA().ST("dret")
+        a.label("decide")
         a.comment("W = the last K pre intervals (K = min(k+1, N)): a 32-entry ring of them")
         a.LD("W").ADD("pre").ST("W").LD("rwp").TAP().LD("kk").CMPI(N).BCS("dc_full")
         a.ADDI(1).ST("kk").JMP("dc_w")
         a.label("dc_full").LD("W").SUB(a.slot("rr")).ST("W")
-        a.label("dc_w").LD("pre").ST(a.slot("rr")).TPA().ADDI(32)
+        a.label("dc_w").LD("pre").ST(a.slot("rr")).LD("rwp").ADDI(1)
         if N < 32:
-            a.CMPI(32 * N).BNE("dc_x").LDI(0)
+            a.CMPI(N).BNE("dc_x").LDI(0)
         a.label("dc_x").ST("rwp")
         a.comment("r_2 = code(post, pre), r_1 = code(post*K, W), r_0 = code(pre*K, W)")
         a.LD("pre").ST("d").LD("post").ST("nl").LDI(0).ST("nh").CALL("code").ST("acc")
         a.LD("W").ST("d").LD("post").CALL("mulk").CALL("code").CALL("pack")
         a.LD("pre").CALL("mulk").CALL("code").CALL("pack")
-        a.LD("dret").TAL().JMP(beat_label)
+        a.JMP(beat_label)
         # pack: acc = acc << b | A -----------------------------------------------------------
         a.label("pack").ST("t2").LD("acc").SHL(b).ADD("t2").ST("acc").RET()
         # mulk: (nh, nl) = A * K by K additions (K <= 32) ----------------------------------
@@ -357,8 +354,8 @@ def rr_program(*, local: int = 8, bits: int = 4) -> Program:
     a.in_ports = [("peaks", 32)]
     rr = _RR(a, local=local, bits=bits)
     a.var("tmp", "mark")
-    a.label("record").LDI(128).TAK().LDI(0).TAP()
-    a.label("clr").ST(0x200).ADDP(1).DJNZ("clr")
+    a.label("record").LDI(128).TAK().LDI(0)
+    a.label("clr").ST(a.scalars(0)).ADDX(1).DJNZ("clr")
     a.label("main").IN(0).BF("end").CALL("take").JMP("main")
     a.label("end").ST("mark").CALL("last")
     a.LDI(0).OUT(0).LDI(1).OUT(1).LD("mark").SEND().LDI(0).OUT(1).JMP("record")

@@ -17,8 +17,10 @@ M32 = 0xFFFFFFFF
 
 
 def isa_program(seed=0):
-    """Every ALU operation on edge values; after each, A and the flags (N Z C as a 3-bit code
-    built with branches) go out on stream 0, so both implementations show every result."""
+    """Every ALU operation on edge values (MAX / MIN both ways); after each, A and the flags (N Z C
+    as a 3-bit code built with branches) go out on stream 0, so both implementations show every
+    result; immediates, shifts, PSQ, every memory operand mode, the registers, nested calls and a
+    short RET, the ports."""
     rng = random.Random(seed)
     a = Asm("isa")
     a.out_fields = [("flags", 3), ("spare", 32)]
@@ -26,15 +28,15 @@ def isa_program(seed=0):
     a.in_ports = [("i", 12), ("j", 32)]
     a.new_line("l0").new_line("l1")
     a.var("c", "d", "fl", "s")
+    a.var("keep", persistent=True)
     a.ring("r", 2)
-    edge = [0, 1, 2, 3, 0x7FFFFFFF, 0x80000000 - 1, 1 << 30, 5000, 2498, 123456789, 0xFFFF]
+    edge = [0, 1, 2, 3, 0x7FFFFFFF, 0x80000000 - 1, 1 << 30, 5000, 2498, 123456789, 0xFFFF, 0x10000]
     ops = ["ADD", "SUB", "CMP", "MAX", "MIN", "ADC", "SBC", "LD"]
-    case = 0
 
     def report():
         a.CALL("report")
 
-    for i in range(24):
+    for i in range(40):
         x, y = rng.choice(edge), rng.choice(edge)
         if rng.random() < 0.3:
             x = M32 - x if x else 0             # negative values as 32-bit patterns
@@ -49,36 +51,51 @@ def isa_program(seed=0):
         a.__getattr__(op)("c")
         report()
     # immediates, shifts, the pseudo-square
-    for v in (0, 1, 5, 1000, -1000, 6141, 65535):
-        a.LDK(abs(v))
-        if v < 0:
-            a.ST("d").LDI(0).SUB("d")
-        a.PSQ()
+    for v in (0, 1, 2, 5, 1000, 6141, 0x8000, 65535):
+        a.LDK(v).PSQ()
         report()
+    for v in (0, 3, 1000, 0x12345):
         a.LDI(-7).ADDI(1000).CMPI(993)
         report()
-        a.LDK(abs(v) + 3).SHR(2).SHL(5).SHR(31)
+        a.LDK(v + 3).SHR(2).SHL(5).SHR(31)
         report()
-    # memory operand modes: lines with X, the pointer (ring slots), direct cells, pairs
+        a.LDK(v).SHL(17).SHR(3)
+        report()
+    a.LDI(-1000).SHR(3)
+    report()
+    # memory operand modes: lines with X, ring fields with P, direct cells (hot, cleared through
+    # line 7, persistent), pairs
     a.LDI(5).TAX().LDI(77).ST(a.at("l0", 0)).ADDX(3).LDI(-1).ST(a.at("l1", 1))
     a.ADDX(-3).LD(a.at("l0", 0))
     report()
     a.ADDX(4).LD(a.at("l1", 2)).ADD(a.at("l0", 4))
     report()
-    a.LDI(64).TAP().LDI(33).ST(a.slot("r", 1)).ADDP(-32).ADDP(32).LD(a.slot("r", 1)).TPA()
+    a.LDI(99).ST(a.scalars(0)).ADDX(1).LDI(7).ST(a.scalars(0)).ADDX(-1).LD(a.scalars(0))
+    report()
+    a.LDI(2).TAP().LDI(33).ST(a.slot("r", 1)).ADDP(-1).ADDP(1).LD(a.slot("r", 1))
+    report()
+    a.STP("s").LD("s")
+    report()
+    a.LDI(31).TAP().ADDP(1).STP("s").LD("s")
+    report()
+    a.LDI(-5).ST("keep").LDI(0).LD("keep")
     report()
     a.LDI(3).TAK().LDI(0).ST("s")
     a.label("loop").LD("s").ADDI(2).ST("s").DJNZ("loop")
-    a.LD("s").TKA()
     report()
-    a.CALL("sub").TLA()
+    a.LDI(200).TAK().STK("s").LD("s")
     report()
-    # ports: wait for port 1 (IV), then read it; stream 1 under back-pressure
+    # calls three deep; the innermost returns from the second half of a pair
+    a.LDI(0).CALL("sub1")
+    report()
+    # ports: wait for port 1 (IV), then read it (32 bits); stream 1 under back-pressure
     a.label("wait").BIV1("got").JMP("wait")
     a.label("got").IN(1).OUT(1).SEND(1).IN(0).BF("lastflag").SEND(1)
     a.label("lastflag").ADDI(1).SEND(1)
     a.label("end").JMP("end")
-    a.label("sub").LDI(9).RET()
+    a.label("sub1").CALL("sub2").ADDI(100).RET()
+    a.label("sub2").CALL("sub3").ADDI(10).RET()
+    a.label("sub3").ADDI(1).LDI(5).RET()
     # report: A (the stream's value; kept in "s") and the flags N Z C as a 3-bit code (branches
     # only: nothing in between changes a flag) on field 0, one transfer on stream 0
     a.label("report").ST("s").BLT("n1").BEQ("n0z1").BCS("v1").JMP("v0")
