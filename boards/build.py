@@ -1,12 +1,21 @@
-"""Synthesize, place and route a board top: ``ternecg synth --board icebreaker`` (``make synth``).
+"""Synthesize, place and route a board top: ``ternecg synth --board icebreaker [--app monitor]``
+(``make synth [APP=monitor]``).
 
 Runs the amaranth-boards flow (Yosys, nextpnr, icepack/ecppack from YoWASP) in ``build/<board>/``
-(a relative path: the YoWASP tools cannot see absolute /tmp paths) and writes
-``build/<board>/report.json``::
+(``build/<board>-monitor/`` for the live monitor; a relative path: the YoWASP tools cannot see
+absolute /tmp paths) and writes ``report.json`` there::
 
-    {"board", "device", "model", "model_sha256", "parallel", "baud", "lc_used", "lc_total", "ff",
-     "ebr", "dsp", "fmax_mhz": {clock: MHz}, "target_mhz", "timing_met", "seconds", "bitstream",
-     "patchable": {"param_roms", "param_slices", "param_brams", "patch_seconds", "tool_runs"}}
+    {"board", "app", "device", "model", "model_sha256", "parallel", "baud", "lc_used", "lc_total",
+     "ff", "ebr", "spram", "dsp", "fmax_mhz": {clock: MHz}, "target_mhz", "timing_met", "seconds",
+     "bitstream", "patchable": {"param_roms", "param_slices", "param_brams", "patch_seconds", "tool_runs"}}
+
+The monitor build (``app`` ``monitor``: boards/monitor_core.py, protocol version 2; its model by
+default ``models/aami4_inter.json``, else ``models/inter_patient.json``) adds
+(boards/monitor_figures.py): ``lut4_by_module`` and ``lut4_by_part`` (a second, unflattened
+synthesis), ``real_time`` (the margin of one 250-bpm beat period over the worst-case cycles per
+beat at the board clock, and the lowest clock that keeps 2x) and ``sample_rate`` (samples/s the
+monitor sustains at the board clock, measured in the Verilator speed harness; and what the UART
+carries, ``link_samples_per_s``).
 
 The design is placed and routed with random placeholder contents in its parameter ROMs (every
 model value, hw/params.py); the routed placeholder design is kept (``placeholder.asc`` /
@@ -31,7 +40,7 @@ from pathlib import Path
 from ternecg.errors import TernEcgError
 
 from .patch import PLACEHOLDER_SEED, record_build
-from .top import DEFAULT_BAUD, BoardTop, get_board
+from .top import DEFAULT_BAUD, BoardTop, add_app_option, build_name, check_app, default_model, get_board
 
 
 def parse_nextpnr_log(text: str) -> dict:
@@ -73,6 +82,7 @@ def summarize(board: str, tim_text: str, rpt_text: str, target_mhz: float) -> di
     return {
         "lc_used": u[names["lc"]][0], "lc_total": u[names["lc"]][1], "ff": ff,
         "ebr": u.get(names["ebr"], (0, 0))[0], "ebr_total": u.get(names["ebr"], (0, 0))[1],
+        "spram": u.get("ICESTORM_SPRAM", (0, 0))[0],
         "dsp": u.get(names["dsp"], (0, 0))[0],
         "fmax_mhz": fmax, "target_mhz": target_mhz,
         "timing_met": all(f >= target_mhz for f in fmax.values()),
@@ -80,23 +90,26 @@ def summarize(board: str, tim_text: str, rpt_text: str, target_mhz: float) -> di
 
 
 def build(board: str, model=None, parallel: int = 1, baud: int = DEFAULT_BAUD, root="build",
-          check_timing=True, seed: int = PLACEHOLDER_SEED) -> dict:
-    """Build the bitstream of ``board``; return (and write) the report. Raises TernEcgError."""
+          check_timing=True, seed: int = PLACEHOLDER_SEED, app: str = "classifier", figures=True) -> dict:
+    """Build the bitstream of ``board`` running ``app``; return (and write) the report. Raises
+    TernEcgError. ``figures=False``: a monitor build without its extra figures (tests)."""
     from ternecg.golden.spec import modelfile
     from ternecg.hw import params
     from ternecg.tools import setup_env
 
     b = get_board(board)
-    m = modelfile.load(model)
+    check_app(app)
+    m = modelfile.load(model if model is not None or app == "classifier" else default_model(app))
     setup_env()
-    top = BoardTop(m, board, parallel=parallel, baud=baud)
+    BoardTop.check_arguments(m, board, parallel=parallel, baud=baud, app=app)
+    top = BoardTop(m, board, parallel=parallel, baud=baud, app=app)
     # place and route with random placeholders in the parameter ROMs, then patch the model in
     # (boards/patch.py): the same route serves every model file of this topology
     roms = top.core.accel.param_roms()
     model_images = params.images(roms)
     placeholder_images = params.set_placeholders(roms, seed)
     plat = b.make_platform()
-    build_dir = Path(root) / board
+    build_dir = Path(root) / build_name(board, app)
     if build_dir.is_absolute():
         try:
             build_dir = build_dir.relative_to(Path.cwd())
@@ -116,10 +129,24 @@ def build(board: str, model=None, parallel: int = 1, baud: int = DEFAULT_BAUD, r
     seconds = time.time() - t0
     tim = (build_dir / "top.tim").read_text(errors="replace")
     rpt = (build_dir / "top.rpt").read_text(errors="replace") if (build_dir / "top.rpt").is_file() else ""
-    report = {"board": board, "device": plat.device, "model": str(m.path), "model_sha256": m.sha256,
+    report = {"board": board, "app": app, "device": plat.device, "model": str(m.path), "model_sha256": m.sha256,
               "parallel": parallel, "baud": baud,
               **summarize(board, tim, rpt, b.clk_hz / 1e6), "seconds": round(seconds, 1),
               "bitstream": str(build_dir / b.bitstream), "patchable": patch_info}
+    if app == "monitor" and figures:
+        from . import monitor_figures as F
+        t1 = time.time()
+        try:
+            luts = F.luts_by_module(build_dir, "ice40" if board == "icebreaker" else "ecp5")
+            report["lut4_by_module"] = luts
+            report["lut4_by_part"] = F.by_part(luts["modules"])
+        except TernEcgError as exc:             # the bitstream is fine: say why the split is missing
+            report["lut4_by_module"] = report["lut4_by_part"] = None
+            report["lut4_by_module_error"] = str(exc)
+        report["real_time"] = F.real_time(m, parallel, b.clk_hz)
+        report["sample_rate"] = {**F.sample_rate(m, parallel, b.clk_hz),
+                                 "link_samples_per_s": F.link_samples_per_s(baud)}
+        report["figures_seconds"] = round(time.time() - t1, 1)
     (build_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     if check_timing and not report["timing_met"]:
         worst = min(report["fmax_mhz"].items(), key=lambda kv: kv[1])
@@ -135,19 +162,34 @@ def add_parser(sub):
     from ternecg.paths import build_dir
     p = sub.add_parser("synth", description=__doc__.split("\n")[0])
     options.add_board(p)
-    options.add_model(p)
+    add_app_option(p)
+    options.add_model(p, what="(default: models/default.json; the monitor: models/aami4_inter.json, else "
+                              "models/inter_patient.json)")
     options.add_parallel(p)
     options.add_baud(p, default=DEFAULT_BAUD)
-    options.add_out(p, build_dir(), "relative; the board's files go to OUT/<board>/")
+    options.add_out(p, build_dir(), "relative; the board's files go to OUT/<board>/ (OUT/<board>-monitor/)")
     p.set_defaults(func=_command)
     return p
 
 
 def _command(args):
-    r = build(args.board, args.model, args.parallel, args.baud, args.out)
+    r = build(args.board, args.model, args.parallel, args.baud, args.out, app=args.app)
     fm = ", ".join(f"{k} {v:.1f} MHz" for k, v in r["fmax_mhz"].items())
-    print(f"{r['board']}: {r['lc_used']}/{r['lc_total']} LC, {r['ff']} FF, {r['ebr']} EBR, {r['dsp']} DSP; "
-          f"fmax {fm} (target {r['target_mhz']:g} MHz); {r['seconds']:.0f} s -> {r['bitstream']}")
+    spram = f", {r['spram']} SPRAM" if r.get("spram") else ""
+    print(f"{r['board']} ({r['app']}, {r['model']}): {r['lc_used']}/{r['lc_total']} LC, {r['ff']} FF, "
+          f"{r['ebr']} EBR{spram}, {r['dsp']} DSP; fmax {fm} (target {r['target_mhz']:g} MHz); "
+          f"{r['seconds']:.0f} s -> {r['bitstream']}")
+    if "real_time" in r:
+        rt, sr = r["real_time"], r["sample_rate"]
+        if r["lut4_by_part"]:
+            print(f"  per part (LUT4, {r['lut4_by_module']['mapper']}): "
+                  + ", ".join(f"{k} {v}" for k, v in r["lut4_by_part"].items()))
+        print(f"  real time: {rt['with_front_end']['cycles']} cycles per beat ({rt['with_front_end']['ms']} ms) = "
+              f"{rt['with_front_end']['margin']}x a 250-bpm beat period; 2x down to "
+              f"{rt['with_front_end']['lowest_clock_2x_mhz']} MHz (accelerator alone: "
+              f"{rt['accelerator_only']['margin']}x, {rt['accelerator_only']['lowest_clock_2x_mhz']} MHz)")
+        print(f"  sample rate: {sr['samples_per_s']} samples/s at the board clock (measured, {sr['samples']} "
+              f"samples); the UART carries {sr['link_samples_per_s']} samples/s at {r['baud']} baud")
 
 
 if __name__ == "__main__":

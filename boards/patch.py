@@ -1,6 +1,9 @@
 """Per-patient models without place-and-route: ``ternecg patch --board icebreaker
 --model models/patient/100.json`` writes ``build/<board>/patched/100.bin`` (``.bit`` on the ULX3S)
-from the existing build in seconds (``make patch BOARD=... MODEL=...``).
+from the existing build in seconds (``make patch BOARD=... MODEL=...``). The monitor build
+(``--app monitor``, ``make patch APP=monitor``: ``build/<board>-monitor/``) is patched the same way:
+its accelerator's parameter ROMs are the only model-dependent contents (the front end's program
+ROM and RAMs do not depend on the model's values), e.g. with ``models/aami4_patient/<record>.json``.
 
 Every model value is the content of a *parameter ROM* mapped to block RAM (hw/params.py: weights,
 activation thresholds, biases and the model id); the logic depends only on the topology and a few
@@ -401,12 +404,15 @@ def _positions(family: Family, mode, loc: str) -> list:
 
 # ---- the design -----------------------------------------------------------------------------------
 
-def board_top(board: str, model, parallel: int, baud: int, images=None, seed=None):
-    """The board top of ``model``; its parameter ROMs hold ``images`` ({rom: raw words}) or, with
-    ``seed``, the placeholders of that seed. Returns (top, parameter ROMs)."""
+def board_top(board: str, model, parallel: int, baud: int, images=None, seed=None, app="classifier"):
+    """The board top of ``model`` running ``app``; its parameter ROMs hold ``images`` ({rom: raw
+    words}) or, with ``seed``, the placeholders of that seed. Returns (top, parameter ROMs)."""
+    from ternecg.errors import user_values
     from ternecg.hw import params
     from .top import BoardTop
-    top = BoardTop(model, board, parallel=parallel, baud=baud)
+    with user_values(f"cannot build the {board} {app} top for {getattr(model, 'path', model)}"):
+        BoardTop.check_arguments(model, board, parallel=parallel, baud=baud, app=app)
+    top = BoardTop(model, board, parallel=parallel, baud=baud, app=app)
     roms = top.core.accel.param_roms()
     if seed is not None:
         params.set_placeholders(roms, seed)
@@ -478,7 +484,8 @@ def record_build(board: str, build_dir: Path, model, top, seed: int, model_image
                        "slices": locations[name]}
     il = (build_dir / "top.il").read_text()
     doc = json.loads(Path(model.path).read_text())
-    manifest = {"board": board, "family": fam.name, "parallel": top.core.accel.schedule.parallel,
+    manifest = {"board": board, "app": getattr(top, "app", "classifier"), "family": fam.name,
+                "parallel": top.core.accel.schedule.parallel,
                 "baud": top.baud, "seed": seed, "model": str(model.path), "model_sha256": model.sha256,
                 "config": doc.get("config"), "il_sha256": logic_sha256(il), "slice_words": fam.slice_words,
                 "shape": hardware_shape(top.core.accel), "placeholder": fam.placeholder, "roms": files}
@@ -553,20 +560,29 @@ def verify_bitstream(family: Family, build_dir: Path, bitstream: str, routed_tex
     return readback
 
 
-def load_manifest(board: str, root="build") -> tuple[Path, dict]:
+def _synth_command(board, app):
+    return f"make synth BOARD={board}" + (f" APP={app}" if app != "classifier" else "")
+
+
+def load_manifest(board: str, root="build", app="classifier") -> tuple[Path, dict]:
+    from .top import build_name
     fam = family_of(board)
-    build_dir = Path(root) / board
+    build_dir = Path(root) / build_name(board, app)
     mpath = build_dir / MANIFEST
+    redo = _synth_command(board, app)
     if not mpath.is_file() or not (build_dir / fam.placeholder).is_file():
-        raise TernEcgError(f"no patchable {board} build in {build_dir}/ ({MANIFEST} or {fam.placeholder} "
-                           f"missing); build one first with 'make synth BOARD={board}'")
+        what = board if app == "classifier" else f"{board} {app}"
+        raise TernEcgError(f"no patchable {what} build in {build_dir}/ ({MANIFEST} or {fam.placeholder} "
+                           f"missing); build one first with '{redo}'")
     try:
         manifest = json.loads(mpath.read_text())
     except json.JSONDecodeError:
-        raise TernEcgError(f"{mpath} is corrupt; rebuild with 'make synth BOARD={board}'") from None
+        raise TernEcgError(f"{mpath} is corrupt; rebuild with '{redo}'") from None
+    if manifest.get("app", "classifier") != app:
+        raise TernEcgError(f"{mpath} records a {manifest.get('app')} build, not {app}; rebuild with '{redo}'")
     for r in manifest.get("roms", {}).values():
         if not (build_dir / r["placeholder"]).is_file():
-            raise TernEcgError(f"{build_dir / r['placeholder']} is missing; rebuild with 'make synth BOARD={board}'")
+            raise TernEcgError(f"{build_dir / r['placeholder']} is missing; rebuild with '{redo}'")
     return build_dir, manifest
 
 
@@ -578,7 +594,8 @@ def check_same_hardware(board: str, manifest: dict, model):
     """Raise TernEcgError unless ``model``'s design (with the build's placeholders) is the routed
     one, i.e. its RTLIL text is the one the build synthesised; then say why not."""
     parallel, baud = manifest["parallel"], manifest["baud"]
-    rebuild = f"rebuild for it with 'make synth BOARD={board} MODEL={model.path}'"
+    app = manifest.get("app", "classifier")
+    rebuild = f"rebuild for it with '{_synth_command(board, app)} MODEL={model.path}'"
     cfg = json.loads(Path(model.path).read_text()).get("config") or {}
     built = manifest["config"] or {}
     topo = sorted(k for k in set(cfg) | set(built) if k not in _DESCRIPTIVE and cfg.get(k) != built.get(k))
@@ -587,7 +604,7 @@ def check_same_hardware(board: str, manifest: dict, model):
         return TernEcgError(f"{model.path} has another topology than the {board} build of {manifest['model']} "
                             f"(config differs in: {', '.join(topo)}); a patch needs the same topology; {rebuild}")
     try:
-        top, _ = board_top(board, model, parallel, baud, seed=manifest["seed"])
+        top, _ = board_top(board, model, parallel, baud, seed=manifest["seed"], app=app)
     except TernEcgError:
         if topo:
             raise other_topology() from None
@@ -608,18 +625,19 @@ def check_same_hardware(board: str, manifest: dict, model):
                        f"beyond the parameter ROMs (hw/ or boards/ changed since the build?); {rebuild}")
 
 
-def patch(board: str, model_path, root="build", out=None) -> dict:
-    """Patch ``model_path`` into the existing build of ``board``; returns (and writes) patch.json."""
+def patch(board: str, model_path, root="build", out=None, app="classifier") -> dict:
+    """Patch ``model_path`` into the existing build of ``board`` running ``app``; returns (and
+    writes) patch.json."""
     from ternecg.golden.spec import modelfile
     from ternecg.hw import params
 
     t0 = time.time()
-    build_dir, manifest = load_manifest(board, root)
+    build_dir, manifest = load_manifest(board, root, app)
     fam = FAMILIES[board]
     model = modelfile.load(model_path)
     check_same_hardware(board, manifest, model)
     t_check = time.time()
-    direct, roms = board_top(board, model, manifest["parallel"], manifest["baud"])
+    direct, roms = board_top(board, model, manifest["parallel"], manifest["baud"], app=app)
     images = params.images(roms)
     stem = Path(model.path).stem
     pdir = Path("patched")
@@ -631,13 +649,14 @@ def patch(board: str, model_path, root="build", out=None) -> dict:
     t_swap = time.time()
     # the ROM words read back from the patched bitstream (unpacked), in the placeholder design,
     # give the design generated directly for the model (same logic, only the ROM contents differ)
-    rebuilt, _ = board_top(board, model, manifest["parallel"], manifest["baud"], images=result["readback"])
+    rebuilt, _ = board_top(board, model, manifest["parallel"], manifest["baud"], images=result["readback"],
+                           app=app)
     same = logic_sha256(rtlil(board, rebuilt)) == logic_sha256(rtlil(board, direct))
     if not same:
         raise TernEcgError("the ROM contents read back from the patched bitstream do not give the design "
                            f"generated for {model.path}")
     t_end = time.time()
-    report = {"board": board, "model": str(model.path), "model_sha256": model.sha256,
+    report = {"board": board, "app": app, "model": str(model.path), "model_sha256": model.sha256,
               "model_id": f"{params.model_id(model.sha256):08x}",
               "base_build": {"model": manifest["model"], "model_sha256": manifest["model_sha256"]},
               "bitstream": str(build_dir / bitstream), "routed": str(build_dir / routed),
@@ -656,21 +675,25 @@ def patch(board: str, model_path, root="build", out=None) -> dict:
 def add_parser(sub):
     """``ternecg patch`` (``make patch``)."""
     from ternecg import options
+    from .top import add_app_option
     from ternecg.paths import build_dir
     p = sub.add_parser("patch", description="Another model of the same topology into a board's build without "
                                              "place and route (seconds): OUT/<board>/patched/<model>.bin|.bit")
     options.add_board(p)
-    options.add_model(p, required=True, what="of the board build's topology, e.g. models/patient/100.json")
-    options.add_out(p, build_dir(), "relative; where 'ternecg synth' put the board's build (OUT/<board>/), "
-                                "the patched bitstream goes to OUT/<board>/patched/")
+    add_app_option(p)
+    options.add_model(p, required=True, what="of the board build's topology, e.g. models/patient/100.json "
+                                             "(the monitor: models/aami4_patient/100.json)")
+    options.add_out(p, build_dir(), "relative; where 'ternecg synth' put the board's build (OUT/<board>/ or "
+                                "OUT/<board>-monitor/), the patched bitstream goes to its patched/")
     p.set_defaults(func=_command)
     return p
 
 
 def _command(args):
-    r = patch(args.board, args.model, args.out)
+    from .top import build_name
+    r = patch(args.board, args.model, args.out, app=args.app)
     r["seconds_process"] = round(time.time() - _T_START, 2)      # including this module's imports
-    (Path(args.out) / args.board / "patch.json").write_text(json.dumps(r, indent=1) + "\n")
+    (Path(args.out) / build_name(args.board, args.app) / "patch.json").write_text(json.dumps(r, indent=1) + "\n")
     print(f"{r['board']}: {r['model']} patched into {r['bitstream']} in {r['seconds']:.1f} s "
           f"({r['slices']} ROM bit slices; RAM contents verified; model id {r['model_id']})")
 

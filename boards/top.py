@@ -1,8 +1,16 @@
 """Board tops: iCEBreaker (iCE40 UP5K, 12 MHz) and ULX3S 85F (ECP5, 25 MHz).
 
-Each top is :class:`~ternecg.boards.core.BoardCore` (UART + link + accelerator) on the board's
-default oscillator (no PLL: the design meets timing at the board clock, see build/<board>/
-report.json), the UART on the FTDI port, and LEDs for the class of the last result:
+Each top is a board core on the board's default oscillator (no PLL: the design meets timing at
+the board clock, see build/<board>/report.json), the UART on the FTDI port, and LEDs for the
+class of the last result. Two applications (``app``):
+
+* ``classifier`` (default): :class:`~ternecg.boards.core.BoardCore` (UART + link + accelerator,
+  protocol version 1: beats in, results out), built in ``build/<board>/``;
+* ``monitor``: :class:`~ternecg.boards.monitor_core.MonitorBoardCore` (UART + monitor link +
+  the live monitor, protocol version 2: raw samples in, beats out), built in
+  ``build/<board>-monitor/``.
+
+LEDs:
 
 * iCEBreaker: green LED = last beat normal (class 0), red LED = abnormal (any other class).
 * ULX3S: LED k on for the last class k (k < 7); LED 7 toggles with received bytes (activity).
@@ -22,6 +30,8 @@ from .core import BoardCore
 from .uart import divisor_for
 
 DEFAULT_BAUD = 115200
+#: the board applications: the beat classifier (protocol 1) and the live monitor (protocol 2)
+APPS = ("classifier", "monitor")
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,36 @@ def get_board(name: str) -> Board:
         raise TernEcgError(f"unknown board {name!r}; choose one of: {', '.join(sorted(BOARDS))}") from None
 
 
+def check_app(app: str) -> str:
+    if app not in APPS:
+        raise TernEcgError(f"unknown application {app!r}; choose one of: {', '.join(APPS)}")
+    return app
+
+
+def build_name(board: str, app: str = "classifier") -> str:
+    """The build folder's name below ``build/``: ``<board>``, or ``<board>-monitor``."""
+    get_board(board)
+    return board if check_app(app) == "classifier" else f"{board}-{app}"
+
+
+def default_model(app: str = "classifier"):
+    """The model a build of ``app`` uses by default: ``models/default.json`` for the classifier;
+    the monitor's four-class inter-patient model ``models/aami4_inter.json``, or
+    ``models/inter_patient.json`` until that exists."""
+    from ternecg.paths import models_dir
+    if check_app(app) == "classifier":
+        return models_dir() / "default.json"
+    four = models_dir() / "aami4_inter.json"
+    return four if four.is_file() else models_dir() / "inter_patient.json"
+
+
+def add_app_option(p):
+    """``--app classifier|monitor`` (``make ... APP=monitor``)."""
+    p.add_argument("--app", default="classifier", choices=APPS,
+                   help="the board application: the beat classifier (default; protocol 1) or the live "
+                        "monitor (protocol 2; build folder <board>-monitor)")
+
+
 class BoardTop(Checked, Elaboratable):
     """A board's top: :class:`~ternecg.boards.core.BoardCore` on the board's clock, UART and LEDs.
 
@@ -63,9 +103,12 @@ class BoardTop(Checked, Elaboratable):
     board : str
         A key of :data:`BOARDS`.
     parallel : int
-        Add/sub lanes of the accelerator (keyword-only, as ``baud``).
+        Add/sub lanes of the accelerator (keyword-only, as the rest).
     baud : int
         UART baud rate (the divisor of the board clock must be within 2 %).
+    app : str
+        ``"classifier"`` (:class:`~ternecg.boards.core.BoardCore`) or ``"monitor"``
+        (:class:`~ternecg.boards.monitor_core.MonitorBoardCore`).
 
     Raises
     ------
@@ -75,16 +118,27 @@ class BoardTop(Checked, Elaboratable):
     """
 
     @classmethod
-    def check_arguments(cls, model, board, *, parallel=1, baud=DEFAULT_BAUD):
+    def check_arguments(cls, model, board, *, parallel=1, baud=DEFAULT_BAUD, app="classifier"):
         b = get_board(board)
+        check_app(app)
         divisor = divisor_for(b.clk_hz, baud)
-        with user_values(f"cannot build the {board} top"):
-            BoardCore.check_arguments(model, divisor=divisor, parallel=parallel)
+        with user_values(f"cannot build the {board} {app} top"):
+            if app == "monitor":
+                from .monitor_core import MonitorBoardCore
+                MonitorBoardCore.check_arguments(model, divisor=divisor, parallel=parallel)
+            else:
+                BoardCore.check_arguments(model, divisor=divisor, parallel=parallel)
 
-    def __init__(self, model, board: str, *, parallel: int = 1, baud: int = DEFAULT_BAUD):
+    def __init__(self, model, board: str, *, parallel: int = 1, baud: int = DEFAULT_BAUD, app: str = "classifier"):
         self.board = get_board(board)
         self.baud = baud
-        self.core = BoardCore(model, divisor=divisor_for(self.board.clk_hz, baud), parallel=parallel)
+        self.app = app
+        divisor = divisor_for(self.board.clk_hz, baud)
+        if app == "monitor":
+            from .monitor_core import MonitorBoardCore
+            self.core = MonitorBoardCore(model, divisor=divisor, parallel=parallel)
+        else:
+            self.core = BoardCore(model, divisor=divisor, parallel=parallel)
 
     def elaborate(self, platform):
         m = Module()

@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "patch": ("ternecg.boards.patch", "another model's parameters into a board's bitstream, no place and route"),
     "program": ("ternecg.boards.program", "load a board's bitstream with openFPGALoader"),
     "host": ("ternecg.boards.host", "stream a record to the board, WFDB annotations, Se/+P"),
+    "monitor": ("ternecg.boards.monitor_host", "stream a record's raw samples to the monitor board: its beats as WFDB annotations, EC57 report, PNG"),
     # simulation at scale
     "sim-regress": ("ternecg.sim.regress", "every DS2 beat through the generated Verilog vs golden -> regress.json"),
     "sim-monitor": ("ternecg.sim.monitor_regress", "front end (48 records) and monitor (DS2) on whole records vs golden -> monitor_regress.json"),
