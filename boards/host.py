@@ -130,6 +130,10 @@ class Client:
 
     def _note_error(self, ev):
         self.stats.errors[("device " if isinstance(ev, P.Error) else "host ") + ev.name] += 1
+        if isinstance(ev, P.DecodeError) and ev.code == P.E_VERSION and ev.detail == P.VERSION_MONITOR:
+            raise TernEcgError(f"{self.name} speaks protocol version 2: it holds the monitor bitstream "
+                               f"(make synth APP=monitor); stream a record to it with 'ternecg monitor' "
+                               f"(make monitor), or load the beat classifier (make program)")
 
     # ---- requests ----
     def ping(self, token: int = 0x5A) -> P.Status:

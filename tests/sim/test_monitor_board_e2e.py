@@ -16,6 +16,8 @@ monitor's (golden/monitor.py ``run``) exactly:
   as on the clean signal;
 * a reset of the board in the middle of the stream: the host streams the record again from
   sample 0 and the beats that come again equal the first ones;
+* a BEAT_EVENT damaged on its way to the host: the host ends the record early, streams it again
+  and gets the lost beat;
 * a record the board was left inside of (an earlier run stopped): the host ends it first;
 * the 360 Hz pacing of ``--realtime`` (3 s of signal take at least 3 s).
 
@@ -235,6 +237,8 @@ def check_exact(model, x, summary, tmp_path, name):
     assert samples.tolist() == want.peaks.tolist()
     assert symbols.tolist() == [sch.symbol(c) for c in want.classes.tolist()]
     peaks, classes, logits = read_csv(tmp_path / name / f"{name}_monitor.csv")
+    order = np.argsort(peaks, kind="stable")            # rows in arrival order (a lost beat comes later)
+    peaks, classes, logits = peaks[order], classes[order], logits[order]
     assert peaks.tolist() == want.peaks.tolist() and classes.tolist() == want.classes.tolist()
     assert logits.tolist() == want.logits.tolist()
     assert (tmp_path / name / f"{name}_monitor.csv").read_text().endswith("# complete\n")
@@ -328,6 +332,47 @@ def test_reset_mid_stream(board, model, excerpt, tmp_path, capsys):
     err = capsys.readouterr().err
     assert len(re.findall(r"warning: the board was reset", err)) == 1
     assert len(want.peaks) > 5
+
+
+class LossyReadPort:
+    """Wraps the port; flips a bit in the ``nth`` BEAT_EVENT frame read from it (a frame damaged
+    on its way from the board to the host)."""
+
+    def __init__(self, port, nth):
+        self.port = port
+        self.nth = nth
+        self.seen = 0
+        self.damaged = False
+
+    def __getattr__(self, name):
+        return getattr(self.port, name)
+
+    def read(self, n=1):
+        data = bytearray(self.port.read(n))
+        head = bytes([P.SOF, P.VERSION_MONITOR, P.BEAT_EVENT])
+        for k in range(len(data)):
+            if self.damaged:
+                break
+            self.last = (getattr(self, "last", b"") + bytes([data[k]]))[-3:]
+            if self.last == head:
+                self.seen += 1
+                self.pos = 2
+            elif getattr(self, "pos", None) is not None:
+                self.pos += 1
+                if self.seen == self.nth and self.pos == 9:     # the class byte: a CRC error at the host
+                    data[k] ^= 0x01
+                    self.damaged = True
+        return bytes(data)
+
+
+def test_lost_beat_event_streams_the_record_again(board, model, excerpt, tmp_path, capsys):
+    e = excerpt[0]
+    x = e.signal[6 * FS:12 * FS].astype(np.int64)
+    port = LossyReadPort(board.port, 4)
+    s = run(board, model, x, "lost_beat", tmp_path, port=port)
+    check_exact(model, x, s, tmp_path, "lost_beat")
+    assert port.damaged and s["link"]["lost_beats"] == 1 and s["link"]["errors"].get("host CRC") == 1
+    assert len(re.findall(r"warning: 1 beat\(s\) from the board were lost on the link", capsys.readouterr().err)) == 1
 
 
 def test_unfinished_record_is_ended_first(board, model, excerpt, tmp_path, capsys):
