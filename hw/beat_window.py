@@ -12,9 +12,10 @@ addresses, across records (a sample's ``last`` flag is stored with it). The ring
   ``r - 120 .. r + 119`` (docs/arithmetic.md 10.2) for the accelerator.
 
 Nothing is ever overwritten before it is read: ``samples.ready`` is low while the detector lags
-``lag_limit`` samples behind the input (so that a window the detector may still ask for, up to
-``max_late + half`` samples before its read position, stays in the ring), and while the next
-write would overwrite the next sample of the window being streamed. Each input sample that finds
+``lag_limit`` samples behind the input (a power of two, so that the test is one bit of the lag
+counter, and small enough that a window the detector may still ask for, up to ``max_late``
+samples before its read position, stays in the ring), and while the next write would overwrite
+the next sample of the window being streamed. Each input sample that finds
 ``samples.ready`` low is counted in ``overruns``: with a source that can wait (a host, a FIFO)
 it was only delayed; with a source that cannot (a free-running ADC) it would be lost. At 360 Hz
 neither happens: the detector lags at most a few samples (docs/arithmetic.md 10.4).
@@ -26,7 +27,7 @@ register, which holds it until it is taken.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -56,7 +57,8 @@ class BeatWindow(Checked, wiring.Component):
     max_late : int (keyword-only)
         Largest distance from a window's first sample to the replay position at which its
         command can come: a detection's latest report (1,469 samples after its R peak) plus half
-        a window (1,469 + 120 = 1,589 at 360 Hz). Sets ``lag_limit = depth - max_late - 1``.
+        a window (1,469 + 120 = 1,589 at 360 Hz). Sets ``lag_limit``: the largest power of two
+        up to ``depth - max_late - 1`` (256 for the defaults: 0.7 s at 360 Hz).
     spram : bool or None (keyword-only)
         The ring's RAM (hw/qrs_ram.py).
 
@@ -95,7 +97,7 @@ class BeatWindow(Checked, wiring.Component):
 
     def __init__(self, *, depth=2048, length=240, max_late=MAX_LATE + 120, spram=None):
         self._depth, self._length, self._max_late, self._spram = depth, length, max_late, spram
-        self.lag_limit = depth - max_late - 1
+        self.lag_limit = 1 << ((depth - max_late - 1).bit_length() - 1)
         abits = (depth - 1).bit_length()
         super().__init__({
             "samples": In(stream.Signature(SAMPLE_LAYOUT)),
@@ -118,16 +120,14 @@ class BeatWindow(Checked, wiring.Component):
         depth, abits = self._depth, (self._depth - 1).bit_length()
         m.submodules.ram = ram = SinglePortRam(depth=depth, spram=self._spram)
 
-        wpos = Signal(abits + 1)            # samples written (mod 2 * depth)
-        rpos = Signal(abits + 1)            # samples replayed (mod 2 * depth)
+        wpos = Signal(abits)                # next address to write
+        rpos = Signal(abits)                # next address to replay
+        lag = Signal(range(self.lag_limit + 1))     # written, not yet read for the replay
         spos = Signal(abits)                # next window address to read
         left = Signal(range(self._length + 1))      # window samples still to read
-        streaming = Signal()                # a window is being read out
-        lag = Signal(abits + 1)
-        m.d.comb += lag.eq(wpos - rpos)
 
         # --- writes: an accepted input sample ------------------------------------------------
-        full = (lag >= self.lag_limit) | (streaming & (left != 0) & (wpos[0:abits] == spos))
+        full = lag[-1] | ((left != 0) & (wpos == spos))
         m.d.comb += self.samples.ready.eq(~full)
         write = self.samples.valid & self.samples.ready
 
@@ -137,42 +137,42 @@ class BeatWindow(Checked, wiring.Component):
         o_valid, o_last = Signal(), Signal()
         r_valid = Signal()
         o_data, r_data = Signal(RAW_BITS), Signal(RAW_BITS + 1)
-        want_o = streaming & (left != 0) & ~o_valid & ~o_pending
-        want_r = (lag != 0) & ~r_valid & ~r_pending
         read_o = Signal()
         read_r = Signal()
-        m.d.comb += [read_o.eq(~write & want_o), read_r.eq(~write & ~read_o & want_r)]
+        m.d.comb += [read_o.eq(~write & (left != 0) & ~o_valid & ~o_pending),
+                     read_r.eq(~write & ~read_o & (lag != 0) & ~r_valid & ~r_pending)]
 
+        m.d.comb += [ram.wdata.eq(Cat(self.samples.payload.sample, self.samples.payload.last)),
+                     ram.we.eq(write), ram.addr.eq(rpos)]
         with m.If(write):
-            m.d.comb += [ram.addr.eq(wpos[0:abits]), ram.we.eq(1),
-                         ram.wdata.eq(Cat(self.samples.payload.sample, self.samples.payload.last))]
+            m.d.comb += ram.addr.eq(wpos)
             m.d.sync += wpos.eq(wpos + 1)
         with m.Elif(read_o):
             m.d.comb += ram.addr.eq(spos)
             m.d.sync += [spos.eq(spos + 1), left.eq(left - 1)]
         with m.Elif(read_r):
-            m.d.comb += ram.addr.eq(rpos[0:abits])
+            m.d.sync += rpos.eq(rpos + 1)
+        with m.If(write | read_r):                  # one adder: +1 or -1
+            m.d.sync += lag.eq(lag + Mux(write, 1, -1))
         m.d.sync += [o_pending.eq(read_o), r_pending.eq(read_r)]
 
         # --- window output ---------------------------------------------------------------------
         with m.If(o_pending):
             m.d.sync += [o_data.eq(ram.rdata[0:RAW_BITS]), o_valid.eq(1), o_last.eq(left == 0)]
-        with m.Elif(self.o.valid & self.o.ready):
+        with m.Elif(self.o.ready):
             m.d.sync += o_valid.eq(0)
-            with m.If(o_last):
-                m.d.sync += streaming.eq(0)
         m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.sample.eq(o_data),
                      self.o.payload.last.eq(o_last)]
 
-        # --- window commands: taken when no window is being streamed -------------------------
-        m.d.comb += self.windows.ready.eq(~streaming)
+        # --- window commands: taken when the previous window has left --------------------------
+        m.d.comb += self.windows.ready.eq((left == 0) & ~o_pending & ~o_valid)
         with m.If(self.windows.valid & self.windows.ready):
-            m.d.sync += [spos.eq(self.windows.payload), left.eq(self._length), streaming.eq(1)]
+            m.d.sync += [spos.eq(self.windows.payload), left.eq(self._length)]
 
         # --- replay output ---------------------------------------------------------------------
         with m.If(r_pending):
-            m.d.sync += [r_data.eq(ram.rdata[0:RAW_BITS + 1]), r_valid.eq(1), rpos.eq(rpos + 1)]
-        with m.Elif(self.replay.valid & self.replay.ready):
+            m.d.sync += [r_data.eq(ram.rdata[0:RAW_BITS + 1]), r_valid.eq(1)]
+        with m.Elif(self.replay.ready):
             m.d.sync += r_valid.eq(0)
         m.d.comb += [self.replay.valid.eq(r_valid), self.replay.payload.sample.eq(r_data[0:RAW_BITS]),
                      self.replay.payload.last.eq(r_data[RAW_BITS])]

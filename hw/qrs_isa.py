@@ -13,7 +13,8 @@ that plain Python can test.
 The datapath is 16 bits wide: every 32-bit operation runs as two *digit steps* (low half, then
 high half, the carry in between), which costs nothing for memory operands (the RAM delivers a cell
 one 16-bit word per cycle anyway) and one cycle for an immediate; a shift moves one bit of the
-whole accumulator per two cycles.
+whole accumulator per two cycles. Immediates are unsigned (``ADDI`` of a negative value is
+assembled as ``SUBI``), so the high half of an immediate is always 0.
 
 Machine state
 -------------
@@ -28,30 +29,30 @@ RAM words (low word first).
 Memory map and operands (11-bit field)
 --------------------------------------
 Cells 0..1023 are eight delay lines of 128 cells; lines 6 and 7 are also the 256 *direct* cells
-(direct cell ``a`` is cell ``768 + a``): 0..15 the return stack (one entry per cell), 16..127
-persistent scalars, 128..255 the scalars that a record start clears (through line 7, in the
-clearing loop over ``X``; 128..143 are the *hot* cells that short instructions name). Cells
+(direct cell ``a`` is cell ``768 + a``): 0..127 the scalars that a record start clears (through
+line 6, in the clearing loop over ``X``; 0..15 are the *hot* cells that short instructions
+name), 128..239 persistent scalars, 240..255 the return stack (one entry per cell). Cells
 1024..2047 are 32 ring entries of 32 fields (entry ``j``, field ``f``: cell ``1024 + 32 j + f``).
 
 ``1 lll ggggggg``  line ``l`` (0..7) at lag ``g``: cell ``l * 128 + ((X - g) mod 128)``. A delay
                    line keeps ``v[n]`` in cell ``l * 128 + n mod 128``, so with ``X = n mod 128``
                    the operand ``line(l, g)`` is ``v[n - g]`` (``g`` <= 127). Programs use lines
-                   0..5; line 7 is the cleared scalars.
+                   0..5; line 6 is the cleared scalars.
 ``01 0000 fffff``  ring field ``f`` (0..31) of entry ``P``: cell ``1024 + 32 P + f``.
 ``00 0 aaaaaaaa``  direct cell ``a`` (0..255): cell ``768 + a``.
 
 Instruction words (16 bits)
 ---------------------------
 ``0 oooo xxxxxxxxxxx``   a long instruction: operation ``o`` (:data:`OPS`) with an 11-bit memory
-                         operand, a signed immediate, or (``MISC``) a 4-bit sub-operation
-                         (:data:`MISC`, bits 10..7) and a 7-bit argument.
+                         operand, an unsigned immediate, or (``MISC``) a 7-bit argument ``a``
+                         (bits 10..4) and a 4-bit sub-operation ``s`` (:data:`MISC`, bits 3..0).
 ``1 0 cccc tttttttttt``  branch to word ``t`` on condition ``c`` (:data:`CONDS`).
-``1 1 sssssss sssssss``  two short instructions, the first in bits 13..7: ``ooo rrrr`` with
-                         ``ooo`` one of ``LD ST ADD SUB CMP`` on hot cell ``r``, ``LDI ADDI``
-                         with a signed 4-bit immediate ``r`` (the long operations 0..6), or
-                         ``SMISC`` sub-operation ``r`` (:data:`SHORT_MISC`). A short instruction
-                         does exactly what its long form does, in the same cycles; a pair takes
-                         the sum.
+``1 1 sssssss sssssss``  two short instructions, the first in bits 13..7: ``ooo rrrr``, the long
+                         operation ``ooo`` (0..7) with the operand ``r`` (bits 3..0; the others
+                         0): ``LD ST ADD SUB`` on hot cell ``r``, ``SUBI LDI ADDI`` with the
+                         immediate ``r`` (0..15), ``MISC`` sub-operation ``r`` with argument 0. A
+                         short instruction does exactly what its long form does, in the same
+                         cycles; a pair takes the sum.
 
 ========  ======  =============================================================  ======
 op        operand  effect                                                          cycles
@@ -60,17 +61,16 @@ LD        mem     A = M (flags N Z)                                             
 ST        mem     M = A                                                           2
 ADD       mem     A = A + M                                                       3
 SUB       mem     A = A - M                                                       3
-CMP       mem     flags of A - M                                                  3
-LDI       imm     A = imm (sign-extended 11 bits; flags N Z)                      2
+SUBI      imm     A = A - imm                                                     2
+LDI       imm     A = imm (0..2047; flags N Z)                                    2
 ADDI      imm     A = A + imm                                                     2
 MISC      sub,arg :data:`MISC` operations                                         (below)
 MAX       mem     flags of A - M; A = M if N                                      3, 5 if A = M
 MIN       mem     flags of A - M; A = M unless N                                  3, 5 if A = M
-ADC       mem     A = A + M + C                                                   3
-SBC       mem     A = A - M - (1 - C)                                             3
 CMPI      imm     flags of A - imm                                                2
 STK       mem     M = K                                                           2
 STP       mem     M = P                                                           2
+CMP       mem     flags of A - M                                                  3
 ========  ======  =============================================================  ======
 
 Comparisons are on the 32-bit difference (``N`` = its bit 31): exact for values whose difference
@@ -78,22 +78,24 @@ fits 31 bits, and wrap-safe for sample positions (``t - deadline`` is right acro
 wrap). ``C`` after ``CMP`` / ``CMPI`` / ``SUB`` is the unsigned ``A >= M``. ``MAX`` / ``MIN`` read
 ``M`` a second time when ``A`` takes it.
 
-MISC (``arg`` 7 bits): ``SHR k`` / ``SHL k`` (arithmetic shift by ``k`` = 1..31, ``2 k`` cycles),
-``PSQ`` (``A = A << (bitlength(A) - 1)`` for ``0 <= A < 2^16``, 0 stays 0; ``max(1, 2 (bitlength
-- 1))`` cycles), ``TAX`` (X = A mod 128), ``ADDX k`` (X += k, signed), ``TAP`` (P = A mod 32),
-``ADDP k`` (P += k mod 32, signed), ``TAK`` (K = A mod 256), ``IN p`` (wait for input ``p``;
-A = its data, F = its ``last``; two cycles plus the wait; ``ready`` is high while the port has no
-data and in the transfer cycle, the second), ``OUT f`` (output field ``f`` = the low bits of A;
-the fields are also visible as status), ``SEND s`` (offer ``A`` and the stream's output fields
-on output stream ``s``: its ``valid`` until the transfer, A and the fields unchanged meanwhile; 2
-cycles plus the wait; the short form is ``SEND 0``), ``NOP``. 1 cycle unless stated.
+MISC (argument ``a``, 7 bits; the short form has ``a = 0``): ``SHL k`` and ``SHR k`` (shift left,
+arithmetic shift right, by ``k`` = 1..31: sub-operations 12, 13 and 14, 15 with ``k - 1 = 2 a +
+(s mod 2)``, so that the short forms shift by 1 and 2; ``2 k`` cycles), ``PSQ`` (``A = A <<
+(bitlength(A) - 1)`` for ``0 <= A < 2^16``, 0 stays 0; ``max(1, 2 (bitlength - 1))`` cycles),
+``TAX`` (X = A mod 128), ``ADDX k`` (X += k, ``k = a + 1`` with ``a`` signed: -63..64), ``TAP``
+(P = A mod 32), ``ADDP k`` (P += k mod 32, as ``ADDX``), ``TAK`` (K = A mod 256), ``IN p`` (wait
+for input ``p``; A = its data, F = its ``last``; two cycles plus the wait; ``ready`` is high
+while the port has no data and in the transfer cycle, the second), ``OUT f`` (output field ``f``
+= the low bits of A; the fields are also visible as status), ``SEND s`` (offer ``A`` and the
+stream's output fields on output stream ``s``: its ``valid`` until the transfer, A and the
+fields unchanged meanwhile; 2 cycles plus the wait), ``RET`` (pop the return stack and jump
+there; 2 cycles), ``NOP``. 1 cycle unless stated.
 
-Conditions (1 cycle): ``JMP`` (always), ``CALL`` (pushes the next word's address on the return
-stack), ``RET`` (pops it and jumps there; 2 cycles; the target is ignored), ``EQ`` ``NE`` (Z),
-``LT`` ``GE`` (N), ``GT`` ``LE``, ``CS`` ``CC`` (C), ``DJNZ`` (K = K - 1; taken if K != 0), ``F``
-``NF`` (the last flag), ``IV0`` ``IV1`` (input port 0/1 has a transfer waiting: tested, not
-taken). The assembler spells the conditional ones ``BEQ`` ... ``BIV1``; a short ``RET`` returns
-from the second half of a pair. The return stack holds 16 entries.
+Conditions (1 cycle): ``JMP`` (always), ``CALL`` (push the next word's address on the return
+stack; 2 cycles), ``EQ`` ``NE`` (Z), ``LT`` ``GE`` (N), ``GT`` ``LE``, ``CS`` ``CC`` (C), ``DJNZ``
+(K = K - 1; taken if K != 0), ``F`` ``NF`` (the last flag), ``IV0`` ``IV1`` (input port 0/1 has
+a transfer waiting: tested, not taken). The assembler spells the conditional ones ``BEQ`` ...
+``BIV1``. The return stack holds 16 entries.
 """
 
 from __future__ import annotations
@@ -101,46 +103,44 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-__all__ = ["OPS", "MISC", "SHORT_OPS", "SHORT_MISC", "CONDS", "CELLS", "LINE_CELLS", "LINES",
-           "DIRECT_BASE", "HOT_BASE", "HOT_CELLS", "RING_BASE", "RING_ENTRIES", "RING_FIELDS",
+__all__ = ["OPS", "MISC", "SHORT_OPS", "CONDS", "CELLS", "LINE_CELLS", "LINES", "DIRECT_BASE",
+           "HOT_BASE", "HOT_CELLS", "RING_BASE", "RING_ENTRIES", "RING_FIELDS", "STACK_BASE",
            "STACK_DEPTH", "ROM_WORDS", "K_BITS", "P_BITS", "Program", "Asm", "Instr",
-           "decode_word", "line", "direct", "pointer", "cycles"]
+           "decode_word", "line", "direct", "pointer", "misc_operand", "short_operand", "cycles"]
 
-OPS = {name: i for i, name in enumerate(
-    ["LD", "ST", "ADD", "SUB", "CMP", "LDI", "ADDI", "MISC", "MAX", "MIN", "ADC", "SBC", "CMPI",
-     "STK", "STP"])}
+OPS = {"LD": 0, "ST": 1, "ADD": 2, "SUB": 3, "SUBI": 4, "LDI": 5, "ADDI": 6, "MISC": 7,
+       "MAX": 8, "MIN": 9, "CMPI": 12, "STK": 13, "STP": 14, "CMP": 15}
 #: operations with a memory operand that read it (into the adder)
-READ_OPS = frozenset(["LD", "ADD", "SUB", "CMP", "MAX", "MIN", "ADC", "SBC"])
+READ_OPS = frozenset(["LD", "ADD", "SUB", "CMP", "MAX", "MIN"])
 #: operations with a memory operand that write it
 STORE_OPS = frozenset(["ST", "STK", "STP"])
 MEM_OPS = READ_OPS | STORE_OPS
-IMM_OPS = frozenset(["LDI", "ADDI", "CMPI"])
-MISC = {name: i for i, name in enumerate(
-    ["SHR", "SHL", "PSQ", "TAX", "ADDX", "TAP", "ADDP", "TAK", "IN", "OUT", "SEND", "NOP"])}
+IMM_OPS = frozenset(["LDI", "ADDI", "SUBI", "CMPI"])
+#: the largest immediate (11 bits, unsigned)
+IMM_MAX = 2047
+#: MISC sub-operations (``SHL`` is 12, 13 and ``SHR`` 14, 15: the shift's low bit)
+MISC = {"NOP": 0, "TAX": 1, "TAP": 2, "TAK": 3, "PSQ": 4, "IN": 5, "OUT": 6, "SEND": 7, "RET": 8,
+        "ADDX": 9, "ADDP": 10, "SHL": 12, "SHR": 14}
+SHIFT_CODES = {"SHL": (12, 13), "SHR": (14, 15)}
 CONDS = {name: i for i, name in enumerate(
-    ["JMP", "CALL", "RET", "EQ", "NE", "LT", "GE", "GT", "LE", "CS", "CC", "DJNZ", "F", "NF",
-     "IV0", "IV1"])}
-#: short operations: the long operations 0..6 (``SMISC`` is the long ``MISC`` code 7)
-SHORT_OPS = {name: i for i, name in enumerate(["LD", "ST", "ADD", "SUB", "CMP", "LDI", "ADDI", "SMISC"])}
-#: short MISC sub-operations: (long MISC name, argument); ``RET`` is the branch
-SHORT_MISC = {
-    "NOP": ("NOP", 0), "TAX": ("TAX", 0), "TAP": ("TAP", 0), "TAK": ("TAK", 0), "PSQ": ("PSQ", 0),
-    "SEND": ("SEND", 0), "RET": None, "SHR1": ("SHR", 1), "SHR2": ("SHR", 2), "SHR3": ("SHR", 3),
-    "SHR4": ("SHR", 4), "SHL1": ("SHL", 1), "ADDP1": ("ADDP", 1), "ADDX1": ("ADDX", 1),
-    "ADDX-1": ("ADDX", -1), "OUT0": ("OUT", 0)}
-SHORT_MISC_CODES = {name: i for i, name in enumerate(SHORT_MISC)}
+    ["JMP", "CALL", "EQ", "NE", "LT", "GE", "GT", "LE", "CS", "CC", "DJNZ", "F", "NF", "IV0",
+     "IV1"])}
+#: short operations: the long operations 0..7
+SHORT_OPS = {name: i for name, i in OPS.items() if i < 8}
 
 #: data memory: cells of 32 bits (two 16-bit RAM words each)
 CELLS = 2048
 LINE_CELLS = 128                 # one delay line
 LINES = 6                        # delay lines a program may declare (lines 6, 7: direct cells)
-CLEAR_LINE = 7                   # line 7 = the direct cells 128..255 (cleared at a record start)
+CLEAR_LINE = 6                   # line 6 = the direct cells 0..127 (cleared at a record start)
 DIRECT_BASE = 768                # direct cell a is cell DIRECT_BASE + a
 DIRECT_CELLS = 256
-STACK_DEPTH = 16                 # direct cells 0..15: the return stack
-PERSISTENT_BASE = 16             # direct cells 16..127: kept across records
-HOT_BASE = 128                   # direct cells 128..143: short instructions name them
+HOT_BASE = 0                     # direct cells 0..15: short instructions name them
 HOT_CELLS = 16
+CLEARED_END = 128                # direct cells HOT_BASE .. 127: cleared at a record start
+PERSISTENT_BASE = 128            # direct cells 128..239: kept across records
+STACK_BASE = 240                 # direct cells 240..255: the return stack
+STACK_DEPTH = 16
 RING_BASE = 1024                 # ring entry j, field f: cell RING_BASE + 32 j + f
 RING_ENTRIES = 32
 RING_FIELDS = 32
@@ -193,11 +193,11 @@ def operand_cell(operand: int, x: int, p: int) -> int:
 def cycles(op: str, arg: int = 0, *, taken: bool = False, a: int = 0) -> int:
     """Cycles of one instruction (no wait on a port): ``taken`` for MAX / MIN (A takes M),
     ``a`` the accumulator for PSQ."""
-    if op in ("LD", "ADD", "SUB", "CMP", "ADC", "SBC"):
+    if op in ("LD", "ADD", "SUB", "CMP"):
         return 3
     if op in ("MAX", "MIN"):
         return 5 if taken else 3
-    if op in STORE_OPS or op in IMM_OPS or op in ("IN", "SEND", "BRET"):
+    if op in STORE_OPS or op in IMM_OPS or op in ("IN", "SEND", "RET", "BCALL"):
         return 2
     if op in ("SHR", "SHL"):
         return 2 * arg
@@ -232,37 +232,42 @@ _OP_NAMES = {v: k for k, v in OPS.items()}
 _MISC_NAMES = {v: k for k, v in MISC.items()}
 _COND_NAMES = {v: k for k, v in CONDS.items()}
 _SHORT_NAMES = {v: k for k, v in SHORT_OPS.items()}
-_SMISC_NAMES = {v: k for k, v in SHORT_MISC_CODES.items()}
 
 
-def short_misc_operand(code: int):
-    """The long ``MISC`` operand (sub-operation and argument, 11 bits) of short MISC ``code``,
-    or None for the short ``RET``."""
-    entry = SHORT_MISC[_SMISC_NAMES[code]]
-    if entry is None:
-        return None
-    sub, arg = entry
-    return (MISC[sub] << 7) | (arg & 0x7F)
+def misc_operand(sub: str, k: int = 0) -> int:
+    """The 11-bit operand of MISC ``sub`` with its argument ``k`` (the shift, the step, the port):
+    argument bits 10..4, sub-operation bits 3..0."""
+    if sub in SHIFT_CODES:
+        if not 1 <= k <= MAX_SHIFT:
+            raise ValueError(f"{sub} {k}: shift by 1..{MAX_SHIFT}")
+        return (((k - 1) >> 1) << 4) | SHIFT_CODES[sub][(k - 1) & 1]
+    if sub in ("ADDX", "ADDP"):
+        if not -63 <= k <= 64:
+            raise ValueError(f"{sub} {k}: -63..64")
+        return (((k - 1) & 0x7F) << 4) | MISC[sub]
+    if not 0 <= k < 128:
+        raise ValueError(f"{sub} {k}: 0..127")
+    return (k << 4) | MISC[sub]
 
 
 def _decode_misc(operand: int) -> Instr:
-    sub = _MISC_NAMES.get((operand >> 7) & 0xF)
+    code, arg = operand & 0xF, (operand >> 4) & 0x7F
+    for sub, codes in SHIFT_CODES.items():
+        if code in codes:
+            return Instr(sub, 2 * arg + (code & 1) + 1)
+    sub = _MISC_NAMES.get(code)
     if sub is None:
         raise ValueError(f"MISC operand {operand:#05x}: unknown sub-operation")
-    arg = operand & 0x7F
-    return Instr(sub, _sext(arg, 7) if sub in ("ADDX", "ADDP") else arg)
+    if sub in ("ADDX", "ADDP"):
+        return Instr(sub, _sext(arg, 7) + 1)
+    return Instr(sub, arg)
 
 
 def _decode_short(s: int) -> Instr:
-    op, r = _SHORT_NAMES[(s >> 4) & 7], s & 0xF
-    if op in ("LD", "ST", "ADD", "SUB", "CMP"):
-        return Instr(op, HOT_BASE + r)                      # a direct operand, hot cell r
-    if op in ("LDI", "ADDI"):
-        return Instr(op, _sext(r, 4))
-    operand = short_misc_operand(r)
-    if operand is None:
-        return Instr("BRET", 0)
-    return _decode_misc(operand)
+    op, operand = _SHORT_NAMES[(s >> 4) & 7], s & 0xF
+    if op == "MISC":
+        return _decode_misc(operand)
+    return Instr(op, operand)                           # hot cell r, or the immediate r
 
 
 def decode_word(word: int) -> list:
@@ -272,13 +277,14 @@ def decode_word(word: int) -> list:
         op = _OP_NAMES.get((word >> 11) & 0xF)
         if op is None:
             raise ValueError(f"instruction word {word:#06x}: unknown operation")
-        if op in MEM_OPS:
-            return [Instr(op, word & 0x7FF)]
-        if op in IMM_OPS:
-            return [Instr(op, _sext(word, 11))]
-        return [_decode_misc(word & 0x7FF)]
+        if op == "MISC":
+            return [_decode_misc(word & 0x7FF)]
+        return [Instr(op, word & 0x7FF)]
     if not word & 0x4000:
-        return [Instr("B" + _COND_NAMES[(word >> 10) & 0xF], word & 0x3FF)]
+        cond = _COND_NAMES.get((word >> 10) & 0xF)
+        if cond is None:
+            raise ValueError(f"instruction word {word:#06x}: unknown condition")
+        return [Instr("B" + cond, word & 0x3FF)]
     return [_decode_short((word >> 7) & 0x7F), _decode_short(word & 0x7F)]
 
 
@@ -368,7 +374,7 @@ class Asm:
         return ("line", self._lines[line_name], lag)
 
     def scalars(self, lag: int = 0):
-        """Line operand over the cleared scalar cells (direct 128..255), for a loop over ``X``."""
+        """Line operand over the cleared scalar cells (direct 0..127), for a loop over ``X``."""
         return ("line", CLEAR_LINE, lag)
 
     def ring(self, name: str, fields: int):
@@ -412,28 +418,19 @@ class Asm:
             return lambda m: self._emit("mem", name, m)
         if name in IMM_OPS:
             return lambda v: self._emit("imm", name, v)
-        if name in ("JMP", "CALL", "DJNZ"):
-            return lambda t: self._emit("br", name, t)
-        if name == "RET":
-            return lambda: self._emit("br", "RET", None)
-        if name.startswith("B") and name[1:] in CONDS and name[1:] not in ("JMP", "CALL", "RET", "DJNZ"):
-            return lambda t: self._emit("br", name[1:], t)
-        if name in ("SHR", "SHL"):
-            def shift(k):
-                if not 1 <= k <= MAX_SHIFT:
-                    raise ValueError(f"{name} {k}: shift by 1..{MAX_SHIFT}")
-                return self._emit("misc", name, k)
-            return shift
-        if name in ("ADDX", "ADDP"):
-            def add(k):
-                if not -64 <= k <= 63:
-                    raise ValueError(f"{name} {k}: -64..63")
-                return self._emit("misc", name, k)
-            return add
-        if name in ("IN", "OUT"):
-            return lambda k: self._emit("misc", name, k)
         if name == "SEND":
             return lambda k=0: self._emit("misc", name, k)
+        if name in ("JMP", "CALL", "DJNZ"):
+            return lambda t: self._emit("br", name, t)
+        if name.startswith("B") and name[1:] in CONDS and name[1:] not in ("JMP", "CALL", "DJNZ"):
+            return lambda t: self._emit("br", name[1:], t)
+        if name in ("SHR", "SHL", "ADDX", "ADDP"):
+            def with_arg(k):
+                misc_operand(name, k)                         # checks the range
+                return self._emit("misc", name, k)
+            return with_arg
+        if name in ("IN", "OUT"):
+            return lambda k: self._emit("misc", name, k)
         if name in MISC:
             return lambda: self._emit("misc", name, 0)
         raise AttributeError(name)
@@ -443,12 +440,12 @@ class Asm:
         """A = value for any non-negative 32-bit constant: ``LDI`` of its top bits, then per
         further 10-bit chunk ``SHL``, ``ADDI`` (the chunk; skipped when 0)."""
         value = int(value)
-        if -1024 <= value <= 1023:
+        if 0 <= value <= IMM_MAX:
             return self.LDI(value)
         if not 0 <= value < 1 << 32:
             raise ValueError(f"LDK of {value}: a non-negative 32-bit constant")
         chunks = []
-        while value > 1023:
+        while value > IMM_MAX:
             chunks.append(value & 1023)
             value >>= 10
         self.LDI(value)
@@ -464,26 +461,71 @@ class Asm:
         return self
 
     # --- assembly ---------------------------------------------------------------------------
-    def _allocate(self):
+    def _words(self, short_ok, starts) -> int:
+        """Words of the program when instruction ``i`` has a short form iff ``short_ok[i]``."""
+        words, i, n = 0, 0, len(self._code)
+        while i < n:
+            words += 1
+            if (short_ok[i] and i + 1 < n and short_ok[i + 1] and i + 1 not in starts
+                    and self._code[i][1] != "RET"):
+                i += 2
+            else:
+                i += 1
+        return words
+
+    def _hot_cells(self) -> list:
+        """The hot cells: the most used by short-capable instructions, then improved by swaps
+        while the program gets shorter (the pairs depend on the neighbours)."""
         uses = Counter()
         for kind, op, m in self._code:
-            if kind == "mem" and op in ("LD", "ST", "ADD", "SUB", "CMP") and isinstance(m, str):
+            if kind == "mem" and op in SHORT_OPS and isinstance(m, str):
                 uses[m] += 1
         single = {n for n, s, p in self._vars if s == 1 and not p}
-        hot = [n for n, _ in uses.most_common() if n in single][:HOT_CELLS]
+        ranked = [n for n, _ in uses.most_common() if n in single]
+        hot = ranked[:HOT_CELLS]
+        starts = set(self._labels.values())
+        fixed = []                                  # short form regardless of the hot cells
+        for kind, op, m in self._code:
+            if kind == "mem":
+                fixed.append(False)
+            else:
+                fixed.append(self._short(kind, op, m) is not None)
+
+        def words(hot_set):
+            ok = [f or (kind == "mem" and op in SHORT_OPS and m in hot_set)
+                  for f, (kind, op, m) in zip(fixed, self._code)]
+            return self._words(ok, starts)
+
+        best = words(set(hot))
+        improved = True
+        while improved:
+            improved = False
+            for out in ranked[HOT_CELLS:]:
+                for k in range(len(hot)):
+                    trial = hot[:k] + [out] + hot[k + 1:]
+                    w = words(set(trial))
+                    if w < best:
+                        best, hot, improved = w, trial, True
+                        break
+            ranked = hot + [n for n in ranked if n not in hot]
+        return hot
+
+    def _allocate(self):
+        self._cells = {}
+        hot = self._hot_cells()
         cells = {n: HOT_BASE + i for i, n in enumerate(hot)}
-        for persistent, c, end in ((False, HOT_BASE + HOT_CELLS, DIRECT_CELLS),
-                                   (True, PERSISTENT_BASE, HOT_BASE)):
+        for persistent, c, end in ((False, HOT_BASE + HOT_CELLS, CLEARED_END),
+                                   (True, PERSISTENT_BASE, STACK_BASE)):
             for name, size, p in self._vars:
                 if name in cells or p != persistent:
                     continue
                 cells[name] = c
                 c += size
             if c > end:
+                base = PERSISTENT_BASE if persistent else HOT_BASE
                 kind = "persistent" if persistent else "cleared"
-                raise ValueError(f"{self.name}: {c - (PERSISTENT_BASE if persistent else HOT_BASE)} "
-                                 f"{kind} cells, more than the {end - (PERSISTENT_BASE if persistent else HOT_BASE)} "
-                                 f"the memory map has (hw/qrs_isa.py)")
+                raise ValueError(f"{self.name}: {c - base} {kind} cells, more than the "
+                                 f"{end - base} the memory map has (hw/qrs_isa.py)")
         self._cells = cells
 
     def _operand(self, m) -> int:
@@ -499,34 +541,42 @@ class Asm:
             return line(m[1], m[2])
         return m[1]                                           # ("raw", operand)
 
+    @staticmethod
+    def _immediate(op, payload):
+        """``(op, v)`` with ``v`` the unsigned immediate: ``ADDI`` of a negative value is
+        ``SUBI`` of its magnitude."""
+        v = int(payload() if callable(payload) else payload)
+        if op == "ADDI" and v < 0:
+            op, v = "SUBI", -v
+        return op, v
+
     def _short(self, kind, op, payload):
         """The 7-bit short form, or None."""
-        if kind == "mem" and op in ("LD", "ST", "ADD", "SUB", "CMP"):
+        if kind == "mem" and op in SHORT_OPS:
             operand = self._operand(payload)
             if HOT_BASE <= operand < HOT_BASE + HOT_CELLS:
                 return (SHORT_OPS[op] << 4) | (operand - HOT_BASE)
-        elif kind == "imm" and op in ("LDI", "ADDI"):
-            v = payload() if callable(payload) else payload
-            if -8 <= v <= 7:
-                return (SHORT_OPS[op] << 4) | (v & 0xF)
+        elif kind == "imm":
+            op, v = self._immediate(op, payload)
+            if op in SHORT_OPS and 0 <= v <= 15:
+                return (SHORT_OPS[op] << 4) | v
         elif kind == "misc":
-            for name, entry in SHORT_MISC.items():
-                if entry == (op, payload) and name != "NOP":
-                    return (SHORT_OPS["SMISC"] << 4) | SHORT_MISC_CODES[name]
-        elif kind == "br" and op == "RET":
-            return (SHORT_OPS["SMISC"] << 4) | SHORT_MISC_CODES["RET"]
+            operand = misc_operand(op, payload)
+            if operand < 16:                                  # argument 0
+                return (SHORT_OPS["MISC"] << 4) | operand
         return None
 
     def _long(self, kind, op, payload, labels) -> int:
         if kind == "mem":
             return (OPS[op] << 11) | self._operand(payload)
         if kind == "imm":
-            v = int(payload() if callable(payload) else payload)
-            if not -1024 <= v <= 1023:
-                raise ValueError(f"{self.name}: {op} immediate {v} does not fit 11 bits signed")
-            return (OPS[op] << 11) | (v & 0x7FF)
+            op, v = self._immediate(op, payload)
+            if not 0 <= v <= IMM_MAX:
+                raise ValueError(f"{self.name}: {op} immediate {v} is not in 0 .. {IMM_MAX}")
+            return (OPS[op] << 11) | v
+
         if kind == "misc":
-            return (OPS["MISC"] << 11) | (MISC[op] << 7) | (int(payload) & 0x7F)
+            return (OPS["MISC"] << 11) | misc_operand(op, int(payload))
         target = 0
         if payload is not None:
             if payload not in labels:

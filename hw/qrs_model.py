@@ -18,8 +18,8 @@ from __future__ import annotations
 import random
 from collections import deque
 
-from .qrs_isa import (CELLS, CONDS, DIRECT_BASE, IMM_OPS, K_BITS, LINE_CELLS, P_BITS,
-                      RING_BASE, RING_FIELDS, STACK_DEPTH, decode_word)
+from .qrs_isa import (CELLS, CONDS, DIRECT_BASE, K_BITS, LINE_CELLS, P_BITS,
+                      RING_BASE, RING_FIELDS, STACK_BASE, STACK_DEPTH, decode_word)
 
 __all__ = ["Machine", "MachineError"]
 
@@ -29,8 +29,8 @@ P_MASK = (1 << P_BITS) - 1
 
 # one integer kind per instruction (memory ops, immediates, MISC, branches)
 _K = {name: i for i, name in enumerate(
-    ["LD", "ADD", "SUB", "CMP", "MAX", "MIN", "ADC", "SBC", "ST", "STK", "STP", "LDI", "ADDI",
-     "CMPI", "SHR", "SHL", "PSQ", "TAX", "ADDX", "TAP", "ADDP", "TAK", "IN", "OUT", "SEND", "NOP"]
+    ["LD", "ADD", "SUB", "CMP", "MAX", "MIN", "ST", "STK", "STP", "LDI", "ADDI", "SUBI", "CMPI",
+     "SHR", "SHL", "PSQ", "TAX", "ADDX", "TAP", "ADDP", "TAK", "IN", "OUT", "SEND", "NOP", "RET"]
     + ["B" + c for c in CONDS])}
 
 
@@ -62,8 +62,7 @@ class Machine:
         self._word_start.append(len(self._code))
         # branch targets and return addresses are word addresses; the model runs instructions
         ws = self._word_start
-        self._code = [(k, ws[a]) if k >= _K["BJMP"] and k != _K["BRET"] else (k, a)
-                      for k, a in self._code]
+        self._code = [(k, ws[a]) if k >= _K["BJMP"] else (k, a) for k, a in self._code]
         self._word_of = {}
         for wi in range(len(program.words)):
             for ii in range(ws[wi], ws[wi + 1]):
@@ -89,8 +88,6 @@ class Machine:
 
     @staticmethod
     def _compile(ins):
-        if ins.op in IMM_OPS:
-            return (_K[ins.op], ins.arg & M32)
         return (_K[ins.op], ins.arg)
 
     def put(self, port, data, last=False):
@@ -108,9 +105,9 @@ class Machine:
         count = 0
         names = [nm for nm, _ in self.program.out_fields]
         K = _K
-        LD, ADD, SUB, CMP, MAX, MIN, ADC, SBC = (K[n] for n in ("LD", "ADD", "SUB", "CMP", "MAX", "MIN", "ADC", "SBC"))
+        LD, ADD, SUB, CMP, MAX, MIN = (K[n] for n in ("LD", "ADD", "SUB", "CMP", "MAX", "MIN"))
         ST, STK, STP = K["ST"], K["STK"], K["STP"]
-        LDI, ADDI, CMPI = K["LDI"], K["ADDI"], K["CMPI"]
+        LDI, ADDI, SUBI, CMPI = K["LDI"], K["ADDI"], K["SUBI"], K["CMPI"]
         B0 = K["BJMP"]
         ws, word_of = self._word_start, self._word_of
         SHR, SHL, PSQ = K["SHR"], K["SHL"], K["PSQ"]
@@ -128,7 +125,7 @@ class Machine:
                         cell = RING_BASE + RING_FIELDS * p + (arg & 0x1F)
                     else:
                         cell = DIRECT_BASE + (arg & 0xFF)
-                        if (arg & 0xFF) < STACK_DEPTH:
+                        if (arg & 0xFF) >= STACK_BASE:
                             raise MachineError(f"{self.program.name}: direct cell {arg & 0xFF} at "
                                                f"{pc} is the return stack's")
                     if kind >= ST:
@@ -151,13 +148,7 @@ class Machine:
                     elif kind == ADD or kind == ADDI:
                         t = a + m
                         r, carry = t & M32, t >> 32
-                    elif kind == ADC:
-                        t = a + m + fc
-                        r, carry = t & M32, t >> 32
-                    elif kind == SBC:
-                        t = a + (m ^ M32) + fc
-                        r, carry = t & M32, t >> 32
-                    else:                                        # SUB CMP MAX MIN CMPI
+                    else:                                        # SUB SUBI CMP MAX MIN CMPI
                         t = a + (m ^ M32) + 1
                         r, carry = t & M32, t >> 32
                     fn, fz, fc = r >> 31, int(r == 0), carry
@@ -185,39 +176,33 @@ class Machine:
                             raise MachineError(f"{self.program.name}: CALL at {pc}: the return "
                                                f"stack holds {STACK_DEPTH} entries")
                         stack.append(word_of[pc] + 1)
+                        cycles += 1
                         taken = True
                     elif cond == 2:
-                        if not stack:
-                            raise MachineError(f"{self.program.name}: RET at {pc} with an empty "
-                                               f"return stack")
-                        pc = ws[stack.pop()]
-                        cycles += 1
-                        continue
-                    elif cond == 3:
                         taken = fz
-                    elif cond == 4:
+                    elif cond == 3:
                         taken = not fz
-                    elif cond == 5:
+                    elif cond == 4:
                         taken = fn
-                    elif cond == 6:
+                    elif cond == 5:
                         taken = not fn
-                    elif cond == 7:
+                    elif cond == 6:
                         taken = not fn and not fz
-                    elif cond == 8:
+                    elif cond == 7:
                         taken = fn or fz
-                    elif cond == 9:
+                    elif cond == 8:
                         taken = fc
-                    elif cond == 10:
+                    elif cond == 9:
                         taken = not fc
-                    elif cond == 11:
+                    elif cond == 10:
                         k = (k - 1) & K_MASK
                         taken = k != 0
-                    elif cond == 12:
+                    elif cond == 11:
                         taken = ff
-                    elif cond == 13:
+                    elif cond == 12:
                         taken = not ff
                     else:
-                        port = cond - 14
+                        port = cond - 13
                         taken = port < len(self.inputs) and bool(self.inputs[port])
                     pc = arg if taken else pc + 1
                     continue
@@ -273,6 +258,13 @@ class Machine:
                     cycles += 2
                 elif kind == K["NOP"]:
                     cycles += 1
+                elif kind == K["RET"]:
+                    if not stack:
+                        raise MachineError(f"{self.program.name}: RET at {pc} with an empty "
+                                           f"return stack")
+                    pc = ws[stack.pop()]
+                    cycles += 2
+                    continue
                 else:
                     raise MachineError(f"unknown instruction kind {kind} at {pc}")
                 pc += 1

@@ -78,7 +78,7 @@ class _Detector:
         initial value is not 0 (9.4: RR = RR0; the valley minimum empty)."""
         a, P = self.a, self.P
         a.comment("record start: clear the delay lines (the signal is 0 before the start) and")
-        a.comment("the scalar cells (line 7: every position of X)")
+        a.comment("the scalar cells (line 6: every position of X)")
         a.LDI(128).TAK().LDI(0)
         a.label("clr")
         for name in LINES:
@@ -132,9 +132,10 @@ class _Detector:
         a.LD("t").ADDI(-P.refine_lo).BCS("s_lo").LDI(0)
         a.label("s_lo").ST("lo").TAX().LD(a.at("u", 0)).ST("b")
         a.LD("t").ADDI(-P.refine_hi).BCS("s_hi").LDI(0)
-        a.label("s_hi").ST("tmp").SUB("lo").ADDI(1).ST("cnt").TAK()
+        a.label("s_hi").ST("tmp").SUB("lo").ADDI(1).ST("cnt").ST("jc").TAK()
         a.LD("tmp").TAX().LD(a.at("u", 0)).ADD("b").SHR(1).ST("b")
-        a.LD("lo").TAX().LDI(-1).ST("best")
+        a.comment("best starts at 0 with the first j: a larger |u[j] - b| moves it")
+        a.LD("lo").TAX().LDI(0).ST("best")
         a.label("s_ref").LD(a.at("u", 0)).SUB("b").BGE("s_refa").ST("tmp").LDI(0).SUB("tmp")
         a.label("s_refa").CMP("best").BLE("s_refx").ST("best").STK("jc")
         a.label("s_refx").ADDX(1).DJNZ("s_ref")
@@ -150,22 +151,23 @@ class _Detector:
         a.LDI(1).ST("phase").LD("mx").SHR(1).ST("spk").LD("mx").SHR(3).ST("npk")
         a.LD("t").CALL("deadline")
         a.comment("CLASSIFY the stored candidates in time order, in place: a dropped one is marked")
-        a.comment("dead (h = -1: never found by SEARCH), an ACCEPT removes the entries before it")
+        a.comment("dead (h = 0 < F: never found by SEARCH), an ACCEPT removes the entries before it")
         a.LD("tcount").ST("lcnt").BEQ("s_end").LD("thead").ST("lptr")
         a.label("s_lrn").LD("lptr").TAP().CALL("classify").BNE("s_keep")
-        a.LD("lptr").TAP().LDI(-1).ST(f("h"))
+        a.LD("lptr").TAP().LDI(0).ST(f("h"))
         a.label("s_keep").LD("lptr").ADDI(1).ST("lptr").LD("lcnt").ADDI(-1).ST("lcnt").BNE("s_lrn")
         a.JMP("s_end")
         a.label("s_rtick").comment("TICK in RUN: while t >= deadline, SEARCH back")
         a.LD("t").SUB("deadline").BLT("s_end")
         self.thr1()
         a.SHR(1).MAX("floor").ST("lo")                      # lo = THR2 here
-        a.LDI(-1).ST("bh").LD("thead").TAP().LD("tcount").BEQ("s_sbnone").TAK()
+        a.comment("the best height bh: 0 while none (an eligible h >= THR2 >= F > 0)")
+        a.LDI(0).ST("bh").LD("thead").TAP().LD("tcount").BEQ("s_sbnone").TAK()
         a.label("s_sb").LD(f("h")).CMP("lo").BLT("s_sbn").LD(f("sh")).BLT("s_sbn")
         a.CALL("rt").BNE("s_sbn")
         a.LD(f("h")).CMP("bh").BLE("s_sbn").ST("bh").STP("bptr")
         a.label("s_sbn").ADDP(1).DJNZ("s_sb")
-        a.LD("bh").BLT("s_sbnone")
+        a.LD("bh").BEQ("s_sbnone")
         a.comment("ACCEPT(best, search-back), then the new deadline again")
         a.LD("bptr").TAP().LDI(1).ST("kind").CALL("accept").JMP("s_rtick")
         a.label("s_sbnone").comment("none: SPK, NPK decay by 1/4, new deadline, empty table")
@@ -241,7 +243,7 @@ class _RR:
         self.a, self.N, self.b = a, local, bits
         a.ring("rr", 1)
         a.var("nb", "rc", "rp", "rn", "pre", "post", "W", "kk", "rwp", "d", "nl", "nh", "tl",
-              "q", "acc", "mk", "t2", "zero")
+              "q", "acc", "mk", "t2")
 
     def lone(self) -> int:
         """The packed codes of a lone beat (every ratio 1: code 2^(b-1))."""
@@ -285,12 +287,14 @@ class _RR:
         a.label("pack").ST("t2").LD("acc").SHL(b).ADD("t2").ST("acc").RET()
         # mulk: (nh, nl) = A * K by K additions (K <= 32) ----------------------------------
         a.label("mulk").ST("mk").LDI(0).ST("nl").ST("nh").LD("kk").TAK()
-        a.label("ml").LD("nl").ADD("mk").ST("nl").LD("nh").ADC("zero").ST("nh").DJNZ("ml").RET()
+        a.label("ml").LD("nl").ADD("mk").ST("nl").LD("nh").BCC("ml_c").ADDI(1)
+        a.label("ml_c").ST("nh").DJNZ("ml").RET()
         # code: A = min(floor((num * 2^b + den) / (2 den)), 2^b - 1), num = (nh, nl), den = d --
         a.label("code").LDI(0).ST("q")
         a.comment("num >= 2 den: the largest code; else the integer bit q0 and R = num - q0 den")
-        a.LD("nl").SUB("d").ST("tl").LD("nh").SBC("zero").BCC("cd_f")
-        a.BNE("cd_max").LD("tl").CMP("d").BCS("cd_max").ST("nl").LDI(1).ST("q")
+        a.comment("(the high word less the borrow: nh, or nh - 1 when the low word borrowed)")
+        a.LD("nl").SUB("d").ST("tl").LD("nh").BCS("cd_h").SUBI(1).BCC("cd_f")
+        a.label("cd_h").BNE("cd_max").LD("tl").CMP("d").BCS("cd_max").ST("nl").LDI(1).ST("q")
         a.label("cd_f").LDI(b).TAK()
         a.label("cd_l").comment("R = 2R (the carry is its bit 32); one quotient bit")
         a.LD("nl").ADD("nl").BCS("cd_1").CMP("d").BCC("cd_0")

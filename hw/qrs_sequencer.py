@@ -22,8 +22,8 @@ from amaranth.lib.wiring import In, Out
 
 from .checks import Checked
 from .params import ROM_ATTRS
-from .qrs_isa import (CELLS, CONDS, DIRECT_BASE, HOT_BASE, K_BITS, MISC, OPS, P_BITS, ROM_WORDS,
-                      SHORT_MISC_CODES, X_BITS, Program, short_misc_operand)
+from .qrs_isa import (CELLS, CONDS, DIRECT_BASE, K_BITS, MISC, OPS, P_BITS, ROM_WORDS, SHIFT_CODES,
+                      STACK_BASE, X_BITS, Program)
 from .qrs_ram import SinglePortRam
 
 __all__ = ["QrsSequencer"]
@@ -133,58 +133,40 @@ class QrsSequencer(Checked, wiring.Component):
         again = Signal()                    # MAX / MIN: the second pass, A = M
 
         # --- decode: one long-form view (op, operand) of the current instruction ---------------
+        # a short instruction is its long operation 0..7 with the operand r in bits 3..0
         ir = fetch.data
         short = Signal(7)
         m.d.comb += short.eq(Mux(half, ir[0:7], ir[7:14]))
         is_pair = ir[15] & ir[14]
+        is_br = ir[15] & ~ir[14]
+        cond = ir[10:14]
         op = Signal(4)
         operand = Signal(11)
-        is_br = Signal()
-        cond = Signal(4)
-        with m.If(~ir[15]):
-            m.d.comb += [op.eq(ir[11:15]), operand.eq(ir[0:11])]
-        with m.Elif(~ir[14]):
-            m.d.comb += [is_br.eq(1), cond.eq(ir[10:14])]
-        with m.Else():
-            so, sr = short[4:7], short[0:4]
-            m.d.comb += op.eq(so)
-            with m.Switch(so):
-                with m.Case(0, 1, 2, 3, 4):             # LD ST ADD SUB CMP on hot cell sr
-                    m.d.comb += operand.eq(HOT_BASE | sr)
-                with m.Case(5, 6):                      # LDI ADDI
-                    m.d.comb += operand.eq(sr.as_signed())
-                with m.Case(7):
-                    with m.Switch(sr):
-                        for code in SHORT_MISC_CODES.values():
-                            with m.Case(code):
-                                long_operand = short_misc_operand(code)
-                                if long_operand is None:
-                                    m.d.comb += [is_br.eq(1), cond.eq(CONDS["RET"])]
-                                else:
-                                    m.d.comb += operand.eq(long_operand)
-        sub = operand[7:11]
-        marg = operand[0:7]
+        m.d.comb += [op.eq(Mux(is_pair, short[4:7], ir[11:15])),
+                     operand.eq(Mux(is_pair, short[0:4], ir[0:11]))]
+        sub = operand[0:4]
+        arg = operand[4:11]
 
         def is_op(*names):
             return ~is_br & Cat(*(op == OPS[n] for n in names)).any()
 
         def is_sub(*names):
-            return is_op("MISC") & Cat(*(sub == MISC[n] for n in names)).any()
+            codes = [c for n in names for c in SHIFT_CODES.get(n, (MISC[n],))]
+            return is_op("MISC") & Cat(*(sub == c for c in codes)).any()
 
-        rd_op = is_op("LD", "ADD", "SUB", "CMP", "MAX", "MIN", "ADC", "SBC")
+        rd_op = is_op("LD", "ADD", "SUB", "CMP", "MAX", "MIN")
         st_op = is_op("ST", "STK", "STP")
-        imm_op = is_op("LDI", "ADDI", "CMPI")
+        imm_op = is_op("LDI", "ADDI", "SUBI", "CMPI")
         maxmin = is_op("MAX", "MIN")
         shift_op = is_sub("SHR", "SHL", "PSQ")
         left_op = is_sub("SHL", "PSQ")
         in_op = is_sub("IN")
         is_call = is_br & (cond == CONDS["CALL"])
-        is_ret = is_br & (cond == CONDS["RET"])
 
         # --- the ports ---------------------------------------------------------------------------
         ins = [getattr(self, name) for name, _ in prog.in_ports]
         outs = [getattr(self, name) for name, _ in prog.out_streams]
-        port_sel = marg[0:max(1, (len(ins) - 1).bit_length())]
+        port_sel = arg[0:max(1, (len(ins) - 1).bit_length())]
         in_data = Signal(32)
         in_valid = Signal()
         in_last = Signal()
@@ -212,20 +194,18 @@ class QrsSequencer(Checked, wiring.Component):
         d = Signal()                        # the digit: 0 low, 1 high
         step = Signal()                     # a digit step happens in this cycle
         xd = Signal(16)
-        m.d.comb += xd.eq(Mux(d, ah, al))
-        imm_digit = Mux(d, operand[10].replicate(16), Cat(operand, operand[10].replicate(5)))
+        imm_digit = Mux(d, 0, operand)              # unsigned: the high half is 0
         shifted = Mux(left_op, Cat(d & cd, xd[0:15]), Cat(xd[1:16], Mux(d, xd[15], ah[0])))
         in_digit = Mux(d, in_data[16:32], in_data[0:16])
         y = Signal(16)
         m.d.comb += y.eq((ram.rdata & rd_op.replicate(16)) | (imm_digit & imm_op.replicate(16))
                          | (shifted & shift_op.replicate(16)) | (in_digit & in_op.replicate(16)))
         load = is_op("LD", "LDI") | again | shift_op | in_op        # A = Y
-        inv = ~again & is_op("SUB", "CMP", "MAX", "MIN", "SBC", "CMPI")
-        with_carry = is_op("ADC", "SBC")
+        inv = ~again & is_op("SUB", "SUBI", "CMP", "MAX", "MIN", "CMPI")
         yv = Signal(16)
         m.d.comb += yv.eq(y ^ inv.replicate(16))
         total = Signal(17)
-        m.d.comb += total.eq(xd + yv + Mux(d, cd, Mux(with_carry, fc, inv)))
+        m.d.comb += total.eq(xd + yv + Mux(d, cd, inv))
         result = Signal(16)
         m.d.comb += result.eq(Mux(load, yv, total[0:16]))
         write_a = ~is_op("CMP", "CMPI") & ~(maxmin & ~again)
@@ -247,24 +227,23 @@ class QrsSequencer(Checked, wiring.Component):
         # --- data address: the operand's cell (line, ring field, direct) or the return stack ----
         second = Signal()                   # the high word of the cell
         cell = Signal(11)
-        stack = Signal()                    # a CALL or RET in this cycle
+        stack = Signal()                    # a CALL writes or a RET reads the return stack
         with m.If(stack):
-            m.d.comb += cell.eq(DIRECT_BASE + Mux(is_call, sp, (sp - 1)[0:4]))
+            m.d.comb += cell.eq(DIRECT_BASE + STACK_BASE + sp)
         with m.Elif(operand[10]):
             m.d.comb += cell.eq(Cat((x - operand[0:7])[0:7], operand[7:10], Const(0, 1)))
         with m.Elif(operand[9]):
             m.d.comb += cell.eq(Cat(operand[0:5], p, Const(1, 1)))
         with m.Else():
             m.d.comb += cell.eq(DIRECT_BASE + operand[0:8])
-        small = Signal(max(pcw, K_BITS, P_BITS))    # a register written to RAM (CALL, STK, STP)
-        with m.If(is_call):
-            m.d.comb += small.eq(pc + 1)
-        with m.Elif(is_op("STK") & ~d):
-            m.d.comb += small.eq(k)
-        with m.Elif(is_op("STP") & ~d):
-            m.d.comb += small.eq(p)
+        # the write data: a half of A (ST), or a register (CALL: the return address, STK, STP;
+        # their high word 0); xd is 0 for those (the adder is idle then)
+        small = is_call | is_op("STK", "STP")
         m.d.comb += [ram.addr.eq(Cat(second, cell)),
-                     ram.wdata.eq(Mux(is_call | is_op("STK", "STP"), small, xd))]
+                     ram.wdata.eq(xd | Mux(is_call, pc + 1, 0)
+                                  | Mux(is_op("STK") & ~d, k, 0) | Mux(is_op("STP") & ~d, p, 0))]
+
+        m.d.comb += xd.eq(Mux(d, ah, al) & ~small.replicate(16))
 
         # --- control -----------------------------------------------------------------------------
         done = Signal()                     # the current instruction ends in this cycle
@@ -274,17 +253,22 @@ class QrsSequencer(Checked, wiring.Component):
         m.d.comb += [fetch.en.eq(0), fetch.addr.eq(pc_next),
                      pc_next.eq(Mux(from_stack, ram.rdata[0:pcw], Mux(taken, ir[0:pcw], pc + 1)))]
 
-        # PSQ: bitlength(A) - 1 of the low half (0 for A <= 1)
-        top = Signal(4)
-        for i in range(16):
+        # PSQ: its shifts less one, bitlength(A) - 2, from the low half's bits 15..1 (A >= 2)
+        psq_cnt = Signal(4)
+        for i in range(1, 16):
             with m.If(al[i]):
-                m.d.comb += top.eq(i)
+                m.d.comb += psq_cnt.eq(i - 1)
 
         conds = {"EQ": fz, "NE": ~fz, "LT": fn, "GE": ~fn, "GT": ~fn & ~fz, "LE": fn | fz,
                  "CS": fc, "CC": ~fc, "F": ff, "NF": ~ff, "JMP": Const(1), "CALL": Const(1),
-                 "RET": Const(0), "DJNZ": k != 1}
+                 "DJNZ": k != 1}
         for i in range(2):
             conds[f"IV{i}"] = ins[i].valid if i < len(ins) else Const(0)
+        with m.If(is_br):
+            with m.Switch(cond):
+                for name, code in CONDS.items():
+                    with m.Case(code):
+                        m.d.comb += taken.eq(conds[name])
 
         with m.FSM():
             with m.State("BOOT"):
@@ -292,19 +276,11 @@ class QrsSequencer(Checked, wiring.Component):
                 m.next = "EXEC"
             with m.State("EXEC"):
                 with m.If(is_br):
-                    with m.Switch(cond):
-                        for name, code in CONDS.items():
-                            with m.Case(code):
-                                m.d.comb += taken.eq(conds[name])
                     with m.If(cond == CONDS["DJNZ"]):
                         m.d.sync += k.eq(k - 1)
                     with m.If(is_call):
-                        m.d.comb += [stack.eq(1), ram.we.eq(1)]
                         m.d.sync += sp.eq(sp + 1)
-                    with m.If(is_ret):
-                        m.d.comb += stack.eq(1)
-                        m.d.sync += sp.eq(sp - 1)
-                        m.next = "RET"
+                        m.next = "CALL"
                     with m.Else():
                         m.d.comb += done.eq(1)
                 with m.Elif(rd_op):
@@ -317,13 +293,13 @@ class QrsSequencer(Checked, wiring.Component):
                     m.next = "HIGH"
                 with m.Else():
                     with m.Switch(sub):
-                        with m.Case(MISC["SHR"], MISC["SHL"]):
+                        with m.Case(*SHIFT_CODES["SHL"], *SHIFT_CODES["SHR"]):
                             m.d.comb += step.eq(1)
-                            m.d.sync += cnt.eq(marg - 1)
+                            m.d.sync += cnt.eq(Cat(sub[0], arg[0:4]))
                             m.next = "HIGH"
                         with m.Case(MISC["PSQ"]):
-                            m.d.sync += cnt.eq(top - 1)
-                            with m.If(top == 0):
+                            m.d.sync += cnt.eq(psq_cnt)
+                            with m.If(al[1:16] == 0):
                                 m.d.comb += done.eq(1)
                             with m.Else():
                                 m.d.comb += step.eq(1)
@@ -332,14 +308,17 @@ class QrsSequencer(Checked, wiring.Component):
                             m.d.sync += x.eq(al)
                             m.d.comb += done.eq(1)
                         with m.Case(MISC["ADDX"]):
-                            m.d.sync += x.eq(x + marg)
+                            m.d.sync += x.eq(x + arg + 1)
                             m.d.comb += done.eq(1)
                         with m.Case(MISC["TAP"]):
                             m.d.sync += p.eq(al)
                             m.d.comb += done.eq(1)
                         with m.Case(MISC["ADDP"]):
-                            m.d.sync += p.eq(p + marg)
+                            m.d.sync += p.eq(p + arg + 1)
                             m.d.comb += done.eq(1)
+                        with m.Case(MISC["RET"]):
+                            m.d.comb += stack.eq(1)
+                            m.next = "RET"
                         with m.Case(MISC["TAK"]):
                             m.d.sync += k.eq(al)
                             m.d.comb += done.eq(1)
@@ -350,12 +329,12 @@ class QrsSequencer(Checked, wiring.Component):
                                 m.next = "HIGH"
                         with m.Case(MISC["OUT"]):
                             for i, reg in enumerate(field_regs.values()):
-                                with m.If(marg == i):
+                                with m.If(arg == i):
                                     m.d.sync += reg.eq(Cat(al, ah))
                             m.d.comb += done.eq(1)
                         with m.Case(MISC["SEND"]):
                             for i, v in enumerate(out_valid):
-                                with m.If(marg == i):
+                                with m.If(arg == i):
                                     m.d.sync += v.eq(1)
                             m.next = "SEND"
                         with m.Default():                     # NOP
@@ -381,12 +360,16 @@ class QrsSequencer(Checked, wiring.Component):
             with m.State("STORE"):
                 m.d.comb += [d.eq(1), second.eq(1), ram.we.eq(1), done.eq(1)]
                 m.next = "EXEC"
-            with m.State("RET"):
+            with m.State("CALL"):               # push the next word's address
+                m.d.comb += [stack.eq(1), ram.we.eq(1), done.eq(1)]
+                m.next = "EXEC"
+            with m.State("RET"):                # the return address arrives
                 m.d.comb += [from_stack.eq(1), done.eq(1)]
+                m.d.sync += sp.eq(sp - 1)
                 m.next = "EXEC"
             with m.State("SEND"):
                 for i, (o, v) in enumerate(zip(outs, out_valid)):
-                    with m.If((marg == i) & o.ready):
+                    with m.If((arg == i) & o.ready):
                         m.d.sync += v.eq(0)
                         m.d.comb += done.eq(1)
                         m.next = "EXEC"

@@ -110,7 +110,7 @@ def test_lag_limit_holds_the_input_and_counts_overruns():
     x = signal(600, seed=2)
     dut = BeatWindow(depth=DEPTH, length=LENGTH, max_late=LATE, spram=False)
     replayed, windows, stats = simulate(dut, x, [(10, 2)], hold=(400, 3000), o_hold=3000, seed=1)
-    assert dut.lag_limit == DEPTH - LATE - 1
+    assert dut.lag_limit == 128                 # the power of two up to DEPTH - LATE - 1
     assert replayed == [(v, int(i == len(x) - 1)) for i, v in enumerate(x)]
     assert windows == [x[2:2 + LENGTH]]
     assert stats["replay"]["pending"] > 2500 and stats["o"]["pending"] > 2900

@@ -206,7 +206,11 @@ def test_assembler_rejects_bad_programs():
         a.SHR(32)
     a = Asm("bad")
     a.LDI(5000)
-    with pytest.raises(ValueError, match="11 bits"):
+    with pytest.raises(ValueError, match="0 .. 2047"):
+        a.assemble()
+    a = Asm("bad")
+    a.LDI(-1)
+    with pytest.raises(ValueError, match="0 .. 2047"):
         a.assemble()
     a = Asm("bad")
     a.var("x")
