@@ -99,7 +99,10 @@ def build(board: str, model=None, parallel: int = 1, baud: int = DEFAULT_BAUD, r
 
     b = get_board(board)
     check_app(app)
-    m = modelfile.load(model if model is not None or app == "classifier" else default_model(app))
+    if model is None and app != "classifier":
+        from ternecg.paths import relative
+        model = relative(default_model(app))
+    m = modelfile.load(model)
     setup_env()
     BoardTop.check_arguments(m, board, parallel=parallel, baud=baud, app=app)
     top = BoardTop(m, board, parallel=parallel, baud=baud, app=app)

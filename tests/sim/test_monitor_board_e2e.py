@@ -41,6 +41,7 @@ from ternecg.boards import protocol as P
 from ternecg.boards.host import open_port
 from ternecg.boards.monitor_core import MonitorBoardCore
 from ternecg.boards.uart import UARTRx, UARTTx
+from ternecg.errors import TernEcgError
 from ternecg.boards.monitor_host import MonitorClient, read_csv, run_signal
 from ternecg.golden import annotate, excerpts, monitor
 from ternecg.golden.spec import modelfile
@@ -396,8 +397,9 @@ def test_realtime_pacing(board, model, excerpt, tmp_path):
     check_exact(model, x, s, tmp_path, "realtime")
 
 
-def test_classifier_board_is_refused_by_version(board):
-    """The monitor board answers a version-1 PING with ERROR VERSION (in version 2 framing)."""
+def test_classifier_host_and_frames_are_refused_by_version(board):
+    """The monitor board answers a version-1 PING with ERROR VERSION (in version 2 framing), and
+    the beat classifier's host (boards/host.py) names it."""
     client = MonitorClient(board.port, timeout=TIMEOUT, retries=0)
     board.port.write(P.encode_ping(3))
     board.port.flush()
@@ -406,3 +408,7 @@ def test_classifier_board_is_refused_by_version(board):
     while ("VERSION", 1) not in got and time.monotonic() < deadline:
         got += [(m.name, m.detail) for m in client.events(0.1) if isinstance(m, P.Error)]
     assert ("VERSION", 1) in got
+    # the beat classifier's host says what the board is
+    from ternecg.boards.host import Client
+    with pytest.raises(TernEcgError, match="speaks protocol version 2: it holds the monitor bitstream"):
+        Client(board.port, timeout=TIMEOUT, retries=0, name="the board").ping()
