@@ -1,17 +1,17 @@
 """The live arrhythmia monitor: raw samples in, labelled beats out (docs/arithmetic.md section 10).
 
-    samples -> BeatWindow (ring) --replay--> FrontEnd (detector, beats, RR codes)
-                   ^   |                         |  windows (ring address)   | beats {index, codes}
-                   |   +-- o (240 samples) --> Accelerator.i                 v
-                   +-------------------------------------------------- beat slot -> Accelerator.rr
-                                                Accelerator.o {cls, logits} + slot index -> beats
+    samples -> SampleRing --replay--> FrontEnd (detector, history, beats, RR codes)
+                                         |  windows (240 samples)   | beats {index, codes}
+                                         v                          v
+                                  Accelerator.i          beat slot -> Accelerator.rr
+                                  Accelerator.o {cls, logits} + slot index -> beats
 
 The front end decides each beat one beat late (its post interval), handing the accelerator the
-beat's window as soon as it has arrived and the beat's index and RR codes when it is decided; a
-one-beat *slot* pairs the index with the accelerator's result (results come in window order).
-Every sample goes through the beat window's ring, and the front end reads it back from there, so
-while a hand-over waits for the accelerator only the ring fills: the input is not held up (section
-10.4; hw/beat_window.py).
+beat's window (from its own history of the record's samples) as soon as it has arrived and the
+beat's index and RR codes when it is decided; a one-beat *slot* pairs the index with the
+accelerator's result (results come in window order). Every sample goes through an input ring, and
+the front end reads it back from there, so while a hand-over waits for the accelerator only the
+ring fills: the input is not held up (section 10.4; hw/sample_ring.py).
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ from amaranth.lib.wiring import In, Out, connect, flipped
 
 from ternecg.golden.spec.modelfile import IntModel
 
-from .beat_window import SAMPLE_LAYOUT, BeatWindow
 from .checks import Checked, check_int
-from .qrs_ram import check_spram
 from .qrs_front_end import FrontEnd
 from .qrs_program import MAX_RR_LOCAL
+from .qrs_ram import check_spram
+from .sample_ring import SAMPLE_LAYOUT, SampleRing
 from .top import Accelerator
 
 __all__ = ["Monitor", "STATUS_LAYOUT"]
 
-#: ``beats``: beats emitted since reset; ``overruns``: input samples that found the ring full
+#: ``beats``: beats emitted since reset; ``overruns``: input samples that found the input ring full
 STATUS_LAYOUT = data.StructLayout({"beats": unsigned(32), "overruns": unsigned(16)})
 
 
@@ -40,7 +40,7 @@ class Monitor(Checked, wiring.Component):
     :class:`ternecg.golden.monitor.MonitorStream` (and :func:`ternecg.golden.monitor.run`).
 
     Built around an :class:`~ternecg.hw.top.Accelerator` of ``model`` (through its public
-    ``i``, ``rr`` and ``o`` streams only), a :class:`~ternecg.hw.beat_window.BeatWindow` and a
+    ``i``, ``rr`` and ``o`` streams only), a :class:`~ternecg.hw.sample_ring.SampleRing` and a
     :class:`~ternecg.hw.qrs_front_end.FrontEnd`.
 
     Parameters
@@ -63,7 +63,7 @@ class Monitor(Checked, wiring.Component):
         One transfer per beat, in R-peak order: the R-peak sample index in its record, the class
         and the logits (RR terms included), as the accelerator's ``o``.
     status : ``Out(STATUS_LAYOUT)``
-        Beats emitted and overruns (hw/beat_window.py) since reset.
+        Beats emitted and overruns (hw/sample_ring.py) since reset.
     model_id : ``Out(32)``
         The accelerator's model id.
 
@@ -94,9 +94,9 @@ class Monitor(Checked, wiring.Component):
         self._acc = Accelerator(model, parallel)
         cfg = model.cfg
         self._has_rr = bool(cfg.rr_bits)
-        self._win = BeatWindow(depth=2048, length=240, spram=spram)
+        self._ring = SampleRing(spram=spram)
         self._fe = FrontEnd(local=cfg.rr_local if self._has_rr else 8,
-                            bits=cfg.rr_bits if self._has_rr else 4, ring=2048, spram=spram)
+                            bits=cfg.rr_bits if self._has_rr else 4, spram=spram)
         result = self._acc.result_layout
         self.beat_layout = data.StructLayout({"index": unsigned(32), "cls": result["cls"].shape,
                                               "logits": result["logits"].shape})
@@ -116,8 +116,8 @@ class Monitor(Checked, wiring.Component):
         return self._fe
 
     @property
-    def beat_window(self):
-        return self._win
+    def sample_ring(self):
+        return self._ring
 
     def param_roms(self):
         """The accelerator's parameter ROMs (hw/params.py): what a bitstream patch replaces."""
@@ -125,23 +125,22 @@ class Monitor(Checked, wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.window = win = self._win
+        m.submodules.window = ring = self._ring       # "window": the name the board reports use
         m.submodules.front_end = fe = self._fe
         m.submodules.accelerator = acc = self._acc
 
-        connect(m, flipped(self.samples), win.samples)
-        connect(m, win.replay, fe.samples)
-        connect(m, fe.windows, win.windows)
+        connect(m, flipped(self.samples), ring.samples)
+        connect(m, ring.replay, fe.samples)
 
         # window samples -> the accelerator (with the end-of-beat flag if its input has one)
         shape = acc.i.payload.shape()
-        m.d.comb += [acc.i.valid.eq(win.o.valid), win.o.ready.eq(acc.i.ready)]
+        m.d.comb += [acc.i.valid.eq(fe.windows.valid), fe.windows.ready.eq(acc.i.ready)]
         if isinstance(shape, data.StructLayout):
-            m.d.comb += acc.i.payload.sample.eq(win.o.payload.sample)
+            m.d.comb += acc.i.payload.sample.eq(fe.windows.payload.sample)
             if "last" in dict(shape):
-                m.d.comb += acc.i.payload.last.eq(win.o.payload.last)
+                m.d.comb += acc.i.payload.last.eq(fe.windows.payload.last)
         else:
-            m.d.comb += acc.i.payload.eq(win.o.payload.sample)
+            m.d.comb += acc.i.payload.eq(fe.windows.payload.sample)
 
         # the beat slot: the index (and RR codes) of the beat whose result comes next
         full = Signal()
@@ -165,7 +164,7 @@ class Monitor(Checked, wiring.Component):
             self.beats.payload.cls.eq(acc.o.payload.cls),
             self.beats.payload.logits.eq(acc.o.payload.logits),
             self.status.beats.eq(count),
-            self.status.overruns.eq(win.overruns),
+            self.status.overruns.eq(ring.overruns),
             self.model_id.eq(acc.model_id),
         ]
         with m.If(self.beats.valid & self.beats.ready):

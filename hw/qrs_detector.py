@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from ternecg.errors import TernEcgError
 from ternecg.golden.spec.qrs import qrs_params
 
-from .beat_window import SAMPLE_LAYOUT
+from .sample_ring import SAMPLE_LAYOUT
 from .checks import Checked, check_int
 from .qrs_ram import check_spram
 from .qrs_program import detector_program

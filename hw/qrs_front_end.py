@@ -1,4 +1,4 @@
-"""The monitor's front end: R-peak detector, beats and their RR codes on one micro-sequencer."""
+"""The monitor's front end: R-peak detector, beats, their windows and RR codes on one micro-sequencer."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from amaranth.hdl import Module, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .beat_window import SAMPLE_LAYOUT
+from ternecg.golden.spec.normalize import RAW_BITS
+
 from .checks import Checked, check_int
+from .qrs_program import MAX_RR_BITS, MAX_RR_LOCAL, WINDOW_LAST, front_end_program
 from .qrs_ram import check_spram
-from .qrs_program import MAX_RR_BITS, MAX_RR_LOCAL, front_end_program
 from .qrs_sequencer import QrsSequencer
+from .sample_ring import SAMPLE_LAYOUT
 
 __all__ = ["FrontEnd"]
 
@@ -21,23 +23,21 @@ class FrontEnd(Checked, wiring.Component):
     One program of the front-end micro-sequencer (hw/qrs_program.py ``front_end_program``): the
     R-peak detector of section 9 (the same code as :class:`~ternecg.hw.qrs_detector.QrsDetector`),
     the beats of 10.1 (detections whose window lies inside the record), their RR codes of 10.2
-    (the code of :class:`~ternecg.hw.rr_unit.RRUnit`) and the order of 10.4. When a beat's window
-    has arrived, the previous beat is decided: ``beats`` carries it (its R-peak index and codes),
-    then ``windows`` the ring address of the new beat's first window sample (the ring of
-    hw/beat_window.py, which holds every sample at consecutive addresses across records: the
-    front end counts them). At the end of a record (``last``): the detector's flush, the last
-    beat with post = pre.
+    (the code of :class:`~ternecg.hw.rr_unit.RRUnit`), their windows (10.2, from the program's
+    history of the record's last 2,048 samples, in the sequencer's RAM) and the order of 10.4.
+    When a beat's window has arrived, the previous beat is decided: ``beats`` carries it (its
+    R-peak index and codes), then ``windows`` the new beat's 240 samples, ``last`` on the final
+    one. At the end of a record (``last``): the detector's flush, the last beat with post = pre.
 
-    The front end reads its samples from the beat window's ``replay`` stream, so a send that
-    waits (for the accelerator) only lets the ring fill; it never makes the input wait.
+    In the monitor the front end reads its samples from an input ring (hw/sample_ring.py), so a
+    send that waits (for the accelerator) only lets the ring fill; it never makes the input
+    wait.
 
     Parameters
     ----------
     local, bits : int (keyword-only)
         ``rr_local`` and ``rr_bits`` of the model (the codes); a model without an RR path uses
         the defaults and ignores ``codes``.
-    ring : int (keyword-only)
-        The beat window's ring size (addresses are taken modulo it).
     spram : bool or None (keyword-only)
         The data RAM (hw/qrs_ram.py).
 
@@ -47,8 +47,8 @@ class FrontEnd(Checked, wiring.Component):
         The record's raw samples (from the ring).
     beats : ``Out(stream.Signature({index: 32, codes: 3 * bits}))``
         A decided beat: its R-peak sample index in the record and its RR codes.
-    windows : ``Out(stream.Signature(unsigned(bits(ring))))``
-        The ring address of a beat's window (its sample ``r - 120``).
+    windows : ``Out(stream.Signature(SAMPLE_LAYOUT))``
+        A beat's window: the raw samples ``r - 120 .. r + 119``, ``last`` on the final one.
 
     Raises
     ------
@@ -57,23 +57,19 @@ class FrontEnd(Checked, wiring.Component):
     """
 
     @classmethod
-    def check_arguments(cls, *, local=8, bits=4, ring=2048, spram=None):
+    def check_arguments(cls, *, local=8, bits=4, spram=None):
         check_spram("FrontEnd", spram)
         check_int("FrontEnd", "local", local, minimum=1, maximum=MAX_RR_LOCAL)
         check_int("FrontEnd", "bits", bits, minimum=1, maximum=MAX_RR_BITS)
-        check_int("FrontEnd", "ring", ring, minimum=256)
-        if ring & (ring - 1):
-            raise ValueError(f"FrontEnd ring must be a power of two, not {ring}")
 
-    def __init__(self, *, local=8, bits=4, ring=2048, spram=None):
+    def __init__(self, *, local=8, bits=4, spram=None):
         self._program = front_end_program(local=local, bits=bits)
         self._spram = spram
-        self._abits = (ring - 1).bit_length()
         self.beat_layout = data.StructLayout({"index": unsigned(32), "codes": unsigned(3 * bits)})
         super().__init__({
             "samples": In(stream.Signature(SAMPLE_LAYOUT)),
             "beats": Out(stream.Signature(self.beat_layout)),
-            "windows": Out(stream.Signature(unsigned(self._abits))),
+            "windows": Out(stream.Signature(SAMPLE_LAYOUT)),
         })
 
     @property
@@ -94,7 +90,8 @@ class FrontEnd(Checked, wiring.Component):
             self.beats.payload.codes.eq(seq.beats.payload.codes),
             seq.beats.ready.eq(self.beats.ready),
             self.windows.valid.eq(seq.windows.valid),
-            self.windows.payload.eq(seq.windows.payload.value[0:self._abits]),
+            self.windows.payload.sample.eq(seq.windows.payload.value[0:RAW_BITS]),
+            self.windows.payload.last.eq(seq.windows.payload.value[WINDOW_LAST.bit_length() - 1]),
             seq.windows.ready.eq(self.windows.ready),
         ]
         return m

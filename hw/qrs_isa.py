@@ -4,7 +4,8 @@ The R-peak detector (docs/arithmetic.md section 9), the RR codes (section 6) and
 beat bookkeeping (section 10.4) run as *programs* on one small sequencer (hw/qrs_sequencer.py):
 a 32-bit accumulator machine with a 16-bit instruction ROM (iCE40 block RAM, 256 words each) and a
 16-bit data RAM (one iCE40 UP5K SPRAM, hw/qrs_ram.py) that holds the delay lines, the candidate
-table, the return stack and every register of the detector. This module defines the instruction
+table, the return stack, every register of the detector and the history of raw samples the
+beat windows are cut from. This module defines the instruction
 set and assembles programs written in Python (hw/qrs_program.py); hw/qrs_model.py runs them
 instruction by instruction; the gateware runs the same words. As with the conv engine
 (hw/schedule.py -> hw/engine.py), the hardware stays a thin interpreter and the algorithm is data
@@ -22,9 +23,9 @@ Machine state
 ``N`` = bit 31 of the result, ``Z`` = result == 0, ``C`` = carry out; for a subtraction ``C`` =
 no borrow, i.e. ``A >= M`` unsigned; ``LD``/``LDI`` set ``N Z`` of the value and keep ``C``;
 shifts, ``IN`` and the register transfers keep every flag). ``F`` the ``last`` flag of the latest
-``IN``.  ``X`` 7-bit delay-line position, ``P`` 5-bit ring entry, ``K`` 8-bit loop counter,
-``SP`` 4-bit return stack pointer, ``PC``. Data memory: 2,048 cells of 32 bits, each two 16-bit
-RAM words (low word first).
+``IN``.  ``X`` 11-bit position (delay lines use its low 7 bits), ``P`` 5-bit ring entry, ``K``
+8-bit loop counter, ``SP`` 4-bit return stack pointer, ``PC``. Data memory: 4,096 cells of 32
+bits, each two 16-bit RAM words (low word first).
 
 Memory map and operands (11-bit field)
 --------------------------------------
@@ -33,12 +34,15 @@ Cells 0..1023 are eight delay lines of 128 cells; lines 6 and 7 are also the 256
 line 6, in the clearing loop over ``X``; 0..15 are the *hot* cells that short instructions
 name), 128..239 persistent scalars, 240..255 the return stack (one entry per cell). Cells
 1024..2047 are 32 ring entries of 32 fields (entry ``j``, field ``f``: cell ``1024 + 32 j + f``).
+Cells 2048..4095 are the *history*: cell ``2048 + X`` (a record's raw sample ``n`` in cell
+``2048 + n mod 2048``).
 
 ``1 lll ggggggg``  line ``l`` (0..7) at lag ``g``: cell ``l * 128 + ((X - g) mod 128)``. A delay
                    line keeps ``v[n]`` in cell ``l * 128 + n mod 128``, so with ``X = n mod 128``
                    the operand ``line(l, g)`` is ``v[n - g]`` (``g`` <= 127). Programs use lines
                    0..5; line 6 is the cleared scalars.
 ``01 0000 fffff``  ring field ``f`` (0..31) of entry ``P``: cell ``1024 + 32 P + f``.
+``01 1000 00000``  the history at ``X``: cell ``2048 + X``.
 ``00 0 aaaaaaaa``  direct cell ``a`` (0..255): cell ``768 + a``.
 
 Instruction words (16 bits)
@@ -82,7 +86,7 @@ MISC (argument ``a``, 7 bits; the short form has ``a = 0``): ``SHL k`` and ``SHR
 arithmetic shift right, by ``k`` = 1..31: sub-operations 12, 13 and 14, 15 with ``k - 1 = 2 a +
 (s mod 2)``, so that the short forms shift by 1 and 2; ``2 k`` cycles), ``PSQ`` (``A = A <<
 (bitlength(A) - 1)`` for ``0 <= A < 2^16``, 0 stays 0; ``max(1, 2 (bitlength - 1))`` cycles),
-``TAX`` (X = A mod 128), ``ADDX k`` (X += k, ``k = a + 1`` with ``a`` signed: -63..64), ``TAP``
+``TAX`` (X = A mod 2048), ``ADDX k`` (X += k mod 2048, ``k = a + 1`` with ``a`` signed: -63..64), ``TAP``
 (P = A mod 32), ``ADDP k`` (P += k mod 32, as ``ADDX``), ``TAK`` (K = A mod 256), ``IN p`` (wait
 for input ``p``; A = its data, F = its ``last``; two cycles plus the wait; ``ready`` is high
 while the port has no data and in the transfer cycle, the second), ``OUT f`` (output field ``f``
@@ -105,6 +109,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["OPS", "MISC", "SHORT_OPS", "CONDS", "CELLS", "LINE_CELLS", "LINES", "DIRECT_BASE",
            "HOT_BASE", "HOT_CELLS", "RING_BASE", "RING_ENTRIES", "RING_FIELDS", "STACK_BASE",
+           "HISTORY_BASE", "HISTORY_CELLS", "HISTORY_OPERAND", "X_BITS",
            "STACK_DEPTH", "ROM_WORDS", "K_BITS", "P_BITS", "Program", "Asm", "Instr",
            "decode_word", "line", "direct", "pointer", "misc_operand", "short_operand", "cycles"]
 
@@ -129,7 +134,7 @@ CONDS = {name: i for i, name in enumerate(
 SHORT_OPS = {name: i for name, i in OPS.items() if i < 8}
 
 #: data memory: cells of 32 bits (two 16-bit RAM words each)
-CELLS = 2048
+CELLS = 4096
 LINE_CELLS = 128                 # one delay line
 LINES = 6                        # delay lines a program may declare (lines 6, 7: direct cells)
 CLEAR_LINE = 6                   # line 6 = the direct cells 0..127 (cleared at a record start)
@@ -144,13 +149,16 @@ STACK_DEPTH = 16
 RING_BASE = 1024                 # ring entry j, field f: cell RING_BASE + 32 j + f
 RING_ENTRIES = 32
 RING_FIELDS = 32
+HISTORY_BASE = 2048              # the history: cell HISTORY_BASE + X
+HISTORY_CELLS = 2048
+HISTORY_OPERAND = 0x300
 #: largest program: 1,024 words of 16 bits (the 10-bit branch targets); every 256 words are
 #: one iCE40 block RAM
 ROM_WORDS = 1024
 #: register widths
 K_BITS = 8
 P_BITS = 5
-X_BITS = 7
+X_BITS = 11
 #: the shift count field (SHR / SHL by 1..31)
 MAX_SHIFT = 31
 
@@ -185,6 +193,8 @@ def operand_cell(operand: int, x: int, p: int) -> int:
     """The cell an 11-bit memory operand names with ``X = x`` and ``P = p``."""
     if operand & 0x400:
         return ((operand >> 7) & 7) * LINE_CELLS + ((x - operand) & 0x7F)
+    if operand & 0x300 == 0x300:
+        return HISTORY_BASE + x % HISTORY_CELLS
     if operand & 0x200:
         return RING_BASE + RING_FIELDS * (p & 0x1F) + (operand & 0x1F)
     return DIRECT_BASE + (operand & 0xFF)
@@ -223,6 +233,8 @@ class Instr:
 def operand_text(operand: int) -> str:
     if operand & 0x400:
         return f"L{(operand >> 7) & 7}[{operand & 0x7F}]"
+    if operand & 0x300 == 0x300:
+        return "H[X]"
     if operand & 0x200:
         return f"[P.{operand & 0x1F}]"
     return f"[{operand & 0xFF}]"
@@ -372,6 +384,10 @@ class Asm:
 
     def at(self, line_name: str, lag: int):
         return ("line", self._lines[line_name], lag)
+
+    def history(self):
+        """The history cell at ``X`` (cell ``2048 + X``)."""
+        return ("raw", HISTORY_OPERAND)
 
     def scalars(self, lag: int = 0):
         """Line operand over the cleared scalar cells (direct 0..127), for a loop over ``X``."""

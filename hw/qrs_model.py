@@ -18,13 +18,14 @@ from __future__ import annotations
 import random
 from collections import deque
 
-from .qrs_isa import (CELLS, CONDS, DIRECT_BASE, K_BITS, LINE_CELLS, P_BITS,
-                      RING_BASE, RING_FIELDS, STACK_BASE, STACK_DEPTH, decode_word)
+from .qrs_isa import (CELLS, CONDS, DIRECT_BASE, HISTORY_BASE, K_BITS, LINE_CELLS, P_BITS,
+                      RING_BASE, RING_FIELDS, STACK_BASE, STACK_DEPTH, X_BITS, decode_word)
 
 __all__ = ["Machine", "MachineError"]
 
 M32 = 0xFFFFFFFF
 K_MASK = (1 << K_BITS) - 1
+X_MASK = (1 << X_BITS) - 1
 P_MASK = (1 << P_BITS) - 1
 
 # one integer kind per instruction (memory ops, immediates, MISC, branches)
@@ -121,6 +122,8 @@ class Machine:
                 if kind <= STP:                                  # memory operand
                     if arg & 0x400:
                         cell = ((arg >> 7) & 7) * LINE_CELLS + ((x - arg) & 0x7F)
+                    elif arg & 0x300 == 0x300:
+                        cell = HISTORY_BASE + x
                     elif arg & 0x200:
                         cell = RING_BASE + RING_FIELDS * p + (arg & 0x1F)
                     else:
@@ -224,10 +227,10 @@ class Machine:
                     else:
                         cycles += 1
                 elif kind == K["TAX"]:
-                    x = a & 0x7F
+                    x = a & X_MASK
                     cycles += 1
                 elif kind == K["ADDX"]:
-                    x = (x + arg) & 0x7F
+                    x = (x + arg) & X_MASK
                     cycles += 1
                 elif kind == K["TAP"]:
                     p = a & P_MASK

@@ -7,8 +7,9 @@ Three programs, assembled from the same readable pieces:
   same samples as :class:`ternecg.golden.qrs.QrsStream`, plus an end-of-record marker.
 * :func:`rr_program` — the RR codes of section 6 / 10.2 over a stream of R peaks.
 * :func:`front_end_program` — the monitor's front end (section 10.4): the detector, the beats
-  (windows inside the record), their RR codes one beat late, and the hand-over of windows and
-  beats to the beat window and the accelerator under credit flow control.
+  (windows inside the record), their RR codes one beat late, and the hand-over of each beat's
+  window (its 240 raw samples, from the history of the record's samples the program keeps) and
+  of each decided beat to the accelerator.
 
 Memory layout (cells of 32 bits, hw/qrs_isa.py): delay lines ``u a c e q m`` of 128 positions
 each (lines 0..5, indexed by the sample position mod 128, so ``at("m", 60)`` is ``m[n - 60]`` with
@@ -174,7 +175,8 @@ class _Detector:
         a.LD("spk").SHR(2).ST("tmp").LD("spk").SUB("tmp").ST("spk")
         a.LD("npk").SHR(2).ST("tmp").LD("npk").SUB("tmp").ST("npk")
         a.LD("t").CALL("deadline").LDI(0).ST("tcount")
-        a.label("s_end").LD("n").ADDI(1).ST("n").RET()
+        a.comment("n += 1; X = n (the history position of the next sample)")
+        a.label("s_end").LD("n").ADDI(1).ST("n").TAX().RET()
 
     def thr1(self):
         """A = THR1 = max(NPK + ((SPK - NPK) >> 2), F)."""
@@ -368,21 +370,25 @@ def rr_program(*, local: int = 8, bits: int = 4) -> Program:
     return a.assemble()
 
 
-#: the front end's output streams: decided beats ``{index, codes}``, windows ``{index: ring address}``
+#: the front end's output streams: decided beats ``{index, codes}``, window samples
+#: ``{value: sample | last << 11}``
 STREAM_BEAT, STREAM_WINDOW = 0, 1
+#: the ``last`` flag of a window sample (bit 11 of the stream's value)
+WINDOW_LAST = 1 << 11
 
 
-def front_end_program(*, local: int = 8, bits: int = 4, fs: int = 360, ring: int = 2048) -> Program:
+def front_end_program(*, local: int = 8, bits: int = 4, fs: int = 360) -> Program:
     """The monitor's front end (docs/arithmetic.md 10.4) on one sequencer.
 
     Input port 0: the record's raw samples in order (``last`` on a record's final sample), read
-    out of the beat window's ring (hw/beat_window.py), so that this program may fall behind the
-    input while a send waits. Two output streams: for every beat (a detection whose window lies
-    inside the record), when its window has arrived, first the previous beat's decision on
-    ``beats`` (``value``: its R peak; the field ``codes``), then on ``windows`` the ring address of
-    its window's first sample (``value``);
-    at the end of a record the flush of 9.5, and the last beat's decision (post = pre). The ring
-    address of the record's first sample is kept across records (the ring runs on)."""
+    out of the input ring (hw/sample_ring.py), so that this program may fall behind the input
+    while a send waits. Each sample also goes into the program's history (the last 2,048 samples
+    of the record). Two output streams: for every beat (a detection whose window lies inside the
+    record), when its window has arrived, first the previous beat's decision on ``beats``
+    (``value``: its R peak; the field ``codes``), then on ``windows`` the window's 240 raw
+    samples ``x[r - 120 .. r + 119]`` from the history (``value``: the sample, with
+    :data:`WINDOW_LAST` on the last one); at the end of a record the flush of 9.5 (its samples
+    stay out of the history), and the last beat's decision (post = pre)."""
     P = qrs_params(fs)
     a, det = _detector_asm(P, "front_end")
     a.out_fields = [("codes", 3 * bits)]
@@ -390,17 +396,16 @@ def front_end_program(*, local: int = 8, bits: int = 4, fs: int = 360, ring: int
     a.in_ports = [("samples", 11)]
     rr = _RR(a, local=local, bits=bits)
     a.var("nrec", "fcnt", "wait")
-    a.var("gbase", persistent=True)
-    a.label("reset").LDI(0).ST("gbase")
     a.label("record")
     det.init()
-    a.comment("9.2: x0 is the record's first sample").IN(0).ST("x").ST("x0").JMP("main_x")
-    a.label("main").IN(0).ST("x")
-    a.label("main_x").CALL("take_check").CALL("sample").BF("end").JMP("main")
+    a.comment("9.2: x0 is the record's first sample; the history position X = n = 0")
+    a.LDI(0).TAX().IN(0).ST("x0").JMP("main_x")
+    a.label("main").IN(0)
+    a.label("main_x").ST("x").ST(a.history()).CALL("take_check").CALL("sample").BF("end").JMP("main")
     a.label("end").comment("10.4: flush the detector; the last beat is decided with post = pre")
     a.LD("n").ST("nrec").LDI(P.flush).ST("fcnt")
     a.label("flush").CALL("sample").LD("fcnt").ADDI(-1).ST("fcnt").BNE("flush")
-    a.CALL("last").LD("gbase").ADD("nrec").ST("gbase").JMP("record")
+    a.CALL("last").JMP("record")
     a.label("report").comment("10.1: a detection with r < 120 is not a beat (nrec > 0: flushing)")
     a.LD("cr").ADDI(-HALF).BCC("rp_r").LD("nrec").BEQ("rp_w")
     a.comment("in the flush: a beat if its window ends inside the record, taken at once")
@@ -413,8 +418,10 @@ def front_end_program(*, local: int = 8, bits: int = 4, fs: int = 360, ring: int
     a.label("rp_r").RET()
 
     def on_take():
-        a.comment("WINDOW: the ring address of r - 120")
-        a.LD("gbase").ADD("rn").ADDI(-HALF).SEND(STREAM_WINDOW)
+        a.comment("WINDOW: x[r - 120 .. r + 119] from the history, the last one flagged")
+        a.LD("rn").ADDI(-HALF).TAX().LDI(2 * HALF - 1).TAK()
+        a.label("wnd").LD(a.history()).SEND(STREAM_WINDOW).ADDX(1).DJNZ("wnd")
+        a.LD(a.history()).ADDI(WINDOW_LAST - 1).ADDI(1).SEND(STREAM_WINDOW)
 
     a.label("beat").LD("acc").OUT(0).LD("rc").SEND(STREAM_BEAT).RET()
     rr.emit("beat", on_take)

@@ -28,7 +28,7 @@ from .qrs_ram import SinglePortRam
 
 __all__ = ["QrsSequencer"]
 
-RAM_WORDS = 2 * CELLS            # 4,096 words of 16 bits
+RAM_WORDS = 2 * CELLS            # 8,192 words of 16 bits
 
 
 def in_layout(width):
@@ -224,14 +224,16 @@ class QrsSequencer(Checked, wiring.Component):
                 with m.If(~keep_c):
                     m.d.sync += fc.eq(total[16])
 
-        # --- data address: the operand's cell (line, ring field, direct) or the return stack ----
+        # --- data address: the operand's cell (line, ring field, history, direct) or the stack ---
         second = Signal()                   # the high word of the cell
-        cell = Signal(11)
+        cell = Signal(12)
         stack = Signal()                    # a CALL writes or a RET reads the return stack
         with m.If(stack):
             m.d.comb += cell.eq(DIRECT_BASE + STACK_BASE + sp)
         with m.Elif(operand[10]):
-            m.d.comb += cell.eq(Cat((x - operand[0:7])[0:7], operand[7:10], Const(0, 1)))
+            m.d.comb += cell.eq(Cat((x[0:7] - operand[0:7])[0:7], operand[7:10]))
+        with m.Elif(operand[9] & operand[8]):
+            m.d.comb += cell.eq(Cat(x, Const(1, 1)))
         with m.Elif(operand[9]):
             m.d.comb += cell.eq(Cat(operand[0:5], p, Const(1, 1)))
         with m.Else():
@@ -308,7 +310,7 @@ class QrsSequencer(Checked, wiring.Component):
                             m.d.sync += x.eq(al)
                             m.d.comb += done.eq(1)
                         with m.Case(MISC["ADDX"]):
-                            m.d.sync += x.eq(x + arg + 1)
+                            m.d.sync += x.eq(x + arg.as_signed() + 1)
                             m.d.comb += done.eq(1)
                         with m.Case(MISC["TAP"]):
                             m.d.sync += p.eq(al)

@@ -1,6 +1,6 @@
 """``ternecg monitor-report``: the monitor's front end on the iCE40 UP5K (area, timing, cycles).
 
-The front end (:class:`~ternecg.hw.qrs_front_end.FrontEnd` + :class:`~ternecg.hw.beat_window.BeatWindow`,
+The front end (:class:`~ternecg.hw.qrs_front_end.FrontEnd` + :class:`~ternecg.hw.sample_ring.SampleRing`,
 wired as in :class:`~ternecg.hw.monitor.Monitor`, their RAMs in SPRAM) is synthesized alone with
 Yosys ``synth_ice40`` and placed and routed by nextpnr-ice40 (UP5K, sg48, seed 1) inside a thin
 pin wrapper (a serial-in sample register, the outputs XOR-folded to 8 pins: a few dozen cells,
@@ -38,28 +38,27 @@ class FrontEndPins(wiring.Component):
     ``sin``; the window samples, the beats and the overrun count leave XOR-folded on ``fold``."""
 
     def __init__(self, *, local=32, bits=4):
-        from ternecg.hw.beat_window import BeatWindow
         from ternecg.hw.qrs_front_end import FrontEnd
+        from ternecg.hw.sample_ring import SampleRing
         self._fe = FrontEnd(local=local, bits=bits, spram=True)
-        self._win = BeatWindow(spram=True)
+        self._ring = SampleRing(spram=True)
         super().__init__({"sin": In(1), "shift": In(1), "valid_in": In(1), "ready_out": In(1),
                           "ready_in": Out(1), "valid_out": Out(1), "fold": Out(8)})
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.front_end = fe = self._fe
-        m.submodules.window = win = self._win
-        connect(m, win.replay, fe.samples)
-        connect(m, fe.windows, win.windows)
+        m.submodules.window = ring = self._ring
+        connect(m, ring.replay, fe.samples)
         sample = Signal(12)
         with m.If(self.shift):
             m.d.sync += sample.eq(Cat(self.sin, sample[:-1]))
-        m.d.comb += [win.samples.payload.eq(sample), win.samples.valid.eq(self.valid_in),
-                     self.ready_in.eq(win.samples.ready),
-                     fe.beats.ready.eq(self.ready_out), win.o.ready.eq(self.ready_out),
-                     self.valid_out.eq(fe.beats.valid | win.o.valid)]
+        m.d.comb += [ring.samples.payload.eq(sample), ring.samples.valid.eq(self.valid_in),
+                     self.ready_in.eq(ring.samples.ready),
+                     fe.beats.ready.eq(self.ready_out), fe.windows.ready.eq(self.ready_out),
+                     self.valid_out.eq(fe.beats.valid | fe.windows.valid)]
         fold = 0
-        for v in (Value.cast(fe.beats.payload), Value.cast(win.o.payload), win.overruns):
+        for v in (Value.cast(fe.beats.payload), Value.cast(fe.windows.payload), ring.overruns):
             for k in range(0, len(v), 8):
                 fold = fold ^ v[k:k + 8]
         m.d.sync += self.fold.eq(fold)

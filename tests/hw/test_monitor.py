@@ -32,7 +32,7 @@ def test_interface(inter):
     assert layout["logits"].shape == dut.accelerator.result_layout["logits"].shape
     assert STATUS_LAYOUT["beats"].width == 32
     assert set(dut.param_roms()) == set(dut.accelerator.param_roms())
-    assert dut.beat_window.depth == 2048 and dut.beat_window.length == 240
+    assert dut.sample_ring.depth == 256
     Fragment.get(dut, None)
 
 

@@ -11,7 +11,7 @@ from ternecg.golden.spec.rr import record_codes
 from ternecg.hw import qrs_isa
 from ternecg.hw.qrs_isa import Asm, decode_word
 from ternecg.hw.qrs_model import Machine, MachineError
-from ternecg.hw.qrs_program import (HALF, STREAM_BEAT, STREAM_WINDOW, detector_program,
+from ternecg.hw.qrs_program import (HALF, STREAM_BEAT, STREAM_WINDOW, WINDOW_LAST, detector_program,
                                     front_end_program, rr_program)
 
 P360 = qrs_params(360)
@@ -145,15 +145,15 @@ class _Cfg:
 
 def test_front_end_equals_golden_monitor(ex):
     """The four excerpts as one stream: beats (index, RR codes), in golden/monitor.py's order, and
-    the ring address of each window (the ring runs on across records)."""
+    each beat's window (its 240 raw samples, the last one flagged) after the previous beat's
+    decision."""
     m = Machine(front_end_program(local=32, bits=4))
     m.run()
-    base = 0
     for e in ex:
         x = e.signal.astype(np.int64)
         peaks = monitor.beat_peaks(x)
         codes = monitor.codes(peaks, _Cfg)
-        beats, windows = [], []
+        beats, windows, cur, before = [], [], [], []
         for i, v in enumerate(x):
             m.put(0, int(v), last=(i == len(x) - 1))
             for o in m.run():
@@ -161,10 +161,15 @@ def test_front_end_equals_golden_monitor(ex):
                     beats.append((o["value"], o["codes"]))
                 else:
                     assert o["stream"] == STREAM_WINDOW
-                    windows.append(o["value"] % 2048)
+                    if not cur:
+                        before.append(len(beats))
+                    cur.append(o["value"] & (WINDOW_LAST - 1))
+                    if o["value"] & WINDOW_LAST:
+                        windows.append(cur)
+                        cur = []
         assert beats == [(int(r), pack(c)) for r, c in zip(peaks, codes)], e.name
-        assert windows == [int(base + r - HALF) % 2048 for r in peaks], e.name
-        base += len(x)
+        assert windows == [list(x[r - HALF:r + HALF]) for r in peaks], e.name
+        assert before == list(range(len(peaks))) and not cur
 
 
 def test_front_end_beats_at_record_edges(ex):

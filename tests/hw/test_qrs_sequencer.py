@@ -75,6 +75,11 @@ def isa_program(seed=0):
     report()
     a.LDI(99).ST(a.scalars(0)).ADDX(1).LDI(7).ST(a.scalars(0)).ADDX(-1).LD(a.scalars(0))
     report()
+    a.LDK(2040).TAX().LDI(123).ST(a.history()).ADDX(10).LDI(45).ST(a.history()).ADDX(-10)
+    a.LD(a.history())
+    report()
+    a.ADDX(10).LD(a.history()).ADD(a.at("l0", 0))           # X = 2, line 0 at position 2
+    report()
     a.LDI(2).TAP().LDI(33).ST(a.slot("r", 1)).ADDP(-1).ADDP(1).LD(a.slot("r", 1))
     report()
     a.STP("s").LD("s")
