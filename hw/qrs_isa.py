@@ -85,7 +85,8 @@ wrap). ``C`` after ``CMP`` / ``CMPI`` / ``SUB`` is the unsigned ``A >= M``. ``MA
 MISC (argument ``a``, 7 bits; the short form has ``a = 0``): ``SHL k`` and ``SHR k`` (shift left,
 arithmetic shift right, by ``k`` = 1..31: sub-operations 12, 13 and 14, 15 with ``k - 1 = 2 a +
 (s mod 2)``, so that the short forms shift by 1 and 2; ``2 k`` cycles), ``PSQ`` (``A = A <<
-(bitlength(A) - 1)`` for ``0 <= A < 2^16``, 0 stays 0; ``max(1, 2 (bitlength - 1))`` cycles),
+(bitlength(A) - 1)`` for ``0 <= A < 2^13``, 0 stays 0; ``max(1, 2 (bitlength - 1))`` cycles;
+the detector's ``e`` is below 2^13 up to 384 Hz, docs/arithmetic.md 9.6),
 ``TAX`` (X = A mod 2048), ``ADDX k`` (X += k mod 2048, ``k = a + 1`` with ``a`` signed: -63..64), ``TAP``
 (P = A mod 32), ``ADDP k`` (P += k mod 32, as ``ADDX``), ``TAK`` (K = A mod 256), ``IN p`` (wait
 for input ``p``; A = its data, F = its ``last``; two cycles plus the wait; ``ready`` is high
@@ -109,7 +110,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["OPS", "MISC", "SHORT_OPS", "CONDS", "CELLS", "LINE_CELLS", "LINES", "DIRECT_BASE",
            "HOT_BASE", "HOT_CELLS", "RING_BASE", "RING_ENTRIES", "RING_FIELDS", "STACK_BASE",
-           "HISTORY_BASE", "HISTORY_CELLS", "HISTORY_OPERAND", "X_BITS",
+           "HISTORY_BASE", "HISTORY_CELLS", "HISTORY_OPERAND", "X_BITS", "PSQ_BITS",
            "STACK_DEPTH", "ROM_WORDS", "K_BITS", "P_BITS", "Program", "Asm", "Instr",
            "decode_word", "line", "direct", "pointer", "misc_operand", "short_operand", "cycles"]
 
@@ -161,6 +162,8 @@ P_BITS = 5
 X_BITS = 11
 #: the shift count field (SHR / SHL by 1..31)
 MAX_SHIFT = 31
+#: PSQ takes A < 2^PSQ_BITS
+PSQ_BITS = 13
 
 
 def line(number: int, lag: int) -> int:

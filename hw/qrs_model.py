@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from collections import deque
 
-from .qrs_isa import (CELLS, CONDS, DIRECT_BASE, HISTORY_BASE, K_BITS, LINE_CELLS, P_BITS,
+from .qrs_isa import (CELLS, CONDS, DIRECT_BASE, HISTORY_BASE, K_BITS, LINE_CELLS, P_BITS, PSQ_BITS,
                       RING_BASE, RING_FIELDS, STACK_BASE, STACK_DEPTH, X_BITS, decode_word)
 
 __all__ = ["Machine", "MachineError"]
@@ -217,9 +217,9 @@ class Machine:
                     a = (a << arg) & M32
                     cycles += 2 * arg
                 elif kind == PSQ:
-                    if a >= 1 << 16:
+                    if a >= 1 << PSQ_BITS:
                         raise MachineError(f"{self.program.name}: PSQ of {_s32(a)} at {pc}: the "
-                                           f"operand must be 0 .. 2^16 - 1")
+                                           f"operand must be 0 .. 2^{PSQ_BITS} - 1")
                     bl = a.bit_length()
                     if bl > 1:
                         a <<= bl - 1

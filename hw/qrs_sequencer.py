@@ -22,8 +22,8 @@ from amaranth.lib.wiring import In, Out
 
 from .checks import Checked
 from .params import ROM_ATTRS
-from .qrs_isa import (CELLS, CONDS, DIRECT_BASE, K_BITS, MISC, OPS, P_BITS, ROM_WORDS, SHIFT_CODES,
-                      STACK_BASE, X_BITS, Program)
+from .qrs_isa import (CELLS, CONDS, DIRECT_BASE, K_BITS, MISC, OPS, P_BITS, PSQ_BITS, ROM_WORDS,
+                      SHIFT_CODES, STACK_BASE, X_BITS, Program)
 from .qrs_ram import SinglePortRam
 
 __all__ = ["QrsSequencer"]
@@ -255,9 +255,9 @@ class QrsSequencer(Checked, wiring.Component):
         m.d.comb += [fetch.en.eq(0), fetch.addr.eq(pc_next),
                      pc_next.eq(Mux(from_stack, ram.rdata[0:pcw], Mux(taken, ir[0:pcw], pc + 1)))]
 
-        # PSQ: its shifts less one, bitlength(A) - 2, from the low half's bits 15..1 (A >= 2)
+        # PSQ: its shifts less one, bitlength(A) - 2, from bits PSQ_BITS-1..1 of A (A >= 2)
         psq_cnt = Signal(4)
-        for i in range(1, 16):
+        for i in range(1, PSQ_BITS):
             with m.If(al[i]):
                 m.d.comb += psq_cnt.eq(i - 1)
 
@@ -301,7 +301,7 @@ class QrsSequencer(Checked, wiring.Component):
                             m.next = "HIGH"
                         with m.Case(MISC["PSQ"]):
                             m.d.sync += cnt.eq(psq_cnt)
-                            with m.If(al[1:16] == 0):
+                            with m.If(al[1:PSQ_BITS] == 0):
                                 m.d.comb += done.eq(1)
                             with m.Else():
                                 m.d.comb += step.eq(1)

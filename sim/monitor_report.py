@@ -3,8 +3,8 @@
 The front end (:class:`~ternecg.hw.qrs_front_end.FrontEnd` + :class:`~ternecg.hw.sample_ring.SampleRing`,
 wired as in :class:`~ternecg.hw.monitor.Monitor`, their RAMs in SPRAM) is synthesized alone with
 Yosys ``synth_ice40`` and placed and routed by nextpnr-ice40 (UP5K, sg48, seed 1) inside a thin
-pin wrapper (a serial-in sample register, the outputs XOR-folded to 8 pins: a few dozen cells,
-reported apart), as ``make hw-report`` does for the accelerator (boards/hw_report.py). The LUT4
+pin wrapper (the sample on 12 pins, the outputs XOR-folded into an 8-bit register: a few dozen
+cells, counted in the total and reported apart), as ``make hw-report`` does for the accelerator (boards/hw_report.py). The LUT4
 count of every module comes from a second, unflattened synthesis. Cycles per sample are measured
 on the instruction-level model (hw/qrs_model.py, which the gateware matches cycle for cycle) over
 the fixture's excerpts, and give the sample rate the front end sustains at 12 MHz.
@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from amaranth import Cat, Module, Signal
+from amaranth import Module
 from amaranth.hdl import Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, connect
@@ -34,15 +34,16 @@ FS = 360
 
 
 class FrontEndPins(wiring.Component):
-    """The front end behind 13 pins (for place and route only): samples shift in serially from
-    ``sin``; the window samples, the beats and the overrun count leave XOR-folded on ``fold``."""
+    """The front end behind 24 pins (for place and route only): a sample and its ``last`` flag on
+    ``sample``; the window samples, the beats and the overrun count leave XOR-folded on
+    ``fold``."""
 
     def __init__(self, *, local=32, bits=4):
         from ternecg.hw.qrs_front_end import FrontEnd
         from ternecg.hw.sample_ring import SampleRing
         self._fe = FrontEnd(local=local, bits=bits, spram=True)
         self._ring = SampleRing(spram=True)
-        super().__init__({"sin": In(1), "shift": In(1), "valid_in": In(1), "ready_out": In(1),
+        super().__init__({"sample": In(12), "valid_in": In(1), "ready_out": In(1),
                           "ready_in": Out(1), "valid_out": Out(1), "fold": Out(8)})
 
     def elaborate(self, platform):
@@ -50,10 +51,7 @@ class FrontEndPins(wiring.Component):
         m.submodules.front_end = fe = self._fe
         m.submodules.window = ring = self._ring
         connect(m, ring.replay, fe.samples)
-        sample = Signal(12)
-        with m.If(self.shift):
-            m.d.sync += sample.eq(Cat(self.sin, sample[:-1]))
-        m.d.comb += [ring.samples.payload.eq(sample), ring.samples.valid.eq(self.valid_in),
+        m.d.comb += [ring.samples.payload.eq(self.sample), ring.samples.valid.eq(self.valid_in),
                      self.ready_in.eq(ring.samples.ready),
                      fe.beats.ready.eq(self.ready_out), fe.windows.ready.eq(self.ready_out),
                      self.valid_out.eq(fe.beats.valid | fe.windows.valid)]

@@ -230,7 +230,7 @@ def test_assembler_rejects_bad_programs():
 
 def test_model_reports_a_bad_program():
     a = Asm("psq")
-    a.LDK(70000).PSQ()
+    a.LDK(8192).PSQ()
     a.in_ports = [("i", 8)]
     m = Machine(a.assemble())
     with pytest.raises(MachineError, match="PSQ"):
