@@ -256,10 +256,10 @@ def add_parser(sub):
     from ternecg import options
     p = sub.add_parser("sim-monitor", description=__doc__.split("\n")[0])
     options.add_db(p)
-    p.add_argument("--limit", type=int, default=None, help="only the first N samples of each record (quick run)")
-    p.add_argument("--jobs", type=int, default=2, help="harness processes side by side (default 2)")
+    options.add_limit(p, what="samples of each record")
+    options.add_jobs(p)
     p.add_argument("--records", nargs="+", default=None, help="only these records")
-    p.add_argument("--model", default=None, help="the monitor's model file (default: aami4_inter, else inter_patient)")
+    options.add_model(p, what="(default: models/aami4_inter.json, else models/inter_patient.json)")
     p.add_argument("--no-detector", action="store_true", help="skip the detector part")
     p.add_argument("--no-monitor", action="store_true", help="skip the monitor part")
     options.add_out(p, REPORT.parent, f"writes {REPORT.name}")

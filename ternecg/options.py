@@ -25,7 +25,7 @@ MEANINGS = {
     "--out": "output folder",
     "--seed": "training seed",
     "--jobs": "worker processes",
-    "--limit": "only the first N beats",
+    "--limit": "only the first N",         # beats, or samples of each record: a quick run
     "--epochs": "training epochs",
     "--baud": "UART baud rate",
 }
@@ -173,9 +173,9 @@ def add_jobs(p, *, default=2):
                    help=_help("--jobs", f"(default: {default})"))
 
 
-def add_limit(p):
-    """``--limit N``: only the first N beats (a quick run)."""
-    p.add_argument("--limit", metavar="N", type=positive_int, default=None, help=_help("--limit", "(a quick run)"))
+def add_limit(p, *, what="beats"):
+    """``--limit N``: only the first N beats, or N of ``what`` (a quick run)."""
+    p.add_argument("--limit", metavar="N", type=positive_int, default=None, help=_help("--limit", f"{what} (a quick run)"))
 
 
 def add_epochs(p, *, default, what=""):

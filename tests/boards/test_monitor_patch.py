@@ -1,8 +1,7 @@
 """Bitstream patching of the monitor build (``make patch APP=monitor``): on a real iCEBreaker
 monitor build (slow: one build, shared by this module's tests) the build's bitstream holds its
 model's parameter ROM images, another patient's four-class model is patched in without place and
-route (models/aami4_patient/<record>.json, else models/patient/<record>.json when the monitor is
-built from the binary RR model) and the patched bitstream holds exactly that model's images, the
+route (models/aami4_patient/100.json) and the patched bitstream holds exactly that model's images, the
 ROM words read back giving the design generated for it; a model of another topology is refused
 in one line. The same checks as tests/boards/test_patch.py's for the beat classifier."""
 
@@ -21,11 +20,10 @@ BUILD = "icebreaker-monitor"
 
 
 def patient_model() -> str:
-    """Another patient's model of the monitor build's topology."""
-    four = REPO / "models" / "aami4_patient" / "100.json"
-    if default_model("monitor").name == "aami4_inter.json" and four.is_file():
-        return str(four.relative_to(REPO))
-    return "models/patient/100.json"
+    """Another patient's model of the monitor build's topology (the build's default model is
+    models/aami4_inter.json; its patients' models are fine-tuned from it)."""
+    assert default_model("monitor").name == "aami4_inter.json"
+    return "models/aami4_patient/100.json"
 
 
 @pytest.fixture(scope="module")
