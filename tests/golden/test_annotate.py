@@ -108,3 +108,13 @@ def test_cli_sampling_rate_mismatch_one_line_no_output(tmp_path, written, capsys
     err = capsys.readouterr().err.strip()
     assert "at 250 Hz, not a MIT-BIH record (360 Hz)" in err and "\n" not in err and "Traceback" not in err
     assert not out.exists() or not list(out.iterdir())
+
+
+def test_cli_record_shorter_than_a_window_one_line(tmp_path, written, capsys):
+    _, e, *_ = written
+    short = excerpts.Excerpt(e.record, e.start, e.signal[:200], e.ref[e.ref < 200], e.symbols[e.ref < 200])
+    db, out = _wfdb_record(tmp_path / "db", short), tmp_path / "out"
+    assert cli.main(["annotate", "--record", e.record, "--db", str(db), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "shorter than one beat window" in err and "\n" not in err
+    assert not out.exists() or not list(out.iterdir())

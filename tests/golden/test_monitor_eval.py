@@ -129,3 +129,10 @@ def test_targets_read_the_detected_run_and_say_met():
 def test_cli_names_a_missing_model(tmp_path, capsys):
     assert cli.main(["monitor-eval", "--models", str(tmp_path)]) == 2
     assert "aami4_inter.json not found" in capsys.readouterr().err
+
+
+def test_cli_names_a_missing_database_folder(tmp_path, capsys):
+    assert cli.main(["monitor-eval", "--db", str(tmp_path / "nowhere"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nowhere" in err and "does not exist" in err and "\n" not in err
+    assert not (tmp_path / "monitor_eval.json").exists()
