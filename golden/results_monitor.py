@@ -162,7 +162,13 @@ def aami4_section(db=None, n: int = 6) -> list:
                           f"{_ms(sp, base + ('classes', 'S', 'se'))} | {_ms(sp, base + ('classes', 'S', 'ppv'))} | "
                           f"{_ms(sp, base + ('classes', 'V', 'se'))} | {_ms(sp, base + ('classes', 'V', 'ppv'))} | "
                           f"{_ms(sp, base + ('classes', 'F', 'se'))} |")
-        md.append("")
+        lit = ("detected", "literature", "all")
+        md += ["", "Over the same seeds (mean ± sd): detection costs " + ", ".join(
+            f"{p.replace('_', '-')} {_ms(sp, (p, 'detection_cost_acc'))} points of ACC" for p in monitor_eval.PROTOCOLS)
+            + "; patient-specific, detected, EC57 form: VEB Se / +P "
+            f"{_ms(sp, ('patient_specific',) + lit + ('veb', 'se'))} / {_ms(sp, ('patient_specific',) + lit + ('veb', 'ppv'))}, "
+            f"SVEB Se / +P {_ms(sp, ('patient_specific',) + lit + ('sveb', 'se'))} / "
+            f"{_ms(sp, ('patient_specific',) + lit + ('sveb', 'ppv'))} %.", ""]
     else:
         md += ["No seed runs yet (results/aami4_seeds.json): `make aami4-seeds`.", ""]
     # literature form
