@@ -147,3 +147,34 @@ def test_whole_excerpts_speed_harness(tmp_path):
     mon = mr.monitor_part(None, signals=signals[:2], jobs=2, work=work, progress=False)
     assert det["records"] == 4 and det["mismatches"] == 0 and det["beats"] > 380
     assert mon["records"] == 2 and mon["mismatches"] == 0 and mon["beats"] > 200
+
+
+@pytest.mark.sim
+def test_paced_input_counts_late_samples():
+    """The speed harness paced as a free-running ADC (``+period=``, the real-time check of the
+    monitor build's report, boards/monitor_figures.py): the detector on the first 1,000 samples
+    of an excerpt, one sample due every 100 cycles (below its cost per sample: samples wait, each
+    counted late) and every 10,000 (above its costliest sample: none late); the peaks are exact
+    either way."""
+    import re
+
+    from ternecg.hw.qrs_detector import QrsDetector
+    from ternecg.sim import harness
+    from ternecg.sim import monitor_regress as mr
+    from ternecg.sim.monitor_harness import plusargs, read_results, write_samples
+
+    work = runner.BUILD_ROOT / "sim-monitor"
+    binary, _ = mr._build(QrsDetector(spram=False), "qrs_detector", "peaks", 33, work / "detector")
+    x = excerpts.load()[0].signal[:1000].astype(np.int64)
+    want = [(p, 0) for p in qrs.detect(x).tolist()] + [(len(x), 1)]
+    late = {}
+    for period in (100, 10_000):
+        run = work / "detector" / "runs" / f"paced_{period}"
+        run.mkdir(parents=True, exist_ok=True)
+        write_samples(run / "samples.hex", x)
+        harness.run_verilator(binary, plusargs(samples="samples.hex", count=len(x), results="results.txt",
+                                               expect=len(want), grace=100, period=period), run)
+        got = [(p & 0xFFFFFFFF, p >> 32) for p, _ in read_results(run / "results.txt")]
+        assert got == want
+        late[period] = int(re.search(r"harness: late (\d+)", (run / "sim.log").read_text()).group(1))
+    assert late[100] > 100 and late[10_000] == 0, late
