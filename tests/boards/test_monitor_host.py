@@ -1,7 +1,10 @@
 """boards/monitor_host.py without a board: every option and output checked before streaming (one
 line, exit 2), a version-1 board refused by name, the beat log's rule for beats that come
-again, and the EC57 report equal to make monitor-eval's figures for the same beats. (The host
-against the simulated monitor board: tests/sim/test_monitor_board_e2e.py.)"""
+again, the EC57 report equal to make monitor-eval's figures for the same beats, and against a
+scripted board (ScriptedBoard, Python) the recovery rules no simulation reaches cheaply: an
+unfinished record's END frame lost and sent again, an END never taken, a record never finished
+and a board that answers but makes no progress, each one error. (The host against the simulated
+monitor board: tests/sim/test_monitor_board_e2e.py.)"""
 
 import subprocess
 import sys
