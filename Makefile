@@ -15,7 +15,7 @@ DBARG    = $(if $(DB),--db $(DB))
 # APP=monitor: the live monitor's build (build/BOARD-monitor/) for synth, patch and program
 APPARG   = $(if $(APP),--app $(APP))
 
-.PHONY: help setup test test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval monitor-eval annotate aami4-select aami4-seeds verilog hw-report synth patch program host monitor clean
+.PHONY: help setup test test-fpga test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval monitor-eval annotate aami4-select aami4-seeds verilog hw-report synth patch program host monitor clean
 
 help:            ## list the targets
 	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "%-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,8 +31,11 @@ setup:           ## install system packages (apt, when missing), the venv and wa
 	$(VENV)/bin/python -m pip install -q -e .
 	$(TERNECG) warm
 
-test:            ## the whole test suite (golden, hardware, simulation, boards) on two pytest-xdist workers
-	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
+test:            ## the test suite (golden, hardware, simulation, boards) on two pytest-xdist workers, all but the FPGA builds (test-fpga)
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not fpga" $(PYTEST_ARGS)
+
+test-fpga:       ## the tests that build bitstreams or a gate-level netlist (Yosys / nextpnr: patching on both boards, the monitor's patch, the gate-level run; ~3 min)
+	$(PY) -m pytest -q -n 2 --dist loadfile -m fpga $(PYTEST_ARGS)
 
 test-fast:       ## tests that need neither the database nor a Verilog simulator (markers: pyproject.toml)
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not sim and not slow" $(PYTEST_ARGS)

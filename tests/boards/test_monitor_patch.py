@@ -47,6 +47,7 @@ def _patch(model):
 
 
 @pytest.mark.slow
+@pytest.mark.fpga
 def test_monitor_build_report(monitor_build):
     r = monitor_build
     assert r["app"] == "monitor" and r["timing_met"] and r["lc_used"] <= r["lc_total"] and r["ebr"] <= 30
@@ -58,6 +59,7 @@ def test_monitor_build_report(monitor_build):
 
 
 @pytest.mark.slow
+@pytest.mark.fpga
 def test_patient_model_patched_into_the_monitor(monitor_build):
     fam = P.ICE40
     bdir = REPO / ROOT / BUILD
@@ -78,6 +80,7 @@ def test_patient_model_patched_into_the_monitor(monitor_build):
 
 
 @pytest.mark.slow
+@pytest.mark.fpga
 def test_monitor_patch_refusals(monitor_build):
     rc, _, err = cli("--board", "icebreaker", "--app", "monitor", "--model", "models/default.json", "--out", ROOT)
     one_line_error(rc, err, "another topology", "make synth BOARD=icebreaker APP=monitor")

@@ -174,6 +174,7 @@ def _patch(board):
 
 
 @pytest.mark.slow
+@pytest.mark.fpga
 def test_icebreaker_build_report(ice_build):
     """Synthesis smoke test of the iCEBreaker board top (Yosys + nextpnr-ice40 + icepack): timing
     met, resources within the UP5K, a bitstream, and the saved report."""
@@ -186,6 +187,7 @@ def test_icebreaker_build_report(ice_build):
 
 
 @pytest.mark.slow
+@pytest.mark.fpga
 def test_build_holds_its_model_and_the_patient_patch_holds_the_patient(ice_build):
     check_build_and_patch("icebreaker", ice_build)
 
@@ -214,6 +216,7 @@ def check_build_and_patch(board, report):
 
 
 @pytest.mark.slow
+@pytest.mark.fpga
 def test_patched_contents_make_the_patient_design(ice_build):
     """The default model's accelerator with the ROM words read back from the patched bitstream:
     its Verilog is the Verilog generated directly for the patient model, and in simulation it
@@ -249,6 +252,7 @@ def test_patched_contents_make_the_patient_design(ice_build):
 
 
 @pytest.mark.slow
+@pytest.mark.fpga
 def test_refusals(ice_build, tmp_path):
     from ternecg.golden.spec import modelfile
     rc, _, err = cli("--board", "icebreaker", "--model", "models/six_class.json", "--out", ROOT)
@@ -280,6 +284,7 @@ def test_refusals(ice_build, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.fpga
 def test_verify_refuses_changes_outside_the_parameter_roms(ice_build):
     from ternecg.golden.spec import modelfile
     from ternecg.hw import params

@@ -18,11 +18,13 @@ def ecp_build():
 
 
 @pytest.mark.slow
+@pytest.mark.fpga
 def test_build_holds_its_model_and_the_patient_patch_holds_the_patient(ecp_build):
     check_build_and_patch("ulx3s", ecp_build)
 
 
 @pytest.mark.slow
+@pytest.mark.fpga
 def test_ecpbram_round_trip_packs_the_same_bitstream(ecp_build):
     """ecpbram's Trellis round trip repeats a tile name in some .tile_group lines; with no slice
     replaced, ecppack still packs the identical bitstream (so the repeat is harmless)."""

@@ -20,6 +20,7 @@ from ternecg.sim.verify import Beats, Options, verify
 
 
 @pytest.mark.sim
+@pytest.mark.fpga
 @pytest.mark.slow           # one synthesis (~20-90 s) and ~25 s of gate-level Icarus
 def test_gate_level_netlist_is_bit_exact():
     from ternecg.golden import fixture
