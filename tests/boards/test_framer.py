@@ -98,3 +98,70 @@ def test_bad_arguments(kwargs, exc, match, no_unused_warning):
         Framer(LAYOUT, **args)
     with pytest.raises(TypeError, match="result_layout"):
         Framer(unsigned(8), n_classes=2, parallel=1, model_id=0)
+
+
+def test_frames_read_at_their_start_while_sources_change():
+    """The framer copies nothing but what may change while a frame goes out: an ERROR keeps the
+    event it started with and a STATUS the error count at its start, while events keep arriving
+    (the count crosses a byte boundary mid-frame); a RESULT is taken at its frame's last byte
+    (read in place, held by the stream rule). A 100,000-cycle hold of ``tx`` mid-frame (the
+    stream rule is checked on ``tx``)."""
+    from streams import HOLD_CYCLES
+    dut = Framer(LAYOUT, n_classes=2, parallel=3, model_id=0x12345678)
+    out = bytearray()
+    taken = []
+
+    async def bench(ctx):
+        cycle = 0
+
+        async def tick(ready, event=None, status=None):
+            nonlocal cycle
+            ctx.set(dut.tx.ready, ready)
+            ctx.set(dut.event.valid, event is not None)
+            if event is not None:
+                ctx.set(dut.event.payload, {"code": P.E_VERSION, "detail": event})
+            ctx.set(dut.status.valid, status is not None)
+            if status is not None:
+                ctx.set(dut.status.payload, status)
+            if ctx.get(dut.tx.valid) and ready:
+                out.append(ctx.get(dut.tx.payload))
+            if ctx.get(dut.results.ready):
+                taken.append(len(out))
+            await ctx.tick()
+            cycle += 1
+
+        for k in range(255):                          # the first ERROR starts, tx held: 255 events
+            await tick(0, event=k)
+        await tick(0, status=0x77)
+        for _ in range(3):                            # ERROR (event 0) out, then STATUS starts
+            await tick(1)
+        ctx.set(dut.tx.ready, 0)                      # a long hold in the middle of the ERROR
+        await ctx.delay(HOLD_CYCLES * 1e-6)
+        while len(out) < 10:                          # the ERROR, and the STATUS's SOF
+            await tick(1)
+        ctx.set(dut.results.valid, 1)                 # a result waits during the STATUS
+        ctx.set(dut.seq.valid, 1)
+        ctx.set(dut.seq.payload, 5)
+        ctx.set(dut.results.payload, {"cls": 1, "logits": [-2, 3], "cycles": 99})
+        for k in range(60):                           # events during the STATUS: 255 -> 315
+            await tick(1, event=200 + k)
+        ctx.set(dut.results.valid, 0)
+        ctx.set(dut.seq.valid, 0)
+        for _ in range(200):
+            await tick(1)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    d = P.Decoder(accept=P.DEVICE_TYPES, lengths={P.STATUS: P.STATUS_LEN, P.ERROR: P.ERROR_LEN})
+    frames = [e.parse() for e in d.feed(out)]
+    assert frames[:2] == [P.Error(P.E_VERSION, 0), P.Status(0x77, 1, 2, 3, 0, 255, 240, 0x12345678)]
+    # event 1 came in the cycle the first ERROR started (still waiting then: counted only), event 2
+    # latched while it went out
+    assert frames[2] == P.Error(P.E_VERSION, 2)
+    assert P.Result(5, 1, [-2, 3], 99) in frames
+    frame = P.encode(P.RESULT, bytes([5, 1, 2]) + (-2).to_bytes(4, "little", signed=True)
+                     + (3).to_bytes(4, "little", signed=True) + (99).to_bytes(4, "little"))
+    end = bytes(out).index(frame) + len(frame)
+    assert taken == [end]                                # taken with the frame's last byte
