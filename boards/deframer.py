@@ -162,16 +162,14 @@ class Deframer(Checked, wiring.Component):
             m.d.comb += ahead.eq(index_rx - self.expected)
 
         crc = Signal(16)
-        ftype = Signal(8)
-        length = Signal(16)
-        len_lo = Signal(8)
-        cnt = Signal(16)
+        is_ping = Signal()                      # the frame's type (TYPE accepted it): PING, else beat_type
+        ftype = Mux(is_ping, P.PING, beat_type)
+        len_ok = Signal()                       # LEN_LO was the type's
+        cnt = Signal(range(max(beat_len, P.PING_LEN)))
         lo = Signal(8)
-        seq_rx = Signal(8)
-        token_rx = Signal(8)
+        first = Signal(8)                       # payload byte 0: the BEAT's seq or the PING's token
         drop = Signal()
         range_bad = Signal()
-        crc_hi_ok = Signal()
         waddr = Signal(range(P.WINDOW + 1))
         discarded = Signal(8)
         idle = Signal(range(self._timeout + 1))
@@ -192,14 +190,14 @@ class Deframer(Checked, wiring.Component):
                 m.next = "HUNT"
 
         crc_next = crc16_step(crc, b)
-        m.d.comb += [self.wr.payload.addr.eq(waddr), self.ping.payload.eq(token_rx)]
+        m.d.comb += [self.wr.payload.addr.eq(waddr), self.ping.payload.eq(index_rx[:8] if v2 else first)]
         if v2:
             m.d.comb += [self.wr.payload.data.sample.eq(Cat(lo, b[:3])),
                          self.wr.payload.data.last.eq(end_rx & (waddr == n_rx - 1)),
                          self.chunk.payload.n.eq(n_rx), self.chunk.payload.end.eq(end_rx)]
         else:
             m.d.comb += [self.wr.payload.data.eq(Cat(lo, b[:3])),
-                         self.beat.payload.seq.eq(seq_rx), self.beat.payload.codes.eq(rr_rx)]
+                         self.beat.payload.seq.eq(first), self.beat.payload.codes.eq(rr_rx)]
 
         @contextmanager
         def no_uart_error():
@@ -243,7 +241,7 @@ class Deframer(Checked, wiring.Component):
                 with no_uart_error():
                     truncated(0)
                     with m.If(got):
-                        m.d.sync += [crc.eq(crc_next), ftype.eq(b)]
+                        m.d.sync += [crc.eq(crc_next), is_ping.eq(b == P.PING)]
                         with m.If((b != beat_type) & (b != P.PING)):
                             event(P.E_TYPE, b)
                             m.next = "HUNT"
@@ -253,16 +251,15 @@ class Deframer(Checked, wiring.Component):
                 with no_uart_error():
                     truncated(ftype)
                     with m.If(got):
-                        m.d.sync += [crc.eq(crc_next), len_lo.eq(b)]
+                        m.d.sync += [crc.eq(crc_next), len_ok.eq(b == Mux(is_ping, P.PING_LEN & 0xFF,
+                                                                          beat_len & 0xFF))]
                         m.next = "LEN1"
             with m.State("LEN1"):
                 with no_uart_error():
                     truncated(ftype)
                     with m.If(got):
-                        full = Cat(len_lo, b)
-                        ok = (((ftype == beat_type) & (full == beat_len))
-                              | ((ftype == P.PING) & (full == P.PING_LEN)))
-                        m.d.sync += [crc.eq(crc_next), length.eq(full), cnt.eq(0), waddr.eq(0),
+                        ok = len_ok & (b == Mux(is_ping, P.PING_LEN >> 8, beat_len >> 8))
+                        m.d.sync += [crc.eq(crc_next), cnt.eq(0), waddr.eq(0),
                                      drop.eq(self.busy), range_bad.eq(0)]
                         with m.If(~ok):
                             event(P.E_LENGTH, ftype)
@@ -274,8 +271,11 @@ class Deframer(Checked, wiring.Component):
                     truncated(ftype)
                     with m.If(got):
                         m.d.sync += [crc.eq(crc_next), cnt.eq(cnt + 1)]
-                        with m.If(ftype == P.PING):
-                            m.d.sync += token_rx.eq(b)
+                        with m.If(is_ping):
+                            if not v2:
+                                m.d.sync += first.eq(b)
+                            else:
+                                m.d.sync += index_rx[:8].eq(b)
                         if v2:
                             with m.Elif(cnt < 4):                  # the index, little-endian
                                 for k in range(4):
@@ -299,7 +299,7 @@ class Deframer(Checked, wiring.Component):
                                         m.d.sync += range_bad.eq(1)
                         else:
                             with m.Elif(cnt == 0):
-                                m.d.sync += seq_rx.eq(b)
+                                m.d.sync += first.eq(b)
                             if n_codes:
                                 with m.Elif(cnt <= n_codes):           # RR codes (BEAT_RR)
                                     for f in range(n_codes):
@@ -315,21 +315,21 @@ class Deframer(Checked, wiring.Component):
                                 m.d.sync += waddr.eq(waddr + 1)
                                 with m.If(b[3:] != 0):
                                     m.d.sync += range_bad.eq(1)
-                        with m.If(cnt == length - 1):
+                        with m.If(is_ping | (cnt == beat_len - 1)):
                             m.next = "CRC0"
             with m.State("CRC0"):
                 with no_uart_error():
                     truncated(ftype)
                     with m.If(got):
-                        m.d.sync += crc_hi_ok.eq(b == crc[8:])
+                        m.d.sync += crc.eq(crc_next)
                         m.next = "CRC1"
             with m.State("CRC1"):
                 with no_uart_error():
                     truncated(ftype)
                     with m.If(got):
-                        with m.If(~crc_hi_ok | (b != crc[:8])):
+                        with m.If(crc_next != 0):             # the CRC over the CRC bytes too: 0
                             event(P.E_CRC, ftype)
-                        with m.Elif(ftype == P.PING):
+                        with m.Elif(is_ping):
                             m.d.comb += self.ping.valid.eq(1)
                         if v2:
                             with m.Elif(drop):
@@ -342,9 +342,9 @@ class Deframer(Checked, wiring.Component):
                                 m.d.comb += self.chunk.valid.eq(1)
                         else:
                             with m.Elif(drop):
-                                event(P.E_BUSY, seq_rx)
+                                event(P.E_BUSY, first)
                             with m.Elif(range_bad):
-                                event(P.E_RANGE, seq_rx)
+                                event(P.E_RANGE, first)
                             with m.Else():
                                 m.d.comb += self.beat.valid.eq(1)
                         m.next = "HUNT"
