@@ -74,7 +74,10 @@ class BeatBuffer(Checked, wiring.Component):
         W = self._window
         m.submodules.buf = buf = memory.Memory(shape=unsigned(11), depth=W, init=[])
         wp = buf.write_port()
-        rp = buf.read_port()
+        # no read that meets a write is used (samples are written while the buffer is free and
+        # read while it feeds); a read port transparent to the write port maps onto the block RAM
+        # with a small bypass, a read-first one makes Yosys delay every write (20 more FFs)
+        rp = buf.read_port(transparent_for=(wp,))
         m.d.comb += [wp.addr.eq(self.wr.payload.addr), wp.data.eq(self.wr.payload.data),
                      wp.en.eq(self.wr.valid)]
         beat_seq = Signal(8)
