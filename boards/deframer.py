@@ -170,7 +170,11 @@ class Deframer(Checked, wiring.Component):
         first = Signal(8)                       # payload byte 0: the BEAT's seq or the PING's token
         drop = Signal()
         range_bad = Signal()
+        # a sample's high byte arrives at an odd (version 2, BEAT_RR with three codes) or even
+        # (BEAT) payload byte: the sample's address is the byte's count halved minus a constant
+        first_high = P.SAMPLES_HEAD + 1 if v2 else 2 + n_codes
         waddr = Signal(range(P.WINDOW + 1))
+        m.d.comb += waddr.eq((cnt >> 1) - (first_high >> 1))
         discarded = Signal(8)
         idle = Signal(range(self._timeout + 1))
         timed_out = Signal()
@@ -259,7 +263,7 @@ class Deframer(Checked, wiring.Component):
                     truncated(ftype)
                     with m.If(got):
                         ok = len_ok & (b == Mux(is_ping, P.PING_LEN >> 8, beat_len >> 8))
-                        m.d.sync += [crc.eq(crc_next), cnt.eq(0), waddr.eq(0),
+                        m.d.sync += [crc.eq(crc_next), cnt.eq(0),
                                      drop.eq(self.busy), range_bad.eq(0)]
                         with m.If(~ok):
                             event(P.E_LENGTH, ftype)
@@ -292,7 +296,6 @@ class Deframer(Checked, wiring.Component):
                             with m.Elif(~cnt[0]):                  # a sample's low byte
                                 m.d.sync += lo.eq(b)
                             with m.Else():                         # its high byte: used if < n
-                                m.d.sync += waddr.eq(waddr + 1)
                                 with m.If(waddr < n_rx):
                                     m.d.comb += self.wr.valid.eq(~drop)
                                     with m.If(b[3:] != 0):
@@ -312,7 +315,6 @@ class Deframer(Checked, wiring.Component):
                                 m.d.sync += lo.eq(b)
                             with m.Else():
                                 m.d.comb += self.wr.valid.eq(~drop)
-                                m.d.sync += waddr.eq(waddr + 1)
                                 with m.If(b[3:] != 0):
                                     m.d.sync += range_bad.eq(1)
                         with m.If(is_ping | (cnt == beat_len - 1)):
