@@ -1,7 +1,8 @@
 """`make demo`: the main job in one command, on the shipped models.
 
 1. generate the Verilog (and its manifest) of the default model;
-2. simulate it with cocotb on Verilator against the golden integer reference, on every fixture beat
+2. simulate it with cocotb on Verilator (``--simulator icarus``: Icarus) against the golden integer
+   reference, on every fixture beat
    (302 real MIT-BIH beats);
 3. the live monitor (hw/monitor.py: R-peak detector, beat window, RR codes, accelerator with the
    four-class model, models/aami4_inter.json, else models/inter_patient.json) on one raw excerpt
@@ -145,6 +146,9 @@ def add_parser(sub):
     options.add_board(p, required=False, default="icebreaker")
     p.add_argument("--beats", metavar="N", type=options.positive_int, default=None,
                    help="only the first N fixture beats (a quick run; default: all)")
+    p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator",
+                   help="the simulator of step 2 (default: verilator; icarus builds in seconds but "
+                        "runs a beat in about a minute: a check of one or two beats)")
     p.add_argument("--no-bitstream", dest="bitstream", action="store_false",
                    help="skip steps 4 and 5, the board's bitstreams")
     p.add_argument("--no-monitor", dest="monitor", action="store_false",
@@ -156,5 +160,6 @@ def add_parser(sub):
 
 
 def _command(args):
-    demo(parallel=args.parallel, board=args.board, beats=args.beats, bitstream=args.bitstream,
+    demo(parallel=args.parallel, board=args.board, simulator=args.simulator, beats=args.beats,
+         bitstream=args.bitstream,
          monitor=args.monitor, monitor_seconds=args.monitor_seconds)

@@ -74,11 +74,16 @@ def test_installed_verilog_from_another_directory(site, tmp_path):
 @pytest.mark.slow
 @pytest.mark.sim
 def test_installed_quick_demo_from_another_directory(site):
-    """`ternecg demo --beats 5 --no-bitstream`: Verilog, then 5 fixture beats on Verilator through
-    the installed cocotb bench, 0 mismatches (about a minute, most of it the Verilator build)."""
+    """`ternecg demo --beats 5 --parallel 6 --monitor-seconds 20 --no-bitstream`: Verilog, then 5
+    fixture beats on Verilator through the installed cocotb bench, 0 mismatches, and the live
+    monitor on the first 20 s of the installed excerpt in the Verilator speed harness, 0 mismatches
+    (about a minute, most of it the two Verilator builds)."""
     work = ROOT / "work_demo"
-    r = run(site, work, "demo", "--beats", "5", "--no-bitstream")
+    r = run(site, work, "demo", "--beats", "5", "--parallel", "6", "--monitor-seconds", "20",
+            "--no-bitstream")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     rep = json.loads((work / "build" / "reports" / "demo.json").read_text())
     assert rep["beats"] == 5 and rep["mismatches"] == 0 and rep["bitstream"] is None
+    assert rep["simulator"] == "verilator" and rep["monitor_sim"]["mismatches"] == 0
+    assert rep["monitor_sim"]["samples"] == 20 * 360 and rep["monitor_sim"]["beats"] > 10
     assert "5 real MIT-BIH beats, 0 mismatches" in r.stdout
