@@ -183,7 +183,7 @@ class Serializer(Checked, wiring.Component):
             tr = Signal(w.t + 1, name=f"t{r}")
             m.d.comb += tr.eq(t + cur.s_t[r])
             valid_r = Mux(ctx.last_block, cur.last_valid[r], L) if L > 1 or R > 1 else 1
-            ok = (lane < valid_r) if (L > 1 or R > 1) else 1
+            ok = chan_ok = (lane < valid_r) if (L > 1 or R > 1) else 1
             if partial_t:
                 ok = ok & (tr < cur.lout)
             m.d.comb += [
@@ -192,7 +192,9 @@ class Serializer(Checked, wiring.Component):
                          if L > 1 else hold[r][0]),
                 p.tag.word.eq(row + cur.s_row_out[r] + (tr >> w.m)),
                 p.tag.valid.eq(ok),
-                p.tag.block_end.eq(ctx.last & (count == 1)),
+                # the block's end even where the last tile's last position lies beyond the map
+                # (a depthwise channel's select bit is due), but only for a stream with a channel
+                p.tag.block_end.eq(ctx.last & (count == 1) & chan_ok),
             ]
             if M > 1:
                 m.d.comb += p.tag.laddr.eq(laddr + cur.s_laddr[r])

@@ -21,15 +21,17 @@ from ternecg.hw.schedule import compile_schedule
 from streams import add_stream_checker, stream_put
 
 
-def run_engine(model, raws, parallel=1, *, seed=0, idle=0.0, stall=0.0, spy=None, streams=()):
+def run_engine(model, raws, parallel=1, *, seed=0, idle=0.0, stall=0.0, spy=None, streams=(),
+               geometry_streams=None):
     """Returns (engine, trace, per-beat {"writes": {layer: {addr: data}}, "logits", "cycles"}).
 
     ``spy(engine)``: an extra simulator process factory (e.g. a port monitor); ``streams``: names
     ``"part.port"`` of the engine's inner streams (``Engine.parts``) checked for the stream rule
-    (tests/hw/streams.py ``add_stream_checker``); their counts are in ``engine.stream_stats``."""
+    (tests/hw/streams.py ``add_stream_checker``); their counts are in ``engine.stream_stats``;
+    ``geometry_streams``: force the schedule's stream count (``compile_schedule(..., streams=)``)."""
     raws = torch.as_tensor(raws, dtype=torch.int64)
     tr = integer_ref.forward(model, raws)
-    dut = Engine(compile_schedule(model, parallel))
+    dut = Engine(compile_schedule(model, parallel, streams=geometry_streams))
     n = model.cfg.classes.__len__()
     rng = random.Random(seed)
     results = [{"writes": {}, "logits": []} for _ in range(len(raws))]

@@ -41,3 +41,4 @@ def test_bad_parameters(name, bad, exc, no_unused_warning):
 def test_parameters_are_keyword_only():
     with pytest.raises(TypeError):
         MuxSkip(*_args().values())
+
