@@ -25,8 +25,10 @@ PING, frames were lost (the board reported ERROR INDEX for the ones after the ga
 and the host sends again from the board's index. When the board's counters went back (it was
 reset), one warning, and the record is streamed again from sample 0: the beats that come again
 must equal those received before (else an error), the new ones are appended. A record the board
-left unfinished (an earlier run that stopped) is ended first with a one-sample END frame; its
-beats are ignored.
+left unfinished (an earlier run that stopped) is ended first with a one-sample END frame (sent
+again until taken), and the host waits until the board has finished it; its beats are ignored.
+A board that answers but makes no progress (no sample confirmed, no beat, no room) for
+``timeout * (retries + 1)`` seconds is one error.
 
 Everything that can be checked before streaming is checked first (options, model, record,
 output folder, port), each as one line. :class:`MonitorClient` works on any object with
@@ -200,30 +202,33 @@ class MonitorClient:
     # ---- a record ----
     def end_stale_record(self, st: P.MonitorStatus) -> P.MonitorStatus:
         """The board is inside a record (``st.next`` > 0; an earlier run stopped): end it with a
-        one-sample END frame and wait until it is done; its beats are ignored."""
+        one-sample END frame (sent again, up to ``retries`` times, until the board takes it or is
+        no longer inside a record, e.g. after a reset); its beats are ignored."""
         warn(f"{self.name} was inside an unfinished record (expecting sample {st.next}); ending it first")
-        self.send(P.encode_samples(st.next, [0], end=True))
-        self.stats.frames += 1
-        return self._wait_done(st.ended + 1, st.done, on_beat=None)
-
-    def _wait_done(self, ended: int, done_before: int, on_beat) -> P.MonitorStatus:
-        """PING until the board has accepted END number ``ended`` and finished the record."""
-        quiet_since = time.monotonic()
-        last = None
-        while True:
-            st = self.ping(on_beat)
-            if st.ended == ended & 0xFFFF and st.done == (done_before + 1) & 0xFFFF:
+        target = (st.ended + 1) & 0xFFFF
+        for _ in range(self.retries + 1):
+            self.send(P.encode_samples(st.next, [0], end=True))
+            self.stats.frames += 1
+            st = self.ping()
+            if st.ended == target or st.next == 0:
                 return st
-            if st.ended != ended & 0xFFFF:
-                raise TernEcgError(f"{self.name} did not take the END frame (it expects sample {st.next}); "
-                                   f"was it reset?")
+        raise TernEcgError(f"{self.name} did not take the END frame that ends its unfinished record "
+                           f"(it expects sample {st.next}); reset the board")
+
+    def wait_idle(self, st: P.MonitorStatus) -> P.MonitorStatus:
+        """PING until the board has finished every record it took the END of (``done`` =
+        ``ended``); beats meanwhile are an earlier run's and ignored."""
+        quiet_since, last = time.monotonic(), None
+        while st.done != st.ended:
             progress = (st.beats, st.done)
             if progress != last:
                 last, quiet_since = progress, time.monotonic()
             elif time.monotonic() - quiet_since > self.timeout * (self.retries + 1):
-                raise TernEcgError(f"{self.name} did not finish the record within {self.timeout * (self.retries + 1):g} s "
-                                   f"after its END frame")
+                raise TernEcgError(f"{self.name} did not finish its last record within "
+                                   f"{self.timeout * (self.retries + 1):g} s; reset the board")
             time.sleep(min(0.05, self.timeout / 4))
+            st = self.ping()
+        return st
 
     def stream(self, signal, *, on_beat, realtime: bool = False, fs: int = FS, progress=None) -> dict:
         """Stream one record (raw samples, 0..2047) and return when the board has finished it;
@@ -235,6 +240,7 @@ class MonitorClient:
         st = self.ping()
         if st.next != 0:
             st = self.end_stale_record(st)
+        st = self.wait_idle(st)
         log = BeatLog(on_beat)
         s = _Pass(st)
         resent = set()
@@ -317,6 +323,13 @@ class MonitorClient:
                     continue
                 s.acked = max(s.acked, msg.next)
                 s.credit = msg.room - P.CHUNK * (s.frames - at_frames)
+            # ---- no progress (samples confirmed, beats, room) for long: the board is stuck -----
+            mark = (s.acked, s.received, s.credit >= P.CHUNK, s.aborting, self.stats.resets)
+            if mark != s.mark:
+                s.mark, s.moved = mark, time.monotonic()
+            elif time.monotonic() - s.moved > self.timeout * (self.retries + 1):
+                raise TernEcgError(f"{self.name} made no progress for {self.timeout * (self.retries + 1):g} s "
+                                   f"(sample {s.acked} of {total} confirmed, {s.received} beats); reset the board")
             # ---- nothing heard for a while: ask again ------------------------------------------
             if s.pings and time.monotonic() - s.heard > self.timeout:
                 s.unanswered += 1
@@ -351,6 +364,8 @@ class _Pass:
         self.heard = time.monotonic()
         self.unanswered = 0
         self.aborting = False
+        self.mark = None                # progress: see MonitorClient.stream
+        self.moved = time.monotonic()
 
     def abort(self, ended: int):
         """End the record on the board early (an END frame at the index of the next fresh STATUS;

@@ -15,6 +15,7 @@ scored. Each run holds ``acc``, ``confusion`` (rows N S V F X, columns n s v f o
 (``se``, ``ppv``, ``fpr`` per class) and the literature's VEB / SVEB figures (EC57 rules) over
 all of the protocol's records and over its records 200-234; each protocol also holds the
 detection counts of its scored part, and the report the detection totals over the DS2 records.
+``targets`` holds issue 14's targets, each with the figure it reads (detected beats) and ``met``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,45 @@ INTER_MODEL = "aami4_inter.json"
 PATIENT_DIR = "aami4_patient"
 #: the literature's second record set (Hu et al. 1997; Kiranyaz et al. 2016): records 200 to 234
 R200 = tuple(r for r in splits.DS2 if r >= "200")
+
+
+#: issue 14's targets (integer models, detected beats, DS2): (protocol, target, figure(report of the
+#: protocol) -> (value, met)); read on the ``detected`` run, VEB / SVEB on all of the protocol's records
+TARGETS = (
+    ("inter_patient", "V Se >= 0.93 at V +P >= 0.90",
+     lambda r: _pair(r["detected"]["classes"]["V"], 0.93, 0.90)),
+    ("inter_patient", "S Se >= 0.80 at S +P >= 0.60",
+     lambda r: _pair(r["detected"]["classes"]["S"], 0.80, 0.60)),
+    ("inter_patient", "ACC >= 0.96", lambda r: (r["detected"]["acc"], _ge(r["detected"]["acc"], 0.96))),
+    ("patient_specific", "VEB Se >= 0.95 at +P >= 0.95",
+     lambda r: _pair(r["detected"]["literature"]["all"]["veb"], 0.95, 0.95)),
+    ("patient_specific", "SVEB Se >= 0.80 at +P >= 0.80",
+     lambda r: _pair(r["detected"]["literature"]["all"]["sveb"], 0.80, 0.80)),
+    ("inter_patient", "detection costs at most 0.005 of ACC",
+     lambda r: (r["detection_cost_acc"], r["detection_cost_acc"] <= 0.005)),
+    ("patient_specific", "detection costs at most 0.005 of ACC",
+     lambda r: (r["detection_cost_acc"], r["detection_cost_acc"] <= 0.005)),
+    ("inter_patient", "at most 8,000 ternary weights per model", lambda r: (r["weights"], r["weights"] <= 8000)),
+    ("patient_specific", "at most 8,000 ternary weights per model", lambda r: (r["weights"], r["weights"] <= 8000)),
+)
+
+
+def _ge(v, bound):
+    return v is not None and v >= bound
+
+
+def _pair(f, se, ppv):
+    return [f["se"], f["ppv"]], _ge(f["se"], se) and _ge(f["ppv"], ppv)
+
+
+def targets(report: dict) -> list:
+    """``[{"protocol", "target", "value", "met"}]``: issue 14's targets on a monitor-eval report
+    (``value``: the figure, or ``[se, ppv]``)."""
+    out = []
+    for protocol, text, check in TARGETS:
+        value, met = check(report[protocol])
+        out.append({"protocol": protocol, "target": text, "value": value, "met": bool(met)})
+    return out
 
 
 def _model_paths(models: Path, protocol: str, names) -> dict:
@@ -116,6 +156,7 @@ def evaluate(models=modelfile.MODELS_DIR, db=None, records=splits.DS2, progress=
             if mode == "detected":
                 res["detection"] = _detection(det)
         res["detection_cost_acc"] = res["annotated"]["acc"] - res["detected"]["acc"]
+        res["weights"] = max(m.cfg.weights for m in loaded.values())     # the largest model's ternary weights
         report[protocol] = res
     whole = []
     for r in records:
@@ -126,6 +167,7 @@ def evaluate(models=modelfile.MODELS_DIR, db=None, records=splits.DS2, progress=
     report["detection"] = {"records": len(records), "scored": "whole records, every reference beat with its "
                                                               "window inside the record (Q included)",
                            **_detection(whole)}
+    report["targets"] = targets(report)
     return report
 
 
@@ -156,7 +198,16 @@ def table(report) -> str:
     rows.append(f"\ndetection over the {d['records']} DS2 records: Se {d['se']:.4f}, +P {d['ppv']:.4f} "
                 f"({d['fn']} missed, {d['fp']} false); detection costs ACC "
                 + ", ".join(f"{p} {report[p]['detection_cost_acc']:+.4f}" for p in PROTOCOLS))
+    rows.append("\ntargets of issue 14 (detected beats):")
+    rows += [f"  {t['protocol']} {t['target']}: {_value(t['value'])} {'met' if t['met'] else 'NOT met'}"
+             for t in report.get("targets", [])]
     return "\n".join(rows)
+
+
+def _value(v) -> str:
+    if isinstance(v, list):
+        return " / ".join(_f(x) for x in v)
+    return f"{v:,}" if isinstance(v, int) else _f(v)
 
 
 def add_parser(sub):

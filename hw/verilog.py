@@ -12,8 +12,8 @@ Every signature member becomes one top-level port, named by its path joined with
   gives ``debug__conv1__valid`` etc.
 * a payload with a ``data.StructLayout`` / ``ArrayLayout`` shape is **not** split into fields: it is
   a single flat vector ``o__payload[W-1:0]`` with the fields packed LSB-first in layout order
-  (the first field at bit 0), exactly ``Layout.size`` bits. Use :func:`ternecg.sim.tb.unpack` /
-  :func:`ternecg.sim.tb.pack` with the same layout to convert.
+  (the first field at bit 0), exactly ``Layout.size`` bits. Use the testbench helpers `unpack`
+  and `pack` (in the simulation package) with the same layout to convert.
 * the default clock domain adds ``clk`` and a synchronous, active-high ``rst``.
 
 :func:`port_names` lists these names for a component, so tests need not hard-code them.

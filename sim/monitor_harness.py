@@ -6,6 +6,9 @@ last: 1}``, 12 bits) and one output stream (the detector's ``peaks`` or the moni
 * it holds reset for four cycles, reads the record's samples from a hex file (``+samples=``,
   ``+count=``; one 3-digit word per sample, ``last`` in bit 11) with ``$readmemh`` and feeds them
   with an idle pattern (``+idle=``), honouring ``ready`` (a ``valid`` stays up until its transfer);
+* or, with ``+period=N``, paced as a free-running ADC: one sample due every ``N`` cycles; a
+  sample still waiting for ``ready`` when the next one is due is counted *late* (an ADC would
+  have lost it; here it is only delayed) and reported as ``harness: late <count>``;
 * it takes outputs with a back-pressure pattern (``+backpressure=``) and writes each as one line
   ``<payload hex> <samples accepted so far>`` to ``+results=``, so the caller can check at which
   sample an output came (the detector reports a peak before it accepts the next sample);
@@ -39,8 +42,8 @@ module {harness}(clk);
   reg [2:0] rst_count;
   reg [11:0] mem [0:MAX_SAMPLES-1];
   reg [2047:0] samples_file, results_file;
-  integer n_samples, n_expect, idle_mode, bp_mode, fd, grace, timeout, quiet, after;
-  reg [31:0] seed, lfsr_i, lfsr_o, sent, outputs;
+  integer n_samples, n_expect, idle_mode, bp_mode, fd, grace, timeout, quiet, after, period;
+  reg [31:0] seed, lfsr_i, lfsr_o, sent, outputs, tick, late;
   reg [63:0] cycles;
   reg [1:0] phase_i, phase_o;
   reg i_valid, o_ready, done;
@@ -74,7 +77,7 @@ module {harness}(clk);
 
   initial begin
     rst = 1'b1; rst_count = 3'd0; done = 1'b0; cycles = 0; sent = 0; outputs = 0; quiet = 0;
-    after = 0; i_valid = 1'b0; o_ready = 1'b0; phase_i = 2'd0; phase_o = 2'd1;
+    after = 0; i_valid = 1'b0; o_ready = 1'b0; phase_i = 2'd0; phase_o = 2'd1; tick = 0; late = 0;
     if (!$value$plusargs("count=%d", n_samples)) n_samples = 0;
     if (!$value$plusargs("expect=%d", n_expect)) n_expect = 0;
     if (!$value$plusargs("idle=%d", idle_mode)) idle_mode = 0;
@@ -82,6 +85,7 @@ module {harness}(clk);
     if (!$value$plusargs("grace=%d", grace)) grace = 100000;
     if (!$value$plusargs("timeout=%d", timeout)) timeout = 20000000;
     if (!$value$plusargs("seed=%d", seed)) seed = 1;
+    if (!$value$plusargs("period=%d", period)) period = 0;
     if (n_samples > MAX_SAMPLES) begin
       $display("harness: error: %0d samples do not fit MAX_SAMPLES=%0d", n_samples, MAX_SAMPLES);
       $finish;
@@ -105,7 +109,14 @@ module {harness}(clk);
       phase_i <= (phase_i == 2'd2) ? 2'd0 : phase_i + 2'd1;
       phase_o <= (phase_o == 2'd2) ? 2'd0 : phase_o + 2'd1;
       if (i_valid && i_ready) sent <= sent + 1;
-      if (!i_valid || i_ready)
+      if (period > 0) begin                 // paced: a sample due every period cycles
+        tick <= (tick == period - 1) ? 32'd0 : tick + 32'd1;
+        if (tick == 0) begin
+          if (i_valid && !i_ready) late <= late + 1;
+          i_valid <= sent + (i_valid && i_ready) < n_samples;
+        end else if (i_valid && i_ready)
+          i_valid <= 1'b0;
+      end else if (!i_valid || i_ready)
         i_valid <= (sent + (i_valid && i_ready) < n_samples) && on(idle_mode, lfsr_i, phase_i);
       o_ready <= on(bp_mode, lfsr_o, phase_o);
       quiet <= ((o_valid && o_ready) || (i_valid && i_ready)) ? 0 : quiet + 1;
@@ -118,6 +129,7 @@ module {harness}(clk);
       if ((sent == n_samples && ((n_expect > 0 && outputs >= n_expect && after >= grace)
                                  || quiet >= timeout)) || (n_samples == 0)) begin
         $fclose(fd);
+        $display("harness: late %0d", late);
         $display("harness: done %0d outputs in %0d cycles", outputs, cycles + 1);
         done <= 1'b1;
         $finish;
@@ -165,11 +177,15 @@ def read_results(path):
 
 
 def plusargs(*, samples, count, results, expect=0, idle="none", backpressure="none", seed=1,
-             grace=None, timeout=None):
+             grace=None, timeout=None, period=None):
+    """The harness's plusargs; ``period``: pace the input at one sample per ``period`` cycles
+    (instead of ``idle``)."""
     args = [f"+samples={samples}", f"+count={count}", f"+results={results}", f"+expect={expect}",
             f"+idle={PATTERNS[idle]}", f"+backpressure={PATTERNS[backpressure]}", f"+seed={seed}"]
     if grace is not None:
         args.append(f"+grace={grace}")
     if timeout is not None:
         args.append(f"+timeout={timeout}")
+    if period is not None:
+        args.append(f"+period={int(period)}")
     return args

@@ -104,7 +104,7 @@ def front_end_report(*, local=32, bits=4, work=WORK):
     pins = FrontEndPins(local=local, bits=bits)
     res = _synth(pins, "frontend", Path(work) / "front_end")
     res["program_words"] = len(front_end_program(local=local, bits=bits))
-    res["wrapper"] = "sim/monitor_report.py FrontEndPins (serial sample input, XOR-folded outputs)"
+    res["wrapper"] = "sim/monitor_report.py FrontEndPins (the sample on 12 pins, XOR-folded outputs)"
     return res
 
 

@@ -186,8 +186,9 @@ def _conv(d, where, name, cin, lin, cout, kind, acc_in_bound):
 def _check_acc(where, spec, in_bound):
     fan_in = max(spec.cin_g * k for k in spec.kernels)
     bound = fan_in * in_bound
-    if bound.bit_length() + 1 > MAX_ACC_BITS:
-        _err(where, f"worst-case accumulator |acc| <= {bound} needs {bound.bit_length() + 1} bits, "
+    need = bound.bit_length() + 2           # sign bit + threshold headroom, as modelfile.acc_bits_needed
+    if need > MAX_ACC_BITS:
+        _err(where, f"worst-case accumulator |acc| <= {bound} needs {need} bits, "
                     f"more than the {MAX_ACC_BITS} the hardware supports; use fewer channels, "
                     f"smaller kernels or fewer activation bits")
     return bound

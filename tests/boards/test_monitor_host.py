@@ -1,7 +1,10 @@
 """boards/monitor_host.py without a board: every option and output checked before streaming (one
 line, exit 2), a version-1 board refused by name, the beat log's rule for beats that come
-again, and the EC57 report equal to make monitor-eval's figures for the same beats. (The host
-against the simulated monitor board: tests/sim/test_monitor_board_e2e.py.)"""
+again, the EC57 report equal to make monitor-eval's figures for the same beats, and against a
+scripted board (ScriptedBoard, Python) the recovery rules no simulation reaches cheaply: an
+unfinished record's END frame lost and sent again, an END never taken, a record never finished
+and a board that answers but makes no progress, each one error. (The host against the simulated
+monitor board: tests/sim/test_monitor_board_e2e.py.)"""
 
 import subprocess
 import sys
@@ -123,3 +126,93 @@ def test_ec57_report_equals_monitor_eval():
 def test_link_carries_thirteen_times_an_ecg():
     from ternecg.boards.monitor_figures import link_samples_per_s
     assert link_samples_per_s(115200) == round(11520 / ((77 + 8 / 2) / 32), 1) == 4551.1
+
+
+class ScriptedBoard:
+    """A monitor board in Python, just enough for the host's recovery rules: it answers each PING
+    with a STATUS of its counters; ``take(chunk)`` says whether it accepts a SAMPLES frame
+    (default: in order, as the board does), ``finish`` whether a record it took the END of is done
+    at once (else ``done`` stays behind ``ended``), ``room`` its free sample slots."""
+
+    def __init__(self, *, next=0, ended=0, done=0, room=256, take=None, finish=True):
+        self.decoder = P.board_decoder(version=P.VERSION_MONITOR)
+        self.next, self.ended, self.done, self.room = next, ended, done, room
+        self.take = take or (lambda c: c.index == self.next)
+        self.finish = finish
+        self.frames = []
+        self.reply = bytearray()
+
+    def write(self, data):
+        for ev in self.decoder.feed(data):
+            if not isinstance(ev, P.Frame):
+                continue
+            msg = ev.parse() if ev.type == P.SAMPLES else None
+            if ev.type == P.PING:
+                self.reply += P.encode(P.STATUS, P.monitor_status_payload(
+                    ev.payload[0], 4, 1, next=self.next,
+                    ended=self.ended, done=self.done, room=self.room), P.VERSION_MONITOR)
+            elif ev.type == P.SAMPLES:
+                self.frames.append(msg)
+                if self.take(msg):
+                    if msg.end:
+                        self.next, self.ended = 0, self.ended + 1
+                        self.done += self.finish
+                    else:
+                        self.next += msg.n
+        return len(data)
+
+    @property
+    def in_waiting(self):
+        return len(self.reply)
+
+    def read(self, n=1):
+        out, self.reply = bytes(self.reply[:n]), self.reply[n:]
+        return out
+
+
+SIGNAL = np.full(300, 1024, np.int64)
+
+
+def test_an_unfinished_record_is_ended_with_the_end_frame_sent_again(capsys):
+    """The first END frame is lost on the way: the host sends it again, then streams the record."""
+    lost = []
+
+    def take(c):
+        if c.end and c.index == 96 and not lost:
+            lost.append(c)
+            return False
+        return c.index == board.next
+
+    board = ScriptedBoard(next=96, take=take)
+    res = MonitorClient(board, timeout=0.05, retries=2).stream(SIGNAL, on_beat=None)
+    assert res["samples"] == len(SIGNAL) and board.ended == 2 and board.done == 2
+    assert [(c.index, c.end) for c in board.frames[:2]] == [(96, True), (96, True)]
+    assert "inside an unfinished record (expecting sample 96)" in capsys.readouterr().err
+
+
+def test_an_end_frame_never_taken_is_one_error():
+    board = ScriptedBoard(next=96, take=lambda c: False)
+    with pytest.raises(TernEcgError, match=r"did not take the END frame that ends its unfinished record "
+                                           r"\(it expects sample 96\); reset the board"):
+        MonitorClient(board, timeout=0.05, retries=2).stream(SIGNAL, on_beat=None)
+    assert len(board.frames) == 3
+
+
+def test_a_board_that_never_finishes_a_record_is_one_error():
+    board = ScriptedBoard(ended=3, done=2)
+    with pytest.raises(TernEcgError, match=r"did not finish its last record within 0.15 s; reset the board"):
+        MonitorClient(board, timeout=0.05, retries=2).stream(SIGNAL, on_beat=None)
+    assert board.frames == []
+
+
+def test_a_board_that_answers_but_makes_no_progress_is_one_error():
+    """No room ever (a sample buffer that never drains): the host does not wait for ever."""
+    board = ScriptedBoard(room=0)
+    with pytest.raises(TernEcgError, match=r"made no progress for 0.15 s \(sample 0 of 300 confirmed, 0 beats\); "
+                                           r"reset the board"):
+        MonitorClient(board, timeout=0.05, retries=2).stream(SIGNAL, on_beat=None)
+    assert board.frames == []
+    # samples taken, then nothing more (the board stops taking frames): the same error
+    board = ScriptedBoard(take=lambda c: c.index == board.next and c.index < 64)
+    with pytest.raises(TernEcgError, match=r"made no progress .* \(sample 64 of 300 confirmed"):
+        MonitorClient(board, timeout=0.05, retries=2).stream(SIGNAL, on_beat=None)

@@ -73,3 +73,15 @@ def test_default_model_budget():
     assert cfg.weights <= 16000 and cfg.macs <= 150000
     assert [type(l).__name__ for l in cfg.layers].count("MuxSpec") == 2
     assert any(getattr(l, "kind", "") == "msgc" for l in cfg.layers)
+
+
+def test_config_check_uses_the_loaders_accumulator_width():
+    """A worst-case bound of 23 bits needs 25 with the sign and the threshold headroom (as
+    modelfile.acc_bits_needed counts them): the config is refused before training, not the
+    trained model by the loader."""
+    from types import SimpleNamespace
+    from ternecg.golden.spec import config
+    spec = SimpleNamespace(cin_g=1, kernels=(1,))
+    with pytest.raises(TernEcgError, match="needs 25 bits"):
+        config._check_acc("layers[0]", spec, 1 << 22)
+    assert config._check_acc("layers[0]", spec, (1 << 22) - 1) == (1 << 22) - 1

@@ -1,13 +1,14 @@
 """`make monitor-eval` (golden/monitor_eval.py): on the reference peaks ("annotated") the monitor's
 EC57 figures equal the per-beat evaluation of golden/evaluate.py for the same model and beats
-(database: slow); the per-record scoring on the excerpts without the database."""
+(database, slow: a few DS2 records, tens of seconds; the whole of DS2 is the command's run); the
+per-record scoring on the excerpts and the targets on hand-made matrices without the database."""
 
 import numpy as np
 import pytest
 import torch
 
 from ternecg import cli
-from ternecg.golden import detected, evaluate, excerpts, integer_ref, monitor, monitor_eval, splits
+from ternecg.golden import detected, evaluate, excerpts, integer_ref, monitor, monitor_eval
 from ternecg.golden.spec import modelfile
 from ternecg.golden.spec.rr import record_codes
 from ternecg.paths import models_dir
@@ -48,44 +49,48 @@ def test_annotated_run_of_an_excerpt_is_the_per_beat_evaluation():
     assert cmd[:4].sum() == cm[:4].sum() and detd["tp"] + detd["fn"] == det["tp"]
 
 
+#: a few DS2 records with every class (200: V, S, F; 232: S); the whole DS2 run is `make monitor-eval`'s
+RECORDS = ("200", "232")
+
+
+def _per_beat(m, records):
+    """evaluate.py's per-beat path on whole records: load_beats windows, model_codes, the integer
+    reference: (labels, predictions, symbols)."""
+    from ternecg.golden.beats import load_beats
+    from ternecg.golden.rr import model_codes
+    beats = load_beats(records=records)
+    codes = model_codes(beats, m.cfg)
+    pred = integer_ref.classify(m, torch.from_numpy(beats.raw.astype(np.int64)), codes).numpy()
+    return detected.aami4_labels(beats.symbol), pred, beats.symbol
+
+
 @pytest.mark.slow
 @needs_db
 @needs_aami4
-def test_monitor_eval_annotated_equals_evaluate_on_ds2():
-    """The whole DS2 inter-patient run on the reference peaks: the confusion matrix and per-class
-    figures of monitor-eval equal evaluate.py's per-beat path (load_beats windows, model_codes)."""
+def test_monitor_eval_annotated_equals_evaluate_on_ds2_records():
+    """DS2 records with every class, inter-patient model on the reference peaks: the confusion
+    matrix and figures of monitor-eval equal evaluate.py's per-beat path."""
     m = modelfile.load(AAMI4)
     recs = detected.load()
-    cms = {r: monitor_eval.record_run(m, recs[r], "annotated")[0] for r in splits.DS2}
+    cms = {r: monitor_eval.record_run(m, recs[r], "annotated")[0] for r in RECORDS}
     total = sum(cms.values())
-    from ternecg.golden.beats import load_beats
-    from ternecg.golden.rr import model_codes
-    beats = load_beats()
-    _, test = splits.inter_patient(beats)
-    codes = model_codes(beats, m.cfg)[test]
-    pred = integer_ref.classify(m, torch.from_numpy(beats.raw[test].astype(np.int64)), codes).numpy()
-    lab = detected.aami4_labels(beats.symbol[test])
-    want = evaluate.confusion(lab, pred, 4)
-    assert total[:4, :4].tolist() == want.tolist()
+    lab, pred, _ = _per_beat(m, RECORDS)
+    want = evaluate.confusion(lab[lab >= 0], pred[lab >= 0], 4)
+    assert total[:4, :4].tolist() == want.tolist() and min(want.sum(axis=1)) > 0    # every class present
     assert total[4].sum() == 0 and total[:, 4].sum() == 0
     got = monitor_eval._run_figures(cms)
     assert got["acc"] == pytest.approx(np.trace(want) / want.sum())
+    assert got["literature"]["200-234"]["records"] == list(RECORDS)
 
 
 @pytest.mark.slow
 @needs_db
 def test_monitor_eval_annotated_equals_binary_metrics_for_the_binary_rr_model():
-    """The same for the shipped binary RR model (evaluate.binary_metrics, unchanged)."""
+    """The same for the shipped binary RR model (evaluate.binary_metrics, unchanged) on record 200."""
     m = modelfile.load(models_dir() / "inter_patient.json")
-    recs = detected.load()
-    total = sum(monitor_eval.record_run(m, recs[r], "annotated")[0] for r in splits.DS2)
-    from ternecg.golden.beats import load_beats
-    from ternecg.golden.rr import model_codes
-    beats = load_beats()
-    _, test = splits.inter_patient(beats)
-    pred = integer_ref.classify(m, torch.from_numpy(beats.raw[test].astype(np.int64)),
-                                model_codes(beats, m.cfg)[test]).numpy()
-    ref = evaluate.binary_metrics(beats.symbol[test], pred)
+    total = monitor_eval.record_run(m, detected.load()["200"], "annotated")[0]
+    _, pred, symbols = _per_beat(m, ("200",))
+    ref = evaluate.binary_metrics(symbols, pred)
     assert total.shape == (5, 3) and total[4].sum() == 0 and total[:, 2].sum() == 0
     for i, c in enumerate("NSVF"):
         want = 0 if c == "N" else 1
@@ -93,6 +98,41 @@ def test_monitor_eval_annotated_equals_binary_metrics_for_the_binary_rr_model():
     assert (total[0, 0] + total[1:4, 1].sum()) / total.sum() == pytest.approx(ref["acc"])
 
 
+def _report(cm_inter, cm_patient, cost=0.002, weights=7000):
+    """A monitor-eval report from hand-made matrices (both modes the same, ``cost`` moved to acc)."""
+    rep = {}
+    for p, cm in (("inter_patient", cm_inter), ("patient_specific", cm_patient)):
+        f = monitor_eval._run_figures({"200": np.asarray(cm)})
+        rep[p] = {"detected": f, "annotated": dict(f, acc=f["acc"] + cost), "detection_cost_acc": cost,
+                  "weights": weights, "detection": {"tp": 1, "fn": 0, "fp": 0, "se": 1.0, "ppv": 1.0}}
+    rep["detection"] = {"records": 1, "tp": 1, "fn": 0, "fp": 0, "se": 1.0, "ppv": 1.0}
+    return rep
+
+
+def test_targets_read_the_detected_run_and_say_met():
+    """Issue 14's targets on hand-made matrices (rows N S V F X, columns n s v f o)."""
+    good = [[970, 5, 5, 0, 2], [2, 95, 0, 0, 3], [0, 0, 97, 0, 3], [0, 0, 2, 8, 0], [1, 0, 0, 0, 0]]
+    bad = [[900, 60, 40, 0, 0], [80, 20, 0, 0, 0], [10, 0, 90, 0, 0], [0, 0, 10, 0, 0], [0, 0, 0, 0, 0]]
+    t = {(x["protocol"], x["target"]): x for x in monitor_eval.targets(_report(good, good))}
+    assert len(t) == len(monitor_eval.TARGETS) and all(x["met"] for x in t.values())
+    assert t[("inter_patient", "V Se >= 0.93 at V +P >= 0.90")]["value"] == [0.97, 97 / 104]
+    t = {(x["protocol"], x["target"]): x for x in monitor_eval.targets(_report(bad, bad, cost=0.01, weights=9000))}
+    assert not any(x["met"] for x in t.values())
+    assert t[("inter_patient", "S Se >= 0.80 at S +P >= 0.60")]["value"] == [0.2, 0.25]
+    assert t[("patient_specific", "detection costs at most 0.005 of ACC")]["value"] == 0.01
+    rep = _report(good, bad)
+    rep["targets"] = monitor_eval.targets(rep)
+    text = monitor_eval.table(rep)
+    assert "  inter_patient ACC >= 0.96: " in text and "SVEB Se >= 0.80 at +P >= 0.80: 0.2000 / 0.2500 NOT met\n" in text
+
+
 def test_cli_names_a_missing_model(tmp_path, capsys):
     assert cli.main(["monitor-eval", "--models", str(tmp_path)]) == 2
     assert "aami4_inter.json not found" in capsys.readouterr().err
+
+
+def test_cli_names_a_missing_database_folder(tmp_path, capsys):
+    assert cli.main(["monitor-eval", "--db", str(tmp_path / "nowhere"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nowhere" in err and "does not exist" in err and "\n" not in err
+    assert not (tmp_path / "monitor_eval.json").exists()

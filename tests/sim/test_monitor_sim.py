@@ -3,12 +3,16 @@
 fixture's raw excerpts, under idle / back-pressure patterns, a hold of thousands of cycles on the
 output, and a reset in the middle of a record.
 
-cocotb (Python per sample: ~100k cycles/s on Verilator, ~15k on Icarus) runs the first 2,400
-samples on Verilator with stalls, the hold and the reset, and the first 900 (the learning
-period's beats) on Icarus without stalls. The four whole excerpts go through the speed harness
-(sim/monitor_harness.py: Verilog drives the design, no Python per cycle) on Verilator, each under
-another idle / back-pressure pattern. The whole database runs in ``make sim-monitor``
-(sim/monitor_regress.py)."""
+cocotb (Python per sample: ~100k cycles/s on Verilator, ~15k on Icarus) runs the whole monitor on
+the first 2,400 samples on Verilator with stalls, the hold and the reset, and the monitor and the
+detector on the first 900 (the learning period's beats) on Icarus without stalls. The four whole
+excerpts go through the speed harness (sim/monitor_harness.py: Verilog drives the design, no
+Python per cycle) on Verilator, each under another idle / back-pressure pattern: the detector on
+all four (its peaks and the samples that report them), the monitor on two. The detector's stalls,
+holds and reset are checked in Amaranth's simulator (tests/hw/test_qrs_detector.py) and, in
+Verilog, inside the monitor (the same sequencer); a cocotb run of the detector alone on Verilator
+would add a build and half a minute for nothing new. The whole database runs in ``make
+sim-monitor`` (sim/monitor_regress.py)."""
 
 import numpy as np
 import pytest
@@ -67,7 +71,7 @@ def detector_design(records):
         src = verilog.generate(dut, "qrs_detector", runner.BUILD_ROOT / "verilog")
     a, b = records
     vec = {}
-    for sim_, n in SHORT.items():
+    for sim_, n in ((r[0], SHORT[r[0]]) for r in DETECTOR_RUNS):
         vec[sim_] = runner.write_vectors(
             VEC_DIR / f"qrs_detector_{sim_}.npz", samples=a[:n], expected=detector_expected(a[:n]),
             samples2=b[:n], expected2=detector_expected(b[:n]),
@@ -102,10 +106,11 @@ def _build(src, top, simulator):
 
 
 RUNS = [("icarus", "none", 0), ("verilator", "random", 3000)]
+DETECTOR_RUNS = RUNS[:1]            # Verilator: the speed harness below (module docstring)
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("simulator,pattern,hold", RUNS, ids=[f"{s}-{p}" for s, p, _ in RUNS])
+@pytest.mark.parametrize("simulator,pattern,hold", DETECTOR_RUNS, ids=[f"{s}-{p}" for s, p, _ in DETECTOR_RUNS])
 def test_detector(detector_design, simulator, pattern, hold):
     src, vec = detector_design
     cfg = MonitorBench(vectors=str(vec[simulator]), idle=pattern, backpressure=pattern, seed=11,
@@ -142,3 +147,34 @@ def test_whole_excerpts_speed_harness(tmp_path):
     mon = mr.monitor_part(None, signals=signals[:2], jobs=2, work=work, progress=False)
     assert det["records"] == 4 and det["mismatches"] == 0 and det["beats"] > 380
     assert mon["records"] == 2 and mon["mismatches"] == 0 and mon["beats"] > 200
+
+
+@pytest.mark.sim
+def test_paced_input_counts_late_samples():
+    """The speed harness paced as a free-running ADC (``+period=``, the real-time check of the
+    monitor build's report, boards/monitor_figures.py): the detector on the first 1,000 samples
+    of an excerpt, one sample due every 100 cycles (below its cost per sample: samples wait, each
+    counted late) and every 10,000 (above its costliest sample: none late); the peaks are exact
+    either way."""
+    import re
+
+    from ternecg.hw.qrs_detector import QrsDetector
+    from ternecg.sim import harness
+    from ternecg.sim import monitor_regress as mr
+    from ternecg.sim.monitor_harness import plusargs, read_results, write_samples
+
+    work = runner.BUILD_ROOT / "sim-monitor"
+    binary, _ = mr._build(QrsDetector(spram=False), "qrs_detector", "peaks", 33, work / "detector")
+    x = excerpts.load()[0].signal[:1000].astype(np.int64)
+    want = [(p, 0) for p in qrs.detect(x).tolist()] + [(len(x), 1)]
+    late = {}
+    for period in (100, 10_000):
+        run = work / "detector" / "runs" / f"paced_{period}"
+        run.mkdir(parents=True, exist_ok=True)
+        write_samples(run / "samples.hex", x)
+        harness.run_verilator(binary, plusargs(samples="samples.hex", count=len(x), results="results.txt",
+                                               expect=len(want), grace=100, period=period), run)
+        got = [(p & 0xFFFFFFFF, p >> 32) for p, _ in read_results(run / "results.txt")]
+        assert got == want
+        late[period] = int(re.search(r"harness: late (\d+)", (run / "sim.log").read_text()).group(1))
+    assert late[100] > 100 and late[10_000] == 0, late

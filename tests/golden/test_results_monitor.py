@@ -1,0 +1,53 @@
+"""docs/results.md sections 5 and 6 (golden/results_monitor.py) from a hand-made monitor-eval
+report and seeds file, without the database: the targets with met / not met as monitor-eval says,
+where each class's beats go, the seeds' mean ± sd, the training time against 90 minutes."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ternecg.golden import aami4_seeds, monitor_eval, results_monitor
+from ternecg.paths import models_dir
+from ternecg.reports import update_json
+
+from test_monitor_eval import _report
+
+GOOD = [[970, 5, 5, 0, 2], [2, 95, 0, 0, 3], [0, 0, 97, 0, 3], [0, 0, 2, 8, 0], [1, 0, 0, 0, 0]]
+BAD = [[900, 60, 40, 0, 0], [80, 20, 0, 0, 0], [10, 0, 90, 0, 0], [0, 0, 10, 0, 0], [0, 0, 0, 0, 0]]
+needs_aami4 = pytest.mark.skipif(not (models_dir() / "aami4_inter.json").is_file(), reason="no four-class model")
+
+
+@pytest.fixture
+def section(tmp_path, monkeypatch):
+    rep = _report(BAD, GOOD)
+    rep["targets"] = monitor_eval.targets(rep)
+    monkeypatch.setattr(monitor_eval, "evaluate", lambda db=None: rep)
+    figures = [aami4_seeds.compact(_report(m, GOOD)) for m in (BAD, GOOD)]
+    seeds = tmp_path / "aami4_seeds.json"
+    seeds.write_text(json.dumps({"runs": [
+        {"seed": s, "figures": f, "train_seconds": {"aami4_inter_s": 3000.0, "aami4_patient_s": 1500.0 + 1000 * s}}
+        for s, f in zip((1, 2), figures)]}))
+    data = update_json(seeds, lambda d: dict(d, spread=aami4_seeds.spread(d["runs"])))
+    assert data["spread"]["mean"]["inter_patient"]["detected"]["acc"] > 0
+    monkeypatch.setattr(aami4_seeds, "REPORT", seeds)
+    monkeypatch.setattr(results_monitor, "TRAIN_REPORT", tmp_path / "none.json")
+    return "\n".join(results_monitor.aami4_section())
+
+
+@needs_aami4
+def test_targets_say_what_monitor_eval_says(section):
+    rows = {line.split(" | ")[1]: line for line in section.splitlines() if line.startswith("| inter-patient | ")
+            or line.startswith("| patient-specific | ")}
+    assert rows["S Se >= 0.80 at S +P >= 0.60"].endswith("| 20.00 / 25.00 % | no |")
+    assert rows["VEB Se >= 0.95 at +P >= 0.95"].endswith("| yes |")
+    assert "| detection costs at most 0.005 of ACC | +0.20 points | yes |" in section
+    assert "seed 1: 92 min, seed 2: 108 min | no |" in section
+
+
+@needs_aami4
+def test_errors_and_seed_spread(section):
+    assert "inter-patient: S beats (100) called 80 N / 20 S, V beats (100) called 10 N / 90 V" in section
+    acc = [np.trace(np.asarray(m)) / np.sum(m) for m in (BAD, GOOD)]
+    sd = np.std(acc, ddof=1)
+    assert f"| inter-patient, detected | {100 * np.mean(acc):.2f} ± {100 * sd:.2f} |" in section

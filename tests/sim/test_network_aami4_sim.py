@@ -1,0 +1,79 @@
+"""The four-class models (N, S, V, F; models/aami4_inter.json and models/aami4_patient/) built by the
+unchanged hardware generator (``n_classes = 4`` is a parameter of the head and the RR table) in the
+cocotb network testbench with the debug tap, bit-exact against the integer reference (every hidden
+layer, the four logits, class, cycles), through :func:`ternecg.sim.verify.verify`. The beats are
+the software monitor's own (golden/monitor.py): windows at the R peaks the integer detector finds
+in the raw excerpts of fixtures/excerpts.npz, with the RR codes of the detected peaks.
+
+* ``ternecg verilog`` (``make verilog``) on both kinds of file: four logits in the manifest;
+* the inter-patient model, Verilator P = 6: 12 monitor beats of 208 (V and F beats) and 209 (S
+  beats), no stalls (cycles exact), with reset recovery and the worst-case beats (extreme codes);
+* a patient model (record 105's, on monitor beats of its excerpt after the first 5 minutes) under
+  random stalls; 2 beats of the inter-patient model on Icarus.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from ternecg import cli
+from ternecg.golden import excerpts, monitor
+from ternecg.golden.spec import modelfile
+from ternecg.sim.verify import Beats, Options, verify
+from test_network_sim import ALL_TESTS, _check
+
+pytestmark = pytest.mark.sim
+
+INTER = modelfile.MODELS_DIR / "aami4_inter.json"
+PATIENT = modelfile.MODELS_DIR / "aami4_patient" / "105.json"
+needs_models = pytest.mark.skipif(not (INTER.is_file() and PATIENT.is_file()),
+                                  reason="four-class models not trained (make train STAGES=aami4_inter,aami4_patient)")
+
+
+def monitor_beats(model_path, record, count, first=0) -> Beats:
+    """``count`` beats of the monitor on an excerpt: windows at the detected peaks, their RR codes."""
+    cfg = modelfile.load(model_path).cfg
+    e = next(x for x in excerpts.load() if x.record == record)
+    r = monitor.beat_peaks(e.signal)
+    pick = np.arange(first, first + count)
+    return Beats(monitor.windows(e.signal, r)[pick], monitor.codes(r, cfg)[pick],
+                 np.full(count, int(record)), r[pick] + e.start)
+
+
+@needs_models
+@pytest.mark.parametrize("model,parallel", [(INTER, 6), (PATIENT, 2)], ids=["inter", "patient"])
+def test_make_verilog_builds_the_four_class_files(tmp_path, capsys, model, parallel):
+    assert cli.main(["verilog", "--model", str(model), "--parallel", str(parallel), "--out", str(tmp_path)]) == 0, \
+        capsys.readouterr().err
+    man = json.loads(next(tmp_path.glob("*/ternecg_top.json")).read_text())
+    fields = [f["name"] for f in man["streams"]["o"]["fields"]]
+    assert [f for f in fields if f.startswith("logits")] == [f"logits[{i}]" for i in range(4)]
+    assert (man["rr"] is not None) == (modelfile.load(model).cfg.rr_features > 0)
+
+
+@needs_models
+def test_inter_model_monitor_beats_resets_and_worst_case():
+    a, b = monitor_beats(INTER, "208", 6, first=10), monitor_beats(INTER, "209", 6, first=20)
+    beats = Beats(*(np.concatenate([x, y]) for x, y in zip((a.raw, a.rr, a.record, a.sample),
+                                                            (b.raw, b.rr, b.record, b.sample))))
+    classes = set(monitor.classify(modelfile.load(INTER), beats.raw, beats.rr)[0].tolist())
+    assert len(classes) >= 2                                     # not all N
+    r = verify(beats, Options(model=INTER, parallel=6, bench="cocotb", layers=True, tests=ALL_TESTS))
+    _check(r)
+
+
+@needs_models
+def test_patient_model_random_stalls():
+    r = verify(monitor_beats(PATIENT, "105", 4, first=30),
+               Options(model=PATIENT, parallel=6, bench="cocotb", layers=True, idle="random",
+                       backpressure="random", seed=14))
+    _check(r)
+
+
+@needs_models
+def test_inter_model_icarus():
+    r = verify(monitor_beats(INTER, "208", 2, first=40),
+               Options(model=INTER, parallel=6, simulator="icarus", bench="cocotb", layers=True,
+                       idle="random", backpressure="random", seed=4))
+    _check(r)
