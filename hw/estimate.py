@@ -1,0 +1,354 @@
+"""Resource estimate of the accelerator: logic cells, block RAMs and cycles per beat, without synthesis.
+
+:func:`estimate` answers from the compiled schedule (hw/schedule.py) and the widths alone:
+
+``cycles_per_beat``
+    Exact. The back-to-back period between results: the engine's worst-case compute cycles
+    (no MUX-skip block skipped) counted in closed form from the phases (:func:`compute_cycles`:
+    per phase its START cycle, ``cin_g * taps`` cycles per tile of every block, and the drain
+    from the last tap to the next phase), plus :data:`PERIOD_GAP`, the cycles between one
+    beat's last logit and the next beat's first busy cycle (docs/core.md: the next beat is
+    normalised and loaded while the engine computes). ``make hw-report`` compares it with the
+    period measured in Verilator at every setting.
+``ebr``
+    Block RAMs: every memory of the design (:func:`memories`: the parameter ROMs, the feature
+    banks, the normaliser's sample RAM) in the device's blocks (:func:`blocks`): iCE40 RAM40_4K
+    (4 kbit as 256 x 16, 512 x 8, 1024 x 4 or 2048 x 2), ECP5 DP16KD (18 kbit as 16384 x 1 ..
+    1024 x 18, 512 x 36 with one read and one write port); a RAM of at most
+    :data:`LOGIC_RAM_BITS` bits is left in logic (ECP5 distributed RAM) and costs no block.
+``lc``
+    Logic cells (iCE40 ICESTORM_LC) or LUT4s (ECP5 TRELLIS_COMB): the LUT4 of each part of the
+    design (:data:`PARTS`, the ``lc_by_module`` keys of ``make hw-report`` grouped by their last
+    name) is ``a + b * x`` with ``x`` a structural size of that part (:func:`features`: lanes
+    times accumulator width, streams times memories times address width, ...), and the device's
+    cells are ``k`` times their sum (nextpnr packs flip-flops and carries with the LUTs, or not).
+    The constants ``a, b`` (:data:`LUT_MODEL`) and ``k`` (:data:`CELLS_PER_LUT`) were fitted
+    once by least squares (:func:`fit`, run by ``ternecg hw-report --calibrate``, which prints
+    them) from the hw.json of ``make hw-report`` with the settings recorded in
+    :data:`CALIBRATION`; the report prints ``estimate_error`` for every setting and flags any
+    beyond :data:`LC_TOLERANCE`.
+
+Imports only the hardware package and the spec (no torch, no simulator, no boards).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+from ternecg.errors import TernEcgError
+
+from .engine_layout import Widths, descriptor_layout, logit_width
+from .schedule import MODE_FINAL, Schedule, act_latency_of, compile_schedule, serializer_latency
+
+__all__ = ["DEVICES", "estimate", "compute_cycles", "cycles_per_beat", "memories", "blocks", "ebr",
+           "features", "lut_by_part", "part_of", "fit", "PARTS", "PERIOD_GAP", "LC_TOLERANCE"]
+
+#: the devices of ``make hw-report``
+DEVICES = ("up5k", "ecp5-85f")
+
+#: cycles between a beat's last logit and the next beat's first busy cycle, back to back
+#: (docs/core.md; checked against the Verilator period by ``make hw-report``)
+PERIOD_GAP = 3
+
+#: the LC estimate should be within this fraction of nextpnr's (``make hw-report`` flags it)
+LC_TOLERANCE = 0.10
+
+#: block RAM shapes (depth, width) per device
+BLOCK_SHAPES = {
+    "up5k": ((256, 16), (512, 8), (1024, 4), (2048, 2)),
+    "ecp5-85f": ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
+}
+
+#: Yosys' memory mapping costs (memory_libmap with the techlibs of Yosys 0.5x-0.7x: ice40/brams.txt,
+#: lattice/brams_16kd.txt, lattice/lutrams_trellis.txt): a block RAM costs BLOCK_COST, an ECP5
+#: distributed RAM cell (16 x 4) LUTRAM_COST, a bit in flip-flops 1; a RAM goes where it costs
+#: least (the parameter ROMs always to block RAM: ``rom_style = "block"``, hw/params.py)
+BLOCK_COST = {"up5k": 64, "ecp5-85f": 128}
+LUTRAM_COST = {"up5k": None, "ecp5-85f": 4}
+LUTRAM_SHAPE = (16, 4)
+
+def _check_device(device):
+    # one line naming the value and the choices (caught at the CLI)
+    if device not in DEVICES:
+        raise TernEcgError(f"device {device!r} is not one of {', '.join(DEVICES)}")
+
+
+# ---- cycles -----------------------------------------------------------------------------------
+
+def compute_cycles(sch: Schedule, act_latency=None):
+    """Worst-case engine cycles of a beat (no MUX-skip block skipped), in closed form from the
+    phases: per phase one START cycle, ``n_blocks * n_tiles * cin_g * taps[g]`` tap cycles over
+    its groups, then the drain: the logits phase hands its last block's logits on one per cycle
+    after the read (``1 + outputs``); an activation phase waits for the read, the serializer
+    (its latency and L lanes), the activation unit and the MUX-skip stage (``latency + L +
+    act_latency + 2``)."""
+    if act_latency is None:
+        act_latency = act_latency_of(sch.act_bits)
+    g = sch.geometry
+    total = 0
+    for ph in sch.phases:
+        kernels = [ph.taps[gi if ph.multi_kernel else 0] for gi in range(ph.n_groups)]
+        taps = ph.n_blocks * ph.n_tiles * ph.cin_g * sum(kernels)
+        if ph.mode == MODE_FINAL:
+            tail = 1 + sum(ph.valid_lanes[-1])
+        else:
+            tail = serializer_latency(g) + g.lanes + act_latency + 2
+        total += 1 + taps + tail
+    return total
+
+
+def cycles_per_beat(sch: Schedule, act_latency=None):
+    """The period between back-to-back results: :func:`compute_cycles` + :data:`PERIOD_GAP`."""
+    return compute_cycles(sch, act_latency) + PERIOD_GAP
+
+
+# ---- block RAM --------------------------------------------------------------------------------
+
+def memories(sch: Schedule):
+    """``[(name, depth, width, rom, used)]`` of every memory of the accelerator of ``sch``
+    (``rom``: a parameter ROM, always in block RAM; ``used``: the ROM's bits that are not the same
+    in every row of its image, which are all Yosys keeps; a RAM's width), from the schedule and
+    the widths alone (the names and shapes of ``Accelerator.param_roms()`` and
+    ``FeatureBanks.memories()``, which the tests compare):
+
+    - ``engine.weights``: one row of 2-bit codes per lane and tap; ``engine.params``: the model id
+      and the biases, at least :data:`~ternecg.hw.params.MIN_DEPTH` deep, 16 or logit bits wide;
+    - the threshold ROMs of each stream's activation unit: one of ``channels * 2^b`` entries
+      (serial unit: entry 0 of a channel unused) or one per search stage ``s`` of ``channels *
+      2^s`` (pipelined unit), each ``acc_width`` bits (one more when a threshold is the
+      unreachable ``2^(acc_width - 1)``);
+    - the feature banks: M memories each of bank 0 (two beats of signed 8-bit samples) and banks
+      1, 2 (``act_bits``); the normaliser's sample RAM (one beat of raw samples).
+
+    A model with an RR path adds its RR table's ROMs (not counted: ``make hw-report`` builds the
+    default model, which has none)."""
+    from ternecg.golden.spec.normalize import RAW_BITS
+    from .engine import Engine
+    from .params import ID_WORDS, MIN_DEPTH
+    g = sch.geometry
+    R, M, b = g.streams, g.mems, sch.act_bits
+    lw = logit_width(sch)
+    pw = max(lw, 16)
+    pinit = [(sch.model_id >> (16 * k)) & 0xFFFF for k in range(ID_WORDS)]
+    pinit += [v & ((1 << lw) - 1) for v in (sch.bias or [0])]
+    roms = [("engine.weights", max(2, len(sch.weights)), 2 * sch.parallel, list(sch.weights)),
+            ("engine.params", max(MIN_DEPTH, len(pinit)), pw, pinit)]
+    hi = 1 << (sch.acc_width - 1)
+    t_width = sch.acc_width + any(v == hi for table in sch.stream_thresholds for row in table for v in row)
+    serial = Engine._unit(sch).__name__ == "SerialActivationUnit"
+    for r, table in enumerate(sch.stream_thresholds):
+        prefix = "engine.act" if R == 1 else f"engine.act{r}"
+        if serial:
+            image = [v for row in table for v in [0] + list(row)]
+            roms.append((f"{prefix}.rom", len(image), t_width, image))
+        else:
+            for st in range(b):
+                image = [row[((p << (b - st)) | (1 << (b - 1 - st))) - 1] for row in table
+                         for p in range(1 << st)]
+                roms.append((f"{prefix}.rom{st}", len(image), t_width, image))
+    out = [(name, depth, width, True, _used_bits(image, depth, width)) for name, depth, width, image in roms]
+    half_bits = max(1, (sch.input_length - 1).bit_length())
+    mb = g.mem_bits
+    for i, words in enumerate(sch.bank_words):
+        depth = (2 << max(0, half_bits - mb)) if i == 0 else max(1, words)
+        width = 8 if i == 0 else b
+        out += [(f"engine.bank{i}_{k}", depth, width, False, width) for k in range(M)]
+    out.append(("norm.ram", 1 << max(1, (sch.input_length - 1).bit_length()), RAW_BITS, False, RAW_BITS))
+    return out
+
+
+def _used_bits(image, depth, width):
+    """Bits of a ROM (``image``, zero beyond it) that differ between rows."""
+    mask = (1 << width) - 1
+    words = [v & mask for v in image] + ([0] if len(image) < depth else [])
+    ones = zeros = 0
+    for v in words:
+        ones |= v
+        zeros |= ~v & mask
+    return max(1, bin(ones & zeros).count("1"))
+
+
+def blocks(depth, width, device):
+    """Block RAMs of one ``depth`` x ``width`` memory as Yosys' memory_libmap builds it: the
+    fewest over the device's shapes, where a memory may also be cut, in depth or in width, into
+    whole blocks of one shape and a rest built the same way (2,400 x 13 on the iCE40: rows 0 ..
+    2,047 in seven 2048 x 2 blocks, the other 352 rows in two 256 x 16: nine blocks)."""
+    _check_device(device)
+    return _blocks(depth, width, BLOCK_SHAPES[device])
+
+
+@functools.lru_cache(maxsize=None)
+def _blocks(depth, width, shapes):
+    if depth <= 0 or width <= 0:
+        return 0
+    best = None
+    for d, w in shapes:
+        options = [math.ceil(depth / d) * math.ceil(width / w)]
+        if depth > d and depth % d:
+            options.append(depth // d * math.ceil(width / w) + _blocks(depth % d, width, shapes))
+        if width > w and width % w:
+            options.append(width // w * math.ceil(depth / d) + _blocks(depth, width % w, shapes))
+        best = min(options + ([best] if best is not None else []))
+    return best
+
+
+def lutram_cells(depth, width):
+    """ECP5 distributed RAM cells (TRELLIS_DPR16X4) of one memory."""
+    return math.ceil(depth / LUTRAM_SHAPE[0]) * math.ceil(width / LUTRAM_SHAPE[1])
+
+
+def placement(depth, width, rom, device):
+    """Where Yosys puts one memory: ``("block", blocks)``, ``("lutram", cells)`` or
+    ``("logic", bits)``, whichever costs least (:data:`BLOCK_COST`)."""
+    _check_device(device)
+    n = blocks(depth, width, device)
+    if rom:
+        return "block", n
+    options = [(BLOCK_COST[device] * n, "block", n), (depth * width, "logic", depth * width)]
+    if LUTRAM_COST[device]:
+        cells = lutram_cells(depth, width)
+        options.append((LUTRAM_COST[device] * cells, "lutram", cells))
+    cost, kind, amount = min(options, key=lambda o: o[0])
+    return kind, amount
+
+
+def ebr(sch: Schedule, device):
+    """Block RAMs of the whole accelerator on ``device`` (iCE40 RAM40_4K or ECP5 DP16KD)."""
+    return sum(n for kind, n in (placement(d, w, rom, device) for _, d, _, rom, w in memories(sch))
+               if kind == "block")
+
+
+def lutram(sch: Schedule, device):
+    """ECP5 distributed RAM cells (TRELLIS_DPR16X4) of the accelerator (0 on iCE40)."""
+    return sum(n for kind, n in (placement(d, w, rom, device) for _, d, _, rom, w in memories(sch))
+               if kind == "lutram")
+
+
+# ---- logic ------------------------------------------------------------------------------------
+
+#: the parts of the LUT model: (name, the ``lc_by_module`` name segments it covers)
+PARTS = (
+    ("lanes", ("lanes",)),
+    ("serializer", ("serializer",)),
+    ("act", ("act", "writeback.act")),
+    ("mux", ("mux",)),
+    ("banks", ("banks",)),
+    ("issue", ("issue",)),
+    ("sequencer", ("sequencer",)),
+    ("phases", ("phases",)),
+    ("rest", ()),
+)
+
+
+def part_of(module):
+    """The :data:`PARTS` name of a hierarchical module name (``hwtop.acc.engine.lanes``)."""
+    last = module.split(".")[-1]
+    for name, keys in PARTS:
+        if last in keys or (name == "act" and last.startswith("act") and last[3:].isdigit()):
+            return name
+    return "rest"
+
+
+def features(sch: Schedule):
+    """``{part: x}``: the structural size each part's LUT4 grows with (:data:`PARTS`)."""
+    from .engine import Engine
+    w = Widths(sch)
+    R, M, P = w.R, w.M, sch.parallel
+    wb = max(w.word)
+    serial = Engine._unit(sch).__name__ == "SerialActivationUnit"
+    return {
+        "lanes": P * sch.acc_width,                      # an add/sub accumulator per lane
+        "serializer": P * sch.acc_width,                 # every lane's sum held, handed on one by one
+        "act": R * (1 if serial else ACT_PARALLEL_SIZE) * sch.acc_width,   # one unit per stream
+        "mux": R * sch.act_bits,                         # one MUX-skip stage per stream
+        "banks": R * M * (wb + 2 * sch.act_bits + 8) if M > 1 else 0,   # the crossbars
+        "issue": R * (wb + w.m + w.pos),                 # one address per stream
+        "sequencer": descriptor_layout(sch).size,        # the counters of the descriptor's fields
+        "phases": len(sch.phases) * descriptor_layout(sch).size,       # the phase table (LUT ROM)
+        "rest": 0,                                       # normaliser, head, loader, glue: fixed
+    }
+
+
+#: an activation unit with one ROM per search stage (hw/activation.py) against the serial one
+#: (hw/activation_serial.py), in units of the serial one's size
+ACT_PARALLEL_SIZE = 3
+
+#: LUT4 of each part = a + b * features()[part]; fitted by :func:`fit` (``ternecg hw-report
+#: --calibrate``) from the settings of :data:`CALIBRATION`
+LUT_MODEL = {
+    "lanes": (0.0, 1.0),
+    "serializer": (0.0, 1.0),
+    "act": (0.0, 1.0),
+    "mux": (0.0, 1.0),
+    "banks": (0.0, 1.0),
+    "issue": (0.0, 1.0),
+    "sequencer": (0.0, 1.0),
+    "phases": (0.0, 1.0),
+    "rest": (0.0, 0.0),
+}
+
+#: device cells per LUT4 of the parts' sum (nextpnr's ICESTORM_LC / TRELLIS_COMB over Yosys' LUT4)
+CELLS_PER_LUT = {"up5k": 1.0, "ecp5-85f": 1.0}
+
+#: the nextpnr runs the constants were fitted from: device -> lane counts (make hw-report)
+CALIBRATION = {"up5k": (), "ecp5-85f": ()}
+
+
+def lut_by_part(sch: Schedule):
+    """``{part: estimated LUT4}`` (:data:`LUT_MODEL`)."""
+    x = features(sch)
+    return {name: LUT_MODEL[name][0] + LUT_MODEL[name][1] * x[name] for name, _ in PARTS}
+
+
+def fit(samples):
+    """Least-squares constants from measured settings.
+
+    ``samples``: ``[(device, Schedule, {module: LUT4}, cells)]`` (hw.json's ``lc_by_module`` and
+    ``lc``). Returns ``(lut_model, cells_per_lut)`` in the form of :data:`LUT_MODEL` and
+    :data:`CELLS_PER_LUT`: per part a line through its (x, LUT4) points (pooled over the devices:
+    both map to 4-input LUTs; a part whose x never varies keeps its mean as ``a``), per device the
+    ratio of the cells to the measured LUT4 sum (least squares through the origin)."""
+    points = {name: [] for name, _ in PARTS}
+    ratio = {}
+    for device, sch, luts, cells in samples:
+        x = features(sch)
+        parts = {name: 0 for name, _ in PARTS}
+        for module, n in luts.items():
+            parts[part_of(module)] += n
+        for name in parts:
+            points[name].append((x[name], parts[name]))
+        num, den = ratio.get(device, (0.0, 0.0))
+        total = sum(parts.values())
+        ratio[device] = (num + cells * total, den + total * total)
+    model = {}
+    for name, pts in points.items():
+        n = len(pts)
+        if not n:
+            model[name] = LUT_MODEL[name]
+            continue
+        mx = sum(p[0] for p in pts) / n
+        my = sum(p[1] for p in pts) / n
+        sxx = sum((p[0] - mx) ** 2 for p in pts)
+        if sxx == 0:
+            model[name] = (round(my, 2), 0.0)
+            continue
+        b = sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx
+        model[name] = (round(my - b * mx, 2), round(b, 4))
+    return model, {d: round(num / den, 4) for d, (num, den) in ratio.items() if den}
+
+
+def lc(sch: Schedule, device):
+    """Estimated logic cells (iCE40) or LUT4 (ECP5) of the accelerator on ``device``."""
+    _check_device(device)
+    return round(CELLS_PER_LUT[device] * sum(lut_by_part(sch).values()))
+
+
+# ---- all together -----------------------------------------------------------------------------
+
+def estimate(model, parallel, device):
+    """``{"lc", "ebr", "cycles_per_beat"}`` of ``model`` (a loaded model file) on ``parallel``
+    lanes on ``device`` (:data:`DEVICES`), without synthesis (TernEcgError for a bad value)."""
+    _check_device(device)
+    sch = compile_schedule(model, parallel)
+    return {"lc": lc(sch, device), "ebr": ebr(sch, device), "cycles_per_beat": cycles_per_beat(sch)}
