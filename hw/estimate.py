@@ -42,7 +42,7 @@ from .engine_layout import Widths, descriptor_layout, logit_width
 from .schedule import MODE_FINAL, Schedule, act_latency_of, compile_schedule, serializer_latency
 
 __all__ = ["DEVICES", "estimate", "compute_cycles", "cycles_per_beat", "memories", "blocks", "ebr",
-           "features", "lut_by_part", "part_of", "fit", "PARTS", "PERIOD_GAP", "LC_TOLERANCE"]
+           "features", "lut_by_part", "part_of", "fit", "lc", "lutram", "PARTS", "PERIOD_GAP", "LC_TOLERANCE"]
 
 #: the devices of ``make hw-report``
 DEVICES = ("up5k", "ecp5-85f")
@@ -288,8 +288,10 @@ LUT_MODEL = {
     "rest": (0.0, 0.0),
 }
 
-#: device cells per LUT4 of the parts' sum (nextpnr's ICESTORM_LC / TRELLIS_COMB over Yosys' LUT4)
+#: device cells = CELLS_OFFSET + CELLS_PER_LUT x the parts' LUT4 sum (nextpnr's ICESTORM_LC or
+#: TRELLIS_COMB: the LUTs, and flip-flops and carries that did not pack with one, or ECP5 RAM LUTs)
 CELLS_PER_LUT = {"up5k": 1.0, "ecp5-85f": 1.0}
+CELLS_OFFSET = {"up5k": 0.0, "ecp5-85f": 0.0}
 
 #: the nextpnr runs the constants were fitted from: device -> lane counts (make hw-report)
 CALIBRATION = {"up5k": (), "ecp5-85f": ()}
@@ -305,12 +307,14 @@ def fit(samples):
     """Least-squares constants from measured settings.
 
     ``samples``: ``[(device, Schedule, {module: LUT4}, cells)]`` (hw.json's ``lc_by_module`` and
-    ``lc``). Returns ``(lut_model, cells_per_lut)`` in the form of :data:`LUT_MODEL` and
-    :data:`CELLS_PER_LUT`: per part a line through its (x, LUT4) points (pooled over the devices:
-    both map to 4-input LUTs; a part whose x never varies keeps its mean as ``a``), per device the
-    ratio of the cells to the measured LUT4 sum (least squares through the origin)."""
+    ``lc``). Returns ``(lut_model, cells_per_lut, cells_offset)`` in the form of
+    :data:`LUT_MODEL`, :data:`CELLS_PER_LUT` and :data:`CELLS_OFFSET`: per part a line through its
+    (x, LUT4) points, pooled over the devices (both map to 4-input LUTs; a part whose x never
+    varies keeps its mean as ``a``); then per device the line from the parts' *estimated* LUT4
+    sum to nextpnr's cells (through the origin when the device has one setting), so that
+    mapper differences between the settings (ABC9 or Yosys' own) end up in the fit, not in the
+    estimate."""
     points = {name: [] for name, _ in PARTS}
-    ratio = {}
     for device, sch, luts, cells in samples:
         x = features(sch)
         parts = {name: 0 for name, _ in PARTS}
@@ -318,30 +322,37 @@ def fit(samples):
             parts[part_of(module)] += n
         for name in parts:
             points[name].append((x[name], parts[name]))
-        num, den = ratio.get(device, (0.0, 0.0))
-        total = sum(parts.values())
-        ratio[device] = (num + cells * total, den + total * total)
-    model = {}
-    for name, pts in points.items():
-        n = len(pts)
-        if not n:
-            model[name] = LUT_MODEL[name]
-            continue
-        mx = sum(p[0] for p in pts) / n
-        my = sum(p[1] for p in pts) / n
-        sxx = sum((p[0] - mx) ** 2 for p in pts)
-        if sxx == 0:
-            model[name] = (round(my, 2), 0.0)
-            continue
-        b = sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx
-        model[name] = (round(my - b * mx, 2), round(b, 4))
-    return model, {d: round(num / den, 4) for d, (num, den) in ratio.items() if den}
+    model = {name: _line(pts) if pts else LUT_MODEL[name] for name, pts in points.items()}
+    per_device = {}
+    for device, sch, luts, cells in samples:
+        x = features(sch)
+        est = sum(model[name][0] + model[name][1] * x[name] for name, _ in PARTS)
+        per_device.setdefault(device, []).append((est, cells))
+    k, c = {}, {}
+    for device, pts in per_device.items():
+        if len({p[0] for p in pts}) > 1:
+            c[device], k[device] = _line(pts, 4)
+        else:
+            k[device], c[device] = round(sum(p[1] for p in pts) / sum(p[0] for p in pts), 4), 0.0
+    return model, k, c
+
+
+def _line(pts, digits=4):
+    """``(a, b)`` of the least-squares line ``y = a + b x`` (``b = 0`` when x never varies)."""
+    n = len(pts)
+    mx = sum(p[0] for p in pts) / n
+    my = sum(p[1] for p in pts) / n
+    sxx = sum((p[0] - mx) ** 2 for p in pts)
+    if sxx == 0:
+        return round(my, 2), 0.0
+    b = sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx
+    return round(my - b * mx, 2), round(b, digits)
 
 
 def lc(sch: Schedule, device):
     """Estimated logic cells (iCE40) or LUT4 (ECP5) of the accelerator on ``device``."""
     _check_device(device)
-    return round(CELLS_PER_LUT[device] * sum(lut_by_part(sch).values()))
+    return round(CELLS_OFFSET[device] + CELLS_PER_LUT[device] * sum(lut_by_part(sch).values()))
 
 
 # ---- all together -----------------------------------------------------------------------------

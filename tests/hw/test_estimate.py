@@ -142,11 +142,13 @@ def test_fit_recovers_a_known_model(model):
         x = E.features(s)
         luts = {f"hwtop.acc.engine.{name}": 10 + 2 * x[name] for name, _ in E.PARTS if name != "rest"}
         luts["hwtop.acc.norm"] = 100
-        samples.append(("up5k", s, luts, 1.25 * sum(luts.values())))
-    lut_model, cells = E.fit(samples)
+        samples.append(("up5k", s, luts, 50 + 1.25 * sum(luts.values())))
+    samples.append(("ecp5-85f", s, luts, 2 * sum(luts.values())))
+    lut_model, cells, offset = E.fit(samples)
     assert lut_model["lanes"] == (10.0, 2.0)
     assert lut_model["rest"] == (100.0, 0.0)
-    assert cells == {"up5k": 1.25}
+    assert cells == {"up5k": 1.25, "ecp5-85f": 2.0}
+    assert offset == {"up5k": 50.0, "ecp5-85f": 0.0}
 
 
 def test_estimate_and_bad_device(model):
