@@ -58,8 +58,9 @@ TARGET_MHZ = 30.0
 #: the UP5K's device name in hw.json
 DEVICE = "up5k"
 #: the lane counts `make hw-report` builds by default per device (any 1..MAX_PARALLEL is valid;
-#: these fit the UP5K, and the widest that fit the ECP5 85F and meet timing)
-DEFAULT_SETTINGS = {"up5k": (1, 2, 3, 4, 6), "ecp5-85f": (36, 48)}
+#: these fit the UP5K (P = 4 needs 35 of its 30 EBR: four memories per feature bank), and the
+#: widest that fit the ECP5 85F)
+DEFAULT_SETTINGS = {"up5k": (1, 2, 3, 6), "ecp5-85f": (36, 48)}
 REPORT_DIR = build_dir("reports")
 WORK = build_dir("hw-report")
 
@@ -175,14 +176,58 @@ def luts_and_mapper(workdir, name="hwtop", family="ice40"):
                 if flag:
                     raise
         (workdir / "hier.mapper").write_text(mapper + "\n")
-    luts, module = {}, None
-    for line in (workdir / "hier.txt").read_text().splitlines():
+    luts, _, _ = _hier_counts(workdir / "hier.txt", family)
+    return luts, mapper
+
+
+#: flip-flop and carry cells in Yosys' stat per family (a CCU2C is two carry bits)
+_FF = {"ice40": ("SB_DFF",), "ecp5": ("TRELLIS_FF",)}
+_CARRY = {"ice40": {"SB_CARRY": 1}, "ecp5": {"CCU2C": 2}}
+
+
+def flat_counts(workdir, family):
+    """``{"lut", "ff", "carry", "lutram"}`` of the flattened synthesis that nextpnr placed (the
+    last ``stat`` in yosys.log; carry in bits: a CCU2C is two)."""
+    text = (Path(workdir) / "yosys.log").read_text(errors="replace").rsplit("Printing statistics", 1)[-1]
+    cell = "SB_LUT4" if family == "ice40" else "LUT4"
+    out = {"lut": 0, "ff": 0, "carry": 0, "lutram": 0}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            continue
+        n, name = int(parts[0]), parts[1]
+        if name == cell:
+            out["lut"] = n
+        elif name.startswith(_FF[family]):
+            out["ff"] += n
+        elif name in _CARRY[family]:
+            out["carry"] += n * _CARRY[family][name]
+        elif name == "TRELLIS_DPR16X4":
+            out["lutram"] += n
+    return out
+
+
+def _hier_counts(path, family):
+    """``({module: LUT4}, {module: flip-flops}, {module: carry bits})`` from a ``stat`` of an
+    unflattened synthesis."""
+    cell = "SB_LUT4" if family == "ice40" else "LUT4"
+    luts, ffs, carries, module = {}, {}, {}, None
+    for line in Path(path).read_text().splitlines():
         line = line.strip()
         if line.startswith("=== ") and line.endswith(" ==="):
             module = line[4:-4]
-        elif module and line.split()[-1:] == [cell] and module != "design hierarchy":
-            luts[module] = int(line.split()[0])
-    return luts, mapper
+            continue
+        parts = line.split()
+        if not module or module == "design hierarchy" or len(parts) != 2 or not parts[0].isdigit():
+            continue
+        n, name = int(parts[0]), parts[1]
+        if name == cell:
+            luts[module] = n
+        elif name.startswith(_FF[family]):
+            ffs[module] = ffs.get(module, 0) + n
+        elif name in _CARRY[family]:
+            carries[module] = carries.get(module, 0) + n * _CARRY[family][name]
+    return luts, ffs, carries
 
 
 def without_shuffle(model):
@@ -209,13 +254,20 @@ def _setting(model, p, workdir, shuffle=True, hier=True, device=DEVICE):
     else:
         res = synth_ecp5(PinWrapper(acc), "hwtop", workdir)
     res["device"] = device
+    # the flattened synthesis' cells (the estimate's calibration: hw/estimate.py)
+    res["synth_cells"] = flat_counts(workdir, "ice40" if device == DEVICE else "ecp5")
     if hier:
-        luts, mapper = luts_and_mapper(workdir, family="ice40" if device == DEVICE else "ecp5")
+        family = "ice40" if device == DEVICE else "ecp5"
+        luts, mapper = luts_and_mapper(workdir, family=family)
+        _, ffs, carries = _hier_counts(Path(workdir) / "hier.txt", family)
         res["luts_by_module"] = luts
         # LUT4 per module (the logic cells' LUTs; nextpnr's LC count above also holds the cells
         # that carry only a flip-flop or a carry), and which mapper counted them
         res["lc_by_module"] = dict(luts)
         res["lc_by_module_mapper"] = mapper
+        # flip-flops and carry bits per module (the estimate's calibration: hw/estimate.py)
+        res["ff_by_module"] = ffs
+        res["carry_by_module"] = carries
     worst = acc.engine_cycles()
     cyc = fixture_cycles(acc, model) if shuffle else None
     macs = model.cfg.macs
@@ -277,6 +329,18 @@ def check_settings(settings):
     return settings
 
 
+def check_fits(model, settings):
+    """TernEcgError before any synthesis for a setting whose estimate needs more block RAM than
+    the device has (the block RAM estimate is exact for the shipped design's memories)."""
+    for device, ps in settings.items():
+        for p in ps:
+            need = estimate.ebr(compile_schedule(model, p), device)
+            have = estimate.CAPACITY[device]["ebr"]
+            if need > have:
+                raise TernEcgError(f"{device} P = {p} does not fit: its memories need {need} block RAMs, "
+                                   f"the device has {have} (hw/estimate.py); leave it out of --settings")
+
+
 def parse_settings(text):
     """``"up5k:1,2,3"`` -> ``("up5k", [1, 2, 3])`` (TernEcgError for anything else)."""
     device, sep, rest = str(text).partition(":")
@@ -320,6 +384,7 @@ def hw_report(model_path=None, settings=None, out=None, parallel=None):
     if settings is None:
         settings = {DEVICE: list(parallel)} if parallel else {d: list(p) for d, p in DEFAULT_SETTINGS.items()}
     check_settings(settings)
+    check_fits(model, settings)
     jobs = [(d, p) for d, ps in settings.items() for p in ps]
     base_p = min(settings[DEVICE]) if DEVICE in settings else None
 
@@ -372,7 +437,7 @@ def hw_report(model_path=None, settings=None, out=None, parallel=None):
 
 def calibrate(path=None):
     """Fit hw/estimate.py's constants to the settings of an existing hw.json; returns the text to
-    paste into hw/estimate.py (LUT_MODEL, CELLS_PER_LUT, CALIBRATION)."""
+    paste into hw/estimate.py (LUT_MODEL, FF_ALONE, CALIBRATION)."""
     path = Path(path) if path is not None else REPORT_DIR / "hw.json"
     if not path.is_file():
         raise TernEcgError(f"no {path}: run `make hw-report` first")
@@ -382,13 +447,15 @@ def calibrate(path=None):
     for r in rep["settings"]:
         if not r.get("lc_by_module"):
             continue
-        samples.append((r["device"], compile_schedule(model, r["parallel"]), r["lc_by_module"], r["lc"]))
-    lut_model, cells, offset = estimate.fit(samples)
+        samples.append((r["device"], compile_schedule(model, r["parallel"]),
+                        {"lut": r["lc_by_module"], "ff": r.get("ff_by_module", {}),
+                         "carry": r.get("carry_by_module", {})}, r.get("synth_cells", {}), r["lc"]))
+    lut_model, ff_alone = estimate.fit(samples)
     cal = {}
     for r in rep["settings"]:
         cal.setdefault(r["device"], []).append(r["parallel"])
     lines = ["LUT_MODEL = {"] + [f"    {k!r}: {v!r}," for k, v in lut_model.items()] + ["}", "",
-             f"CELLS_PER_LUT = {cells!r}", "", f"CELLS_OFFSET = {offset!r}", "",
+             f"FF_ALONE = {ff_alone!r}", "",
              f"CALIBRATION = {{{', '.join(f'{d!r}: {tuple(p)!r}' for d, p in cal.items())}}}"]
     return "\n".join(lines)
 

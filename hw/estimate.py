@@ -51,6 +51,9 @@ DEVICES = ("up5k", "ecp5-85f")
 #: (docs/core.md; checked against the Verilator period by ``make hw-report``)
 PERIOD_GAP = 3
 
+#: what each device has (logic cells or LUT4, block RAMs)
+CAPACITY = {"up5k": {"lc": 5280, "ebr": 30}, "ecp5-85f": {"lc": 83640, "ebr": 208}}
+
 #: the LC estimate should be within this fraction of nextpnr's (``make hw-report`` flags it)
 LC_TOLERANCE = 0.10
 
@@ -260,7 +263,7 @@ def features(sch: Schedule):
     return {
         "lanes": P * sch.acc_width,                      # an add/sub accumulator per lane
         "serializer": P * sch.acc_width,                 # every lane's sum held, handed on one by one
-        "act": R * (1 if serial else ACT_PARALLEL_SIZE) * sch.acc_width,   # one unit per stream
+        "act": R * (SERIAL_ACT_SIZE if serial else 1),  # one unit per stream
         "mux": R * sch.act_bits,                         # one MUX-skip stage per stream
         "banks": R * M * (wb + 2 * sch.act_bits + 8) if M > 1 else 0,   # the crossbars
         "issue": R * (wb + w.m + w.pos),                 # one address per stream
@@ -270,71 +273,77 @@ def features(sch: Schedule):
     }
 
 
-#: an activation unit with one ROM per search stage (hw/activation.py) against the serial one
-#: (hw/activation_serial.py), in units of the serial one's size
-ACT_PARALLEL_SIZE = 3
+#: the serial activation unit (hw/activation_serial.py: one ROM, one comparator, fewer flip-flops)
+#: against the pipelined one (hw/activation.py: a ROM and a comparator per search stage), in cells
+SERIAL_ACT_SIZE = 0.5
 
-#: LUT4 of each part = a + b * features()[part]; fitted by :func:`fit` (``ternecg hw-report
-#: --calibrate``) from the settings of :data:`CALIBRATION`
-LUT_MODEL = {
-    "lanes": (0.0, 1.0),
-    "serializer": (0.0, 1.0),
-    "act": (0.0, 1.0),
-    "mux": (0.0, 1.0),
-    "banks": (0.0, 1.0),
-    "issue": (0.0, 1.0),
-    "sequencer": (0.0, 1.0),
-    "phases": (0.0, 1.0),
-    "rest": (0.0, 0.0),
-}
+#: per part and kind of cell (LUT4, flip-flop, carry bit) the line ``a + b * features()[part]``;
+#: fitted by :func:`fit` (``ternecg hw-report --calibrate``) from the settings of :data:`CALIBRATION`
+LUT_MODEL = {name: {"lut": (0.0, 1.0), "ff": (0.0, 1.0), "carry": (0.0, 0.0)} for name, _ in PARTS}
 
-#: device cells = CELLS_OFFSET + CELLS_PER_LUT x the parts' LUT4 sum (nextpnr's ICESTORM_LC or
-#: TRELLIS_COMB: the LUTs, and flip-flops and carries that did not pack with one, or ECP5 RAM LUTs)
-CELLS_PER_LUT = {"up5k": 1.0, "ecp5-85f": 1.0}
-CELLS_OFFSET = {"up5k": 0.0, "ecp5-85f": 0.0}
+#: iCE40 logic cells = LUT4 + FF_ALONE x flip-flops: the share of flip-flops that nextpnr cannot
+#: pack with the LUT that feeds them (fitted; 0.76-0.79 at P = 1, 2, 3, 6 on the UP5K)
+FF_ALONE = 0.77
+
+#: ECP5 TRELLIS_COMB = LUT4 + carry bits (a CCU2C is two) + RAM_LUTS per distributed RAM cell
+#: (TRELLIS_DPR16X4, :func:`lutram`): nextpnr's own count, no fitted constant
+RAM_LUTS = 2
 
 #: the nextpnr runs the constants were fitted from: device -> lane counts (make hw-report)
 CALIBRATION = {"up5k": (), "ecp5-85f": ()}
 
 
-def lut_by_part(sch: Schedule):
-    """``{part: estimated LUT4}`` (:data:`LUT_MODEL`)."""
+def cells_by_part(sch: Schedule):
+    """``{part: {"lut", "ff", "carry"}}`` estimated (:data:`LUT_MODEL`)."""
     x = features(sch)
-    return {name: LUT_MODEL[name][0] + LUT_MODEL[name][1] * x[name] for name, _ in PARTS}
+    return {name: {kind: max(0.0, a + b * x[name]) for kind, (a, b) in LUT_MODEL[name].items()}
+            for name, _ in PARTS}
+
+
+def lut_by_part(sch: Schedule):
+    """``{part: estimated LUT4}``."""
+    return {name: c["lut"] for name, c in cells_by_part(sch).items()}
+
+
+def device_cells(device, lut, ff, carry, ram_cells=0):
+    """Logic cells (iCE40) or TRELLIS_COMB (ECP5) of a design with these counts."""
+    if device == "up5k":
+        return lut + FF_ALONE * ff
+    return lut + carry + RAM_LUTS * ram_cells
 
 
 def fit(samples):
     """Least-squares constants from measured settings.
 
-    ``samples``: ``[(device, Schedule, {module: LUT4}, cells)]`` (hw.json's ``lc_by_module`` and
-    ``lc``). Returns ``(lut_model, cells_per_lut, cells_offset)`` in the form of
-    :data:`LUT_MODEL`, :data:`CELLS_PER_LUT` and :data:`CELLS_OFFSET`: per part a line through its
-    (x, LUT4) points, pooled over the devices (both map to 4-input LUTs; a part whose x never
-    varies keeps its mean as ``a``); then per device the line from the parts' *estimated* LUT4
-    sum to nextpnr's cells (through the origin when the device has one setting), so that
-    mapper differences between the settings (ABC9 or Yosys' own) end up in the fit, not in the
-    estimate."""
-    points = {name: [] for name, _ in PARTS}
-    for device, sch, luts, cells in samples:
+    ``samples``: ``[(device, Schedule, per_module, flat, cells)]``: ``per_module`` =
+    ``{"lut", "ff", "carry": {module: count}}`` of the unflattened synthesis (hw.json's
+    ``lc_by_module``, ``ff_by_module``, ``carry_by_module``), ``flat`` = ``{"lut", "ff",
+    "carry"}`` of the flattened one that nextpnr placed (``synth_cells``), ``cells`` nextpnr's
+    count (``lc``). The per-module counts are scaled to the flat totals (the unflattened
+    synthesis may map LUTs differently: ABC9 or Yosys' own mapper), then per part and kind a line
+    through its (x, count) points, pooled over the devices. Returns ``(lut_model, ff_alone)`` in
+    the form of :data:`LUT_MODEL` and :data:`FF_ALONE` (from the iCE40 settings: the least-squares
+    share of flip-flops with a logic cell of their own)."""
+    kinds = ("lut", "ff", "carry")
+    points = {name: {k: [] for k in kinds} for name, _ in PARTS}
+    num = den = 0.0
+    for device, sch, counts, flat, cells in samples:
         x = features(sch)
-        parts = {name: 0 for name, _ in PARTS}
-        for module, n in luts.items():
-            parts[part_of(module)] += n
-        for name in parts:
-            points[name].append((x[name], parts[name]))
-    model = {name: _line(pts) if pts else LUT_MODEL[name] for name, pts in points.items()}
-    per_device = {}
-    for device, sch, luts, cells in samples:
-        x = features(sch)
-        est = sum(model[name][0] + model[name][1] * x[name] for name, _ in PARTS)
-        per_device.setdefault(device, []).append((est, cells))
-    k, c = {}, {}
-    for device, pts in per_device.items():
-        if len({p[0] for p in pts}) > 1:
-            c[device], k[device] = _line(pts, 4)
-        else:
-            k[device], c[device] = round(sum(p[1] for p in pts) / sum(p[0] for p in pts), 4), 0.0
-    return model, k, c
+        for kind in kinds:
+            parts = {name: 0.0 for name, _ in PARTS}
+            per = counts.get(kind, {})
+            total = sum(per.values())
+            scale = flat[kind] / total if total and flat.get(kind) is not None else 1.0
+            for module, n in per.items():
+                parts[part_of(module)] += n * scale
+            for name in parts:
+                points[name][kind].append((x[name], parts[name]))
+        if device == "up5k" and flat.get("ff"):
+            num += (cells - flat["lut"]) * flat["ff"]
+            den += flat["ff"] ** 2
+    model = {name: {k: _line(pts[k]) if pts[k] else LUT_MODEL[name][k] for k in kinds}
+             for name, pts in points.items()}
+    return model, (round(num / den, 4) if den else FF_ALONE)
 
 
 def _line(pts, digits=4):
@@ -352,7 +361,9 @@ def _line(pts, digits=4):
 def lc(sch: Schedule, device):
     """Estimated logic cells (iCE40) or LUT4 (ECP5) of the accelerator on ``device``."""
     _check_device(device)
-    return round(CELLS_OFFSET[device] + CELLS_PER_LUT[device] * sum(lut_by_part(sch).values()))
+    parts = cells_by_part(sch).values()
+    return round(device_cells(device, sum(c["lut"] for c in parts), sum(c["ff"] for c in parts),
+                              sum(c["carry"] for c in parts), lutram(sch, device)))
 
 
 # ---- all together -----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ def cli(*args):
     ("xc7:4", ["device 'xc7' is not one of up5k, ecp5-85f"]),
     ("up5k:0", ["parallel = 0 must be an integer in 1..64"]),
     ("ecp5-85f:65", ["parallel = 65 must be an integer in 1..64"]),
+    ("up5k:4", ["up5k P = 4 does not fit: its memories need 35 block RAMs, the device has 30"]),
 ])
 def test_bad_settings_give_one_line(arg, words):
     rc, out, err = cli("--settings", arg, "--out", "/tmp/hw-report-should-not-exist")
@@ -81,7 +82,7 @@ def test_calibrate_prints_the_constants(tmp_path):
     (tmp_path / "hw.json").write_text(json.dumps({"model": {"name": "default", "sha256": model.sha256},
                                                   "settings": rows}))
     text = H.calibrate(tmp_path / "hw.json")
-    assert text.startswith("LUT_MODEL = {") and "CELLS_PER_LUT = " in text
+    assert text.startswith("LUT_MODEL = {") and "FF_ALONE = " in text
     assert "CALIBRATION = {'up5k': (1, 3, 6), 'ecp5-85f': (36,)}" in text
     namespace = {}
     exec(text, namespace)

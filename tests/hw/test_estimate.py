@@ -135,20 +135,22 @@ def test_lc_model_covers_every_part(model):
 
 
 def test_fit_recovers_a_known_model(model):
-    """fit() on synthetic measurements made from a known line gives that line back."""
+    """fit() on synthetic measurements made from known lines gives those lines back; per-module
+    counts are scaled to the flattened totals (here: twice the LUT4 of the modules)."""
     samples = []
     for p in (1, 2, 4, 6, 9):
         s = compile_schedule(model, p)
         x = E.features(s)
         luts = {f"hwtop.acc.engine.{name}": 10 + 2 * x[name] for name, _ in E.PARTS if name != "rest"}
         luts["hwtop.acc.norm"] = 100
-        samples.append(("up5k", s, luts, 50 + 1.25 * sum(luts.values())))
-    samples.append(("ecp5-85f", s, luts, 2 * sum(luts.values())))
-    lut_model, cells, offset = E.fit(samples)
-    assert lut_model["lanes"] == (10.0, 2.0)
-    assert lut_model["rest"] == (100.0, 0.0)
-    assert cells == {"up5k": 1.25, "ecp5-85f": 2.0}
-    assert offset == {"up5k": 50.0, "ecp5-85f": 0.0}
+        ffs = {f"hwtop.acc.engine.{name}": 5 + x[name] for name, _ in E.PARTS if name != "rest"}
+        flat = {"lut": 2 * sum(luts.values()), "ff": sum(ffs.values()), "carry": 0}
+        cells = flat["lut"] + 0.75 * flat["ff"]
+        samples.append(("up5k", s, {"lut": luts, "ff": ffs, "carry": {}}, flat, cells))
+    lut_model, ff_alone = E.fit(samples)
+    assert lut_model["lanes"] == {"lut": (20.0, 4.0), "ff": (5.0, 1.0), "carry": (0.0, 0.0)}
+    assert lut_model["rest"]["lut"] == (200.0, 0.0)
+    assert ff_alone == 0.75
 
 
 def test_estimate_and_bad_device(model):
