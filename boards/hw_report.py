@@ -189,6 +189,7 @@ def flat_counts(workdir, family):
     """``{"lut", "ff", "carry", "lutram"}`` of the flattened synthesis that nextpnr placed (the
     last ``stat`` in yosys.log; carry in bits: a CCU2C is two)."""
     text = (Path(workdir) / "yosys.log").read_text(errors="replace").rsplit("Printing statistics", 1)[-1]
+    text = text.split("=== design hierarchy ===")[0]      # the flat design's own table only
     cell = "SB_LUT4" if family == "ice40" else "LUT4"
     out = {"lut": 0, "ff": 0, "carry": 0, "lutram": 0}
     for line in text.splitlines():
@@ -437,7 +438,7 @@ def hw_report(model_path=None, settings=None, out=None, parallel=None):
 
 def calibrate(path=None):
     """Fit hw/estimate.py's constants to the settings of an existing hw.json; returns the text to
-    paste into hw/estimate.py (LUT_MODEL, FF_ALONE, CALIBRATION)."""
+    paste into hw/estimate.py (LUT_MODEL, FF_ALONE, COMB_PER_LUT, CALIBRATION)."""
     path = Path(path) if path is not None else REPORT_DIR / "hw.json"
     if not path.is_file():
         raise TernEcgError(f"no {path}: run `make hw-report` first")
@@ -450,12 +451,12 @@ def calibrate(path=None):
         samples.append((r["device"], compile_schedule(model, r["parallel"]),
                         {"lut": r["lc_by_module"], "ff": r.get("ff_by_module", {}),
                          "carry": r.get("carry_by_module", {})}, r.get("synth_cells", {}), r["lc"]))
-    lut_model, ff_alone = estimate.fit(samples)
+    lut_model, ff_alone, comb_per_lut = estimate.fit(samples)
     cal = {}
     for r in rep["settings"]:
         cal.setdefault(r["device"], []).append(r["parallel"])
     lines = ["LUT_MODEL = {"] + [f"    {k!r}: {v!r}," for k, v in lut_model.items()] + ["}", "",
-             f"FF_ALONE = {ff_alone!r}", "",
+             f"FF_ALONE = {ff_alone!r}", "", f"COMB_PER_LUT = {comb_per_lut!r}", "",
              f"CALIBRATION = {{{', '.join(f'{d!r}: {tuple(p)!r}' for d, p in cal.items())}}}"]
     return "\n".join(lines)
 

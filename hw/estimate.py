@@ -17,16 +17,20 @@
     1024 x 18, 512 x 36 with one read and one write port); a RAM of at most
     :data:`LOGIC_RAM_BITS` bits is left in logic (ECP5 distributed RAM) and costs no block.
 ``lc``
-    Logic cells (iCE40 ICESTORM_LC) or LUT4s (ECP5 TRELLIS_COMB): the LUT4 of each part of the
-    design (:data:`PARTS`, the ``lc_by_module`` keys of ``make hw-report`` grouped by their last
-    name) is ``a + b * x`` with ``x`` a structural size of that part (:func:`features`: lanes
-    times accumulator width, streams times memories times address width, ...), and the device's
-    cells are ``k`` times their sum (nextpnr packs flip-flops and carries with the LUTs, or not).
-    The constants ``a, b`` (:data:`LUT_MODEL`) and ``k`` (:data:`CELLS_PER_LUT`) were fitted
-    once by least squares (:func:`fit`, run by ``ternecg hw-report --calibrate``, which prints
-    them) from the hw.json of ``make hw-report`` with the settings recorded in
-    :data:`CALIBRATION`; the report prints ``estimate_error`` for every setting and flags any
-    beyond :data:`LC_TOLERANCE`.
+    Logic cells (iCE40 ICESTORM_LC) or LUT4s (ECP5 TRELLIS_COMB), as nextpnr counts them. Each
+    part of the design (:data:`PARTS`: the ``lc_by_module`` keys of ``make hw-report`` grouped by
+    their last name) has three lines ``a + b * x`` (:data:`LUT_MODEL`), for its LUT4, flip-flops
+    and carry bits, where ``x`` is a structural size of that part (:func:`features`: lanes times
+    accumulator width, streams times memories times address bits, the phase table's bits, ...).
+    The device's cells follow from the sums (:func:`device_cells`): on the iCE40 a logic cell
+    holds a LUT4 and a flip-flop, and a share :data:`FF_ALONE` of the flip-flops gets a cell of its
+    own; on the ECP5 nextpnr counts LUT4s, two per CCU2C carry and six per distributed RAM cell
+    (the feature banks at wide settings), times :data:`COMB_PER_LUT` for what its packer adds.
+    The constants were fitted once by least squares (:func:`fit`; ``ternecg hw-report
+    --calibrate`` prints them from the hw.json of ``make hw-report``) at the settings recorded
+    in :data:`CALIBRATION`: there the LC error is a fit residual; between and beyond them a
+    prediction. Every run of ``make hw-report`` prints ``estimate_error`` for every setting and
+    flags one beyond :data:`LC_TOLERANCE`.
 
 Imports only the hardware package and the spec (no torch, no simulator, no boards).
 """
@@ -285,9 +289,12 @@ LUT_MODEL = {name: {"lut": (0.0, 1.0), "ff": (0.0, 1.0), "carry": (0.0, 0.0)} fo
 #: pack with the LUT that feeds them (fitted; 0.76-0.79 at P = 1, 2, 3, 6 on the UP5K)
 FF_ALONE = 0.77
 
-#: ECP5 TRELLIS_COMB = LUT4 + carry bits (a CCU2C is two) + RAM_LUTS per distributed RAM cell
-#: (TRELLIS_DPR16X4, :func:`lutram`): nextpnr's own count, no fitted constant
-RAM_LUTS = 2
+#: ECP5 TRELLIS_COMB = COMB_PER_LUT x (LUT4 + carry bits + RAM_LUTS per distributed RAM cell):
+#: nextpnr counts a CCU2C as two LUT4s and a TRELLIS_DPR16X4 (:func:`lutram`) as six (four RAM
+#: LUTs and two for its write port: its "Logic utilisation before packing"); its packer then
+#: adds a few cells (constants, feed-throughs): COMB_PER_LUT, fitted (1.04 at P = 36)
+RAM_LUTS = 6
+COMB_PER_LUT = 1.04
 
 #: the nextpnr runs the constants were fitted from: device -> lane counts (make hw-report)
 CALIBRATION = {"up5k": (), "ecp5-85f": ()}
@@ -309,7 +316,7 @@ def device_cells(device, lut, ff, carry, ram_cells=0):
     """Logic cells (iCE40) or TRELLIS_COMB (ECP5) of a design with these counts."""
     if device == "up5k":
         return lut + FF_ALONE * ff
-    return lut + carry + RAM_LUTS * ram_cells
+    return COMB_PER_LUT * (lut + carry + RAM_LUTS * ram_cells)
 
 
 def fit(samples):
@@ -321,12 +328,13 @@ def fit(samples):
     "carry"}`` of the flattened one that nextpnr placed (``synth_cells``), ``cells`` nextpnr's
     count (``lc``). The per-module counts are scaled to the flat totals (the unflattened
     synthesis may map LUTs differently: ABC9 or Yosys' own mapper), then per part and kind a line
-    through its (x, count) points, pooled over the devices. Returns ``(lut_model, ff_alone)`` in
-    the form of :data:`LUT_MODEL` and :data:`FF_ALONE` (from the iCE40 settings: the least-squares
-    share of flip-flops with a logic cell of their own)."""
+    through its (x, count) points, pooled over the devices. Returns ``(lut_model, ff_alone,
+    comb_per_lut)`` in the form of :data:`LUT_MODEL`, :data:`FF_ALONE` (from the iCE40 settings:
+    the least-squares share of flip-flops with a logic cell of their own) and
+    :data:`COMB_PER_LUT` (from the ECP5 settings, through the origin)."""
     kinds = ("lut", "ff", "carry")
     points = {name: {k: [] for k in kinds} for name, _ in PARTS}
-    num = den = 0.0
+    num = den = cnum = cden = 0.0
     for device, sch, counts, flat, cells in samples:
         x = features(sch)
         for kind in kinds:
@@ -341,9 +349,13 @@ def fit(samples):
         if device == "up5k" and flat.get("ff"):
             num += (cells - flat["lut"]) * flat["ff"]
             den += flat["ff"] ** 2
+        elif device == "ecp5-85f" and flat.get("lut"):
+            luts = flat["lut"] + flat["carry"] + RAM_LUTS * flat.get("lutram", 0)
+            cnum += cells * luts
+            cden += luts ** 2
     model = {name: {k: _line(pts[k]) if pts[k] else LUT_MODEL[name][k] for k in kinds}
              for name, pts in points.items()}
-    return model, (round(num / den, 4) if den else FF_ALONE)
+    return model, (round(num / den, 4) if den else FF_ALONE), (round(cnum / cden, 4) if cden else COMB_PER_LUT)
 
 
 def _line(pts, digits=4):

@@ -147,10 +147,14 @@ def test_fit_recovers_a_known_model(model):
         flat = {"lut": 2 * sum(luts.values()), "ff": sum(ffs.values()), "carry": 0}
         cells = flat["lut"] + 0.75 * flat["ff"]
         samples.append(("up5k", s, {"lut": luts, "ff": ffs, "carry": {}}, flat, cells))
-    lut_model, ff_alone = E.fit(samples)
+        ecp5 = dict(flat, carry=10, lutram=2)
+        samples.append(("ecp5-85f", s, {"lut": luts, "ff": ffs, "carry": {}}, ecp5,
+                        1.05 * (ecp5["lut"] + 10 + E.RAM_LUTS * 2)))
+    lut_model, ff_alone, comb_per_lut = E.fit(samples)
     assert lut_model["lanes"] == {"lut": (20.0, 4.0), "ff": (5.0, 1.0), "carry": (0.0, 0.0)}
     assert lut_model["rest"]["lut"] == (200.0, 0.0)
     assert ff_alone == 0.75
+    assert comb_per_lut == 1.05
 
 
 def test_estimate_and_bad_device(model):
