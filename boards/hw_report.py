@@ -330,16 +330,27 @@ def check_settings(settings):
     return settings
 
 
+#: a setting is refused when its LC estimate exceeds the device by more than this factor (the
+#: estimate's error is well below it; the block RAM estimate is exact for the shipped design)
+LC_REFUSE = 1.25
+
+
 def check_fits(model, settings):
     """TernEcgError before any synthesis for a setting whose estimate needs more block RAM than
-    the device has (the block RAM estimate is exact for the shipped design's memories)."""
+    the device has, or more than :data:`LC_REFUSE` times its logic."""
     for device, ps in settings.items():
+        have = estimate.CAPACITY[device]
         for p in ps:
-            need = estimate.ebr(compile_schedule(model, p), device)
-            have = estimate.CAPACITY[device]["ebr"]
-            if need > have:
+            sch = compile_schedule(model, p)
+            need = estimate.ebr(sch, device)
+            if need > have["ebr"]:
                 raise TernEcgError(f"{device} P = {p} does not fit: its memories need {need} block RAMs, "
-                                   f"the device has {have} (hw/estimate.py); leave it out of --settings")
+                                   f"the device has {have['ebr']} (hw/estimate.py); leave it out of --settings")
+            lc = estimate.lc(sch, device)
+            if lc > LC_REFUSE * have["lc"]:
+                raise TernEcgError(f"{device} P = {p} does not fit: the estimate needs about {lc} logic "
+                                   f"cells, the device has {have['lc']} (hw/estimate.py); leave it out of "
+                                   f"--settings")
 
 
 def parse_settings(text):

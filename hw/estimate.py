@@ -283,21 +283,31 @@ SERIAL_ACT_SIZE = 0.5
 
 #: per part and kind of cell (LUT4, flip-flop, carry bit) the line ``a + b * features()[part]``;
 #: fitted by :func:`fit` (``ternecg hw-report --calibrate``) from the settings of :data:`CALIBRATION`
-LUT_MODEL = {name: {"lut": (0.0, 1.0), "ff": (0.0, 1.0), "carry": (0.0, 0.0)} for name, _ in PARTS}
+LUT_MODEL = {
+    'lanes': {'lut': (33.17, 1.5705), 'ff': (4.25, 0.7752), 'carry': (-3.24, 0.9541)},
+    'serializer': {'lut': (37.89, 2.7502), 'ff': (31.01, 0.8862), 'carry': (33.07, 0.5356)},
+    'act': {'lut': (98.27, -11.3443), 'ff': (-33.99, 202.3226), 'carry': (0.74, 42.2901)},
+    'mux': {'lut': (-10.23, 21.614), 'ff': (14.76, 8.0721), 'carry': (-1.05, 6.1771)},
+    'banks': {'lut': (74.03, 2.9812), 'ff': (57.52, 0.0787), 'carry': (0.0, 0.0)},
+    'issue': {'lut': (-125.93, 6.8212), 'ff': (27.12, 0.3771), 'carry': (-19.03, 1.6349)},
+    'sequencer': {'lut': (255.92, 0.3025), 'ff': (118.82, -0.0501), 'carry': (73.09, 0.0995)},
+    'phases': {'lut': (71.23, -0.0019), 'ff': (0.0, 0.0), 'carry': (0.0, 0.0)},
+    'rest': {'lut': (290.4, 0.0), 'ff': (242.47, 0.0), 'carry': (116.5, 0.0)},
+}
 
 #: iCE40 logic cells = LUT4 + FF_ALONE x flip-flops: the share of flip-flops that nextpnr cannot
 #: pack with the LUT that feeds them (fitted; 0.76-0.79 at P = 1, 2, 3, 6 on the UP5K)
-FF_ALONE = 0.77
+FF_ALONE = 0.7806
 
 #: ECP5 TRELLIS_COMB = COMB_PER_LUT x (LUT4 + carry bits + RAM_LUTS per distributed RAM cell):
 #: nextpnr counts a CCU2C as two LUT4s and a TRELLIS_DPR16X4 (:func:`lutram`) as six (four RAM
 #: LUTs and two for its write port: its "Logic utilisation before packing"); its packer then
 #: adds a few cells (constants, feed-throughs): COMB_PER_LUT, fitted (1.04 at P = 36)
 RAM_LUTS = 6
-COMB_PER_LUT = 1.04
+COMB_PER_LUT = 1.0401
 
 #: the nextpnr runs the constants were fitted from: device -> lane counts (make hw-report)
-CALIBRATION = {"up5k": (), "ecp5-85f": ()}
+CALIBRATION = {'up5k': (1, 2, 3, 6), 'ecp5-85f': (36,)}
 
 
 def cells_by_part(sch: Schedule):
