@@ -16,7 +16,7 @@ cycles between the end of one beat and the start of the next (docs/core.md).
 
 The ULX3S's ECP5 85F joins with its own settings (``device: "ecp5-85f"``; Yosys ``synth_ecp5``,
 nextpnr-ecp5 ``--85k``, CABGA381, IOs placed by nextpnr; ``lc`` is its LUT4 count, ``ebr`` its
-DP16KD). ``--settings DEVICE:P,...`` chooses (default :data:`DEFAULT_SETTINGS`).
+DP16KD). ``--settings DEVICE:P,...`` chooses (default :data:`DEVICE_SETTINGS`).
 
 Every setting carries ``estimate`` (hw/estimate.py: LC, EBR and cycles per beat without synthesis)
 and ``estimate_error`` (the estimate against the measured: LC and EBR as a fraction of nextpnr's,
@@ -60,7 +60,9 @@ DEVICE = "up5k"
 #: the lane counts `make hw-report` builds by default per device (any 1..MAX_PARALLEL is valid;
 #: these fit the UP5K (P = 4 needs 35 of its 30 EBR: four memories per feature bank), and the
 #: widest that fit the ECP5 85F)
-DEFAULT_SETTINGS = {"up5k": (1, 2, 3, 6), "ecp5-85f": (36, 48)}
+DEVICE_SETTINGS = {"up5k": (1, 2, 3, 6), "ecp5-85f": (36, 48)}
+#: the lane counts of the other reports' sweeps (boards/asic_report.py: no block RAM limit there)
+DEFAULT_SETTINGS = (1, 2, 3, 4, 6)
 REPORT_DIR = build_dir("reports")
 WORK = build_dir("hw-report")
 
@@ -388,13 +390,13 @@ def _flags(row):
 
 
 def hw_report(model_path=None, settings=None, out=None, parallel=None):
-    """Synthesize ``settings`` (``{device: [P, ...]}``, default :data:`DEFAULT_SETTINGS`;
+    """Synthesize ``settings`` (``{device: [P, ...]}``, default :data:`DEVICE_SETTINGS`;
     ``parallel``: UP5K settings only, the older option) and write ``out/hw.json`` and
     ``out/hw_pareto.png`` (default build/reports/)."""
     out = Path(out) if out is not None else REPORT_DIR
     model = modelfile.load(model_path)
     if settings is None:
-        settings = {DEVICE: list(parallel)} if parallel else {d: list(p) for d, p in DEFAULT_SETTINGS.items()}
+        settings = {DEVICE: list(parallel)} if parallel else {d: list(p) for d, p in DEVICE_SETTINGS.items()}
     check_settings(settings)
     check_fits(model, settings)
     jobs = [(d, p) for d, ps in settings.items() for p in ps]
@@ -528,7 +530,7 @@ def add_parser(sub):
     options.add_parallel(p, default=None, several=True)
     p.add_argument("--settings", metavar="DEVICE:P,...", action="append", default=None,
                    help="device and lane counts, repeatable (devices: up5k, ecp5-85f; default: "
-                        + " ".join(f"{d}:{','.join(map(str, ps))}" for d, ps in DEFAULT_SETTINGS.items()) + ")")
+                        + " ".join(f"{d}:{','.join(map(str, ps))}" for d, ps in DEVICE_SETTINGS.items()) + ")")
     p.add_argument("--fresh", action="store_true", help="rerun every tool (ignore kept synthesis results)")
     p.add_argument("--calibrate", action="store_true",
                    help="print hw/estimate.py's constants fitted to the existing hw.json (no synthesis)")
