@@ -266,7 +266,8 @@ def features(sch: Schedule):
     serial = Engine._unit(sch).__name__ == "SerialActivationUnit"
     return {
         "lanes": P * sch.acc_width,                      # an add/sub accumulator per lane
-        "serializer": P * sch.acc_width,                 # every lane's sum held, handed on one by one
+        # every lane's sum held, handed on one by one (one stream of one lane: passed straight on)
+        "serializer": P * sch.acc_width if serializer_latency(sch.geometry) else 0,
         "act": R * (SERIAL_ACT_SIZE if serial else 1),  # one unit per stream
         "mux": R * sch.act_bits,                         # one MUX-skip stage per stream
         "banks": R * M * (wb + 2 * sch.act_bits + 8) if M > 1 else 0,   # the crossbars
@@ -285,7 +286,7 @@ SERIAL_ACT_SIZE = 0.5
 #: fitted by :func:`fit` (``ternecg hw-report --calibrate``) from the settings of :data:`CALIBRATION`
 LUT_MODEL = {
     'lanes': {'lut': (33.17, 1.5705), 'ff': (4.25, 0.7752), 'carry': (-3.24, 0.9541)},
-    'serializer': {'lut': (37.89, 2.7502), 'ff': (31.01, 0.8862), 'carry': (33.07, 0.5356)},
+    'serializer': {'lut': (48.12, 2.7251), 'ff': (34.15, 0.8794), 'carry': (34.98, 0.5313)},
     'act': {'lut': (98.27, -11.3443), 'ff': (-33.99, 202.3226), 'carry': (0.74, 42.2901)},
     'mux': {'lut': (-10.23, 21.614), 'ff': (14.76, 8.0721), 'carry': (-1.05, 6.1771)},
     'banks': {'lut': (74.03, 2.9812), 'ff': (57.52, 0.0787), 'carry': (0.0, 0.0)},
