@@ -97,7 +97,7 @@ aami4-seeds:     ## the shipped four-class recipes over seeds 0-2 (seed 0 = the 
 verilog:         ## generate Verilog + manifest for MODEL at PARALLEL into build/verilog/
 	$(TERNECG) verilog --model $(MODEL) --parallel $(PARALLEL)
 
-hw-report:       ## synthesize several PARALLEL settings for iCE40 UP5K -> build/reports/hw.json
+hw-report:       ## synthesize PARALLEL settings for iCE40 UP5K and ECP5 85F, each with its resource estimate -> build/reports/hw.json + hw_pareto.png
 	$(TERNECG) hw-report --model $(MODEL)
 
 asic-report:     ## synthesize several PARALLEL settings to generic CMOS gates (Yosys abc -g cmos2: transistors, memory bits, logic depth) -> build/reports/asic.json
