@@ -285,15 +285,15 @@ SERIAL_ACT_SIZE = 0.5
 #: per part and kind of cell (LUT4, flip-flop, carry bit) the line ``a + b * features()[part]``;
 #: fitted by :func:`fit` (``ternecg hw-report --calibrate``) from the settings of :data:`CALIBRATION`
 LUT_MODEL = {
-    'lanes': {'lut': (33.17, 1.5705), 'ff': (4.25, 0.7752), 'carry': (-3.24, 0.9541)},
-    'serializer': {'lut': (48.12, 2.7251), 'ff': (34.15, 0.8794), 'carry': (34.98, 0.5313)},
-    'act': {'lut': (98.27, -11.3443), 'ff': (-33.99, 202.3226), 'carry': (0.74, 42.2901)},
-    'mux': {'lut': (-10.23, 21.614), 'ff': (14.76, 8.0721), 'carry': (-1.05, 6.1771)},
-    'banks': {'lut': (74.03, 2.9812), 'ff': (57.52, 0.0787), 'carry': (0.0, 0.0)},
-    'issue': {'lut': (-125.93, 6.8212), 'ff': (27.12, 0.3771), 'carry': (-19.03, 1.6349)},
-    'sequencer': {'lut': (255.92, 0.3025), 'ff': (118.82, -0.0501), 'carry': (73.09, 0.0995)},
-    'phases': {'lut': (71.23, -0.0019), 'ff': (0.0, 0.0), 'carry': (0.0, 0.0)},
-    'rest': {'lut': (290.4, 0.0), 'ff': (242.47, 0.0), 'carry': (116.5, 0.0)},
+    'lanes': {'lut': (38.22, 1.4927), 'ff': (4.89, 0.7654), 'carry': (-3.31, 0.9553)},
+    'serializer': {'lut': (63.63, 2.4721), 'ff': (35.42, 0.8587), 'carry': (34.31, 0.5423)},
+    'act': {'lut': (95.47, -9.3621), 'ff': (-30.45, 199.8161), 'carry': (0.76, 42.2782)},
+    'mux': {'lut': (-33.89, 25.4268), 'ff': (15.78, 7.908), 'carry': (-1.22, 6.2054)},
+    'banks': {'lut': (100.27, 2.8186), 'ff': (59.43, 0.0669), 'carry': (0.0, 0.0)},
+    'issue': {'lut': (-95.64, 5.8918), 'ff': (28.06, 0.348), 'carry': (-18.8, 1.6279)},
+    'sequencer': {'lut': (278.09, 0.1877), 'ff': (116.7, -0.0391), 'carry': (79.05, 0.0687)},
+    'phases': {'lut': (68.49, -0.0003), 'ff': (0.0, 0.0), 'carry': (0.0, 0.0)},
+    'rest': {'lut': (291.86, 0.0), 'ff': (235.62, 0.0), 'carry': (116.5, 0.0)},
 }
 
 #: iCE40 logic cells = LUT4 + FF_ALONE x flip-flops: the share of flip-flops that nextpnr cannot
@@ -305,10 +305,10 @@ FF_ALONE = 0.7806
 #: LUTs and two for its write port: its "Logic utilisation before packing"); its packer then
 #: adds a few cells (constants, feed-throughs): COMB_PER_LUT, fitted (1.04 at P = 36)
 RAM_LUTS = 6
-COMB_PER_LUT = 1.0401
+COMB_PER_LUT = 1.0418
 
 #: the nextpnr runs the constants were fitted from: device -> lane counts (make hw-report)
-CALIBRATION = {'up5k': (1, 2, 3, 6), 'ecp5-85f': (36,)}
+CALIBRATION = {'up5k': (1, 2, 3, 6), 'ecp5-85f': (36, 48)}
 
 
 def cells_by_part(sch: Schedule):
