@@ -303,7 +303,7 @@ FF_ALONE = 0.7806
 #: ECP5 TRELLIS_COMB = COMB_PER_LUT x (LUT4 + carry bits + RAM_LUTS per distributed RAM cell):
 #: nextpnr counts a CCU2C as two LUT4s and a TRELLIS_DPR16X4 (:func:`lutram`) as six (four RAM
 #: LUTs and two for its write port: its "Logic utilisation before packing"); its packer then
-#: adds a few cells (constants, feed-throughs): COMB_PER_LUT, fitted (1.04 at P = 36)
+#: adds a few cells (constants, feed-throughs): COMB_PER_LUT, fitted (1.04 at P = 36, 48)
 RAM_LUTS = 6
 COMB_PER_LUT = 1.0418
 
