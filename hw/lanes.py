@@ -1,4 +1,4 @@
-"""The conv engine's P add/sub/skip lanes: ternary multiply-accumulate without multipliers."""
+"""The conv engine's add/sub/skip lanes: ternary multiply-accumulate without multipliers."""
 
 from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
@@ -10,31 +10,32 @@ __all__ = ["Lanes"]
 
 
 class Lanes(Checked, wiring.Component):
-    """``parallel`` accumulators that add, subtract or skip one shared input value per transfer.
+    """``streams`` x ``lanes`` accumulators; the lanes of a stream add, subtract or skip its input.
 
-    A transfer on ``i`` is one tap: the input value ``x`` (shared by the lanes) and the weight
-    word ``w`` (lane ``l``'s 2-bit code in bits ``2l .. 2l+1``: 1 adds ``x``, 3 subtracts it, 0 and
-    2 skip it). Lane ``l``'s sum is ``x * w_l`` plus its accumulator, or only ``x * w_l`` on the
-    ``first`` tap of a position. On the ``last`` tap the ``parallel`` sums go out on ``o`` in the
-    same cycle (:attr:`latency` 0): that tap is accepted only together with them (``i.ready`` is
-    ``o.ready`` on a last tap, 1 otherwise), so a position's sums are never lost.
+    A transfer on ``i`` is one tap: per stream ``r`` the input value ``x[r]`` (shared by that
+    stream's lanes) and the weight word ``w`` (lane ``(r, l)``'s 2-bit code in bits ``2 (r L + l)
+    ..``: 1 adds ``x``, 3 subtracts it, 0 and 2 skip it). Each lane's sum is its product plus its
+    accumulator, or only the product on the ``first`` tap of a tile. On the ``last`` tap the sums
+    go out on ``o`` in the same cycle (:attr:`latency` 0); that tap is accepted only together with
+    them (``i.ready`` is ``o.ready`` on a last tap, 1 otherwise), so a tile's sums are never lost
+    nor handed on twice. While ``hold`` is high no other tap is accepted (the engine holds
+    everything while a logit waits; its logits path then refuses the sums too).
 
     Parameters
     ----------
-    parallel : int
-        Lanes ``P``.
+    streams, lanes : int
+        ``R`` and ``L`` (``R * L`` lanes).
     acc_width : int
         Width of the signed accumulators (``acc_bits`` of the widest layer: never overflows).
-    t_width : int
-        Width of the position tag ``t`` carried from the last tap to ``o`` (keyword-only).
 
     Members
     -------
-    i : ``In(stream.Signature(StructLayout({"x", "w", "first", "last", "t"})))``
-        Taps: ``x`` is ``signed(9)``, ``w`` is ``unsigned(2 * parallel)``.
-    o : ``Out(stream.Signature(StructLayout({"sums", "t"})))``
-        One transfer per position: ``sums`` is ``ArrayLayout(signed(acc_width), parallel)``,
-        ``t`` the last tap's tag.
+    i : ``In(stream.Signature(StructLayout({"x", "w", "first", "last"})))``
+        Taps: ``x`` is ``ArrayLayout(signed(9), R)``, ``w`` is ``unsigned(2 R L)``.
+    o : ``Out(stream.Signature(StructLayout({"sums"})))``
+        One transfer per tile: ``sums[r][l]`` (``signed(acc_width)``).
+    hold : ``In(1)``
+        Take no tap but a tile's last (which goes with its sums on ``o``).
 
     Raises
     ------
@@ -42,46 +43,52 @@ class Lanes(Checked, wiring.Component):
         For a bad argument (before the component exists: hw/checks.py).
     """
 
-    #: cycles from a position's last tap accepted on ``i`` to its sums on ``o``
+    #: cycles from a tile's last tap accepted on ``i`` to its sums on ``o``
     latency = 0
 
     @classmethod
-    def check_arguments(cls, parallel, acc_width, *, t_width):
-        check_int("Lanes", "parallel", parallel, minimum=1)
+    def check_arguments(cls, streams, lanes, acc_width):
+        check_int("Lanes", "streams", streams, minimum=1)
+        check_int("Lanes", "lanes", lanes, minimum=1)
         check_int("Lanes", "acc_width", acc_width, minimum=2)
-        check_int("Lanes", "t_width", t_width, minimum=1)
 
-    def __init__(self, parallel, acc_width, *, t_width):
-        self._p = parallel
+    def __init__(self, streams, lanes, acc_width):
+        self._r, self._l = streams, lanes
         self._accw = acc_width
-        self.tap_layout = data.StructLayout({"x": signed(9), "w": unsigned(2 * parallel),
-                                             "first": 1, "last": 1, "t": unsigned(t_width)})
-        self.sums_layout = data.StructLayout({"sums": data.ArrayLayout(signed(acc_width), parallel),
-                                              "t": unsigned(t_width)})
+        self.tap_layout = data.StructLayout({"x": data.ArrayLayout(signed(9), streams),
+                                             "w": unsigned(2 * streams * lanes),
+                                             "first": 1, "last": 1})
+        self.sums_layout = data.StructLayout({
+            "sums": data.ArrayLayout(data.ArrayLayout(signed(acc_width), lanes), streams)})
         super().__init__({
             "i": In(stream.Signature(self.tap_layout)),
             "o": Out(stream.Signature(self.sums_layout)),
+            "hold": In(1),
         })
 
     @property
     def parallel(self):
-        return self._p
+        return self._r * self._l
 
     def elaborate(self, platform):
         m = Module()
-        P, accw = self._p, self._accw
+        R, L, accw = self._r, self._l, self._accw
         tap = self.i.payload
-        accs = [Signal(signed(accw), name=f"acc{l}") for l in range(P)]
-        for l in range(P):
-            code = tap.w[2 * l:2 * l + 2]
-            term = Mux(code == 1, tap.x, Mux(code == 3, -tap.x, 0))
-            total = Signal(signed(accw), name=f"sum{l}")
-            m.d.comb += [total.eq(Mux(tap.first, 0, accs[l]) + term), self.o.payload.sums[l].eq(total)]
-            with m.If(self.i.valid & self.i.ready):
-                m.d.sync += accs[l].eq(total)
+        for r in range(R):
+            for l in range(L):
+                acc = Signal(signed(accw), name=f"acc{r}_{l}")
+                code = tap.w[2 * (r * L + l):2 * (r * L + l) + 2]
+                # x, -x or 0 as (x or 0) XOR sub, plus sub: one adder with a carry-in, no negation
+                sub = Signal(name=f"sub{r}_{l}")
+                xs = Signal(signed(9), name=f"xs{r}_{l}")
+                m.d.comb += [sub.eq(code == 3),
+                             xs.eq(Mux(code[0], tap.x[r], 0) ^ sub.replicate(9))]
+                total = Signal(signed(accw), name=f"sum{r}_{l}")
+                m.d.comb += [total.eq(Mux(tap.first, 0, acc) + xs + sub), self.o.payload.sums[r][l].eq(total)]
+                with m.If(self.i.valid & self.i.ready):
+                    m.d.sync += acc.eq(total)
         m.d.comb += [
-            self.o.payload.t.eq(tap.t),
             self.o.valid.eq(self.i.valid & tap.last),
-            self.i.ready.eq(~tap.last | self.o.ready),
+            self.i.ready.eq(Mux(tap.last, self.o.ready, ~self.hold)),
         ]
         return m

@@ -4,7 +4,7 @@ Every activation result of the engine passes through this unit on its way into a
 (see :class:`MuxSkip`).
 """
 
-from amaranth import Module, Signal, unsigned
+from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -15,59 +15,63 @@ __all__ = ["MuxSkip"]
 
 
 class MuxSkip(Checked, wiring.Component):
-    """Global average pool, per-channel select and bit-shift average of the MUX-skip blocks.
+    """Global average pool, per-channel select and bit-shift average of the MUX-skip blocks, for
+    ``streams`` results per transfer.
 
-    What happens to a result on ``i`` depends on the pass's ``mode``:
+    A transfer on ``i`` carries one activation result per stream, each with its tag (bank memory
+    and word, ``valid``: it is written, its select bit, the end of a block, the block's select
+    index). What happens to a valid result depends on the phase's ``mode``:
 
-    - plain passes: it is written as is;
-    - depthwise passes of a MUX-skip block (one channel each): written as is, and summed over the
-      positions (the GAP numerator). At the end of the pass (``finish``) the unit stores
-      ``S[c] = 2 * sum > (2^b - 1) * L`` in its select register (the threshold ``> 0.5 * max`` of
-      the GAP, in integers), ``c = sel_base`` and ``L = length``;
-    - grouped passes of the block: the depthwise value ``qa`` is read back from the output bank
-      (``rd_addr`` / ``rd_data``, one cycle), and ``(qa + qg) >> 1`` is written where
-      ``S[sel_base + lane] = 0``; where it is 1 nothing is written (``qa`` stays). The engine asks
-      ``all_selected`` before a grouped pass and skips the pass entirely when every lane selects
-      the depthwise branch.
+    - plain phases: it is written as is;
+    - depthwise phases of a MUX-skip block (a stream's results of a block are one channel):
+      written as is, and summed over the block (the GAP numerator); with the block's last result
+      (``block_end``) the unit stores ``S[sel] = sum > gap_threshold`` (``2 * sum > (2^b - 1) *
+      L`` in integers, the threshold ``> 0.5 * max`` of the GAP) in its select register;
+    - grouped phases: the depthwise value ``qa`` is read back from the output bank (``rd``, one
+      cycle), and ``(qa + qg) >> 1`` is written where the result's select bit is 0; where it is 1
+      nothing is written (``qa`` stays).
 
-    Latency: a result accepted on ``i`` in cycle ``t`` is written (``wr.valid``) in cycle
-    ``t + 1`` (:attr:`latency`); ``busy`` is high while a write is pending.
+    Latency: results accepted on ``i`` in cycle ``t`` are written (``wr``) in cycle ``t + 1``
+    (:attr:`latency`); ``busy`` is high while a write is pending. ``selects`` holds the select
+    register (padded with zeros to ``n_select + parallel`` bits).
 
     Parameters
     ----------
     act_bits : int
         Width ``b`` of the activations.
-    addr_width : int
-        Width of the feature-bank addresses.
-    lane_width : int
-        Width of the ``lane`` field (0 for one lane).
+    tag_shape : shape
+        The results' tag (hw/serializer.py ``result_tag_layout``).
+    streams : int
+        Results per transfer.
     n_select : int
         Select bits to hold (the widest MUX-skip block's channels).
-    sel_width : int
-        Width of ``sel_base`` and ``query_base``.
-    length_width : int
-        Width of ``length``.
     parallel : int
-        Lanes of a pass (``all_selected`` looks at ``parallel`` select bits).
-    max_length : int
-        Longest depthwise output (sizes the GAP accumulator).
+        Lanes (pads the select register).
+    gap_width : int
+        Width of the GAP numerator and of ``gap_threshold``.
+    shift : bool
+        A shift-register select file (one stream, blocks of equal width: hw/engine_layout.py
+        ``select_shift``): a depthwise block's bit enters at the top, ``consume`` bits leave at
+        the bottom; tags carry no select index.
 
     All are keyword-only.
 
     Members
     -------
-    i : ``In(stream.Signature(StructLayout({"q", "lane", "addr"}), always_ready=True))``
-        One activation result per transfer: its value, lane of the pass and bank address.
-    wr : ``Out(stream.Signature(StructLayout({"addr", "data"}), always_ready=True))``
-        One bank write per transfer (the bank takes one per cycle).
-    rd_addr : ``Out(addr_width)``, rd_data : ``In(act_bits)``
-        Read port of the output bank (``qa`` of grouped passes; data one cycle after the address).
-    mode : ``In(2)``, sel_base : ``In(sel_width)``, length : ``In(length_width)``
-        The pass (hw/schedule.py ``MODE_*``), its first select bit and its true output length.
-    finish : ``In(1)``
-        End of a pass (depthwise passes: latch the select bit).
-    query_base : ``In(sel_width)``, all_selected : ``Out(1)``
-        Whether the ``parallel`` select bits from ``query_base`` are all set.
+    i : ``In(stream.Signature(ArrayLayout(StructLayout({"q", "tag"}), streams), always_ready=True))``
+        One result per stream per transfer.
+    rd : ``Out(ArrayLayout(StructLayout({"mem", "word", "en"}), streams))``, rd_data : ``In``
+        Read ports of the output bank (``qa``; data one cycle after the request).
+    wr : ``Out(ArrayLayout(StructLayout({"mem", "word", "data", "en"}), streams))``
+        Bank writes (the bank takes one per stream per cycle).
+    tap : ``Out(ArrayLayout(StructLayout({"en", "laddr", "data"}), streams))``
+        The same writes with their logical addresses (debug tap).
+    mode : ``In(2)``, gap_threshold : ``In(gap_width)``
+        The phase (hw/schedule.py ``MODE_*``) and its select threshold.
+    selects : ``Out(n_select + parallel)``
+        The select register.
+    consume : ``In(range(parallel + 1))``
+        Shift mode: shift the register right by this many bits (a grouped block is done).
     busy : ``Out(1)``
         A write is pending.
 
@@ -78,40 +82,39 @@ class MuxSkip(Checked, wiring.Component):
     """
 
     @classmethod
-    def check_arguments(cls, *, act_bits, addr_width, lane_width, n_select, sel_width, length_width,
-                        parallel, max_length=4096):
-        for name, v in (("act_bits", act_bits), ("addr_width", addr_width), ("n_select", n_select),
-                        ("sel_width", sel_width), ("length_width", length_width),
-                        ("parallel", parallel), ("max_length", max_length)):
+    def check_arguments(cls, *, act_bits, tag_shape, streams, n_select, parallel, gap_width, shift=False):
+        for name, v in (("act_bits", act_bits), ("streams", streams), ("n_select", n_select),
+                        ("parallel", parallel), ("gap_width", gap_width)):
             check_int("MuxSkip", name, v, minimum=1)
-        check_int("MuxSkip", "lane_width", lane_width, minimum=0)
 
-    def __init__(self, *, act_bits, addr_width, lane_width, n_select, sel_width, length_width,
-                 parallel, max_length=4096):
+    def __init__(self, *, act_bits, tag_shape, streams, n_select, parallel, gap_width, shift=False):
+        self._shift = shift
         self._b = act_bits
-        self._n = max(n_select, parallel)
+        self._r = streams
+        self._n = n_select
         self._p = parallel
-        self._max_length = max_length
-        self.in_layout = data.StructLayout({"q": unsigned(act_bits), "lane": unsigned(lane_width),
-                                            "addr": unsigned(addr_width)})
-        self.wr_layout = data.StructLayout({"addr": unsigned(addr_width), "data": unsigned(act_bits)})
+        self._gw = gap_width
+        self._tag = tag_shape
+        tag = data.StructLayout(tag_shape) if isinstance(tag_shape, dict) else tag_shape
+        word = tag["word"].shape
+        mem = tag["mem"].shape
+        laddr = tag["laddr"].shape if "laddr" in tag.members else word
+        self.in_layout = data.StructLayout({"q": unsigned(act_bits), "tag": tag})
+        rd = data.StructLayout({"mem": mem, "word": word, "en": 1})
+        wr = data.StructLayout({"mem": mem, "word": word, "data": unsigned(act_bits), "en": 1})
+        tap = data.StructLayout({"en": 1, "laddr": laddr, "data": unsigned(act_bits)})
         super().__init__({
-            "i": In(stream.Signature(self.in_layout, always_ready=True)),
-            "wr": Out(stream.Signature(self.wr_layout, always_ready=True)),
-            "rd_addr": Out(addr_width),
-            "rd_data": In(act_bits),
+            "i": In(stream.Signature(data.ArrayLayout(self.in_layout, streams), always_ready=True)),
+            "rd": Out(data.ArrayLayout(rd, streams)),
+            "rd_data": In(data.ArrayLayout(unsigned(act_bits), streams)),
+            "wr": Out(data.ArrayLayout(wr, streams)),
+            "tap": Out(data.ArrayLayout(tap, streams)),
             "mode": In(2),
-            "sel_base": In(sel_width),
-            "length": In(length_width),
-            "finish": In(1),
-            "query_base": In(sel_width),
-            "all_selected": Out(1),
+            "gap_threshold": In(gap_width),
+            "selects": Out(n_select + parallel),
+            "consume": In(range(parallel + 1)),
             "busy": Out(1),
         })
-
-    @property
-    def parallel(self):
-        return self._p
 
     @property
     def latency(self):
@@ -120,37 +123,57 @@ class MuxSkip(Checked, wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        b, n = self._b, self._n
-        q_max = (1 << b) - 1
-        sel = Signal(n + self._p)          # padded so bit_select never runs off the end
-        gap = Signal(range(q_max * self._max_length + 1))      # the GAP numerator of one channel
-
-        m.d.comb += self.all_selected.eq(sel.bit_select(self.query_base, self._p) == (1 << self._p) - 1)
-
-        # stage 1: register the result, look up the lane's select bit, read qa (grouped passes)
-        s1 = Signal(self.in_layout)
+        R, n = self._r, self._n
+        sel = Signal(n)
+        m.d.comb += self.selects.eq(sel)
+        s1 = Signal(data.ArrayLayout(self.in_layout, R))
         s1_valid = Signal()
-        s1_sel = Signal()
-        m.d.sync += [s1.eq(self.i.payload), s1_valid.eq(self.i.valid),
-                     s1_sel.eq(sel.bit_select(self.sel_base + self.i.payload.lane, 1))]
-        m.d.comb += self.rd_addr.eq(self.i.payload.addr)
-
-        with m.If(self.i.valid & (self.mode == MODE_DW)):
-            m.d.sync += gap.eq(gap + self.i.payload.q)
-        with m.If(self.finish):
-            m.d.sync += gap.eq(0)
-            with m.If(self.mode == MODE_DW):
-                above = (gap << 1) > ((self.length << b) - self.length)
-                for c in range(n):
-                    with m.If(self.sel_base == c):
-                        m.d.sync += sel[c].eq(above)
-
-        # stage 2: write (plain / depthwise value, or the bit-shift average where not selected)
-        m.d.comb += self.wr.payload.addr.eq(s1.addr)
-        with m.If(self.mode == MODE_GRP):
-            m.d.comb += [self.wr.payload.data.eq((self.rd_data + s1.q) >> 1),
-                         self.wr.valid.eq(s1_valid & ~s1_sel)]
-        with m.Else():
-            m.d.comb += [self.wr.payload.data.eq(s1.q), self.wr.valid.eq(s1_valid)]
+        m.d.sync += [s1.eq(self.i.payload), s1_valid.eq(self.i.valid)]
+        is_dw = self.mode == MODE_DW
+        is_grp = self.mode == MODE_GRP
+        set_bits = []
+        for r in range(R):
+            res = self.i.payload[r]
+            m.d.comb += [self.rd[r].mem.eq(res.tag.mem), self.rd[r].word.eq(res.tag.word),
+                         self.rd[r].en.eq(self.i.valid & is_grp)]
+            # the GAP numerator of this stream's channel
+            gap = Signal(self._gw, name=f"gap{r}")
+            total = Signal(self._gw, name=f"gap_total{r}")
+            m.d.comb += total.eq(gap + Mux(res.tag.valid, res.q, 0))
+            with m.If(self.i.valid & is_dw):
+                m.d.sync += gap.eq(total)
+                with m.If(res.tag.block_end):
+                    m.d.sync += gap.eq(0)
+            above = Signal(name=f"above{r}")
+            m.d.comb += above.eq(total > self.gap_threshold)
+            # (block_end may come with a result beyond the map: the bit is due all the same)
+            set_bits.append((self.i.valid & is_dw & res.tag.block_end,
+                             res.tag.sel if not self._shift else None, above))
+            # stage 2: write the result (plain / depthwise), or the average where not selected
+            o = s1[r]
+            data_ = Signal(self._b, name=f"wdata{r}")
+            en = Signal(name=f"wen{r}")
+            with m.If(is_grp):
+                keep = o.tag.selbit if "selbit" in o.tag.shape().members else 0
+                m.d.comb += [data_.eq((self.rd_data[r] + o.q) >> 1), en.eq(s1_valid & o.tag.valid & ~keep)]
+            with m.Else():
+                m.d.comb += [data_.eq(o.q), en.eq(s1_valid & o.tag.valid)]
+            m.d.comb += [self.wr[r].mem.eq(o.tag.mem), self.wr[r].word.eq(o.tag.word),
+                         self.wr[r].data.eq(data_), self.wr[r].en.eq(en),
+                         self.tap[r].en.eq(en), self.tap[r].data.eq(data_),
+                         self.tap[r].laddr.eq(o.tag.laddr if "laddr" in o.tag.shape().members else o.tag.word)]
+        if self._shift:
+            # one stream: a depthwise block's bit goes in at the top, a grouped block's bits leave at
+            # the bottom (``consume``), both in channel order (hw/engine_layout.py select_shift)
+            (we, _, v), = set_bits
+            with m.If(we):
+                m.d.sync += sel.eq(Cat(sel[1:], v))
+            with m.Elif(self.consume != 0):
+                m.d.sync += sel.eq(sel >> self.consume)
+        else:
+            for c in range(n):
+                for we, idx, v in set_bits:
+                    with m.If(we & (idx == c)):
+                        m.d.sync += sel[c].eq(v)
         m.d.comb += self.busy.eq(s1_valid)
         return m

@@ -1,14 +1,37 @@
-"""Compile a model file into the engine's schedule: passes, ROM images, bank sizes, cycle counts.
+"""Compile a model file into the engine's schedule: geometry, phases, tiles, ROM images, cycles.
 
-The accelerator is one time-multiplexed ternary grouped-conv engine with ``parallel`` (P) lanes.
-A *pass* computes P output channels of one group of one conv over all output positions; the P
-lanes share every input read (they belong to the same group) and each lane adds, subtracts or
-skips it according to its 2-bit weight code. A depthwise pass (MUX-skip blocks) computes one
-channel; with P > 1 its lanes take consecutive output positions (a polyphase pass, see
-``_add_poly_pass``), so they still share every read.
+The accelerator is one time-multiplexed ternary conv engine with ``parallel`` (P) add/sub lanes,
+organised as ``streams`` (R) x ``lanes`` (L). A *stream* reads one input value per cycle (its own
+feature-bank read) and its L lanes share it, each adding, subtracting or skipping it by its own
+2-bit weight code. A *tile* is the work of all P lanes from their first to their last tap: every
+stream computes L outputs, each over ``cin_g * taps`` cycles (one input value per cycle). Tiles
+follow each other without a gap: each result carries its context (bank address, activation
+channel, select bit) through the pipeline, so only a change of *phase* (a conv layer, or one
+branch of a MUX-skip block: the next phase reads what this one writes) waits for the pipeline to
+drain.
+
+How the streams and lanes of a phase cover its outputs is its *kind*:
+
+``KIND_POS``  lanes on L channels of one group; the streams on ``stream_blocks`` blocks of L
+              channels times ``R / stream_blocks`` consecutive output positions (every stream
+              reads the same input channel, at its own position; streams at the same position
+              share the read): conv layers; with all streams on blocks, dense layers and logits.
+``KIND_CHAN`` streams on R channels, lanes on L consecutive positions of the stream's channel
+              (a polyphase kernel: lane l applies the kernel shifted by ``stride * l`` taps, so
+              the lanes of a stream still share every read): depthwise branches.
 
 Feature maps live in three banks: 0 = the normalised input (signed 8-bit), 1 and 2 = ping-pong
-activation banks (unsigned ``act_bits``), address ``channel * length + position``.
+activation banks (unsigned ``act_bits``). A bank is ``mems`` (M, a power of two) memories, so
+that the R streams read (and write) R values per cycle: value ``(slot, pos)`` of a map (``slot``:
+the channel's place after the channel shuffle, ``pos``: the position) lives in memory
+``(slot + pos) mod M`` at word ``slot * ceil(L_map / M) + pos // M`` (a skewed layout: R streams
+at positions ``stride`` apart, or on consecutive channels, hit R different memories). With one
+stream M is 1 and a map is stored as ``slot * L_map + pos``, the logical address.
+
+:func:`compile_schedule` chooses the geometry (fewest streams that reach the bound ratio target,
+:func:`ratio_target`), each phase's kind, and M; it checks every cycle's reads and writes for
+memory conflicts (:mod:`ternecg.hw.schedule_run`). :func:`cycles` is the exact cycle count of a
+beat, which the tests measure in simulation.
 """
 
 from __future__ import annotations
@@ -22,372 +45,565 @@ from ternecg.golden.spec.config import MuxSpec
 from ternecg.golden.spec.modelfile import IntModel
 
 from .params import model_id
-from .shuffle import lane_addresses, slot
+from .shuffle import slot
 
 MODE_PLAIN, MODE_DW, MODE_GRP, MODE_FINAL = 0, 1, 2, 3
-MAX_PARALLEL = 16
+KIND_POS, KIND_CHAN = 0, 1
+KIND_NAMES = {KIND_POS: "pos", KIND_CHAN: "chan"}
 
-# Engine timing (hw/engine.py), measured in simulation and asserted equal by the tests:
-# a pass is FETCH + LOAD (2 cycles), then one cycle per tap and output position, then one
-# cycle in the accumulate stage and one per lane through the serializer; activation passes add
-# the activation unit's latency and 2 cycles (MUX-skip stage, drain check);
-# logits passes add 1 (drain check). A skipped grouped pass costs FETCH + LOAD.
-FETCH_LOAD = 2
-ACT_DRAIN_EXTRA = 2
-FINAL_DRAIN = 1
-SKIP_CYCLES = FETCH_LOAD
-END_ADJUST = -1          # the drain check after the last pass is not counted
+#: widest setting the generator builds (lanes in total)
+MAX_PARALLEL = 64
+#: most memories per feature bank (M)
+MAX_MEMS = 64
+
+#: the compiler takes the fewest streams whose bound ratio (cycles per beat against MACs / P)
+#: reaches this target (P <= 18: 1.10, wider: 1.25), else the fastest geometry
+def ratio_target(parallel):
+    return 1.10 if parallel <= 18 else 1.25
+
+
+# Engine timing (hw/engine.py, measured in simulation and asserted equal by the tests): a phase
+# costs PHASE_START cycles (the sequencer's START cycle), then ``cin_g * taps`` cycles per tile
+# (one tap per cycle, the tiles back to back), one cycle per skipped MUX-skip block (SKIP_BLOCK,
+# in place of the block's first tap), then the drain (:func:`drain`): from the last tap to the
+# next phase's START. Blocks skipped after the phase's last executed tile overlap the drain.
+PHASE_START = 1
+SKIP_BLOCK = 1
+END_ADJUST = 0
 
 
 @dataclass(frozen=True)
-class Pass:
-    mode: int
-    in_bank: int
-    out_bank: int
-    in_base: int
-    lin: int
-    cin_g: int
-    k: int
-    pad: int
-    stride: int
-    lout: int
-    w_base: int
-    lanes: int
-    act_base: int
-    out_base: int
-    out_stride: int
-    sel_base: int
-    layer: int
-    poly: int = 0          # lanes are NB consecutive output positions of one depthwise channel
-    t_step: int = 1        # output positions per loop step t (NB for polyphase depthwise passes)
-    length: int = 0        # true output length (the MUX-skip GAP divisor)
-
-    @property
-    def taps(self):
-        return self.cin_g * self.k
-
-    @property
-    def macs(self):
-        """Useful multiply-accumulates (a polyphase pass also steps over the zero-padded taps
-        of its shifted kernels)."""
-        if self.poly:
-            s = self.stride // self.t_step
-            return self.length * (self.taps - s * (self.t_step - 1))
-        return self.lout * self.taps * self.lanes
-
-
-@dataclass
-class Schedule:
+class Geometry:
+    """``parallel`` = ``streams`` x ``lanes``; ``mems`` memories per feature bank."""
     parallel: int
-    act_bits: int
-    passes: list = field(default_factory=list)
-    weights: list = field(default_factory=list)       # ROM words, P x 2-bit codes (lane 0 = LSBs)
-    thresholds: list = field(default_factory=list)    # per activation channel: 2^b - 1 ints
-    bias: list = field(default_factory=list)          # logits layer
-    model_id: int = 0                                 # hw.params.model_id of the model file
-    bank_depth: list = field(default_factory=lambda: [0, 0, 0])
-    acc_width: int = 2
-    input_length: int = 0
-    n_classes: int = 0
-    mux_channels: int = 0                             # select bits needed (widest MUX block)
-    adders: int = 0
-    phases: list = field(default_factory=list)        # what the engine's sequencer ROM holds
+    streams: int
+    lanes: int
+    mems: int
 
-    def field_widths(self):
-        """Bits needed per pass field (the schedule ROM layout)."""
-        w = {}
-        for name in Pass.__dataclass_fields__:
-            hi = max(getattr(p, name) for p in self.passes)
-            w[name] = max(1, int(hi).bit_length())
-        return w
-
-
-def _conv_words(lanes_codes):
-    """ROM words for one pass: rows in (input channel, tap) order; lane l in bits 2l..2l+1."""
-    words = []
-    cin_g, k = lanes_codes[0].shape
-    for c in range(cin_g):
-        for j in range(k):
-            word = 0
-            for lane, code in enumerate(lanes_codes):
-                word |= (int(code[c, j]) & 3) << (2 * lane)
-            words.append(word)
-    return words
-
-
-def check_parallel(model: IntModel, parallel):
-    if not isinstance(parallel, int) or isinstance(parallel, bool) or not 1 <= parallel <= MAX_PARALLEL:
-        raise TernEcgError(f"parallel = {parallel!r} must be an integer in 1..{MAX_PARALLEL}")
-    for layer in model.layers:
-        specs = [layer.spec.grp] if isinstance(layer.spec, MuxSpec) else [layer.spec]
-        for s in specs:
-            if not s.final and s.cout_g % parallel:
-                ok = [p for p in range(1, MAX_PARALLEL + 1) if _fits(model, p)]
-                raise TernEcgError(
-                    f"parallel = {parallel} does not divide the {s.cout_g} output channels per group "
-                    f"of layer {s.name}; valid settings for this model: {ok}")
-
-
-def _fits(model, p):
-    for layer in model.layers:
-        s = layer.spec.grp if isinstance(layer.spec, MuxSpec) else layer.spec
-        if not s.final and s.cout_g % p:
-            return False
-    return True
-
-
-def compile_schedule(model: IntModel, parallel=1) -> Schedule:
-    check_parallel(model, parallel)
-    cfg = model.cfg
-    sch = Schedule(parallel=parallel, act_bits=cfg.act_bits, input_length=cfg.input_length,
-                   n_classes=len(cfg.classes), adders=parallel, model_id=model_id(model.sha256))
-    sch.bank_depth[0] = cfg.input_length
-    in_bank = 0
-    for li, layer in enumerate(model.layers):
-        out_bank = 1 if in_bank != 1 else 2
-        if isinstance(layer.spec, MuxSpec):
-            spec = layer.spec
-            sch.mux_channels = max(sch.mux_channels, spec.cout)
-            g = spec.grp.groups
-            # depthwise branch: one pass per channel (-> shuffled slot of the block output); with
-            # several lanes, the lanes compute NB consecutive output positions (polyphase)
-            nb = polyphase_lanes(spec.lout, parallel)
-            for c in range(spec.cout):
-                base = slot(c, spec.cout, g, spec.shuffle) * spec.lout
-                if nb > 1:
-                    _add_poly_pass(sch, layer.dw, c, nb, in_bank, out_bank, li, base)
-                else:
-                    _add_pass(sch, MODE_DW, layer.dw, [c], in_bank, out_bank, li,
-                              base_stride=(base, spec.lout), sel_base=c)
-            for oc0 in range(0, spec.cout, parallel):
-                lanes = list(range(oc0, oc0 + parallel))
-                _add_pass(sch, MODE_GRP, layer.grp, lanes, in_bank, out_bank, li,
-                          base_stride=lane_addresses(oc0, parallel, spec.cout, g, spec.shuffle, spec.lout),
-                          sel_base=oc0)
-            depth = spec.cout * spec.lout
-        else:
-            s = layer.spec
-            if s.final:
-                lanes_all = list(range(s.cout))
-                for oc0 in range(0, s.cout, parallel):
-                    lanes = lanes_all[oc0:oc0 + parallel]
-                    _add_pass(sch, MODE_FINAL, layer, lanes, in_bank, 0, li, base_stride=(0, 0),
-                              sel_base=oc0)
-                sch.bias = [int(b) for b in layer.bias.tolist()]
-                depth = 0
-            else:
-                for oc0 in range(0, s.cout, parallel):
-                    lanes = list(range(oc0, oc0 + parallel))
-                    _add_pass(sch, MODE_PLAIN, layer, lanes, in_bank, out_bank, li,
-                              base_stride=lane_addresses(oc0, parallel, s.cout, s.groups, s.shuffle, s.lout),
-                              sel_base=oc0)
-                depth = s.cout * s.lout
-        if depth:
-            sch.bank_depth[out_bank] = max(sch.bank_depth[out_bank], depth)
-            in_bank = out_bank
-    sch.acc_width = max(_acc_bits(layer) for layer in model.layers)
-    sch.phases = _phases(sch)
-    assert list(iterate_passes(sch.phases)) == sch.passes, "phase counters disagree with the passes"
-    return sch
-
-
-def _acc_bits(layer):
-    if isinstance(layer.spec, MuxSpec):
-        return max(layer.dw.acc_bits, layer.grp.acc_bits)
-    return layer.acc_bits
-
-
-def _add_pass(sch, mode, conv, lanes, in_bank, out_bank, li, base_stride, sel_base):
-    s = conv.spec
-    gi = lanes[0] // s.cout_g
-    assert all(l // s.cout_g == gi for l in lanes), "lanes of a pass must share a group"
-    k = s.kernels[gi]
-    act_base = len(sch.thresholds)
-    if mode != MODE_FINAL:
-        sch.thresholds.extend([[int(v) for v in conv.thresholds[oc].tolist()] for oc in lanes])
-    w_base = len(sch.weights)
-    sch.weights.extend(_conv_words([conv.codes[oc] for oc in lanes]))
-    sch.passes.append(Pass(
-        mode=mode, in_bank=in_bank, out_bank=out_bank, in_base=gi * s.cin_g * s.lin, lin=s.lin,
-        cin_g=s.cin_g, k=k, pad=(k // 2 if s.pad == "same" else 0), stride=s.stride, lout=s.lout,
-        w_base=w_base, lanes=len(lanes), act_base=act_base, out_base=base_stride[0],
-        out_stride=base_stride[1], sel_base=sel_base, layer=li, length=s.lout))
-
-
-def polyphase_lanes(lout, parallel):
-    """Lanes of a polyphase depthwise pass: the largest divisor of the output length <= parallel."""
-    return max(d for d in range(1, parallel + 1) if lout % d == 0)
-
-
-def _add_poly_pass(sch, conv, c, nb, in_bank, out_bank, li, out_base):
-    """Depthwise channel c with its NB lanes on output positions t0 .. t0+NB-1 of each block.
-
-    All lanes read the same input (a block's window of ``s*(NB-1) + k`` samples): lane l applies
-    the kernel shifted by ``s*l`` taps, so row r of the pass's weights holds ``w[r - s*l]`` for
-    lane l (zero outside the kernel). The engine runs it as a conv with that extended kernel and
-    stride ``s*NB``; nothing in the datapath is specific to depthwise."""
-    s = conv.spec
-    k, stride = s.kernels[0], s.stride
-    taps = stride * (nb - 1) + k
-    w = conv.codes[c][0]
-    lanes = []
-    for l in range(nb):
-        row = [int(w[r - stride * l]) if 0 <= r - stride * l < k else 0 for r in range(taps)]
-        lanes.append(np.array([row], dtype=np.int64))
-    act_base = len(sch.thresholds)
-    sch.thresholds.append([int(v) for v in conv.thresholds[c].tolist()])
-    w_base = len(sch.weights)
-    sch.weights.extend(_conv_words(lanes))
-    sch.passes.append(Pass(
-        mode=MODE_DW, in_bank=in_bank, out_bank=out_bank, in_base=c * s.lin, lin=s.lin, cin_g=1,
-        k=taps, pad=k // 2, stride=stride * nb, lout=s.lout // nb, w_base=w_base, lanes=nb,
-        act_base=act_base, out_base=out_base, out_stride=1, sel_base=c, layer=li,
-        poly=1, t_step=nb, length=s.lout))
-
-
-def pass_cycles(p: Pass, act_latency):
-    """Cycles of one executed pass (see the timing notes at the top)."""
-    base = FETCH_LOAD + p.lout * p.taps + 1 + p.lanes
-    return base + (FINAL_DRAIN if p.mode == MODE_FINAL else act_latency + ACT_DRAIN_EXTRA)
-
-
-def skipped(p: Pass, selects):
-    """A grouped MUX-skip pass is skipped when all its lanes select the depthwise branch."""
-    return (p.mode == MODE_GRP and selects is not None
-            and all(selects[p.layer][p.sel_base + l] for l in range(p.lanes)))
-
-
-# ---- phases: the sequencer's compact form of the pass list -------------------------------------
-#
-# A phase is one conv layer, or one branch of a MUX-skip block. Its passes are ordered by
-# (group gi, pass pj within the group); every per-pass value is a counter the engine updates at
-# the end of a pass, so the sequencer holds one small descriptor per phase (a few LUTs) instead
-# of one per pass:
-#
-#   in_base   += in_pass_step  (+ in_group_step when the group changes)
-#   out_base  += out_pass_step, or out_group_base += out_group_step and out_base = out_group_base
-#   w_start   += rows[kernel index]        sel += lanes        act += lanes (activation passes)
-#
-# Channel shuffle only changes the phase constants out_pass_step / out_group_step / out_stride.
-
-PHASE_FIELDS = ("mode", "in_bank", "out_bank", "lin", "lout", "cin_g", "stride", "lanes", "layer",
-                "n_groups", "passes_per_group", "multi_kernel", "in_pass_step", "in_group_step",
-                "out_pass_step", "out_group_step", "out_stride", "poly", "t_step", "length")
+    @property
+    def mem_bits(self):
+        return (self.mems - 1).bit_length()
 
 
 @dataclass(frozen=True)
 class Phase:
+    """One conv layer or MUX-skip branch: its loops and the address steps of its counters.
+
+    Loops: group ``gi`` < ``n_groups``, block ``b`` < ``n_blocks``, tile ``tau`` < ``n_tiles``;
+    in a tile, input channel ``c`` < ``cin_g`` and tap ``j`` < ``taps[kx]`` (``kx`` = ``gi`` when
+    ``multi_kernel``, else 0). The tile's bases are ``in_slot = gi * in_group_step + b *
+    in_block_step``, ``pos0 = tau * pos_tile_step - pads[kx]``, ``out_slot = gi * out_group_step
+    + b * out_block_step``, ``t0 = tau * t_tile_step``, ``sel = gi * sel_group_step + b *
+    sel_block_step``. Per stream ``r``, lane ``l``, tap ``(c, j)``:
+
+    - read slot ``in_slot + stream_slot_in[r] + c``, position ``pos0 + stream_pos[r] + j`` (zero
+      outside ``0 <= pos < lin``, and for a stream without a channel in the block);
+    - write slot ``out_slot + stream_slot_out[r] + l * lane_slot_step``, position ``t0 +
+      stream_t[r] + l * lane_t_step`` when that position is ``< lout`` and the lane is valid
+      (``lane < valid_lanes[b][r]``);
+    - weight row ``w_start + c * taps + j`` (``w_start`` advances by ``cin_g * taps`` per block),
+      lane ``(r, l)`` takes bits ``2 (r L + l) ..`` of the row;
+    - activation index ``act + l * lane_act_step`` in stream r's threshold table (``act``
+      advances by ``act_block_step`` per block);
+    - select bit (MUX-skip) ``sel + stream_sel[r] + l * lane_act_step``: a depthwise block writes
+      its streams' bits at the end of the block; a grouped block reads its lanes' bits and is
+      skipped when every valid one is set.
+
+    ``KIND_POS``: stream r works on block ``r // rt`` of the block group and position ``r % rt``
+    of the tile (``rt = R / stream_blocks``); ``KIND_CHAN``: on channel ``r`` of the block, the
+    lanes on L consecutive positions (polyphase).
+    """
     mode: int
+    kind: int
+    layer: int
     in_bank: int
     out_bank: int
     lin: int
     lout: int
-    cin_g: int
     stride: int
-    lanes: int
-    layer: int
-    n_groups: int
-    passes_per_group: int
-    multi_kernel: int
-    in_pass_step: int
-    in_group_step: int
-    out_pass_step: int
-    out_group_step: int
-    out_stride: int
-    poly: int
-    t_step: int
-    length: int
-    kernels: tuple
+    cin_g: int
+    taps: tuple
     pads: tuple
+    multi_kernel: int
+    n_groups: int
+    n_blocks: int
+    n_tiles: int
+    lq_in: int
+    lq_out: int
+    in_group_step: int
+    in_block_step: int
+    pos_tile_step: int
+    t_tile_step: int
+    out_group_step: int
+    out_block_step: int
+    lane_slot_step: int
+    lane_t_step: int
+    act_block_step: int
+    lane_act_step: int
+    sel_block_step: int
+    sel_group_step: int
+    stream_blocks: int
+    stream_slot_in: tuple
+    stream_pos: tuple
+    stream_slot_out: tuple
+    stream_t: tuple
+    stream_sel: tuple
+    valid_lanes: tuple          # per block b, per stream r: lanes with an output channel
+    length: int                 # true output length (the MUX-skip GAP divisor)
+    cout: int                   # output channels of the phase (slots of the output map)
+
+    def tile_taps(self, gi):
+        return self.cin_g * self.taps[gi if self.multi_kernel else 0]
+
+    @property
+    def blocks(self):
+        return self.n_groups * self.n_blocks
+
+    def block_cycles(self, gi):
+        return self.n_tiles * self.tile_taps(gi)
+
+    def block_outputs(self, b):
+        """Valid (stream, lane) pairs of block b, ignoring positions."""
+        return sum(self.valid_lanes[b])
+
+
+@dataclass
+class Schedule:
+    geometry: Geometry
+    act_bits: int
+    phases: list = field(default_factory=list)
+    weights: list = field(default_factory=list)        # ROM words: 2 bits per lane, lane (r, l) at 2 (r L + l)
+    stream_thresholds: list = field(default_factory=list)   # per stream: per activation index, 2^b - 1 ints
+    bias: list = field(default_factory=list)           # logits layer
+    model_id: int = 0
+    bank_words: list = field(default_factory=lambda: [0, 0, 0])   # words per memory of each bank
+    map_words: list = field(default_factory=lambda: [0, 0, 0])    # logical words (channels x length)
+    acc_width: int = 2
+    input_length: int = 0
+    n_classes: int = 0
+    mux_channels: int = 0
+    macs: int = 0
+
+    @property
+    def parallel(self):
+        return self.geometry.parallel
+
+    @property
+    def streams(self):
+        return self.geometry.streams
+
+    @property
+    def lanes(self):
+        return self.geometry.lanes
+
+    @property
+    def mems(self):
+        return self.geometry.mems
+
+    @property
+    def adders(self):
+        return self.geometry.parallel
+
+    @property
+    def thresholds(self):
+        """Stream 0's threshold table (every stream's has as many rows)."""
+        return self.stream_thresholds[0] if self.stream_thresholds else []
+
+    @property
+    def act_channels(self):
+        """Activation indices (rows of each stream's threshold table)."""
+        return len(self.thresholds)
+
+    @property
+    def bank_depth(self):
+        """Values of each bank's largest map (channels x length; bank 0: one beat)."""
+        return list(self.map_words)
 
     @property
     def passes(self):
-        return self.n_groups * self.passes_per_group
+        """``(phase, group, block)`` of every block: what a pass was before tiles (P output
+        channels of one group over all positions)."""
+        return [(i, gi, b) for i, ph in enumerate(self.phases) for gi in range(ph.n_groups)
+                for b in range(ph.n_blocks)]
+
+    @property
+    def min_tile_taps(self):
+        return min(ph.tile_taps(gi) for ph in self.phases for gi in range(ph.n_groups))
 
 
-def _phases(sch):
-    """Group the passes into phases and derive the counter steps (checked by iterate_passes)."""
-    phases = []
-    i = 0
-    passes = sch.passes
-    while i < len(passes):
-        p0 = passes[i]
-        n = 1
-        while i + n < len(passes) and (passes[i + n].layer, passes[i + n].mode) == (p0.layer, p0.mode):
-            n += 1
-        run = passes[i:i + n]
-        if p0.mode == MODE_DW:
-            # one lane per channel; outputs grouped as the block's shuffle groups
-            g = next((q.out_stride // q.lout for q in passes if q.layer == p0.layer and q.mode == MODE_GRP), 1)
-            shuffled = len(run) > 1 and run[1].out_base != run[0].out_base + run[0].length
-            n_groups = g if shuffled else 1
-            ppg = n // n_groups
-            kernels, multi = (p0.k,), 0
-            in_pass, in_group = p0.lin, 0
-            out_pass = (g if shuffled else 1) * p0.length
-            out_group = p0.length if shuffled else 0
+# ---- the compiler -----------------------------------------------------------------------------
+
+def check_parallel(model: IntModel, parallel):
+    if (not isinstance(parallel, int) or isinstance(parallel, bool)
+            or not 1 <= parallel <= MAX_PARALLEL):
+        raise TernEcgError(f"parallel = {parallel!r} must be an integer in 1..{MAX_PARALLEL}")
+
+
+def valid_parallel(model: IntModel):
+    """Every lane count the generator builds for this model (all of 1..MAX_PARALLEL)."""
+    return list(range(1, MAX_PARALLEL + 1))
+
+
+def _convs(model):
+    """(layer index, mode, IntConv, output shuffle groups or 0) of every conv in order."""
+    for li, layer in enumerate(model.layers):
+        if isinstance(layer.spec, MuxSpec):
+            g = layer.spec.grp.groups if layer.spec.shuffle else 0
+            yield li, MODE_DW, layer.dw, g
+            yield li, MODE_GRP, layer.grp, g
+        elif layer.spec.final:
+            yield li, MODE_FINAL, layer, 0
         else:
-            groups = []
-            for q in run:
-                if not groups or q.in_base != groups[-1][0].in_base:
-                    groups.append([q])
-                else:
-                    groups[-1].append(q)
-            n_groups, ppg = len(groups), len(groups[0])
-            kernels = tuple(grp[0].k for grp in groups)
-            multi = int(len(set(kernels)) > 1)
-            if not multi:
-                kernels = kernels[:1]
-            in_pass, in_group = 0, (groups[1][0].in_base - groups[0][0].in_base) if n_groups > 1 else 0
-            out_pass = (run[1].out_base - run[0].out_base) if ppg > 1 else 0
-            out_group = (groups[1][0].out_base - groups[0][0].out_base) if n_groups > 1 else 0
-        pads = tuple(p0.pad for _ in kernels) if p0.poly else tuple(k // 2 if p0.pad else 0 for k in kernels)
-        phases.append(Phase(
-            mode=p0.mode, in_bank=p0.in_bank, out_bank=p0.out_bank, lin=p0.lin, lout=p0.lout,
-            cin_g=p0.cin_g, stride=p0.stride, lanes=p0.lanes, layer=p0.layer, n_groups=n_groups,
-            passes_per_group=ppg, multi_kernel=multi, in_pass_step=in_pass, in_group_step=in_group,
-            out_pass_step=out_pass, out_group_step=out_group, out_stride=p0.out_stride,
-            poly=p0.poly, t_step=p0.t_step, length=p0.length, kernels=kernels, pads=pads))
-        i += n
+            yield li, MODE_PLAIN, layer, (layer.spec.groups if layer.spec.shuffle else 0)
+
+
+def _slot(oc, cout, g):
+    return slot(oc, cout, g, True) if g else oc
+
+
+def _phase(mode, kind, li, conv, g_shuffle, in_bank, out_bank, geo, lq_in, lq_out):
+    """The Phase of one conv; ``kind`` is ``(KIND_POS, stream_blocks)`` or ``(KIND_CHAN, 1)``."""
+    s = conv.spec
+    R, L = geo.streams, geo.lanes
+    kind, rb = kind
+    pads = tuple(k // 2 if s.pad == "same" else 0 for k in s.kernels)
+    multi = int(len(set(s.kernels)) > 1)
+    lane_slot = g_shuffle if g_shuffle else 1          # slot step between consecutive channels of a group
+    cout_g = s.cout_g
+    if kind == KIND_POS:
+        rt = R // rb
+        n_blocks = -(-cout_g // (L * rb))
+        kernels = s.kernels if multi else s.kernels[:1]
+        valid = tuple(tuple(max(0, min(L, cout_g - (b * rb + r // rt) * L)) for r in range(R))
+                      for b in range(n_blocks))
+        if s.groups > 1:
+            # group gi's first output channel gi*cout_g sits at slot gi (shuffled) or gi*cout_g
+            assert _slot(cout_g, s.cout, g_shuffle) == (1 if g_shuffle else cout_g)
+        ph = dict(n_groups=s.groups, n_blocks=n_blocks, n_tiles=-(-s.lout // rt), cin_g=s.cin_g,
+                  taps=tuple(kernels), pads=tuple(pads if multi else pads[:1]),
+                  in_group_step=s.cin_g, in_block_step=0, pos_tile_step=s.stride * rt, t_tile_step=rt,
+                  out_group_step=(1 if g_shuffle else cout_g) if s.groups > 1 else 0,
+                  out_block_step=rb * L * lane_slot, lane_slot_step=lane_slot, lane_t_step=0,
+                  act_block_step=L, lane_act_step=1,
+                  sel_block_step=rb * L if mode == MODE_GRP else 0,
+                  sel_group_step=cout_g if mode == MODE_GRP else 0, stream_blocks=rb,
+                  stream_slot_in=(0,) * R, stream_pos=tuple(s.stride * (r % rt) for r in range(R)),
+                  stream_slot_out=tuple((r // rt) * L * lane_slot for r in range(R)),
+                  stream_t=tuple(r % rt for r in range(R)),
+                  stream_sel=tuple((r // rt) * L if mode == MODE_GRP else 0 for r in range(R)),
+                  valid_lanes=valid)
+    else:   # KIND_CHAN: one channel per stream (cin_g = cout_g = 1), L polyphase positions per lane
+        assert s.cin_g == 1 and s.cout_g == 1 and len(set(s.kernels)) == 1
+        k = s.kernels[0]
+        C = s.cout
+        # channels of one shuffle group (slots lane_slot apart) form the blocks of a group
+        cg = C // g_shuffle if g_shuffle else C
+        n_groups = g_shuffle if g_shuffle else 1
+        n_blocks = -(-cg // R)
+        ph = dict(n_groups=n_groups, n_blocks=n_blocks, n_tiles=-(-s.lout // L), cin_g=1,
+                  taps=(s.stride * (L - 1) + k,), pads=(pads[0],),
+                  in_group_step=cg, in_block_step=R, pos_tile_step=s.stride * L, t_tile_step=L,
+                  out_group_step=1 if g_shuffle else 0, out_block_step=R * lane_slot,
+                  lane_slot_step=0, lane_t_step=1, act_block_step=1, lane_act_step=0,
+                  sel_block_step=R if mode == MODE_DW else 0,
+                  sel_group_step=cg if mode == MODE_DW else 0, stream_blocks=1,
+                  stream_slot_in=tuple(range(R)), stream_pos=(0,) * R,
+                  stream_slot_out=tuple(r * lane_slot for r in range(R)), stream_t=(0,) * R,
+                  stream_sel=tuple(r if mode == MODE_DW else 0 for r in range(R)),
+                  valid_lanes=tuple(tuple(L if b * R + r < cg else 0 for r in range(R))
+                                    for b in range(n_blocks)))
+    return Phase(mode=mode, kind=kind, layer=li, in_bank=in_bank, out_bank=out_bank, lin=s.lin,
+                 lout=s.lout, stride=s.stride, multi_kernel=multi, lq_in=lq_in, lq_out=lq_out,
+                 length=s.lout, cout=s.cout, **ph)
+
+
+def _plan(model, geo, kinds):
+    """The phases for geometry ``geo`` and one kind per conv (list in conv order)."""
+    M = geo.mems
+    phases = []
+    in_bank = 0
+    lq = -(-model.cfg.input_length // M)
+    mux_out_bank = None
+    for (li, mode, conv, g), kind in zip(_convs(model), kinds):
+        if mode == MODE_FINAL:
+            out_bank = 0
+        elif mode == MODE_GRP:
+            out_bank = mux_out_bank
+        else:
+            out_bank = 1 if in_bank != 1 else 2
+        lq_out = -(-conv.spec.lout // M)
+        phases.append(_phase(mode, kind, li, conv, g, in_bank, out_bank, geo, lq, lq_out))
+        if mode == MODE_DW:
+            mux_out_bank = out_bank
+        elif mode != MODE_FINAL:
+            in_bank, lq = out_bank, lq_out
     return phases
 
 
-def iterate_passes(phases):
-    """The engine's sequencer counters, in Python: yields the Pass of every step."""
-    w_start = act = 0
-    for ph in phases:
-        in_base = out_base = out_group_base = sel = 0
-        for gi in range(ph.n_groups):
-            for pj in range(ph.passes_per_group):
-                kx = gi if ph.multi_kernel else 0
-                k, pad = ph.kernels[kx], ph.pads[kx]
-                yield Pass(mode=ph.mode, in_bank=ph.in_bank, out_bank=ph.out_bank, in_base=in_base,
-                           lin=ph.lin, cin_g=ph.cin_g, k=k, pad=pad, stride=ph.stride, lout=ph.lout,
-                           w_base=w_start, lanes=ph.lanes,
-                           act_base=act, out_base=out_base, out_stride=ph.out_stride,
-                           sel_base=sel, layer=ph.layer, poly=ph.poly, t_step=ph.t_step,
-                           length=ph.length)
-                w_start += ph.cin_g * k
-                step = 1 if ph.poly else ph.lanes      # channels per pass
-                sel += step
-                if ph.mode != MODE_FINAL:
-                    act += step
-                if pj == ph.passes_per_group - 1:
-                    in_base += ph.in_pass_step + ph.in_group_step
-                    out_group_base += ph.out_group_step
-                    out_base = out_group_base
-                else:
-                    in_base += ph.in_pass_step
-                    out_base += ph.out_pass_step
+def serializer_latency(geo: Geometry):
+    """Cycles the serializer (hw/serializer.py) adds: 0 with one stream of one lane (the sum goes
+    straight on), else 1 (the sums are held and handed on lane by lane)."""
+    return 0 if geo.streams == 1 and geo.lanes == 1 else 1
+
+
+def tile_period(ph: Phase, geo: Geometry, b):
+    """Fewest cycles between two tiles' last taps without a stall: the serializer hands a tile's
+    L sums (a logits tile: its logits) on one per cycle after taking them, and takes the next
+    tile's only when empty; with one stream of one lane the sum goes straight to the activation
+    unit (one per cycle, or one per ``b + 1`` with the serial unit: chosen only when every tile
+    is that long). The compiler keeps every tile at least this long (:func:`stall_free`)."""
+    if ph.mode == MODE_FINAL:
+        return 1 + max(ph.block_outputs(bb) for bb in range(ph.n_blocks))
+    return 1 if serializer_latency(geo) == 0 else 1 + geo.lanes
+
+
+def stall_free(ph: Phase, geo: Geometry, b):
+    """Whether every tile of ``ph`` lasts at least :func:`tile_period` (the cycle model assumes
+    no stall inside a phase)."""
+    return min(ph.tile_taps(gi) for gi in range(ph.n_groups)) >= tile_period(ph, geo, b)
+
+
+def drain(ph: Phase, geo: Geometry, act_latency):
+    """Cycles from a phase's last tap to the end of the phase. An activation phase: the tap's read
+    (1), the serializer (its latency, then L lanes one per cycle), the activation units, the
+    MUX-skip stage and the sequencer seeing the pipeline empty (2). The logits phase ends with its
+    last logit handed on: the read, the serializer, one logit per cycle."""
+    if ph.mode == MODE_FINAL:
+        return 1 + ph.block_outputs(ph.n_blocks - 1)        # a logit is always held one cycle
+    return serializer_latency(geo) + geo.lanes + act_latency + 2
+
+
+def phase_cycles(ph: Phase, geo: Geometry, act_latency, skipped_blocks=()):
+    """Cycles of one phase; ``skipped_blocks``: indices ``gi * n_blocks + b`` of skipped blocks."""
+    skipped = set(skipped_blocks)
+    run = [gi * ph.n_blocks + b for gi in range(ph.n_groups) for b in range(ph.n_blocks)]
+    executed = [i for i in run if i not in skipped]
+    if not executed:                    # nothing in flight: the drain is one cycle
+        return PHASE_START + SKIP_BLOCK * len(run) + 1
+    trailing = len(run) - 1 - executed[-1]
+    taps = sum(ph.block_cycles(i // ph.n_blocks) for i in executed)
+    return (PHASE_START + taps + SKIP_BLOCK * (len(skipped) - trailing)
+            + max(drain(ph, geo, act_latency), SKIP_BLOCK * trailing + 1))
+
+
+def skipped_blocks(ph: Phase, geo: Geometry, select):
+    """Blocks of a grouped MUX-skip phase whose valid lanes all select the depthwise branch."""
+    if ph.mode != MODE_GRP or select is None:
+        return []
+    out = []
+    for gi in range(ph.n_groups):
+        for b in range(ph.n_blocks):
+            sel = gi * ph.sel_group_step + b * ph.sel_block_step
+            if all(select[sel + ph.stream_sel[r] + l] for r in range(geo.streams)
+                   for l in range(ph.valid_lanes[b][r])):
+                out.append(gi * ph.n_blocks + b)
+    return out
 
 
 def cycles(sch: Schedule, act_latency, selects=None):
-    """Analytical engine cycles of one beat: from the first pass's fetch to the cycle handing the
-    last logit to the head, inclusive (what the accelerator reports in ``o.payload.cycles``).
+    """Engine cycles of one beat, from its first busy cycle to the cycle handing the last logit to
+    the head, inclusive (what the accelerator reports in ``o.payload.cycles``).
 
     ``selects``: {layer index: sequence of MUX select bits} of the beat (golden trace);
-    ``None`` gives the worst case (no pass skipped)."""
+    ``None`` gives the worst case (no block skipped)."""
     total = END_ADJUST
-    for p in sch.passes:
-        total += SKIP_CYCLES if skipped(p, selects) else pass_cycles(p, act_latency)
+    for ph in sch.phases:
+        sel = None if selects is None else selects.get(ph.layer)
+        total += phase_cycles(ph, sch.geometry, act_latency, skipped_blocks(ph, sch.geometry, sel))
     return total
+
+
+def _gcd(a, b):
+    while b:
+        a, b = b, a % b
+    return abs(a)
+
+
+def conflict_free(ph: Phase, geo: Geometry):
+    """Whether the R streams of ``ph`` never ask one memory of a bank for two words in a cycle.
+
+    In a cycle every stream reads memory ``(base + stream_slot_in[r] + stream_pos[r]) mod M``
+    (``base`` is common), and writes (and reads, MUX-skip) memory ``(base' + stream_slot_out[r] +
+    stream_t[r]) mod M``: streams with the same offsets read the same word (one read, shared),
+    others must hit different memories. The logits pass writes no bank.
+    (:func:`ternecg.hw.schedule_run.memory_conflicts` checks every access of a beat.)"""
+    M = geo.mems
+    seen = {}
+    for r in range(geo.streams):
+        key = (ph.stream_slot_in[r], ph.stream_pos[r])
+        if seen.setdefault((key[0] + key[1]) % M, key) != key:
+            return False
+    if ph.mode == MODE_FINAL:
+        return True
+    offsets = [(ph.stream_slot_out[r] + ph.stream_t[r]) % M for r in range(geo.streams)]
+    return len(set(offsets)) == len(offsets)
+
+
+def _kinds(mode, spec, R):
+    """Candidate kinds ``(kind, stream_blocks)`` of a conv for R streams."""
+    if mode == MODE_DW or spec.cin_g == 1 and spec.cout_g == 1 and spec.groups > 1:
+        return [(KIND_CHAN, 1)]
+    out = [(KIND_POS, rb) for rb in range(1, R + 1) if R % rb == 0]
+    if mode == MODE_FINAL:          # the logits leave in class order: all streams on blocks
+        out = [(KIND_POS, R)]
+    return out
+
+
+def act_latency_of(model_or_bits):
+    """Latency of the activation units (both kinds): b search steps plus the output register."""
+    bits = model_or_bits if isinstance(model_or_bits, int) else model_or_bits.cfg.act_bits
+    return bits + 1
+
+
+def _plan_for(model, R, L, M):
+    """(worst cycles, Geometry, kinds) with the fastest conflict-free kind per conv, or None."""
+    geo = Geometry(R * L, R, L, M)
+    lat = act_latency_of(model)
+    kinds = []
+    for i, (li, mode, conv, g) in enumerate(_convs(model)):
+        options = []
+        for kind in _kinds(mode, conv.spec, R):
+            ph = _plan(model, geo, kinds + [kind] + _geo_kinds(model, geo, i + 1))[i]
+            if conflict_free(ph, geo) and stall_free(ph, geo, model.cfg.act_bits):
+                options.append((phase_cycles(ph, geo, lat), kind))
+        if not options:
+            return None
+        kinds.append(min(options)[1])
+    phases = _plan(model, geo, kinds)
+    return sum(phase_cycles(ph, geo, lat) for ph in phases), geo, kinds
+
+
+def _best_plan(model, R, L):
+    """The fastest conflict-free plan for R streams x L lanes; fewest memories on ties."""
+    best = None
+    M = 1
+    while M <= MAX_MEMS:
+        if M >= R:
+            plan = _plan_for(model, R, L, M)
+            if plan is not None and (best is None or plan[0] < best[0]):
+                best = plan
+        M *= 2
+    return best
+
+
+def _default_kinds(model, start):
+    return [_kinds(mode, conv.spec, 1)[0] for li, mode, conv, g in list(_convs(model))[start:]]
+
+
+def _geo_kinds(model, geo, start):
+    return [_kinds(mode, conv.spec, geo.streams)[-1] if mode == MODE_FINAL else _kinds(mode, conv.spec, 1)[0]
+            for li, mode, conv, g in list(_convs(model))[start:]]
+
+
+_GEOMETRIES = {}
+
+
+def choose_geometry(model: IntModel, parallel):
+    """(Geometry, kinds) for ``parallel`` lanes: the fewest streams whose bound ratio reaches
+    :func:`ratio_target`, else the fastest (fewer streams, then fewer memories, on ties). It
+    depends on the topology only (cached per topology and lane count)."""
+    check_parallel(model, parallel)
+    key = (tuple(layer.spec for layer in model.layers), model.cfg.input_length, model.cfg.act_bits,
+           parallel)
+    if key not in _GEOMETRIES:
+        _GEOMETRIES[key] = _choose_geometry(model, parallel)
+    return _GEOMETRIES[key]
+
+
+def _choose_geometry(model: IntModel, parallel):
+    bound = model.cfg.macs / parallel
+    results = []
+    for R in range(1, parallel + 1):
+        if parallel % R == 0:
+            best = _best_plan(model, R, parallel // R)
+            if best is not None:
+                results.append(best)
+    if not results:
+        raise TernEcgError(f"parallel = {parallel}: no conflict-free geometry for model "
+                           f"{model.cfg.name!r}")
+    for w, geo, kinds in results:           # in order of increasing R
+        if w / bound <= ratio_target(parallel):
+            return geo, kinds
+    w, geo, kinds = min(results, key=lambda b: (b[0], b[1].streams, b[1].mems))
+    return geo, kinds
+
+
+def compile_schedule(model: IntModel, parallel=1, *, streams=None) -> Schedule:
+    """The schedule of ``model`` on ``parallel`` lanes (``streams``: force R, for tests)."""
+    check_parallel(model, parallel)
+    if streams is None:
+        geo, kinds = choose_geometry(model, parallel)
+    else:
+        if not isinstance(streams, int) or streams < 1 or parallel % streams:
+            raise TernEcgError(f"streams = {streams!r} must divide parallel = {parallel}")
+        best = _best_plan(model, streams, parallel // streams)
+        if best is None:
+            raise TernEcgError(f"parallel = {parallel}, streams = {streams}: no conflict-free plan")
+        _, geo, kinds = best
+    cfg = model.cfg
+    sch = Schedule(geometry=geo, act_bits=cfg.act_bits, input_length=cfg.input_length,
+                   n_classes=len(cfg.classes), model_id=model_id(model.sha256), macs=cfg.macs)
+    sch.phases = _plan(model, geo, kinds)
+    _fill_roms(model, sch)
+    M = geo.mems
+    sch.bank_words[0] = -(-cfg.input_length // M)
+    sch.map_words[0] = cfg.input_length
+    for ph in sch.phases:
+        if ph.mode != MODE_FINAL:
+            sch.bank_words[ph.out_bank] = max(sch.bank_words[ph.out_bank], ph.cout * ph.lq_out)
+            sch.map_words[ph.out_bank] = max(sch.map_words[ph.out_bank], ph.cout * ph.lout)
+        if ph.mode == MODE_DW:
+            sch.mux_channels = max(sch.mux_channels, ph.cout)
+    sch.acc_width = max(conv.acc_bits for _, _, conv, _ in _convs(model))
+    return sch
+
+
+def _fill_roms(model, sch):
+    """Weight rows, per-stream threshold tables and biases, in the order the counters use them."""
+    geo = sch.geometry
+    R, L = geo.streams, geo.lanes
+    q = (1 << sch.act_bits) - 1
+    thresholds = [[] for _ in range(R)]
+    convs = list(_convs(model))
+    for ph, (li, mode, conv, g) in zip(sch.phases, convs):
+        s = conv.spec
+        for gi in range(ph.n_groups):
+            k = ph.taps[gi if ph.multi_kernel else 0]
+            for b in range(ph.n_blocks):
+                lanes = {(r, l): lane_channel(ph, s, gi, b, r, l, geo) for r in range(R) for l in range(L)}
+                for c in range(ph.cin_g):
+                    for j in range(k):
+                        word = 0
+                        for (r, l), (oc, shift) in lanes.items():
+                            if oc is None:
+                                continue
+                            codes = conv.codes[oc]
+                            jj = j - shift
+                            code = int(codes[c, jj]) if 0 <= jj < codes.shape[1] else 0
+                            word |= (code & 3) << (2 * (r * L + l))
+                        sch.weights.append(word)
+                if mode == MODE_FINAL:
+                    continue
+                # this block's act_block_step activation indices, per stream
+                for r in range(R):
+                    for a in range(ph.act_block_step):
+                        oc, _ = lanes[r, a if ph.lane_act_step else 0]
+                        thresholds[r].append([int(v) for v in conv.thresholds[oc].tolist()]
+                                             if oc is not None else [0] * q)
+    sch.stream_thresholds = thresholds
+    final = [conv for _, mode, conv, _ in convs if mode == MODE_FINAL]
+    if final:
+        sch.bias = [int(b) for b in final[0].bias.tolist()]
+
+
+def lane_channel(ph: Phase, spec, gi, b, r, l, geo: Geometry):
+    """(output channel of lane (r, l) in block (gi, b), kernel shift) or (None, 0) if unused."""
+    if l >= ph.valid_lanes[b][r]:
+        return None, 0
+    if ph.kind == KIND_POS:
+        rt = geo.streams // ph.stream_blocks
+        block = b * ph.stream_blocks + r // rt
+        return gi * spec.cout_g + block * geo.lanes + l, 0
+    # KIND_CHAN: channel of stream r, lane l = polyphase position (kernel shifted by stride * l)
+    cg = spec.cout // ph.n_groups
+    return gi * cg + b * geo.streams + r, spec.stride * l

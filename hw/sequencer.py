@@ -1,28 +1,56 @@
-"""The conv engine's sequencer: walks the schedule's phases pass by pass (hw/schedule.py)."""
+"""The conv engine's sequencer: walks the schedule's phases, tiles and taps (hw/schedule.py)."""
 
-from amaranth import Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .checks import Checked
-from .engine_layout import addr_width, check_schedule, phase_layout, rows_width
+from .engine_layout import (Descriptor, Widths, bits, check_schedule, descriptor_layout, in_continues, select,
+                            select_shift)
 from .schedule import MODE_FINAL, MODE_GRP
 
-__all__ = ["Sequencer"]
+__all__ = ["Sequencer", "tap_layout", "tile_layout"]
+
+
+def tile_layout(s):
+    """The current tile's bases (:class:`~ternecg.hw.schedule_run.Tile` as the counters hold
+    them, stream 0, lane 0): output row ``out_slot * lq_out``, ``(out_slot + t0) mod M``, first
+    position ``t0``, logical address ``out_slot * lout + t0`` (debug tap; with one memory per
+    bank it is ``out_row + t0``, not a register), activation index, select index; flags: last tile
+    of its block, last block of its group, first tile of its block."""
+    w = Widths(s)
+    fields = {"out_row": unsigned(w.row_out), "out_mod": unsigned(max(1, w.m)), "t0": unsigned(w.t),
+              "laddr": unsigned(w.laddr + 1), "act": unsigned(w.act), "sel": unsigned(w.sel),
+              "last": 1, "last_block": 1, "first": 1}
+    if select_shift(s):
+        del fields["sel"]
+    return data.StructLayout(fields)
+
+
+def tap_layout(s):
+    """The current tap: input row ``(in_slot + c) * lq_in`` and ``(in_slot + c) mod M``, position
+    ``pos0 + j``, weight row, kernel slot, first / last tap of its tile."""
+    w = Widths(s)
+    kslots = max(len(ph.taps) for ph in s.phases)
+    return data.StructLayout({
+        "row": unsigned(w.row_in), "mod": unsigned(max(1, w.m)), "pos": signed(w.pos),
+        "w": unsigned(w.w), "kx": unsigned(bits(kslots - 1)), "first": 1, "last": 1,
+    })
 
 
 class Sequencer(Checked, wiring.Component):
-    """Runs one beat's passes: the phase index, the per-pass counters and the pass state machine.
+    """Runs one beat: the phase index, the loop counters, the current tile's bases and tap.
 
-    The counters are those of :func:`ternecg.hw.schedule.iterate_passes` (in hardware): per phase,
-    the group ``gi`` and pass ``pj``, and per pass the input base address, the output base
-    address, the first weight row ``w_start``, the first select bit ``sel`` and the first
-    activation channel ``act_base``. A beat runs when ``loaded`` and ``booted``: ``busy`` rises and
-    every pass is ``FETCH`` (its kernel size, padding and weight rows from the descriptor), ``LOAD``
-    (``start``: the issue stage takes the pass; or, for a grouped MUX-skip pass whose lanes all
-    select the depthwise branch (``all_selected``), the pass is skipped), ``RUN`` until
-    ``drained`` (then ``finish`` for one cycle). After the last pass ``done`` is high for one
-    cycle and ``busy`` falls. Cycle counts: hw/schedule.py (``FETCH_LOAD``, ``SKIP_CYCLES``).
+    The counters are those of :func:`ternecg.hw.schedule_run.tiles`: per phase the group ``gi``,
+    block ``b`` and tile ``tau``, per tile the input channel ``c`` and tap ``j``. A beat runs when
+    ``loaded`` and ``booted``: ``busy`` rises; each phase is one ``START`` cycle, then its taps,
+    one per cycle in which ``advance`` is high (the issue stage takes ``tap`` when ``issuing``);
+    with a tile's last tap the next tile's bases are loaded (block and group steps are deltas
+    from the phase descriptor). A grouped MUX-skip block whose select bits (``selects``) are all
+    set is skipped at its first tap: ``issuing`` is low for that one cycle and the counters move
+    to the next block. After the last tap of the phase the sequencer waits for ``drained``
+    (nothing of the phase in flight) before the next phase; after the last, ``done`` is high for
+    one cycle and ``busy`` falls. Cycle counts: hw/schedule.py.
 
     Parameters
     ----------
@@ -32,20 +60,25 @@ class Sequencer(Checked, wiring.Component):
     Members
     -------
     phase_index : ``Out(range(phases + 1))``
-        Address of the phase table; ``phase : In(phase_layout)`` is its descriptor (same cycle).
+        Address of the phase table; ``phase : In(descriptor_layout)`` is its row (same cycle).
     loaded, booted : ``In(1)``
         A beat is in bank 0; the model id has been read (the engine starts only after both).
-    all_selected : ``In(1)``
-        Every lane of the current grouped pass selects the depthwise branch (skip it).
     drained : ``In(1)``
-        Nothing of the current pass is in flight (issue, accumulate, serialiser, write-back).
-    start, finish, done : ``Out(1)``
-        One-cycle strobes: a pass starts (its values below are valid), a pass ends, the beat ends.
+        Nothing of the current phase is in flight (issue, lanes, serializer, write-back).
+    advance : ``In(1)``
+        The issue stage moves on in this cycle (it takes ``tap`` if ``issuing``).
+    selects : ``In(n_select + parallel)``
+        The MUX-skip select bits (hw/mux_skip.py).
+    consume : ``Out(range(parallel + 1))``
+        With a shift-register select file: the select bits a finished grouped block used.
+    issuing : ``Out(1)``
+        ``tap`` is a tap to issue.
+    tap : ``Out(tap_layout)``, tile : ``Out(tile_layout)``
+        The current tap and the bases of its tile.
+    done : ``Out(1)``
+        One-cycle strobe: the beat ends.
     busy : ``Out(1)``
         A beat is being computed (registered).
-    in_base, out_base, w_start, sel, act_base, k, pad : ``Out``
-        The current pass: input and output base addresses, first weight row, first select bit
-        and activation channel, kernel size and padding (valid from ``start`` to ``finish``).
 
     Raises
     ------
@@ -59,91 +92,158 @@ class Sequencer(Checked, wiring.Component):
 
     def __init__(self, schedule):
         s = self._s = schedule
-        widths = s.field_widths()
-        aw = addr_width(s)
-        self._rows_w = rows_width(s)
+        self._w = w = Widths(s)
         super().__init__({
             "phase_index": Out(range(len(s.phases) + 1)),
-            "phase": In(phase_layout(s)),
+            "phase": In(descriptor_layout(s)),
             "loaded": In(1),
             "booted": In(1),
-            "all_selected": In(1),
             "drained": In(1),
-            "start": Out(1),
-            "finish": Out(1),
+            "advance": In(1),
+            "selects": In(w.n_sel + s.parallel),
+            "issuing": Out(1),
+            "consume": Out(range(s.parallel + 1)),
+            "tap": Out(tap_layout(s)),
+            "tile": Out(tile_layout(s)),
             "done": Out(1),
             "busy": Out(1),
-            "in_base": Out(aw + 1),
-            "out_base": Out(aw + 1),
-            "w_start": Out(range(max(len(s.weights), 2))),
-            "sel": Out(widths["sel_base"] + 1),
-            "act_base": Out(range(len(s.thresholds) + s.parallel + 1)),
-            "k": Out(widths["k"]),
-            "pad": Out(widths["pad"]),
         })
 
     def elaborate(self, platform):
         m = Module()
-        s = self._s
-        cur = self.phase
+        s, w = self._s, self._w
+        M = w.M
+        cur = Descriptor(s, self.phase)
         ph = self.phase_index
+        tap, tile = self.tap, self.tile
+        shift = select_shift(s)
+        cont = in_continues(s)
         gi = Signal(range(max(p.n_groups for p in s.phases) + 1))
-        pj = Signal(range(max(p.passes_per_group for p in s.phases) + 1))
-        in_base, out_base = self.in_base, self.out_base
-        out_group_base = Signal.like(out_base)
-        w_start, sel, act_ctr = self.w_start, self.sel, self.act_base
-        cur_rows = Signal(self._rows_w)
+        b = Signal(range(max(p.n_blocks for p in s.phases) + 1))
+        tau = Signal(range(max(p.n_tiles for p in s.phases) + 1))
+        c = Signal(w.cin)
+        j = Signal(w.taps)
+        row0 = Signal.like(tap.row)          # the tile's channel-0 row (constant in a block for POS)
+        mod0 = Signal.like(tap.mod)
+        pos0 = Signal.like(tap.pos)          # the tile's first position; tap.pos = pos0 + j
+        w0 = Signal.like(tap.w)              # the block's first weight row
+        kx = tap.kx
+        multi = len(cur.taps_last) > 1
 
-        last_in_group = pj == cur.passes_per_group - 1
-        last_in_phase = last_in_group & (gi == cur.n_groups - 1)
-        last_phase = ph == len(s.phases) - 1
-        next_pass = Signal()       # advance the counters to the next pass (executed or skipped)
-        channels = Mux(cur.poly, 1, cur.lanes)      # output channels of the pass
-        with m.If(next_pass):
-            m.d.sync += [w_start.eq(w_start + cur_rows), sel.eq(sel + channels)]
+        def mod(v):
+            return v[:w.m] if M > 1 else 0
+
+        last_j = j == select(m, cur.taps_last, kx, "taps_last_k")
+        last_c = c == cur.cin_last
+        last_tau = tau == cur.tiles_last
+        last_b = b == cur.blocks_last
+        last_g = gi == cur.groups_last
+        m.d.comb += [tap.pos.eq(pos0 + j), tap.first.eq((c == 0) & (j == 0)), tap.last.eq(last_j & last_c),
+                     tile.last.eq(last_tau), tile.last_block.eq(last_b), tile.first.eq(tau == 0)]
+
+        # ---- skipping a grouped block whose lanes all select the depthwise branch ---------------
+        skip = Signal()
+        n_bits = Signal(range(s.parallel + 1))
+        if any(p.mode == MODE_GRP for p in s.phases):
+            from .engine_layout import _skip_bits
+            width = max(_skip_bits(p, s.geometry, bb) for p in s.phases if p.mode == MODE_GRP
+                        for bb in range(p.n_blocks))
+            m.d.comb += n_bits.eq(Mux(last_b, cur.skip_bits_last, cur.skip_bits) if width > 1 else 1)
+            window = self.selects[:width] if shift else self.selects.bit_select(tile.sel, width)
+            if width == 1:
+                all_set = window[0]
+            else:
+                mask = Signal(width)
+                for i in range(width):
+                    m.d.comb += mask[i].eq(i < n_bits)
+                all_set = (window & mask) == mask
+            m.d.comb += skip.eq((cur.mode == MODE_GRP) & (tau == 0) & tap.first & all_set)
+
+        # ---- stepping ---------------------------------------------------------------------------
+        running = Signal()                   # in a phase's taps (RUN)
+        m.d.comb += self.issuing.eq(running & ~skip)
+        step = running & self.advance
+        tile_end = step & (tap.last | skip)
+        block_end = tile_end & (last_tau | skip)
+        phase_end = block_end & last_b & last_g
+        if shift and any(p.mode == MODE_GRP for p in s.phases):
+            m.d.comb += self.consume.eq(Mux(block_end & (cur.mode == MODE_GRP), n_bits, 0))
+        next_row = tap.row + cur.lq_in
+
+        with m.If(step & ~tile_end):                        # next tap of the tile
+            m.d.sync += [j.eq(j + 1), tap.w.eq(tap.w + 1)]
+            with m.If(last_j):
+                m.d.sync += [j.eq(0), c.eq(c + 1), tap.row.eq(next_row)]
+                if M > 1:
+                    m.d.sync += tap.mod.eq(mod(tap.mod + 1))
+        with m.If(tile_end & ~block_end):                   # next tile of the block
+            m.d.sync += [j.eq(0), c.eq(0), tau.eq(tau + 1), pos0.eq(pos0 + cur.pos_tile_step),
+                         tap.row.eq(row0), tap.w.eq(w0), tile.t0.eq(tile.t0 + cur.t_tile_step)]
+            if M > 1:
+                m.d.sync += [tap.mod.eq(mod0), tile.out_mod.eq(mod(tile.out_mod + cur.t_tile_step)),
+                             tile.laddr.eq(tile.laddr + cur.t_tile_step)]
+        rows = select(m, cur.rows, kx, "rows_k")
+        next_w = Mux(skip, w0 + rows, tap.w + 1)            # the next block's rows follow this one's
+        with m.If(block_end):
+            m.d.sync += [j.eq(0), c.eq(0), tau.eq(0), tile.t0.eq(0), tap.w.eq(next_w), w0.eq(next_w)]
             with m.If(cur.mode != MODE_FINAL):
-                m.d.sync += act_ctr.eq(act_ctr + channels)
-            with m.If(last_in_phase):
-                m.d.sync += [ph.eq(ph + 1), gi.eq(0), pj.eq(0), in_base.eq(0), out_base.eq(0),
-                             out_group_base.eq(0), sel.eq(0)]
-            with m.Elif(last_in_group):
-                m.d.sync += [pj.eq(0), gi.eq(gi + 1),
-                             in_base.eq(in_base + cur.in_pass_step + cur.in_group_step),
-                             out_group_base.eq(out_group_base + cur.out_group_step),
-                             out_base.eq(out_group_base + cur.out_group_step)]
-            with m.Else():
-                m.d.sync += [pj.eq(pj + 1), in_base.eq(in_base + cur.in_pass_step),
-                             out_base.eq(out_base + cur.out_pass_step)]
+                m.d.sync += tile.act.eq(tile.act + cur.act_block_step)
+            # the next block's or group's bases: deltas from this block's (hw/engine_layout.py)
+            nkx = Signal.like(kx)
+            m.d.comb += nkx.eq(Mux(last_b, Mux(cur.multi_kernel, gi + 1, 0), kx) if multi else 0)
+            pad = select(m, cur.pads, nkx, "pad_next")
+            m.d.sync += [b.eq(Mux(last_b, 0, b + 1)), gi.eq(Mux(last_b, gi + 1, gi)), kx.eq(nkx),
+                         pos0.eq(-pad),
+                         tile.out_row.eq(tile.out_row + Mux(last_b, cur.out_group_row, cur.out_block_row))]
+            if cont:
+                # one stream: a block reads its group's channels again (POS) or the next channel (CHAN);
+                # the next group's first channel follows the last block's last one
+                with m.If(last_b | cur.in_continue):
+                    m.d.sync += [row0.eq(next_row), tap.row.eq(next_row)]
+                with m.Else():
+                    m.d.sync += tap.row.eq(row0)
+            else:
+                in_d = Mux(last_b, cur.in_group_row, cur.in_block_row)
+                m.d.sync += [row0.eq(row0 + in_d), tap.row.eq(row0 + in_d)]
+            if not shift:
+                m.d.sync += tile.sel.eq(tile.sel + Mux(last_b, cur.sel_group_step, cur.sel_block_step))
+            if M > 1:
+                mod_d = Mux(last_b, cur.in_group_mod, cur.in_block_mod)
+                omod_d = Mux(last_b, cur.out_group_mod, cur.out_block_mod)
+                lad_d = Mux(last_b, cur.out_group_laddr, cur.out_block_laddr)
+                m.d.sync += [mod0.eq(mod(mod0 + mod_d)), tap.mod.eq(mod(mod0 + mod_d)),
+                             tile.out_mod.eq(mod(tile.out_mod - tile.t0 + omod_d)),
+                             tile.laddr.eq(tile.laddr - tile.t0 + lad_d)]
 
-        kx = Mux(cur.multi_kernel, gi, 0)
+        def start_phase():
+            m.d.sync += [gi.eq(0), b.eq(0), tau.eq(0), c.eq(0), j.eq(0), kx.eq(0),
+                         pos0.eq(-cur.pads[0]), row0.eq(0), tap.row.eq(0),
+                         tile.out_row.eq(0), tile.t0.eq(0)]
+            if not shift:
+                m.d.sync += tile.sel.eq(0)
+            if M > 1:
+                m.d.sync += [mod0.eq(0), tap.mod.eq(0), tile.out_mod.eq(0), tile.laddr.eq(0)]
+
+        last_phase = ph == len(s.phases) - 1
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.loaded & self.booted):
-                    m.d.sync += [ph.eq(0), gi.eq(0), pj.eq(0), in_base.eq(0), out_base.eq(0),
-                                 out_group_base.eq(0), w_start.eq(0), sel.eq(0), act_ctr.eq(0),
-                                 self.busy.eq(1)]
-                    m.next = "FETCH"
-            with m.State("FETCH"):
-                m.d.sync += [self.k.eq(cur.kernels[kx]), self.pad.eq(cur.pads[kx]),
-                             cur_rows.eq(cur.rows[kx])]
-                m.next = "LOAD"
-            with m.State("LOAD"):
-                with m.If((cur.mode == MODE_GRP) & self.all_selected):
-                    m.d.comb += next_pass.eq(1)
-                    with m.If(last_in_phase & last_phase):
-                        m.next = "DONE"
-                    with m.Else():
-                        m.next = "FETCH"
-                with m.Else():
-                    m.d.comb += self.start.eq(1)
-                    m.next = "RUN"
+                    m.d.sync += [ph.eq(0), self.busy.eq(1), tap.w.eq(0), w0.eq(0), tile.act.eq(0)]
+                    m.next = "START"
+            with m.State("START"):
+                start_phase()
+                m.next = "RUN"
             with m.State("RUN"):
+                m.d.comb += running.eq(1)
+                with m.If(phase_end):
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
                 with m.If(self.drained):
-                    m.d.comb += [self.finish.eq(1), next_pass.eq(1)]
-                    with m.If(last_in_phase & last_phase):
+                    with m.If(last_phase):
                         m.next = "DONE"
                     with m.Else():
-                        m.next = "FETCH"
+                        m.d.sync += ph.eq(ph + 1)
+                        m.next = "START"
             with m.State("DONE"):
                 m.d.comb += self.done.eq(1)
                 m.d.sync += self.busy.eq(0)

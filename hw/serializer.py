@@ -1,48 +1,65 @@
-"""The conv engine's serializer: a position's P lane sums, one per cycle, to the activation unit or out
-as logits."""
+"""The conv engine's serializer: a tile's lane sums, one lane per cycle per stream, to the activation
+units, or one at a time as logits."""
 
-from amaranth import Array, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 from .checks import Checked
-from .engine_layout import addr_width, bits, check_schedule, lane_width, logit_width, phase_layout
+from .engine_layout import (Descriptor, Widths, bits, check_schedule, descriptor_layout, logit_width,
+                            select_shift)
+from .issue_stage import context_layout, needs_select_bits
 from .params import ID_WORDS
 from .schedule import MODE_FINAL
 
-__all__ = ["Serializer"]
+__all__ = ["Serializer", "result_tag_layout"]
+
+
+def result_tag_layout(s):
+    """What a result carries through the activation unit to the write-back: bank memory and word,
+    whether it is written (``valid``), the end of a block (a depthwise channel's select bit is
+    due); when needed its select bit, its logical address (debug tap; with one memory per bank
+    the word is that address) and the block's select index (not with a shift-register select
+    file, hw/engine_layout.py ``select_shift``)."""
+    w = Widths(s)
+    fields = {"mem": unsigned(max(1, w.m)), "word": unsigned(max(w.word)), "valid": 1, "block_end": 1}
+    if needs_select_bits(s):
+        fields["selbit"] = 1
+    if w.M > 1:                         # with one memory per bank the word is the logical address
+        fields["laddr"] = unsigned(w.laddr)
+    if not select_shift(s):
+        fields["sel"] = unsigned(w.sel)
+    return data.StructLayout(fields)
 
 
 class Serializer(Checked, wiring.Component):
-    """Hands a position's lane sums on one at a time: activation channels or logits.
+    """Hands a tile's sums on: lane by lane (all streams at once) to the activation units, or one
+    at a time, in class order, as logits.
 
-    A transfer on ``i`` (taken only when the serializer is empty) is one output position of the
-    pass: its ``parallel`` lane sums and its step ``t``. They are held, and the pass's ``lanes``
-    sums go out in lane order, one per transfer, on ``act`` (activation passes: channel
-    ``act_base + lane``, or ``act_base`` for a polyphase depthwise pass; the tag is the lane and
-    the bank address ``out_base + t + lane * out_stride``) or on ``logits`` (the logits pass:
-    ``sum + bias``). The bias of the next logit is read from the parameter ROM one cycle ahead
-    (``bias_addr``, ``bias_en``, the data on ``bias``; word ``ID_WORDS + class``, hw/params.py), so
-    it adds no cycle: ``sel`` is constant during a pass, and while the serializer is empty the
-    ROM reads lane 0's bias. With several lanes it reads the next lane's bias only when a logit is
-    taken (the read enable, not the address, depends on the handshake: a short path into the RAM).
+    A transfer on ``i`` (taken only when the serializer is empty) is one tile's sums with its
+    context. In an activation phase they leave on ``act`` in L transfers, transfer l carrying
+    lane l of every stream with its activation index and result tag (:func:`result_tag_layout`:
+    where its value goes, computed from the context, the descriptor's per-stream and per-lane
+    steps and the memory layout of hw/schedule.py). In the logits phase the valid sums leave on
+    ``logits`` (``sum + bias``) one per transfer; the bias of the next logit is read from the
+    parameter ROM one cycle ahead (``bias_addr``, ``bias_en``, data on ``bias``; word ``ID_WORDS +
+    class``, hw/params.py), so it adds no cycle.
 
     Parameters
     ----------
     schedule : :class:`~ternecg.hw.schedule.Schedule`
-        The compiled schedule (lanes, widths).
+        The compiled schedule (geometry, widths).
 
     Members
     -------
-    i : ``In(stream.Signature(StructLayout({"sums", "t"})))``
-        One output position per transfer (``Lanes.o``).
-    phase : ``In(phase_layout)``
-        The current phase (``mode``, ``lanes``, ``poly``, ``out_stride``).
-    out_base, act_base, sel : ``In``
-        The pass's output base address, first activation channel and first class / select bit.
-    act : ``Out(stream.Signature(StructLayout({"channel", "acc", "tag"})))``
-        Sums to activate, one per transfer (``ActivationUnit.i``).
+    i : ``In(stream.Signature(StructLayout({"sums"})))``
+        One tile per transfer (``Lanes.o``).
+    ctx : ``In(context_layout)``
+        The tile's bases (``IssueStage.ctx``), read when its sums are taken.
+    phase : ``In(descriptor_layout)``
+        The current phase.
+    act : ``Out(stream.Signature(ArrayLayout(StructLayout({"channel", "acc", "tag"}), R)))``
+        Per stream a sum to activate, one lane per transfer.
     logits : ``Out(stream.Signature(signed(logit_width)))``
         The logits, one per transfer, in class order.
     bias_addr : ``Out``, bias_en : ``Out(1)``, bias : ``In(signed(logit_width))``
@@ -56,8 +73,17 @@ class Serializer(Checked, wiring.Component):
         For a bad argument (before the component exists: hw/checks.py).
     """
 
-    #: cycles from a position accepted on ``i`` to its first sum on ``act`` or ``logits``
-    latency = 1
+    @property
+    def latency(self):
+        """Cycles from a tile accepted on ``i`` to its first sum on ``act`` (0: one stream of one
+        lane, the sum passes straight on) or ``logits`` (1)."""
+        return 1 if self.buffers else 0
+
+    @property
+    def buffers(self):
+        """Whether every sum is held in registers (not with one stream of one lane, where only a
+        logit is)."""
+        return not (self._w.R == 1 and self._w.L == 1)
 
     @classmethod
     def check_arguments(cls, schedule):
@@ -65,61 +91,165 @@ class Serializer(Checked, wiring.Component):
 
     def __init__(self, schedule):
         s = self._s = schedule
-        P = s.parallel
-        widths = s.field_widths()
-        self._aw = aw = addr_width(s)
-        self._lane_w = lw = lane_width(s)
-        self.logit_width = lw_logit = logit_width(s)
-        self.act_layout = data.StructLayout({"channel": unsigned(ceil_log2(len(s.thresholds))),
-                                             "acc": signed(s.acc_width),
-                                             "tag": unsigned(lw + aw)})
-        sums = data.StructLayout({"sums": data.ArrayLayout(signed(s.acc_width), P),
-                                  "t": unsigned(widths["length"] + 1)})
-        sel_w = widths["sel_base"] + 1
+        self._w = w = Widths(s)
+        self.logit_width = logit_width(s)
+        self.tag_layout = result_tag_layout(s)
+        # the activation units' channel width (the sequencer's counter has one more bit)
+        chan_w = max(1, (max(1, s.act_channels) - 1).bit_length())
+        self.act_layout = data.StructLayout({"channel": unsigned(chan_w), "acc": signed(s.acc_width),
+                                             "tag": self.tag_layout})
+        sums = data.StructLayout({
+            "sums": data.ArrayLayout(data.ArrayLayout(signed(s.acc_width), w.L), w.R)})
+        self.ctx_layout = context_layout(s)
         super().__init__({
             "i": In(stream.Signature(sums)),
-            "phase": In(phase_layout(s)),
-            "out_base": In(aw + 1),
-            "act_base": In(range(len(s.thresholds) + P + 1)),
-            "sel": In(sel_w),
-            "act": Out(stream.Signature(self.act_layout)),
-            "logits": Out(stream.Signature(signed(lw_logit))),
-            "bias_addr": Out(bits(ID_WORDS + (1 << sel_w) + P + 1)),
+            "ctx": In(self.ctx_layout),
+            "phase": In(descriptor_layout(s)),
+            "act": Out(stream.Signature(data.ArrayLayout(self.act_layout, w.R))),
+            "logits": Out(stream.Signature(signed(self.logit_width))),
+            "bias_addr": Out(bits(ID_WORDS + max(1, s.n_classes))),
             "bias_en": Out(1),
-            "bias": In(signed(lw_logit)),
+            "bias": In(signed(self.logit_width)),
             "busy": Out(1),
         })
 
-    def elaborate(self, platform):
+    def _elaborate_one(self):
+        """One stream of one lane: the lane's sum goes straight to the activation unit (which
+        latches it; the tile's context stays in the issue stage until it is taken); a logit is
+        held in one register (``sum + bias`` leaves from it, off the lanes' path)."""
         m = Module()
-        s, P = self._s, self._s.parallel
-        cur = self.phase
-        hold = Array(Signal(signed(s.acc_width), name=f"hold{l}") for l in range(P))
-        count = Signal(range(P + 1))
-        lane_reg = Signal(range(P + 1))
-        addr = Signal(self._aw + 1)
+        s = self._s
+        cur = Descriptor(s, self.phase)
+        ctx = self.ctx
+        is_final = cur.mode == MODE_FINAL
+        total = self.i.payload.sums[0][0]
+        p = self.act.payload[0]
+        held = Signal(signed(s.acc_width))
+        m.d.comb += [p.channel.eq(ctx.act), p.acc.eq(total),
+                     p.tag.word.eq(ctx.out_row + ctx.t0), p.tag.valid.eq(1), p.tag.block_end.eq(ctx.last),
+                     self.act.valid.eq(self.i.valid & ~is_final),
+                     self.logits.payload.eq(held + self.bias),
+                     self.i.ready.eq(Mux(is_final, ~self.logits.valid | self.logits.ready, self.act.ready)),
+                     self.busy.eq(self.logits.valid)]
+        if "sel" in self.tag_layout.members:
+            m.d.comb += p.tag.sel.eq(ctx.sel)
+        with m.If(self.logits.valid & self.logits.ready):
+            m.d.sync += self.logits.valid.eq(0)
+        with m.If(self.i.valid & self.i.ready & is_final):
+            m.d.sync += [held.eq(total), self.logits.valid.eq(1)]
+        # the bias of the held logit (word ID_WORDS + class) is read one cycle ahead: the next
+        # class's in the cycle a logit is taken (the next logit may be loaded in that cycle)
+        n = max(1, s.n_classes)
+        cls = Signal(range(n + 1))
+        taken = self.logits.valid & self.logits.ready
+        m.d.comb += [self.bias_addr.eq(ID_WORDS + Mux(taken, Mux(cls == n - 1, 0, cls + 1), cls)),
+                     self.bias_en.eq(1)]
+        with m.If(taken):
+            m.d.sync += cls.eq(Mux(cls == n - 1, 0, cls + 1))
+        return m
+
+    def elaborate(self, platform):
+        if self._w.R == 1 and self._w.L == 1:
+            return self._elaborate_one()
+        m = Module()
+        s, w = self._s, self._w
+        R, L, M = w.R, w.L, w.M
+        cur = Descriptor(s, self.phase)
+        hold = Signal.like(self.i.payload.sums)
+        ctx = Signal(self.ctx_layout)
+        count = Signal(range(max(L, w.out_count) + 1))
+        lane = Signal(range(L + 1))
+        row = Signal(w.row_out)
+        t = Signal(w.t)
+        mod = Signal(max(1, w.m))
+        laddr = Signal(w.laddr + 1)
+        act = Signal(w.act)
+        is_final = cur.mode == MODE_FINAL
+        final_count = Mux(self.ctx.last_block, cur.final_count_last, cur.final_count)
+
         m.d.comb += [self.i.ready.eq(count == 0), self.busy.eq(count != 0)]
         with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [hold[l].eq(self.i.payload.sums[l]) for l in range(P)]
-            m.d.sync += [count.eq(cur.lanes), lane_reg.eq(0), addr.eq(self.out_base + self.i.payload.t)]
+            c = self.ctx
+            m.d.sync += [hold.eq(self.i.payload.sums), ctx.eq(c), lane.eq(0),
+                         count.eq(Mux(is_final, final_count, L)),
+                         row.eq(c.out_row), t.eq(c.t0), mod.eq(c.out_mod), act.eq(c.act)]
+            if M > 1:
+                m.d.sync += laddr.eq(c.laddr)
 
-        is_final = cur.mode == MODE_FINAL
-        lane = lane_reg[:self._lane_w]
-        m.d.comb += [
-            self.act.payload.channel.eq(self.act_base + Mux(cur.poly, 0, lane)),
-            self.act.payload.acc.eq(hold[lane]),
-            self.act.payload.tag.eq(Cat(lane, addr[:self._aw])),
-            self.act.valid.eq((count != 0) & ~is_final),
-            self.logits.payload.eq(hold[lane] + self.bias),
-            self.logits.valid.eq((count != 0) & is_final),
-        ]
-        if P > 1:
-            m.d.comb += [self.bias_addr.eq(ID_WORDS + self.sel + Mux(count == 0, 0, lane_reg + 1)),
-                         self.bias_en.eq((count == 0) | (self.logits.valid & self.logits.ready))]
+        # ---- activation phases: lane `lane` of every stream ---------------------------------------
+        partial_t = _partial_tiles(s)
+        for r in range(R):
+            p = self.act.payload[r]
+            tr = Signal(w.t + 1, name=f"t{r}")
+            m.d.comb += tr.eq(t + cur.s_t[r])
+            valid_r = Mux(ctx.last_block, cur.last_valid[r], L) if L > 1 or R > 1 else 1
+            ok = chan_ok = (lane < valid_r) if (L > 1 or R > 1) else 1
+            if partial_t:
+                ok = ok & (tr < cur.lout)
+            m.d.comb += [
+                p.channel.eq(act),
+                p.acc.eq(hold[r].as_value().word_select(lane[:max(1, (L - 1).bit_length())], s.acc_width).as_signed()
+                         if L > 1 else hold[r][0]),
+                p.tag.word.eq(row + cur.s_row_out[r] + (tr >> w.m)),
+                p.tag.valid.eq(ok),
+                # the block's end even where the last tile's last position lies beyond the map
+                # (a depthwise channel's select bit is due), but only for a stream with a channel
+                p.tag.block_end.eq(ctx.last & (count == 1) & chan_ok),
+            ]
+            if M > 1:
+                m.d.comb += p.tag.laddr.eq(laddr + cur.s_laddr[r])
+            if "sel" in self.tag_layout.members:
+                m.d.comb += p.tag.sel.eq(ctx.sel + cur.s_sel[r])
+            if M > 1:
+                m.d.comb += p.tag.mem.eq((mod + cur.s_mod_out[r])[:w.m])
+            if "selbit" in self.tag_layout.members:
+                m.d.comb += p.tag.selbit.eq(ctx.sel_bits[r].bit_select(lane[:max(1, (L - 1).bit_length())], 1)
+                                            if L > 1 else ctx.sel_bits[r][0])
+        m.d.comb += self.act.valid.eq((count != 0) & ~is_final)
+
+        # ---- the logits phase: sums in class order, one per transfer ---------------------------------
+        k_r = Signal(range(R + 1))
+        k_l = Signal(range(L + 1))
+        n = max(1, s.n_classes)
+        cls = Signal(range(n + 1))
+        flat = [hold[r][l] for r in range(R) for l in range(L)]
+        logit_sum = Signal(signed(s.acc_width))
+        if len(flat) == 1:
+            m.d.comb += logit_sum.eq(flat[0])
         else:
-            m.d.comb += [self.bias_addr.eq(ID_WORDS + self.sel), self.bias_en.eq(1)]
-        with m.If((self.act.valid & self.act.ready) | (self.logits.valid & self.logits.ready)):
-            m.d.sync += count.eq(count - 1)
-            if P > 1:
-                m.d.sync += [lane_reg.eq(lane_reg + 1), addr.eq(addr + cur.out_stride)]
+            with m.Switch(k_r * L + k_l if R > 1 else k_l):
+                for i, v in enumerate(flat):
+                    with m.Case(i):
+                        m.d.comb += logit_sum.eq(v)
+        m.d.comb += [self.logits.payload.eq(logit_sum + self.bias),
+                     self.logits.valid.eq((count != 0) & is_final)]
+        taken_logit = self.logits.valid & self.logits.ready
+        m.d.comb += [self.bias_addr.eq(ID_WORDS + cls + (count != 0)),
+                     self.bias_en.eq((count == 0) | taken_logit)]
+        with m.If(taken_logit):
+            m.d.sync += cls.eq(Mux(cls == n - 1, 0, cls + 1))
+            if L > 1:
+                m.d.sync += k_l.eq(k_l + 1)
+                with m.If(k_l == L - 1):
+                    m.d.sync += [k_l.eq(0), k_r.eq(k_r + 1)]
+            elif R > 1:
+                m.d.sync += k_r.eq(k_r + 1)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [k_r.eq(0), k_l.eq(0)]
+
+        # ---- stepping -------------------------------------------------------------------------------
+        with m.If((self.act.valid & self.act.ready) | taken_logit):
+            m.d.sync += [count.eq(count - 1), lane.eq(lane + 1), row.eq(row + cur.lane_row),
+                         t.eq(t + cur.lane_t), act.eq(act + cur.lane_act)]
+            if M > 1:
+                m.d.sync += [mod.eq(mod + cur.lane_mod), laddr.eq(laddr + cur.lane_laddr)]
         return m
+
+
+def _partial_tiles(s):
+    """Whether some tile has a position at or beyond its phase's output length."""
+    g = s.geometry
+    for ph in s.phases:
+        if (ph.n_tiles - 1) * ph.t_tile_step + max(ph.stream_t) + (g.lanes - 1) * ph.lane_t_step >= ph.lout:
+            return True
+    return False

@@ -1,53 +1,46 @@
-"""The conv engine's write-back: activation unit -> MUX-skip unit -> feature-bank writes."""
+"""The conv engine's write-back: activation units (one per stream) -> MUX-skip unit -> bank writes."""
 
 from amaranth import Module, Signal
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out, connect
+from amaranth.lib.wiring import In, Out
 
 from .activation import ActivationUnit
 from .checks import Checked
-from .engine_layout import addr_width, check_schedule, lane_width, phase_layout
+from .engine_layout import Descriptor, Widths, bits, check_schedule, descriptor_layout, select_shift
 from .mux_skip import MuxSkip
-from .schedule import MODE_DW
+from .serializer import result_tag_layout
 
 __all__ = ["WriteBack"]
 
 
 class WriteBack(Checked, wiring.Component):
-    """Activates the serializer's sums and writes them, through the MUX-skip unit, to a bank.
+    """Activates the serializer's sums (one per stream per transfer) and writes them, through the
+    MUX-skip unit, to the output bank.
 
-    A transfer on ``i`` is one sum with its activation channel and tag (lane, bank address). The
-    activation unit (``act_unit``, :attr:`ActivationUnit.latency` cycles) turns it into a b-bit
-    value, which the MUX-skip unit (hw/mux_skip.py, 1 cycle) passes on, averages with the
-    depthwise value or drops, as the pass's ``mode`` says; the result leaves on ``wr`` for the
-    output bank (:attr:`latency` cycles after ``i``, without stalls: ``wr`` is never
-    back-pressured). ``busy`` is high while a sum is inside.
+    A transfer on ``i`` is one sum per stream with its activation index and tag. Stream r's
+    activation unit (``act_units[r]``, :attr:`ActivationUnit.latency` cycles; all of one kind,
+    so they run in lockstep) turns it into a b-bit value, which the MUX-skip unit
+    (hw/mux_skip.py, 1 cycle) passes on, averages with the depthwise value or drops; the results
+    leave on ``wr`` (:attr:`latency` cycles after ``i``; ``wr`` is never back-pressured).
+    ``busy`` is high while a sum is inside.
 
     Parameters
     ----------
     schedule : :class:`~ternecg.hw.schedule.Schedule`
         The compiled schedule (widths, select bits).
-    act_unit : :class:`~ternecg.hw.activation.ActivationUnit`
-        The activation unit (keyword-only; its ROMs are parameter ROMs of the engine).
+    act_units : list of :class:`~ternecg.hw.activation.ActivationUnit`
+        One per stream (keyword-only; their ROMs are parameter ROMs of the engine).
 
     Members
     -------
-    i : ``In(stream.Signature(act_unit.i layout))``
+    i : ``In(stream.Signature(ArrayLayout(StructLayout({"channel", "acc", "tag"}), R)))``
         Sums to activate (``Serializer.act``).
-    phase : ``In(phase_layout)``
-        The current phase (``mode``, ``length``).
-    sel : ``In``
-        The pass's first select bit.
-    finish : ``In(1)``
-        End of the pass (the MUX-skip unit latches a depthwise channel's select bit).
-    all_selected : ``Out(1)``
-        Every lane of the pass selects the depthwise branch (the sequencer skips it).
-    rd_addr : ``Out(addr_width)``, rd_data : ``In(act_bits)``
-        Read port of the output bank (the depthwise value of grouped passes).
-    wr : ``Out(stream.Signature(StructLayout({"addr", "data"}), always_ready=True))``
-        Bank writes.
+    phase : ``In(descriptor_layout)``
+        The current phase (``mode``, ``gap_threshold``).
+    rd, rd_data, wr, tap, selects
+        As :class:`~ternecg.hw.mux_skip.MuxSkip`'s.
     busy : ``Out(1)``
-        A sum is in the activation unit or the MUX-skip unit.
+        A sum is in an activation unit or the MUX-skip unit.
 
     Raises
     ------
@@ -56,59 +49,62 @@ class WriteBack(Checked, wiring.Component):
     """
 
     @classmethod
-    def check_arguments(cls, schedule, *, act_unit):
+    def check_arguments(cls, schedule, *, act_units):
         check_schedule("WriteBack", schedule)
-        if not isinstance(act_unit, ActivationUnit):
-            raise TypeError(f"WriteBack act_unit must be an ActivationUnit, not {act_unit!r}")
+        units = list(act_units) if isinstance(act_units, (list, tuple)) else None
+        if not units or not all(isinstance(u, ActivationUnit) for u in units):
+            raise TypeError(f"WriteBack act_units must be a list of ActivationUnit, not {act_units!r}")
+        if len(units) != schedule.streams or len({type(u) for u in units}) != 1:
+            raise ValueError(f"WriteBack needs {schedule.streams} activation units of one kind")
 
-    def __init__(self, schedule, *, act_unit):
+    def __init__(self, schedule, *, act_units):
         s = self._s = schedule
-        widths = s.field_widths()
-        self._act = act_unit
-        self.mux = MuxSkip(
-            act_bits=s.act_bits, addr_width=addr_width(s), lane_width=lane_width(s),
-            n_select=max(1, s.mux_channels), sel_width=widths["sel_base"],
-            length_width=widths["length"], parallel=s.parallel,
-            max_length=max([p.length for p in s.passes if p.mode == MODE_DW] or [1]))
+        w = Widths(s)
+        self._units = list(act_units)
+        gap_w = bits(((1 << s.act_bits) - 1) * max(ph.length for ph in s.phases))
+        self.mux = MuxSkip(act_bits=s.act_bits, tag_shape=result_tag_layout(s), streams=w.R,
+                           n_select=w.n_sel, parallel=s.parallel, gap_width=gap_w,
+                           shift=select_shift(s))
+        unit_in = self._units[0].i.signature.flip()
+        from amaranth.lib import data, stream
+        self._in_layout = data.ArrayLayout(self._units[0].i.payload.shape(), w.R)
         super().__init__({
-            "i": In(act_unit.i.signature.flip()),
-            "phase": In(phase_layout(s)),
-            "sel": In(widths["sel_base"] + 1),
-            "finish": In(1),
-            "all_selected": Out(1),
-            "rd_addr": Out(addr_width(s)),
-            "rd_data": In(s.act_bits),
-            "wr": Out(self.mux.wr.signature),
+            "i": In(stream.Signature(self._in_layout)),
+            "phase": In(descriptor_layout(s)),
+            "rd": Out(self.mux.rd.shape()),
+            "rd_data": In(self.mux.rd_data.shape()),
+            "wr": Out(self.mux.wr.shape()),
+            "tap": Out(self.mux.tap.shape()),
+            "selects": Out(self.mux.selects.shape()),
+            "consume": In(self.mux.consume.shape()),
             "busy": Out(1),
         })
 
     @property
     def latency(self):
         """Cycles from a sum accepted on ``i`` to its write on ``wr`` (no stalls)."""
-        return self._act.latency + self.mux.latency
+        return self._units[0].latency + self.mux.latency
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.act = act = self._act
+        s = self._s
+        cur = Descriptor(s, self.phase)
         m.submodules.mux = mux = self.mux
-        lane_w = lane_width(self._s)
-        connect(m, wiring.flipped(self.i), act.i)
-
-        # results inside the activation unit
+        # results inside the activation units (they run in lockstep: unit 0 speaks for all)
         inflight = Signal(range(64))
-        m.d.sync += inflight.eq(inflight + (act.i.valid & act.i.ready) - (act.o.valid & act.o.ready))
-
-        cur = self.phase
+        u0 = self._units[0]
+        for r, unit in enumerate(self._units):
+            m.submodules[f"act{r}" if len(self._units) > 1 else "act"] = unit
+            m.d.comb += [unit.i.valid.eq(self.i.valid), unit.i.payload.eq(self.i.payload[r]),
+                         unit.o.ready.eq(1),
+                         mux.i.payload[r].q.eq(unit.o.payload.q),
+                         mux.i.payload[r].tag.eq(unit.o.payload.tag)]
+        m.d.comb += [self.i.ready.eq(u0.i.ready), mux.i.valid.eq(u0.o.valid)]
+        m.d.sync += inflight.eq(inflight + (u0.i.valid & u0.i.ready) - (u0.o.valid & u0.o.ready))
         m.d.comb += [
-            mux.i.valid.eq(act.o.valid), act.o.ready.eq(1),
-            mux.i.payload.q.eq(act.o.payload.q),
-            mux.i.payload.lane.eq(act.o.payload.tag[:lane_w]),
-            mux.i.payload.addr.eq(act.o.payload.tag[lane_w:]),
-            self.rd_addr.eq(mux.rd_addr), mux.rd_data.eq(self.rd_data),
-            mux.mode.eq(cur.mode), mux.sel_base.eq(self.sel), mux.length.eq(cur.length),
-            mux.query_base.eq(self.sel), mux.finish.eq(self.finish),
-            self.all_selected.eq(mux.all_selected),
+            mux.mode.eq(cur.mode), mux.gap_threshold.eq(cur.gap_threshold),
+            self.rd.eq(mux.rd), mux.rd_data.eq(self.rd_data), self.wr.eq(mux.wr), self.tap.eq(mux.tap),
+            self.selects.eq(mux.selects), mux.consume.eq(self.consume),
             self.busy.eq((inflight != 0) | mux.busy),
         ]
-        connect(m, mux.wr, wiring.flipped(self.wr))
         return m

@@ -74,7 +74,7 @@ class NetworkBenchConfig(BenchConfig):
     progress: str | None = None
 
 FIELDS = ("cls_bits", "logit_bits", "n_classes", "cycles_bits", "tap_layer_bits", "tap_addr_bits",
-          "tap_data_bits")
+          "tap_data_bits", "tap_streams")
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,9 +168,20 @@ def make_vectors(model, raws, *, parallel=1, records=None, samples=None, prefix=
     out["layer_lengths"] = np.asarray(lengths or [], dtype=np.int64)
     out["fields"] = np.asarray([rl["cls"].width, rl["logits"].shape.elem_shape.width,
                                 rl["logits"].shape.length, rl["cycles"].width,
-                                *((tl["layer"].width, tl["addr"].width, tl["data"].width)
-                                  if tl is not None else (0, 0, 0))], dtype=np.int64)
+                                *_tap_fields(tl)], dtype=np.int64)
     return out
+
+
+def _tap_fields(tl):
+    """(layer, addr, data bits, streams) of the debug tap: one write per cycle (streams 0), or
+    ``{layer, en[R], addr[R], data[R]}``, up to R writes per cycle (hw/engine.py)."""
+    if tl is None:
+        return (0, 0, 0, 0)
+    names = [name for name, _ in tl]
+    if "en" not in names:
+        return (tl["layer"].width, tl["addr"].width, tl["data"].width, 0)
+    r = tl["en"].width
+    return (tl["layer"].width, tl["addr"].width // r, tl["data"].width // r, r)
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,6 +407,8 @@ class NetworkTB(TB):
         f = exp.fields
         self._lb, self._ab = f["tap_layer_bits"], f["tap_addr_bits"]
         self._key_mask = (1 << (self._lb + self._ab)) - 1
+        self._streams = f.get("tap_streams", 0)
+        self._db = f["tap_data_bits"]
         self._src = StreamSource(dut, "i", idle=self.idle, seed=self._seed("i", None), clk=self.clk,
                                  now=self._now, wake_on_ready=True)
         self._snk = None
@@ -458,6 +471,8 @@ class NetworkTB(TB):
         valid, payload, clk = self.dbg_valid, self.dbg_payload, self.clk
         lb_mask = (1 << self._lb) - 1
         key_mask, kb = self._key_mask, self._lb + self._ab
+        streams = self._streams
+        a_mask, d_mask = (1 << self._ab) - 1, (1 << self._db) - 1
         while True:
             await FallingEdge(clk)
             if not valid.value:
@@ -468,8 +483,18 @@ class NetworkTB(TB):
             if self._prev_layer is None or layer < self._prev_layer:
                 self.beats.append({})
             self._prev_layer = layer
-            self.beats[-1][bits & key_mask] = bits >> kb
-            self.tap_writes += 1
+            if not streams:
+                self.beats[-1][bits & key_mask] = bits >> kb
+                self.tap_writes += 1
+                continue
+            en = (bits >> self._lb) & ((1 << streams) - 1)
+            addrs = bits >> (self._lb + streams)
+            datas = addrs >> (streams * self._ab)
+            for r in range(streams):
+                if en >> r & 1:
+                    addr = (addrs >> (r * self._ab)) & a_mask
+                    self.beats[-1][layer | addr << self._lb] = (datas >> (r * self._db)) & d_mask
+                    self.tap_writes += 1
 
     # --- control ---------------------------------------------------------------------------
     async def start(self, reset_cycles=2):

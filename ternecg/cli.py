@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("ternecg.demo", "Verilog, cocotb bit-exact check on the fixture beats, iCEBreaker bitstream"),
     "verilog": ("ternecg.hw.generate", "generate Verilog and its JSON manifest from a model file"),
     "hw-report": ("ternecg.boards.hw_report", "synthesize PARALLEL settings for iCE40 UP5K -> hw.json"),
+    "asic-report": ("ternecg.boards.asic_report", "synthesize PARALLEL settings to CMOS gates (Yosys) -> asic.json"),
     "synth": ("ternecg.boards.build", "bitstream for a board + its report.json"),
     "patch": ("ternecg.boards.patch", "another model's parameters into a board's bitstream, no place and route"),
     "program": ("ternecg.boards.program", "load a board's bitstream with openFPGALoader"),

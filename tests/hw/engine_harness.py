@@ -53,7 +53,13 @@ def run_top(model, raws, parallel=1, seed=0, idle=0.0, stall=0.0, dut=None, rr=N
                 if prev is None or payload.layer < prev:
                     computed.append({})
                 prev = payload.layer
-                computed[-1].setdefault(payload.layer, {})[payload.addr] = payload.data
+                writes = computed[-1].setdefault(payload.layer, {})
+                if hasattr(payload, "en"):              # several streams: up to R writes per cycle
+                    for r in range(len(payload.addr)):
+                        if (int(payload.en) >> r) & 1:
+                            writes[int(payload.addr[r])] = int(payload.data[r])
+                else:
+                    writes[payload.addr] = payload.data
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)

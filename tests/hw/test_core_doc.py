@@ -95,7 +95,7 @@ def test_compute_column_is_the_manifest():
         assert int(compute.replace(",", "")) == c
         assert int(latency.replace(",", "")) == c + 247 and int(period.replace(",", "")) == c + 3
     period6 = int(rows[-1][3].replace(",", ""))
-    assert round(12e6 / period6) == 740 and "740 at P = 6 on a 12 MHz" in DOC
+    assert round(12e6 / period6) == 821 and "821 at P = 6 on a 12 MHz" in DOC
 
 
 class Reset(Elaboratable):

@@ -1,132 +1,39 @@
-"""Serializer: a position's lane sums one per transfer, to the activation unit (channel, tag) or out as
-logits with their bias from the parameter ROM, under back-pressure."""
-
-import random
+"""Serializer inside the engine (tests/hw/engine_sim.py, the tiny model): its activation and logit
+streams keep their payload under back-pressure, every layer and every logit (with its bias) stays
+bit-exact; its latency (0 for one stream of one lane, else 1); bad arguments."""
 
 import pytest
-from amaranth.hdl import Elaboratable, Module
-from amaranth.lib.memory import Memory
-from amaranth.sim import Simulator
 
-from ternecg.hw.engine_layout import addr_width, lane_width, phase_descriptors
-from ternecg.hw.params import ID_WORDS
-from ternecg.hw.schedule import MODE_FINAL, compile_schedule
-from ternecg.hw.serializer import Serializer
+from ternecg.hw.schedule import compile_schedule
+from ternecg.hw.serializer import Serializer, result_tag_layout
 
-from streams import add_stream_checker, stream_get, stream_put
+from engine_sim import check_engine, run_engine
+from tiny_model import tiny_beats, tiny_model
 
 
-class Harness(Elaboratable):
-    """The serializer and a parameter ROM holding ``bias`` after the model id words."""
-
-    def __init__(self, s, bias):
-        self.ser = Serializer(s)
-        self.rom = Memory(shape=self.ser.bias.shape(), depth=ID_WORDS + len(bias),
-                          init=[0] * ID_WORDS + list(bias))
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.ser = ser = self.ser
-        m.submodules.rom = rom = self.rom
-        rp = rom.read_port()
-        m.d.comb += [rp.addr.eq(ser.bias_addr), rp.en.eq(ser.bias_en), ser.bias.eq(rp.data)]
-        return m
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_streams_hold_under_back_pressure(parallel):
+    m = tiny_model(1)
+    dut, tr, results = run_engine(m, tiny_beats(2, 1), parallel, seed=3, idle=0.2, stall=0.7,
+                                  streams=("serializer.act", "serializer.logits"))
+    check_engine(m, dut, tr, results)
+    stats = dut.stream_stats
+    assert stats["serializer.logits"]["pending"] > 0
+    assert stats["serializer.logits"]["transfers"] == 2 * m.cfg.classes.__len__()
+    assert stats["serializer.act"]["transfers"] > 100
 
 
-def run(s, phase, items, *, out_base=0, act_base=0, sels, bias=(), seed=0):
-    """items: per position (sums, t); sels: the ``sel`` of each position. Returns the transfers."""
-    h = Harness(s, bias or [0])
-    ser = h.ser
-    rng = random.Random(seed)
-    final = phase["mode"] == MODE_FINAL
-    n_out = phase["lanes"] * len(items)
-    got = []
-
-    async def source(ctx):
-        ctx.set(ser.phase, phase)
-        ctx.set(ser.out_base, out_base)
-        ctx.set(ser.act_base, act_base)
-        for (sums, t), sel in zip(items, sels):
-            while ctx.get(ser.busy):                  # sel changes only between passes
-                await ctx.tick()
-            ctx.set(ser.sel, sel)
-            await ctx.tick()
-            await stream_put(ctx, ser.i, {"sums": sums, "t": t}, rng=rng, idle=0.3)
-
-    async def sink(ctx):
-        out = ser.logits if final else ser.act
-        for _ in range(n_out):
-            p = await stream_get(ctx, out, rng=rng, stall=0.5)
-            got.append(int(p) if final else (p.channel, int(p.acc), p.tag))
-
-    sim = Simulator(h)
-    sim.add_clock(1e-6)
-    sim.add_testbench(source)
-    sim.add_testbench(sink)
-    stats = add_stream_checker(sim, ser.logits if final else ser.act, "serializer out")
-    sim.run()
-    return got, stats
+def test_latency_and_tags():
+    m = tiny_model(0)
+    one = Serializer(compile_schedule(m, 1))
+    assert not one.buffers and one.latency == 0
+    wide = Serializer(compile_schedule(m, 4))
+    assert wide.buffers and wide.latency == 1
+    s8 = compile_schedule(m, 8)
+    assert (s8.mems > 1) == ("laddr" in result_tag_layout(s8).members)
 
 
-@pytest.mark.parametrize("parallel", [3, 6])
-def test_activation_channels_and_tags(model, parallel):
-    s = compile_schedule(model, parallel)
-    phase = next(d for d in phase_descriptors(s) if d["mode"] != MODE_FINAL and not d["poly"])
-    rng = random.Random(parallel)
-    items = [([rng.randrange(-500, 500) for _ in range(parallel)], t) for t in range(12)]
-    got, stats = run(s, phase, items, out_base=40, act_base=9, sels=[0] * len(items), seed=parallel)
-    lw, aw = lane_width(s), addr_width(s)
-    want = [(9 + l, sums[l], l | ((40 + t + l * phase["out_stride"]) % (1 << aw)) << lw)
-            for sums, t in items for l in range(phase["lanes"])]
-    assert got == want and stats["pending"] > 0
-
-
-@pytest.mark.parametrize("parallel", [1, 2, 3])
-def test_logits_get_their_bias(model, parallel):
-    """Every logit of the logits pass(es) plus the bias of its class, read one cycle ahead."""
-    s = compile_schedule(model, parallel)
-    phase = next(d for d in phase_descriptors(s) if d["mode"] == MODE_FINAL)
-    bias = [37, -1000, 5, 9][:s.n_classes]
-    lanes = phase["lanes"]
-    passes = s.n_classes // lanes
-    rng = random.Random(7)
-    items = [([rng.randrange(-500, 500) for _ in range(parallel)], 0) for _ in range(passes)]
-    got, stats = run(s, phase, items, sels=[k * lanes for k in range(passes)], bias=bias, seed=parallel)
-    want = [sums[l] + bias[k * lanes + l] for k, (sums, _) in enumerate(items) for l in range(lanes)]
-    assert got == want
-
-
-def test_bad_arguments(no_unused_warning):
+@pytest.mark.parametrize("bad", [None, "schedule"])
+def test_bad_arguments(bad, no_unused_warning):
     with pytest.raises(TypeError, match="Serializer needs a compiled Schedule"):
-        Serializer([])
-
-
-def test_latency_and_one_sum_per_cycle(model):
-    """Without stalls the first sum leaves `latency` cycles after its position was taken, then one
-    per cycle; the next position is taken in the cycle after the last sum (lanes + 1 cycles each)."""
-    s = compile_schedule(model, 3)
-    phase = next(d for d in phase_descriptors(s) if d["mode"] != MODE_FINAL and not d["poly"])
-    ser = Serializer(s)
-    seen = []
-
-    async def bench(ctx):
-        ctx.set(ser.phase, phase)
-        ctx.set(ser.act.ready, 1)
-        ctx.set(ser.i.valid, 1)
-        ctx.set(ser.i.payload, {"sums": [1, 2, 3], "t": 0})
-        for cycle in range(12):
-            taken = ctx.get(ser.i.ready)
-            out = ctx.get(ser.act.valid)
-            seen.append((cycle, taken, out))
-            await ctx.tick()
-
-    sim = Simulator(ser)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    taken = [c for c, t, _ in seen if t]
-    outs = [c for c, _, o in seen if o]
-    assert Serializer.latency == 1 and outs[0] == taken[0] + Serializer.latency
-    lanes = phase["lanes"]
-    assert taken == [0, lanes + 1, 2 * (lanes + 1)]
-    assert outs == [t + Serializer.latency + k for t in taken for k in range(lanes)]
+        Serializer(bad)

@@ -162,8 +162,8 @@ def test_bad_arguments_before_the_component_exists(model, no_unused_warning):
         Accelerator(model, 1, debug="yes")
     with pytest.raises(TypeError):
         Accelerator(model, 1, True)                 # debug is keyword-only
-    with pytest.raises(TernEcgError, match="parallel = 4 does not divide"):
-        Accelerator(model, 4)
+    with pytest.raises(TernEcgError, match=r"parallel = 65 must be an integer in 1\.\.64"):
+        Accelerator(model, 65)
     m = copy.deepcopy(model)
     m.layers[0].thresholds[0, -1] = 1 << 30
     with pytest.raises(TernEcgError, match=r"cannot be built as hardware: ActivationUnit: threshold \[0\]\[14\]"):

@@ -93,6 +93,8 @@ RAM_INIT = re.compile(r"^  initial begin\n((?:    \S+\[\d+\] = \S+;\n)+)  end\n"
 def without_initial_values(text, rams):
     """``text`` with ``reg ... = v;`` initialisers dropped and the ``initial`` blocks of ``rams``."""
     text = re.sub(r"^(\s*reg\s[^;=]*?)\s*=\s*[^;]+;", r"\1;", text, flags=re.M)
+    # an escaped name (``\$132``) ends with a space before the ``;`` that an initialiser took away
+    text = re.sub(r"^(\s*reg\s[^;=]*?)\s+;", r"\1;", text, flags=re.M)
     text = re.sub(r"^\s*\(\* init = [^*]*\*\)\n", "", text, flags=re.M)      # wires of registers
 
     def block(m):
@@ -107,7 +109,9 @@ def test_asic_text_is_the_fpga_text_without_initial_values(cores, tmp_path):
     assert aman["target"] == "asic" and aman["reset"]["initial_values"] is False
     rams = {m["memory"] for m in fman["memories"] if m["kind"] == "RAM"}
     roms = {m["memory"] for m in fman["memories"] if m["kind"] == "ROM"}
-    assert {"bank0", "bank1", "bank2"} <= rams and {"wrom", "params"} <= roms
+    # the three feature banks, each of one or more memories (bank<b> or bank<b>_<m>)
+    assert {re.match(r"bank(\d)", r).group(1) for r in rams if r.startswith("bank")} == {"0", "1", "2"}
+    assert {"wrom", "params"} <= roms
     # registers: only Yosys' own trigger of `always @*` blocks keeps `= 0` (not a register); no
     # `(* init *)` attribute either
     inits = [line.strip() for line in asic.splitlines() if re.match(r"\s*reg\s[^;]*=", line)]

@@ -1,4 +1,4 @@
-"""ActivationUnit, Head, MuxSkip and RRTable as generated Verilog on Icarus and Verilator (cocotb).
+"""ActivationUnit, Head and RRTable as generated Verilog on Icarus (cocotb).
 
 Expected values come from the golden model (``integer_ref``) on the shipped model and the
 fixture beats, computed here and passed to the cocotb modules (sim/tests/test_*_cocotb.py) as a
@@ -12,6 +12,12 @@ Verilator builds, ~2 minutes of CPU in a clean clone): their Verilog is checked 
 Amaranth's simulator with the same vectors and random stalls (tests/hw/test_<component>.py), and on
 Verilator inside the whole accelerator, every hidden layer and the logits against golden
 (tests/sim/test_network_sim.py, the default and the RR model).
+
+MuxSkip has no bench of its own here since the lane rework (issue 17): it writes the feature banks
+of several streams directly, so it is checked where it works, inside the engine (Amaranth's
+simulator on the tiny model, both select branches at P = 1, 3, 4: tests/hw/test_mux_skip.py), and
+as Verilog inside the whole accelerator with every hidden layer on the debug tap
+(tests/sim/test_network_sim.py).
 """
 
 import random
@@ -20,16 +26,12 @@ import numpy as np
 import pytest
 import torch
 
-from amaranth.hdl import Module
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from ternecg.golden import fixture, integer_ref
 from ternecg.golden.spec import modelfile
 from ternecg.golden.spec.modelfile import IntMux, acc_bound, input_bound
 from ternecg.hw.activation import ActivationUnit, activation_channels, activation_thresholds
 from ternecg.hw.head import Head
-from ternecg.hw.mux_skip import MuxSkip
 from ternecg.hw.rr_table import RRTable
 from ternecg.hw import verilog
 from ternecg.sim import runner
@@ -38,7 +40,6 @@ from ternecg.sim.tb import BenchConfig
 #: (simulator, idle = back-pressure pattern): Icarus, with and without stalls
 RUNS = [("icarus", "none"), ("icarus", "random")]
 TAG_WIDTH = 12
-MUX_PARALLEL = 3
 VEC_DIR = runner.BUILD_ROOT / "vectors"
 
 
@@ -124,103 +125,6 @@ def head_setup(model, tr):
                  "expected": np.array(expected, dtype=np.int64)}
 
 
-# ---- MuxSkip -------------------------------------------------------------------------------------
-
-def _slots(channels, groups, shuffled):
-    if not shuffled:
-        return list(range(channels))
-    inv = [0] * channels
-    for new, old in enumerate(integer_ref.shuffle_permutation(channels, groups)):
-        inv[old] = new
-    return inv
-
-
-def _crafted(qa, act_bits, seed):
-    """Selecting channels: an all-max group (a skipped pass for P = 3), the exact select boundary
-    (2*sum == Q*L: S = 0; one more: S = 1), scaled-up real values, all-zero and all-max."""
-    rng = random.Random(seed)
-    q_max = (1 << act_bits) - 1
-    C, L = qa.shape
-    half = q_max * L // 2
-    out = qa.clone()
-    out[0:3] = q_max
-    for c, total in ((3, half), (4, half + 1), (5, half - 1)):
-        row = [total // L + (t < total % L) for t in range(L)]
-        for _ in range(4 * L):
-            a, b = rng.randrange(L), rng.randrange(L)
-            d = rng.randint(0, min(row[a], q_max - row[b]))
-            row[a] -= d
-            row[b] += d
-        out[c] = torch.tensor(row)
-    out[6::2] = (out[6::2] * 4).clamp(max=q_max)
-    out[C - 1] = 0
-    out[C - 2] = q_max
-    return out
-
-
-class MuxSkipTop(wiring.Component):
-    """MuxSkip with its always-ready streams as plain valid/payload ports (same Verilog names).
-
-    Amaranth cannot convert MuxSkip itself as a top level: an always-ready stream's ``ready`` is a
-    constant, and ``verilog.convert`` rejects constants as ports ("Only signals and IO ports may be
-    added as ports, not (const 1'd1)")."""
-
-    SCALARS = ("rd_addr", "rd_data", "mode", "sel_base", "length", "finish", "query_base",
-               "all_selected", "busy")
-
-    def __init__(self, mux):
-        self.mux = mux
-        members = {name: mux.signature.members[name] for name in self.SCALARS}
-        members["i"] = In(wiring.Signature({"valid": Out(1), "payload": Out(mux.in_layout)}))
-        members["wr"] = Out(wiring.Signature({"valid": Out(1), "payload": Out(mux.wr_layout)}))
-        super().__init__(members)
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.mux = mux = self.mux
-        m.d.comb += [mux.i.valid.eq(self.i.valid), mux.i.payload.eq(self.i.payload),
-                     self.wr.valid.eq(mux.wr.valid), self.wr.payload.eq(mux.wr.payload)]
-        for name in self.SCALARS:
-            src, dst = (getattr(self, name), getattr(mux, name))
-            if self.signature.members[name].flow == In:
-                m.d.comb += dst.eq(src)
-            else:
-                m.d.comb += src.eq(dst)
-        return m
-
-
-def mux_setup(model, tr):
-    b = model.cfg.act_bits
-    lis = [li for li, layer in enumerate(model.layers) if isinstance(layer, IntMux)]
-    specs = [model.layers[li].spec for li in lis]
-    C, Lmax = max(s.cout for s in specs), max(s.lout for s in specs)
-    sel_any = [int(n) for li in lis for n in tr.mux[li]["select"].any(1).nonzero().flatten()]
-    beats = sorted(set([0, 1, 2, 3] + sel_any[:2]))
-    blocks = []
-    for n in beats:
-        for li, spec in zip(lis, specs):
-            qa, qg = tr.mux[li]["qa"][n], tr.mux[li]["qg"][n]
-            blocks.append((qa, qg, spec, tr.mux[li]["select"][n], tr.layers[li][n]))
-    for k, (li, spec) in enumerate(zip(lis, specs)):
-        qa, qg = _crafted(tr.mux[li]["qa"][0], b, k), tr.mux[li]["qg"][0]
-        sel = integer_ref.mux_select(qa, b)
-        y = torch.where(sel.unsqueeze(-1), qa, (qa + qg) >> 1).unsqueeze(0)
-        if spec.shuffle:
-            y = integer_ref.shuffle(y, spec.grp.groups)
-        blocks.append((qa, qg, spec, sel, y[0]))
-    vec = {}
-    for k, (qa, qg, spec, sel, image) in enumerate(blocks):
-        vec.update({f"qa_{k}": qa.numpy(), f"qg_{k}": qg.numpy(), f"select_{k}": sel.numpy(),
-                    f"slot_{k}": np.array(_slots(spec.cout, spec.grp.groups, spec.shuffle)),
-                    f"image_{k}": image.flatten().numpy()})
-    depth = C * Lmax
-    aw, lane_w = _bits(depth - 1), _bits(MUX_PARALLEL - 1)
-    vec["widths"] = [b, lane_w, aw, MUX_PARALLEL, len(blocks)]
-    dut = MuxSkip(act_bits=b, addr_width=aw, lane_width=lane_w, n_select=C, sel_width=_bits(C),
-                  length_width=_bits(Lmax), parallel=MUX_PARALLEL)
-    return MuxSkipTop(dut), vec
-
-
 # ---- RRTable -------------------------------------------------------------------------------------
 
 def rr_setup(model, tr):
@@ -247,7 +151,6 @@ COMPONENTS = {
     "activation": (activation_setup, "ternecg.sim.tests.test_activation_cocotb"),
     "rr_table": (rr_setup, "ternecg.sim.tests.test_rr_table_cocotb"),
     "head": (head_setup, "ternecg.sim.tests.test_head_cocotb"),
-    "mux_skip": (mux_setup, "ternecg.sim.tests.test_mux_skip_cocotb"),
 }
 
 

@@ -1,0 +1,399 @@
+"""Resource estimate of the accelerator: logic cells, block RAMs and cycles per beat, without synthesis.
+
+:func:`estimate` answers from the compiled schedule (hw/schedule.py) and the widths alone:
+
+``cycles_per_beat``
+    Exact. The back-to-back period between results: the engine's worst-case compute cycles
+    (no MUX-skip block skipped) counted in closed form from the phases (:func:`compute_cycles`:
+    per phase its START cycle, ``cin_g * taps`` cycles per tile of every block, and the drain
+    from the last tap to the next phase), plus :data:`PERIOD_GAP`, the cycles between one
+    beat's last logit and the next beat's first busy cycle (docs/core.md: the next beat is
+    normalised and loaded while the engine computes). ``make hw-report`` compares it with the
+    period measured in Verilator at every setting.
+``ebr``
+    Block RAMs: every memory of the design (:func:`memories`: the parameter ROMs, the feature
+    banks, the normaliser's sample RAM) in the device's blocks (:func:`blocks`): iCE40 RAM40_4K
+    (4 kbit as 256 x 16, 512 x 8, 1024 x 4 or 2048 x 2), ECP5 DP16KD (18 kbit as 16384 x 1 ..
+    1024 x 18, 512 x 36 with one read and one write port); a RAM of at most
+    :data:`LOGIC_RAM_BITS` bits is left in logic (ECP5 distributed RAM) and costs no block.
+``lc``
+    Logic cells (iCE40 ICESTORM_LC) or LUT4s (ECP5 TRELLIS_COMB), as nextpnr counts them. Each
+    part of the design (:data:`PARTS`: the ``lc_by_module`` keys of ``make hw-report`` grouped by
+    their last name) has three lines ``a + b * x`` (:data:`LUT_MODEL`), for its LUT4, flip-flops
+    and carry bits, where ``x`` is a structural size of that part (:func:`features`: lanes times
+    accumulator width, streams times memories times address bits, the phase table's bits, ...).
+    The device's cells follow from the sums (:func:`device_cells`): on the iCE40 a logic cell
+    holds a LUT4 and a flip-flop, and a share :data:`FF_ALONE` of the flip-flops gets a cell of its
+    own; on the ECP5 nextpnr counts LUT4s, two per CCU2C carry and six per distributed RAM cell
+    (the feature banks at wide settings), times :data:`COMB_PER_LUT` for what its packer adds.
+    The constants were fitted once by least squares (:func:`fit`; ``ternecg hw-report
+    --calibrate`` prints them from the hw.json of ``make hw-report``) at the settings recorded
+    in :data:`CALIBRATION`: there the LC error is a fit residual; between and beyond them a
+    prediction. Every run of ``make hw-report`` prints ``estimate_error`` for every setting and
+    flags one beyond :data:`LC_TOLERANCE`.
+
+Imports only the hardware package and the spec (no torch, no simulator, no boards).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+from ternecg.errors import TernEcgError
+
+from .engine_layout import Widths, descriptor_layout, logit_width
+from .schedule import MODE_FINAL, Schedule, act_latency_of, compile_schedule, serializer_latency
+
+__all__ = ["DEVICES", "estimate", "compute_cycles", "cycles_per_beat", "memories", "blocks", "ebr",
+           "features", "lut_by_part", "part_of", "fit", "lc", "lutram", "PARTS", "PERIOD_GAP", "LC_TOLERANCE"]
+
+#: the devices of ``make hw-report``
+DEVICES = ("up5k", "ecp5-85f")
+
+#: cycles between a beat's last logit and the next beat's first busy cycle, back to back
+#: (docs/core.md; checked against the Verilator period by ``make hw-report``)
+PERIOD_GAP = 3
+
+#: what each device has (logic cells or LUT4, block RAMs)
+CAPACITY = {"up5k": {"lc": 5280, "ebr": 30}, "ecp5-85f": {"lc": 83640, "ebr": 208}}
+
+#: the LC estimate should be within this fraction of nextpnr's (``make hw-report`` flags it)
+LC_TOLERANCE = 0.10
+
+#: block RAM shapes (depth, width) per device
+BLOCK_SHAPES = {
+    "up5k": ((256, 16), (512, 8), (1024, 4), (2048, 2)),
+    "ecp5-85f": ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
+}
+
+#: Yosys' memory mapping costs (memory_libmap with the techlibs of Yosys 0.5x-0.7x: ice40/brams.txt,
+#: lattice/brams_16kd.txt, lattice/lutrams_trellis.txt): a block RAM costs BLOCK_COST, an ECP5
+#: distributed RAM cell (16 x 4) LUTRAM_COST, a bit in flip-flops 1; a RAM goes where it costs
+#: least (the parameter ROMs always to block RAM: ``rom_style = "block"``, hw/params.py)
+BLOCK_COST = {"up5k": 64, "ecp5-85f": 128}
+LUTRAM_COST = {"up5k": None, "ecp5-85f": 4}
+LUTRAM_SHAPE = (16, 4)
+
+def _check_device(device):
+    # one line naming the value and the choices (caught at the CLI)
+    if device not in DEVICES:
+        raise TernEcgError(f"device {device!r} is not one of {', '.join(DEVICES)}")
+
+
+# ---- cycles -----------------------------------------------------------------------------------
+
+def compute_cycles(sch: Schedule, act_latency=None):
+    """Worst-case engine cycles of a beat (no MUX-skip block skipped), in closed form from the
+    phases: per phase one START cycle, ``n_blocks * n_tiles * cin_g * taps[g]`` tap cycles over
+    its groups, then the drain: the logits phase hands its last block's logits on one per cycle
+    after the read (``1 + outputs``); an activation phase waits for the read, the serializer
+    (its latency and L lanes), the activation unit and the MUX-skip stage (``latency + L +
+    act_latency + 2``)."""
+    if act_latency is None:
+        act_latency = act_latency_of(sch.act_bits)
+    g = sch.geometry
+    total = 0
+    for ph in sch.phases:
+        kernels = [ph.taps[gi if ph.multi_kernel else 0] for gi in range(ph.n_groups)]
+        taps = ph.n_blocks * ph.n_tiles * ph.cin_g * sum(kernels)
+        if ph.mode == MODE_FINAL:
+            tail = 1 + sum(ph.valid_lanes[-1])
+        else:
+            tail = serializer_latency(g) + g.lanes + act_latency + 2
+        total += 1 + taps + tail
+    return total
+
+
+def cycles_per_beat(sch: Schedule, act_latency=None):
+    """The period between back-to-back results: :func:`compute_cycles` + :data:`PERIOD_GAP`."""
+    return compute_cycles(sch, act_latency) + PERIOD_GAP
+
+
+# ---- block RAM --------------------------------------------------------------------------------
+
+def memories(sch: Schedule):
+    """``[(name, depth, width, rom, used)]`` of every memory of the accelerator of ``sch``
+    (``rom``: a parameter ROM, always in block RAM; ``used``: the ROM's bits that are not the same
+    in every row of its image, which are all Yosys keeps; a RAM's width), from the schedule and
+    the widths alone (the names and shapes of ``Accelerator.param_roms()`` and
+    ``FeatureBanks.memories()``, which the tests compare):
+
+    - ``engine.weights``: one row of 2-bit codes per lane and tap; ``engine.params``: the model id
+      and the biases, at least :data:`~ternecg.hw.params.MIN_DEPTH` deep, 16 or logit bits wide;
+    - the threshold ROMs of each stream's activation unit: one of ``channels * 2^b`` entries
+      (serial unit: entry 0 of a channel unused) or one per search stage ``s`` of ``channels *
+      2^s`` (pipelined unit), each ``acc_width`` bits (one more when a threshold is the
+      unreachable ``2^(acc_width - 1)``);
+    - the feature banks: M memories each of bank 0 (two beats of signed 8-bit samples) and banks
+      1, 2 (``act_bits``); the normaliser's sample RAM (one beat of raw samples).
+
+    A model with an RR path adds its RR table's ROMs (not counted: ``make hw-report`` builds the
+    default model, which has none)."""
+    from ternecg.golden.spec.normalize import RAW_BITS
+    from .engine import Engine
+    from .params import ID_WORDS, MIN_DEPTH
+    g = sch.geometry
+    R, M, b = g.streams, g.mems, sch.act_bits
+    lw = logit_width(sch)
+    pw = max(lw, 16)
+    pinit = [(sch.model_id >> (16 * k)) & 0xFFFF for k in range(ID_WORDS)]
+    pinit += [v & ((1 << lw) - 1) for v in (sch.bias or [0])]
+    roms = [("engine.weights", max(2, len(sch.weights)), 2 * sch.parallel, list(sch.weights)),
+            ("engine.params", max(MIN_DEPTH, len(pinit)), pw, pinit)]
+    hi = 1 << (sch.acc_width - 1)
+    t_width = sch.acc_width + any(v == hi for table in sch.stream_thresholds for row in table for v in row)
+    serial = Engine._unit(sch).__name__ == "SerialActivationUnit"
+    for r, table in enumerate(sch.stream_thresholds):
+        prefix = "engine.act" if R == 1 else f"engine.act{r}"
+        if serial:
+            image = [v for row in table for v in [0] + list(row)]
+            roms.append((f"{prefix}.rom", len(image), t_width, image))
+        else:
+            for st in range(b):
+                image = [row[((p << (b - st)) | (1 << (b - 1 - st))) - 1] for row in table
+                         for p in range(1 << st)]
+                roms.append((f"{prefix}.rom{st}", len(image), t_width, image))
+    out = [(name, depth, width, True, _used_bits(image, depth, width)) for name, depth, width, image in roms]
+    half_bits = max(1, (sch.input_length - 1).bit_length())
+    mb = g.mem_bits
+    for i, words in enumerate(sch.bank_words):
+        depth = (2 << max(0, half_bits - mb)) if i == 0 else max(1, words)
+        width = 8 if i == 0 else b
+        out += [(f"engine.bank{i}_{k}", depth, width, False, width) for k in range(M)]
+    out.append(("norm.ram", 1 << max(1, (sch.input_length - 1).bit_length()), RAW_BITS, False, RAW_BITS))
+    return out
+
+
+def _used_bits(image, depth, width):
+    """Bits of a ROM (``image``, zero beyond it) that differ between rows."""
+    mask = (1 << width) - 1
+    words = [v & mask for v in image] + ([0] if len(image) < depth else [])
+    ones = zeros = 0
+    for v in words:
+        ones |= v
+        zeros |= ~v & mask
+    return max(1, bin(ones & zeros).count("1"))
+
+
+def blocks(depth, width, device):
+    """Block RAMs of one ``depth`` x ``width`` memory as Yosys' memory_libmap builds it: the
+    fewest over the device's shapes, where a memory may also be cut, in depth or in width, into
+    whole blocks of one shape and a rest built the same way (2,400 x 13 on the iCE40: rows 0 ..
+    2,047 in seven 2048 x 2 blocks, the other 352 rows in two 256 x 16: nine blocks)."""
+    _check_device(device)
+    return _blocks(depth, width, BLOCK_SHAPES[device])
+
+
+@functools.lru_cache(maxsize=None)
+def _blocks(depth, width, shapes):
+    if depth <= 0 or width <= 0:
+        return 0
+    best = None
+    for d, w in shapes:
+        options = [math.ceil(depth / d) * math.ceil(width / w)]
+        if depth > d and depth % d:
+            options.append(depth // d * math.ceil(width / w) + _blocks(depth % d, width, shapes))
+        if width > w and width % w:
+            options.append(width // w * math.ceil(depth / d) + _blocks(depth, width % w, shapes))
+        best = min(options + ([best] if best is not None else []))
+    return best
+
+
+def lutram_cells(depth, width):
+    """ECP5 distributed RAM cells (TRELLIS_DPR16X4) of one memory."""
+    return math.ceil(depth / LUTRAM_SHAPE[0]) * math.ceil(width / LUTRAM_SHAPE[1])
+
+
+def placement(depth, width, rom, device):
+    """Where Yosys puts one memory: ``("block", blocks)``, ``("lutram", cells)`` or
+    ``("logic", bits)``, whichever costs least (:data:`BLOCK_COST`)."""
+    _check_device(device)
+    n = blocks(depth, width, device)
+    if rom:
+        return "block", n
+    options = [(BLOCK_COST[device] * n, "block", n), (depth * width, "logic", depth * width)]
+    if LUTRAM_COST[device]:
+        cells = lutram_cells(depth, width)
+        options.append((LUTRAM_COST[device] * cells, "lutram", cells))
+    cost, kind, amount = min(options, key=lambda o: o[0])
+    return kind, amount
+
+
+def ebr(sch: Schedule, device):
+    """Block RAMs of the whole accelerator on ``device`` (iCE40 RAM40_4K or ECP5 DP16KD)."""
+    return sum(n for kind, n in (placement(d, w, rom, device) for _, d, _, rom, w in memories(sch))
+               if kind == "block")
+
+
+def lutram(sch: Schedule, device):
+    """ECP5 distributed RAM cells (TRELLIS_DPR16X4) of the accelerator (0 on iCE40)."""
+    return sum(n for kind, n in (placement(d, w, rom, device) for _, d, _, rom, w in memories(sch))
+               if kind == "lutram")
+
+
+# ---- logic ------------------------------------------------------------------------------------
+
+#: the parts of the LUT model: (name, the ``lc_by_module`` name segments it covers)
+PARTS = (
+    ("lanes", ("lanes",)),
+    ("serializer", ("serializer",)),
+    ("act", ("act", "writeback.act")),
+    ("mux", ("mux",)),
+    ("banks", ("banks",)),
+    ("issue", ("issue",)),
+    ("sequencer", ("sequencer",)),
+    ("phases", ("phases",)),
+    ("rest", ()),
+)
+
+
+def part_of(module):
+    """The :data:`PARTS` name of a hierarchical module name (``hwtop.acc.engine.lanes``)."""
+    last = module.split(".")[-1]
+    for name, keys in PARTS:
+        if last in keys or (name == "act" and last.startswith("act") and last[3:].isdigit()):
+            return name
+    return "rest"
+
+
+def features(sch: Schedule):
+    """``{part: x}``: the structural size each part's LUT4 grows with (:data:`PARTS`)."""
+    from .engine import Engine
+    w = Widths(sch)
+    R, M, P = w.R, w.M, sch.parallel
+    wb = max(w.word)
+    serial = Engine._unit(sch).__name__ == "SerialActivationUnit"
+    return {
+        "lanes": P * sch.acc_width,                      # an add/sub accumulator per lane
+        # every lane's sum held, handed on one by one (one stream of one lane: passed straight on)
+        "serializer": P * sch.acc_width if serializer_latency(sch.geometry) else 0,
+        "act": R * (SERIAL_ACT_SIZE if serial else 1),  # one unit per stream
+        "mux": R * sch.act_bits,                         # one MUX-skip stage per stream
+        "banks": R * M * (wb + 2 * sch.act_bits + 8) if M > 1 else 0,   # the crossbars
+        "issue": R * (wb + w.m + w.pos),                 # one address per stream
+        "sequencer": descriptor_layout(sch).size,        # the counters of the descriptor's fields
+        "phases": len(sch.phases) * descriptor_layout(sch).size,       # the phase table (LUT ROM)
+        "rest": 0,                                       # normaliser, head, loader, glue: fixed
+    }
+
+
+#: the serial activation unit (hw/activation_serial.py: one ROM, one comparator, fewer flip-flops)
+#: against the pipelined one (hw/activation.py: a ROM and a comparator per search stage), in cells
+SERIAL_ACT_SIZE = 0.5
+
+#: per part and kind of cell (LUT4, flip-flop, carry bit) the line ``a + b * features()[part]``;
+#: fitted by :func:`fit` (``ternecg hw-report --calibrate``) from the settings of :data:`CALIBRATION`
+LUT_MODEL = {
+    'lanes': {'lut': (38.22, 1.4927), 'ff': (4.89, 0.7654), 'carry': (-3.31, 0.9553)},
+    'serializer': {'lut': (63.63, 2.4721), 'ff': (35.42, 0.8587), 'carry': (34.31, 0.5423)},
+    'act': {'lut': (95.47, -9.3621), 'ff': (-30.45, 199.8161), 'carry': (0.76, 42.2782)},
+    'mux': {'lut': (-33.89, 25.4268), 'ff': (15.78, 7.908), 'carry': (-1.22, 6.2054)},
+    'banks': {'lut': (100.27, 2.8186), 'ff': (59.43, 0.0669), 'carry': (0.0, 0.0)},
+    'issue': {'lut': (-95.64, 5.8918), 'ff': (28.06, 0.348), 'carry': (-18.8, 1.6279)},
+    'sequencer': {'lut': (278.09, 0.1877), 'ff': (116.7, -0.0391), 'carry': (79.05, 0.0687)},
+    'phases': {'lut': (68.49, -0.0003), 'ff': (0.0, 0.0), 'carry': (0.0, 0.0)},
+    'rest': {'lut': (291.86, 0.0), 'ff': (235.62, 0.0), 'carry': (116.5, 0.0)},
+}
+
+#: iCE40 logic cells = LUT4 + FF_ALONE x flip-flops: the share of flip-flops that nextpnr cannot
+#: pack with the LUT that feeds them (fitted; 0.76-0.79 at P = 1, 2, 3, 6 on the UP5K)
+FF_ALONE = 0.7806
+
+#: ECP5 TRELLIS_COMB = COMB_PER_LUT x (LUT4 + carry bits + RAM_LUTS per distributed RAM cell):
+#: nextpnr counts a CCU2C as two LUT4s and a TRELLIS_DPR16X4 (:func:`lutram`) as six (four RAM
+#: LUTs and two for its write port: its "Logic utilisation before packing"); its packer then
+#: adds a few cells (constants, feed-throughs): COMB_PER_LUT, fitted (1.04 at P = 36, 48)
+RAM_LUTS = 6
+COMB_PER_LUT = 1.0418
+
+#: the nextpnr runs the constants were fitted from: device -> lane counts (make hw-report)
+CALIBRATION = {'up5k': (1, 2, 3, 6), 'ecp5-85f': (36, 48)}
+
+
+def cells_by_part(sch: Schedule):
+    """``{part: {"lut", "ff", "carry"}}`` estimated (:data:`LUT_MODEL`)."""
+    x = features(sch)
+    return {name: {kind: max(0.0, a + b * x[name]) for kind, (a, b) in LUT_MODEL[name].items()}
+            for name, _ in PARTS}
+
+
+def lut_by_part(sch: Schedule):
+    """``{part: estimated LUT4}``."""
+    return {name: c["lut"] for name, c in cells_by_part(sch).items()}
+
+
+def device_cells(device, lut, ff, carry, ram_cells=0):
+    """Logic cells (iCE40) or TRELLIS_COMB (ECP5) of a design with these counts."""
+    if device == "up5k":
+        return lut + FF_ALONE * ff
+    return COMB_PER_LUT * (lut + carry + RAM_LUTS * ram_cells)
+
+
+def fit(samples):
+    """Least-squares constants from measured settings.
+
+    ``samples``: ``[(device, Schedule, per_module, flat, cells)]``: ``per_module`` =
+    ``{"lut", "ff", "carry": {module: count}}`` of the unflattened synthesis (hw.json's
+    ``lc_by_module``, ``ff_by_module``, ``carry_by_module``), ``flat`` = ``{"lut", "ff",
+    "carry"}`` of the flattened one that nextpnr placed (``synth_cells``), ``cells`` nextpnr's
+    count (``lc``). The per-module counts are scaled to the flat totals (the unflattened
+    synthesis may map LUTs differently: ABC9 or Yosys' own mapper), then per part and kind a line
+    through its (x, count) points, pooled over the devices. Returns ``(lut_model, ff_alone,
+    comb_per_lut)`` in the form of :data:`LUT_MODEL`, :data:`FF_ALONE` (from the iCE40 settings:
+    the least-squares share of flip-flops with a logic cell of their own) and
+    :data:`COMB_PER_LUT` (from the ECP5 settings, through the origin)."""
+    kinds = ("lut", "ff", "carry")
+    points = {name: {k: [] for k in kinds} for name, _ in PARTS}
+    num = den = cnum = cden = 0.0
+    for device, sch, counts, flat, cells in samples:
+        x = features(sch)
+        for kind in kinds:
+            parts = {name: 0.0 for name, _ in PARTS}
+            per = counts.get(kind, {})
+            total = sum(per.values())
+            scale = flat[kind] / total if total and flat.get(kind) is not None else 1.0
+            for module, n in per.items():
+                parts[part_of(module)] += n * scale
+            for name in parts:
+                points[name][kind].append((x[name], parts[name]))
+        if device == "up5k" and flat.get("ff"):
+            num += (cells - flat["lut"]) * flat["ff"]
+            den += flat["ff"] ** 2
+        elif device == "ecp5-85f" and flat.get("lut"):
+            luts = flat["lut"] + flat["carry"] + RAM_LUTS * flat.get("lutram", 0)
+            cnum += cells * luts
+            cden += luts ** 2
+    model = {name: {k: _line(pts[k]) if pts[k] else LUT_MODEL[name][k] for k in kinds}
+             for name, pts in points.items()}
+    return model, (round(num / den, 4) if den else FF_ALONE), (round(cnum / cden, 4) if cden else COMB_PER_LUT)
+
+
+def _line(pts, digits=4):
+    """``(a, b)`` of the least-squares line ``y = a + b x`` (``b = 0`` when x never varies)."""
+    n = len(pts)
+    mx = sum(p[0] for p in pts) / n
+    my = sum(p[1] for p in pts) / n
+    sxx = sum((p[0] - mx) ** 2 for p in pts)
+    if sxx == 0:
+        return round(my, 2), 0.0
+    b = sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx
+    return round(my - b * mx, 2), round(b, digits)
+
+
+def lc(sch: Schedule, device):
+    """Estimated logic cells (iCE40) or LUT4 (ECP5) of the accelerator on ``device``."""
+    _check_device(device)
+    parts = cells_by_part(sch).values()
+    return round(device_cells(device, sum(c["lut"] for c in parts), sum(c["ff"] for c in parts),
+                              sum(c["carry"] for c in parts), lutram(sch, device)))
+
+
+# ---- all together -----------------------------------------------------------------------------
+
+def estimate(model, parallel, device):
+    """``{"lc", "ebr", "cycles_per_beat"}`` of ``model`` (a loaded model file) on ``parallel``
+    lanes on ``device`` (:data:`DEVICES`), without synthesis (TernEcgError for a bad value)."""
+    _check_device(device)
+    sch = compile_schedule(model, parallel)
+    return {"lc": lc(sch, device), "ebr": ebr(sch, device), "cycles_per_beat": cycles_per_beat(sch)}
