@@ -35,7 +35,7 @@ test:            ## the test suite (golden, hardware, simulation, boards) on two
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not fpga" $(PYTEST_ARGS)
 
 test-fpga:       ## the tests that build bitstreams or a gate-level netlist (Yosys / nextpnr: patching on both boards, the monitor's patch, the gate-level run; ~3 min)
-	$(PY) -m pytest -q -n 2 --dist loadfile -m fpga $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "fpga" $(PYTEST_ARGS)
 
 test-fast:       ## tests that need neither the database nor a Verilog simulator (markers: pyproject.toml)
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not sim and not slow" $(PYTEST_ARGS)

@@ -1,4 +1,4 @@
-"""`make hw-report`: synthesize the accelerator for iCE40 UP5K at several parallelism settings.
+"""`make hw-report`: the accelerator synthesized for iCE40 UP5K and ECP5 85F at several lane counts.
 
 Each setting is generated, synthesized with Yosys (``synth_ice40``) and placed and routed with
 nextpnr-ice40 (UP5K, sg48, fixed seed); nextpnr's JSON report gives logic cells, EBR, DSP and

@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # the main jobs
     "demo": ("ternecg.demo", "Verilog, cocotb bit-exact check on the fixture beats, iCEBreaker bitstream"),
     "verilog": ("ternecg.hw.generate", "generate Verilog and its JSON manifest from a model file"),
-    "hw-report": ("ternecg.boards.hw_report", "synthesize PARALLEL settings for iCE40 UP5K -> hw.json"),
+    "hw-report": ("ternecg.boards.hw_report", "synthesize PARALLEL settings for iCE40 UP5K and ECP5 85F beside the resource estimate -> hw.json, hw_pareto.png"),
     "asic-report": ("ternecg.boards.asic_report", "synthesize PARALLEL settings to CMOS gates (Yosys) -> asic.json"),
     "synth": ("ternecg.boards.build", "bitstream for a board + its report.json"),
     "patch": ("ternecg.boards.patch", "another model's parameters into a board's bitstream, no place and route"),
