@@ -171,3 +171,20 @@ def test_cycle_model_skips_selected_blocks(model, beats, parallel):
     for bi in range(50):
         sel = {li: v["select"][bi].tolist() for li, v in tr.mux.items()}
         assert sc.cycles(s, lat, sel) <= worst
+
+
+@pytest.mark.parametrize("parallel", [3, 4, 5])
+def test_four_class_model_at_lane_counts_that_split_its_classes(beats, parallel):
+    """The four-class monitor model (4 logits) at P = 3 once asserted in the schedule compiler
+    ("phase counters disagree with the passes"): lanes now span its classes at any P, and the
+    schedule run in Python gives golden's layers and logits on a real beat."""
+    from ternecg.golden.spec import modelfile
+    m = modelfile.load(modelfile.MODELS_DIR / "aami4_inter.json")
+    s = sc.compile_schedule(m, parallel)
+    assert s.parallel == parallel and memory_conflicts(s) == []
+    codes = torch.tensor([[3, 7, 12]])           # the RR table adds after the engine's logits
+    tr = integer_ref.forward(m, torch.as_tensor(beats["raw"][:1].astype("int64")), codes)
+    res = run(s, tr.input[0].tolist())
+    for li in range(len(m.layers) - 1):
+        assert res["layers"][li] == tr.layers[li][0].flatten().tolist(), (parallel, li)
+    assert res["logits"] == (tr.logits - tr.rr)[0].tolist()
