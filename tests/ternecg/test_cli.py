@@ -122,6 +122,7 @@ def test_make_targets_pass_options_the_subcommand_accepts(target):
     (["sim-regress", "--jobs", "0"], "ternecg sim-regress: error: argument --jobs: 0 must be at least 1"),
     (["sim-gate", "--beats", "-5"], "ternecg sim-gate: error: argument --beats: -5 must not be negative"),
     (["demo", "--beats", "0"], "ternecg demo: error: argument --beats: 0 must be at least 1"),
+    (["demo", "--simulator", "nope"], "ternecg demo: error: argument --simulator: invalid choice: 'nope'"),
     (["patch", "--board", "ulx3s"], "ternecg patch: error: the following arguments are required: --model"),
     (["rr-experiment", "--abnormal-weight", "nan"], "ternecg rr-experiment: error: argument --abnormal-weight"),
 ])
