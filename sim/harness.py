@@ -16,6 +16,8 @@ driving itself:
   ``rule_errors N`` (the cycles in which ``o`` broke the stream rule: ``valid`` or a payload bit
   changed while a transfer was pending; each also printed) and raises ``done`` (and calls
   ``$finish`` with ``+finish``); every 100 results it prints a progress line;
+* with ``+hold=N`` the sink keeps ``o.ready`` low until the first result has been pending for
+  ``N`` cycles (a long hold; the stream rule is checked all along), then follows its pattern;
 * patterns (:data:`PATTERNS`) come from a 32-bit xorshift generator per side, seeded by ``+seed=``:
   ``random`` is valid/ready with probability 11/16, ``fixed`` one cycle in three off (out of
   phase between the two sides).
@@ -52,7 +54,7 @@ module {harness}(clk, done, count);
   reg [1:0] rst_count;
   reg [{raw_msb}:0] mem [0:MAX_SAMPLES-1];
   reg [2047:0] samples_file, results_file;
-  integer n_beats, n_samples, idle_mode, bp_mode, fd, finish;
+  integer n_beats, n_samples, idle_mode, bp_mode, fd, finish, hold_left;
   reg [31:0] seed, lfsr_i, lfsr_o, sent;
   reg [63:0] cycles;
   reg [63:0] last_in [0:{max_beats}-1];  // cycle of each beat's last-sample transfer
@@ -98,6 +100,7 @@ module {harness}(clk, done, count);
     if (!$value$plusargs("idle=%d", idle_mode)) idle_mode = 0;
     if (!$value$plusargs("backpressure=%d", bp_mode)) bp_mode = 0;
     if (!$value$plusargs("seed=%d", seed)) seed = 1;
+    if (!$value$plusargs("hold=%d", hold_left)) hold_left = 0;
     finish = $test$plusargs("finish");
     if (!$value$plusargs("words=%d", n_samples)) n_samples = n_beats * {length};
     if (n_samples > MAX_SAMPLES) begin
@@ -140,7 +143,11 @@ module {harness}(clk, done, count);
 {rr_logic}      // a valid stays high until its transfer (stream rule): decide anew only after one
       if (!i_valid || i_ready)
         i_valid <= (sent + (i_valid && i_ready) < n_samples) && on(idle_mode, lfsr_i, phase_i);
-      o_ready <= on(bp_mode, lfsr_o, phase_o);
+      if (hold_left > 0) begin                     // +hold: ready low until the first result
+        o_ready <= 1'b0;                           // has been pending that many cycles
+        if (o_valid) hold_left = hold_left - 1;
+      end else
+        o_ready <= on(bp_mode, lfsr_o, phase_o);
       // the stream rule on o: valid and every payload bit held while a transfer is pending
       if (held && (o_valid !== 1'b1 || o_payload !== held_payload)) begin
         rule_errors = rule_errors + 1;

@@ -134,6 +134,9 @@ class Options:
         Input idle and output back-pressure patterns: "none", "fixed" or "random".
     seed : int
         Seed of the random patterns.
+    hold : int
+        "harness" only: the sink keeps ``o.ready`` low until the first result has been pending
+        this many cycles (the stream rule is checked throughout), then follows ``backpressure``.
     cycles : str or None
         "exact", "min" (measured >= analytical) or "off"; ``None``: exact (the accelerator's
         ``cycles`` leave out every stall, so they are exact under any pattern).
@@ -153,6 +156,7 @@ class Options:
     idle: str = "none"
     backpressure: str = "none"
     seed: int = 1
+    hold: int = 0
     cycles: str | None = None
     waves: bool | None = None
     netlist: bool = False
@@ -178,6 +182,10 @@ class Options:
         bad = [t for t in tests if t not in NETWORK_TESTS]
         if bad or not tests:
             raise TernEcgError(f"tests must be among {', '.join(NETWORK_TESTS)}, not {list(tests)!r}")
+        if isinstance(self.hold, bool) or not isinstance(self.hold, int) or self.hold < 0:
+            raise TernEcgError(f"hold must be a number of cycles >= 0, not {self.hold!r}")
+        if self.hold and self.bench != "harness":
+            raise TernEcgError("hold= needs bench='harness' (the cocotb bench holds with its patterns)")
         if self.bench == "harness":
             if self.layers:
                 raise TernEcgError("layers=True needs bench='cocotb' (the harness has no debug tap)")
@@ -357,8 +365,8 @@ def _vectors(d: Design, beats: Beats, *, layers: bool, edge: bool) -> tuple[dict
 
 
 def _run_name(o: Options) -> str:
-    return "-".join([o.idle, o.backpressure, str(o.seed)] + ([] if o.tests == ("stream_beats",)
-                                                              else list(o.tests)))
+    return "-".join([o.idle, o.backpressure, str(o.seed)] + ([f"hold{o.hold}"] if o.hold else [])
+                    + ([] if o.tests == ("stream_beats",) else list(o.tests)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -473,6 +481,8 @@ def _verify_harness(d: Design, beats: Beats, o: Options, expected, progress) -> 
     plus = [f"+beats={n}", f"+idle={harness.PATTERNS[o.idle]}",
             f"+backpressure={harness.PATTERNS[o.backpressure]}", f"+seed={int(o.seed)}",
             f"+samples={sfile}", f"+results={rfile}"]
+    if o.hold:
+        plus.append(f"+hold={o.hold}")
     if acc.rr_width:
         if exp.rr is None:
             raise TernEcgError(f"model {d.model.cfg.name!r} has an RR path: pass the beats' RR codes (rr=)")

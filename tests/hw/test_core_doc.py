@@ -1,7 +1,8 @@
 """docs/core.md, checked: its tables against the manifests, the reset and clock statements in
-Amaranth's simulator (a domain with an explicit reset), and (slow) the 100,000-cycle hold of a
-result. The timing, buffering, reset-mid-beat and example statements run on Icarus and Verilator:
-tests/sim/test_core_doc_sim.py and tests/sim/test_period_sim.py."""
+Amaranth's simulator (a domain with an explicit reset), no combinational path from inputs to
+outputs, and (slow) an rr word before or after its samples. The timing, buffering, the
+100,000-cycle hold of a result, reset-mid-beat and example statements run on Icarus and
+Verilator: tests/sim/test_core_doc_sim.py and tests/sim/test_period_sim.py."""
 
 import random
 import re
@@ -11,14 +12,13 @@ from amaranth import ClockDomain, Elaboratable, Module
 from amaranth.hdl import Fragment, Value
 from amaranth.sim import Simulator
 
-from ternecg.golden import fixture
 from ternecg.golden.spec import modelfile
 from ternecg.hw.generate import generate
 from ternecg.hw.params import model_id
 from ternecg.hw.top import Accelerator
 from ternecg.paths import CHECKOUT
 
-from streams import HOLD_CYCLES, check_streams, hold, stream_get, stream_put
+from streams import stream_get, stream_put
 
 if CHECKOUT is None:
     pytest.skip("docs/ is part of a checkout, not of an installed package", allow_module_level=True)
@@ -190,43 +190,6 @@ def test_no_combinational_path_from_inputs_to_outputs(inter_model, beats):
     sim.add_testbench(bench)
     sim.run()
     assert probes["n"] > 300
-
-
-@pytest.mark.slow
-def test_result_held_for_100000_cycles(model, beats):
-    """The first result waits 100,000 cycles (HOLD_CYCLES) while six beats are offered: it does
-    not change; 960 samples (4 beats) are taken meanwhile; every result is then bit-exact with its
-    exact compute cycles."""
-    import torch
-    from ternecg.golden import integer_ref
-    acc = Accelerator(model, 6)
-    raw = beats["raw"][:6]
-    got, log = [], {"sent": 0}
-
-    async def feed(ctx):
-        for b in raw:
-            for t, v in enumerate(b):
-                await stream_put(ctx, acc.i, {"sample": int(v), "last": int(t == 239)})
-                log["sent"] += 1
-
-    async def take(ctx):
-        got.append(await hold(ctx, acc.o, HOLD_CYCLES))
-        log["during_hold"] = log["sent"]
-        got.extend([await stream_get(ctx, acc.o) for _ in range(6)])
-
-    sim = Simulator(acc)
-    sim.add_clock(1e-6)
-    sim.add_testbench(feed, background=True)
-    sim.add_testbench(take)
-    stats = check_streams(sim, acc)
-    sim.run()
-    assert log["during_hold"] == 960 and stats["o"]["pending"] >= HOLD_CYCLES
-    tr = integer_ref.forward(model, torch.as_tensor(raw, dtype=torch.int64))
-    assert got[0] == got[1]
-    res = [(int(g.cls), [int(v) for v in g.logits], int(g.cycles), int(g.err)) for g in got[1:]]
-    want = [(int(tr.cls[b]), tr.logits[b].tolist(),
-             acc.engine_cycles({li: v["select"][b].tolist() for li, v in tr.mux.items()}), 0) for b in range(6)]
-    assert res == want
 
 
 @pytest.mark.slow

@@ -4,7 +4,8 @@
   real beats: every result equals the integer reference (class, logits, cycles, no error);
 * the probe of tests/sim/core_probe.py: reset and ``model_id`` timing, the first transfer, the
   buffering with the output held (at P = 1 and 6), a reset in the middle of a beat (at a beat
-  boundary and mid-beat) and the error result's timing.
+  boundary and mid-beat) and the error result's timing;
+* on Verilator (the speed harness): a result held for 100,000 cycles.
 
 The latency table is checked on Verilator by tests/sim/test_period_sim.py.
 """
@@ -98,6 +99,21 @@ def test_buffering_with_the_output_held(cores, parallel, tmp_path):
                    hold=True, cycles=compute + 20_000)
     assert pr.end[1] == 960 and len(pr.lasts) == 4                 # 4 beats, then i.ready stays low
     assert pr.lasts[-1][0] < compute + 2_000 < pr.end[0] - 10_000
+
+
+def test_result_held_for_100000_cycles():
+    """The first result waits 100,000 cycles with ``o.ready`` low while six beats are offered
+    (Verilator speed harness, P = 6): neither it nor ``valid`` changes (the harness counts every
+    cycle that breaks the stream rule); 4 beats are taken during the hold and the computed beat
+    waiting behind it comes out in the next cycle (docs/core.md, buffering); every result is
+    bit-exact with its exact compute cycles."""
+    from ternecg.sim.verify import Beats, Options, verify
+    rep = verify(Beats.fixture(0, 6), Options(parallel=6, bench="harness", hold=100_000))
+    assert rep.ok, rep.summary()
+    first, taken = rep.result_cycles[0], rep.input_cycles
+    assert first > 100_000
+    assert taken[3] < first < taken[4]            # 960 samples (4 beats) taken during the hold
+    assert rep.result_cycles[1] == first + 1      # the computed beat waiting behind it
 
 
 def test_reset_mid_beat(cores, tmp_path):

@@ -107,6 +107,36 @@ def test_verilator_build_failure_names_the_log(tmp_path):
         harness.build_verilator([bad], "broken_harness", tmp_path / "build")
 
 
+#: a stand-in core that breaks the stream rule on ``o`` once its result has been held 50 cycles
+RULE_BREAKER = """
+module breaker(input clk, input rst, input i__valid, output i__ready, input [11:0] i__payload,
+               output o__valid, input o__ready, output [7:0] o__payload);
+  reg [15:0] n = 0;
+  always @(posedge clk) if (!rst) n <= n + 16'd1;
+  assign i__ready = 1'b1;
+  assign o__valid = n > 300;
+  assign o__payload = (n > 350) ? 8'h5a : 8'h00;
+endmodule
+"""
+
+
+@sim
+def test_harness_counts_stream_rule_breaks_during_a_hold(tmp_path):
+    """The checker that the 100,000-cycle hold test relies on: a core whose held payload changes
+    is counted (rule_errors > 0), one cycle per break, and the cycle is printed."""
+    (tmp_path / "breaker.v").write_text(RULE_BREAKER)
+    (tmp_path / "h.v").write_text(harness.harness_verilog("breaker", length=4, raw_bits=12, out_bits=8,
+                                                          max_beats=1))
+    binary = harness.build_verilator([tmp_path / "breaker.v", tmp_path / "h.v"], "breaker_harness",
+                                     tmp_path / "build")
+    (tmp_path / "x.hex").write_text("1\n2\n3\n804\n")
+    harness.run_verilator(binary, ["+beats=1", "+samples=x.hex", "+results=r.txt", "+hold=200"], tmp_path)
+    rows = (tmp_path / "r.txt").read_text().split("\n")
+    assert rows[0].split()[0] == "5a" and int(rows[0].split()[1]) > 500
+    assert rows[1] == "rule_errors 1"
+    assert "stream rule broken on o" in (tmp_path / "sim.log").read_text()
+
+
 # ---- no simulator: errors before any build ------------------------------------------------------
 
 @pytest.mark.parametrize("kw,match", [({"idle": "bursty"}, "idle pattern"),
@@ -117,6 +147,8 @@ def test_verilator_build_failure_names_the_log(tmp_path):
                                       ({"parallel": "6"}, "parallel must be an int"),
                                       ({"layers": True}, "needs bench='cocotb'"),
                                       ({"tests": ("worst_case",)}, "harness runs stream_beats only"),
+                                      ({"hold": -1}, "hold must be a number of cycles"),
+                                      ({"hold": 10, "bench": "cocotb"}, "hold= needs bench='harness'"),
                                       ({"bench": "cocotb", "tests": ("fly",)}, "tests must be among")])
 def test_bad_options(kw, match):
     with pytest.raises(TernEcgError, match=match):
