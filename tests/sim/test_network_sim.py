@@ -18,7 +18,7 @@ proves it, the big volumes in `make sim-regress` / `make sim-gate`):
   own Verilator builds (P = 3: 4 beats and reset recovery; P = 1: 2 beats and the worst-case
   beats): reset recovery and the worst-case beats are now checked at P = 6 (default and RR model),
   P = 1 on Verilator in the board core (test_board_e2e.py) and by `make demo` (302 beats).
-* Icarus, P = 6: 9 beats over none/none, random/random and fixed/fixed (the 50 Icarus beats and
+* Icarus, P = 6: 6 beats over none/none and random/random (the 50 Icarus beats and
   the Icarus worst-case run of `make test` before issue 16 are now in `make sim-regress`: 200
   Icarus beats, and `make sim-gate`: 100 gate-level Icarus beats with every layer; the
   worst-case beats run on Verilator here).
@@ -107,7 +107,8 @@ def test_p3_and_p1_icarus():
     _check(r)
 
 
-ICARUS = [("none", "none", 0, 3), ("random", "random", 100, 3), ("fixed", "fixed", 200, 3)]
+#: the fixed pattern runs on Verilator (test_stall_matrix_p6) and in the speed harness on all beats
+ICARUS = [("none", "none", 0, 3), ("random", "random", 100, 3)]
 
 
 @pytest.mark.parametrize("idle,backpressure,first,count", ICARUS,
@@ -144,5 +145,5 @@ def test_beat_counts():
     302 fixture beats x 9 idle/back-pressure combinations, test_harness_sim.py) and Icarus beats
     with every layer here (the 50+ Icarus beats are in `make sim-regress`, 200)."""
     assert N_FIXTURE * len(PATTERNS) ** 2 >= 500
-    assert sum(c for _, _, _, c in ICARUS) >= 9 and len(SPREAD) >= 22
+    assert sum(c for _, _, _, c in ICARUS) >= 6 and len(SPREAD) >= 22
     assert len(fixture.load()["raw"]) == N_FIXTURE

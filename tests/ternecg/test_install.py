@@ -2,7 +2,7 @@
 
 ``pip install --no-deps --no-build-isolation --target <site> .`` copies the package with its data
 (models, fixtures, configs, cocotb benches, harness C++); then ``ternecg verilog`` and a quick
-``ternecg demo --beats 5 --no-bitstream`` run with ``PYTHONPATH=<site>`` from another directory
+``ternecg demo --beats 2 --simulator icarus --no-bitstream`` run with ``PYTHONPATH=<site>`` from another directory
 (under build/, as the YoWASP tools cannot see /tmp), find nothing of the checkout and write their
 outputs below that directory.
 """
@@ -74,16 +74,17 @@ def test_installed_verilog_from_another_directory(site, tmp_path):
 @pytest.mark.slow
 @pytest.mark.sim
 def test_installed_quick_demo_from_another_directory(site):
-    """`ternecg demo --beats 5 --parallel 6 --monitor-seconds 20 --no-bitstream`: Verilog, then 5
-    fixture beats on Verilator through the installed cocotb bench, 0 mismatches, and the live
-    monitor on the first 20 s of the installed excerpt in the Verilator speed harness, 0 mismatches
-    (about a minute, most of it the two Verilator builds)."""
+    """`ternecg demo --beats 2 --parallel 6 --simulator icarus --monitor-seconds 20 --no-bitstream`:
+    Verilog, then 2 fixture beats on Icarus through the installed cocotb bench, 0 mismatches, and
+    the live monitor on the first 20 s of the installed excerpt in the Verilator speed harness
+    (the installed sim/cpp), 0 mismatches. Icarus builds in seconds: one Verilator build instead
+    of two (the cocotb bench on Verilator runs from the checkout in tests/sim)."""
     work = ROOT / "work_demo"
-    r = run(site, work, "demo", "--beats", "5", "--parallel", "6", "--monitor-seconds", "20",
-            "--no-bitstream")
+    r = run(site, work, "demo", "--beats", "2", "--parallel", "6", "--simulator", "icarus",
+            "--monitor-seconds", "20", "--no-bitstream")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     rep = json.loads((work / "build" / "reports" / "demo.json").read_text())
-    assert rep["beats"] == 5 and rep["mismatches"] == 0 and rep["bitstream"] is None
-    assert rep["simulator"] == "verilator" and rep["monitor_sim"]["mismatches"] == 0
+    assert rep["beats"] == 2 and rep["mismatches"] == 0 and rep["bitstream"] is None
+    assert rep["simulator"] == "icarus" and rep["monitor_sim"]["mismatches"] == 0
     assert rep["monitor_sim"]["samples"] == 20 * 360 and rep["monitor_sim"]["beats"] > 10
-    assert "5 real MIT-BIH beats, 0 mismatches" in r.stdout
+    assert "2 real MIT-BIH beats, 0 mismatches" in r.stdout
