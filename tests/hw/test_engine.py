@@ -13,10 +13,12 @@ from engine_sim import check_engine, run_engine
 from tiny_model import tiny_beats, tiny_model
 
 
-@pytest.mark.parametrize("parallel", [1, 2, 3, 4, pytest.param(6, marks=pytest.mark.slow), 8,
-                                      pytest.param(12, marks=pytest.mark.slow),
-                                      pytest.param(16, marks=pytest.mark.slow)])
-@pytest.mark.parametrize("seed", [0, 1])
+#: both tiny models up to 8 lanes; the wider settings (slow) on the first one only
+ENGINE_CASES = [(p, s) for p in (1, 2, 3, 4, 8) for s in (0, 1)] + [
+    pytest.param(p, 0, marks=pytest.mark.slow) for p in (6, 12, 16)]
+
+
+@pytest.mark.parametrize("parallel,seed", ENGINE_CASES)
 def test_engine_bit_and_cycle_exact(parallel, seed):
     m = tiny_model(seed)
     raws = tiny_beats(3, seed)

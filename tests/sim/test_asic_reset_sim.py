@@ -23,7 +23,7 @@ from ternecg.golden.spec import modelfile
 from ternecg.hw.generate import generate
 
 PARALLEL = 6
-BEATS = 3
+BEATS = 2
 
 #: a plain Verilog bench: reset (unless +noreset), the beats from beats.hex back to back, every
 #: result into results.txt, and per cycle after reset whether o.valid was 0, 1 or X and whether a
@@ -188,10 +188,10 @@ def test_without_reset_no_valid_result(cores, tmp_path):
     raw = fixture.load()["raw"][:BEATS].astype(np.int64)
     text, man, _ = cores["asic"]
     (tmp_path / "asic").mkdir()
-    lines, counts, _ = run_bench(tmp_path / "asic", text, man, raw, reset=False, cycles=60_000)
+    lines, counts, _ = run_bench(tmp_path / "asic", text, man, raw, reset=False, cycles=40_000)
     assert counts["valid1"] == 0 and not lines
-    assert counts["validx"] == 60_000 + 1
+    assert counts["validx"] == 40_000 + 1
     text, man, _ = cores["fpga"]
     (tmp_path / "fpga").mkdir()
-    lines, counts, _ = run_bench(tmp_path / "fpga", text, man, raw, reset=False, cycles=60_000)
+    lines, counts, _ = run_bench(tmp_path / "fpga", text, man, raw, reset=False, cycles=40_000)
     assert counts["valid1"] == BEATS and counts["validx"] == 0
