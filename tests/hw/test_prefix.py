@@ -1,7 +1,7 @@
 """`ternecg verilog --name NAME`: every module of the core is NAME or NAME_..., so two cores coexist.
 
-Two different cores (the default model at P = 1 and the inter-patient model with its RR path at
-P = 2) are generated under two names, compiled together with a plain Verilog testbench that
+Two different cores (the default model at P = 6 and the inter-patient model with its RR path at
+P = 3) are generated under two names, compiled together with a plain Verilog testbench that
 instantiates both, and simulated on Icarus with real beats; every result, decoded with the bit
 fields of its manifest (the RR words packed with them too), equals the integer reference.
 """
@@ -21,8 +21,8 @@ from ternecg.hw.generate import generate
 from ternecg.hw.verilog import flatten_module_names, module_names
 
 CORES = (  # (name, model file, parallel, beats)
-    ("ecg_a", "default.json", 1, 2),
-    ("ecg_b", "inter_patient.json", 2, 3),
+    ("ecg_a", "default.json", 6, 2),
+    ("ecg_b", "inter_patient.json", 3, 2),
 )
 
 
