@@ -1,21 +1,18 @@
 """The platform-independent logic of a board: UART RX/TX + link (framer) + accelerator."""
 
-from amaranth import Module, Signal, unsigned
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out, connect
+from amaranth import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Out, connect
 
-from ternecg.golden.spec.modelfile import IntModel
-from ternecg.hw.checks import Checked, check_bool, check_int
+from ternecg.hw.checks import Checked
 from ternecg.hw.top import Accelerator
 
 from . import protocol
 from .link import Link
-from .uart import UARTRx, UARTTx
+from .serial_side import (TIMEOUT_BYTES, activity_toggle, check_serial_core, connect_uart, timeout_cycles_for,
+                          uart_members)
 
 __all__ = ["BoardCore", "TIMEOUT_BYTES"]
-
-#: inter-byte timeout of a frame, in byte times (10 bits); ~17 ms at 115200 baud
-TIMEOUT_BYTES = 200
 
 
 class BoardCore(Checked, wiring.Component):
@@ -62,39 +59,22 @@ class BoardCore(Checked, wiring.Component):
 
     @classmethod
     def check_arguments(cls, model, *, divisor, parallel=1, timeout_cycles=None, uart=True):
-        if not isinstance(model, IntModel):
-            raise TypeError(f"BoardCore needs a loaded model file (ternecg.golden.spec.modelfile.load), "
-                            f"not {type(model).__name__}")
-        if model.cfg.input_length != protocol.WINDOW:
-            raise ValueError(f"the serial protocol carries {protocol.WINDOW}-sample beats, but the model "
-                             f"expects {model.cfg.input_length}")
-        if len(model.cfg.classes) > protocol.MAX_CLASSES:
-            raise ValueError(f"the serial protocol carries at most {protocol.MAX_CLASSES} classes, the "
-                             f"model has {len(model.cfg.classes)}")
-        UARTRx.check_arguments(divisor)
-        if timeout_cycles is not None:
-            check_int("BoardCore", "timeout_cycles", timeout_cycles, minimum=1)
-        check_bool("BoardCore", "uart", uart)
+        check_serial_core("BoardCore", model, divisor=divisor, timeout_cycles=timeout_cycles, uart=uart,
+                          window=protocol.WINDOW)
         Accelerator.check_arguments(model, parallel)
 
     def __init__(self, model, *, divisor, parallel=1, timeout_cycles=None, uart=True):
         self.accel = Accelerator(model, parallel=parallel)
         self.divisor = divisor
         self.uart = uart
-        self.timeout_cycles = int(timeout_cycles or TIMEOUT_BYTES * 10 * divisor)
+        self.timeout_cycles = timeout_cycles_for(timeout_cycles, divisor)
         self.model_id = protocol.model_id(model.sha256)
         self.n_classes = self.accel.schedule.n_classes
         # the model id comes from the accelerator's parameter ROM (a patched bitstream reports
         # its own model), not from a constant in the link's logic
         self.link = Link(self.accel.result_layout, self.n_classes, parallel=parallel,
                          model_id=None, timeout_cycles=self.timeout_cycles, rr_bits=model.cfg.rr_bits)
-        if uart:
-            self.rx_uart = UARTRx(divisor)
-            self.tx_uart = UARTTx(divisor)
-            members = {"rx": In(1, init=1), "tx": Out(1, init=1)}
-        else:
-            members = {"rx": In(stream.Signature(unsigned(8))), "tx": Out(stream.Signature(unsigned(8))),
-                       "rx_framing": In(1), "rx_overrun": In(1)}
+        members = uart_members(self, divisor, uart)
         super().__init__({**members, "last_cls": Out(self.accel.result_layout.members["cls"]),
                           "activity": Out(1)})
 
@@ -102,28 +82,12 @@ class BoardCore(Checked, wiring.Component):
         m = Module()
         m.submodules.link = link = self.link
         m.submodules.accel = acc = self.accel
-        if self.uart:
-            m.submodules.uart_rx = rx = self.rx_uart
-            m.submodules.uart_tx = tx = self.tx_uart
-            m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx),
-                         link.uart_overrun.eq(rx.overrun), link.uart_framing.eq(rx.framing)]
-            connect(m, rx.o, link.rx)
-            connect(m, link.tx, tx.i)
-            got = rx.o.valid & link.rx.ready
-        else:
-            m.d.comb += [link.uart_overrun.eq(self.rx_overrun), link.uart_framing.eq(self.rx_framing)]
-            connect(m, wiring.flipped(self.rx), link.rx)
-            connect(m, link.tx, wiring.flipped(self.tx))
-            got = self.rx.valid & link.rx.ready
+        got = connect_uart(m, self, link)
         m.d.comb += self.last_cls.eq(link.last_cls)
         connect(m, link.samples, acc.i)
         if self.link.rr_bits:
             connect(m, link.rr, acc.rr)
         connect(m, acc.o, link.results)
         m.d.comb += link.model_id.eq(acc.model_id)
-        # activity: toggles on every byte received (a visible blink on a LED when slowed down)
-        act = Signal()
-        with m.If(got):
-            m.d.sync += act.eq(~act)
-        m.d.comb += self.activity.eq(act)
+        activity_toggle(m, got, self.activity)
         return m

@@ -1,19 +1,17 @@
 """The platform-independent logic of a monitor board: UART RX/TX + monitor link + Monitor."""
 
-from amaranth import Module, Signal, unsigned
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out, connect
+from amaranth import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Out, connect
 
-from ternecg.golden.spec.modelfile import IntModel
-from ternecg.hw.checks import Checked, check_bool, check_int
+from ternecg.hw.checks import Checked
 from ternecg.hw.monitor import Monitor
 from ternecg.hw.qrs_ram import check_spram
 
 from . import protocol
-from .core import TIMEOUT_BYTES
 from .monitor_link import MonitorLink
 from .record_tracker import RecordTracker
-from .uart import UARTRx, UARTTx
+from .serial_side import activity_toggle, check_serial_core, connect_uart, timeout_cycles_for, uart_members
 
 __all__ = ["MonitorBoardCore"]
 
@@ -63,16 +61,7 @@ class MonitorBoardCore(Checked, wiring.Component):
 
     @classmethod
     def check_arguments(cls, model, *, divisor, parallel=1, timeout_cycles=None, uart=True, spram=None):
-        if not isinstance(model, IntModel):
-            raise TypeError(f"MonitorBoardCore needs a loaded model file (ternecg.golden.spec.modelfile.load), "
-                            f"not {type(model).__name__}")
-        if len(model.cfg.classes) > protocol.MAX_CLASSES:
-            raise ValueError(f"the serial protocol carries at most {protocol.MAX_CLASSES} classes, the "
-                             f"model has {len(model.cfg.classes)}")
-        UARTRx.check_arguments(divisor)
-        if timeout_cycles is not None:
-            check_int("MonitorBoardCore", "timeout_cycles", timeout_cycles, minimum=1)
-        check_bool("MonitorBoardCore", "uart", uart)
+        check_serial_core("MonitorBoardCore", model, divisor=divisor, timeout_cycles=timeout_cycles, uart=uart)
         check_spram("MonitorBoardCore", spram)
         Monitor.check_arguments(model, parallel, spram=spram)
 
@@ -81,18 +70,12 @@ class MonitorBoardCore(Checked, wiring.Component):
         self.accel = self.monitor.accelerator       # its parameter ROMs: boards/patch.py
         self.divisor = divisor
         self.uart = uart
-        self.timeout_cycles = int(timeout_cycles or TIMEOUT_BYTES * 10 * divisor)
+        self.timeout_cycles = timeout_cycles_for(timeout_cycles, divisor)
         self.model_id = protocol.model_id(model.sha256)
         self.n_classes = len(model.cfg.classes)
         self.link = MonitorLink(self.monitor.beat_layout, n_classes=self.n_classes, parallel=parallel,
                                 timeout_cycles=self.timeout_cycles)
-        if uart:
-            self.rx_uart = UARTRx(divisor)
-            self.tx_uart = UARTTx(divisor)
-            members = {"rx": In(1, init=1), "tx": Out(1, init=1)}
-        else:
-            members = {"rx": In(stream.Signature(unsigned(8))), "tx": Out(stream.Signature(unsigned(8))),
-                       "rx_framing": In(1), "rx_overrun": In(1)}
+        members = uart_members(self, divisor, uart)
         super().__init__({**members, "last_cls": Out(self.monitor.beat_layout.members["cls"]),
                           "activity": Out(1)})
 
@@ -101,19 +84,7 @@ class MonitorBoardCore(Checked, wiring.Component):
         m.submodules.link = link = self.link
         m.submodules.monitor = mon = self.monitor
         m.submodules.records = rec = RecordTracker()
-        if self.uart:
-            m.submodules.uart_rx = rx = self.rx_uart
-            m.submodules.uart_tx = tx = self.tx_uart
-            m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx),
-                         link.uart_overrun.eq(rx.overrun), link.uart_framing.eq(rx.framing)]
-            connect(m, rx.o, link.rx)
-            connect(m, link.tx, tx.i)
-            got = rx.o.valid & link.rx.ready
-        else:
-            m.d.comb += [link.uart_overrun.eq(self.rx_overrun), link.uart_framing.eq(self.rx_framing)]
-            connect(m, wiring.flipped(self.rx), link.rx)
-            connect(m, link.tx, wiring.flipped(self.tx))
-            got = self.rx.valid & link.rx.ready
+        got = connect_uart(m, self, link)
         connect(m, link.samples, mon.samples)
         connect(m, mon.beats, link.beats)
         m.d.comb += [link.monitor_beats.eq(mon.status.beats), link.overruns.eq(mon.status.overruns),
@@ -126,8 +97,5 @@ class MonitorBoardCore(Checked, wiring.Component):
                      rec.fe_last.eq(fe.samples.payload.last), rec.fe_beat.eq(fe.beats.valid & fe.beats.ready),
                      rec.beat_out.eq(mon.beats.valid & mon.beats.ready), link.record_done.eq(rec.done)]
 
-        act = Signal()
-        with m.If(got):
-            m.d.sync += act.eq(~act)
-        m.d.comb += self.activity.eq(act)
+        activity_toggle(m, got, self.activity)
         return m
