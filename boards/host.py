@@ -318,16 +318,25 @@ class ResultLog:
 
 
 def output_paths(out, record) -> dict:
-    """The output files of one record (``--out``/<record>...), checked before anything is sent:
-    ``out`` must be a folder (or not exist yet, below a folder) and no output may be a folder."""
+    """The output files of one record (``--out``/<record>...), checked before anything is sent
+    (:func:`output_folder`)."""
+    return output_folder(out, {"csv": f"{record}_fpga.csv", "annotations": f"{record}.fpga",
+                               "json": f"{record}_fpga.json", "png": f"{record}_fpga.png"},
+                         default="build/host")
+
+
+def output_folder(out, names: dict, *, default: str) -> dict:
+    """``names`` (key -> file name) as paths in the folder ``out``, which is created; checked
+    before anything is sent, each as one line: ``out`` must be a folder (or not exist yet, below a
+    folder; ``default`` is the folder the message names), writable, and no output may be a folder.
+    Used by the host and the monitor host (boards/monitor_host.py)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise TernEcgError(f"--out {out} is an existing file, not a folder; pass a folder (default build/host)")
+        raise TernEcgError(f"--out {out} is an existing file, not a folder; pass a folder (default {default})")
     for parent in out.parents:
         if parent.exists() and not parent.is_dir():
             raise TernEcgError(f"--out {out}: {parent} is a file, not a folder; pass another --out")
-    paths = {"csv": out / f"{record}_fpga.csv", "annotations": out / f"{record}.fpga",
-             "json": out / f"{record}_fpga.json", "png": out / f"{record}_fpga.png"}
+    paths = {key: out / name for key, name in names.items()}
     for p in paths.values():
         if p.is_dir():
             raise TernEcgError(f"output {p} is a folder; remove it or pass another --out")

@@ -52,7 +52,7 @@ import numpy as np
 from ternecg.errors import TernEcgError
 
 from . import protocol as P
-from .host import DEFAULT_BAUD, check_link_options, check_port, open_port
+from .host import DEFAULT_BAUD, check_link_options, check_port, open_port, output_folder
 
 #: frames between two PINGs (each STATUS acknowledges the frames before its PING)
 PING_EVERY = 2
@@ -418,25 +418,11 @@ def read_csv(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def output_paths(out, record) -> dict:
-    """The outputs of one record, checked before anything is streamed."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise TernEcgError(f"--out {out} is an existing file, not a folder; pass a folder (default build/monitor)")
-    for parent in out.parents:
-        if parent.exists() and not parent.is_dir():
-            raise TernEcgError(f"--out {out}: {parent} is a file, not a folder; pass another --out")
-    paths = {"csv": out / f"{record}_monitor.csv", "annotations": out / f"{record}.{EXTENSION}",
-             "json": out / f"{record}_monitor.json", "png": out / f"{record}.png"}
-    for p in paths.values():
-        if p.is_dir():
-            raise TernEcgError(f"output {p} is a folder; remove it or pass another --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TernEcgError(f"cannot create the output folder {out} ({exc.strerror or exc}); pass another --out") from None
-    if not os.access(out, os.W_OK):
-        raise TernEcgError(f"the output folder {out} is not writable; pass another --out")
-    return paths
+    """The outputs of one record, checked before anything is streamed (boards/host.py
+    ``output_folder``)."""
+    return output_folder(out, {"csv": f"{record}_monitor.csv", "annotations": f"{record}.{EXTENSION}",
+                               "json": f"{record}_monitor.json", "png": f"{record}.png"},
+                         default="build/monitor")
 
 
 def ec57_report(classes, ref, ref_symbols, peaks, beat_classes, n_samples) -> dict:
