@@ -89,7 +89,27 @@ class Stats:
                 "errors": dict(self.errors)}
 
 
-class Client:
+class SerialClient:
+    """What both host clients (:class:`Client`, boards/monitor_host.py ``MonitorClient``) share: a
+    serial-like ``port`` (pyserial's ``read``/``write``/``in_waiting``, ``flush`` when it has one),
+    the link options ``timeout`` and ``retries`` (checked by :func:`check_link_options`), the
+    board's ``name`` in messages, and :meth:`send`."""
+
+    def __init__(self, port, *, timeout: float, retries: int, name: str):
+        check_link_options(timeout=timeout, retries=retries)
+        self.port = port
+        self.timeout = timeout
+        self.retries = retries
+        self.name = name
+
+    def send(self, frame: bytes):
+        self.port.write(frame)
+        flush = getattr(self.port, "flush", None)
+        if flush:
+            flush()
+
+
+class Client(SerialClient):
     """Protocol client over a serial-like ``port``.
 
     ``timeout`` (s): how long to wait for a beat's result before sending it again;
@@ -97,23 +117,13 @@ class Client:
     """
 
     def __init__(self, port, *, timeout: float = 1.0, retries: int = 5, name: str = "the board"):
-        check_link_options(timeout=timeout, retries=retries)
-        self.port = port
-        self.timeout = timeout
-        self.retries = retries
-        self.name = name
+        super().__init__(port, timeout=timeout, retries=retries, name=name)
         self.decoder = P.Decoder(accept=P.DEVICE_TYPES, lengths={P.STATUS: P.STATUS_LEN, P.ERROR: P.ERROR_LEN},
                                  max_len=P.result_len(P.MAX_CLASSES))
         self.stats = Stats()
         self.status: P.Status | None = None
 
     # ---- low level ----
-    def send(self, frame: bytes):
-        self.port.write(frame)
-        flush = getattr(self.port, "flush", None)
-        if flush:
-            flush()
-
     def _events(self, deadline: float):
         """Frames/decode errors that arrive before ``deadline`` (returns at the first batch)."""
         while True:

@@ -52,7 +52,7 @@ import numpy as np
 from ternecg.errors import TernEcgError
 
 from . import protocol as P
-from .host import DEFAULT_BAUD, check_link_options, check_port, open_port, output_folder
+from .host import DEFAULT_BAUD, SerialClient, check_link_options, check_port, open_port, output_folder
 
 #: frames between two PINGs (each STATUS acknowledges the frames before its PING)
 PING_EVERY = 2
@@ -107,7 +107,7 @@ class BeatLog:
             self.on_new(beat)
 
 
-class MonitorClient:
+class MonitorClient(SerialClient):
     """Protocol version 2 over a serial-like ``port`` (docs/protocol.md).
 
     ``timeout`` (s): how long to wait for the STATUS of a PING before asking again; ``retries``:
@@ -115,11 +115,7 @@ class MonitorClient:
     """
 
     def __init__(self, port, *, timeout: float = 1.0, retries: int = 5, name: str = "the board"):
-        check_link_options(timeout=timeout, retries=retries)
-        self.port = port
-        self.timeout = timeout
-        self.retries = retries
-        self.name = name
+        super().__init__(port, timeout=timeout, retries=retries, name=name)
         self.decoder = P.Decoder(accept=P.MONITOR_DEVICE_TYPES,
                                  lengths={P.STATUS: P.STATUS2_LEN, P.ERROR: P.ERROR_LEN},
                                  max_len=P.beat_event_len(P.MAX_CLASSES), version=P.VERSION_MONITOR)
@@ -129,12 +125,6 @@ class MonitorClient:
         self._last_byte = time.monotonic()
 
     # ---- low level ----
-    def send(self, frame: bytes):
-        self.port.write(frame)
-        flush = getattr(self.port, "flush", None)
-        if flush:
-            flush()
-
     def events(self, wait: float):
         """Parsed device messages and decode errors that arrive within ``wait`` seconds (returns
         at the first batch). A frame cut short (no byte for ``timeout`` seconds inside it) is
