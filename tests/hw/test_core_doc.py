@@ -146,6 +146,7 @@ def test_reset_and_model_id_timing(inter_model):
     assert Accelerator.MODEL_ID_CYCLES == 3 and "`Accelerator.MODEL_ID_CYCLES` = 3" in DOC
 
 
+@pytest.mark.slow
 def test_no_combinational_path_from_inputs_to_outputs(inter_model, beats):
     """Flip every input (valid, ready, payload bits) at many points of a run: no output changes
     before the next clock edge."""

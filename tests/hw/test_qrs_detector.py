@@ -45,6 +45,7 @@ def run(dut, x, **kwargs):
                     until=lambda got: bool(got) and got[-1][0][1] == 1, **kwargs)
 
 
+@pytest.mark.slow
 def test_peaks_equal_golden(record):
     """Idle input and back-pressure (the stall-free case runs on Verilator and Icarus, and in the
     gateware-vs-model test of tests/hw/test_qrs_sequencer.py), with a 3,000-cycle hold."""
@@ -55,6 +56,7 @@ def test_peaks_equal_golden(record):
     assert stats["pending"] > 2000
 
 
+@pytest.mark.slow
 def test_reset_mid_record(record):
     """A reset after 40 samples: the detector starts over, the rest is a new record."""
     dut = QrsDetector(fs=FS, spram=False)

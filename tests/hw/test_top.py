@@ -33,6 +33,7 @@ def test_rr_model_bit_exact(inter_model, beats, parallel, idle, stall):
     assert bool((tr.rr != 0).any())         # the RR terms are not all zero: the table is exercised
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("parallel", [6])
 def test_short_and_long_beats_are_dropped(model, beats, parallel):
     """A beat with samples missing and one with extra samples (``last`` early, ``last`` late) each
@@ -82,6 +83,7 @@ def test_mux_skip_skips_grouped_passes(model, beats):
     assert all(r["cycles"] < dut.engine_cycles() for r in results)   # data-dependent skipping
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("parallel", [1])
 def test_biases_from_the_parameter_rom(model, beats, parallel):
     """Non-zero biases (the shipped models have none) come from the parameter ROM, read one
@@ -114,6 +116,7 @@ def test_model_id_after_reset(model):
     assert seen == [model_id(model.sha256)] and seen[0] == int(model.sha256[:8], 16)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("parallel", [2])
 def test_engine_logits_under_back_pressure(model, beats, parallel):
     """The engine alone with a stalling logits sink: each logit keeps its own bias while held
