@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["PATTERNS", "harness_verilog", "sample_words", "capacity", "build_verilator", "run_verilator"]
+__all__ = ["PATTERNS", "pattern_fragments", "harness_verilog", "sample_words", "capacity", "build_verilator", "run_verilator"]
 
 PATTERNS = {"none": 0, "random": 1, "fixed": 2}
 TEST_MODULE = "ternecg.sim.tests.test_harness_cocotb"
@@ -72,25 +72,7 @@ module {harness}(clk, done, count);
   {top} dut(.clk(clk), .rst(rst), .i__valid(i_valid), .i__ready(i_ready), .i__payload(i_payload),
             .o__valid(o_valid), .o__ready(o_ready), .o__payload(o_payload){rr_ports});
 
-  function [31:0] xorshift(input [31:0] x);
-    reg [31:0] y;
-    begin
-      y = x ^ (x << 13);
-      y = y ^ (y >> 17);
-      xorshift = y ^ (y << 5);
-    end
-  endfunction
-
-  function on(input integer mode, input [31:0] r, input [1:0] phase);
-    on = (mode == 0) ? 1'b1 : (mode == 1) ? (r[3:0] < 4'd11) : (phase != 2'd0);
-  endfunction
-
-`ifdef HARNESS_WAVES
-  initial begin
-    $dumpfile(`HARNESS_WAVES);
-    $dumpvars(0, {harness});
-  end
-`endif
+{pattern_functions}
 
   initial begin
     rst = 1'b1; rst_count = 2'd0; done = 1'b0; count = 0; cycles = 0; sent = 0;
@@ -110,8 +92,7 @@ module {harness}(clk, done, count);
     if ($value$plusargs("samples=%s", samples_file)) $readmemh(samples_file, mem, 0, n_samples - 1);
     if (!$value$plusargs("results=%s", results_file)) results_file = "results.hex";
     fd = $fopen(results_file, "w");
-    lfsr_i = seed | 32'd1;
-    lfsr_o = (seed ^ 32'h9e3779b9) | 32'd1;
+{pattern_seed}
 {rr_init}  end
 
   // the source's valid and the sink's ready are registered: the harness never depends
@@ -129,10 +110,7 @@ module {harness}(clk, done, count);
       end
     end else if (!done) begin
       cycles <= cycles + 64'd1;
-      lfsr_i <= xorshift(lfsr_i);
-      lfsr_o <= xorshift(lfsr_o);
-      phase_i <= (phase_i == 2'd2) ? 2'd0 : phase_i + 2'd1;
-      phase_o <= (phase_o == 2'd2) ? 2'd0 : phase_o + 2'd1;
+{pattern_step}
       if (i_valid && i_ready) begin
         sent <= sent + 1;
         if (i_payload[{raw_msb}]) begin             // the beat's last sample (its last bit)
@@ -173,6 +151,51 @@ module {harness}(clk, done, count);
   end
 endmodule
 """
+
+
+# the pattern generators, shared with sim/monitor_harness.py (:func:`pattern_fragments`): the
+# functions (a 32-bit xorshift; ``on``: is the pattern on this cycle) and the waves dump, the seeds
+# of the two sides (in the initial block), one step of both per running cycle (in the always block)
+_PATTERN_FUNCTIONS = """\
+  function [31:0] xorshift(input [31:0] x);
+    reg [31:0] y;
+    begin
+      y = x ^ (x << 13);
+      y = y ^ (y >> 17);
+      xorshift = y ^ (y << 5);
+    end
+  endfunction
+
+  function on(input integer mode, input [31:0] r, input [1:0] phase);
+    on = (mode == 0) ? 1'b1 : (mode == 1) ? (r[3:0] < 4'd11) : (phase != 2'd0);
+  endfunction
+
+`ifdef HARNESS_WAVES
+  initial begin
+    $dumpfile(`HARNESS_WAVES);
+    $dumpvars(0, {harness});
+  end
+`endif
+"""
+_PATTERN_SEED = """\
+    lfsr_i = seed | 32'd1;
+    lfsr_o = (seed ^ 32'h9e3779b9) | 32'd1;
+"""
+_PATTERN_STEP = """\
+      lfsr_i <= xorshift(lfsr_i);
+      lfsr_o <= xorshift(lfsr_o);
+      phase_i <= (phase_i == 2'd2) ? 2'd0 : phase_i + 2'd1;
+      phase_o <= (phase_o == 2'd2) ? 2'd0 : phase_o + 2'd1;
+"""
+
+
+def pattern_fragments(harness: str) -> dict:
+    """The template fields ``pattern_functions``, ``pattern_seed`` and ``pattern_step`` of a
+    harness module named ``harness`` (each fragment without its final newline: the template puts
+    each placeholder on a line of its own). The module declares ``seed``, ``lfsr_i``, ``lfsr_o``,
+    ``phase_i`` and ``phase_o``."""
+    return {"pattern_functions": _PATTERN_FUNCTIONS.format(harness=harness).rstrip("\n"),
+            "pattern_seed": _PATTERN_SEED.rstrip("\n"), "pattern_step": _PATTERN_STEP.rstrip("\n")}
 
 
 # a model with an RR path: one word of RR codes per beat from +rr= on the ``rr`` stream, with the
@@ -216,9 +239,11 @@ def harness_verilog(top: str, *, length: int, raw_bits: int, out_bits: int, max_
     rr = {"rr_decl": _RR_DECL.format(rr_msb=rr_bits - 1, max_beats=max_beats), "rr_ports": _RR_PORTS,
           "rr_init": _RR_INIT, "rr_logic": _RR_LOGIC} if rr_bits else dict.fromkeys(
               ("rr_decl", "rr_ports", "rr_init", "rr_logic"), "")
-    return _TEMPLATE.format(top=top, harness=harness or f"{top}_harness", length=length,
+    harness = harness or f"{top}_harness"
+    return _TEMPLATE.format(top=top, harness=harness, length=length,
                             raw_msb=raw_bits - 1, out_msb=out_bits - 1, progress=progress,
-                            max_samples=max_beats * length, max_beats=max_beats, **rr)
+                            max_samples=max_beats * length, max_beats=max_beats, **rr,
+                            **pattern_fragments(harness))
 
 
 def capacity(beats: int) -> int:
