@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ternecg.sim.harness import PATTERNS
+from ternecg.sim.harness import PATTERNS, pattern_fragments
 
 __all__ = ["PATTERNS", "harness_verilog", "write_samples", "read_results", "plusargs"]
 
@@ -55,25 +55,7 @@ module {harness}(clk);
             .samples__payload(i_payload), .{out}__valid(o_valid), .{out}__ready(o_ready),
             .{out}__payload(o_payload));
 
-  function [31:0] xorshift(input [31:0] x);
-    reg [31:0] y;
-    begin
-      y = x ^ (x << 13);
-      y = y ^ (y >> 17);
-      xorshift = y ^ (y << 5);
-    end
-  endfunction
-
-  function on(input integer mode, input [31:0] r, input [1:0] phase);
-    on = (mode == 0) ? 1'b1 : (mode == 1) ? (r[3:0] < 4'd11) : (phase != 2'd0);
-  endfunction
-
-`ifdef HARNESS_WAVES
-  initial begin
-    $dumpfile(`HARNESS_WAVES);
-    $dumpvars(0, {harness});
-  end
-`endif
+{pattern_functions}
 
   initial begin
     rst = 1'b1; rst_count = 3'd0; done = 1'b0; cycles = 0; sent = 0; outputs = 0; quiet = 0;
@@ -94,8 +76,7 @@ module {harness}(clk);
       $readmemh(samples_file, mem, 0, n_samples - 1);
     if (!$value$plusargs("results=%s", results_file)) results_file = "results.txt";
     fd = $fopen(results_file, "w");
-    lfsr_i = seed | 32'd1;
-    lfsr_o = (seed ^ 32'h9e3779b9) | 32'd1;
+{pattern_seed}
   end
 
   always @(posedge clk) begin
@@ -104,10 +85,7 @@ module {harness}(clk);
       if (rst_count == 3'd3) rst <= 1'b0;
     end else if (!done) begin
       cycles <= cycles + 64'd1;
-      lfsr_i <= xorshift(lfsr_i);
-      lfsr_o <= xorshift(lfsr_o);
-      phase_i <= (phase_i == 2'd2) ? 2'd0 : phase_i + 2'd1;
-      phase_o <= (phase_o == 2'd2) ? 2'd0 : phase_o + 2'd1;
+{pattern_step}
       if (i_valid && i_ready) sent <= sent + 1;
       if (period > 0) begin                 // paced: a sample due every period cycles
         tick <= (tick == period - 1) ? 32'd0 : tick + 32'd1;
@@ -144,8 +122,9 @@ def harness_verilog(top: str, *, out: str, out_bits: int, max_samples: int, harn
                     progress: int = 1000) -> str:
     """Verilog text of the harness around module ``top`` whose output stream is ``out``
     (``out_bits`` payload bits); ``max_samples``: the largest record it can hold."""
-    return _TEMPLATE.format(top=top, harness=harness or f"{top}_harness", out=out,
-                            out_msb=out_bits - 1, max_samples=max(1, max_samples), progress=progress)
+    harness = harness or f"{top}_harness"
+    return _TEMPLATE.format(top=top, harness=harness, out=out, out_msb=out_bits - 1,
+                            max_samples=max(1, max_samples), progress=progress, **pattern_fragments(harness))
 
 
 def write_samples(path, signal) -> Path:
