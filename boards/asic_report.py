@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ternecg.golden.spec import modelfile
 from ternecg.paths import build_dir
+from ternecg.reports import markdown_table
 from ternecg.tools import setup_env
 
 from .hw_report import DEFAULT_SETTINGS, _run
@@ -93,12 +94,10 @@ def asic_report(model_path=None, settings=None, out=None):
 
 
 def table(report):
-    lines = ["| P | transistors (logic) | flip-flops | memory bits | depth | transistors, weights hard-wired |",
-             "|---|---|---|---|---|---|"]
-    for r in report["settings"]:
-        lines.append(f"| {r['parallel']} | {r['transistors']:,} | {r['flip_flops']:,} | {r['memory_bits_total']:,} | "
-                     f"{r['depth']} | {r['transistors_weights_hardwired']:,} |")
-    return "\n".join(lines)
+    return markdown_table(
+        ("P", "transistors (logic)", "flip-flops", "memory bits", "depth", "transistors, weights hard-wired"),
+        [(r["parallel"], f"{r['transistors']:,}", f"{r['flip_flops']:,}", f"{r['memory_bits_total']:,}", r["depth"],
+          f"{r['transistors_weights_hardwired']:,}") for r in report["settings"]])
 
 
 def add_parser(sub):

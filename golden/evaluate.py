@@ -18,6 +18,7 @@ import torch
 
 from ternecg.errors import TernEcgError
 from ternecg.paths import build_dir
+from ternecg.reports import markdown_table
 
 from . import integer_ref, splits, train
 from .spec import modelfile
@@ -164,16 +165,16 @@ def plot_confusions(report, path):
 
 
 def table(report):
-    rows = ["| protocol | model | acc | F1 abnormal | beats |", "|---|---|---|---|---|"]
+    rows = []
     for proto in ("patient_specific", "inter_patient", "inter_patient_no_rr", "six_class_random"):
         for kind in ("integer", "float"):
             r = report[kind][proto]
             f1 = r.get("f1_abnormal")
-            rows.append(f"| {proto} | {kind} | {r['acc']:.4f} | {'' if f1 is None else f'{f1:.4f}'} | {r['beats']} |")
+            rows.append((proto, kind, f"{r['acc']:.4f}", "" if f1 is None else f"{f1:.4f}", r["beats"]))
     m = report["model"]
-    rows.append(f"\nmodel {m['name']}: {m['weights']} ternary weights ({m['weight_bytes']} bytes), "
-                f"{m['macs']} MACs per beat (ptflops: {m['macs_ptflops']})")
-    return "\n".join(rows)
+    return (markdown_table(("protocol", "model", "acc", "F1 abnormal", "beats"), rows)
+            + f"\n\nmodel {m['name']}: {m['weights']} ternary weights ({m['weight_bytes']} bytes), "
+              f"{m['macs']} MACs per beat (ptflops: {m['macs_ptflops']})")
 
 
 def add_parser(sub):

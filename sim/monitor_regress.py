@@ -38,6 +38,7 @@ import numpy as np
 
 from ternecg.errors import TernEcgError
 from ternecg.paths import build_dir, models_dir, relative
+from ternecg.reports import markdown_table
 
 REPORT = build_dir("reports", "monitor_regress.json")
 WORK = build_dir("sim-monitor")
@@ -240,15 +241,11 @@ def regress(db=None, *, limit=None, jobs=2, records=None, model=None, detector=T
 
 
 def table(report):
-    lines = ["| part | records | samples | beats | mismatches | samples/s (one process) | cycles/sample |",
-             "|---|---|---|---|---|---|---|"]
-    for part in ("detector", "monitor"):
-        r = report.get(part)
-        if r:
-            lines.append(f"| {part} | {r['records']} | {r['samples']} | {r['beats']} | {r['mismatches']} | "
-                         f"{r['samples_per_s']} | {r['cycles_per_sample']} |")
-    lines.append(f"\nwall time {report['wall_seconds']} s")
-    return "\n".join(lines)
+    parts = [(part, report[part]) for part in ("detector", "monitor") if report.get(part)]
+    return markdown_table(
+        ("part", "records", "samples", "beats", "mismatches", "samples/s (one process)", "cycles/sample"),
+        [(part, r["records"], r["samples"], r["beats"], r["mismatches"], r["samples_per_s"], r["cycles_per_sample"])
+         for part, r in parts]) + f"\n\nwall time {report['wall_seconds']} s"
 
 
 def add_parser(sub):

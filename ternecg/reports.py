@@ -1,4 +1,5 @@
-"""JSON reports that several processes may update at once (training stages run side by side)."""
+"""Reports: JSON files that several processes may update at once (training stages run side by
+side), and the Markdown tables the report commands print."""
 
 from __future__ import annotations
 
@@ -41,3 +42,11 @@ def update_json(path, update):
         tmp.write_text(json.dumps(data, indent=1) + "\n")
         os.replace(tmp, path)
     return data
+
+
+def markdown_table(header, rows) -> str:
+    """A Markdown table: the ``header`` cells, the separator line, then one line per row of
+    ``rows`` (each cell as ``str``; format numbers before). No final newline."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

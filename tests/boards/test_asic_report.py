@@ -38,3 +38,17 @@ def test_report_of_the_tiny_model(tmp_path, monkeypatch):
     assert r["memory_bits"]["engine.wrom"] > 0                      # the weight ROM is a memory
     assert r["memory_bits_total"] == sum(r["memory_bits"].values())
     assert r["transistors_weights_hardwired"] > r["transistors"]
+
+
+def test_table():
+    """The printed table (the README's rows) for a small report."""
+    report = {"settings": [
+        {"parallel": 1, "transistors": 14564, "flip_flops": 505, "memory_bits_total": 65776, "depth": 42,
+         "transistors_weights_hardwired": 27306},
+        {"parallel": 6, "transistors": 33440, "flip_flops": 1023, "memory_bits_total": 65962, "depth": 50,
+         "transistors_weights_hardwired": 47796}]}
+    assert asic_report.table(report) == (
+        "| P | transistors (logic) | flip-flops | memory bits | depth | transistors, weights hard-wired |\n"
+        "|---|---|---|---|---|---|\n"
+        "| 1 | 14,564 | 505 | 65,776 | 42 | 27,306 |\n"
+        "| 6 | 33,440 | 1,023 | 65,962 | 50 | 47,796 |")

@@ -45,3 +45,9 @@ def test_a_corrupt_report_is_one_clear_error(tmp_path):
     with pytest.raises(TernEcgError, match="holds a list, not a JSON object"):
         read_json(bad)
     assert read_json(tmp_path / "missing.json") == {}
+
+
+def test_markdown_table():
+    from ternecg.reports import markdown_table
+    assert markdown_table(("a", "b c"), [(1, ""), ("x", 2.5)]) == "| a | b c |\n|---|---|\n| 1 |  |\n| x | 2.5 |"
+    assert markdown_table(("a",), []) == "| a |\n|---|"
