@@ -197,9 +197,12 @@ class Sequencer(Checked, wiring.Component):
                          tile.out_row.eq(tile.out_row + Mux(last_b, cur.out_group_row, cur.out_block_row))]
             if cont:
                 # one stream: a block reads its group's channels again (POS) or the next channel (CHAN);
-                # the next group's first channel follows the last block's last one
+                # the next group's first channel follows the last block's last one. A skipped block
+                # ends at its first tap, so its successor's first row is not the tap's next row but
+                # the block's first row plus its cin_g channels (in_group_row: gin == cin_g here)
+                first_next = Mux(skip, row0 + cur.in_group_row, next_row)
                 with m.If(last_b | cur.in_continue):
-                    m.d.sync += [row0.eq(next_row), tap.row.eq(next_row)]
+                    m.d.sync += [row0.eq(first_next), tap.row.eq(first_next)]
                 with m.Else():
                     m.d.sync += tap.row.eq(row0)
             else:

@@ -58,14 +58,15 @@ def test_rr_model_dropped_beat_discards_its_rr_word(inter_model, beats):
     compare(inter_model, dut, [raw[0], raw[2]], [results[0], results[2]], rr[[0, 2]])
 
 
-def forced_select_model(model):
-    """A copy of the model whose depthwise thresholds make half the MUX channels select qa."""
+def forced_select_model(model, channels=slice(None, None, 2)):
+    """A copy of the model whose depthwise thresholds make the MUX ``channels`` (default: the
+    even ones) select qa."""
     m = copy.deepcopy(model)
     for layer in m.layers:
         if isinstance(layer.spec, MuxSpec):
             th = layer.dw.thresholds
             bound = int(abs(th).max())
-            th[::2] = -bound      # even channels: qa = max level always
+            th[channels] = -bound      # these channels: qa = max level always
     return m
 
 
@@ -81,6 +82,21 @@ def test_mux_skip_skips_grouped_passes(model, beats):
     sel = tr.mux[2]["select"]
     assert bool(sel[:, ::2].all())
     assert all(r["cycles"] < dut.engine_cycles() for r in results)   # data-dependent skipping
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("parallel,channels", [(1, [5, 11]), (2, [4, 5, 10, 11])])
+def test_mux_skip_of_a_groups_last_block(model, beats, parallel, channels):
+    """A skipped block that is its group's last (6 channels per group; a block is P channels):
+    the next group reads its own input channels. With one stream the sequencer used to take the
+    next group's first row from the skipped block's first tap (its group's second channel):
+    `make sim-regress --parallel 1` found it on record 105's patient model."""
+    m = forced_select_model(model, channels)
+    raws = beats["raw"][:1]
+    dut, results = run_top(m, raws, parallel=parallel, seed=4)
+    compared, tr = compare(m, dut, raws, results)
+    assert compared > 1000
+    assert all(bool(tr.mux[li]["select"][0, channels].all()) for li in tr.mux)
 
 
 @pytest.mark.slow
