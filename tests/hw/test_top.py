@@ -12,7 +12,7 @@ from engine_harness import compare, run_top
 
 
 # the long cases (10-70 s each) are `slow`: in `make test`, out of `make test-fast`
-@pytest.mark.parametrize("parallel,count,idle,stall", [pytest.param(6, 3, 0.3, 0.4, marks=pytest.mark.slow),
+@pytest.mark.parametrize("parallel,count,idle,stall", [pytest.param(6, 2, 0.3, 0.4, marks=pytest.mark.slow),
                                                       (3, 1, 0.0, 0.0)])
 def test_accelerator_bit_exact(model, beats, parallel, count, idle, stall):
     raws = beats["raw"][:count]
@@ -22,7 +22,7 @@ def test_accelerator_bit_exact(model, beats, parallel, count, idle, stall):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("parallel,idle,stall", [(2, 0.3, 0.4), (3, 0.0, 0.0)])
+@pytest.mark.parametrize("parallel,idle,stall", [(2, 0.3, 0.4)])
 def test_rr_model_bit_exact(inter_model, beats, parallel, idle, stall):
     """The inter-patient model: RR codes on the ``rr`` stream through the RR table; logits,
     class and the engine's cycle count bit-exact (the RR table adds no engine cycle)."""
@@ -70,33 +70,27 @@ def forced_select_model(model, channels=slice(None, None, 2)):
     return m
 
 
+#: the even channels and channels 5 and 11 of the first MUX-skip layer select qa: at P = 1 blocks
+#: 0, 2, 4, 5 of groups 0 and 1 skip (5 is a group's last), at P = 2 blocks (4, 5) and (10, 11),
+#: each its group's last
+FORCED = [c for c in range(18) if c % 2 == 0 or c in (5, 11)]
+
+
 @pytest.mark.slow
-def test_mux_skip_skips_grouped_passes(model, beats):
-    """Half the MUX channels forced to skip (even ones; at P = 2 each lane pair holds one of
-    each): layers, logits and the (data-dependent, smaller) cycle count bit-exact."""
-    m = forced_select_model(model)
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_mux_skip_skips_grouped_passes(model, beats, parallel):
+    """MUX channels forced to skip (:data:`FORCED`), among them blocks that end their group:
+    every layer, the logits and the (data-dependent, smaller) cycle count bit-exact. With one
+    stream the sequencer used to send the group after a skipped last block to the wrong input
+    rows (its first row came from the skipped block's first tap): `make sim-regress --parallel 1`
+    found it on record 105's patient model; both settings here failed before the fix."""
+    m = forced_select_model(model, FORCED)
     raws = beats["raw"][:1]
-    dut, results = run_top(m, raws, parallel=2, seed=1)
+    dut, results = run_top(m, raws, parallel=parallel, seed=1)
     compared, tr = compare(m, dut, raws, results)      # includes measured == analytical cycles
-    assert compared > 0
-    sel = tr.mux[2]["select"]
-    assert bool(sel[:, ::2].all())
-    assert all(r["cycles"] < dut.engine_cycles() for r in results)   # data-dependent skipping
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("parallel,channels", [(1, [5, 11]), (2, [4, 5, 10, 11])])
-def test_mux_skip_of_a_groups_last_block(model, beats, parallel, channels):
-    """A skipped block that is its group's last (6 channels per group; a block is P channels):
-    the next group reads its own input channels. With one stream the sequencer used to take the
-    next group's first row from the skipped block's first tap (its group's second channel):
-    `make sim-regress --parallel 1` found it on record 105's patient model."""
-    m = forced_select_model(model, channels)
-    raws = beats["raw"][:1]
-    dut, results = run_top(m, raws, parallel=parallel, seed=4)
-    compared, tr = compare(m, dut, raws, results)
     assert compared > 1000
-    assert all(bool(tr.mux[li]["select"][0, channels].all()) for li in tr.mux)
+    assert bool(tr.mux[2]["select"][:, FORCED].all())           # the first MUX-skip layer
+    assert all(r["cycles"] < dut.engine_cycles() for r in results)   # data-dependent skipping
 
 
 @pytest.mark.slow
