@@ -13,16 +13,13 @@ which keeps the bench fast on Verilator; phase does not matter as the receiver s
 samples mid-bit. Options: one :class:`BoardBenchConfig`.
 """
 
-import os
-import time
-import tty
 from dataclasses import dataclass
-from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
+from ternecg.sim.pty_bridge import PtyBridge
 from ternecg.sim.tb import config
 
 PERIOD_NS = 10
@@ -48,60 +45,26 @@ class BoardBenchConfig:
     poll_cycles: int = 4000
 
 
-class Bridge:
+class Bridge(PtyBridge):
+    """The pty (sim/pty_bridge.py) at the board's UART pins."""
+
     def __init__(self, dut):
+        super().__init__(config(BoardBenchConfig))
         self.dut = dut
-        cfg = self.cfg = config(BoardBenchConfig)
-        self.div = int(cfg.divisor)
+        self.div = int(self.cfg.divisor)
         self.bit_ns = self.div * PERIOD_NS
-        self.poll_ns = int(cfg.poll_cycles) * PERIOD_NS
-        self.stop_file = Path(cfg.stop_file)
-        self.deadline = time.monotonic() + float(cfg.wall_limit)
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        tty.setraw(self.master)
-        os.set_blocking(self.master, False)
-        self.rx_bytes = 0
-        self.tx_bytes = 0
-        self.outbuf = bytearray()
+        self.poll_ns = int(self.cfg.poll_cycles) * PERIOD_NS
 
-    def publish(self):
-        path = Path(self.cfg.pty_file)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(os.ttyname(self.slave))
-        tmp.replace(path)
-
-    def stopped(self):
-        if time.monotonic() > self.deadline:
-            raise AssertionError(f"wall-clock limit of {self.cfg.wall_limit} s reached")
-        return self.stop_file.exists()
-
-    def flush(self):
-        while self.outbuf:
-            try:
-                n = os.write(self.master, bytes(self.outbuf))
-            except BlockingIOError:
-                return
-            del self.outbuf[:n]
+    async def send_frame(self, byte):
+        """One byte as an 8N1 frame on rx."""
+        rx = self.dut.rx
+        for bit in [0] + [(byte >> k) & 1 for k in range(8)] + [1]:
+            rx.value = bit
+            await Timer(self.bit_ns, unit="ns")
 
     async def drive_rx(self):
         """Host -> board: pty bytes as 8N1 frames on rx."""
-        rx = self.dut.rx
-        while not self.stopped():
-            try:
-                data = os.read(self.master, 4096)
-            except (BlockingIOError, OSError):
-                data = b""
-            self.flush()
-            if not data:
-                await Timer(self.poll_ns, unit="ns")
-                continue
-            for byte in data:
-                bits = [0] + [(byte >> k) & 1 for k in range(8)] + [1]
-                for bit in bits:
-                    rx.value = bit
-                    await Timer(self.bit_ns, unit="ns")
-                self.rx_bytes += 1
+        await self.drive(self.send_frame, self.poll_ns)
 
     async def monitor_tx(self):
         """Board -> host: 8N1 frames on tx as pty bytes."""
@@ -116,9 +79,7 @@ class Bridge:
                 byte |= int(tx.value) << k
             await Timer(self.bit_ns, unit="ns")
             assert int(tx.value) == 1, "tx: stop bit not high"
-            self.tx_bytes += 1
-            self.outbuf.append(byte)
-            self.flush()
+            self.to_host(byte)
 
 
 @cocotb.test()
@@ -140,5 +101,4 @@ async def pty_bridge(dut):
     await Timer(100 * br.bit_ns, unit="ns")        # let a last frame finish
     br.flush()
     dut._log.info(f"bridge: {br.rx_bytes} bytes host->board, {br.tx_bytes} bytes board->host")
-    os.close(br.master)
-    os.close(br.slave)
+    br.close()

@@ -14,9 +14,6 @@ ends when ``stop_file`` appears, or fails after ``wall_limit`` seconds. Options:
 :class:`MonitorBoardBenchConfig`.
 """
 
-import os
-import time
-import tty
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +21,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
+from ternecg.sim.pty_bridge import PtyBridge
 from ternecg.sim.tb import config
 
 PERIOD_NS = 10
@@ -53,39 +51,15 @@ class MonitorBoardBenchConfig:
     clock: bool = True
 
 
-class Bridge:
+class Bridge(PtyBridge):
+    """The pty (sim/pty_bridge.py) at the bench's UART byte streams; resets on ``reset_file``."""
+
     def __init__(self, dut):
+        super().__init__(config(MonitorBoardBenchConfig))
         self.dut = dut
-        cfg = self.cfg = config(MonitorBoardBenchConfig)
-        self.poll_ns = int(cfg.poll_cycles) * PERIOD_NS
-        self.stop_file = Path(cfg.stop_file)
-        self.reset_file = Path(cfg.reset_file) if cfg.reset_file else None
-        self.deadline = time.monotonic() + float(cfg.wall_limit)
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        tty.setraw(self.master)
-        os.set_blocking(self.master, False)
-        self.rx_bytes = self.tx_bytes = self.resets = 0
-        self.outbuf = bytearray()
-
-    def publish(self):
-        path = Path(self.cfg.pty_file)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(os.ttyname(self.slave))
-        tmp.replace(path)
-
-    def stopped(self):
-        if time.monotonic() > self.deadline:
-            raise AssertionError(f"wall-clock limit of {self.cfg.wall_limit} s reached")
-        return self.stop_file.exists()
-
-    def flush(self):
-        while self.outbuf:
-            try:
-                n = os.write(self.master, bytes(self.outbuf))
-            except BlockingIOError:
-                return
-            del self.outbuf[:n]
+        self.poll_ns = int(self.cfg.poll_cycles) * PERIOD_NS
+        self.reset_file = Path(self.cfg.reset_file) if self.cfg.reset_file else None
+        self.resets = 0
 
     async def reset_if_asked(self):
         if self.reset_file is not None and self.reset_file.exists():
@@ -112,21 +86,9 @@ class Bridge:
         await FallingEdge(dut.clk)
         dut.i__valid.value = 0
 
-    async def drive(self):
-        """Host -> board: pty bytes into ``i``."""
-        while not self.stopped():
-            await self.reset_if_asked()
-            try:
-                data = os.read(self.master, 4096)
-            except (BlockingIOError, OSError):
-                data = b""
-            self.flush()
-            if not data:
-                await Timer(self.poll_ns, unit="ns")
-                continue
-            for byte in data:
-                await self.send_byte(byte)
-                self.rx_bytes += 1
+    async def drive_i(self):
+        """Host -> board: pty bytes into ``i`` (a reset when asked, at every look at the pty)."""
+        await self.drive(self.send_byte, self.poll_ns, before=self.reset_if_asked)
 
     async def collect(self):
         """Board -> host: bytes of the bench's UART receiver (``o``, always ready) to the pty."""
@@ -134,9 +96,7 @@ class Bridge:
         while True:
             await RisingEdge(dut.o__valid)
             await ReadOnly()
-            self.outbuf.append(int(dut.o__payload.value))
-            self.tx_bytes += 1
-            self.flush()
+            self.to_host(int(dut.o__payload.value))
 
 
 @cocotb.test()
@@ -154,10 +114,9 @@ async def pty_bridge(dut):
     await RisingEdge(dut.clk)
     cocotb.start_soon(br.collect())
     br.publish()
-    await br.drive()
+    await br.drive_i()
     await Timer(2000 * PERIOD_NS, unit="ns")            # let a last frame finish
     br.flush()
     dut._log.info(f"bridge: {br.rx_bytes} bytes host->board, {br.tx_bytes} bytes board->host, "
                   f"{br.resets} resets")
-    os.close(br.master)
-    os.close(br.slave)
+    br.close()
