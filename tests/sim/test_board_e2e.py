@@ -18,7 +18,6 @@ and test_network_sim.py), the fault script (7 faults) on 20 frames instead of 24
 
 import os
 import random
-import threading
 import time
 
 import numpy as np
@@ -27,13 +26,14 @@ import torch
 
 from ternecg.boards import protocol as P
 from ternecg.boards.core import BoardCore
-from ternecg.boards.host import Client, open_port
+from ternecg.boards.host import Client
 from ternecg.errors import TernEcgError
 from ternecg.golden import fixture, integer_ref
 from ternecg.golden.spec import modelfile
-from ternecg.hw import verilog
 from ternecg.sim import runner
 from ternecg.sim.tests.test_board_cocotb import BoardBenchConfig
+
+from pty_board import PtyBoard, generate_cached
 
 pytestmark = pytest.mark.sim
 
@@ -48,22 +48,6 @@ RECORD = "208"          # many normal and ventricular beats
 @pytest.fixture(scope="module")
 def model():
     return modelfile.load()
-
-
-def generate_cached(make, name):
-    """verilog.generate, skipped when the design's RTLIL is unchanged (Yosys' Verilog backend
-    takes minutes on this design under load; RTLIL takes a second)."""
-    import hashlib
-    from amaranth.back import rtlil
-    out = runner.BUILD_ROOT / "verilog"
-    key = hashlib.sha256(rtlil.convert(make(), name=name).encode()).hexdigest()
-    src, stamp = out / f"{name}.v", out / f"{name}.rtlil.sha256"
-    with runner.locked(src):
-        if not (src.is_file() and stamp.is_file() and stamp.read_text() == key):
-            stamp.unlink(missing_ok=True)
-            verilog.generate(make(), name, out)
-            stamp.write_text(key)
-    return src
 
 
 def board_build(model, name):
@@ -113,39 +97,13 @@ def golden(model, core, raws, rr=None):
     return tr.cls.numpy(), tr.logits.numpy(), np.array(cycles)
 
 
-class SimBoard:
+class SimBoard(PtyBoard):
     """Runs the cocotb pty bridge in a thread; ``port`` is a pyserial port on its pty."""
 
     def __init__(self, build, tmp_path, name):
-        self.pty_file = tmp_path / f"{name}.pty"
-        self.stop_file = tmp_path / f"{name}.stop"
-        self.error = None
-        cfg = BoardBenchConfig(pty_file=str(self.pty_file), stop_file=str(self.stop_file),
+        cfg = BoardBenchConfig(pty_file=str(tmp_path / f"{name}.pty"), stop_file=str(tmp_path / f"{name}.stop"),
                                divisor=DIVISOR, wall_limit=240)
-
-        def target():
-            try:
-                build.run(TEST_MODULE, config=cfg, run_name=name)
-            except BaseException as exc:       # reported by close()
-                self.error = exc
-        self.thread = threading.Thread(target=target, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 120
-        while not self.pty_file.exists():
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise AssertionError(f"simulator did not publish its pty: {self.error!r}")
-            time.sleep(0.05)
-        self.port = open_port(self.pty_file.read_text(), timeout=0.02)
-        return self
-
-    def __exit__(self, *exc):
-        self.port.close()
-        self.stop_file.write_text("stop")
-        self.thread.join(timeout=120)
-        if self.error is not None and exc[0] is None:
-            raise self.error
+        super().__init__(build, TEST_MODULE, cfg, name)
 
 
 def test_board_e2e_bit_exact(board_model, beats, model, tmp_path):

@@ -28,7 +28,6 @@ this module, records back to back.
 """
 
 import re
-import threading
 import time
 
 import numpy as np
@@ -38,7 +37,6 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from ternecg.boards import protocol as P
-from ternecg.boards.host import open_port
 from ternecg.boards.monitor_core import MonitorBoardCore
 from ternecg.boards.uart import UARTRx, UARTTx
 from ternecg.errors import TernEcgError
@@ -46,10 +44,11 @@ from ternecg.boards.monitor_host import MonitorClient, read_csv, run_signal
 from ternecg.golden import annotate, excerpts, monitor
 from ternecg.golden.spec import modelfile
 from ternecg.golden.spec.symbols import scheme
-from ternecg.hw import verilog
 from ternecg.sim import runner
 from ternecg.sim.monitor_regress import monitor_model, regress_parallel
 from ternecg.sim.tests.test_monitor_board_cocotb import MonitorBoardBenchConfig
+
+from pty_board import PtyBoard, generate_cached
 
 pytestmark = pytest.mark.sim
 
@@ -58,21 +57,6 @@ TEST_MODULE = "ternecg.sim.tests.test_monitor_board_cocotb"
 DIVISOR = 4            # the UART's fastest setting: fewer simulated cycles per frame
 FS = 360
 TIMEOUT = 20.0          # s: the simulated board is slow
-
-
-def generate_cached(make, name):
-    """verilog.generate, skipped when the design's RTLIL is unchanged."""
-    import hashlib
-    from amaranth.back import rtlil
-    out = runner.BUILD_ROOT / "verilog"
-    key = hashlib.sha256(rtlil.convert(make(), name=name).encode()).hexdigest()
-    src, stamp = out / f"{name}.v", out / f"{name}.rtlil.sha256"
-    with runner.locked(src):
-        if not (src.is_file() and stamp.is_file() and stamp.read_text() == key):
-            stamp.unlink(missing_ok=True)
-            verilog.generate(make(), name, out)
-            stamp.write_text(key)
-    return src
 
 
 class UartLoop(wiring.Component):
@@ -106,34 +90,15 @@ def excerpt():
     return excerpts.load()
 
 
-class SimBoard:
+class SimBoard(PtyBoard):
     """The cocotb pty bridge in a thread; ``port`` is a pyserial port on its pty; ``reset()``
     resets the simulated board."""
 
     def __init__(self, build, tmp_path):
-        self.pty_file = tmp_path / "board.pty"
-        self.stop_file = tmp_path / "board.stop"
         self.reset_file = tmp_path / "board.reset"
-        self.error = None
-        cfg = MonitorBoardBenchConfig(pty_file=str(self.pty_file), stop_file=str(self.stop_file),
+        cfg = MonitorBoardBenchConfig(pty_file=str(tmp_path / "board.pty"), stop_file=str(tmp_path / "board.stop"),
                                       reset_file=str(self.reset_file), wall_limit=900, clock=False)
-
-        def target():
-            try:
-                build.run(TEST_MODULE, config=cfg, run_name="e2e")
-            except BaseException as exc:
-                self.error = exc
-        self.thread = threading.Thread(target=target, daemon=True)
-
-    def start(self):
-        self.thread.start()
-        deadline = time.monotonic() + 120
-        while not self.pty_file.exists():
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise AssertionError(f"simulator did not publish its pty: {self.error!r}")
-            time.sleep(0.05)
-        self.port = open_port(self.pty_file.read_text(), timeout=0.02)
-        return self
+        super().__init__(build, TEST_MODULE, cfg, "e2e")
 
     def reset(self):
         self.reset_file.write_text("reset")
@@ -141,13 +106,6 @@ class SimBoard:
         while self.reset_file.exists():
             assert time.monotonic() < deadline, "the bench did not reset the board"
             time.sleep(0.01)
-
-    def stop(self):
-        self.port.close()
-        self.stop_file.write_text("stop")
-        self.thread.join(timeout=120)
-        if self.error is not None:
-            raise self.error
 
 
 TB_WRAPPER = """\
