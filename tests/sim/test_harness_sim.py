@@ -45,9 +45,9 @@ def test_verilator_fixture_matrix(fixture_beats, idle, backpressure):
 
 @sim
 def test_icarus_random_stalls():
-    r = verify(Beats.fixture(index=[0, 101, 202]),
+    r = verify(Beats.fixture(index=[0, 202]),
                Options(parallel=PARALLEL, simulator="icarus", idle="random", backpressure="random", seed=3))
-    assert r.beats == 3 and r.ok, r.summary()
+    assert r.beats == 2 and r.ok, r.summary()
 
 
 @sim
