@@ -9,11 +9,28 @@ from __future__ import annotations
 import os
 import time
 import tty
+from dataclasses import dataclass
 from pathlib import Path
 
 from cocotb.triggers import Timer
 
-__all__ = ["PtyBridge"]
+__all__ = ["PtyBenchConfig", "PtyBridge"]
+
+
+@dataclass(frozen=True)
+class PtyBenchConfig:
+    """The options every pty bench has (a bench's config is a subclass).
+
+    Parameters
+    ----------
+    pty_file, stop_file : str
+        Where the bench publishes its pty's path; the file whose appearance ends the test.
+    wall_limit : float
+        Seconds of wall-clock time after which the test fails.
+    """
+    pty_file: str
+    stop_file: str
+    wall_limit: float = 600.0
 
 
 class PtyBridge:
@@ -21,10 +38,9 @@ class PtyBridge:
 
     Parameters
     ----------
-    cfg
-        The bench's config: ``pty_file`` (where :meth:`publish` writes the pty's path),
-        ``stop_file`` (its appearance ends :meth:`drive`), ``wall_limit`` (seconds of wall-clock
-        time after which the test fails).
+    cfg : :class:`PtyBenchConfig`
+        The bench's config (``pty_file``: where :meth:`publish` writes the pty's path;
+        ``stop_file``: its appearance ends :meth:`drive`; ``wall_limit``).
 
     Members
     -------

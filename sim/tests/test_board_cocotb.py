@@ -19,29 +19,24 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
-from ternecg.sim.pty_bridge import PtyBridge
+from ternecg.sim.pty_bridge import PtyBenchConfig, PtyBridge
 from ternecg.sim.tb import config
 
 PERIOD_NS = 10
 
 
 @dataclass(frozen=True)
-class BoardBenchConfig:
-    """Parameters
+class BoardBenchConfig(PtyBenchConfig):
+    """``pty_file``, ``stop_file``, ``wall_limit``: :class:`ternecg.sim.pty_bridge.PtyBenchConfig`.
+
+    Parameters
     ----------
-    pty_file, stop_file : str
-        Where the bench publishes its pty's path; the file whose appearance ends the test.
     divisor : int
         Clock cycles per UART bit (the BoardCore's ``divisor``).
-    wall_limit : float
-        Seconds of wall-clock time after which the test fails.
     poll_cycles : int
         Simulated cycles between two looks at the pty while the host is silent.
     """
-    pty_file: str
-    stop_file: str
     divisor: int = 8
-    wall_limit: float = 600.0
     poll_cycles: int = 4000
 
 

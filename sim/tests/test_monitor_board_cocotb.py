@@ -21,32 +21,27 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
-from ternecg.sim.pty_bridge import PtyBridge
+from ternecg.sim.pty_bridge import PtyBenchConfig, PtyBridge
 from ternecg.sim.tb import config
 
 PERIOD_NS = 10
 
 
 @dataclass(frozen=True)
-class MonitorBoardBenchConfig:
-    """Parameters
+class MonitorBoardBenchConfig(PtyBenchConfig):
+    """``pty_file``, ``stop_file``, ``wall_limit``: :class:`ternecg.sim.pty_bridge.PtyBenchConfig`.
+
+    Parameters
     ----------
-    pty_file, stop_file : str
-        Where the bench publishes its pty's path; the file whose appearance ends the test.
     reset_file : str
         The file whose appearance resets the board (the bench deletes it after the reset).
-    wall_limit : float
-        Seconds of wall-clock time after which the test fails.
     poll_cycles : int
         Simulated cycles between two looks at the pty (and the reset file) while the host is silent.
     clock : bool
         The bench drives ``clk`` (cocotb ``Clock``); ``False``: the toplevel makes its own
         (a Verilog ``always #5`` under Verilator ``--timing``, which runs several times faster).
     """
-    pty_file: str
-    stop_file: str
     reset_file: str = ""
-    wall_limit: float = 600.0
     poll_cycles: int = 2000
     clock: bool = True
 
