@@ -4,7 +4,8 @@ real-time margin and the sample rate the monitor sustains at the board's clock.
 * **Per part.** The board's RTLIL (``top.il``) synthesized again without flattening (Yosys
   ``synth_ice40 -noflatten`` / ``synth_ecp5 -noflatten``): the LUT4 count of every module, and
   summed by part: UART, link, front end (the detector / RR micro-sequencer), beat window,
-  accelerator (boards/hw_report.py's ``luts_by_module`` does the same for the accelerator).
+  accelerator (boards/hw_report.py's ``luts_and_mapper``, the pass ``make hw-report`` runs on the
+  accelerator alone).
 * **Real-time margin.** One beat period at 250 bpm is 240 ms (86.4 samples at 360 Hz). Per beat
   the board needs the accelerator's worst-case compute cycles (no MUX-skip pass skipped, the
   slowest setting: the build's ``PARALLEL``) plus, counted on top although the two run side by
