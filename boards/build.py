@@ -7,12 +7,16 @@ absolute /tmp paths) and writes ``report.json`` there::
 
     {"board", "app", "device", "model", "model_sha256", "parallel", "baud", "lc_used", "lc_total",
      "ff", "ebr", "spram", "dsp", "fmax_mhz": {clock: MHz}, "target_mhz", "timing_met", "seconds",
-     "bitstream", "patchable": {"param_roms", "param_slices", "param_brams", "patch_seconds", "tool_runs"}}
+     "bitstream", "patchable": {"param_roms", "param_slices", "param_brams", "patch_seconds", "tool_runs"},
+     "lut4_by_module": {"mapper", "modules": {module: LUT4}}, "lut4_by_part": {part: LUT4}}
+
+``lut4_by_module`` comes from a second, unflattened synthesis of the same design
+(boards/monitor_figures.py ``luts_by_module``), so that where the logic goes (UART, link,
+accelerator, ...) is in every build's report (issue 17); ``lut4_by_part`` sums it per part.
 
 The monitor build (``app`` ``monitor``: boards/monitor_core.py, protocol version 2; its model by
 default ``models/aami4_inter.json``, else ``models/inter_patient.json``) adds
-(boards/monitor_figures.py): ``lut4_by_module`` and ``lut4_by_part`` (a second, unflattened
-synthesis), ``real_time`` (the margin of one 250-bpm beat period over the worst-case cycles per
+(boards/monitor_figures.py): ``real_time`` (the margin of one 250-bpm beat period over the worst-case cycles per
 beat at the board clock, and the lowest clock that keeps 2x) and ``sample_rate`` (samples/s the
 monitor sustains at the board clock, measured in the Verilator speed harness; and what the UART
 carries, ``link_samples_per_s``).
@@ -136,7 +140,7 @@ def build(board: str, model=None, parallel: int = 1, baud: int = DEFAULT_BAUD, r
               "parallel": parallel, "baud": baud,
               **summarize(board, tim, rpt, b.clk_hz / 1e6), "seconds": round(seconds, 1),
               "bitstream": str(build_dir / b.bitstream), "patchable": patch_info}
-    if app == "monitor" and figures:
+    if figures:
         from . import monitor_figures as F
         t1 = time.time()
         try:
@@ -146,10 +150,13 @@ def build(board: str, model=None, parallel: int = 1, baud: int = DEFAULT_BAUD, r
         except TernEcgError as exc:             # the bitstream is fine: say why the split is missing
             report["lut4_by_module"] = report["lut4_by_part"] = None
             report["lut4_by_module_error"] = str(exc)
+        report["figures_seconds"] = round(time.time() - t1, 1)
+    if app == "monitor" and figures:
+        t1 = time.time()
         report["real_time"] = F.real_time(m, parallel, b.clk_hz)
         report["sample_rate"] = {**F.sample_rate(m, parallel, b.clk_hz),
                                  "link_samples_per_s": F.link_samples_per_s(baud)}
-        report["figures_seconds"] = round(time.time() - t1, 1)
+        report["figures_seconds"] += round(time.time() - t1, 1)
     (build_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     if check_timing and not report["timing_met"]:
         worst = min(report["fmax_mhz"].items(), key=lambda kv: kv[1])
@@ -182,11 +189,11 @@ def _command(args):
     print(f"{r['board']} ({r['app']}, {r['model']}): {r['lc_used']}/{r['lc_total']} LC, {r['ff']} FF, "
           f"{r['ebr']} EBR{spram}, {r['dsp']} DSP; fmax {fm} (target {r['target_mhz']:g} MHz); "
           f"{r['seconds']:.0f} s -> {r['bitstream']}")
+    if r.get("lut4_by_part"):
+        print(f"  per part (LUT4, {r['lut4_by_module']['mapper']}): "
+              + ", ".join(f"{k} {v}" for k, v in r["lut4_by_part"].items() if v))
     if "real_time" in r:
         rt, sr = r["real_time"], r["sample_rate"]
-        if r["lut4_by_part"]:
-            print(f"  per part (LUT4, {r['lut4_by_module']['mapper']}): "
-                  + ", ".join(f"{k} {v}" for k, v in r["lut4_by_part"].items()))
         print(f"  real time: {rt['with_front_end']['cycles']} cycles per beat ({rt['with_front_end']['ms']} ms) = "
               f"{rt['with_front_end']['margin']}x a 250-bpm beat period; 2x down to "
               f"{rt['with_front_end']['lowest_clock_2x_mhz']} MHz (accelerator alone: "

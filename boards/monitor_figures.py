@@ -42,7 +42,8 @@ FS = 360
 BEAT_SAMPLES = math.ceil(BEAT_PERIOD_S * FS)     # 87 (86.4)
 #: what the monitor's parts are called in the unflattened netlist (a module's name contains it)
 PARTS = (("uart", ("uart_rx", "uart_tx")), ("link", ("link",)), ("front_end", ("front_end",)),
-         ("beat_window", ("window",)), ("accelerator", ("accelerator",)), ("record_tracker", ("records",)))
+         ("beat_window", ("window",)), ("accelerator", ("accelerator", "accel")),
+         ("record_tracker", ("records",)))
 
 
 def luts_by_module(build_dir: Path, family: str) -> dict:

@@ -128,19 +128,19 @@ def test_no_build_is_one_line(tmp_path):
 
 # ---- real builds (slow) --------------------------------------------------------------------------
 
-def _build(board):
+def _build(board, figures=False):
     from ternecg.boards.build import build
     cwd = os.getcwd()
     os.chdir(REPO)
     try:
-        return build(board, root=ROOT)
+        return build(board, root=ROOT, figures=figures)
     finally:
         os.chdir(cwd)
 
 
 @pytest.fixture(scope="module")
 def ice_build():
-    return _build("icebreaker")
+    return _build("icebreaker", figures=True)          # with LUT4 per module (ULX3S: without)
 
 
 def _images(path, parallel=1):
@@ -177,13 +177,17 @@ def _patch(board):
 @pytest.mark.fpga
 def test_icebreaker_build_report(ice_build):
     """Synthesis smoke test of the iCEBreaker board top (Yosys + nextpnr-ice40 + icepack): timing
-    met, resources within the UP5K, a bitstream, and the saved report."""
+    met, resources within the UP5K, a bitstream, and the saved report with LUT4 per module (the
+    UART, the link and the accelerator each take some, most of it named)."""
     r = ice_build
     assert r["timing_met"] and r["lc_used"] <= r["lc_total"] and r["ebr"] <= 30
     assert (REPO / r["bitstream"]).stat().st_size > 100_000
     saved = json.loads((REPO / ROOT / "icebreaker" / "report.json").read_text())
     assert set(saved) >= {"lc_used", "lc_total", "ff", "ebr", "dsp", "fmax_mhz", "target_mhz",
-                          "timing_met", "seconds"}
+                          "timing_met", "seconds", "lut4_by_module", "lut4_by_part"}
+    parts = saved["lut4_by_part"]
+    assert parts["uart"] > 0 and parts["link"] > 0 and parts["accelerator"] > 0
+    assert parts["other"] < parts["accelerator"]            # the parts name where the logic is
 
 
 @pytest.mark.slow
