@@ -51,11 +51,11 @@ def test_short_and_long_beats_are_dropped(model, beats, parallel):
 def test_rr_model_dropped_beat_discards_its_rr_word(inter_model, beats):
     """An RR model: every beat, dropped or not, takes one rr word; a dropped beat's word is
     discarded, so the next beat gets its own codes (bit-exact), under idle and stalls."""
-    raw, rr = beats["raw"][:3].tolist(), beats["rr"][:3]
-    stream = [raw[0], raw[1] + [1000], raw[2]]
+    raw, rr = beats["raw"][1:3].tolist(), beats["rr"][1:3]
+    stream = [raw[0] + [1000], raw[1]]                  # a dropped beat (one sample too many) first
     dut, results = run_top(inter_model, stream, parallel=6, seed=2, idle=0.2, stall=0.3, rr=rr)
-    assert [r["err"] for r in results] == [0, 1, 0]
-    compare(inter_model, dut, [raw[0], raw[2]], [results[0], results[2]], rr[[0, 2]])
+    assert [r["err"] for r in results] == [1, 0]
+    compare(inter_model, dut, [raw[1]], [results[1]], rr[[1]])
 
 
 def forced_select_model(model, channels=slice(None, None, 2)):
