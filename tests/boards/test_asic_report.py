@@ -28,6 +28,7 @@ def test_asic_verilog_has_no_fpga_primitives(parallel):
     assert "(* init" not in text                  # no register starts at a value (ROMs keep theirs)
 
 
+@pytest.mark.slow                  # Yosys to CMOS gates: in make test, out of make test-fast
 def test_report_of_the_tiny_model(tmp_path, monkeypatch):
     monkeypatch.setattr(asic_report, "WORK", tmp_path / "work")
     monkeypatch.setattr(asic_report.modelfile, "load", lambda path=None: tiny_model(0))

@@ -105,7 +105,7 @@ def test_channel_numbering(model):
         assert row == conv.thresholds[c].tolist()
 
 
-@UNITS
+@pytest.mark.parametrize("unit", [ActivationUnit, pytest.param(SerialActivationUnit, marks=pytest.mark.slow)])
 def test_real_accumulators(model, trace, unit):
     """Real accumulators of every activated layer (48 per channel, fixture beats), plus every
     threshold boundary of every channel (T_j - 1, T_j, T_j + 1), its reachable range limits

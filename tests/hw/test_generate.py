@@ -54,6 +54,7 @@ def verilog_memories(text):
     return out
 
 
+@pytest.mark.slow
 def test_verilog_and_manifest_are_byte_identical(tmp_path):
     for name, p in (("default.json", 2), ("inter_patient.json", 3)):
         a = generate(MODELS / name, p, tmp_path / "a")

@@ -188,6 +188,7 @@ def test_every_instruction_matches_the_model():
     assert len(want) > 50
 
 
+@pytest.mark.slow
 def test_back_pressure_and_long_holds():
     """Outputs under random back-pressure and a stretch of 4,000 cycles with ready low on both
     streams: same values in order; every payload stays stable while valid and not ready."""

@@ -13,7 +13,7 @@ from engine_harness import compare, run_top
 
 # the long cases (10-70 s each) are `slow`: in `make test`, out of `make test-fast`
 @pytest.mark.parametrize("parallel,count,idle,stall", [pytest.param(6, 2, 0.3, 0.4, marks=pytest.mark.slow),
-                                                      (3, 1, 0.0, 0.0)])
+                                                      pytest.param(3, 1, 0.0, 0.0, marks=pytest.mark.slow)])
 def test_accelerator_bit_exact(model, beats, parallel, count, idle, stall):
     raws = beats["raw"][:count]
     dut, results = run_top(model, raws, parallel=parallel, seed=parallel, idle=idle, stall=stall)
