@@ -32,6 +32,8 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
+import os
+import shutil
 import sys
 import threading
 import time
@@ -88,7 +90,8 @@ def run_simulator(simulator, plan, *, parallel, jobs, tap, desc):
     from tqdm import tqdm
 
     total = sum(len(p["raw"]) for p in plan)
-    progress_dir = WORK / "progress"
+    # one folder per run: two runs side by side (e.g. at two lane counts) keep their own counts
+    progress_dir = WORK / "progress" / f"{simulator}-p{parallel}-{os.getpid()}"
     progress_dir.mkdir(parents=True, exist_ok=True)
     files = {}
     results = []
@@ -123,6 +126,7 @@ def run_simulator(simulator, plan, *, parallel, jobs, tap, desc):
         th.join()
         bar.n = total
         bar.refresh()
+    shutil.rmtree(progress_dir, ignore_errors=True)
     seconds = time.perf_counter() - t0
     sim_seconds = sum(r["sim_seconds"] for r in results)
     beats = sum(r["beats"] for r in results)
