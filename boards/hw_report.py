@@ -71,6 +71,13 @@ def _run(cmd, cwd, log):
     with open(Path(cwd) / log, "w") as f:
         r = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
     if r.returncode:
+        if "-l" in cmd[:-1]:                 # Yosys -q -l FILE: the error is in its own log
+            ylog = Path(cwd) / cmd[cmd.index("-l") + 1]
+            errors = [l for l in ylog.read_text(errors="replace").splitlines()
+                      if l.startswith("ERROR")] if ylog.is_file() else []
+            if errors:
+                raise TernEcgError(f"{cmd[0]} failed (exit {r.returncode}): {errors[-1].strip()}; "
+                                   f"see the log {ylog}")
         last = [l for l in (Path(cwd) / log).read_text(errors="replace").splitlines() if l.strip()]
         raise TernEcgError(f"{cmd[0]} failed (exit {r.returncode}): {last[-1].strip() if last else 'no output'}; "
                            f"see the log {Path(cwd) / log}")

@@ -190,3 +190,15 @@ def test_monitor_luts_by_module_reads_the_board_rtlil(fake_tools, tmp_path):
         assert rep == {"mapper": "abc9", "modules": {"hwtop": 12, "hwtop.acc": 100}}
         assert len(fake_tools.calls) == n
         assert fake_tools.calls[-1][-1].startswith("read_rtlil top.il; synth_ecp5 -top top -noflatten;")
+
+
+def test_a_failed_tool_names_the_error_of_its_own_log(tmp_path):
+    """Yosys run quietly (-q) with its own log (-l FILE) prints nothing on stdout when it fails:
+    the message names the log's ERROR line and that log (seen with ABC9 on the ULX3S board top)."""
+    script = "echo 'ERROR: Assert `count_id(wire->name) == 0` failed' > y.log; exit 1"
+    with pytest.raises(TernEcgError) as exc:
+        H._run(["sh", "-c", script, "-l", "y.log"], tmp_path, "out.txt")
+    assert str(exc.value) == (f"sh failed (exit 1): ERROR: Assert `count_id(wire->name) == 0` failed; "
+                              f"see the log {tmp_path / 'y.log'}")
+    with pytest.raises(TernEcgError, match=r"sh failed \(exit 2\): no output; see the log .*out\.txt"):
+        H._run(["sh", "-c", "exit 2"], tmp_path, "out.txt")
