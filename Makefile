@@ -15,7 +15,7 @@ DBARG    = $(if $(DB),--db $(DB))
 # APP=monitor: the live monitor's build (build/BOARD-monitor/) for synth, patch and program
 APPARG   = $(if $(APP),--app $(APP))
 
-.PHONY: help setup test test-fpga test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval monitor-eval annotate aami4-select aami4-seeds verilog hw-report asic-report synth patch program host monitor clean
+.PHONY: help setup test test-fpga test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval qrs-select monitor-eval annotate aami4-select aami4-seeds verilog hw-report asic-report synth patch program host monitor clean
 
 help:            ## list the targets
 	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "%-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -84,6 +84,9 @@ fixture-excerpts: ## regenerate fixtures/excerpts.npz (raw MIT-BIH excerpts for 
 
 qrs-eval:        ## R-peak detector vs XQRS, GQRS, Pan-Tompkins, Hamilton, NeuroKit2 on all 48 records (EC57) -> build/reports/qrs.json
 	$(TERNECG) qrs-eval $(DBARG)
+
+qrs-select:      ## the detector's constants (golden/spec/qrs.py) swept one at a time around the shipped values, scored on the DS1 records only (FN + FP) -> build/reports/qrs_select.json + results/qrs_select.json (~2 min)
+	$(TERNECG) qrs-select $(DBARG)
 
 monitor-eval:    ## the software monitor (detector -> windows -> RR codes -> four-class models) on DS2, EC57 scoring, detected vs annotated peaks -> build/reports/monitor_eval.json
 	$(TERNECG) monitor-eval $(DBARG)

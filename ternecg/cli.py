@@ -56,6 +56,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fixture": ("ternecg.golden.fixture", "regenerate fixtures/beats.npz from the database"),
     "fixture-excerpts": ("ternecg.golden.excerpts", "regenerate fixtures/excerpts.npz (raw excerpts for the R-peak detector)"),
     "qrs-eval": ("ternecg.golden.qrs_eval", "R-peak detector and peers on MIT-BIH, EC57 scoring -> qrs.json"),
+    "qrs-select": ("ternecg.golden.qrs_select", "the R-peak detector's constants swept one at a time on DS1 only -> qrs_select.json, results/qrs_select.json"),
     "monitor-eval": ("ternecg.golden.monitor_eval", "the software monitor (detector + four-class models) on DS2, EC57 scoring -> monitor_eval.json"),
     "annotate": ("ternecg.golden.annotate", "the software monitor's beats of one record as WFDB annotations + PNG"),
     "aami4-select": ("ternecg.golden.aami4_select", "four-class recipe selection on DS1 hold-out records -> results/aami4_select.json"),
