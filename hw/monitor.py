@@ -51,7 +51,9 @@ class Monitor(Checked, wiring.Component):
         Lanes of the accelerator's conv engine.
     spram : bool or None (keyword-only)
         The front end's and the ring's RAMs (hw/qrs_ram.py): iCE40 SPRAMs, ``lib.memory``, or
-        chosen by the platform.
+        chosen by the platform. (The accelerator's feature banks follow the platform; its
+        normaliser's sample RAM stays in block RAM: with the banks, the ring and the front end
+        the UP5K's four SPRAMs are taken.)
 
     Members
     -------
@@ -91,7 +93,9 @@ class Monitor(Checked, wiring.Component):
 
     def __init__(self, model, parallel=1, *, spram=None):
         self._model = model
-        self._acc = Accelerator(model, parallel)
+        # the ring, the front end and the feature banks take the UP5K's four SPRAMs: the
+        # normaliser's sample RAM stays in block RAM
+        self._acc = Accelerator(model, parallel, norm_spram=False)
         cfg = model.cfg
         self._has_rr = bool(cfg.rr_bits)
         self._ring = SampleRing(spram=spram)

@@ -21,6 +21,7 @@ from amaranth.lib.wiring import In, Out
 from ternecg.golden.spec.normalize import MEAN_SHIFT, OUT_MAX, mean_constants
 
 from .checks import Checked, check_int
+from .qrs_ram import SPRAM_DEPTH, SPRAM_WIDTH, SinglePortRam, check_spram, is_ice40_up
 from .tap import TapSignature
 
 __all__ = ["Normalizer", "sample_layout", "BEAT_LAYOUT"]
@@ -102,6 +103,11 @@ class Normalizer(Checked, wiring.Component):
         Samples per beat (the window length ``L``); 240 for the shipped network.
     raw_bits : :class:`int`
         Width of the unsigned raw samples; 11 for MIT-BIH.
+    spram : bool or None (keyword-only)
+        The sample RAM: ``True``, an iCE40 UP5K SPRAM (hw/qrs_ram.py ``SinglePortRam``: the RAM
+        is never read and written in the same cycle, and a deselected SPRAM holds its output, so
+        the payload holds too); ``False``, ``lib.memory`` (one block RAM on an FPGA); ``None``
+        (default): the SPRAM on an iCE40 UP platform, ``lib.memory`` otherwise.
 
     Members
     -------
@@ -158,13 +164,19 @@ class Normalizer(Checked, wiring.Component):
         return mul, steps, extra, s_max, c_max, k_max
 
     @classmethod
-    def check_arguments(cls, length=240, raw_bits=11):
+    def check_arguments(cls, length=240, raw_bits=11, *, spram=None):
         cls._plan(length, raw_bits)
+        check_spram("Normalizer", spram)
+        depth = 1 << max(1, (length - 1).bit_length())
+        if spram and (depth > SPRAM_DEPTH or raw_bits > SPRAM_WIDTH):
+            raise ValueError(f"Normalizer spram: {depth} x {raw_bits}-bit samples do not fit an SPRAM "
+                             f"({SPRAM_DEPTH} x {SPRAM_WIDTH}); use spram=False")
 
-    def __init__(self, length=240, raw_bits=11):
+    def __init__(self, length=240, raw_bits=11, *, spram=None):
         mul, self._steps, self._extra, self._s_max, self._c_max, self._k_max = self._plan(length, raw_bits)
         self._length = length
         self._raw_bits = raw_bits
+        self._spram = spram
         self._mean_mul = mul
         self._mean_shift = MEAN_SHIFT
         super().__init__({
@@ -180,6 +192,13 @@ class Normalizer(Checked, wiring.Component):
     @property
     def raw_bits(self):
         return self._raw_bits
+
+    def uses_spram(self, platform) -> bool:
+        """Whether the sample RAM is an SPRAM when elaborated for ``platform``."""
+        if self._spram is None:
+            return (is_ice40_up(platform) and self._raw_bits <= SPRAM_WIDTH
+                    and 1 << max(1, (self._length - 1).bit_length()) <= SPRAM_DEPTH)
+        return self._spram
 
     @property
     def mean_steps(self):
@@ -231,21 +250,31 @@ class Normalizer(Checked, wiring.Component):
 
         # --- sample RAM and its (shared write/read) address counter --------------------------
         cnt_bits = max(1, (L - 1).bit_length())
-        m.submodules.ram = ram = Memory(shape=unsigned(rb), depth=1 << cnt_bits, init=[])
-        wr = ram.write_port()
-        rd = ram.read_port()
         cnt = Signal(cnt_bits)
         m.d.comb += at_end.eq(cnt == L - 1)
         with m.If(accept | kcalc | (emit & self.o.ready)):
             m.d.sync += cnt.eq(Mux(at_end, 0, cnt + 1))       # counts modulo L
         with m.If(short):
             m.d.sync += cnt.eq(0)
-        m.d.comb += [
-            rd.addr.eq(cnt), rd.en.eq(kcalc | (o_valid & self.o.ready)),
-            # (`& ~rd.en` is always true in load; it tells yosys that the ports never collide,
-            # otherwise it adds write-delay registers and a bypass comparator around the EBR.)
-            wr.addr.eq(cnt), wr.data.eq(self.i.payload.sample), wr.en.eq(accept & ~rd.en),
-        ]
+        rd_en = kcalc | (o_valid & self.o.ready)
+        if self.uses_spram(platform):
+            # one address (the counter), a write only in load, a read only in kcalc / emit; with
+            # the read enable low the SPRAM keeps its output (the held payload below)
+            m.submodules.ram = ram = SinglePortRam(depth=1 << cnt_bits, width=rb, spram=True)
+            m.d.comb += [ram.addr.eq(cnt), ram.wdata.eq(self.i.payload.sample),
+                         ram.we.eq(accept & ~ram.re), ram.re.eq(rd_en)]
+            rd_data = ram.rdata
+        else:
+            m.submodules.ram = ram = Memory(shape=unsigned(rb), depth=1 << cnt_bits, init=[])
+            wr = ram.write_port()
+            rd = ram.read_port()
+            rd_data = rd.data
+            m.d.comb += [
+                rd.addr.eq(cnt), rd.en.eq(rd_en),
+                # (`& ~rd.en` is always true in load; it tells yosys that the ports never collide,
+                # otherwise it adds write-delay registers and a bypass comparator around the EBR.)
+                wr.addr.eq(cnt), wr.data.eq(self.i.payload.sample), wr.en.eq(accept & ~rd.en),
+            ]
 
         # --- one adder for the sum (load) and the mean recurrence (mean phase) ---------------
         # nc = ~c, sign-extended; it is -1 during load, so the operand b is then the
@@ -313,7 +342,7 @@ class Normalizer(Checked, wiring.Component):
 
         # --- output: (x - mean) >> k --------------------------------------------------------
         d = Signal(signed(max(rb, len(nm)) + 1))
-        m.d.comb += d.eq(rd.data + nm + 1)
+        m.d.comb += d.eq(rd_data + nm + 1)
         # y = d >> k fits in 8 bits, so its sign bit is d's sign bit for every k; each other bit
         # is a (k_max + 1):1 multiplexer over d, built from the binary k (3 LUT4s per bit for k <= 4).
         def select(j, pos, width):

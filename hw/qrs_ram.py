@@ -3,12 +3,14 @@
 The front end keeps its delay lines, tables and the beat window's ring in RAM that needs no
 initial contents and is accessed one word per cycle, which is exactly what the UP5K's four
 256-kbit single-port RAMs (16k x 16, otherwise unused by this design) offer without costing a
-block RAM. :class:`SinglePortRam` is that interface: one address, a write enable, read data one
-cycle later. On an iCE40 UP platform (or with ``spram=True``) it instantiates ``SB_SPRAM256KA``
-(the cell Yosys' ``synth_ice40`` and nextpnr place as an SPRAM; its ports as in the iCE40 UltraPlus
-technology library: chip select, standby, sleep and power-off tied to an always-on, selected RAM,
-all four nibbles written together); otherwise (simulation, generated Verilog, other FPGAs) a
-``lib.memory.Memory`` with one write port and one synchronous read port on the same address.
+block RAM. :class:`SinglePortRam` is that interface: one address, a write enable, a read enable,
+read data one cycle later. On an iCE40 UP platform (or with ``spram=True``) it instantiates
+``SB_SPRAM256KA`` (the cell Yosys' ``synth_ice40`` and nextpnr place as an SPRAM; its ports as in
+the iCE40 UltraPlus technology library: standby, sleep and power-off tied to an always-on RAM, all
+four nibbles written together, chip select = read enable or write enable: a deselected SPRAM
+keeps its DATAOUT, Yosys' ``share/ice40/cells_sim.v``; a word narrower than 16 bits is padded
+with zeros); otherwise (simulation, generated Verilog, other FPGAs) a ``lib.memory.Memory`` with
+one write port and one synchronous read port on the same address, enabled by ``re & ~we``.
 """
 
 from __future__ import annotations
@@ -41,25 +43,30 @@ def is_ice40_up(platform) -> bool:
 class SinglePortRam(Checked, wiring.Component):
     """``depth`` words of ``width`` bits, one access per cycle, no initial contents.
 
-    In a cycle with ``we`` low, ``rdata`` holds word ``addr`` in the next cycle (and keeps it
-    until the next read); in a cycle with ``we`` high, word ``addr`` becomes ``wdata`` and
-    ``rdata`` is not defined in the next cycle (the users never read it then).
+    In a cycle with ``we`` low and ``re`` high, ``rdata`` holds word ``addr`` in the next cycle
+    (and keeps it until the next read); in a cycle with both low, ``rdata`` keeps its value (a
+    stream payload read from the RAM can be held while its ``ready`` is low); in a cycle with
+    ``we`` high, word ``addr`` becomes ``wdata`` and ``rdata`` is not defined in the next cycle
+    (the users never read it then).
 
     Parameters
     ----------
     depth : int
         Words (a power of two; at most 16,384 with the SPRAM).
     width : int
-        Bits per word (16 with the SPRAM).
+        Bits per word (at most 16 with the SPRAM).
     spram : bool or None
         ``True``: an iCE40 ``SB_SPRAM256KA``; ``False``: ``lib.memory``; ``None`` (default):
-        the SPRAM on an iCE40 UP platform, ``lib.memory`` otherwise (and without a platform).
+        the SPRAM on an iCE40 UP platform when the words fit it, ``lib.memory`` otherwise (and
+        without a platform).
 
     Members
     -------
     addr : ``In(range(depth))``
     wdata : ``In(width)``
     we : ``In(1)``
+    re : ``In(1, init=1)``
+        Read enable (undriven: a read every cycle without a write).
     rdata : ``Out(width)``
 
     Raises
@@ -75,7 +82,7 @@ class SinglePortRam(Checked, wiring.Component):
         if depth & (depth - 1):
             raise ValueError(f"SinglePortRam depth must be a power of two, not {depth}")
         check_spram("SinglePortRam", spram)
-        if spram and (depth > SPRAM_DEPTH or width != SPRAM_WIDTH):
+        if spram and (depth > SPRAM_DEPTH or width > SPRAM_WIDTH):
             raise ValueError(f"SinglePortRam: an SPRAM is {SPRAM_DEPTH} x {SPRAM_WIDTH}, not "
                              f"{depth} x {width}")
 
@@ -85,6 +92,7 @@ class SinglePortRam(Checked, wiring.Component):
             "addr": In(range(depth)),
             "wdata": In(width),
             "we": In(1),
+            "re": In(1, init=1),
             "rdata": Out(width),
         })
 
@@ -94,26 +102,28 @@ class SinglePortRam(Checked, wiring.Component):
 
     def uses_spram(self, platform) -> bool:
         if self._spram is None:
-            return is_ice40_up(platform) and self._depth <= SPRAM_DEPTH and self._width == SPRAM_WIDTH
+            return is_ice40_up(platform) and self._depth <= SPRAM_DEPTH and self._width <= SPRAM_WIDTH
         return self._spram
 
     def elaborate(self, platform):
         m = Module()
         if self.uses_spram(platform):
             address = Signal(14)
-            m.d.comb += address.eq(self.addr)
+            datain = Signal(SPRAM_WIDTH)
+            dataout = Signal(SPRAM_WIDTH)
+            m.d.comb += [address.eq(self.addr), datain.eq(self.wdata), self.rdata.eq(dataout)]
             m.submodules.spram = Instance(
                 "SB_SPRAM256KA",
-                i_ADDRESS=address, i_DATAIN=self.wdata, i_MASKWREN=0b1111, i_WREN=self.we,
-                i_CHIPSELECT=1, i_CLOCK=ClockSignal("sync"),
-                i_STANDBY=0, i_SLEEP=0, i_POWEROFF=1, o_DATAOUT=self.rdata)
+                i_ADDRESS=address, i_DATAIN=datain, i_MASKWREN=0b1111, i_WREN=self.we,
+                i_CHIPSELECT=self.re | self.we, i_CLOCK=ClockSignal("sync"),
+                i_STANDBY=0, i_SLEEP=0, i_POWEROFF=1, o_DATAOUT=dataout)
             return m
         m.submodules.mem = mem = Memory(shape=self._width, depth=self._depth, init=[])
         wr = mem.write_port()
         rd = mem.read_port(transparent_for=())
         m.d.comb += [
             wr.addr.eq(self.addr), wr.data.eq(self.wdata), wr.en.eq(self.we),
-            rd.addr.eq(self.addr), rd.en.eq(~self.we),
+            rd.addr.eq(self.addr), rd.en.eq(self.re & ~self.we),
             self.rdata.eq(rd.data),
         ]
         return m

@@ -13,6 +13,7 @@ from .engine import Engine
 from . import engine_layout
 from .head import Head
 from .normalizer import Normalizer, sample_layout
+from .qrs_ram import check_spram
 from .params import ID_WORDS
 from .rr_gate import RRGate
 from .rr_table import RRTable
@@ -43,7 +44,15 @@ class Accelerator(Checked, wiring.Component):
     parallel : int
         Add/sub lanes of the conv engine (must divide every layer's output channels per group).
     debug : bool
-        Add the ``dbg`` tap (keyword-only).
+        Add the ``dbg`` tap (keyword-only, as the rest).
+    spram : bool or None
+        Feature banks 1 and 2 (one memory per bank only, hw/feature_banks.py) and the normaliser's
+        sample RAM (hw/normalizer.py) in iCE40 SPRAM (hw/qrs_ram.py): ``True``, ``False``
+        (``lib.memory``), or ``None`` (default): on an iCE40 UP platform.
+    norm_spram : bool or None
+        The normaliser's sample RAM alone: ``None`` (default) follows ``spram``; ``False`` keeps
+        it in block RAM where ``spram`` puts the banks in SPRAM (the monitor, whose other RAMs
+        take the UP5K's four SPRAMs).
 
     Members
     -------
@@ -79,26 +88,31 @@ class Accelerator(Checked, wiring.Component):
     ORDER_DEPTH = 4
 
     @classmethod
-    def check_arguments(cls, model, parallel=1, *, debug=False):
+    def check_arguments(cls, model, parallel=1, *, debug=False, spram=None, norm_spram=None):
         if not isinstance(model, IntModel):
             raise TypeError(f"Accelerator needs a loaded model file "
                             f"(ternecg.golden.spec.modelfile.load), not {type(model).__name__}")
         check_bool("Accelerator", "debug", debug)
+        check_spram("Accelerator", spram)
+        if norm_spram is not None and not isinstance(norm_spram, bool):
+            raise TypeError(f"Accelerator norm_spram must be True, False or None, not {norm_spram!r}")
         s = compile_schedule(model, parallel)          # TernEcgError for a bad parallel
         with user_values(f"model {model.cfg.name!r} cannot be built as hardware"):
-            Normalizer.check_arguments(s.input_length, RAW_BITS)
-            Engine.check_arguments(s)
+            Normalizer.check_arguments(s.input_length, RAW_BITS,
+                                       spram=spram if norm_spram is None else norm_spram)
+            Engine.check_arguments(s, spram=spram)
             width = engine_layout.logit_width(s)
             if model.rr_table is not None:
                 RRTable.check_arguments(model.rr_table, width)
                 width = RRTable.output_width(model.rr_table, width)
             Head.check_arguments(s.n_classes, width)
 
-    def __init__(self, model, parallel=1, *, debug=False):
+    def __init__(self, model, parallel=1, *, debug=False, spram=None, norm_spram=None):
         self._model = model
         self._debug = debug
+        self._norm_spram = spram if norm_spram is None else norm_spram
         self.schedule = compile_schedule(model, parallel)
-        self._engine = Engine(self.schedule)
+        self._engine = Engine(self.schedule, spram=spram)
         # exactly the worst case: stalls are not counted (see elaborate)
         self.cycles_width = cycles(self.schedule, self._engine.act_latency).bit_length()
         n = self.schedule.n_classes
@@ -173,7 +187,7 @@ class Accelerator(Checked, wiring.Component):
         m = Module()
         s = self.schedule
         n = s.n_classes
-        m.submodules.norm = norm = Normalizer(s.input_length, RAW_BITS)
+        m.submodules.norm = norm = Normalizer(s.input_length, RAW_BITS, spram=self._norm_spram)
         m.submodules.engine = engine = self._engine
         logit_width = engine.logits.payload.shape().width if self._rr is None else self._rr.out_width
         m.submodules.head = head = Head(n, logit_width, tag_width=self.cycles_width, order=True)

@@ -5,12 +5,17 @@ Run by tests/sim/test_normalizer_sim.py through :mod:`ternecg.sim.runner`. Optio
 :func:`make_vectors`, which also holds the design's ``latency`` and ``beat_cycles``).
 """
 
+import itertools
+import random
+
 import cocotb
 import numpy as np
 
 from ternecg.sim.tb import TB, vectors as config_vectors
 
 LENGTH = 240
+#: cycles of each ``o.ready``-low hold in :func:`long_holds`
+HOLD = 3000
 
 
 def edge_beats(length=LENGTH):
@@ -120,3 +125,23 @@ async def dropped_beats(dut):
     got = await snk.recv(2 * LENGTH)
     await sender
     _compare(got, [int(x) for x in np.asarray(v["expected"])[[0, 2]].reshape(-1)])
+
+
+def hold_pattern(seed=5, hold=HOLD):
+    """``o.ready``: runs of 1 to 120 cycles high, each followed by ``hold`` cycles low (so holds
+    fall on a beat's first, middle and last outputs)."""
+    rng = random.Random(seed)
+    while True:
+        yield from [1] * rng.randint(1, 120)
+        yield from [0] * hold
+
+
+@cocotb.test()
+async def long_holds(dut):
+    """``o.ready`` low for :data:`HOLD` cycles at a time: the payload (read from the sample RAM:
+    a block RAM's read enable, or a deselected SPRAM) holds through every hold (the sink's stream
+    rule), and the beats are bit-exact."""
+    tb = _tb(dut, snk={"backpressure": hold_pattern()})
+    await tb.start()
+    v = vectors()
+    await _run(tb, v["beats"][:2], v["expected"][:2])

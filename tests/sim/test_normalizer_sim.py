@@ -8,6 +8,10 @@ test). Issue 16 dropped the Verilator runs (a Verilator build for the same Veril
 normaliser's Verilog runs on Verilator inside the whole accelerator (tests/sim/test_network_sim.py,
 whose first hidden layer is computed from the normaliser's output) and in the board core
 (tests/sim/test_board_e2e.py).
+
+The normaliser with its sample RAM in an iCE40 SPRAM (``spram=True``, as on the iCEBreaker:
+``SB_SPRAM256KA`` simulated with Yosys' iCE40 cell models) runs the same cocotb tests on Icarus,
+among them the long ``o.ready``-low holds (the deselected SPRAM must keep its output).
 """
 
 import pytest
@@ -15,6 +19,7 @@ import pytest
 from ternecg.hw.normalizer import Normalizer
 from ternecg.hw import verilog
 from ternecg.sim import runner
+from ternecg.sim.gate import cells_sim
 from ternecg.sim.tb import BenchConfig
 from ternecg.sim.tests.test_normalizer_cocotb import make_vectors
 
@@ -56,6 +61,29 @@ def test_normalizer(normalizer_verilog, vectors_path, simulator, idle, backpress
     src, _ = normalizer_verilog
     cfg = BenchConfig(vectors=str(vectors_path), idle=idle, backpressure=backpressure, seed=1)
     results = _model(src, simulator).run(TEST_MODULE, config=cfg, run_name=f"{idle}-{backpressure}")
+    assert results.is_file()
+
+
+@pytest.fixture(scope="module")
+def normalizer_spram_verilog():
+    name = TOPLEVEL + "_spram"
+    out = runner.BUILD_ROOT / "verilog"
+    with runner.locked(out / name):
+        return verilog.generate(Normalizer(spram=True), name, out)
+
+
+#: (idle, back-pressure) of the SPRAM runs
+SPRAM_RUNS = [("random", "random"), ("none", "none")]
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("idle,backpressure", SPRAM_RUNS, ids=["-".join(r) for r in SPRAM_RUNS])
+def test_normalizer_spram(normalizer_spram_verilog, vectors_path, idle, backpressure):
+    assert "SB_SPRAM256KA" in normalizer_spram_verilog.read_text()
+    model = runner.build([normalizer_spram_verilog, cells_sim()], TOPLEVEL + "_spram", "icarus",
+                         build_args=["-DNO_ICE40_DEFAULT_ASSIGNMENTS"])
+    cfg = BenchConfig(vectors=str(vectors_path), idle=idle, backpressure=backpressure, seed=3)
+    results = model.run(TEST_MODULE, config=cfg, run_name=f"{idle}-{backpressure}")
     assert results.is_file()
 
 
