@@ -20,14 +20,7 @@ from amaranth.lib import data
 from .schedule import MODE_DW, MODE_FINAL, MODE_GRP, Schedule
 
 __all__ = ["bits", "check_schedule", "Widths", "descriptor_fields", "descriptor_layout",
-           "descriptor_rows", "Descriptor", "logit_width", "select", "select_shift", "in_continues"]
-
-
-def in_continues(s: Schedule):
-    """Whether every block's first input channel follows the previous block's last (or repeats its
-    group's: one stream), so the input row needs no block or group step."""
-    return all((ph.in_block_step in (0, ph.cin_g))
-               and ph.in_group_step - (ph.n_blocks - 1) * ph.in_block_step == ph.cin_g for ph in s.phases)
+           "descriptor_rows", "Descriptor", "logit_width", "select", "select_shift"]
 
 
 def select_shift(s: Schedule):
@@ -124,8 +117,6 @@ def _values(s: Schedule):
             "cin_last": ph.cin_g - 1, "groups_last": ph.n_groups - 1, "blocks_last": ph.n_blocks - 1,
             "tiles_last": ph.n_tiles - 1, "taps_last": tuple(k - 1 for k in ph.taps),
             "pads": tuple(ph.pads),
-            # input rows continue from a block's last channel to the next block's first (one stream)
-            "in_continue": int(ph.in_block_step != 0),
             "rows": tuple(ph.cin_g * k for k in ph.taps),
             "lq_in": ph.lq_in,
             # input: row = slot * lq_in, smod = slot mod M; a block step, and the step from a

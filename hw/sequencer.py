@@ -5,7 +5,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .checks import Checked
-from .engine_layout import (Descriptor, Widths, bits, check_schedule, descriptor_layout, in_continues, select,
+from .engine_layout import (Descriptor, Widths, bits, check_schedule, descriptor_layout, select,
                             select_shift)
 from .schedule import MODE_FINAL, MODE_GRP
 
@@ -117,7 +117,6 @@ class Sequencer(Checked, wiring.Component):
         ph = self.phase_index
         tap, tile = self.tap, self.tile
         shift = select_shift(s)
-        cont = in_continues(s)
         gi = Signal(range(max(p.n_groups for p in s.phases) + 1))
         b = Signal(range(max(p.n_blocks for p in s.phases) + 1))
         tau = Signal(range(max(p.n_tiles for p in s.phases) + 1))
@@ -195,19 +194,12 @@ class Sequencer(Checked, wiring.Component):
             m.d.sync += [b.eq(Mux(last_b, 0, b + 1)), gi.eq(Mux(last_b, gi + 1, gi)), kx.eq(nkx),
                          pos0.eq(-pad),
                          tile.out_row.eq(tile.out_row + Mux(last_b, cur.out_group_row, cur.out_block_row))]
-            if cont:
-                # one stream: a block reads its group's channels again (POS) or the next channel (CHAN);
-                # the next group's first channel follows the last block's last one. A skipped block
-                # ends at its first tap, so its successor's first row is not the tap's next row but
-                # the block's first row plus its cin_g channels (in_group_row: gin == cin_g here)
-                first_next = Mux(skip, row0 + cur.in_group_row, next_row)
-                with m.If(last_b | cur.in_continue):
-                    m.d.sync += [row0.eq(first_next), tap.row.eq(first_next)]
-                with m.Else():
-                    m.d.sync += tap.row.eq(row0)
-            else:
-                in_d = Mux(last_b, cur.in_group_row, cur.in_block_row)
-                m.d.sync += [row0.eq(row0 + in_d), tap.row.eq(row0 + in_d)]
+            # the next block's first row: the same channels again (in_block_row = 0: every block of
+            # a group reads the group's channels), the next ones, or the next group's; stepped from
+            # the block's first row, not from the tap's (a skipped MUX-skip block ends at its first
+            # tap)
+            in_d = Mux(last_b, cur.in_group_row, cur.in_block_row)
+            m.d.sync += [row0.eq(row0 + in_d), tap.row.eq(row0 + in_d)]
             if not shift:
                 m.d.sync += tile.sel.eq(tile.sel + Mux(last_b, cur.sel_group_step, cur.sel_block_step))
             if M > 1:
