@@ -35,6 +35,10 @@ class BoardCore(Checked, wiring.Component):
         The link's inter-byte timeout (default ``TIMEOUT_BYTES`` byte times).
     uart : bool
         With the UART (default); ``False`` bypasses it (see above).
+    spram : bool or None
+        The link's beat buffer, the normaliser's sample RAM and feature banks 1 and 2 (one memory
+        per bank) in iCE40 SPRAM (hw/qrs_ram.py); None (default): on an iCE40 UP platform (the
+        iCEBreaker: its four SPRAMs at P = 1).
 
     Members
     -------
@@ -58,13 +62,13 @@ class BoardCore(Checked, wiring.Component):
     """
 
     @classmethod
-    def check_arguments(cls, model, *, divisor, parallel=1, timeout_cycles=None, uart=True):
+    def check_arguments(cls, model, *, divisor, parallel=1, timeout_cycles=None, uart=True, spram=None):
         check_serial_core("BoardCore", model, divisor=divisor, timeout_cycles=timeout_cycles, uart=uart,
                           window=protocol.WINDOW)
-        Accelerator.check_arguments(model, parallel)
+        Accelerator.check_arguments(model, parallel, spram=spram)
 
-    def __init__(self, model, *, divisor, parallel=1, timeout_cycles=None, uart=True):
-        self.accel = Accelerator(model, parallel=parallel)
+    def __init__(self, model, *, divisor, parallel=1, timeout_cycles=None, uart=True, spram=None):
+        self.accel = Accelerator(model, parallel=parallel, spram=spram)
         self.divisor = divisor
         self.uart = uart
         self.timeout_cycles = timeout_cycles_for(timeout_cycles, divisor)
@@ -73,7 +77,8 @@ class BoardCore(Checked, wiring.Component):
         # the model id comes from the accelerator's parameter ROM (a patched bitstream reports
         # its own model), not from a constant in the link's logic
         self.link = Link(self.accel.result_layout, self.n_classes, parallel=parallel,
-                         model_id=None, timeout_cycles=self.timeout_cycles, rr_bits=model.cfg.rr_bits)
+                         model_id=None, timeout_cycles=self.timeout_cycles, rr_bits=model.cfg.rr_bits,
+                         spram=spram)
         members = uart_members(self, divisor, uart)
         super().__init__({**members, "last_cls": Out(self.accel.result_layout.members["cls"]),
                           "activity": Out(1)})

@@ -46,6 +46,8 @@ class Link(Checked, wiring.Component):
         Depth of the FIFO of sequence numbers of beats handed to the accelerator.
     rr_bits : int
         0: BEAT frames; 1..8: BEAT_RR frames and the ``rr`` stream (a model with an RR path).
+    spram : bool or None
+        The beat buffer in an iCE40 SPRAM (boards/beat_buffer.py); None: on an iCE40 UP platform.
 
     Members
     -------
@@ -77,14 +79,16 @@ class Link(Checked, wiring.Component):
 
     @classmethod
     def check_arguments(cls, result_layout, n_classes, *, parallel=1, model_id=0, timeout_cycles=20_000,
-                        inflight=4, rr_bits=0):
+                        inflight=4, rr_bits=0, spram=None):
         Framer.check_arguments(result_layout, n_classes=n_classes, parallel=parallel, model_id=model_id)
         Deframer.check_arguments(timeout_cycles=timeout_cycles, rr_bits=rr_bits)
+        BeatBuffer.check_arguments(P.WINDOW, spram=spram)
         check_int("Link", "inflight", inflight, minimum=1)
 
     def __init__(self, result_layout, n_classes, *, parallel=1, model_id=0, timeout_cycles=20_000,
-                 inflight=4, rr_bits=0):
+                 inflight=4, rr_bits=0, spram=None):
         self.result_layout = result_layout
+        self._spram = spram
         self.n_classes = n_classes
         self.parallel = parallel
         self.timeout_cycles = int(timeout_cycles)
@@ -110,7 +114,7 @@ class Link(Checked, wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.deframer = rx = self.deframer
-        m.submodules.buffer = buf = BeatBuffer(P.WINDOW)
+        m.submodules.buffer = buf = BeatBuffer(P.WINDOW, spram=self._spram)
         m.submodules.seqs = seqs = fifo.SyncFIFOBuffered(width=8, depth=self.inflight)
         m.submodules.framer = tx = self.framer
 

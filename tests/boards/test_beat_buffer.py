@@ -100,3 +100,23 @@ def test_bad_arguments(no_unused_warning):
         BeatBuffer(0)
     with pytest.raises(TypeError, match="RRCodes width"):
         RRCodes("12")
+
+
+def test_spram_on_an_ice40_up(no_unused_warning):
+    """The buffer is an SPRAM on an iCE40 UP platform (the iCEBreaker's: with the normaliser and
+    feature banks 1 and 2, the UP5K's four), lib.memory elsewhere; its bad arguments."""
+    from ternecg.boards.core import BoardCore
+    from ternecg.boards.top import get_board
+    from ternecg.golden.spec import modelfile
+    from spram_count import sprams
+    assert sprams(BeatBuffer(240)) == ["buf.spram"] and sprams(BeatBuffer(240), None) == []
+    assert sprams(BeatBuffer(240, spram=False)) == []
+    plat = get_board("icebreaker").make_platform()
+    assert sprams(BoardCore(modelfile.load(), divisor=8), plat) == [
+        "accel.engine.banks.bank1.spram", "accel.engine.banks.bank2.spram", "accel.norm.ram.spram",
+        "link.buffer.buf.spram"]
+    assert sprams(BoardCore(modelfile.load(), divisor=8), get_board("ulx3s").make_platform()) == []
+    with pytest.raises(TypeError, match="BeatBuffer spram must be True, False or None"):
+        BeatBuffer(240, spram="yes")
+    with pytest.raises(ValueError, match="BeatBuffer spram: a window of 20000 samples"):
+        BeatBuffer(20000, spram=True)

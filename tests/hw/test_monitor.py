@@ -53,3 +53,12 @@ def test_bad_arguments(inter):
         Monitor(wide)
     with pytest.raises(TernEcgError, match="parallel"):
         Monitor(inter, 0)
+
+
+def test_four_sprams_on_the_up5k(inter):
+    """On an iCE40 UP the ring, the front end and the feature banks take the four SPRAMs; the
+    accelerator's normaliser keeps its sample RAM in block RAM."""
+    from spram_count import sprams
+    assert sprams(Monitor(inter, 1)) == ["accelerator.engine.banks.bank1.spram",
+                                         "accelerator.engine.banks.bank2.spram",
+                                         "front_end.seq.ram.spram", "window.ram.spram"]

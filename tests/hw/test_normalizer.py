@@ -277,3 +277,41 @@ def test_output_held_for_100000_cycles(fixture_beats):
     assert got[1] == 0 and got[0] == got[2]
     assert got[2:] == expected(beats)
     assert stats["o"]["pending"] >= HOLD_CYCLES
+
+
+def test_sample_ram_in_spram_on_an_ice40_up():
+    """The sample RAM is an SPRAM on an iCE40 UP platform (or with spram=True), lib.memory
+    otherwise; so is the accelerator's, beside its feature banks 1 and 2 (one memory per bank)."""
+    from ternecg.golden.spec import modelfile
+    from ternecg.hw.top import Accelerator
+    from spram_count import UP5K, sprams
+    assert sprams(Normalizer()) == ["ram.spram"]
+    assert sprams(Normalizer(), None) == [] and sprams(Normalizer(spram=False)) == []
+    assert sprams(Normalizer(spram=True), None) == ["ram.spram"]
+    assert sprams(Normalizer(raw_bits=17)) == []              # too wide for an SPRAM word
+    model = modelfile.load()
+    assert sprams(Accelerator(model, 1)) == ["engine.banks.bank1.spram", "engine.banks.bank2.spram",
+                                             "norm.ram.spram"]
+    assert sprams(Accelerator(model, 1), None) == []
+    assert sprams(Accelerator(model, 1, norm_spram=False)) == ["engine.banks.bank1.spram",
+                                                               "engine.banks.bank2.spram"]
+    assert sprams(Accelerator(model, 6)) == ["norm.ram.spram"]        # banks of several memories
+    assert sprams(Accelerator(model, 1, spram=True), None) == sprams(Accelerator(model, 1))
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(spram="yes"), TypeError, "Normalizer spram must be True, False or None"),
+    (dict(raw_bits=17, spram=True), ValueError, "Normalizer spram: 256 x 17-bit samples do not fit"),
+])
+def test_bad_spram(kwargs, exc, match, no_unused_warning):
+    with pytest.raises(exc, match=match):
+        Normalizer(**kwargs)
+
+
+def test_accelerator_bad_spram(no_unused_warning):
+    from ternecg.golden.spec import modelfile
+    from ternecg.hw.top import Accelerator
+    with pytest.raises(TypeError, match="Accelerator spram must be True, False or None"):
+        Accelerator(modelfile.load(), 1, spram=1)
+    with pytest.raises(TypeError, match="Accelerator norm_spram must be True, False or None"):
+        Accelerator(modelfile.load(), 1, norm_spram="no")

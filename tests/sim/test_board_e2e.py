@@ -10,6 +10,9 @@ Verilator, bridged to a pseudo-terminal, driven by the unchanged host client (bo
 
 The simulator runs in a background thread (cocotb runner), the host in the test's thread; the bench
 gets its options as one :class:`ternecg.sim.tests.test_board_cocotb.BoardBenchConfig`.
+On the iCEBreaker the link's beat buffer, the normaliser's sample RAM and feature banks 1 and 2
+are SPRAMs (``SB_SPRAM256KA``); ``test_board_e2e_spram`` runs that core (``BoardCore(spram=True)``
+with Yosys' iCE40 cell models) through the same host, bit-exact.
 Volumes (issue 16): 12 beats per model (60 before; the UART and link do not care which beat they
 carry, and the accelerator's bit-exactness on every fixture beat is in tests/sim/test_harness_sim.py
 and test_network_sim.py), the fault script (7 faults) on 20 frames instead of 24. One Verilator build per board core
@@ -41,6 +44,7 @@ TOPLEVEL = "board_core"
 TEST_MODULE = "ternecg.sim.tests.test_board_cocotb"
 DIVISOR = 8
 N_BEATS = 12
+N_SPRAM_BEATS = 6
 N_FAULT_FRAMES = 20
 RECORD = "208"          # many normal and ventricular beats
 
@@ -107,11 +111,24 @@ class SimBoard(PtyBoard):
 
 
 def test_board_e2e_bit_exact(board_model, beats, model, tmp_path):
+    _bit_exact(board_model, beats[:N_BEATS], model, tmp_path, "exact")
+
+
+def test_board_e2e_spram(beats, model, tmp_path):
+    """The iCEBreaker's RAM choice: four SPRAMs (the cell models of Yosys' share/ice40/cells_sim.v)."""
+    from ternecg.sim.gate import cells_sim
+    name = TOPLEVEL + "_spram"
+    src = generate_cached(lambda: BoardCore(model, divisor=DIVISOR, spram=True), name)
+    assert src.read_text().count("SB_SPRAM256KA ") == 4
+    build = runner.build([src, cells_sim()], name, "verilator")
+    _bit_exact((build, BoardCore(model, divisor=DIVISOR)), beats[:N_SPRAM_BEATS], model, tmp_path, "spram")
+
+
+def _bit_exact(board_model, beats, model, tmp_path, name):
     build, core = board_model
-    beats = beats[:N_BEATS]
     want_cls, want_logits, want_cycles = golden(model, core, beats)
     t0 = time.time()
-    with SimBoard(build, tmp_path, "exact") as sim:
+    with SimBoard(build, tmp_path, name) as sim:
         client = Client(sim.port, timeout=20.0, retries=2, name="the simulated board")
         status = client.ping()
         assert (status.version, status.n_classes, status.parallel, status.window) == (P.VERSION, 2, 1, 240)
