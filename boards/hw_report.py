@@ -1,8 +1,10 @@
 """`make hw-report`: the accelerator synthesized for iCE40 UP5K and ECP5 85F at several lane counts.
 
 Each setting is generated, synthesized with Yosys (``synth_ice40``) and placed and routed with
-nextpnr-ice40 (UP5K, sg48, fixed seed); nextpnr's JSON report gives logic cells, EBR, DSP and
-Fmax. The UP5K has too few pins for the accelerator's raw ports, so the measured design is the
+nextpnr-ice40 (UP5K, sg48, fixed seed); nextpnr's JSON report gives logic cells, EBR, SPRAM, DSP
+and Fmax. The UP5K rows build the accelerator as the iCEBreaker does (``Accelerator(spram=True)``):
+the normaliser's sample RAM and, with one memory per feature bank (P = 1, 2, 3), feature banks 1
+and 2 in SPRAM (``spram``). The UP5K has too few pins for the accelerator's raw ports, so the measured design is the
 accelerator inside a thin pin wrapper (boards/pinwrap.py: a serial-in shift register for the sample
 and an XOR fold of the result, ~30 logic cells, reported separately). The same network without
 channel shuffle is built too: ``shuffle_cost_lc`` is the logic-cell difference.
@@ -57,8 +59,8 @@ TARGET_MHZ = 30.0
 #: the UP5K's device name in hw.json
 DEVICE = "up5k"
 #: the lane counts `make hw-report` builds by default per device (any 1..MAX_PARALLEL is valid;
-#: these fit the UP5K (P = 4 needs 35 of its 30 EBR: four memories per feature bank); on the
-#: ECP5 85F the widest that fit (P = 64 would need about twice its LUT4s) and one between; the
+#: these fit the UP5K (P = 4 needs 34 of its 30 EBR: four memories per feature bank; its
+#: normaliser in SPRAM); on the ECP5 85F the widest that fit (P = 64 would need about twice its LUT4s) and one between; the
 #: estimate is calibrated at 36 and 48 only, so 18 checks it out of sample)
 DEVICE_SETTINGS = {"up5k": (1, 2, 3, 6), "ecp5-85f": (18, 36, 48)}
 #: the lane counts of the other reports' sweeps (boards/asic_report.py: no block RAM limit there)
@@ -130,7 +132,8 @@ def synth_ice40(component, name, workdir, freq=TARGET_MHZ):
         _synth_ice40_tools(name, workdir, freq)
     util, fmax = _nextpnr_report(workdir)
     return {"lc": util["ICESTORM_LC"]["used"], "lc_total": util["ICESTORM_LC"]["available"],
-            "ebr": util["ICESTORM_RAM"]["used"], "dsp": util.get("ICESTORM_DSP", {}).get("used", 0),
+            "ebr": util["ICESTORM_RAM"]["used"], "spram": util.get("ICESTORM_SPRAM", {}).get("used", 0),
+            "dsp": util.get("ICESTORM_DSP", {}).get("used", 0),
             "fmax_mhz": fmax, **_seconds(workdir, name, reused)}
 
 
@@ -279,7 +282,8 @@ def without_shuffle(model):
 
 
 def _setting(model, p, workdir, shuffle=True, hier=True, device=DEVICE):
-    acc = Accelerator(model if shuffle else without_shuffle(model), p)
+    # the UP5K as on the iCEBreaker: the normaliser's RAM and one-memory feature banks in SPRAM
+    acc = Accelerator(model if shuffle else without_shuffle(model), p, spram=device == DEVICE)
     if device == DEVICE:
         res = synth_ice40(PinWrapper(acc), "hwtop", workdir)
     else:
@@ -414,6 +418,8 @@ def _flags(row):
         out.append(f"cycles estimate off by {err['cycles']}")
     if err["ebr"] not in (0, 0.0):
         out.append(f"EBR estimate {row['estimate']['ebr']} vs {row['ebr']}")
+    if row["estimate"].get("spram", 0) != row.get("spram", 0):
+        out.append(f"SPRAM estimate {row['estimate'].get('spram', 0)} vs {row.get('spram', 0)}")
     return out
 
 
@@ -527,6 +533,11 @@ def _shuffle_check(p, base, nosh):
                            "and nextpnr's packing of the whole design varies with them."}
 
 
+def _ebr(ebr, spram):
+    """The EBR column: ``14 + 3 SPRAM`` (SPRAM only when some are used)."""
+    return f"{ebr} + {spram} SPRAM" if spram else f"{ebr}"
+
+
 def table(report):
     lines = ["| device | P | LC (est.) | EBR (est.) | Fmax MHz | period cycles (est.) | beats/s | bound ratio | estimate |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -535,7 +546,7 @@ def table(report):
         err = r["estimate_error"]
         flags = r.get("estimate_flags") or []
         lines.append(f"| {r['device']} | {r['parallel']} | {r['lc']}/{r['lc_total']} ({e['lc']}, {err['lc']:+.1%}) | "
-                     f"{r['ebr']} ({e['ebr']}) | {r['fmax_mhz']} | {r.get('period_cycles')} ({e['cycles_per_beat']}) | "
+                     f"{_ebr(r['ebr'], r.get('spram'))} ({_ebr(e['ebr'], e.get('spram'))}) | {r['fmax_mhz']} | {r.get('period_cycles')} ({e['cycles_per_beat']}) | "
                      f"{r['beats_per_s']} | {r['bound_ratio']} | {'; '.join(flags) if flags else 'ok'} |")
     if "shuffle_check" in report:
         s = report["shuffle_check"]

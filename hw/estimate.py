@@ -12,7 +12,10 @@
     period measured in Verilator at every setting.
 ``ebr``
     Block RAMs: every memory of the design (:func:`memories`: the parameter ROMs, the feature
-    banks, the normaliser's sample RAM) in the device's blocks (:func:`blocks`): iCE40 RAM40_4K
+    banks, the normaliser's sample RAM) but those in SPRAM (:func:`in_spram`: on the UP5K, as
+    ``make hw-report`` and the iCEBreaker build them, the normaliser's sample RAM and, with one
+    memory per bank, feature banks 1 and 2; ``spram`` counts them) in the device's blocks
+    (:func:`blocks`): iCE40 RAM40_4K
     (4 kbit as 256 x 16, 512 x 8, 1024 x 4 or 2048 x 2), ECP5 DP16KD (18 kbit as 16384 x 1 ..
     1024 x 18, 512 x 36 with one read and one write port); a RAM of at most
     :data:`LOGIC_RAM_BITS` bits is left in logic (ECP5 distributed RAM) and costs no block.
@@ -46,6 +49,7 @@ from .engine_layout import Widths, descriptor_layout, logit_width
 from .schedule import MODE_FINAL, Schedule, act_latency_of, compile_schedule, serializer_latency
 
 __all__ = ["DEVICES", "estimate", "compute_cycles", "cycles_per_beat", "memories", "blocks", "ebr",
+           "in_spram", "spram",
            "features", "lut_by_part", "part_of", "fit", "lc", "lutram", "PARTS", "PERIOD_GAP", "LC_TOLERANCE"]
 
 #: the devices of ``make hw-report``
@@ -220,16 +224,46 @@ def placement(depth, width, rom, device):
     return kind, amount
 
 
+#: the devices with single-port RAMs (iCE40 SB_SPRAM256KA: 16,384 x 16) and how many they have
+SPRAM = {"up5k": 4}
+SPRAM_SHAPE = (16384, 16)
+
+
+def in_spram(sch: Schedule, device):
+    """Names (:func:`memories`) of the RAMs that ``Accelerator(model, P, spram=True)`` puts in SPRAM
+    on ``device`` (``make hw-report``'s UP5K rows, the iCEBreaker build): the normaliser's sample
+    RAM, and feature banks 1 and 2 when a bank is one memory (hw/feature_banks.py); none on a
+    device without SPRAM."""
+    _check_device(device)
+    if device not in SPRAM:
+        return []
+    d_max, w_max = SPRAM_SHAPE
+    fits = {name: not rom and depth <= d_max and width <= w_max for name, depth, width, rom, _ in memories(sch)}
+    banks = [n for n in fits if n.startswith(("engine.bank1_", "engine.bank2_"))]
+    return ([n for n in fits if n == "norm.ram" and fits[n]]
+            + (banks if sch.geometry.mems == 1 and all(fits[n] for n in banks) else []))
+
+
+def _placed(sch: Schedule, device):
+    skip = set(in_spram(sch, device))
+    return [placement(d, w, rom, device) for name, d, _, rom, w in memories(sch) if name not in skip]
+
+
 def ebr(sch: Schedule, device):
-    """Block RAMs of the whole accelerator on ``device`` (iCE40 RAM40_4K or ECP5 DP16KD)."""
-    return sum(n for kind, n in (placement(d, w, rom, device) for _, d, _, rom, w in memories(sch))
-               if kind == "block")
+    """Block RAMs of the whole accelerator on ``device`` (iCE40 RAM40_4K or ECP5 DP16KD), without
+    the RAMs in SPRAM (:func:`in_spram`)."""
+    return sum(n for kind, n in _placed(sch, device) if kind == "block")
+
+
+def spram(sch: Schedule, device):
+    """SPRAMs of the accelerator on ``device`` (:func:`in_spram`: 3 on the UP5K with one memory per
+    feature bank, else 1; 0 on the ECP5)."""
+    return len(in_spram(sch, device))
 
 
 def lutram(sch: Schedule, device):
     """ECP5 distributed RAM cells (TRELLIS_DPR16X4) of the accelerator (0 on iCE40)."""
-    return sum(n for kind, n in (placement(d, w, rom, device) for _, d, _, rom, w in memories(sch))
-               if kind == "lutram")
+    return sum(n for kind, n in _placed(sch, device) if kind == "lutram")
 
 
 # ---- logic ------------------------------------------------------------------------------------
@@ -395,8 +429,10 @@ def lc(sch: Schedule, device):
 # ---- all together -----------------------------------------------------------------------------
 
 def estimate(model, parallel, device):
-    """``{"lc", "ebr", "cycles_per_beat"}`` of ``model`` (a loaded model file) on ``parallel``
-    lanes on ``device`` (:data:`DEVICES`), without synthesis (TernEcgError for a bad value)."""
+    """``{"lc", "ebr", "spram", "cycles_per_beat"}`` of ``model`` (a loaded model file) on
+    ``parallel`` lanes on ``device`` (:data:`DEVICES`), without synthesis (TernEcgError for a bad
+    value)."""
     _check_device(device)
     sch = compile_schedule(model, parallel)
-    return {"lc": lc(sch, device), "ebr": ebr(sch, device), "cycles_per_beat": cycles_per_beat(sch)}
+    return {"lc": lc(sch, device), "ebr": ebr(sch, device), "spram": spram(sch, device),
+            "cycles_per_beat": cycles_per_beat(sch)}

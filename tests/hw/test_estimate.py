@@ -103,19 +103,36 @@ def test_memories_are_the_designs(model, parallel):
         assert mems.pop(f"engine.bank{bank}_{k}") == (depth, width, False)
     assert list(mems) == ["norm.ram"]
     s = acc.schedule
-    assert E.ebr(s, "up5k") == sum(E.blocks(d, w, "up5k") for _, d, _, rom, w in E.memories(s)
-                                   if rom or d * w > 64 * E.blocks(d, w, "up5k"))
+    spram = set(E.in_spram(s, "up5k"))
+    assert E.ebr(s, "up5k") == sum(E.blocks(d, w, "up5k") for n, d, _, rom, w in E.memories(s)
+                                   if (rom or d * w > 64 * E.blocks(d, w, "up5k")) and n not in spram)
+    assert E.in_spram(s, "ecp5-85f") == [] and E.spram(s, "ecp5-85f") == 0
     assert all(1 <= used <= w for _, _, w, _, used in E.memories(s))
 
 
 def test_ebr_and_lutram_as_yosys_mapped_them(model):
     """What synth_ecp5 / synth_ice40 of make hw-report (Yosys 0.70) made of the memories: P = 36
     on the ECP5: 30 DP16KD (the parameter ROMs) and 288 TRELLIS_DPR16X4 (the 48 feature-bank
-    memories); P = 1 on the UP5K: 20 RAM40_4K."""
+    memories); P = 1 on the UP5K: 14 RAM40_4K and 3 SPRAM (the normaliser's RAM and feature banks
+    1 and 2: make hw-report builds the UP5K rows with them in SPRAM, as the iCEBreaker does; 20
+    RAM40_4K without)."""
     s = compile_schedule(model, 36)
     assert E.ebr(s, "ecp5-85f") == 30
     assert E.lutram(s, "ecp5-85f") == 288
-    assert E.ebr(compile_schedule(model, 1), "up5k") == 20
+    assert E.ebr(compile_schedule(model, 1), "up5k") == 14
+    assert E.spram(compile_schedule(model, 1), "up5k") == 3
+    assert E.spram(compile_schedule(model, 6), "up5k") == 1
+
+
+@pytest.mark.parametrize("parallel", [1, 3, 4, 6])
+def test_spram_memories_are_the_designs(model, parallel):
+    """The RAMs the estimate puts in SPRAM on the UP5K are those ``Accelerator(spram=True)`` (make
+    hw-report's UP5K rows) instantiates as SB_SPRAM256KA."""
+    from spram_count import sprams
+    acc = Accelerator(model, parallel, spram=True)
+    names = {"norm.ram": "norm.ram.spram", "engine.bank1_0": "engine.banks.bank1.spram",
+             "engine.bank2_0": "engine.banks.bank2.spram"}
+    assert sorted(names[n] for n in E.in_spram(acc.schedule, "up5k")) == sprams(acc, None)
 
 
 def test_lc_estimate_grows_with_the_lanes(model):
@@ -159,6 +176,6 @@ def test_fit_recovers_a_known_model(model):
 
 def test_estimate_and_bad_device(model):
     est = E.estimate(model, 2, "up5k")
-    assert set(est) == {"lc", "ebr", "cycles_per_beat"}
+    assert set(est) == {"lc", "ebr", "spram", "cycles_per_beat"}
     with pytest.raises(TernEcgError, match="device 'xc7' is not one of up5k, ecp5-85f"):
         E.estimate(model, 2, "xc7")

@@ -44,7 +44,6 @@ TOPLEVEL = "board_core"
 TEST_MODULE = "ternecg.sim.tests.test_board_cocotb"
 DIVISOR = 8
 N_BEATS = 12
-N_SPRAM_BEATS = 6
 N_FAULT_FRAMES = 20
 RECORD = "208"          # many normal and ventricular beats
 
@@ -114,14 +113,24 @@ def test_board_e2e_bit_exact(board_model, beats, model, tmp_path):
     _bit_exact(board_model, beats[:N_BEATS], model, tmp_path, "exact")
 
 
-def test_board_e2e_spram(beats, model, tmp_path):
-    """The iCEBreaker's RAM choice: four SPRAMs (the cell models of Yosys' share/ice40/cells_sim.v)."""
+@pytest.fixture(scope="module")
+def spram_model(model):
+    """The Verilator model of ``BoardCore(model, spram=True)``: the iCEBreaker's four SPRAMs (the
+    cell models of Yosys' share/ice40/cells_sim.v)."""
     from ternecg.sim.gate import cells_sim
     name = TOPLEVEL + "_spram"
     src = generate_cached(lambda: BoardCore(model, divisor=DIVISOR, spram=True), name)
     assert src.read_text().count("SB_SPRAM256KA ") == 4
-    build = runner.build([src, cells_sim()], name, "verilator")
-    _bit_exact((build, BoardCore(model, divisor=DIVISOR)), beats[:N_SPRAM_BEATS], model, tmp_path, "spram")
+    return runner.build([src, cells_sim()], name, "verilator"), BoardCore(model, divisor=DIVISOR)
+
+
+def test_board_e2e_spram(spram_model, beats, model, tmp_path):
+    _bit_exact(spram_model, beats[:N_BEATS], model, tmp_path, "spram")
+
+
+def test_board_e2e_spram_faults(spram_model, beats, model, tmp_path):
+    """Dropped frames write into the free beat buffer (one SPRAM port): the next beat is exact."""
+    _faults(spram_model, beats, model, tmp_path, "spram-faults")
 
 
 def _bit_exact(board_model, beats, model, tmp_path, name):
@@ -186,13 +195,17 @@ class FaultyPort:
 
 
 def test_board_e2e_faults(board_model, beats, model, tmp_path):
+    _faults(board_model, beats, model, tmp_path, "faults")
+
+
+def _faults(board_model, beats, model, tmp_path, name):
     build, core = board_model
     n = N_FAULT_FRAMES                  # 20 frames, 7 of them damaged
     raws = beats[:n]
     want_cls, want_logits, _ = golden(model, core, raws)
     faults = {2: "garbage", 5: "truncated", 8: "corrupt", 11: "swallowed", 14: "header",
               17: "garbage", 19: "truncated"}
-    with SimBoard(build, tmp_path, "faults") as sim:
+    with SimBoard(build, tmp_path, name) as sim:
         port = FaultyPort(sim.port, faults)
         client = Client(port, timeout=20.0, retries=3, name="the simulated board")
         client.ping()
