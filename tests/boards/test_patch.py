@@ -177,10 +177,12 @@ def _patch(board):
 @pytest.mark.fpga
 def test_icebreaker_build_report(ice_build):
     """Synthesis smoke test of the iCEBreaker board top (Yosys + nextpnr-ice40 + icepack): timing
-    met, resources within the UP5K, a bitstream, and the saved report with LUT4 per module (the
-    UART, the link and the accelerator each take some, most of it named)."""
+    met, resources within the UP5K (at most 14 EBR at P = 1, issue 17: the beat buffer, the
+    normaliser's RAM and feature banks 1 and 2 in the four SPRAMs), a bitstream, and the saved
+    report with LUT4 per module (the UART, the link and the accelerator each take some, most of it
+    named)."""
     r = ice_build
-    assert r["timing_met"] and r["lc_used"] <= r["lc_total"] and r["ebr"] <= 30
+    assert r["timing_met"] and r["lc_used"] <= r["lc_total"] and r["ebr"] <= 14 and r["spram"] == 4
     assert (REPO / r["bitstream"]).stat().st_size > 100_000
     saved = json.loads((REPO / ROOT / "icebreaker" / "report.json").read_text())
     assert set(saved) >= {"lc_used", "lc_total", "ff", "ebr", "dsp", "fmax_mhz", "target_mhz",
