@@ -144,6 +144,11 @@ def compare(base: dict, var: dict) -> dict:
     return {"only_shipped": a, "only_variant": b, "z": round(z, 2), "material": z > Z_MATERIAL}
 
 
+def _err(scored: dict, name: str) -> int:
+    row = scored["records"][name]
+    return row["fn"] + row["fp"]
+
+
 def choose(shipped_value: int, scored: dict) -> int:
     """The DS1-best value of ``scored`` (value -> errors): fewest errors; a tie goes to the shipped
     value, then to the value nearest it (the smaller on equal distance)."""
@@ -176,6 +181,8 @@ def sweep(data, constants=None, fs: int = FS, jobs: int = 1, progress: bool = Fa
             if P == base_P and v != ship[c]:
                 row["same_as_shipped"] = True  # rounds to the shipped samples
             row.update(compare(base, r))
+            # where the errors moved: variant minus shipped FN + FP, the records that changed
+            row["by_record"] = {n: d for n, d in ((n, _err(r, n) - _err(base, n)) for n in r["records"]) if d}
             variants.append(row)
         best = choose(ship[c], scored)
         cmp = next(row for row in variants if row["value"] == best)
@@ -246,6 +253,14 @@ def table(report) -> str:
         mark = "" if r["best"] == r["shipped"] else (" MATERIAL" if r["material"] else " (noise)")
         lines.append(f"{c:<12} {str(r['shipped']) + ' ' + u:>9} {str(r['best']) + ' ' + u:>9} "
                      f"{r['errors_shipped']:>15} {r['errors_best']:>12} {r['z_best']:>6.2f}  {swept}{mark}")
+    moved = [(c, r) for c, r in report["constants"].items() if r["best"] != r["shipped"]]
+    if moved:
+        lines += ["", "where the DS1-best values move the errors (variant minus shipped FN + FP per record):"]
+    for c, r in moved:
+        v = next(v for v in r["variants"] if v["value"] == r["best"])
+        recs = ", ".join(f"{n} {d:+d}" for n, d in sorted(v["by_record"].items(), key=lambda kv: kv[1]))
+        lines.append(f"  {c} = {r['best']} {r['unit']}: {recs}; errors only the shipped detector makes "
+                     f"{v['only_shipped']}, only this one {v['only_variant']}")
     lines.append("")
     lines.append(f"agree with the shipped value: {len(report['agree'])} of {len(report['constants'])}; "
                  f"DS1 optimum elsewhere within the noise margin (z <= {Z_MATERIAL}): "

@@ -89,6 +89,7 @@ def test_sweep_on_the_excerpts(data):
                 m = ec57.match(beats, qrs.detect(raw, fs, params=P), fs)
                 fn, fp = fn + m.fn, fp + m.fp
             assert (v["fn"], v["fp"], v["errors"]) == (fn, fp, fn + fp), (c, v)
+            assert sum(v["by_record"].values()) == v["errors"] - base["errors"]
             assert v.get("same_as_shipped", False) == (P == spec.qrs_params(360) and v["value"] != r["shipped"])
     lag = {v["value"]: v for v in rep["constants"]["deriv_lag"]["variants"]}
     assert lag[11].get("same_as_shipped") and lag[11]["errors"] == base["errors"]  # 11 ms = 4 samples, as 10
@@ -123,6 +124,23 @@ def test_committed_results_name_the_shipped_constants():
     assert set(rep["constants"]) == set(ship), f"{S.RESULT} does not sweep every constant: re-run `make qrs-select`"
     for c, r in rep["constants"].items():
         assert r["shipped"] == ship[c] and any(v["value"] == ship[c] for v in r["variants"]), c
+
+
+def test_results_paragraph_says_whether_ds2_is_held_out(data, tmp_path, monkeypatch):
+    """docs/results.md section 5 (golden/results_monitor.py): DS2 is called held out only when no
+    DS1 optimum differs materially."""
+    from ternecg.golden import results_monitor
+    rep = S.sweep(data[:1], constants=["refractory", "twave"])
+    path = tmp_path / "qrs_select.json"
+    monkeypatch.setattr(S, "RESULT", path)
+    g = {"tp": 990, "fn": 10, "fp": 5, "se": 0.99, "ppv": 0.995}
+    qrs = {"gross_ds1": g, "gross_ds2": dict(g, fn=3)}
+    assert "run `make qrs-select`" in results_monitor.held_out_paragraph(qrs)[0]
+    for far in ([], ["twave"]):
+        path.write_text(json.dumps(dict(rep, differ_materially=far)))
+        text = results_monitor.held_out_paragraph(qrs)[0]
+        assert "DS2 (22 records): Se 99.00 %, +P 99.50 %, 3 FN + 5 FP = 8 errors of 993 beats" in text
+        assert ("is its held-out test" in text) == (not far) and ("not a held-out figure" in text) == bool(far)
 
 
 def _local_database():
