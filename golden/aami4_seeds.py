@@ -2,7 +2,9 @@
 
 Seed 0 is the shipped model files (models/aami4_inter.json, models/aami4_patient/); seeds 1 and
 2 are trained with exactly the same recipes (golden/aami4.py ``ship``) into
-``build/aami4/seeds/seed<N>/`` (kept: a re-run evaluates them again without training). Every
+``build/aami4/seeds/seed<N>/`` (kept: a re-run evaluates them again without training; kept models
+get the recipe's bias offsets, the operating point, if they were trained before it was chosen).
+Every model file's ``meta["bias_offsets"]`` must be the recipe's. Every
 seed's models go through ``monitor-eval`` (golden/monitor_eval.py: detected and annotated beats,
 both protocols); the report keeps the figures of each seed and their mean, standard deviation,
 minimum and maximum.
@@ -84,6 +86,9 @@ def run(seeds=SEEDS, db=None, report=REPORT, retrain=False) -> dict:
                                    f"run 'make train' (seed 0)")
         elif retrain or not (folder / aami4.PATIENT_DIR / "234.json").is_file():
             times = aami4.ship(seed=seed, out=folder, db=db)
+        else:       # kept models: the recipe's operating point (bias offsets) as ``ship`` exports it
+            aami4.recipe_offsets_into(folder)
+        aami4.check_recipe_offsets(folder)
         t0 = time.time()
         rep = monitor_eval.evaluate(models=folder, db=db)
         row = {"seed": seed, "models": relative(folder), "train_seconds": times,

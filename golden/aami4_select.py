@@ -55,8 +55,11 @@ VARIANTS = {
 SELECT_REPORT = results_dir() / "aami4_select.json"
 #: the recipes the variants change (the starting point of the selection; the shipped ones,
 #: golden/aami4.py INTER and FINETUNE, are what it chose)
-START_INTER = dict(INTER, class_weight=[1.0, 1.0, 1.0, 1.0], jitter="offsets")
-START_FINETUNE = dict(FINETUNE, class_weight=[1.0, 1.0, 1.0, 1.0], common=0)
+#: (the recipes' bias offsets are not applied here: golden/aami4_operating.py chooses them on these models)
+START_INTER = dict({k: v for k, v in INTER.items() if k != "bias_offsets"}, class_weight=[1.0, 1.0, 1.0, 1.0],
+                   jitter="offsets")
+START_FINETUNE = dict({k: v for k, v in FINETUNE.items() if k != "bias_offsets"}, class_weight=[1.0, 1.0, 1.0, 1.0],
+                      common=0)
 
 
 def _work():
