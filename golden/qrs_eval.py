@@ -3,7 +3,10 @@
 Every record is scored whole (lead MLII, or the first signal of 102/104 which have no MLII) with
 the matcher of golden/ec57.py (150 ms, nearest first, wfdb beat symbols). The primary figure is
 the whole record; a secondary figure leaves the ventricular flutter/fibrillation episodes out
-(from ``[`` to ``]``, record 207 only in MIT-BIH), as bxb does.
+(from ``[`` to ``]``, record 207 only in MIT-BIH), as bxb does. Subtotals over the inter-patient
+split (golden/splits.py): ``gross_ds1`` (the records on which ``make qrs-select`` checks the
+detector's constants) and ``gross_ds2`` (held out from that choice); the paced records are in
+neither.
 
 Peers, on the same signal in physical units (mV, ``wfdb.rdrecord(physical=True)``) and the same
 matcher: wfdb's XQRS and GQRS (``xqrs_detect``, ``gqrs_detect``), py-ecg-detectors' Pan-Tompkins

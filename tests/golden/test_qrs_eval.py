@@ -97,6 +97,10 @@ def test_cli_two_records_no_peers(db, tmp_path):
     assert rep["records"]["100"]["fn"] == 0 and rep["records"]["100"]["fp"] == 0
     assert rep["vf_excluded"]["gross"]["fp"] < g["fp"]  # 207's flutter episodes are left out
     assert rep["peers"] == {}
+    # DS1 / DS2 subtotals (207 is a DS1 record, 100 a DS2 record)
+    for key, rec in (("gross_ds1", "207"), ("gross_ds2", "100")):
+        assert {k: rep[key][k] for k in ("tp", "fn", "fp")} == {k: rep["records"][rec][k] for k in ("tp", "fn", "fp")}
+    assert "\n   DS1 " in r.stdout and "\n   DS2 " in r.stdout
     assert rep["offsets"]["n"] == g["tp"] and rep["latency_samples"]["regular"]["max"] <= 119
     assert rep["wall_seconds"] > 0
 
