@@ -105,6 +105,15 @@ def test_sweep_runs_in_worker_processes(data):
     assert one == two
 
 
+def test_sweep_uses_the_vectorised_detector(data, monkeypatch):
+    """The sweep runs golden/qrs.py's whole-record path (detect), never the per-sample stream."""
+    def no_stream(*a, **k):
+        raise AssertionError("qrs-select ran the per-sample QrsStream")
+    monkeypatch.setattr(qrs.QrsStream, "push", no_stream)
+    rep = S.sweep(data[:1], constants=["rr_min"])
+    assert rep["constants"]["rr_min"]["errors_shipped"] == S.score(spec.qrs_params(360), data[:1])["errors"]
+
+
 def test_bad_constants_one_line(capsys):
     assert cli.main(["qrs-select", "--constants", "lp_len,bogus"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
