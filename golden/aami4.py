@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -166,8 +167,13 @@ def set_bias_offsets(path, offsets) -> bool:
     new = with_bias_offsets(doc, offsets)
     if new == doc:
         return False
-    modelfile.save(new, path)
-    modelfile.load(path)                        # ... and after (bias range, checksum)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        modelfile.save(new, tmp)
+        modelfile.load(tmp)                     # ... and after (bias range, checksum), before it replaces it
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return True
 
 
