@@ -270,7 +270,8 @@ def table(data: dict) -> str:
             pt = p[name]
             s, c = pt["summary"], pt["summary"]["classes"]
             ks = ", ".join(f"{k} {v:+d}" for k, v in pt["k"].items())
-            rows.append(f"| {proto} | {'zero' if name == 'base' else 'chosen'} | {pt['offsets']} ({ks}) | "
+            point = "zero" if name == "base" else "best, applied" if p["apply"] else f"best, gain < {MIN_GAIN}: not applied"
+            rows.append(f"| {proto} | {point} | {pt['offsets']} ({ks}) | "
                         f"{_f(s['acc'])} | {_f(c['S']['se'])} | {_f(c['S']['ppv'])} | {_f(c['V']['se'])} | "
                         f"{_f(c['V']['ppv'])} | {_f(c['F']['se'])} | {_f(s['score'])} |")
     return "\n".join(rows)
@@ -283,6 +284,39 @@ def decision_lines(data: dict) -> list:
                    f"{p['gain']:+.3f} -> {'apply' if p['apply'] else 'keep zero'} {p[RECIPE_KEY]}"
                    + (" (at the grid edge)" if p["at_grid_edge"] else ""))
     return out
+
+
+def results_lines(data: dict | None = None) -> list:
+    """The paragraph and table of docs/results.md section 6 on how the operating point was chosen."""
+    data = read_json(RESULT) if data is None else data
+    if not data.get("protocols"):
+        return ["No operating point chosen yet (results/aami4_operating.json): `make aami4-operating`.", ""]
+    pr = data["protocols"]
+
+    def said(proto, p):
+        ks = ", ".join(f"{c} {o:+d}" for c, o in zip(CLASSES, p["best"]["offsets"]) if c in MOVED)
+        verdict = (f"applied: {proto} bias offsets {p[RECIPE_KEY]}" if p["apply"]
+                   else f"below {MIN_GAIN}, so the {proto} offsets stay {p[RECIPE_KEY]}")
+        return (f"{proto}: step {p['step']} (median top-two logit gap {p['median_gap']:.0f}), best {ks} "
+                f"({p['best']['score']:.3f} against {p['base']['score']:.3f} at zero, gain {p['gain']:+.3f}: {verdict})")
+
+    text = (f"How the operating point was chosen (`make aami4-operating`, golden/aami4_operating.py, "
+            f"results/aami4_operating.json): the logits layer adds a per-class integer bias from the model "
+            f"file, so integer offsets to the S and V biases move each protocol's operating point without "
+            f"retraining, and the hardware builds the changed file unchanged. They were chosen on the DS1 "
+            f"hold-out only ({', '.join(data['holdout'])}), on the select-phase models of the shipped recipes "
+            f"(`{data['variants']['inter']}` global model on the whole records for inter-patient, "
+            f"`{data['variants']['patient']}` fine-tuned per record, scored after its first 5 minutes, for "
+            f"patient-specific): every hold-out beat's integer logits computed once, then a grid of S and V "
+            f"offsets of k steps each (k = -{data['grid_k']} .. {data['grid_k']}, a step = the median top-two "
+            f"logit gap / {data['step_divisor']}) scored with aami4-select's criterion (mean of F1(S) and F1(V), "
+            f"EC57), ties to the smallest |k|; all of this, and the rule to apply the offsets only when they "
+            f"raise the criterion by at least {data['min_gain']}, fixed before any result was seen. "
+            + "; ".join(said(k, v) for k, v in pr.items())
+            + ". The offsets are part of the recipes (golden/aami4.py `bias_offsets`: `make train` exports "
+              "them, every model file records them in its metadata); the DS2 figures above are of the models "
+              "with them, scored once.")
+    return [text, "", table(data), ""]
 
 
 def add_parser(sub):
