@@ -497,7 +497,8 @@ def calibrate(path=None):
             continue
         samples.append((r["device"], compile_schedule(model, r["parallel"]),
                         {"lut": r["lc_by_module"], "ff": r.get("ff_by_module", {}),
-                         "carry": r.get("carry_by_module", {})}, r.get("synth_cells", {}), r["lc"]))
+                         "carry": r.get("carry_by_module", {})}, r.get("synth_cells", {}), r["lc"],
+                        bool(r.get("spram"))))
     lut_model, ff_alone, comb_per_lut = estimate.fit(samples)
     cal = {}
     for r in rep["settings"]:

@@ -49,7 +49,7 @@ from .engine_layout import Widths, descriptor_layout, logit_width
 from .schedule import MODE_FINAL, Schedule, act_latency_of, compile_schedule, serializer_latency
 
 __all__ = ["DEVICES", "estimate", "compute_cycles", "cycles_per_beat", "memories", "blocks", "ebr",
-           "in_spram", "spram",
+           "in_spram", "spram", "spram_saved",
            "features", "lut_by_part", "part_of", "fit", "lc", "lutram", "PARTS", "PERIOD_GAP", "LC_TOLERANCE"]
 
 #: the devices of ``make hw-report``
@@ -370,11 +370,13 @@ def device_cells(device, lut, ff, carry, ram_cells=0):
 def fit(samples):
     """Least-squares constants from measured settings.
 
-    ``samples``: ``[(device, Schedule, per_module, flat, cells)]``: ``per_module`` =
+    ``samples``: ``[(device, Schedule, per_module, flat, cells[, spram])]``: ``per_module`` =
     ``{"lut", "ff", "carry": {module: count}}`` of the unflattened synthesis (hw.json's
     ``lc_by_module``, ``ff_by_module``, ``carry_by_module``), ``flat`` = ``{"lut", "ff",
     "carry"}`` of the flattened one that nextpnr placed (``synth_cells``), ``cells`` nextpnr's
-    count (``lc``). The per-module counts are scaled to the flat totals (the unflattened
+    count (``lc``), ``spram`` whether the setting had its feature banks in SPRAM (hw.json's
+    ``spram``; their :func:`spram_saved` cells are added back: the lines are those of block RAM
+    banks). The per-module counts are scaled to the flat totals (the unflattened
     synthesis may map LUTs differently: ABC9 or Yosys' own mapper), then per part and kind a line
     through its (x, count) points, pooled over the devices. Returns ``(lut_model, ff_alone,
     comb_per_lut)`` in the form of :data:`LUT_MODEL`, :data:`FF_ALONE` (from the iCE40 settings:
@@ -383,8 +385,9 @@ def fit(samples):
     kinds = ("lut", "ff", "carry")
     points = {name: {k: [] for k in kinds} for name, _ in PARTS}
     num = den = cnum = cden = 0.0
-    for device, sch, counts, flat, cells in samples:
+    for device, sch, counts, flat, cells, *spram in samples:
         x = features(sch)
+        saved = spram_saved(sch, device) if spram and spram[0] else {}
         for kind in kinds:
             parts = {name: 0.0 for name, _ in PARTS}
             per = counts.get(kind, {})
@@ -392,6 +395,7 @@ def fit(samples):
             scale = flat[kind] / total if total and flat.get(kind) is not None else 1.0
             for module, n in per.items():
                 parts[part_of(module)] += n * scale
+            parts["banks"] += saved.get(kind, 0)
             for name in parts:
                 points[name][kind].append((x[name], parts[name]))
         if device == "up5k" and flat.get("ff"):
@@ -418,11 +422,27 @@ def _line(pts, digits=4):
     return round(my - b * mx, 2), round(b, digits)
 
 
+def spram_saved(sch: Schedule, device):
+    """``{"lut", "ff"}`` that feature banks in SPRAM (:func:`in_spram`) do without: around a block
+    RAM Yosys emulates the "old data" of a read that meets a write (hw/feature_banks.py) with a
+    register of the write's address and data (flip-flops) and a bypass, an address comparator
+    and a data multiplexer (LUT4: half the address bits and the data bits); the SPRAM's one port
+    needs none. The lines of :data:`LUT_MODEL` were fitted with the banks in block RAM. Measured
+    on the UP5K at P = 1 (``make hw-report``, the same Verilog but the banks): 30 flip-flops and
+    25 LUT4 fewer with the SPRAMs; this gives 31 and 20."""
+    names = set(in_spram(sch, device))
+    banks = [(max(1, (depth - 1).bit_length()), width) for name, depth, width, _, _ in memories(sch)
+             if name in names and name.startswith("engine.bank")]
+    return {"ff": sum(a + w for a, w in banks), "lut": sum(math.ceil(a / 2) + w for a, w in banks)}
+
+
 def lc(sch: Schedule, device):
     """Estimated logic cells (iCE40) or LUT4 (ECP5) of the accelerator on ``device``."""
     _check_device(device)
     parts = cells_by_part(sch).values()
-    return round(device_cells(device, sum(c["lut"] for c in parts), sum(c["ff"] for c in parts),
+    saved = spram_saved(sch, device)
+    return round(device_cells(device, sum(c["lut"] for c in parts) - saved["lut"],
+                              sum(c["ff"] for c in parts) - saved["ff"],
                               sum(c["carry"] for c in parts), lutram(sch, device)))
 
 
