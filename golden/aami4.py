@@ -16,8 +16,10 @@ annotator, puts the peak:
 Protocols (golden/splits.py): ``inter`` trains on DS1 and tests on DS2 (whole records);
 ``patient`` fine-tunes a global DS1 model on the first 5 minutes of each DS2 record and tests on
 the rest. Recipes are chosen on :data:`HOLDOUT` (five DS1 records with S and V beats, held out of
-training): ``make aami4-select`` (golden/aami4_select.py, results/aami4_select.json). DS2 is scored once per shipped
-recipe (``make monitor-eval``, ``make aami4-seeds``).
+training): ``make aami4-select`` (golden/aami4_select.py, results/aami4_select.json); each recipe's operating
+point, offsets to the exported logits bias (``bias_offsets``), on the same hold-out: ``make aami4-operating``
+(golden/aami4_operating.py, results/aami4_operating.json). DS2 is scored once per shipped recipe (``make
+monitor-eval``, ``make aami4-seeds``).
 """
 
 from __future__ import annotations
@@ -134,9 +136,10 @@ def to_model(net, meta, path, bias_offsets=None):
     """Export ``net`` to the model file ``path`` and load it back (the integer model); with
     ``bias_offsets`` (per class) the logits layer's bias gains them (the recipe's operating point,
     golden/aami4_operating.py) and ``meta["bias_offsets"]`` records them."""
-    doc = export(net, meta)
-    if bias_offsets is not None:
-        doc = with_bias_offsets(doc, bias_offsets)
+    if bias_offsets is None:
+        doc = export(net, meta)
+    else:   # the exported bias is the trained one, whatever ``meta`` (a recipe) says about offsets
+        doc = with_bias_offsets(export(net, {k: v for k, v in meta.items() if k != "bias_offsets"}), bias_offsets)
     modelfile.save(doc, path)
     return modelfile.load(path)
 

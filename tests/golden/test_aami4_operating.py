@@ -105,3 +105,17 @@ def test_shipped_files_carry_the_offsets_results_names():
     for f in PATIENT:
         assert modelfile.load(f).meta["bias_offsets"] == want["patient"], f.name
     aami4.check_recipe_offsets(models_dir())
+
+
+def test_export_adds_the_recipe_offsets_to_the_trained_bias(tmp_path):
+    """``make train``'s export path (golden/aami4.py ``to_model`` from ``ship``): the file's bias is
+    the trained bias plus the recipe's offsets, even though the recipe in ``meta`` names them."""
+    from ternecg.golden import train
+    from ternecg.golden.export import export
+    net = train.new_net(aami4.config(aami4.INTER), True, 0)
+    trained = export(net, {})["layers"][-1]["bias"]
+    off = [0, 5, -3, 2]
+    m = aami4.to_model(net, aami4.meta_of(dict(aami4.INTER, bias_offsets=off), 0, "test"), tmp_path / "m.json", off)
+    assert m.layers[-1].bias.tolist() == [b + o for b, o in zip(trained, off)] and m.meta["bias_offsets"] == off
+    plain = aami4.to_model(net, {"seed": 0}, tmp_path / "p.json")      # select-phase models: no offsets
+    assert plain.layers[-1].bias.tolist() == trained and "bias_offsets" not in plain.meta
