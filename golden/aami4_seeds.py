@@ -93,9 +93,13 @@ def run(seeds=SEEDS, db=None, report=REPORT, retrain=False) -> dict:
         rep = monitor_eval.evaluate(models=folder, db=db)
         row = {"seed": seed, "models": relative(folder), "train_seconds": times,
                "eval_seconds": round(time.time() - t0, 1), "figures": compact(rep)}
-        update_json(report, lambda d: {"recipes": {"inter": aami4.INTER, "finetune": aami4.FINETUNE},
-                                       "runs": sorted([x for x in d.get("runs", []) if x["seed"] != seed] + [row],
-                                                      key=lambda x: x["seed"])})
+        def put(d, row=row, seed=seed):
+            old = next((x for x in d.get("runs", []) if x["seed"] == seed), {})
+            if not row["train_seconds"]:            # kept models: keep the time of the run that trained them
+                row["train_seconds"] = old.get("train_seconds", {})
+            return {"recipes": {"inter": aami4.INTER, "finetune": aami4.FINETUNE},
+                    "runs": sorted([x for x in d.get("runs", []) if x["seed"] != seed] + [row], key=lambda x: x["seed"])}
+        update_json(report, put)
         print(f"aami4-seeds: seed {seed} done", flush=True)
     return update_json(report, lambda d: dict(d, spread=spread(d.get("runs", []))))
 
