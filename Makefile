@@ -34,7 +34,7 @@ setup:           ## install system packages (apt, when missing), the venv and wa
 test:            ## the test suite (golden, hardware, simulation, boards) on two pytest-xdist workers, all but the FPGA builds (test-fpga)
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not fpga" $(PYTEST_ARGS)
 
-test-fpga:       ## the tests that build bitstreams or a gate-level netlist (Yosys / nextpnr: patching on both boards, the monitor's patch, the gate-level run; ~3 min)
+test-fpga:       ## the tests that build bitstreams or a gate-level netlist or simulate the iCE40 cell models (patching on both boards, the monitor's patch, the gate-level run, the board core with its SPRAMs; ~5 min)
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "fpga" $(PYTEST_ARGS)
 
 test-fast:       ## tests that need neither the database nor a Verilog simulator (markers: pyproject.toml)

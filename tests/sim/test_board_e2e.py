@@ -124,10 +124,12 @@ def spram_model(model):
     return runner.build([src, cells_sim()], name, "verilator"), BoardCore(model, divisor=DIVISOR)
 
 
+@pytest.mark.fpga
 def test_board_e2e_spram(spram_model, beats, model, tmp_path):
     _bit_exact(spram_model, beats[:N_BEATS], model, tmp_path, "spram")
 
 
+@pytest.mark.fpga
 def test_board_e2e_spram_faults(spram_model, beats, model, tmp_path):
     """Dropped frames write into the free beat buffer (one SPRAM port): the next beat is exact."""
     _faults(spram_model, beats, model, tmp_path, "spram-faults")
