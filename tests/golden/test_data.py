@@ -1,10 +1,8 @@
 """MIT-BIH data pipeline: records, beat windows, labels, splits, error paths."""
 
 import collections
-import os
 import shutil
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,23 +11,14 @@ from ternecg.errors import TernEcgError
 from ternecg.golden import beats as B
 from ternecg.golden import records as R
 from ternecg.golden import splits as S
+from local_db import local_database
 
 
-def _local_database():
-    """The database folder if it is available without downloading, else None."""
-    candidates = []
-    if os.environ.get(R.ENV_VAR):
-        candidates.append(Path(os.environ[R.ENV_VAR]))
-    candidates += [R.REPO_ROOT.parent / "shared" / "data" / "mitdb", R._cache_root()]
-    for c in candidates:
-        if c.is_dir() and any(c.glob("*.hea")):
-            return R.find_database(c)
-    return None
 
 
 @pytest.fixture(scope="module")
 def db():
-    path = _local_database()
+    path = local_database()
     if path is None:
         pytest.skip("MIT-BIH database not found (set $TERNECG_MITDB)")
     return path

@@ -1,8 +1,6 @@
 """The R-peak detector (golden/qrs.py, golden/spec/qrs.py): streaming == vectorised, accuracy on
 the fixture excerpts, hardware rules (refractory, bounded state), bad input and recovery."""
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +9,7 @@ from ternecg.errors import TernEcgError
 from ternecg.golden import ec57, excerpts, qrs
 from ternecg.golden import records as R
 from ternecg.golden.spec.qrs import FS_MAX, FS_MIN, pseudo_square, qrs_params
+from local_db import local_database
 
 P360 = qrs_params(360)
 
@@ -223,20 +222,11 @@ def test_other_sampling_rates(ex):
 
 
 # --- whole records (database) -----------------------------------------------------------------------------
-def _local_database():
-    candidates = []
-    if os.environ.get(R.ENV_VAR):
-        candidates.append(Path(os.environ[R.ENV_VAR]))
-    candidates += [R.REPO_ROOT.parent / "shared" / "data" / "mitdb", R._cache_root()]
-    for c in candidates:
-        if c.is_dir() and any(c.glob("*.hea")):
-            return R.find_database(c)
-    return None
 
 
 @pytest.fixture(scope="module")
 def db():
-    path = _local_database()
+    path = local_database()
     if path is None:
         pytest.skip("MIT-BIH database not found (set $TERNECG_MITDB)")
     return path

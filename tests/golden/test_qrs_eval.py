@@ -11,25 +11,15 @@ from ternecg import cli
 from ternecg.errors import TernEcgError
 from ternecg.golden import ec57
 from ternecg.golden import qrs_eval as Q
+from local_db import local_database
 
 
 
-def _local_database():
-    import os
-    from pathlib import Path
-
-    from ternecg.golden import records as R
-    candidates = [Path(os.environ[R.ENV_VAR])] if os.environ.get(R.ENV_VAR) else []
-    candidates += [R.REPO_ROOT.parent / "shared" / "data" / "mitdb", R._cache_root()]
-    for c in candidates:
-        if c.is_dir() and any(c.glob("*.hea")):
-            return R.find_database(c)
-    return None
 
 
 @pytest.fixture(scope="module")
 def db():
-    path = _local_database()
+    path = local_database()
     if path is None:
         pytest.skip("MIT-BIH database not found (set $TERNECG_MITDB)")
     return path

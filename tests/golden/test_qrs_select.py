@@ -12,6 +12,7 @@ from ternecg.errors import TernEcgError
 from ternecg.golden import ec57, excerpts, qrs
 from ternecg.golden import qrs_select as S
 from ternecg.golden.spec import qrs as spec
+from local_db import local_database
 
 
 @pytest.fixture(scope="module")
@@ -152,24 +153,13 @@ def test_results_paragraph_says_whether_ds2_is_held_out(data, tmp_path, monkeypa
         assert ("is its held-out test" in text) == (not far) and ("not a held-out figure" in text) == bool(far)
 
 
-def _local_database():
-    import os
-    from pathlib import Path
-
-    from ternecg.golden import records as R
-    candidates = [Path(os.environ[R.ENV_VAR])] if os.environ.get(R.ENV_VAR) else []
-    candidates += [R.REPO_ROOT.parent / "shared" / "data" / "mitdb", R._cache_root()]
-    for c in candidates:
-        if c.is_dir() and any(c.glob("*.hea")):
-            return R.find_database(c)
-    return None
 
 
 @pytest.mark.slow
 def test_committed_results_match_the_detector_on_ds1():
     """The shipped detector's DS1 errors in results/qrs_select.json are today's (a change to
     golden/qrs.py's rules also needs `make qrs-select` again)."""
-    db = _local_database()
+    db = local_database()
     if db is None:
         pytest.skip("MIT-BIH database not found (set $TERNECG_MITDB)")
     rep = json.loads(S.RESULT.read_text())

@@ -96,8 +96,8 @@ def test_an_intact_copy_reads_the_same(record, copy):
 @pytest.mark.slow
 def test_the_real_database_passes_every_check():
     """All 48 records of the shared database pass load_record's checks (needs the database)."""
-    from test_data import _local_database
-    db = _local_database()
+    from local_db import local_database
+    db = local_database()
     if db is None:
         pytest.skip("MIT-BIH database not found (set $TERNECG_MITDB)")
     for name in R.RECORDS48:
