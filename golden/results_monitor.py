@@ -262,4 +262,6 @@ def aami4_section(db=None, n: int = 6) -> list:
         md += ["Shipped recipes (golden/aami4.py): inter-patient " +
                ", ".join(f"{k} {v}" for k, v in aami4.INTER.items()) + "; fine-tuning " +
                ", ".join(f"{k} {v}" for k, v in aami4.FINETUNE.items()) + ".", ""]
+    from . import aami4_operating                      # the operating point (make aami4-operating)
+    md += aami4_operating.results_lines()
     return md
