@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ternecg.hw.checks import Checked, check_int
 from ternecg.hw.normalizer import sample_layout
-from ternecg.hw.qrs_ram import SPRAM_DEPTH, SinglePortRam, check_spram, is_ice40_up
+from ternecg.hw.qrs_ram import SPRAM_DEPTH, SinglePortRam, check_spram, spram_choice
 
 __all__ = ["BeatBuffer"]
 
@@ -87,9 +87,7 @@ class BeatBuffer(Checked, wiring.Component):
 
     def uses_spram(self, platform) -> bool:
         """Whether the RAM is an SPRAM when elaborated for ``platform``."""
-        if self._spram is None:
-            return is_ice40_up(platform) and self._window <= SPRAM_DEPTH
-        return self._spram
+        return spram_choice(self._spram, platform, self._window, 11)
 
     def elaborate(self, platform):
         m = Module()

@@ -345,7 +345,7 @@ COMB_PER_LUT = 1.041
 #: ``ternecg hw-report --settings up5k:1,2,3,6 --settings ecp5-85f:18,36 --out DIR`` then
 #: ``ternecg hw-report --calibrate --out DIR`` (Yosys 0.70, nextpnr seed 1; refitted after the
 #: UP5K rows moved their RAMs to SPRAM); ECP5 P = 48 of the default report is left out of the fit,
-#: as an out-of-sample check (and since Yosys' ABC9 asserts on it: ABC maps it, hw_report.py)
+#: as an out-of-sample check (and since Yosys' ABC9 asserts on it: synth_ecp5 -dff maps it, hw_report.py)
 CALIBRATION = {'up5k': (1, 2, 3, 6), 'ecp5-85f': (18, 36)}
 
 

@@ -5,7 +5,7 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from .checks import Checked, check_int
-from .qrs_ram import SPRAM_DEPTH, SPRAM_WIDTH, SinglePortRam, check_spram, is_ice40_up
+from .qrs_ram import SPRAM_WIDTH, SinglePortRam, check_spram, spram_choice
 
 __all__ = ["FeatureBanks", "DISJOINT_ATTRS", "YOSYS_DISJOINT"]
 
@@ -110,9 +110,7 @@ class FeatureBanks(Checked, wiring.Component):
     def uses_spram(self, platform):
         if self._m != 1:
             return False
-        if self._spram is None:
-            return is_ice40_up(platform) and max(self._words[1:]) <= SPRAM_DEPTH
-        return self._spram
+        return spram_choice(self._spram, platform, max(self._words[1:]), SPRAM_WIDTH)
 
     def memories(self):
         """``[(bank, memory, depth, width)]`` of the lib.memory / SPRAM instances (for reports)."""

@@ -21,7 +21,7 @@ from amaranth.lib.wiring import In, Out
 from ternecg.golden.spec.normalize import MEAN_SHIFT, OUT_MAX, mean_constants
 
 from .checks import Checked, check_int
-from .qrs_ram import SPRAM_DEPTH, SPRAM_WIDTH, SinglePortRam, check_spram, is_ice40_up
+from .qrs_ram import SPRAM_DEPTH, SPRAM_WIDTH, SinglePortRam, check_spram, spram_choice
 from .tap import TapSignature
 
 __all__ = ["Normalizer", "sample_layout", "BEAT_LAYOUT"]
@@ -195,10 +195,8 @@ class Normalizer(Checked, wiring.Component):
 
     def uses_spram(self, platform) -> bool:
         """Whether the sample RAM is an SPRAM when elaborated for ``platform``."""
-        if self._spram is None:
-            return (is_ice40_up(platform) and self._raw_bits <= SPRAM_WIDTH
-                    and 1 << max(1, (self._length - 1).bit_length()) <= SPRAM_DEPTH)
-        return self._spram
+        return spram_choice(self._spram, platform, 1 << max(1, (self._length - 1).bit_length()),
+                            self._raw_bits)
 
     @property
     def mean_steps(self):

@@ -22,7 +22,7 @@ from amaranth.lib.wiring import In, Out
 
 from .checks import Checked, check_int
 
-__all__ = ["SinglePortRam", "SPRAM_DEPTH", "SPRAM_WIDTH", "is_ice40_up", "check_spram"]
+__all__ = ["SinglePortRam", "SPRAM_DEPTH", "SPRAM_WIDTH", "is_ice40_up", "check_spram", "spram_choice"]
 
 SPRAM_DEPTH, SPRAM_WIDTH = 16384, 16
 
@@ -38,6 +38,14 @@ def is_ice40_up(platform) -> bool:
     """Whether ``platform`` (an Amaranth platform or None) is an iCE40 UltraPlus (UP3K/UP5K)."""
     device = str(getattr(platform, "device", "") or "")
     return device.upper().startswith("ICE40UP")
+
+
+def spram_choice(spram, platform, depth, width) -> bool:
+    """Whether a RAM of ``depth`` x ``width`` goes into an SPRAM: ``spram`` when it is True or
+    False; for None (the default of every user), on an iCE40 UP platform when the words fit one."""
+    if spram is None:
+        return is_ice40_up(platform) and depth <= SPRAM_DEPTH and width <= SPRAM_WIDTH
+    return spram
 
 
 class SinglePortRam(Checked, wiring.Component):
@@ -101,9 +109,7 @@ class SinglePortRam(Checked, wiring.Component):
         return self._depth
 
     def uses_spram(self, platform) -> bool:
-        if self._spram is None:
-            return is_ice40_up(platform) and self._depth <= SPRAM_DEPTH and self._width <= SPRAM_WIDTH
-        return self._spram
+        return spram_choice(self._spram, platform, self._depth, self._width)
 
     def elaborate(self, platform):
         m = Module()
