@@ -208,8 +208,9 @@ class Serializer(Checked, wiring.Component):
         m.d.comb += self.act.valid.eq((count != 0) & ~is_final)
 
         # ---- the logits phase: sums in class order, one per transfer ---------------------------------
-        k_r = Signal(range(R + 1))
-        k_l = Signal(range(L + 1))
+        # the sum of the next logit: flat index k = r * L + l, one counter (no multiplier on the
+        # logits' path into the head's comparison: it set the ECP5's clock at every width)
+        k = Signal(range(R * L + 1))
         n = max(1, s.n_classes)
         cls = Signal(range(n + 1))
         flat = [hold[r][l] for r in range(R) for l in range(L)]
@@ -217,7 +218,7 @@ class Serializer(Checked, wiring.Component):
         if len(flat) == 1:
             m.d.comb += logit_sum.eq(flat[0])
         else:
-            with m.Switch(k_r * L + k_l if R > 1 else k_l):
+            with m.Switch(k):
                 for i, v in enumerate(flat):
                     with m.Case(i):
                         m.d.comb += logit_sum.eq(v)
@@ -228,14 +229,9 @@ class Serializer(Checked, wiring.Component):
                      self.bias_en.eq((count == 0) | taken_logit)]
         with m.If(taken_logit):
             m.d.sync += cls.eq(Mux(cls == n - 1, 0, cls + 1))
-            if L > 1:
-                m.d.sync += k_l.eq(k_l + 1)
-                with m.If(k_l == L - 1):
-                    m.d.sync += [k_l.eq(0), k_r.eq(k_r + 1)]
-            elif R > 1:
-                m.d.sync += k_r.eq(k_r + 1)
+            m.d.sync += k.eq(k + 1)
         with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [k_r.eq(0), k_l.eq(0)]
+            m.d.sync += k.eq(0)
 
         # ---- stepping -------------------------------------------------------------------------------
         with m.If((self.act.valid & self.act.ready) | taken_logit):
