@@ -37,3 +37,11 @@ def test_latency_and_tags():
 def test_bad_arguments(bad, no_unused_warning):
     with pytest.raises(TypeError, match="Serializer needs a compiled Schedule"):
         Serializer(bad)
+
+
+def test_no_multiplier_on_the_logits_path():
+    """The logit's sum is picked by one flat counter: no multiply cell (Yosys mapped ``k_r * L`` to
+    an ECP5 DSP at the head of the critical path into the head's comparison)."""
+    from amaranth.back import rtlil
+    text = rtlil.convert(Serializer(compile_schedule(tiny_model(0), 8)))
+    assert "cell $mul" not in text and "cell $add" in text
