@@ -417,7 +417,8 @@ def _verify_cocotb(d: Design, beats: Beats, o: Options, expected, progress) -> R
     report_file.unlink(missing_ok=True)
     cfg = NetworkBenchConfig(vectors=str(vpath), idle=o.idle, backpressure=o.backpressure,
                              seed=o.seed, cycles=o.cycles, tap=o.layers, report=str(report_file),
-                             progress=None if progress is None else str(progress))
+                             # the bench runs in its own folder: an absolute path for the progress file
+                             progress=None if progress is None else str(Path(progress).resolve()))
     t2 = time.perf_counter()
     results = model.run(NETWORK_MODULE, config=cfg, run_name=run_name, testcase=",".join(o.tests),
                         check=False)
