@@ -15,7 +15,7 @@ DBARG    = $(if $(DB),--db $(DB))
 # APP=monitor: the live monitor's build (build/BOARD-monitor/) for synth, patch and program
 APPARG   = $(if $(APP),--app $(APP))
 
-.PHONY: help setup test test-fpga test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval qrs-select monitor-eval annotate aami4-select aami4-operating aami4-seeds verilog hw-report asic-report synth patch program host monitor clean
+.PHONY: help setup test test-fpga test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval qrs-select monitor-eval annotate aami4-select aami4-operating aami4-operating-ds2 aami4-seeds verilog hw-report asic-report synth patch program host monitor clean
 
 help:            ## list the targets
 	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "%-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -99,6 +99,9 @@ aami4-select:    ## four-class recipe selection on the DS1 hold-out records -> r
 
 aami4-operating: ## S and V logit-bias offsets of the shipped four-class recipes chosen on the DS1 hold-out (select-phase models, no DS2) -> results/aami4_operating.json + build/reports/ (APPLY=1: write the recipe's offsets into models/ and build/aami4/seeds/)
 	$(TERNECG) aami4-operating $(if $(APPLY),--apply) $(DBARG)
+
+aami4-operating-ds2: ## the shipped four-class models (seeds 0-2 where built) on DS2 with zero and with the applied S and V offsets, scored once after the choice -> results/aami4_operating_ds2.json
+	$(TERNECG) aami4-operating-ds2 $(DBARG)
 
 aami4-seeds:     ## the shipped four-class recipes over seeds 0-2 (seed 0 = the shipped models), DS2 monitor-eval of each -> results/aami4_seeds.json (long)
 	$(TERNECG) aami4-seeds $(DBARG)

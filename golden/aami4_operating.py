@@ -77,12 +77,14 @@ class Beats:
                      np.sum([p.missed for p in parts], axis=0))
 
 
-def scored_rows(rec: detected.Record, after: int = 0):
+def scored_rows(rec: detected.Record, after: int = 0, det=None):
     """(row per classified detection, missed per class) of one record: golden/aami4.py
-    ``record_confusion`` taken apart so that the confusion of any classes is one bincount."""
+    ``record_confusion`` taken apart so that the confusion of any classes is one bincount.
+    ``det``: the classified peaks (default: the detector's, ``rec.det``; e.g. the reference peaks
+    the monitor classifies, for monitor-eval's ``annotated`` run)."""
     lab = detected.aami4_labels(rec.ref_symbol)
     lab[~monitor.inside(rec.ref, len(rec.signal)) | (rec.ref < after)] = -1
-    det = np.asarray(rec.det, np.int64)
+    det = np.asarray(rec.det if det is None else det, np.int64)
     m = ec57.match(np.asarray(rec.ref, np.int64), det)
     row = np.full(len(det), -1, np.int64)
     row[m.test_index] = lab[m.ref_index]

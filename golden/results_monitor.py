@@ -262,6 +262,7 @@ def aami4_section(db=None, n: int = 6) -> list:
         md += ["Shipped recipes (golden/aami4.py): inter-patient " +
                ", ".join(f"{k} {v}" for k, v in aami4.INTER.items()) + "; fine-tuning " +
                ", ".join(f"{k} {v}" for k, v in aami4.FINETUNE.items()) + ".", ""]
-    from . import aami4_operating                      # the operating point (make aami4-operating)
+    from . import aami4_operating, aami4_operating_ds2   # the operating point (make aami4-operating)
     md += aami4_operating.results_lines()
+    md += aami4_operating_ds2.results_lines()          # its DS2 outcome, scored after the choice
     return md

@@ -51,3 +51,16 @@ def test_errors_and_seed_spread(section):
     acc = [np.trace(np.asarray(m)) / np.sum(m) for m in (BAD, GOOD)]
     sd = np.std(acc, ddof=1)
     assert f"| inter-patient, detected | {100 * np.mean(acc):.2f} ± {100 * sd:.2f} |" in section
+
+
+@pytest.fixture
+def no_ds2_outcome(tmp_path, monkeypatch):
+    from ternecg.golden import aami4_operating_ds2
+    monkeypatch.setattr(aami4_operating_ds2, "RESULT", tmp_path / "aami4_operating_ds2.json")
+
+
+@needs_aami4
+def test_section_ends_with_the_ds2_outcome_or_the_command_that_makes_it(no_ds2_outcome, section):
+    last = section.rstrip().splitlines()[-1]
+    assert last.startswith("The DS2 outcome of the operating point is not scored yet (")
+    assert last.endswith("aami4_operating_ds2.json): `make aami4-operating-ds2`.")
