@@ -18,7 +18,7 @@ APPARG   = $(if $(APP),--app $(APP))
 .PHONY: help setup test test-fpga test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval qrs-select monitor-eval annotate aami4-select aami4-operating aami4-operating-ds2 aami4-seeds verilog hw-report asic-report synth patch program host monitor clean
 
 help:            ## list the targets
-	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "%-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "%-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 setup:           ## install system packages (apt, when missing), the venv and warm the YoWASP cache
 	@if ! command -v iverilog >/dev/null 2>&1; then \
