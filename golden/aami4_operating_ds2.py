@@ -26,7 +26,7 @@ import numpy as np
 
 from ternecg.errors import TernEcgError
 from ternecg.paths import relative, results_dir
-from ternecg.reports import read_json, update_json
+from ternecg.reports import markdown_table, read_json, update_json
 
 from . import aami4, aami4_operating, aami4_seeds, detected, monitor, monitor_eval, splits
 from .spec import modelfile
@@ -200,17 +200,16 @@ def results_lines(data: dict | None = None, operating: dict | None = None) -> li
 
 # ---- command -----------------------------------------------------------------------------------------
 def table(data: dict) -> str:
-    rows = ["| seed | protocol | offsets | point | ACC | S Se | S +P | V Se | V +P | mean F1(S,V) | detection cost (points) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = []
     for r in data["runs"] + [dict(data["mean"], seed="mean")]:
         for p in monitor_eval.PROTOCOLS:
             for pt in POINTS:
                 f = r[p][pt]
-                off = r[p].get("offsets", "")
-                rows.append(f"| {r['seed']} | {p} | {off} | {pt} | {_pc(f['acc'])} | {_pc(f['S']['se'])} | "
-                            f"{_pc(f['S']['ppv'])} | {_pc(f['V']['se'])} | {_pc(f['V']['ppv'])} | "
-                            f"{f['mean_f1_sv']:.3f} | {f['detection_cost_points']:+.2f} |")
-    return "\n".join(rows)
+                rows.append((r["seed"], p, r[p].get("offsets", ""), pt, _pc(f["acc"]), _pc(f["S"]["se"]),
+                             _pc(f["S"]["ppv"]), _pc(f["V"]["se"]), _pc(f["V"]["ppv"]),
+                             f"{f['mean_f1_sv']:.3f}", f"{f['detection_cost_points']:+.2f}"))
+    return markdown_table(("seed", "protocol", "offsets", "point", "ACC", "S Se", "S +P", "V Se", "V +P",
+                           "mean F1(S,V)", "detection cost (points)"), rows)
 
 
 def add_parser(sub):

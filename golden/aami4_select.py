@@ -18,7 +18,7 @@ import torch
 
 from ternecg.errors import TernEcgError
 from ternecg.paths import build_dir, results_dir
-from ternecg.reports import read_json, update_json
+from ternecg.reports import markdown_table, read_json, update_json
 
 from . import detected, splits, train
 from .aami4 import (FINE_TUNE_SAMPLES, FINETUNE, HOLDOUT, INTER, classes_of, config, finetune, record_confusion,
@@ -125,18 +125,18 @@ def _f(v):
 
 
 def select_table(runs) -> str:
-    rows = ["| variant | protocol | seed | ACC | S Se | S +P | V Se | V +P | F Se | mean F1(S,V) | s |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = []
     for r in runs:
         for proto in ("inter", "patient"):
             if proto not in r:
                 continue
             m = r[proto]
             c = m["classes"]
-            rows.append(f"| {r['variant']} | {proto} | {r['seed']} | {_f(m['acc'])} | {_f(c['S']['se'])} | "
-                        f"{_f(c['S']['ppv'])} | {_f(c['V']['se'])} | {_f(c['V']['ppv'])} | {_f(c['F']['se'])} | "
-                        f"{_f(m['score'])} | {r['seconds']:.0f} |")
-    return "\n".join(rows)
+            rows.append((r["variant"], proto, r["seed"], _f(m["acc"]), _f(c["S"]["se"]), _f(c["S"]["ppv"]),
+                         _f(c["V"]["se"]), _f(c["V"]["ppv"]), _f(c["F"]["se"]), _f(m["score"]),
+                         f"{r['seconds']:.0f}"))
+    return markdown_table(("variant", "protocol", "seed", "ACC", "S Se", "S +P", "V Se", "V +P", "F Se",
+                           "mean F1(S,V)", "s"), rows)
 
 
 def add_parser(sub):
