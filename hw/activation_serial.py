@@ -8,7 +8,7 @@ that many cycles per result (the single-lane setting: every pass has at least 5 
 and it needs about ``2^b * channels * 16 / 4096`` block RAMs instead of one ROM per search stage.
 """
 
-from amaranth.hdl import C, Cat, Module, Signal, signed
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib.memory import Memory
 
 from .activation import ActivationUnit
@@ -68,7 +68,14 @@ class SerialActivationUnit(ActivationUnit):
         acc = Signal(signed(self._acc_width), reset_less=True)
         tag = Signal(self._tag_width, reset_less=True)
         q = Signal(b, reset_less=True)
-        step = Signal(range(b + 1))
+        first = C(1 << (b - 1), b)
+        # ``cand``: the candidate index whose threshold the ROM returns in this cycle (``first``
+        # outside a search); ``probe``: one-hot, the bit of the result that this cycle's compare
+        # decides (0 outside a search). The next candidate keeps the decided bits, takes the
+        # compare at the probe's bit and sets the bit below it: one LUT per address bit after the
+        # comparator, and the address never waits for ``accept`` (the end of the ready chain).
+        cand = Signal(b, init=1 << (b - 1))
+        probe = Signal(b)
         searching = Signal()
         o_valid = Signal()
 
@@ -80,28 +87,26 @@ class SerialActivationUnit(ActivationUnit):
             self.o.payload.q.eq(q),
             self.o.payload.tag.eq(tag),
             rd.en.eq(1),
+            searching.eq(probe != 0),
         ]
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += o_valid.eq(0)
 
-        # step s compares acc with T[q | 1 << (b-1-s)] (read in the previous cycle)
         bit = Signal()
         m.d.comb += bit.eq(acc >= rd.data)
-        q_new = Signal(b)
         next_cand = Signal(b)
-        for s in range(b):
-            with m.If(step == s):
-                m.d.comb += q_new.eq(q | (bit << (b - 1 - s)))
-                if s < b - 1:
-                    m.d.comb += next_cand.eq(q_new | (1 << (b - 2 - s)))
-
+        for k in range(b):
+            above = probe[k + 1] if k + 1 < b else 0
+            m.d.comb += next_cand[k].eq(Mux(probe[k], bit, cand[k] | above))
+        # outside a search the address is the first candidate of the offered channel, read whether
+        # or not it is taken (a ROM read is harmless; the search's first compare uses the read of
+        # the accepting cycle)
+        m.d.comb += rd.addr.eq(Cat(next_cand, Mux(searching, chan, self.i.payload.channel)))
         with m.If(accept):
-            m.d.comb += rd.addr.eq(Cat(C(1 << (b - 1), b), self.i.payload.channel))
             m.d.sync += [chan.eq(self.i.payload.channel), acc.eq(self.i.payload.acc),
-                         tag.eq(self.i.payload.tag), q.eq(0), step.eq(0), searching.eq(1)]
+                         tag.eq(self.i.payload.tag), cand.eq(first), probe.eq(first)]
         with m.Elif(searching):
-            m.d.comb += rd.addr.eq(Cat(next_cand, chan))
-            m.d.sync += [q.eq(q_new), step.eq(step + 1)]
-            with m.If(step == b - 1):
-                m.d.sync += [searching.eq(0), o_valid.eq(1)]
+            m.d.sync += [cand.eq(next_cand), probe.eq(probe >> 1)]
+            with m.If(probe[0]):
+                m.d.sync += [q.eq(next_cand), cand.eq(first), o_valid.eq(1)]
         return m

@@ -130,6 +130,10 @@ class FeatureBanks(Checked, wiring.Component):
             """(word, en) of the first request for memory k."""
             word = Signal(len(reqs[0].word), name=f"pick{k}_word")
             en = Signal(name=f"pick{k}_en")
+            # without an enabled request the word is a don't-care (the read is disabled): the first
+            # request's, so that with one request the word never waits for its enable (the enable
+            # ends the engine's ready chain: hw-report's critical path at P = 1)
+            m.d.comb += word.eq(reqs[0].word)
             for req in reversed(reqs):
                 with m.If(req.en & ((req.mem == k) if M > 1 else 1)):
                     m.d.comb += [word.eq(req.word), en.eq(1)]
@@ -173,7 +177,9 @@ class FeatureBanks(Checked, wiring.Component):
                     ram = SinglePortRam(depth=depth, width=SPRAM_WIDTH, spram=True)
                     m.submodules[name] = ram
                     we = wen & is_out
-                    m.d.comb += [ram.we.eq(we), ram.wdata.eq(wdata),
+                    # the read enable selects the SPRAM only for a read: deselected, it holds its
+                    # output, so a tap's data stay while the tap waits (as a block RAM's do)
+                    m.d.comb += [ram.we.eq(we), ram.wdata.eq(wdata), ram.re.eq(Mux(is_in, ren, qen)),
                                  ram.addr.eq(Mux(we, wword, Mux(is_in, rword, qword)))]
                     banks[i].append(ram.rdata[:self._b])
                     qa_out[i].append(ram.rdata[:self._b])

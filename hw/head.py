@@ -21,9 +21,12 @@ class Head(Checked, wiring.Component):
 
     Buffering: the scan state and the output register are separate, so while a result waits on
     ``o`` the unit keeps accepting the next beat's logits, except the last one, which is held off
-    (``i.ready`` low) until the waiting result is taken. Hence the output payload (``tag`` and
-    ``err`` included) is stable while ``o.valid`` and not ``o.ready``, a stream of logits flows
-    at one per cycle without stalls, and ``i.ready`` depends combinationally on ``o.ready``.
+    (``i.ready`` low) until the waiting result has been taken (the cycle after its transfer).
+    Hence the output payload (``tag`` and ``err`` included) is stable while ``o.valid`` and not
+    ``o.ready``, a stream of logits flows at one per cycle without stalls whenever each result is
+    taken before the next beat's last logit, and ``i.ready`` depends only on registers (with
+    ``order``, ``beats`` must come from registers too: a buffered FIFO) — the ready chain of the
+    producer starts at the head, not at the consumer of ``o``.
 
     Dropped beats (``order=True``): ``beats`` says, in beat order, whether each beat's result
     comes from logits (0) or the beat was dropped upstream (1). The output register is loaded in
@@ -128,8 +131,10 @@ class Head(Checked, wiring.Component):
                          drop.eq(self.beats.valid & self.beats.payload & free)]
         else:
             m.d.comb += from_logits.eq(1)
-        # Only the last logit needs the output register; hold it while a result waits.
-        m.d.comb += self.i.ready.eq(~last | (free & from_logits))
+        # Only the last logit needs the output register; hold it while a result waits. The last
+        # logit waits for an empty register (not for one being emptied in this cycle), so that
+        # ``i.ready`` depends on registers only and the producer's ready chain starts here.
+        m.d.comb += self.i.ready.eq(~last | (~self.o.valid & from_logits))
 
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)

@@ -168,47 +168,53 @@ class Sequencer(Checked, wiring.Component):
         if shift and any(p.mode == MODE_GRP for p in s.phases):
             m.d.comb += self.consume.eq(Mux(block_end & (cur.mode == MODE_GRP), n_bits, 0))
         next_row = tap.row + cur.lq_in
+        # The step's kind (next tap, next tile, next block) depends only on registered state, and
+        # ``advance`` (the end of the ready chain from the lanes) only enables the registers: the
+        # next values never wait for it (hw-report's critical path at P = 1 ran through it).
+        tap_end = tap.last | skip
+        tile_last = last_tau | skip
 
-        with m.If(step & ~tile_end):                        # next tap of the tile
-            m.d.sync += [j.eq(j + 1), tap.w.eq(tap.w + 1)]
-            with m.If(last_j):
-                m.d.sync += [j.eq(0), c.eq(c + 1), tap.row.eq(next_row)]
-                if M > 1:
-                    m.d.sync += tap.mod.eq(mod(tap.mod + 1))
-        with m.If(tile_end & ~block_end):                   # next tile of the block
-            m.d.sync += [j.eq(0), c.eq(0), tau.eq(tau + 1), pos0.eq(pos0 + cur.pos_tile_step),
-                         tap.row.eq(row0), tap.w.eq(w0), tile.t0.eq(tile.t0 + cur.t_tile_step)]
-            if M > 1:
-                m.d.sync += [tap.mod.eq(mod0), tile.out_mod.eq(mod(tile.out_mod + cur.t_tile_step)),
-                             tile.laddr.eq(tile.laddr + cur.t_tile_step)]
         rows = select(m, cur.rows, kx, "rows_k")
-        next_w = Mux(skip, w0 + rows, tap.w + 1)            # the next block's rows follow this one's
-        with m.If(block_end):
-            m.d.sync += [j.eq(0), c.eq(0), tau.eq(0), tile.t0.eq(0), tap.w.eq(next_w), w0.eq(next_w)]
-            with m.If(cur.mode != MODE_FINAL):
-                m.d.sync += tile.act.eq(tile.act + cur.act_block_step)
-            # the next block's or group's bases: deltas from this block's (hw/engine_layout.py)
-            nkx = Signal.like(kx)
-            m.d.comb += nkx.eq(Mux(last_b, Mux(cur.multi_kernel, gi + 1, 0), kx) if multi else 0)
-            pad = select(m, cur.pads, nkx, "pad_next")
-            m.d.sync += [b.eq(Mux(last_b, 0, b + 1)), gi.eq(Mux(last_b, gi + 1, gi)), kx.eq(nkx),
-                         pos0.eq(-pad),
-                         tile.out_row.eq(tile.out_row + Mux(last_b, cur.out_group_row, cur.out_block_row))]
-            # the next block's first row: the same channels again (in_block_row = 0: every block of
-            # a group reads the group's channels), the next ones, or the next group's; stepped from
-            # the block's first row, not from the tap's (a skipped MUX-skip block ends at its first
-            # tap)
-            in_d = Mux(last_b, cur.in_group_row, cur.in_block_row)
-            m.d.sync += [row0.eq(row0 + in_d), tap.row.eq(row0 + in_d)]
-            if not shift:
-                m.d.sync += tile.sel.eq(tile.sel + Mux(last_b, cur.sel_group_step, cur.sel_block_step))
-            if M > 1:
-                mod_d = Mux(last_b, cur.in_group_mod, cur.in_block_mod)
-                omod_d = Mux(last_b, cur.out_group_mod, cur.out_block_mod)
-                lad_d = Mux(last_b, cur.out_group_laddr, cur.out_block_laddr)
-                m.d.sync += [mod0.eq(mod(mod0 + mod_d)), tap.mod.eq(mod(mod0 + mod_d)),
-                             tile.out_mod.eq(mod(tile.out_mod - tile.t0 + omod_d)),
-                             tile.laddr.eq(tile.laddr - tile.t0 + lad_d)]
+        nkx = Signal.like(kx)
+        m.d.comb += nkx.eq(Mux(last_b, Mux(cur.multi_kernel, gi + 1, 0), kx) if multi else 0)
+        pad = select(m, cur.pads, nkx, "pad_next")
+        with m.If(step):
+            with m.If(~tap_end):                            # next tap of the tile
+                m.d.sync += [j.eq(j + 1), tap.w.eq(tap.w + 1)]
+                with m.If(last_j):
+                    m.d.sync += [j.eq(0), c.eq(c + 1), tap.row.eq(next_row)]
+                    if M > 1:
+                        m.d.sync += tap.mod.eq(mod(tap.mod + 1))
+            with m.Elif(~tile_last):                        # next tile of the block
+                m.d.sync += [j.eq(0), c.eq(0), tau.eq(tau + 1), pos0.eq(pos0 + cur.pos_tile_step),
+                             tap.row.eq(row0), tap.w.eq(w0), tile.t0.eq(tile.t0 + cur.t_tile_step)]
+                if M > 1:
+                    m.d.sync += [tap.mod.eq(mod0), tile.out_mod.eq(mod(tile.out_mod + cur.t_tile_step)),
+                                 tile.laddr.eq(tile.laddr + cur.t_tile_step)]
+            with m.Else():                                  # next block (or group)
+                next_w = Mux(skip, w0 + rows, tap.w + 1)    # the next block's rows follow this one's
+                m.d.sync += [j.eq(0), c.eq(0), tau.eq(0), tile.t0.eq(0), tap.w.eq(next_w), w0.eq(next_w)]
+                with m.If(cur.mode != MODE_FINAL):
+                    m.d.sync += tile.act.eq(tile.act + cur.act_block_step)
+                # the next block's or group's bases: deltas from this block's (hw/engine_layout.py)
+                m.d.sync += [b.eq(Mux(last_b, 0, b + 1)), gi.eq(Mux(last_b, gi + 1, gi)), kx.eq(nkx),
+                             pos0.eq(-pad),
+                             tile.out_row.eq(tile.out_row + Mux(last_b, cur.out_group_row, cur.out_block_row))]
+                # the next block's first row: the same channels again (in_block_row = 0: every block
+                # of a group reads the group's channels), the next ones, or the next group's; stepped
+                # from the block's first row, not from the tap's (a skipped MUX-skip block ends at its
+                # first tap)
+                in_d = Mux(last_b, cur.in_group_row, cur.in_block_row)
+                m.d.sync += [row0.eq(row0 + in_d), tap.row.eq(row0 + in_d)]
+                if not shift:
+                    m.d.sync += tile.sel.eq(tile.sel + Mux(last_b, cur.sel_group_step, cur.sel_block_step))
+                if M > 1:
+                    mod_d = Mux(last_b, cur.in_group_mod, cur.in_block_mod)
+                    omod_d = Mux(last_b, cur.out_group_mod, cur.out_block_mod)
+                    lad_d = Mux(last_b, cur.out_group_laddr, cur.out_block_laddr)
+                    m.d.sync += [mod0.eq(mod(mod0 + mod_d)), tap.mod.eq(mod(mod0 + mod_d)),
+                                 tile.out_mod.eq(mod(tile.out_mod - tile.t0 + omod_d)),
+                                 tile.laddr.eq(tile.laddr - tile.t0 + lad_d)]
 
         def start_phase():
             m.d.sync += [gi.eq(0), b.eq(0), tau.eq(0), c.eq(0), j.eq(0), kx.eq(0),

@@ -193,7 +193,7 @@ class Accelerator(Checked, wiring.Component):
         m.submodules.head = head = Head(n, logit_width, tag_width=self.cycles_width, order=True)
 
         # ---- beat order: every beat that ended (kept or dropped), in order, until its result ------
-        m.submodules.order = order = fifo.SyncFIFO(width=1, depth=self.ORDER_DEPTH)
+        m.submodules.order = order = fifo.SyncFIFOBuffered(width=1, depth=self.ORDER_DEPTH)
         room = order.w_rdy
         if self._rr is not None:
             m.submodules.rr_gate = gate = RRGate(self._rr.rr.payload.shape().width, depth=self.ORDER_DEPTH)

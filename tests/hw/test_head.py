@@ -116,7 +116,8 @@ def test_latency_and_throughput():
 
 
 def test_back_pressure_holds_last_logit():
-    """While a result waits, the next beat's logits but the last are accepted; the last waits."""
+    """While a result waits, the next beat's logits but the last are accepted; the last waits
+    until the cycle after the result is taken, whatever ``o.ready`` does meanwhile."""
     dut = Head(3, 6)
 
     async def bench(ctx):
@@ -133,9 +134,12 @@ def test_back_pressure_holds_last_logit():
             _, _, ready, valid, cls = await ctx.tick().sample(
                 dut.i.ready, dut.o.valid, dut.o.payload.cls)
             assert not ready and valid and cls == 1
-        ctx.set(dut.o.ready, 1)                    # take beat 0; last logit goes in this cycle
-        _, _, ready = await ctx.tick().sample(dut.i.ready)
-        assert ready
+        ctx.set(dut.o.ready, 1)                    # take beat 0; the last logit waits for the
+        _, _, ready, taken = await ctx.tick().sample(dut.i.ready, dut.o.valid)   # empty register:
+        assert not ready and taken                 # i.ready reads registers only (no o.ready path)
+        ctx.set(dut.o.ready, 0)
+        _, _, ready, valid = await ctx.tick().sample(dut.i.ready, dut.o.valid)
+        assert ready and not valid                 # goes in the cycle after
         ctx.set(dut.i.valid, 0)
         _, _, valid, cls, logits = await ctx.tick().sample(
             dut.o.valid, dut.o.payload.cls, dut.o.payload.logits)
