@@ -7,19 +7,17 @@ from amaranth.lib.wiring import In, Out
 from .checks import Checked, check_int
 from .qrs_ram import SPRAM_WIDTH, SinglePortRam, check_spram, spram_choice
 
-__all__ = ["FeatureBanks", "DISJOINT_ATTRS", "YOSYS_DISJOINT"]
+__all__ = ["FeatureBanks", "DISJOINT_ATTRS"]
 
 #: attributes of every feature-bank memory: the engine never reads and writes one word of a bank in
 #: the same cycle (the read and write banks of a phase differ; bank 0's halves are written and
-#: read apart; the MUX-skip unit reads a word one cycle before it writes it), so what a read
-#: returns on such a collision does not matter. Amaranth declares "old data" on collisions, which
-#: Yosys emulates around an iCE40 / ECP5 block RAM with a few dozen flip-flops and LUTs;
-#: :data:`YOSYS_DISJOINT` tells Yosys the collision's data is undefined for exactly these memories.
-DISJOINT_ATTRS = {"ternecg_rw": "disjoint"}
-
-#: Yosys commands (right after the design is read as RTLIL) for :data:`DISJOINT_ATTRS` memories
-#: (one read and one write port each)
-YOSYS_DISJOINT = "proc; memory_collect; setparam -set RD_COLLISION_X_MASK 1'1 a:ternecg_rw=disjoint t:$mem_v2 %i"
+#: read apart; the MUX-skip unit reads a word one cycle before it writes it; tests/hw/test_engine.py
+#: checks it), so what a read returns on such a collision does not matter. Amaranth declares "old
+#: data" on collisions, which Yosys emulates around an iCE40 / ECP5 block RAM with a few dozen
+#: flip-flops and LUTs per memory; Yosys' ``no_rw_check`` attribute (memory_libmap) says the
+#: collision's data is undefined, so every flow (make synth, hw-report, the board builds) drops that
+#: logic. Simulators ignore the attribute.
+DISJOINT_ATTRS = {"ternecg_rw": "disjoint", "no_rw_check": 1}
 
 
 class FeatureBanks(Checked, wiring.Component):
