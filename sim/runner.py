@@ -14,6 +14,10 @@ module; the component benches use it directly (see tests/sim/test_normalizer_sim
   also across pytest sessions. Builds hold a file lock (:func:`locked`) on their directory, so
   parallel pytest workers (pytest-xdist) never compile the same model at the same time: the
   second one waits and then finds the stamp.
+* The cache is bounded (:mod:`ternecg.sim.cache`): every use of a build marks it and pins it for
+  the rest of the process; after a new build, the least recently used builds that no process
+  builds or uses are removed until ``build/sim/`` holds at most ``TERNECG_SIM_CACHE_GB``
+  (default 10 GB, ``off`` for no cap).
 * Run-time options reach the cocotb module as ONE object: ``config=`` (a dataclass such as
   :class:`ternecg.sim.tb.BenchConfig`, or a dict) is written as JSON into the run directory and
   its path is the only environment variable (``TERNECG_SIM_CONFIG``); the bench reads it with
@@ -50,6 +54,7 @@ from cocotb_tools.runner import get_runner
 
 from ternecg.errors import TernEcgError
 from ternecg.paths import build_dir
+from ternecg.sim import cache
 
 __all__ = ["BUILD_ROOT", "SIMULATORS", "CONFIG_ENV", "SimulationFailed", "Build", "build", "run",
            "waves_enabled", "write_vectors", "write_config", "locked", "failures", "require_simulator",
@@ -117,15 +122,40 @@ def write_config(path, config) -> Path:
 @contextmanager
 def locked(path):
     """Hold an exclusive file lock on ``<path>.lock`` (pytest-xdist workers, ``--jobs`` workers):
-    whoever comes second waits until the first has built, then finds its stamp."""
+    whoever comes second waits until the first has built, then finds its stamp.
+
+    When ``path`` is a directory afterwards (a build), it is marked used and pinned for the rest
+    of this process (:func:`ternecg.sim.cache.use`) before the lock is released; when its
+    ``build.stamp`` changed (a new build) under :data:`BUILD_ROOT`, the cache is then swept down
+    to its cap (:func:`ternecg.sim.cache.sweep`)."""
+    path = Path(path)
+    in_cache = path.resolve().is_relative_to(BUILD_ROOT)
+    if in_cache:
+        cache.cap_bytes()                           # a bad TERNECG_SIM_CACHE_GB fails before the build
     lock = Path(str(path) + ".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
+    built = False
     with open(lock, "a+") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
+            before = _stamp_state(path)
             yield
+            if path.is_dir():
+                cache.use(path)
+                built = _stamp_state(path) not in (before, None)
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+    if built and in_cache:
+        cache.sweep(BUILD_ROOT, keep=[path])
+
+
+def _stamp_state(path):
+    """(inode, size, mtime) of ``<path>/build.stamp`` (runner and harness builds), None if absent."""
+    try:
+        st = (Path(path) / "build.stamp").stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 #: set (to a reason) while a test that is not marked ``sim`` runs (tests/conftest.py): then every
