@@ -114,13 +114,13 @@ def test_result_held_for_100000_cycles():
     first, taken = rep.result_cycles[0], rep.input_cycles
     assert first > 100_000
     assert taken[3] < first < taken[4]            # 960 samples (4 beats) taken during the hold
-    assert rep.result_cycles[1] == first + 1      # the computed beat waiting behind it
+    assert rep.result_cycles[1] == first + 2      # the computed beat waiting behind it
 
 
 def test_reset_mid_beat(cores, tmp_path):
     """A 1-cycle reset after 340 samples (100 into beat 1; beat 0 was computing): no result for
     beat 0; restarting at beat 1's first sample gives beats 1-3 bit-exact; resuming mid-beat gives
-    an error result (2 cycles after the partial beat's last sample) and then beats 2-3."""
+    an error result (3 cycles after the partial beat's last sample) and then beats 2-3."""
     verilog, man = cores[6]
     fields = man["streams"]["o"]["fields"]
     raw = fixture.load()["raw"][:4].tolist()
@@ -135,4 +135,4 @@ def test_reset_mid_beat(cores, tmp_path):
     assert got[0] == {"cls": 0, "logits[0]": 0, "logits[1]": 0, "cycles": 0, "err": 1}
     assert got[1:] == want[2:]
     partial_last = [c for c, w in pr.lasts if w == 479][0]
-    assert pr.results[0][0] == partial_last + 2
+    assert pr.results[0][0] == partial_last + 3
