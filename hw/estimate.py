@@ -319,27 +319,27 @@ SERIAL_ACT_SIZE = 0.5
 #: per part and kind of cell (LUT4, flip-flop, carry bit) the line ``a + b * features()[part]``;
 #: fitted by :func:`fit` (``ternecg hw-report --calibrate``) from the settings of :data:`CALIBRATION`
 LUT_MODEL = {
-    'lanes': {'lut': (28.05, 1.5479), 'ff': (4.05, 0.7745), 'carry': (-2.73, 0.9579)},
-    'serializer': {'lut': (60.92, 2.8477), 'ff': (34.35, 0.882), 'carry': (45.96, 0.6049)},
-    'act': {'lut': (97.4, -11.9705), 'ff': (-33.85, 201.8581), 'carry': (0.2, 42.7373)},
-    'mux': {'lut': (-8.33, 20.8675), 'ff': (14.58, 8.0795), 'carry': (-1.58, 6.2774)},
-    'banks': {'lut': (84.53, 2.8707), 'ff': (59.41, 0.0779), 'carry': (0.0, 0.0)},
-    'issue': {'lut': (-88.51, 5.3307), 'ff': (28.83, 0.3056), 'carry': (-19.97, 1.6704)},
-    'sequencer': {'lut': (212.06, 0.5568), 'ff': (117.23, -0.0432), 'carry': (89.11, 0.0574)},
-    'phases': {'lut': (62.44, 0.0028), 'ff': (0.0, 0.0), 'carry': (0.0, 0.0)},
-    'rest': {'lut': (285.96, 0.0), 'ff': (236.3, 0.0), 'carry': (116.71, 0.0)},
+    'lanes': {'lut': (33.65, 1.4521), 'ff': (3.78, 0.775), 'carry': (-2.75, 0.9579)},
+    'serializer': {'lut': (41.67, 2.9668), 'ff': (33.7, 0.8832), 'carry': (45.75, 0.6052)},
+    'act': {'lut': (91.45, -10.9823), 'ff': (-34.23, 201.7912), 'carry': (-0.17, 42.8063)},
+    'mux': {'lut': (-7.63, 20.4109), 'ff': (14.16, 8.0929), 'carry': (-1.59, 6.2777)},
+    'banks': {'lut': (35.51, 2.8229), 'ff': (21.86, 0.0939), 'carry': (0.0, 0.0)},
+    'issue': {'lut': (-85.22, 5.1571), 'ff': (28.57, 0.3072), 'carry': (-19.98, 1.6704)},
+    'sequencer': {'lut': (139.53, 0.9435), 'ff': (116.43, -0.0417), 'carry': (89.08, 0.0575)},
+    'phases': {'lut': (61.7, 0.0027), 'ff': (0.0, 0.0), 'carry': (0.0, 0.0)},
+    'rest': {'lut': (270.37, 0.0), 'ff': (235.43, 0.0), 'carry': (115.41, 0.0)},
 }
 
 #: iCE40 logic cells = LUT4 + FF_ALONE x flip-flops: the share of flip-flops that nextpnr cannot
 #: pack with the LUT that feeds them (fitted; 0.76-0.79 at P = 1, 2, 3, 6 on the UP5K)
-FF_ALONE = 0.7798
+FF_ALONE = 0.795
 
 #: ECP5 TRELLIS_COMB = COMB_PER_LUT x (LUT4 + carry bits + RAM_LUTS per distributed RAM cell):
 #: nextpnr counts a CCU2C as two LUT4s and a TRELLIS_DPR16X4 (:func:`lutram`) as six (four RAM
 #: LUTs and two for its write port: its "Logic utilisation before packing"); its packer then
 #: adds a few cells (constants, feed-throughs): COMB_PER_LUT, fitted (1.04 at P = 18, 36)
 RAM_LUTS = 6
-COMB_PER_LUT = 1.041
+COMB_PER_LUT = 1.0415
 
 #: the nextpnr runs the constants were fitted from: device -> lane counts. Reproduced by
 #: ``ternecg hw-report --settings up5k:1,2,3,6 --settings ecp5-85f:18,36 --out DIR`` then
