@@ -67,6 +67,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "warm": ("ternecg.tools", "run each YoWASP tool once so that its WebAssembly is compiled and cached"),
 }
 
+#: the commands that build or run a Verilog simulation (build/sim/, capped by
+#: TERNECG_SIM_CACHE_GB: a bad value is refused before they start any work or print anything)
+SIMULATING = ("demo", "hw-report", "sim-regress", "sim-monitor", "monitor-report", "sim-gate", "fuzz")
+
 
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is a :class:`TernEcgError` (one line, exit 2) naming the
@@ -112,6 +116,9 @@ def main(argv=None) -> int:
         func = getattr(args, "func", None)
         if func is None:
             raise TernEcgError(f"{COMMANDS[args.cmd][0]}.add_parser sets no func")
+        if name in SIMULATING:
+            from ternecg.sim.cache import cap_bytes
+            cap_bytes()                                 # a bad TERNECG_SIM_CACHE_GB: one line, now
         status = func(args)
         return 0 if status is None else int(status)
 

@@ -181,3 +181,22 @@ def test_locked_outside_the_cache_never_sweeps(tmp_path, four, monkeypatch):
         out.mkdir()
         (out / "build.stamp").write_text("key")
     assert all(b.is_dir() for b in four)
+
+
+@pytest.mark.parametrize("command", ["sim-regress", "sim-monitor", "hw-report"])
+def test_bad_cap_stops_a_command_before_it_starts(monkeypatch, capsys, command, tmp_path):
+    """The simulating commands refuse a bad TERNECG_SIM_CACHE_GB first: one line on stderr, exit
+    2, nothing printed before it (no progress bar, no database read: the database folder given
+    does not exist), no output folder."""
+    from ternecg.cli import main
+    monkeypatch.setenv(cache.ENV, "ten")
+    out = tmp_path / "out"
+    args = [command, "--out", str(out)]
+    if command != "hw-report":
+        args += ["--db", str(tmp_path / "no-db")]
+    assert main(args) == 2
+    err = capsys.readouterr()
+    assert err.out == ""
+    lines = [line for line in err.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "TERNECG_SIM_CACHE_GB='ten'" in lines[0], lines
+    assert not out.exists()
