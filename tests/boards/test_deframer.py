@@ -86,6 +86,21 @@ def test_busy_and_precedence():
     assert writes[:P.WINDOW] == list(enumerate(samples))
 
 
+@pytest.mark.parametrize("timeout", [1, 2, 3, 4, 6, 7, 8, 15, 16, 255])
+def test_timeout_exact(timeout):
+    """The inter-byte timer fires after exactly ``timeout_cycles`` idle cycles, as the Python
+    decoder predicts: a byte ``timeout_cycles - 1`` cycles after the last one continues the frame,
+    one ``timeout_cycles`` after it comes too late (one TIMEOUT). The values include 2^w - 1 and
+    2^w (the edges of a counter's or an LFSR's width), for any later change of the timer."""
+    dut = Deframer(timeout_cycles=timeout)
+    events = [(fuzz.BYTE, P.SOF, 0), (fuzz.BYTE, P.VERSION, timeout - 1), (fuzz.BYTE, P.PING, timeout)]
+    got, _ = run(dut, events)
+    want = [("error", o[1], o[2]) if o[0] in ("error", "range") else o[:2]
+            for o in fuzz.predict(events, rr_bits=0, timeout=timeout, uart=False, idle_after=True)]
+    assert got == want
+    assert [o[1] for o in got].count(P.E_TIMEOUT) == 1
+
+
 @pytest.mark.parametrize("kwargs, exc", [({"timeout_cycles": 0}, ValueError),
                                          ({"timeout_cycles": 10, "rr_bits": 9}, ValueError),
                                          ({"timeout_cycles": 1.5}, TypeError)])
