@@ -15,30 +15,38 @@ DBARG    = $(if $(DB),--db $(DB))
 # APP=monitor: the live monitor's build (build/BOARD-monitor/) for synth, patch and program
 APPARG   = $(if $(APP),--app $(APP))
 
-.PHONY: help setup test test-fpga test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval qrs-select monitor-eval annotate aami4-select aami4-operating aami4-operating-ds2 aami4-seeds verilog hw-report asic-report synth patch program host monitor clean
+.PHONY: help setup test test-long test-all test-fpga test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval qrs-select monitor-eval annotate aami4-select aami4-operating aami4-operating-ds2 aami4-seeds verilog hw-report asic-report synth patch program host monitor clean
 
 help:            ## list the targets
 	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "%-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 setup:           ## install system packages (apt, when missing), the venv and warm the YoWASP cache
-	@if ! command -v iverilog >/dev/null 2>&1; then \
+	@if ! command -v iverilog >/dev/null 2>&1 || ! command -v ccache >/dev/null 2>&1; then \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
-	    $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq iverilog libusb-1.0-0 libftdi1-2; \
-	  else echo "setup: install iverilog, libusb-1.0-0 and libftdi1-2 with your package manager" >&2; exit 1; fi; fi
+	    $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq iverilog libusb-1.0-0 libftdi1-2 ccache; \
+	  else echo "setup: install iverilog, libusb-1.0-0, libftdi1-2 and ccache with your package manager" >&2; exit 1; fi; fi
 	python3 -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	$(VENV)/bin/python -m pip install -q -e .
 	$(TERNECG) warm
 
-test:            ## the test suite (golden, hardware, simulation, boards) on two pytest-xdist workers, all but the FPGA builds (test-fpga)
-	$(PY) -m pytest -q -n 2 --dist loadfile -m "not fpga" $(PYTEST_ARGS)
+test:            ## the test suite (golden, hardware, simulation, boards) on two pytest-xdist workers, all but the long runs (test-long) and the FPGA builds (test-fpga); under 12 minutes
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not fpga and not long" $(PYTEST_ARGS)
+
+test-long:       ## the long runs: both board cores end to end through the host, and the second simulator, lane count or model of checks that make test runs once (~6 min)
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "long and not fpga" $(PYTEST_ARGS)
+
+test-all:        ## make test, make test-long and make test-fpga (what CI runs)
+	$(MAKE) test
+	$(MAKE) test-long
+	$(MAKE) test-fpga
 
 test-fpga:       ## the tests that build bitstreams or a gate-level netlist or simulate the iCE40 cell models (patching on both boards, the monitor's patch, the gate-level run, the board core with its SPRAMs; ~5 min)
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "fpga" $(PYTEST_ARGS)
 
 test-fast:       ## tests that need neither the database nor a Verilog simulator (markers: pyproject.toml)
-	$(PY) -m pytest -q -n 2 --dist loadfile -m "not sim and not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not sim and not slow and not long" $(PYTEST_ARGS)
 
 demo:            ## the main job: Verilog, cocotb bit-exact check on the fixture beats, iCEBreaker bitstream
 	$(TERNECG) demo --parallel $(PARALLEL) --board $(BOARD)

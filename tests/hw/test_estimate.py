@@ -47,7 +47,7 @@ def _no_skip(m, s, raws):
 
 
 @pytest.mark.parametrize("which,parallel", [("tiny", 1), ("tiny", 3), ("tiny", 8),
-                                            pytest.param("default", 36, marks=pytest.mark.slow)])
+                                            pytest.param("default", 36, marks=[pytest.mark.slow, pytest.mark.long])])
 def test_cycles_equal_the_simulated_engine(model, which, parallel):
     """The engine in Amaranth's simulator (tests/hw/engine_sim.py counts as hw/top.py does): a beat
     without a skipped MUX-skip block takes exactly the estimate's compute cycles. The tiny model

@@ -150,6 +150,7 @@ def test_flatten_renames_modules_only():
 
 
 @pytest.mark.sim
+@pytest.mark.long
 def test_two_cores_in_one_design_are_bit_exact(tmp_path):
     if shutil.which("iverilog") is None or shutil.which("vvp") is None:
         pytest.skip("Icarus Verilog (iverilog, vvp) not installed")

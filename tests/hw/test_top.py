@@ -13,7 +13,7 @@ from engine_harness import compare, run_top
 
 # the long cases (10-70 s each) are `slow`: in `make test`, out of `make test-fast`
 @pytest.mark.parametrize("parallel,count,idle,stall", [pytest.param(6, 2, 0.3, 0.4, marks=pytest.mark.slow),
-                                                      pytest.param(3, 1, 0.0, 0.0, marks=pytest.mark.slow)])
+                                                      pytest.param(3, 1, 0.0, 0.0, marks=[pytest.mark.slow, pytest.mark.long])])
 def test_accelerator_bit_exact(model, beats, parallel, count, idle, stall):
     raws = beats["raw"][:count]
     dut, results = run_top(model, raws, parallel=parallel, seed=parallel, idle=idle, stall=stall)
@@ -22,6 +22,7 @@ def test_accelerator_bit_exact(model, beats, parallel, count, idle, stall):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("parallel,idle,stall", [(2, 0.3, 0.4)])
 def test_rr_model_bit_exact(inter_model, beats, parallel, idle, stall):
     """The inter-patient model: RR codes on the ``rr`` stream through the RR table; logits,
@@ -77,7 +78,7 @@ FORCED = [c for c in range(18) if c % 2 == 0 or c in (5, 11)]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("parallel", [1, 2])
+@pytest.mark.parametrize("parallel", [1, pytest.param(2, marks=pytest.mark.long)])
 def test_mux_skip_skips_grouped_passes(model, beats, parallel):
     """MUX channels forced to skip (:data:`FORCED`), among them blocks that end their group:
     every layer, the logits and the (data-dependent, smaller) cycle count bit-exact. With one
@@ -94,6 +95,7 @@ def test_mux_skip_skips_grouped_passes(model, beats, parallel):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("parallel", [1])
 def test_biases_from_the_parameter_rom(model, beats, parallel):
     """Non-zero biases (the shipped models have none) come from the parameter ROM, read one

@@ -38,7 +38,7 @@ from ternecg.sim.tests.test_board_cocotb import BoardBenchConfig
 
 from pty_board import PtyBoard, generate_cached
 
-pytestmark = pytest.mark.sim
+pytestmark = [pytest.mark.sim, pytest.mark.long]
 
 TOPLEVEL = "board_core"
 TEST_MODULE = "ternecg.sim.tests.test_board_cocotb"

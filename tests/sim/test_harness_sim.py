@@ -84,12 +84,14 @@ def test_comparison_catches_a_wrong_result(field):
 
 
 @sim
+@pytest.mark.long
 def test_diagnose_runs_the_tapped_testbench():
     r = diagnose(Beats.fixture(), [5, 6], Options(parallel=PARALLEL))
     assert r.beats == 2 and r.ok and r.options.layers and r.tap_writes > 0, r.summary()
 
 
 @sim
+@pytest.mark.long
 def test_waves_are_dumped():
     """waves=True (or WAVES=1): the harness's executable dumps the whole design (FST, or VCD
     without lz4.h)."""

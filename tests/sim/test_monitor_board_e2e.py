@@ -50,7 +50,7 @@ from ternecg.sim.tests.test_monitor_board_cocotb import MonitorBoardBenchConfig
 
 from pty_board import PtyBoard, generate_cached
 
-pytestmark = pytest.mark.sim
+pytestmark = [pytest.mark.sim, pytest.mark.long]
 
 TOPLEVEL = "monitor_board"
 TEST_MODULE = "ternecg.sim.tests.test_monitor_board_cocotb"

@@ -120,7 +120,8 @@ def test_detector(detector_design, simulator, pattern, hold):
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("simulator,pattern,hold", RUNS, ids=[f"{s}-{p}" for s, p, _ in RUNS])
+@pytest.mark.parametrize("simulator,pattern,hold", [
+    pytest.param(*r, id=f"{r[0]}-{r[1]}", marks=[pytest.mark.long] if r[0] == "icarus" else []) for r in RUNS])
 def test_monitor(monitor_design, simulator, pattern, hold):
     src, vec = monitor_design
     cfg = MonitorBench(vectors=str(vec[simulator]), idle=pattern, backpressure=pattern, seed=5,

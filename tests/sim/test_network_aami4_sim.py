@@ -53,6 +53,7 @@ def test_make_verilog_builds_the_four_class_files(tmp_path, capsys, model, paral
 
 
 @needs_models
+@pytest.mark.long
 def test_inter_model_monitor_beats_resets_and_worst_case():
     a, b = monitor_beats(INTER, "208", 6, first=10), monitor_beats(INTER, "209", 6, first=20)
     beats = Beats(*(np.concatenate([x, y]) for x, y in zip((a.raw, a.rr, a.record, a.sample),

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.sim
 RR_MODEL = modelfile.MODELS_DIR / "inter_patient.json"
 
 
+@pytest.mark.long
 def test_rr_model_spread_resets_and_worst_case():
     """The inter-patient model with each beat's real RR codes on ``rr``; the worst-case beats with
     extreme codes."""

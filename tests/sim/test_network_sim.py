@@ -118,8 +118,9 @@ def test_p3_and_p1_icarus():
 ICARUS = [("none", "none", 0, 3), ("random", "random", 100, 3)]
 
 
-@pytest.mark.parametrize("idle,backpressure,first,count", ICARUS,
-                         ids=[f"{i}-{b}" for i, b, _, _ in ICARUS])
+# without stalls: make test-long (the Verilator fixture matrix runs none-none in make test)
+@pytest.mark.parametrize("idle,backpressure,first,count", [
+    pytest.param(*r, id=f"{r[0]}-{r[1]}", marks=[pytest.mark.long] if r[0] == "none" else []) for r in ICARUS])
 def test_icarus_p6(idle, backpressure, first, count):
     r = verify(Beats.fixture(first=first, count=count),
                Options(parallel=6, simulator="icarus", bench="cocotb", layers=True, idle=idle,

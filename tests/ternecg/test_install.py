@@ -73,6 +73,7 @@ def test_installed_verilog_from_another_directory(site, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.sim
+@pytest.mark.long
 def test_installed_quick_demo_from_another_directory(site):
     """`ternecg demo --beats 2 --parallel 6 --simulator icarus --monitor-seconds 20 --no-bitstream`:
     Verilog, then 2 fixture beats on Icarus through the installed cocotb bench, 0 mismatches, and
