@@ -200,3 +200,23 @@ def test_bad_cap_stops_a_command_before_it_starts(monkeypatch, capsys, command, 
     lines = [line for line in err.err.splitlines() if line.strip()]
     assert len(lines) == 1 and "TERNECG_SIM_CACHE_GB='ten'" in lines[0], lines
     assert not out.exists()
+
+
+def test_verilator_builds_go_through_ccache_when_it_is_installed(monkeypatch):
+    """Every Verilator build compiles the same runtime: with ccache on PATH, verilated.mk's
+    OBJCACHE is ccache (only the first build of a machine compiles it); TERNECG_CCACHE=0 or no
+    ccache leaves it out, and the PCH repair is there either way."""
+    import shutil
+    real_which = shutil.which
+    pch = runner._pch_fix()
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: "/usr/bin/ccache" if name == "ccache"
+                        else real_which(name, *a, **k))
+    monkeypatch.delenv("TERNECG_CCACHE", raising=False)
+    flags = runner.verilator_makeflags().split()
+    assert "OBJCACHE=ccache" in flags and all(f in flags for f in pch.split())
+    monkeypatch.setenv("TERNECG_CCACHE", "0")
+    assert "OBJCACHE=ccache" not in runner.verilator_makeflags().split()
+    monkeypatch.delenv("TERNECG_CCACHE")
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "ccache"
+                        else real_which(name, *a, **k))
+    assert runner.verilator_makeflags() == pch
