@@ -45,6 +45,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,7 +207,6 @@ def verilator_makeflags():
     when ccache is on PATH (``make setup`` installs it). Every build compiles the same Verilator
     runtime (``verilated.cpp``, ``verilated_vpi.cpp``, ...: about 20 of a cocotb build's 35 s);
     through ccache only the first build of a machine does. Returns "" when neither applies."""
-    import shutil
     flags = [_pch_fix()]
     if shutil.which("ccache") and os.environ.get("TERNECG_CCACHE", "1") != "0":
         flags.append("OBJCACHE=ccache")

@@ -11,7 +11,8 @@ from ternecg.golden.spec.config import MuxSpec
 from engine_harness import compare, run_top
 
 
-# the long cases (10-70 s each) are `slow`: in `make test`, out of `make test-fast`
+# the long cases (10-70 s each) are `slow`: out of `make test-fast`; P = 3 is also `long` (make
+# test-long: P = 1 and 3 run on Icarus in make test)
 @pytest.mark.parametrize("parallel,count,idle,stall", [pytest.param(6, 2, 0.3, 0.4, marks=pytest.mark.slow),
                                                       pytest.param(3, 1, 0.0, 0.0, marks=[pytest.mark.slow, pytest.mark.long])])
 def test_accelerator_bit_exact(model, beats, parallel, count, idle, stall):

@@ -61,6 +61,10 @@ def test_verilog_subcommand_loads_no_torch():
 
 # ---- the Makefile ----------------------------------------------------------------------------------
 
+#: make targets that are not a ternecg subcommand of the same name (set-up, the test tiers, help)
+NOT_JOBS = {"help", "setup", "test", "test-long", "test-all", "test-fpga", "test-fast", "sim", "clean"}
+
+
 def _targets():
     return re.findall(r"^([a-z][a-z0-9-]*):", MAKEFILE, flags=re.M)
 
@@ -88,11 +92,11 @@ def test_makefile_runs_only_ternecg_subcommands():
     used = {m for line in _recipe_lines() for m in re.findall(r"\$\(TERNECG\) ([a-z0-9-]+)", line)}
     assert used <= set(cli.COMMANDS), used - set(cli.COMMANDS)
     # every job target is a subcommand of the same name (setup's last step is `ternecg warm`)
-    jobs = set(_targets()) - {"help", "setup", "test", "test-long", "test-all", "test-fpga", "test-fast", "sim", "clean"}
+    jobs = set(_targets()) - NOT_JOBS
     assert jobs <= used and "warm" in used
 
 
-@pytest.mark.parametrize("target", sorted(set(_targets()) - {"help", "setup", "test", "test-long", "test-all", "test-fpga", "test-fast", "sim", "clean"}))
+@pytest.mark.parametrize("target", sorted(set(_targets()) - NOT_JOBS))
 def test_make_targets_pass_options_the_subcommand_accepts(target):
     """`make -n TARGET` (with every variable set) parses with the subcommand's own parser."""
     r = subprocess.run(["make", "-n", "-s", "-C", str(REPO), target, "LIMIT=3", "DB=/x", "NO_RR=1", "RESUME=1",
