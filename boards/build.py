@@ -126,7 +126,7 @@ def build(board: str, model=None, parallel: int = 1, baud: int = DEFAULT_BAUD, r
     t0 = time.time()
     try:
         plat.build(top, name="top", build_dir=str(build_dir), do_build=True, do_program=False,
-                   nextpnr_opts="--timing-allow-fail")
+                   synth_opts=b.synth_opts, nextpnr_opts="--timing-allow-fail")
     except Exception as exc:            # the toolchain failed (not a timing failure)
         log = build_dir / "top.tim"
         raise TernEcgError(f"the {board} build failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "

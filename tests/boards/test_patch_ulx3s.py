@@ -36,3 +36,14 @@ def test_ecpbram_round_trip_packs_the_same_bitstream(ecp_build):
     P.pack(P.ECP5, bdir, "placeholder.config", "params/work/a.bit")
     P.pack(P.ECP5, bdir, "params/work/noop.config", "params/work/b.bit")
     assert (bdir / "params/work/a.bit").read_bytes() == (bdir / "params/work/b.bit").read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.fpga
+def test_ulx3s_maps_to_lut4_only(ecp_build):
+    """The ULX3S build runs ``synth_ecp5 -nowidelut`` (boards/top.py): its netlist has LUT4s and no
+    wide-function muxes (PFUMX, L6MUX21), which cost up to eight LUT4s per 5-7 input function."""
+    bdir = REPO / ROOT / "ulx3s"
+    assert "synth_ecp5 -nowidelut -top top" in (bdir / "top.ys").read_text()
+    stats = (bdir / "top.rpt").read_text().split("Printing statistics")[-1]
+    assert " LUT4" in stats and "PFUMX" not in stats and "L6MUX21" not in stats
