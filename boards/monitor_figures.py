@@ -46,13 +46,13 @@ PARTS = (("uart", ("uart_rx", "uart_tx")), ("link", ("link",)), ("front_end", ("
          ("record_tracker", ("records",)))
 
 
-def luts_by_module(build_dir: Path, family: str) -> dict:
+def luts_by_module(build_dir: Path, family: str, flags=None) -> dict:
     """LUT4 per module of ``build_dir/top.il`` synthesized without flattening, run again on every
     call (boards/hw_report.py ``luts_and_mapper``: ABC9, else on the iCE40 Yosys' own LUT mapping,
-    ``-noabc``, on the ECP5 ABC):
+    ``-noabc``, on the ECP5 ABC; ``flags``: the build's synth_<family> options):
     ``{"mapper", "modules": {module: LUT4}}``."""
     from .hw_report import luts_and_mapper
-    luts, mapper = luts_and_mapper(build_dir, "top", family, source="top.il", reuse=False)
+    luts, mapper = luts_and_mapper(build_dir, "top", family, source="top.il", reuse=False, flags=flags)
     return {"mapper": mapper, "modules": luts}
 
 

@@ -292,3 +292,15 @@ def test_a_failed_tool_names_the_error_of_its_own_log(tmp_path):
                               f"see the log {tmp_path / 'y.log'}")
     with pytest.raises(TernEcgError, match=r"sh failed \(exit 2\): no output; see the log .*out\.txt"):
         H._run(["sh", "-c", "exit 2"], tmp_path, "out.txt")
+
+
+def test_a_board_build_splits_its_luts_with_its_own_options(fake_tools, tmp_path):
+    """The per-module pass of a board build synthesizes with the build's options (the ULX3S:
+    ``-nowidelut``), and where ABC maps instead of ABC9 it maps to LUT4s only too."""
+    from ternecg.boards import monitor_figures as F
+    (tmp_path / "top.il").write_text("")
+    F.luts_by_module(tmp_path, "ecp5", "-nowidelut")
+    assert fake_tools.calls[-1][-1].startswith("read_rtlil top.il; synth_ecp5 -top top -noflatten -nowidelut;")
+    fake_tools.abc9_fails = True
+    assert F.luts_by_module(tmp_path, "ecp5", "-nowidelut")["mapper"] == H.ABC_FALLBACK
+    assert "abc -dress -lut 4;" in fake_tools.calls[-1][-1] and "-noflatten -nowidelut -run" in fake_tools.calls[-1][-1]
