@@ -15,7 +15,7 @@ DBARG    = $(if $(DB),--db $(DB))
 # APP=monitor: the live monitor's build (build/BOARD-monitor/) for synth, patch and program
 APPARG   = $(if $(APP),--app $(APP))
 
-.PHONY: help setup test test-long test-all test-fpga test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval qrs-select monitor-eval annotate aami4-select aami4-operating aami4-operating-ds2 aami4-seeds verilog hw-report asic-report synth patch program host monitor clean
+.PHONY: help setup test test-long test-all test-fpga test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval qrs-select monitor-eval annotate aami4-select aami4-operating aami4-operating-ds2 aami4-seeds morph-probe verilog hw-report asic-report synth patch program host monitor clean
 
 help:            ## list the targets
 	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "%-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -113,6 +113,9 @@ aami4-operating-ds2: ## the shipped four-class models (seeds 0-2 where built) on
 
 aami4-seeds:     ## the shipped four-class recipes over seeds 0-2 (seed 0 = the shipped models), DS2 monitor-eval of each -> results/aami4_seeds.json (long)
 	$(TERNECG) aami4-seeds $(DBARG)
+
+morph-probe:     ## each beat's distance from its patient's running average beat (an integer candidate cue for S against V), per AAMI class with ROC areas, DS1 records only -> build/reports/morph_probe.json (seconds)
+	$(TERNECG) morph-probe $(DBARG)
 
 verilog:         ## generate Verilog + manifest for MODEL at PARALLEL into build/verilog/
 	$(TERNECG) verilog --model $(MODEL) --parallel $(PARALLEL)

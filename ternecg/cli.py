@@ -63,6 +63,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "aami4-operating": ("ternecg.golden.aami4_operating", "S and V logit-bias offsets of the four-class recipes chosen on the DS1 hold-out -> results/aami4_operating.json (--apply: into the model files)"),
     "aami4-operating-ds2": ("ternecg.golden.aami4_operating_ds2", "the shipped four-class models on DS2 with zero and with the applied logit-bias offsets, after the choice -> results/aami4_operating_ds2.json"),
     "aami4-seeds": ("ternecg.golden.aami4_seeds", "the four-class recipes over seeds 0-2, DS2 figures -> results/aami4_seeds.json"),
+    "morph-probe": ("ternecg.golden.morph_probe", "each beat's distance from its patient's running average beat, per AAMI class, DS1 only -> morph_probe.json"),
     # set-up
     "warm": ("ternecg.tools", "run each YoWASP tool once so that its WebAssembly is compiled and cached"),
 }
