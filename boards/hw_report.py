@@ -248,12 +248,11 @@ def luts_and_mapper(workdir, name="hwtop", family="ice40", *, source=None, reuse
     without flattening, with Yosys' default LUT mapper (ABC9) or, where that fails (a Yosys
     assertion in ABC9's reintegration, seen on the unflattened engine), on the iCE40 with Yosys'
     own mapping (``-noabc``: more LUTs than ABC's, a ranking of the parts rather than their exact
-    size), on the ECP5 with ``-dff``, else ABC (:func:`_ecp5_tries`). With
-    ``reuse``, a result newer than ``name.v`` and made with the same flow (``hier.flow``) is kept
-    (unless ``--fresh``); boards/monitor_figures.py
-    runs it again on every board build's ``top.il``. ``flags``: synth_<family>'s options (default
-    :data:`ICE40_SYNTH_FLAGS` on the iCE40, none on the ECP5; a board build passes its own).
-    Returns ``({module: LUT4}, mapper)``."""
+    size), on the ECP5 with ``-dff``, else ABC (:func:`_ecp5_tries`). ``flags``: synth_<family>'s
+    options (default :data:`ICE40_SYNTH_FLAGS` on the iCE40, none on the ECP5; a board build
+    passes its own). With ``reuse``, a result newer than ``name.v`` and made with the same flow
+    (``hier.flow``) is kept (unless ``--fresh``); boards/monitor_figures.py runs it again on every
+    board build's ``top.il``. Returns ``({module: LUT4}, mapper)``."""
     workdir = Path(workdir)
     source = source or f"{name}.v"
     read = "read_rtlil" if str(source).endswith(".il") else "read_verilog"
