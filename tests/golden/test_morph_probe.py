@@ -34,6 +34,24 @@ def test_a_repeated_beat_has_no_deviation_and_another_shape_has_some():
     assert np.array_equal(dev, dev_shift)
 
 
+def test_a_gated_template_ignores_a_far_beat():
+    t = np.arange(240)
+    normal = 1000 + (200 * np.exp(-((t - MP.PRE) / 4.0) ** 2)).astype(np.int64)
+    wide = 1000 + (200 * np.exp(-((t - MP.PRE) / 15.0) ** 2)).astype(np.int64)
+    sig, peaks = _record([normal] * 3 + [wide] + [normal])
+    _, dev = MP.deviations(sig, peaks, gate=0.5)
+    assert dev[3] > 0.5 and dev[4] == 0.0          # the wide beat did not move the template
+
+
+def test_a_bad_gate_is_one_clear_error():
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "ternecg.cli", "morph-probe", "--gate", "-1"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "--gate '-1' must be a number above 0" in r.stderr
+
+
 def test_windows_leaving_the_signal_are_skipped():
     sig = np.zeros(1000, dtype=np.int64)
     idx, dev = MP.deviations(sig, np.array([10, 500, 990]))
