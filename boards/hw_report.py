@@ -216,8 +216,8 @@ ABC_FALLBACK = "abc -lut 4:7 (abc9 asserted)"
 
 def _ecp5_tries(name, write="", flags=""):
     """``[(mapper, Yosys script)]`` in the order tried: synth_ecp5 as it is, with ``-dff``, with ABC."""
-    return [("abc9", f"synth_ecp5 -top {name} {flags} {write}".replace("  ", " ").strip()),
-            (ABC9_DFF_FALLBACK, f"synth_ecp5 -top {name} {flags} -dff {write}".replace("  ", " ").strip()),
+    return [("abc9", _words("synth_ecp5 -top", name, flags, write)),
+            (ABC9_DFF_FALLBACK, _words("synth_ecp5 -top", name, flags, "-dff", write)),
             (ABC_FALLBACK, ecp5_abc_script(name, write, flags))]
 
 

@@ -70,13 +70,9 @@ def auc(closer, farther) -> float | None:
     if not len(a) or not len(b):
         return None
     both = np.concatenate([-a, -b])
-    order = both.argsort(kind="mergesort")
-    ranks = np.empty(len(both))
-    ranks[order] = np.arange(1, len(both) + 1)
-    for v in np.unique(both):               # ties: the mean rank
-        same = both == v
-        if same.sum() > 1:
-            ranks[same] = ranks[same].mean()
+    # the mean rank of each distinct value (ties share it): the ranks its run covers in sorted order
+    values, inverse, counts = np.unique(both, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2)[inverse]
     return float((ranks[:len(a)].sum() - len(a) * (len(a) + 1) / 2) / (len(a) * len(b)))
 
 
