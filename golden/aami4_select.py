@@ -51,6 +51,17 @@ VARIANTS = {
     "cw_s4v2_common": {"from": "cw_s4v2", "finetune": {"common": 75}},
     "cw_s4v2_common150": {"from": "cw_s4v2", "finetune": {"common": 150}},
     "cw_s4v2_common_cw": {"from": "cw_s4v2", "finetune": {"common": 75, "class_weight": [1.0, 4.0, 2.0, 1.0]}},
+    # the shipped recipes (golden/aami4.py INTER and FINETUNE without their bias offsets), the
+    # reference for the variants below over several seeds
+    "shipped":       {"inter": {"jitter": "offsets", "class_weight": [1.0, 4.0, 2.0, 1.0]},
+                      "finetune": {"common": 75, "class_weight": [1.0, 4.0, 2.0, 1.0]}},
+    # the template code (config rr_template: distance from the record's running average beat)
+    "tmpl":          {"inter": {"jitter": "offsets", "class_weight": [1.0, 4.0, 2.0, 1.0]},
+                      "config": {"rr_template": 1},
+                      "finetune": {"common": 75, "class_weight": [1.0, 4.0, 2.0, 1.0]}},
+    "tmpl_g8":       {"inter": {"jitter": "offsets", "class_weight": [1.0, 4.0, 2.0, 1.0]},
+                      "config": {"rr_template": 1, "rr_template_gate": 8},
+                      "finetune": {"common": 75, "class_weight": [1.0, 4.0, 2.0, 1.0]}},
 }
 SELECT_REPORT = results_dir() / "aami4_select.json"
 #: the recipes the variants change (the starting point of the selection; the shipped ones,

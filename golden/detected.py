@@ -155,12 +155,12 @@ class Set:
         return self.signal[p[:, None] + np.arange(-monitor.HALF, monitor.HALF)[None, :]].astype(np.int64)
 
     def codes(self, cfg) -> np.ndarray:
-        """(n, 3) RR codes of every beat, as the monitor computes them (per record, over its
-        classified detections)."""
+        """(n, F) RR codes of every beat, as the monitor computes them (per record, over its
+        classified detections; the template code, config rr_template, over their windows)."""
         out = np.zeros((len(self), cfg.rr_features), dtype=np.int64)
         for rec in self.records:
             i = np.flatnonzero(self.record == rec)
-            out[i] = monitor.codes(self.sample[i], cfg)
+            out[i] = monitor.codes(self.sample[i], cfg, self.raw(i) if cfg.rr_template else None)
         return out
 
     def subset(self, index) -> "Set":

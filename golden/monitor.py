@@ -26,7 +26,7 @@ import numpy as np
 from ternecg.errors import TernEcgError
 
 from . import qrs
-from .spec.rr import record_codes
+from .spec.rr import Template, record_codes, template_codes
 
 #: the beat window: ``signal[r - HALF : r + HALF]`` for an R peak at ``r`` (golden/beats.py)
 WINDOW = 240
@@ -69,18 +69,30 @@ def windows(signal, peaks) -> np.ndarray:
     return x[r[:, None] + np.arange(-HALF, HALF)[None, :]].astype(np.int64)
 
 
-def codes(peaks, cfg) -> np.ndarray | None:
-    """(n, 3) RR codes of a record's classified R peaks for a model config with an RR path
+def _interval_codes(r, cfg) -> np.ndarray:
+    """(n, 3) interval codes of peaks ``r`` (n >= 1)."""
+    if len(r) == 1:
+        return record_codes(np.array([0, 1]), cfg.rr_local, cfg.rr_bits)[:1]
+    return record_codes(r, cfg.rr_local, cfg.rr_bits)
+
+
+def codes(peaks, cfg, windows_=None) -> np.ndarray | None:
+    """(n, F) RR codes of a record's classified R peaks for a model config with an RR path
     (``None`` without): :func:`ternecg.golden.spec.rr.record_codes` over exactly these peaks.
-    A lone beat has no interval: it gets the codes of a regular rhythm (every ratio 1)."""
+    A lone beat has no interval: it gets the codes of a regular rhythm (every ratio 1).
+    With ``cfg.rr_template`` the fourth column is the template code of each beat's window
+    (``windows_``: the peaks' (n, WINDOW) raw windows, :class:`ternecg.golden.spec.rr.Template`)."""
     if not cfg.rr_bits:
         return None
     r = np.asarray(peaks, dtype=np.int64)
     if len(r) == 0:
         return np.zeros((0, cfg.rr_features), np.int64)
-    if len(r) == 1:
-        return record_codes(np.array([0, 1]), cfg.rr_local, cfg.rr_bits)[:1]
-    return record_codes(r, cfg.rr_local, cfg.rr_bits)
+    rr = _interval_codes(r, cfg)
+    if not cfg.rr_template:
+        return rr
+    if windows_ is None or len(windows_) != len(r):
+        raise TernEcgError(f"config {cfg.name!r} has the template code: pass the {len(r)} beats' windows")
+    return np.concatenate([rr, template_codes(windows_, cfg.rr_bits, cfg.rr_template_gate)[:, None]], 1)
 
 
 def classify(model, raw, rr=None, batch: int = 4096):
@@ -124,7 +136,8 @@ def run(model, signal, fs: int = 360, peaks=None) -> Beats:
     detector's (e.g. the reference annotations; the same window, RR and model chain)."""
     x = qrs.check_record(signal)
     r = beat_peaks(x, fs, peaks)
-    cls, logits = classify(model, windows(x, r), codes(r, model.cfg))
+    w = windows(x, r)
+    cls, logits = classify(model, w, codes(r, model.cfg, w))
     return Beats(r, cls, logits)
 
 
@@ -160,6 +173,9 @@ class MonitorStream:
         self.peaks: list[int] = []      # the beats so far (detections whose window was taken)
         self.wait: int | None = None    # the latest detection, until its window is complete
         self.window: np.ndarray | None = None   # the window of the latest beat, not yet classified
+        self.template = (Template(self.cfg.rr_bits, self.cfg.rr_template_gate)
+                         if self.cfg.rr_bits and self.cfg.rr_template else None)
+        self.tcode: list[int] = []      # the template code of each beat (rr_template)
         self.ended = False
 
     def push(self, x) -> list[Output]:
@@ -206,6 +222,8 @@ class MonitorStream:
         self.peaks.append(r)
         out = [self._classify(len(self.peaks) - 2)] if self.window is not None else []
         self.window = self.ring[np.arange(r - HALF, r + HALF) % RING].copy()
+        if self.template is not None:
+            self.tcode.append(self.template.push(self.window))
         self.wait = None
         return out
 
@@ -216,6 +234,9 @@ class MonitorStream:
         rr = None
         if self.cfg.rr_bits:            # the last N + 2 peaks are enough for beat k's codes
             tail = np.asarray(self.peaks[max(0, k - N): k + 2], dtype=np.int64)
-            rr = codes(tail, self.cfg)[min(k, N)][None, :]
+            rr = _interval_codes(tail, self.cfg)[min(k, N)]
+            if self.template is not None:
+                rr = np.append(rr, self.tcode[k])
+            rr = rr[None, :]
         cls, logits = classify(self.model, self.window[None, :], rr)
         return Output(self.peaks[k], int(cls[0]), tuple(int(v) for v in logits[0]), self.n)

@@ -33,7 +33,7 @@ from amaranth.lib import data, memory, stream, wiring
 from ternecg.errors import TernEcgError, user_values
 from ternecg.golden.spec import modelfile
 from ternecg.golden.spec.config import MAX_ACC_BITS, MuxSpec
-from ternecg.golden.spec.rr import FEATURES
+from ternecg.golden.spec.rr import feature_names
 from ternecg.paths import build_dir, relative
 
 from .params import model_id
@@ -219,7 +219,7 @@ def manifest(acc: Accelerator, model, text, top, hierarchy, *, asic=False):
         "valid_parallel": valid_parallel(model),
         "ports": [dict(name=k, **v) for k, v in ports.items()],
         "streams": streams,
-        "rr": ({"bits": model.cfg.rr_bits, "features": list(FEATURES), "local": model.cfg.rr_local,
+        "rr": ({"bits": model.cfg.rr_bits, "features": list(feature_names(model.cfg)), "local": model.cfg.rr_local,
                 "stream": "rr"} if acc.rr_width else None),
         "memories": memories,
         "latency": latency,

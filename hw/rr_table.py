@@ -7,7 +7,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ternecg.golden.spec.modelfile import RR_ENTRY_BITS
-from ternecg.golden.spec.rr import FEATURES
+from ternecg.golden.spec.rr import FEATURES, TEMPLATE_FEATURE
 
 from .checks import Checked, check_int
 from .params import MIN_DEPTH, ROM_ATTRS
@@ -18,14 +18,15 @@ __all__ = ["RRTable"]
 class RRTable(Checked, wiring.Component):
     """Adds a beat's RR-interval terms to its logits.
 
-    A model with an RR path (config ``rr_bits``) receives, with every beat, ``F = 3`` RR codes of
-    ``b`` bits (:mod:`ternecg.golden.rr`); logit ``k`` of the beat becomes
+    A model with an RR path (config ``rr_bits``) receives, with every beat, ``F`` RR codes of
+    ``b`` bits (:mod:`ternecg.golden.rr`; ``F = 3``, or 4 with the template code of config
+    ``rr_template``); logit ``k`` of the beat becomes
 
-        logit[k] + T[k][0][code_0] + T[k][1][code_1] + T[k][2][code_2]
+        logit[k] + T[k][0][code_0] + ... + T[k][F-1][code_(F-1)]
 
     exactly as ``integer_ref.rr_sum``. Feature ``f``'s table ``T[.][f][.]`` is one parameter ROM
     (``rr.table<f>``, ``classes x 2^b`` signed 16-bit words, hw/params.py), so the RR terms of
-    every class of every beat cost three block-RAM reads and two adds, and another model's table
+    every class of every beat cost F block-RAM reads and F - 1 adds, and another model's table
     can be patched into a bitstream like its weights.
 
     Parameters
@@ -96,9 +97,10 @@ class RRTable(Checked, wiring.Component):
         self._bits = n_codes.bit_length() - 1
         self._logit_width = logit_width
         self.out_width = self.output_width(table, logit_width)
-        #: the packing of ``rr.payload``: code ``f`` (feature ``FEATURES[f]`` of golden/spec/rr.py)
-        #: in bits ``[f*b, (f+1)*b)``
-        self.code_layout = data.StructLayout({(FEATURES[f] if f < len(FEATURES) else f"code{f}"): unsigned(self._bits)
+        #: the packing of ``rr.payload``: code ``f`` (feature ``FEATURES[f]`` of golden/spec/rr.py,
+        #: the fourth the template code) in bits ``[f*b, (f+1)*b)``
+        names = FEATURES + (TEMPLATE_FEATURE,)
+        self.code_layout = data.StructLayout({(names[f] if f < len(names) else f"code{f}"): unsigned(self._bits)
                                               for f in range(self._features)})
         depth = max(MIN_DEPTH, self._n << self._bits)
         self.tables = [MemoryData(shape=signed(RR_ENTRY_BITS), depth=depth,

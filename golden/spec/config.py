@@ -16,6 +16,9 @@ An optional top-level ``"rr_bits": b`` (1..8) adds the RR-interval path: with ea
 sends the three b-bit RR codes of :mod:`ternecg.golden.spec.rr` (local mean over ``"rr_local"``
 intervals, default 8), and a table of
 ``classes x 3 x 2^b`` integers (ternecg.hw.rr_table) adds ``T[class][feature][code]`` to the logits.
+With it, ``"rr_template": 1`` adds a fourth b-bit code per beat, the beat's distance from its
+record's running average beat (:class:`ternecg.golden.spec.rr.Template`; ``"rr_template_gate": g``,
+1..2^b, default 2^b: only beats with a code below g update the average), and a fourth table.
 
 :func:`load_config` returns a :class:`ModelConfig` whose ``layers`` are :class:`ConvSpec` /
 :class:`MuxSpec` objects with every length and channel count resolved.
@@ -37,6 +40,7 @@ TASKS = {"binary": ("N", "abnormal"), "six": ("N", "V", "F", "/", "f", "other"),
 INPUT_BITS = 8          # the normaliser's output: signed int8
 MAX_ACC_BITS = 24       # widest accumulator the hardware generator accepts
 RR_FEATURES = 3         # RR codes per beat (ternecg.golden.spec.rr.FEATURES)
+RR_MAX_FEATURES = 4     # with the template code (config rr_template)
 
 
 @dataclass(frozen=True)
@@ -119,11 +123,13 @@ class ModelConfig:
     raw: dict = field(default_factory=dict, compare=False, repr=False)
     rr_bits: int = 0        # RR-code width; 0: no RR path
     rr_local: int = 8       # RR intervals in the local mean of the codes (ternecg.golden.rr)
+    rr_template: int = 0    # 1: a fourth code, the distance from the running template
+    rr_template_gate: int = 0   # template updated by codes below it (2^rr_bits: every beat)
 
     @property
     def rr_features(self):
         """Number of RR codes per beat (0 without the RR path)."""
-        return RR_FEATURES if self.rr_bits else 0
+        return RR_FEATURES + self.rr_template if self.rr_bits else 0
 
     @property
     def classes(self):
@@ -247,8 +253,13 @@ def parse_config(d, source="<dict>"):
         _err(source, "the last layer must be a dense layer producing the class logits")
     rr_bits = _int(d, "rr_bits", source, lo=0, hi=8, default=0)
     rr_local = _int(d, "rr_local", source, lo=1, hi=1024, default=8)
+    rr_template = _int(d, "rr_template", source, lo=0, hi=1, default=0)
+    if rr_template and not rr_bits:
+        _err(source, "field 'rr_template' = 1 needs the RR path: set 'rr_bits' too")
+    gate = _int(d, "rr_template_gate", source, lo=1, hi=1 << max(rr_bits, 1), default=1 << rr_bits) \
+        if rr_template else 0
     return ModelConfig(name, task, length, act_bits, tuple(layers), d.get("description", ""), d,
-                       rr_bits=rr_bits, rr_local=rr_local)
+                       rr_bits=rr_bits, rr_local=rr_local, rr_template=rr_template, rr_template_gate=gate)
 
 
 def load_config(name_or_path):

@@ -44,7 +44,7 @@ import numpy as np
 from ternecg.errors import TernEcgError
 from ternecg.paths import models_dir
 
-from .config import MAX_ACC_BITS, RR_FEATURES, ConvSpec, MuxSpec, ModelConfig, parse_config
+from .config import MAX_ACC_BITS, RR_MAX_FEATURES, ConvSpec, MuxSpec, ModelConfig, parse_config
 from .normalize import MEAN_MUL, MEAN_SHIFT, OUT_MAX, RAW_BITS
 
 FORMAT = "ternecg-model"
@@ -132,7 +132,7 @@ RR_ENTRY_BITS = 16      # widest RR table entry (signed) the hardware accepts
 BIAS_BITS = 24          # widest logits-layer bias (signed)
 RESULT_LOGIT_BITS = 32  # a logit in the RESULT frame (docs/protocol.md)
 # the largest logit an accepted file can produce fits the RESULT frame
-assert (1 << (MAX_ACC_BITS - 1)) + (1 << (BIAS_BITS - 1)) + RR_FEATURES * (1 << (RR_ENTRY_BITS - 1)) \
+assert (1 << (MAX_ACC_BITS - 1)) + (1 << (BIAS_BITS - 1)) + RR_MAX_FEATURES * (1 << (RR_ENTRY_BITS - 1)) \
     < 1 << (RESULT_LOGIT_BITS - 1)
 
 

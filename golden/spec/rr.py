@@ -21,6 +21,15 @@ import numpy as np
 LOCAL = 8
 BITS = 4
 FEATURES = ("pre/local", "post/local", "post/pre")
+#: the fourth code of a config with ``rr_template`` (:class:`Template`)
+TEMPLATE_FEATURE = "template"
+
+
+def feature_names(cfg) -> tuple:
+    """The names of the codes a model config reads, in code order (empty without an RR path)."""
+    if not cfg.rr_bits:
+        return ()
+    return FEATURES + ((TEMPLATE_FEATURE,) if cfg.rr_template else ())
 
 
 def _ratio_code(num, den, bits):
@@ -44,3 +53,59 @@ def record_codes(samples, local=LOCAL, bits=BITS) -> np.ndarray:
     win, cnt = c[k + 1] - c[lo], k + 1 - lo
     return np.stack([_ratio_code(pre * cnt, win, bits), _ratio_code(post * cnt, win, bits),
                      _ratio_code(post, pre, bits)], 1)
+
+
+# ------------------------------------------------------------------------------------------------
+# The template code (config ``rr_template``): how far a beat's shape is from its patient's running
+# average beat, the cue that tells a premature beat shaped like this patient's usual ones (S) from
+# one shaped otherwise (V). Measured first by `make morph-probe` (golden/morph_probe.py).
+#: template update: t += (w - t) >> TEMPLATE_SHIFT (an exponential average over about 8 beats)
+TEMPLATE_SHIFT = 3
+#: the window is scaled by 2**TEMPLATE_SCALE before the average, so that the update keeps fractions
+TEMPLATE_SCALE = 4
+
+
+class Template:
+    """The running template of one record and the code of each beat against it (integer only).
+
+    For each beat's raw window ``x`` (the monitor's 240 unsigned 11-bit samples):
+
+        mean = (sum(x) * MEAN_MUL) >> MEAN_SHIFT              (the normaliser's mean, spec.normalize)
+        w[t] = (x[t] - mean) << TEMPLATE_SCALE                (signed, |w| < 2**15)
+        first beat of the record:  T = w
+        D = sum |w[t] - T[t]|,  S = max(1, sum |T[t]|)
+        code = clip(floor((D << b) + S) // (2 S)), 0, 2^b - 1)   (round(2^(b-1) D / S), as the RR codes)
+        if code < gate:  T[t] += (w[t] - T[t]) >> TEMPLATE_SHIFT   (arithmetic shift: floor)
+
+    ``gate`` = 2^b (default) updates with every beat. The code of the first beat is 0.
+    """
+
+    def __init__(self, bits=BITS, gate=None, length=240):
+        from .normalize import mean_constants
+        self.bits = bits
+        self.gate = (1 << bits) if gate is None else int(gate)
+        self.mul, self.shift = mean_constants(length)
+        self.length = length
+        self.t = None
+
+    def push(self, window) -> int:
+        """The code of the next beat's window (then the template's update)."""
+        x = np.asarray(window, dtype=np.int64)
+        if x.shape != (self.length,):
+            raise ValueError(f"template: a window of {self.length} samples, got shape {x.shape}")
+        mean = (int(x.sum()) * self.mul) >> self.shift
+        w = (x - mean) << TEMPLATE_SCALE
+        if self.t is None:
+            self.t = w.copy()
+        d = int(np.abs(w - self.t).sum())
+        s = max(1, int(np.abs(self.t).sum()))
+        code = int(_ratio_code(np.int64(d), np.int64(s), self.bits))
+        if code < self.gate:
+            self.t = self.t + ((w - self.t) >> TEMPLATE_SHIFT)
+        return code
+
+
+def template_codes(windows, bits=BITS, gate=None) -> np.ndarray:
+    """(n,) int64 template codes of one record's beat windows ``(n, 240)``, in beat order."""
+    tm = Template(bits, gate, np.asarray(windows).shape[-1] if len(windows) else 240)
+    return np.array([tm.push(w) for w in np.asarray(windows)], dtype=np.int64)

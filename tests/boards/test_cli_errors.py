@@ -158,3 +158,23 @@ def test_rr_codes_must_match_the_beats():
     with pytest.raises(TernEcgError, match="2 RR code rows for 3 beats"):
         Client(Port(), timeout=0.05, retries=0).classify(np.zeros((3, 240), np.int64), rr=np.zeros((2, 3), np.int64))
     assert not sent
+
+
+@pytest.mark.parametrize("app, words", [("classifier", ("BEAT_RR frame carries 3 RR codes", "reads 4")),
+                                        ("monitor", ("template code", "front end does not compute"))])
+def test_synth_refuses_a_template_code_model(tmp_path, app, words):
+    """A model with the template code (config rr_template) builds as an accelerator core, but
+    neither board application delivers that code yet: one line, before any tool runs."""
+    import json
+    from ternecg.golden.spec import modelfile
+    doc = json.loads((REPO / "models" / "aami4_inter.json").read_text())
+    doc["config"] = dict(doc["config"], rr_template=1)
+    for cls in doc["layers"][-1]["rr_table"]:
+        cls.append([0] * 16)
+    doc["sha256"] = modelfile.checksum(doc)
+    modelfile.save(doc, tmp_path / "tmpl.json")
+    out = f"build/test_tmpl_{app}"
+    rc, _, err = cli("ternecg.cli", "synth", "--board", "icebreaker", "--app", app,
+                     "--model", str(tmp_path / "tmpl.json"), "--out", out)
+    assert_one_line(rc, err, "ternecg synth: error:", *words)
+    assert not (REPO / out).exists()

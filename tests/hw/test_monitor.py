@@ -53,6 +53,9 @@ def test_bad_arguments(inter):
         Monitor(wide)
     with pytest.raises(TernEcgError, match="parallel"):
         Monitor(inter, 0)
+    tmpl = dataclasses.replace(inter, cfg=dataclasses.replace(inter.cfg, rr_template=1, rr_template_gate=16))
+    with pytest.raises(ValueError, match="template code"):
+        Monitor(tmpl)
 
 
 def test_four_sprams_on_the_up5k(inter):

@@ -8,6 +8,8 @@ in the raw excerpts of fixtures/excerpts.npz, with the RR codes of the detected 
 * ``ternecg verilog`` (``make verilog``) on both kinds of file: four logits in the manifest;
 * the inter-patient model, Verilator P = 6: 12 monitor beats of 208 (V and F beats) and 209 (S
   beats), no stalls (cycles exact), with reset recovery and the worst-case beats (extreme codes);
+* a model with the template code (config ``rr_template``: four codes per beat, a fourth table;
+  the inter-patient file with a made-up fourth table) under random stalls, Verilator P = 3;
 * a patient model (record 105's, on monitor beats of its excerpt after the first 5 minutes) under
   random stalls; 2 beats of the inter-patient model on Icarus.
 """
@@ -37,7 +39,8 @@ def monitor_beats(model_path, record, count, first=0) -> Beats:
     e = next(x for x in excerpts.load() if x.record == record)
     r = monitor.beat_peaks(e.signal)
     pick = np.arange(first, first + count)
-    return Beats(monitor.windows(e.signal, r)[pick], monitor.codes(r, cfg)[pick],
+    w = monitor.windows(e.signal, r)
+    return Beats(w[pick], monitor.codes(r, cfg, w)[pick],
                  np.full(count, int(record)), r[pick] + e.start)
 
 
@@ -77,4 +80,24 @@ def test_inter_model_icarus():
     r = verify(monitor_beats(INTER, "208", 2, first=40),
                Options(model=INTER, parallel=6, simulator="icarus", bench="cocotb", layers=True,
                        idle="random", backpressure="random", seed=4))
+    _check(r)
+
+
+@needs_models
+@pytest.mark.long
+def test_template_code_model_four_codes(tmp_path):
+    doc = json.loads(INTER.read_text())
+    doc["config"] = dict(doc["config"], rr_template=1)
+    for k, cls in enumerate(doc["layers"][-1]["rr_table"]):
+        cls.append([(c - 4) * (40 if k == 2 else -10) for c in range(16)])
+    doc["sha256"] = modelfile.checksum(doc)
+    path = tmp_path / "tmpl.json"
+    modelfile.save(doc, path)
+    beats = monitor_beats(path, "208", 4, first=10)
+    assert beats.rr.shape == (4, 4) and len(set(beats.rr[:, 3].tolist())) > 1
+    assert cli.main(["verilog", "--model", str(path), "--parallel", "3", "--out", str(tmp_path / "v")]) == 0
+    man = json.loads(next((tmp_path / "v").glob("*/ternecg_top.json")).read_text())
+    assert man["rr"]["features"] == ["pre/local", "post/local", "post/pre", "template"]
+    r = verify(beats, Options(model=path, parallel=3, bench="cocotb", layers=True, idle="random",
+                              backpressure="random", seed=7))
     _check(r)
