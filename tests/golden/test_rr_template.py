@@ -125,12 +125,14 @@ def test_stream_equals_whole_record_with_the_code(template_model):
         return [o for x in signal for o in s.push(x)] + s.end()
 
     base = modelfile.load(models_dir() / "aami4_inter.json")
-    for e in excerpts.load()[:2]:
-        got = monitor.run(template_model, e.signal)
-        out = stream(template_model, e.signal)
+    for e in excerpts.load()[:1]:
+        x = e.signal[:360 * 20]                                  # 20 s: about 25 beats
+        got = monitor.run(template_model, x)
+        out = stream(template_model, x)
+        assert len(out) > 15
         assert [o.sample for o in out] == got.peaks.tolist()
         assert [list(o.logits) for o in out] == got.logits.tolist()
         # the fourth table is read: the logits differ from the model without it
-        assert not np.array_equal(got.logits, monitor.run(base, e.signal).logits)
+        assert not np.array_equal(got.logits, monitor.run(base, x).logits)
     with pytest.raises(TernEcgError, match="windows"):
         monitor.codes(got.peaks, template_model.cfg)
