@@ -68,7 +68,7 @@ class BoardCore(Checked, wiring.Component):
         if model.cfg.rr_features > protocol.RR_FEATURES:
             raise ValueError(f"the serial protocol's BEAT_RR frame carries {protocol.RR_FEATURES} RR codes "
                              f"per beat, but model {model.cfg.name!r} reads {model.cfg.rr_features} (config "
-                             f"rr_template: the template code); use a model without it")
+                             f"rr_template / rr_irregular); use a model without them")
         Accelerator.check_arguments(model, parallel, spram=spram)
 
     def __init__(self, model, *, divisor, parallel=1, timeout_cycles=None, uart=True, spram=None):

@@ -62,6 +62,10 @@ VARIANTS = {
     "tmpl_g8":       {"inter": {"jitter": "offsets", "class_weight": [1.0, 4.0, 2.0, 1.0]},
                       "config": {"rr_template": 1, "rr_template_gate": 8},
                       "finetune": {"common": 75, "class_weight": [1.0, 4.0, 2.0, 1.0]}},
+    # the irregularity code (config rr_irregular: mean |delta RR| / mean RR over the local window)
+    "irr":           {"inter": {"jitter": "offsets", "class_weight": [1.0, 4.0, 2.0, 1.0]},
+                      "config": {"rr_irregular": 1},
+                      "finetune": {"common": 75, "class_weight": [1.0, 4.0, 2.0, 1.0]}},
 }
 SELECT_REPORT = results_dir() / "aami4_select.json"
 #: the recipes the variants change (the starting point of the selection; the shipped ones,
@@ -148,6 +152,30 @@ def select_table(runs) -> str:
                          f"{r['seconds']:.0f}"))
     return markdown_table(("variant", "protocol", "seed", "ACC", "S Se", "S +P", "V Se", "V +P", "F Se",
                            "mean F1(S,V)", "s"), rows)
+
+
+def seed_summary(runs) -> str:
+    """Mean and standard deviation of the criterion over the seeds of every variant run with more
+    than one seed (per protocol), or "" when there is none."""
+    import numpy as np
+    rows = []
+    for name in dict.fromkeys(r["variant"] for r in runs):
+        mine = sorted((r for r in runs if r["variant"] == name), key=lambda r: r["seed"])
+        if len(mine) < 2:
+            continue
+        for proto in ("inter", "patient"):
+            got = [r[proto] for r in mine if proto in r]
+            if len(got) < 2:
+                continue
+            col = lambda f: np.array([f(m) for m in got])  # noqa: E731
+            ms = lambda v: f"{v.mean():.3f} ± {v.std(ddof=1):.3f}"  # noqa: E731
+            rows.append((name, proto, ",".join(str(r["seed"]) for r in mine if proto in r),
+                         ms(col(lambda m: m["classes"]["S"]["se"])), ms(col(lambda m: m["classes"]["S"]["ppv"])),
+                         ms(col(lambda m: m["classes"]["V"]["se"])), ms(col(lambda m: m["classes"]["V"]["ppv"])),
+                         ms(col(lambda m: m["score"]))))
+    if not rows:
+        return ""
+    return markdown_table(("variant", "protocol", "seeds", "S Se", "S +P", "V Se", "V +P", "mean F1(S,V)"), rows)
 
 
 def add_parser(sub):

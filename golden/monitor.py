@@ -26,7 +26,7 @@ import numpy as np
 from ternecg.errors import TernEcgError
 
 from . import qrs
-from .spec.rr import Template, record_codes, template_codes
+from .spec.rr import Template, irregular_codes, record_codes, template_codes
 
 #: the beat window: ``signal[r - HALF : r + HALF]`` for an R peak at ``r`` (golden/beats.py)
 WINDOW = 240
@@ -70,10 +70,14 @@ def windows(signal, peaks) -> np.ndarray:
 
 
 def _interval_codes(r, cfg) -> np.ndarray:
-    """(n, 3) interval codes of peaks ``r`` (n >= 1)."""
-    if len(r) == 1:
-        return record_codes(np.array([0, 1]), cfg.rr_local, cfg.rr_bits)[:1]
-    return record_codes(r, cfg.rr_local, cfg.rr_bits)
+    """(n, 3) interval codes of peaks ``r`` (n >= 1), then the irregularity code
+    (``cfg.rr_irregular``; a lone beat's is 0)."""
+    n = len(r)
+    r = r if n > 1 else np.array([0, 1])
+    c = record_codes(r, cfg.rr_local, cfg.rr_bits)
+    if cfg.rr_irregular:
+        c = np.concatenate([c, irregular_codes(r, cfg.rr_local, cfg.rr_bits)[:, None]], 1)
+    return c[:n]
 
 
 def codes(peaks, cfg, windows_=None) -> np.ndarray | None:
@@ -92,7 +96,7 @@ def codes(peaks, cfg, windows_=None) -> np.ndarray | None:
         return rr
     if windows_ is None or len(windows_) != len(r):
         raise TernEcgError(f"config {cfg.name!r} has the template code: pass the {len(r)} beats' windows")
-    return np.concatenate([rr, template_codes(windows_, cfg.rr_bits, cfg.rr_template_gate)[:, None]], 1)
+    return np.insert(rr, 3, template_codes(windows_, cfg.rr_bits, cfg.rr_template_gate), axis=1)
 
 
 def classify(model, raw, rr=None, batch: int = 4096):
@@ -232,11 +236,11 @@ class MonitorStream:
         record has ended)."""
         N = self.cfg.rr_local
         rr = None
-        if self.cfg.rr_bits:            # the last N + 2 peaks are enough for beat k's codes
-            tail = np.asarray(self.peaks[max(0, k - N): k + 2], dtype=np.int64)
-            rr = _interval_codes(tail, self.cfg)[min(k, N)]
+        if self.cfg.rr_bits:            # the last N + 3 peaks are enough for beat k's codes
+            tail = np.asarray(self.peaks[max(0, k - N - 1): k + 2], dtype=np.int64)
+            rr = _interval_codes(tail, self.cfg)[min(k, N + 1)]
             if self.template is not None:
-                rr = np.append(rr, self.tcode[k])
+                rr = np.insert(rr, 3, self.tcode[k])
             rr = rr[None, :]
         cls, logits = classify(self.model, self.window[None, :], rr)
         return Output(self.peaks[k], int(cls[0]), tuple(int(v) for v in logits[0]), self.n)

@@ -87,10 +87,11 @@ class Monitor(Checked, wiring.Component):
         if model.cfg.input_length != 240:
             raise ValueError(f"Monitor: model {model.cfg.name!r} takes {model.cfg.input_length}-sample "
                              f"windows; the monitor cuts 240 (docs/arithmetic.md 10.2)")
-        if model.cfg.rr_template:
-            raise ValueError(f"Monitor: model {model.cfg.name!r} reads the template code (config "
-                             f"rr_template, docs/arithmetic.md 6), which the front end does not "
-                             f"compute yet; use a model without it")
+        extra = [k for k in ("rr_template", "rr_irregular") if getattr(model.cfg, k)]
+        if extra:
+            raise ValueError(f"Monitor: model {model.cfg.name!r} reads the {' and '.join(extra)} code "
+                             f"(docs/arithmetic.md 6), which the front end does not compute yet; use a "
+                             f"model without it")
         if model.cfg.rr_bits:
             check_int("Monitor", "model rr_local", model.cfg.rr_local, minimum=1, maximum=MAX_RR_LOCAL)
         Accelerator.check_arguments(model, parallel)

@@ -18,7 +18,9 @@ intervals, default 8), and a table of
 ``classes x 3 x 2^b`` integers (ternecg.hw.rr_table) adds ``T[class][feature][code]`` to the logits.
 With it, ``"rr_template": 1`` adds a fourth b-bit code per beat, the beat's distance from its
 record's running average beat (:class:`ternecg.golden.spec.rr.Template`; ``"rr_template_gate": g``,
-1..2^b, default 2^b: only beats with a code below g update the average), and a fourth table.
+1..2^b, default 2^b: only beats with a code below g update the average), and a fourth table;
+``"rr_irregular": 1`` adds one more code, the rhythm's irregularity over the local window
+(:func:`ternecg.golden.spec.rr.irregular_codes`), after the template code when both are set.
 
 :func:`load_config` returns a :class:`ModelConfig` whose ``layers`` are :class:`ConvSpec` /
 :class:`MuxSpec` objects with every length and channel count resolved.
@@ -40,7 +42,7 @@ TASKS = {"binary": ("N", "abnormal"), "six": ("N", "V", "F", "/", "f", "other"),
 INPUT_BITS = 8          # the normaliser's output: signed int8
 MAX_ACC_BITS = 24       # widest accumulator the hardware generator accepts
 RR_FEATURES = 3         # RR codes per beat (ternecg.golden.spec.rr.FEATURES)
-RR_MAX_FEATURES = 4     # with the template code (config rr_template)
+RR_MAX_FEATURES = 5     # with the template and irregularity codes (rr_template, rr_irregular)
 
 
 @dataclass(frozen=True)
@@ -125,11 +127,12 @@ class ModelConfig:
     rr_local: int = 8       # RR intervals in the local mean of the codes (ternecg.golden.rr)
     rr_template: int = 0    # 1: a fourth code, the distance from the running template
     rr_template_gate: int = 0   # template updated by codes below it (2^rr_bits: every beat)
+    rr_irregular: int = 0   # 1: one more code, the rhythm's irregularity
 
     @property
     def rr_features(self):
         """Number of RR codes per beat (0 without the RR path)."""
-        return RR_FEATURES + self.rr_template if self.rr_bits else 0
+        return RR_FEATURES + self.rr_template + self.rr_irregular if self.rr_bits else 0
 
     @property
     def classes(self):
@@ -258,8 +261,12 @@ def parse_config(d, source="<dict>"):
         _err(source, "field 'rr_template' = 1 needs the RR path: set 'rr_bits' too")
     gate = _int(d, "rr_template_gate", source, lo=1, hi=1 << max(rr_bits, 1), default=1 << rr_bits) \
         if rr_template else 0
+    rr_irregular = _int(d, "rr_irregular", source, lo=0, hi=1, default=0)
+    if rr_irregular and not rr_bits:
+        _err(source, "field 'rr_irregular' = 1 needs the RR path: set 'rr_bits' too")
     return ModelConfig(name, task, length, act_bits, tuple(layers), d.get("description", ""), d,
-                       rr_bits=rr_bits, rr_local=rr_local, rr_template=rr_template, rr_template_gate=gate)
+                       rr_bits=rr_bits, rr_local=rr_local, rr_template=rr_template, rr_template_gate=gate,
+                       rr_irregular=rr_irregular)
 
 
 def load_config(name_or_path):

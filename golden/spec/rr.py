@@ -21,15 +21,22 @@ import numpy as np
 LOCAL = 8
 BITS = 4
 FEATURES = ("pre/local", "post/local", "post/pre")
-#: the fourth code of a config with ``rr_template`` (:class:`Template`)
+#: the code of a config with ``rr_template`` (:class:`Template`)
 TEMPLATE_FEATURE = "template"
+#: the code of a config with ``rr_irregular`` (:func:`irregular_codes`)
+IRREGULAR_FEATURE = "irregular"
+#: the irregularity code's scale: code(|delta pre| sum << IRREGULAR_SHIFT, W)
+IRREGULAR_SHIFT = 2
 
 
 def feature_names(cfg) -> tuple:
-    """The names of the codes a model config reads, in code order (empty without an RR path)."""
+    """The names of the codes a model config reads, in code order (empty without an RR path):
+    the three interval codes, then the template code (``rr_template``), then the irregularity
+    code (``rr_irregular``)."""
     if not cfg.rr_bits:
         return ()
-    return FEATURES + ((TEMPLATE_FEATURE,) if cfg.rr_template else ())
+    return (FEATURES + ((TEMPLATE_FEATURE,) if cfg.rr_template else ())
+            + ((IRREGULAR_FEATURE,) if cfg.rr_irregular else ()))
 
 
 def _ratio_code(num, den, bits):
@@ -53,6 +60,25 @@ def record_codes(samples, local=LOCAL, bits=BITS) -> np.ndarray:
     win, cnt = c[k + 1] - c[lo], k + 1 - lo
     return np.stack([_ratio_code(pre * cnt, win, bits), _ratio_code(post * cnt, win, bits),
                      _ratio_code(post, pre, bits)], 1)
+
+
+def irregular_codes(samples, local=LOCAL, bits=BITS) -> np.ndarray:
+    """(N,) int64 irregularity codes (config ``rr_irregular``) of one record's increasing R peaks:
+    how much the rhythm varies around each beat, the cue that tells a premature beat in
+    atrial fibrillation (N) from an isolated premature beat (S). With ``pre``, ``K`` and ``W``
+    as in :func:`record_codes` and ``d[n] = |pre[n] - pre[n-1]|`` (``d[0] = 0``):
+
+        code(4 * (d[n - K + 1] + ... + d[n]), W)      (the mean |delta RR| / the mean RR, step 1/32)
+    """
+    s = np.asarray(samples, dtype=np.int64)
+    d = np.diff(s)
+    pre = np.concatenate([d[:1], d])
+    dd = np.abs(np.diff(np.concatenate([pre[:1], pre])))
+    c = np.concatenate([[0], np.cumsum(pre)])
+    cd = np.concatenate([[0], np.cumsum(dd)])
+    k = np.arange(len(pre))
+    lo = np.maximum(0, k + 1 - local)
+    return _ratio_code((cd[k + 1] - cd[lo]) << IRREGULAR_SHIFT, c[k + 1] - c[lo], bits)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -161,7 +161,7 @@ def test_rr_codes_must_match_the_beats():
 
 
 @pytest.mark.parametrize("app, words", [("classifier", ("BEAT_RR frame carries 3 RR codes", "reads 4")),
-                                        ("monitor", ("template code", "front end does not compute"))])
+                                        ("monitor", ("rr_template code", "front end does not compute"))])
 def test_synth_refuses_a_template_code_model(tmp_path, app, words):
     """A model with the template code (config rr_template) builds as an accelerator core, but
     neither board application delivers that code yet: one line, before any tool runs."""

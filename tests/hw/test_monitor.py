@@ -54,8 +54,11 @@ def test_bad_arguments(inter):
     with pytest.raises(TernEcgError, match="parallel"):
         Monitor(inter, 0)
     tmpl = dataclasses.replace(inter, cfg=dataclasses.replace(inter.cfg, rr_template=1, rr_template_gate=16))
-    with pytest.raises(ValueError, match="template code"):
+    with pytest.raises(ValueError, match="rr_template code"):
         Monitor(tmpl)
+    irr = dataclasses.replace(inter, cfg=dataclasses.replace(inter.cfg, rr_irregular=1))
+    with pytest.raises(ValueError, match="rr_irregular code"):
+        Monitor(irr)
 
 
 def test_four_sprams_on_the_up5k(inter):
