@@ -259,6 +259,15 @@ def aami4_section(db=None, n: int = 6) -> list:
                "record on its first 5 minutes, scored on the rest); criterion: the mean of F1(S) and F1(V). "
                "DS2 was scored once per shipped recipe.", "",
                aami4_select.select_table(sel["runs"]), ""]
+        seeds = aami4_select.seed_summary(sel["runs"])
+        if seeds:
+            md += ["Variants run with several seeds (mean ± standard deviation over the seeds; `shipped` is the "
+                   "shipped recipes without their bias offsets, run beside the others with the same code). "
+                   "`tmpl` / `tmpl_g8` add the template code and `irr` the irregularity code of "
+                   "docs/arithmetic.md section 6 (a fourth RR code and table): they move the hold-out errors "
+                   "between classes but do not raise the criterion beyond the seeds' spread, so the shipped "
+                   "recipes do not use them (and the monitor's front end does not compute them).", "",
+                   seeds, ""]
         md += ["Shipped recipes (golden/aami4.py): inter-patient " +
                ", ".join(f"{k} {v}" for k, v in aami4.INTER.items()) + "; fine-tuning " +
                ", ".join(f"{k} {v}" for k, v in aami4.FINETUNE.items()) + ".", ""]

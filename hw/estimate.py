@@ -300,8 +300,9 @@ def features(sch: Schedule):
     serial = Engine._unit(sch).__name__ == "SerialActivationUnit"
     return {
         "lanes": P * sch.acc_width,                      # an add/sub accumulator per lane
-        # every lane's sum held, handed on one by one (one stream of one lane: passed straight on)
-        "serializer": P * sch.acc_width if serializer_latency(sch.geometry) else 0,
+        # every lane's sum held, handed on one by one (one stream of one lane: passed straight on;
+        # one lane of several streams: activation sums pass straight on, logits are held)
+        "serializer": P * sch.acc_width if P > 1 else 0,
         "act": R * (SERIAL_ACT_SIZE if serial else 1),  # one unit per stream
         "mux": R * sch.act_bits,                         # one MUX-skip stage per stream
         "banks": R * M * (wb + 2 * sch.act_bits + 8) if M > 1 else 0,   # the crossbars

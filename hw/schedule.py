@@ -341,16 +341,17 @@ def _plan(model, geo, kinds):
 
 
 def serializer_latency(geo: Geometry):
-    """Cycles the serializer (hw/serializer.py) adds: 0 with one stream of one lane (the sum goes
-    straight on), else 1 (the sums are held and handed on lane by lane)."""
-    return 0 if geo.streams == 1 and geo.lanes == 1 else 1
+    """Cycles the serializer (hw/serializer.py) adds to an activation tile: 0 with one lane per
+    stream (each stream's sum goes straight on), else 1 (the sums are held and handed on lane by
+    lane)."""
+    return 0 if geo.lanes == 1 else 1
 
 
 def tile_period(ph: Phase, geo: Geometry, b):
     """Fewest cycles between two tiles' last taps without a stall: the serializer hands a tile's
     L sums (a logits tile: its logits) on one per cycle after taking them, and takes the next
-    tile's only when empty; with one stream of one lane the sum goes straight to the activation
-    unit (one per cycle, or one per ``b + 1`` with the serial unit: chosen only when every tile
+    tile's only when empty; with one lane per stream the sums go straight to the activation
+    units (one tile per cycle, or one per ``b + 1`` with the serial unit: chosen only when every tile
     is that long). The compiler keeps every tile at least this long (:func:`stall_free`)."""
     if ph.mode == MODE_FINAL:
         return 1 + max(ph.block_outputs(bb) for bb in range(ph.n_blocks))

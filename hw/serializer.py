@@ -36,11 +36,13 @@ class Serializer(Checked, wiring.Component):
     """Hands a tile's sums on: lane by lane (all streams at once) to the activation units, or one
     at a time, in class order, as logits.
 
-    A transfer on ``i`` (taken only when the serializer is empty) is one tile's sums with its
-    context. In an activation phase they leave on ``act`` in L transfers, transfer l carrying
+    A transfer on ``i`` is one tile's sums with its context. In an activation phase they leave on
+    ``act`` in L transfers (taken only when the serializer is empty), transfer l carrying
     lane l of every stream with its activation index and result tag (:func:`result_tag_layout`:
     where its value goes, computed from the context, the descriptor's per-stream and per-lane
-    steps and the memory layout of hw/schedule.py). In the logits phase the valid sums leave on
+    steps and the memory layout of hw/schedule.py); with one lane per stream (L = 1) they pass
+    straight on in the transfer that takes them, with the context the issue stage still holds (no
+    register, no cycle). In the logits phase the valid sums leave on
     ``logits`` (``sum + bias``) one per transfer; the bias of the next logit is read from the
     parameter ROM one cycle ahead (``bias_addr``, ``bias_en``, data on ``bias``; word ``ID_WORDS +
     class``, hw/params.py), so it adds no cycle.
@@ -75,15 +77,15 @@ class Serializer(Checked, wiring.Component):
 
     @property
     def latency(self):
-        """Cycles from a tile accepted on ``i`` to its first sum on ``act`` (0: one stream of one
-        lane, the sum passes straight on) or ``logits`` (1)."""
+        """Cycles from a tile accepted on ``i`` to its first sums on ``act`` (0: one lane per
+        stream, the sums pass straight on; 1: L lanes, held and handed on one per cycle)."""
         return 1 if self.buffers else 0
 
     @property
     def buffers(self):
-        """Whether every sum is held in registers (not with one stream of one lane, where only a
-        logit is)."""
-        return not (self._w.R == 1 and self._w.L == 1)
+        """Whether an activation tile's sums are held in registers (not with one lane per stream,
+        where only logits are held)."""
+        return self._w.L > 1
 
     @classmethod
     def check_arguments(cls, schedule):
@@ -167,45 +169,65 @@ class Serializer(Checked, wiring.Component):
         is_final = cur.mode == MODE_FINAL
         final_count = Mux(self.ctx.last_block, cur.final_count_last, cur.final_count)
 
-        m.d.comb += [self.i.ready.eq(count == 0), self.busy.eq(count != 0)]
-        with m.If(self.i.valid & self.i.ready):
-            c = self.ctx
-            m.d.sync += [hold.eq(self.i.payload.sums), ctx.eq(c), lane.eq(0),
-                         count.eq(Mux(is_final, final_count, L)),
-                         row.eq(c.out_row), t.eq(c.t0), mod.eq(c.out_mod), act.eq(c.act)]
-            if M > 1:
-                m.d.sync += laddr.eq(c.laddr)
+        # one lane per stream (L = 1): an activation tile's sums go straight on, one per stream, with
+        # the tile's context still in the issue stage (no cycle added); only logits are held
+        bypass = L == 1
+        if bypass:
+            m.d.comb += [self.i.ready.eq(Mux(is_final, count == 0, self.act.ready)), self.busy.eq(count != 0)]
+            with m.If(self.i.valid & self.i.ready & is_final):
+                m.d.sync += [hold.eq(self.i.payload.sums), ctx.eq(self.ctx), count.eq(final_count)]
+            src, first, lane_ = self.ctx, 1, 0
+            t_, row_, mod_, laddr_, act_ = src.t0, src.out_row, src.out_mod, (src.laddr if M > 1 else 0), src.act
+        else:
+            m.d.comb += [self.i.ready.eq(count == 0), self.busy.eq(count != 0)]
+            with m.If(self.i.valid & self.i.ready):
+                c = self.ctx
+                m.d.sync += [hold.eq(self.i.payload.sums), ctx.eq(c), lane.eq(0),
+                             count.eq(Mux(is_final, final_count, L)),
+                             row.eq(c.out_row), t.eq(c.t0), mod.eq(c.out_mod), act.eq(c.act)]
+                if M > 1:
+                    m.d.sync += laddr.eq(c.laddr)
+            src, first, lane_ = ctx, count == 1, lane
+            t_, row_, mod_, laddr_, act_ = t, row, mod, laddr, act
 
         # ---- activation phases: lane `lane` of every stream ---------------------------------------
         partial_t = _partial_tiles(s)
         for r in range(R):
             p = self.act.payload[r]
             tr = Signal(w.t + 1, name=f"t{r}")
-            m.d.comb += tr.eq(t + cur.s_t[r])
-            valid_r = Mux(ctx.last_block, cur.last_valid[r], L) if L > 1 or R > 1 else 1
-            ok = chan_ok = (lane < valid_r) if (L > 1 or R > 1) else 1
+            m.d.comb += tr.eq(t_ + cur.s_t[r])
+            valid_r = Mux(src.last_block, cur.last_valid[r], L) if L > 1 or R > 1 else 1
+            ok = chan_ok = (lane_ < valid_r) if (L > 1 or R > 1) else 1
             if partial_t:
                 ok = ok & (tr < cur.lout)
+            if bypass:
+                acc = self.i.payload.sums[r][0]
+            elif L > 1:
+                acc = hold[r].as_value().word_select(lane[:max(1, (L - 1).bit_length())], s.acc_width).as_signed()
+            else:
+                acc = hold[r][0]
             m.d.comb += [
-                p.channel.eq(act),
-                p.acc.eq(hold[r].as_value().word_select(lane[:max(1, (L - 1).bit_length())], s.acc_width).as_signed()
-                         if L > 1 else hold[r][0]),
-                p.tag.word.eq(row + cur.s_row_out[r] + (tr >> w.m)),
+                p.channel.eq(act_),
+                p.acc.eq(acc),
+                p.tag.word.eq(row_ + cur.s_row_out[r] + (tr >> w.m)),
                 p.tag.valid.eq(ok),
                 # the block's end even where the last tile's last position lies beyond the map
                 # (a depthwise channel's select bit is due), but only for a stream with a channel
-                p.tag.block_end.eq(ctx.last & (count == 1) & chan_ok),
+                p.tag.block_end.eq(src.last & first & chan_ok),
             ]
             if M > 1:
-                m.d.comb += p.tag.laddr.eq(laddr + cur.s_laddr[r])
+                m.d.comb += p.tag.laddr.eq(laddr_ + cur.s_laddr[r])
             if "sel" in self.tag_layout.members:
-                m.d.comb += p.tag.sel.eq(ctx.sel + cur.s_sel[r])
+                m.d.comb += p.tag.sel.eq(src.sel + cur.s_sel[r])
             if M > 1:
-                m.d.comb += p.tag.mem.eq((mod + cur.s_mod_out[r])[:w.m])
+                m.d.comb += p.tag.mem.eq((mod_ + cur.s_mod_out[r])[:w.m])
             if "selbit" in self.tag_layout.members:
-                m.d.comb += p.tag.selbit.eq(ctx.sel_bits[r].bit_select(lane[:max(1, (L - 1).bit_length())], 1)
-                                            if L > 1 else ctx.sel_bits[r][0])
-        m.d.comb += self.act.valid.eq((count != 0) & ~is_final)
+                m.d.comb += p.tag.selbit.eq(src.sel_bits[r].bit_select(lane[:max(1, (L - 1).bit_length())], 1)
+                                            if L > 1 else src.sel_bits[r][0])
+        if bypass:
+            m.d.comb += self.act.valid.eq(self.i.valid & ~is_final)
+        else:
+            m.d.comb += self.act.valid.eq((count != 0) & ~is_final)
 
         # ---- the logits phase: sums in class order, one per transfer ---------------------------------
         # the sum of the next logit: flat index k = r * L + l, one counter (no multiplier on the
@@ -234,7 +256,7 @@ class Serializer(Checked, wiring.Component):
             m.d.sync += k.eq(0)
 
         # ---- stepping -------------------------------------------------------------------------------
-        with m.If((self.act.valid & self.act.ready) | taken_logit):
+        with m.If(taken_logit if bypass else (self.act.valid & self.act.ready) | taken_logit):
             m.d.sync += [count.eq(count - 1), lane.eq(lane + 1), row.eq(row + cur.lane_row),
                          t.eq(t + cur.lane_t), act.eq(act + cur.lane_act)]
             if M > 1:

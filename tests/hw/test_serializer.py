@@ -1,10 +1,12 @@
 """Serializer inside the engine (tests/hw/engine_sim.py, the tiny model): its activation and logit
 streams keep their payload under back-pressure, every layer and every logit (with its bias) stays
-bit-exact; its latency (0 for one stream of one lane, else 1); bad arguments."""
+bit-exact (with the tiny model every setting has one lane per stream: the pass-through); its
+latency (0 with one lane per stream, else 1); bad arguments."""
 
 import pytest
 
-from ternecg.hw.schedule import compile_schedule
+from ternecg.golden.spec import modelfile
+from ternecg.hw.schedule import compile_schedule, serializer_latency
 from ternecg.hw.serializer import Serializer, result_tag_layout
 
 from engine_sim import check_engine, run_engine
@@ -27,8 +29,12 @@ def test_latency_and_tags():
     m = tiny_model(0)
     one = Serializer(compile_schedule(m, 1))
     assert not one.buffers and one.latency == 0
-    wide = Serializer(compile_schedule(m, 4))
+    streams = Serializer(compile_schedule(m, 4))              # 4 streams of one lane: pass-through
+    assert not streams.buffers and streams.latency == 0
+    default = modelfile.load()
+    wide = Serializer(compile_schedule(default, 4))           # 2 streams of 2 lanes: held
     assert wide.buffers and wide.latency == 1
+    assert serializer_latency(compile_schedule(default, 10).geometry) == 0
     s8 = compile_schedule(m, 8)
     assert (s8.mems > 1) == ("laddr" in result_tag_layout(s8).members)
 
