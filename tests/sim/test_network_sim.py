@@ -155,3 +155,13 @@ def test_beat_counts():
     assert N_FIXTURE * len(PATTERNS) ** 2 >= 500
     assert sum(c for _, _, _, c in ICARUS) >= 6 and len(SPREAD) >= 22
     assert len(fixture.load()["raw"]) == N_FIXTURE
+
+
+@pytest.mark.long
+def test_one_lane_per_stream_p10():
+    """P = 10 (ten streams of one lane: the serializer's pass-through, hw/serializer.py) on
+    Verilator: beats of every fixture record without stalls (cycles exact) and two under random
+    stalls, every layer."""
+    _check(verify(Beats.fixture(index=SPREAD), Options(parallel=10, bench="cocotb", layers=True)))
+    _check(verify(Beats.fixture(first=60, count=2),
+                  Options(parallel=10, bench="cocotb", layers=True, idle="random", backpressure="random", seed=10)))
