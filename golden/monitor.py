@@ -85,7 +85,9 @@ def codes(peaks, cfg, windows_=None) -> np.ndarray | None:
     (``None`` without): :func:`ternecg.golden.spec.rr.record_codes` over exactly these peaks.
     A lone beat has no interval: it gets the codes of a regular rhythm (every ratio 1).
     With ``cfg.rr_template`` the fourth column is the template code of each beat's window
-    (``windows_``: the peaks' (n, WINDOW) raw windows, :class:`ternecg.golden.spec.rr.Template`)."""
+    (``windows_``: the peaks' (n, WINDOW) raw windows, :class:`ternecg.golden.spec.rr.Template`);
+    with ``cfg.rr_irregular`` the last column is the irregularity code
+    (:func:`ternecg.golden.spec.rr.irregular_codes`)."""
     if not cfg.rr_bits:
         return None
     r = np.asarray(peaks, dtype=np.int64)

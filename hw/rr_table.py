@@ -7,7 +7,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ternecg.golden.spec.modelfile import RR_ENTRY_BITS
-from ternecg.golden.spec.rr import FEATURES, TEMPLATE_FEATURE
+from ternecg.golden.spec.rr import FEATURES
 
 from .checks import Checked, check_int
 from .params import MIN_DEPTH, ROM_ATTRS
@@ -19,8 +19,8 @@ class RRTable(Checked, wiring.Component):
     """Adds a beat's RR-interval terms to its logits.
 
     A model with an RR path (config ``rr_bits``) receives, with every beat, ``F`` RR codes of
-    ``b`` bits (:mod:`ternecg.golden.rr`; ``F = 3``, or 4 with the template code of config
-    ``rr_template``); logit ``k`` of the beat becomes
+    ``b`` bits (:mod:`ternecg.golden.rr`; ``F = 3``, one more for each of the template and
+    irregularity codes, configs ``rr_template`` and ``rr_irregular``); logit ``k`` of the beat becomes
 
         logit[k] + T[k][0][code_0] + ... + T[k][F-1][code_(F-1)]
 
@@ -97,10 +97,10 @@ class RRTable(Checked, wiring.Component):
         self._bits = n_codes.bit_length() - 1
         self._logit_width = logit_width
         self.out_width = self.output_width(table, logit_width)
-        #: the packing of ``rr.payload``: code ``f`` (feature ``FEATURES[f]`` of golden/spec/rr.py,
-        #: the fourth the template code) in bits ``[f*b, (f+1)*b)``
-        names = FEATURES + (TEMPLATE_FEATURE,)
-        self.code_layout = data.StructLayout({(names[f] if f < len(names) else f"code{f}"): unsigned(self._bits)
+        #: the packing of ``rr.payload``: code ``f`` (feature ``FEATURES[f]`` of golden/spec/rr.py;
+        #: ``code3``, ``code4``: the template / irregularity codes, golden/spec/rr.py
+        #: ``feature_names``) in bits ``[f*b, (f+1)*b)``
+        self.code_layout = data.StructLayout({(FEATURES[f] if f < len(FEATURES) else f"code{f}"): unsigned(self._bits)
                                               for f in range(self._features)})
         depth = max(MIN_DEPTH, self._n << self._bits)
         self.tables = [MemoryData(shape=signed(RR_ENTRY_BITS), depth=depth,

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .normalize import mean_constants
+
 LOCAL = 8
 BITS = 4
 FEATURES = ("pre/local", "post/local", "post/pre")
@@ -100,14 +102,13 @@ class Template:
         w[t] = (x[t] - mean) << TEMPLATE_SCALE                (signed, |w| < 2**15)
         first beat of the record:  T = w
         D = sum |w[t] - T[t]|,  S = max(1, sum |T[t]|)
-        code = clip(floor((D << b) + S) // (2 S)), 0, 2^b - 1)   (round(2^(b-1) D / S), as the RR codes)
+        code = min(((D << b) + S) // (2 S), 2^b - 1)          (round(2^(b-1) D / S), as the RR codes)
         if code < gate:  T[t] += (w[t] - T[t]) >> TEMPLATE_SHIFT   (arithmetic shift: floor)
 
     ``gate`` = 2^b (default) updates with every beat. The code of the first beat is 0.
     """
 
     def __init__(self, bits=BITS, gate=None, length=240):
-        from .normalize import mean_constants
         self.bits = bits
         self.gate = (1 << bits) if gate is None else int(gate)
         self.mul, self.shift = mean_constants(length)
