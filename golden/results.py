@@ -15,6 +15,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from ternecg.errors import TernEcgError
 from ternecg.paths import CHECKOUT, build_dir, results_dir
 from ternecg.reports import read_json
 
@@ -163,9 +164,31 @@ def _rr_section():
     return md + [""]
 
 
-def build(db=None, out=DOC):
+def check_reports(out=DOC):
+    """Refuse (before any work) to rewrite ``out`` when it holds figures from a report under build/
+    that this checkout lacks: regenerating would put a placeholder in their place. ``make
+    qrs-eval`` writes the detection report, ``make train`` the training times."""
+    from .results_monitor import QRS_REPORT, TRAIN_REPORT
+    out = Path(out)
+    if not out.is_file():
+        return
+    text = out.read_text()
+    lost = []
+    if not QRS_REPORT.is_file() and "| this project (integer" in text:
+        lost.append(f"{QRS_REPORT} (the detection section; `make qrs-eval`)")
+    if not TRAIN_REPORT.is_file() and "seed 0: " in text:
+        lost.append(f"{TRAIN_REPORT} (the seed-0 training time; `make train STAGES=aami4_inter,aami4_patient`)")
+    if lost:
+        raise TernEcgError(f"{out} holds figures from reports this checkout does not have: {'; '.join(lost)}; "
+                           f"run those first, or pass --partial to write placeholders in their place")
+
+
+def build(db=None, out=DOC, partial=False):
     from .evaluate import evaluate, model_size
     from .spec import modelfile
+
+    if not partial:
+        check_reports(out)
 
     ev = evaluate(db=db, out=build_dir("reports"))
     tables = {}
@@ -335,12 +358,14 @@ def add_parser(sub):
     from ternecg import options
     p = sub.add_parser("results", description=__doc__.split("\n")[0])
     options.add_db(p)
+    p.add_argument("--partial", action="store_true",
+                   help="write docs/results.md even where a build/ report it quotes is missing (placeholders)")
     p.set_defaults(func=_command)
     return p
 
 
 def _command(a):
-    path = build(a.db)
+    path = build(a.db, partial=a.partial)
     print(path.read_text())
     print(f"wrote {path}" + (f" and {PLOT}" if PLOT.is_file() else ""))
 

@@ -64,3 +64,30 @@ def test_section_ends_with_the_ds2_outcome_or_the_command_that_makes_it(no_ds2_o
     last = section.rstrip().splitlines()[-1]
     assert last.startswith("The DS2 outcome of the operating point is not scored yet (")
     assert last.endswith("aami4_operating_ds2.json): `make aami4-operating-ds2`.")
+
+
+def test_results_refuses_to_drop_figures_whose_report_is_missing(tmp_path, monkeypatch, capsys):
+    """`make results` in a checkout without build/reports/qrs.json (or train.json) would replace the
+    committed detection section (or seed-0 training time) with a placeholder: one line, before any
+    evaluation, and the file is not touched; --partial writes anyway (not run here: it needs the
+    database)."""
+    from ternecg import cli
+    from ternecg.golden import results
+    doc = tmp_path / "results.md"
+    doc.write_text("## 5\n| this project (integer, 9.7 kbit of state) | 99.79 |\n| both | ... | seed 0: 58 min |\n")
+    monkeypatch.setattr(results_monitor, "QRS_REPORT", tmp_path / "qrs.json")
+    monkeypatch.setattr(results_monitor, "TRAIN_REPORT", tmp_path / "train.json")
+    with pytest.raises(results.TernEcgError, match="qrs.json .*qrs-eval.*train.json.*--partial"):
+        results.check_reports(doc)
+    (tmp_path / "qrs.json").write_text("{}")
+    (tmp_path / "train.json").write_text("{}")
+    results.check_reports(doc)                               # both present: no complaint
+    results.check_reports(tmp_path / "absent.md")            # nothing to lose
+    (tmp_path / "qrs.json").unlink()
+    monkeypatch.setattr(results, "DOC", doc)
+    monkeypatch.setattr(results.build, "__defaults__", (None, doc, False))
+    before = doc.read_text()
+    assert cli.main(["results"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "qrs-eval" in err[0] and "Traceback" not in err[0]
+    assert doc.read_text() == before
