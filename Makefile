@@ -102,8 +102,8 @@ monitor-eval:    ## the software monitor (detector -> windows -> RR codes -> fou
 annotate:        ## the software monitor's beats of RECORD (MODEL=, default models/aami4_inter.json) as WFDB annotations + PNG -> build/annotate/RECORD.mon, .png
 	$(TERNECG) annotate --record $(RECORD) $(if $(filter-out models/default.json,$(MODEL)),--model $(MODEL)) $(DBARG)
 
-aami4-select:    ## four-class recipe selection on the DS1 hold-out records -> results/aami4_select.json (VARIANTS=a,b; done ones skipped; long)
-	$(TERNECG) aami4-select --seed $(SEED) $(if $(VARIANTS),--variants $(VARIANTS)) $(DBARG)
+aami4-select:    ## four-class recipe selection on the DS1 hold-out records -> results/aami4_select.json (VARIANTS=a,b; FOLD=b: the second hold-out; done ones skipped; long)
+	$(TERNECG) aami4-select --seed $(SEED) $(if $(VARIANTS),--variants $(VARIANTS)) $(if $(FOLD),--fold $(FOLD)) $(DBARG)
 
 aami4-operating: ## S and V logit-bias offsets of the shipped four-class recipes chosen on the DS1 hold-out (select-phase models, no DS2) -> results/aami4_operating.json + build/reports/ (APPLY=1: write the recipe's offsets into models/ and build/aami4/seeds/)
 	$(TERNECG) aami4-operating $(if $(APPLY),--apply) $(DBARG)

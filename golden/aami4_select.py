@@ -68,6 +68,11 @@ VARIANTS = {
                       "finetune": {"common": 75, "class_weight": [1.0, 4.0, 2.0, 1.0]}},
 }
 SELECT_REPORT = results_dir() / "aami4_select.json"
+#: hold-out folds: ``a`` the selection's (golden/aami4.py HOLDOUT); ``b`` a second one, chosen by a
+#: rule on the reference labels alone (no model): the three DS1 records outside ``a`` with the most
+#: S beats (209, 207, 220), then the two with the most V beats (208, 106). A run on fold ``b`` is
+#: stored as variant ``<name>@b``.
+FOLDS = {"a": HOLDOUT, "b": ("209", "207", "220", "208", "106")}
 #: the recipes the variants change (the starting point of the selection; the shipped ones,
 #: golden/aami4.py INTER and FINETUNE, are what it chose)
 #: (the recipes' bias offsets are not applied here: golden/aami4_operating.py chooses them on these models)
@@ -81,31 +86,39 @@ def _work():
     return build_dir("aami4", "select")
 
 
-def select(names, seed=0, db=None, report=SELECT_REPORT, redo=False):
-    """Run the selection variants ``names`` on the hold-out; results into ``report``: per variant
-    the inter-patient figures of its global model on the hold-out records (whole records) and the
-    patient figures of that model fine-tuned per hold-out record (after its first 5 minutes)."""
+def select(names, seed=0, db=None, report=SELECT_REPORT, redo=False, fold="a"):
+    """Run the selection variants ``names`` on hold-out fold ``fold`` (:data:`FOLDS`); results into
+    ``report``: per variant the inter-patient figures of its global model on the hold-out records
+    (whole records) and the patient figures of that model fine-tuned per hold-out record (after
+    its first 5 minutes)."""
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         raise TernEcgError(f"unknown aami4 variant(s) {unknown}; known: {', '.join(VARIANTS)}")
+    if fold not in FOLDS:
+        raise TernEcgError(f"unknown hold-out fold {fold!r}; known: {', '.join(FOLDS)}")
+    holdout = FOLDS[fold]
     records = detected.load(db)
-    train_names = tuple(r for r in splits.DS1 if r not in HOLDOUT)
+    train_names = tuple(r for r in splits.DS1 if r not in holdout)
     done = {(r["variant"], r["seed"]) for r in read_json(report).get("runs", [])}
     work = _work()
-    for name in names:
+    tag = "" if fold == "a" else f"@{fold}"
+    for base_name in names:
+        name = base_name + tag
         if (name, seed) in done and not redo:
             print(f"aami4-select: {name} seed {seed} is in {report} (--redo to run it again)")
             continue
-        v = VARIANTS[name]
+        v = VARIANTS[base_name]
         base = VARIANTS[v["from"]] if "from" in v else v
         recipe = dict(START_INTER, **base.get("inter", {}))
         over = base.get("config", {})
         t0 = time.time()
         row = {"variant": name, "seed": seed, "recipe": recipe, "config": over}
+        if fold != "a":
+            row["fold"] = fold
         if "from" in v:
-            ck = work / f"{v['from']}_s{seed}.pt"
+            ck = work / f"{v['from']}{tag}_s{seed}.pt"
             if not ck.is_file():
-                raise TernEcgError(f"{ck} not found: run variant {v['from']!r} (seed {seed}) first")
+                raise TernEcgError(f"{ck} not found: run variant {v['from']!r} (seed {seed}, fold {fold}) first")
             net = train.new_net(config(recipe, over), True, seed)
             net.load_state_dict(torch.load(ck, weights_only=True))
             row["from"] = v["from"]
@@ -114,12 +127,12 @@ def select(names, seed=0, db=None, report=SELECT_REPORT, redo=False):
             model = to_model(net, {"variant": name, "seed": seed}, work / f"{name}_s{seed}.json")
             torch.save(net.state_dict(), work / f"{name}_s{seed}.pt")
             cm = sum(record_confusion(records[r], classes_of(model, detected.make_set(records, (r,))))
-                     for r in HOLDOUT)
+                     for r in holdout)
             row["inter"] = summary(cm)
         ft = dict(START_FINETUNE, **v.get("finetune", {}))
         pool = detected.make_set(records, train_names)
         cmp = 0
-        for r in HOLDOUT:
+        for r in holdout:
             n2, _ = finetune(net, records, r, ft, seed, pool, desc=f"select {name} fine-tune {r}",
                              common_from=train_names)
             m2 = to_model(n2, {"variant": name, "seed": seed, "record": r}, work / f"{name}_s{seed}_{r}.json")
@@ -128,7 +141,9 @@ def select(names, seed=0, db=None, report=SELECT_REPORT, redo=False):
         row["finetune"] = ft
         row["patient"] = summary(cmp)
         row["seconds"] = round(time.time() - t0, 1)
-        update_json(report, lambda d: {"holdout": list(HOLDOUT), "train": list(train_names),
+        update_json(report, lambda d: {"holdout": list(HOLDOUT),
+                                       "train": [r for r in splits.DS1 if r not in HOLDOUT],
+                                       "folds": {k: list(v) for k, v in FOLDS.items()},
                                        "criterion": "mean of F1(S) and F1(V) on the hold-out, detected beats",
                                        "runs": [x for x in d.get("runs", [])
                                                 if (x["variant"], x["seed"]) != (name, seed)] + [row]})
@@ -186,8 +201,10 @@ def add_parser(sub):
                    help=f"comma-separated subset of {','.join(VARIANTS)} (default: all; done ones are skipped)")
     options.add_seed(p)
     p.add_argument("--redo", action="store_true", help="run variants again that are in the report already")
+    p.add_argument("--fold", choices=sorted(FOLDS), default="a",
+                   help="hold-out fold: a (the selection's, default) or b (a second one; rows <variant>@b)")
     options.add_db(p)
-    p.set_defaults(func=lambda a: select(a.variants, a.seed, a.db, redo=a.redo))
+    p.set_defaults(func=lambda a: select(a.variants, a.seed, a.db, redo=a.redo, fold=a.fold))
     return p
 
 

@@ -117,3 +117,15 @@ def test_a_last_batch_of_one_beat_is_skipped():
     x = torch.randint(-100, 100, (65, 240))
     y = torch.randint(0, 4, (65,))
     train.fit(net, x, y, epochs=1, lr=1e-3, seed=0, batch=64, mixup=0.0, quiet=True, threads=1)
+
+
+def test_select_folds_and_bad_names():
+    """aami4-select's hold-out folds are disjoint DS1 records; a bad variant or fold is one clear
+    error before any data is read."""
+    from ternecg.golden import aami4_select, splits
+    a, b = (set(aami4_select.FOLDS[k]) for k in ("a", "b"))
+    assert a == set(aami4.HOLDOUT) and not a & b and (a | b) <= set(splits.DS1) and len(b) == 5
+    with pytest.raises(TernEcgError, match="unknown hold-out fold 'c'"):
+        aami4_select.select(["shipped"], fold="c", db="/nonexistent")
+    with pytest.raises(TernEcgError, match="unknown aami4 variant"):
+        aami4_select.select(["nope"], db="/nonexistent")

@@ -140,7 +140,7 @@ def test_rr_program_equals_record_codes(local, bits):
 
 # --- the monitor's front end ---------------------------------------------------------------------------
 class _Cfg:
-    rr_bits, rr_local, rr_features = 4, 32, 3
+    rr_bits, rr_local, rr_features, rr_template, rr_irregular = 4, 32, 3, 0, 0
 
 
 def test_front_end_equals_golden_monitor(ex):
@@ -180,7 +180,7 @@ def test_front_end_beats_at_record_edges(ex):
     m.run()
 
     class C:
-        rr_bits, rr_local, rr_features = 4, 8, 3
+        rr_bits, rr_local, rr_features, rr_template, rr_irregular = 4, 8, 3, 0, 0
     for rec in (x[:1000], x[:3000], x[30:2990], np.full(800, 1000)):
         peaks = monitor.beat_peaks(rec) if len(rec) >= 240 else np.zeros(0, np.int64)
         beats = []
