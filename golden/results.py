@@ -187,6 +187,8 @@ def build(db=None, out=DOC, partial=False):
     from .evaluate import evaluate, model_size
     from .spec import modelfile
 
+    from .records import find_database
+    db = find_database(db)              # a bad --db is named first, as every command does
     if not partial:
         check_reports(out)
 
