@@ -7,7 +7,12 @@ A test that is not marked ``sim`` cannot start a simulator: every build or run t
 fast loop provably runs no Verilog simulator and a missing marker shows up in `make test` too.
 """
 
+import sys
+from pathlib import Path
+
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))      # monitor_helpers.py (tests/, for every folder)
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ import pytest
 from ternecg.boards import protocol as P
 from ternecg.boards.host import Client, open_port
 from ternecg.errors import TernEcgError
+from monitor_helpers import aami4_with_rr_code
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -165,14 +166,7 @@ def test_rr_codes_must_match_the_beats():
 def test_synth_refuses_a_template_code_model(tmp_path, app, words):
     """A model with the template code (config rr_template) builds as an accelerator core, but
     neither board application delivers that code yet: one line, before any tool runs."""
-    import json
-    from ternecg.golden.spec import modelfile
-    doc = json.loads((REPO / "models" / "aami4_inter.json").read_text())
-    doc["config"] = dict(doc["config"], rr_template=1)
-    for cls in doc["layers"][-1]["rr_table"]:
-        cls.append([0] * 16)
-    doc["sha256"] = modelfile.checksum(doc)
-    modelfile.save(doc, tmp_path / "tmpl.json")
+    aami4_with_rr_code(tmp_path / "tmpl.json", lambda k, c: 0, rr_template=1)
     out = f"build/test_tmpl_{app}"
     rc, _, err = cli("ternecg.cli", "synth", "--board", "icebreaker", "--app", app,
                      "--model", str(tmp_path / "tmpl.json"), "--out", out)

@@ -2,8 +2,6 @@
 against a plain reimplementation of its docstring, the code order with the template code, and
 the software monitor's stream against its whole-record path with a model that reads it."""
 
-import json
-
 import numpy as np
 import pytest
 
@@ -12,7 +10,7 @@ from ternecg.golden import excerpts, monitor, qrs
 from ternecg.golden.spec import modelfile
 from ternecg.golden.spec.config import load_config, parse_config
 from ternecg.golden.spec.rr import feature_names, irregular_codes
-from ternecg.paths import models_dir
+from monitor_helpers import aami4_with_rr_code, stream
 
 
 def reference(peaks, local=32, bits=4):
@@ -58,18 +56,13 @@ def test_code_order_and_config():
 
 
 def test_stream_equals_whole_record_with_the_code(tmp_path):
-    doc = json.loads((models_dir() / "aami4_inter.json").read_text())
-    doc["config"] = dict(doc["config"], rr_irregular=1, rr_local=8)     # tails of N + 3 beats within 20 s
-    for k, cls in enumerate(doc["layers"][-1]["rr_table"]):
-        cls.append([c * (30 if k == 0 else -10) for c in range(16)])
-    doc["sha256"] = modelfile.checksum(doc)
-    modelfile.save(doc, tmp_path / "irr.json")
-    model = modelfile.load(tmp_path / "irr.json")
+    path = aami4_with_rr_code(tmp_path / "irr.json", lambda k, c: c * (30 if k == 0 else -10),
+                              rr_irregular=1, rr_local=8)       # tails of N + 3 beats within 20 s
+    model = modelfile.load(path)
     e = excerpts.load()[0]
     x = e.signal[:360 * 20]
     got = monitor.run(model, x)
-    s = monitor.MonitorStream(model)
-    out = [o for v in x for o in s.push(v)] + s.end()
+    out = stream(model, x)
     assert len(out) > 15
     assert [o.sample for o in out] == got.peaks.tolist()
     assert [list(o.logits) for o in out] == got.logits.tolist()

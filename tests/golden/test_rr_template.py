@@ -2,8 +2,6 @@
 hand, a reimplementation from its docstring's text on the raw excerpts, the config's errors, and
 the software monitor's stream against its whole-record path with a model that reads the code."""
 
-import json
-
 import numpy as np
 import pytest
 
@@ -13,6 +11,7 @@ from ternecg.golden.spec import modelfile
 from ternecg.golden.spec.config import load_config, parse_config
 from ternecg.golden.spec.rr import TEMPLATE_SCALE, TEMPLATE_SHIFT, Template, template_codes
 from ternecg.paths import models_dir
+from monitor_helpers import aami4_with_rr_code, stream
 
 
 def reference(windows, bits=4, gate=None):
@@ -109,21 +108,12 @@ def test_config_features():
 def template_model(tmp_path_factory):
     """models/aami4_inter.json with the template code and a fourth table (a test model: the
     table's values are made up, large enough to change classes)."""
-    doc = json.loads((models_dir() / "aami4_inter.json").read_text())
-    doc["config"] = dict(doc["config"], rr_template=1)
-    for k, cls in enumerate(doc["layers"][-1]["rr_table"]):
-        cls.append([(c - 4) * (40 if k == 2 else -10) for c in range(16)])
-    doc["sha256"] = modelfile.checksum(doc)
-    path = tmp_path_factory.mktemp("tmpl") / "tmpl.json"
-    modelfile.save(doc, path)
+    path = aami4_with_rr_code(tmp_path_factory.mktemp("tmpl") / "tmpl.json",
+                              lambda k, c: (c - 4) * (40 if k == 2 else -10), rr_template=1)
     return modelfile.load(path)
 
 
 def test_stream_equals_whole_record_with_the_code(template_model):
-    def stream(model, signal):
-        s = monitor.MonitorStream(model)
-        return [o for x in signal for o in s.push(x)] + s.end()
-
     base = modelfile.load(models_dir() / "aami4_inter.json")
     for e in excerpts.load()[:1]:
         x = e.signal[:360 * 20]                                  # 20 s: about 25 beats

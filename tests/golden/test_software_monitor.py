@@ -11,6 +11,7 @@ from ternecg.golden import excerpts, integer_ref, monitor, qrs
 from ternecg.golden.spec import modelfile
 from ternecg.golden.spec.rr import record_codes
 from ternecg.paths import models_dir
+from monitor_helpers import stream
 
 RR_MODEL = models_dir() / "inter_patient.json"          # binary, RR path (local mean 32)
 PLAIN_MODEL = models_dir() / "default.json"             # binary, samples only
@@ -25,16 +26,6 @@ def ex():
 @pytest.fixture(scope="module")
 def rr_model():
     return modelfile.load(AAMI4_MODEL if AAMI4_MODEL.is_file() else RR_MODEL)
-
-
-def stream(model, signal, end=True):
-    s = monitor.MonitorStream(model)
-    out = []
-    for x in signal:
-        out += s.push(x)
-    if end:
-        out += s.end()
-    return out
 
 
 def per_beat(model, signal):

@@ -23,6 +23,7 @@ from ternecg import cli
 from ternecg.golden import excerpts, monitor
 from ternecg.golden.spec import modelfile
 from ternecg.sim.verify import Beats, Options, verify
+from monitor_helpers import aami4_with_rr_code
 from test_network_sim import ALL_TESTS, _check
 
 pytestmark = pytest.mark.sim
@@ -86,13 +87,8 @@ def test_inter_model_icarus():
 @needs_models
 @pytest.mark.long
 def test_template_code_model_four_codes(tmp_path):
-    doc = json.loads(INTER.read_text())
-    doc["config"] = dict(doc["config"], rr_template=1)
-    for k, cls in enumerate(doc["layers"][-1]["rr_table"]):
-        cls.append([(c - 4) * (40 if k == 2 else -10) for c in range(16)])
-    doc["sha256"] = modelfile.checksum(doc)
-    path = tmp_path / "tmpl.json"
-    modelfile.save(doc, path)
+    path = aami4_with_rr_code(tmp_path / "tmpl.json", lambda k, c: (c - 4) * (40 if k == 2 else -10),
+                              rr_template=1)
     beats = monitor_beats(path, "208", 4, first=10)
     assert beats.rr.shape == (4, 4) and len(set(beats.rr[:, 3].tolist())) > 1
     assert cli.main(["verilog", "--model", str(path), "--parallel", "3", "--out", str(tmp_path / "v")]) == 0
