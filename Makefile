@@ -120,8 +120,8 @@ morph-probe:     ## each beat's distance from its patient's running average beat
 verilog:         ## generate Verilog + manifest for MODEL at PARALLEL into build/verilog/
 	$(TERNECG) verilog --model $(MODEL) --parallel $(PARALLEL)
 
-hw-report:       ## synthesize PARALLEL settings for iCE40 UP5K and ECP5 85F, each with its resource estimate -> build/reports/hw.json + hw_pareto.png
-	$(TERNECG) hw-report --model $(MODEL)
+hw-report:       ## synthesize PARALLEL settings for iCE40 UP5K and ECP5 85F, each with its resource estimate -> build/reports/hw.json + hw_pareto.png (SEEDS=3: Fmax of nextpnr seeds 1-3)
+	$(TERNECG) hw-report --model $(MODEL)$(if $(SEEDS), --seeds $(SEEDS))
 
 asic-report:     ## synthesize several PARALLEL settings to generic CMOS gates (Yosys abc -g cmos2: transistors, memory bits, logic depth) -> build/reports/asic.json
 	$(TERNECG) asic-report --model $(MODEL)

