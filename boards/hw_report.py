@@ -61,10 +61,16 @@ from .pinwrap import PinWrapper
 
 TARGET_MHZ = 30.0
 #: synth_ice40's options in every iCE40 flow (hw-report, monitor-report, the per-module pass and the
-#: iCEBreaker build: boards/top.py): ABC9 maps with the UP5K's delays (Yosys' default is the HX's).
-#: P = 1 accelerator, nextpnr seeds 1, 2, 3: 33.39 / 30.63 / 29.20 MHz at 1,298 LC without,
-#: 35.19 / 34.02 / 35.11 MHz at 1,309 LC with it
-ICE40_SYNTH_FLAGS = "-device u"
+#: iCEBreaker build: boards/top.py). ``-device u``: ABC9 maps with the UP5K's delays (Yosys' default
+#: is the HX's; P = 1 accelerator, nextpnr seeds 1, 2, 3: 33.39 / 30.63 / 29.20 MHz at 1,298 LC
+#: without, 35.19 / 34.02 / 35.11 MHz at 1,309 LC with it, on 5816da0). ``-dffe_min_ce_use 4``: a
+#: clock enable that fewer than 4 flip-flops share becomes a LUT input instead (a logic block's 8
+#: cells share one enable, so rare enables leave cells empty): ``make hw-report SEEDS=3`` on
+#: 6da087e, UP5K P = 1 / 2 / 3 / 6: 1,309 / 1,601 / 1,729 / 2,542 LC without, 1,288 / 1,594 /
+#: 1,716 / 2,510 with it, mean Fmax over the seeds 34.77 / 31.70 / 30.68 / 26.35 MHz without,
+#: 34.92 / 32.66 / 31.98 / 26.25 with it (the value 4 was the best of 2..16 at P = 1; P = 2, 3, 6
+#: and the boards were measured after the choice)
+ICE40_SYNTH_FLAGS = "-device u -dffe_min_ce_use 4"
 #: the UP5K's device name in hw.json
 DEVICE = "up5k"
 #: the lane counts `make hw-report` builds by default per device (any 1..MAX_PARALLEL is valid;

@@ -52,7 +52,7 @@ class Board:
 BOARDS = {
     # the UP5K's delays for ABC9, as every iCE40 flow (boards/hw_report.py ICE40_SYNTH_FLAGS)
     "icebreaker": Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform", 12e6,
-                        ["-c", "ft2232"], "top.bin", synth_opts="-device u"),
+                        ["-c", "ft2232"], "top.bin", synth_opts="-device u -dffe_min_ce_use 4"),
     # -nowidelut: LUT4s only, no PFUMX/L6MUX wide functions (ABC9 built 5-7 input LUTs of up to eight
     # LUT4s each for speed this 25 MHz design does not need: on 96ab085 2,398 LUT4, 67.4 MHz with
     # them, 1,904 LUT4, 66.8 MHz without). hw-report keeps them on the ECP5: its settings are there

@@ -223,7 +223,7 @@ def test_synth_runs_again_when_its_flow_changed(fake_tools, tmp_path, monkeypatc
     getattr(H, synth)(object(), "hwtop", tmp_path / "w", freq=40.0)
     assert len(fake_tools.calls) == 4
     if synth == "synth_ice40":
-        assert "synth_ice40 -top hwtop -device u -json hwtop.json" in fake_tools.calls[0][-1]
+        assert "synth_ice40 -top hwtop -device u -dffe_min_ce_use 4 -json hwtop.json" in fake_tools.calls[0][-1]
         monkeypatch.setattr(H, "ICE40_SYNTH_FLAGS", "")
         assert getattr(H, synth)(object(), "hwtop", tmp_path / "w", freq=40.0)["reused"] is False
         assert "synth_ice40 -top hwtop -json hwtop.json" in fake_tools.calls[-2][-1]
@@ -282,7 +282,7 @@ def test_luts_by_module_runs_again_when_the_ice40_flags_changed(fake_tools, tmp_
     (tmp_path / "hwtop.v").write_text("module hwtop();\nendmodule\n")
     H.luts_and_mapper(tmp_path)
     H.luts_and_mapper(tmp_path)
-    assert len(fake_tools.calls) == 1 and "-noflatten -device u;" in fake_tools.calls[0][-1]
+    assert len(fake_tools.calls) == 1 and "-noflatten -device u -dffe_min_ce_use 4;" in fake_tools.calls[0][-1]
     monkeypatch.setattr(H, "ICE40_SYNTH_FLAGS", "")
     H.luts_and_mapper(tmp_path)
     assert len(fake_tools.calls) == 2 and "synth_ice40 -top hwtop -noflatten;" in fake_tools.calls[1][-1]
@@ -292,7 +292,7 @@ def test_the_boards_synthesis_options():
     """The iCEBreaker build maps with the UP5K's delays as hw-report does; the ULX3S build with
     LUT4s only (its timing has room; hw-report's ECP5 settings keep the wide LUTs for speed)."""
     from ternecg.boards.top import get_board
-    assert get_board("icebreaker").synth_opts == H.ICE40_SYNTH_FLAGS == "-device u"
+    assert get_board("icebreaker").synth_opts == H.ICE40_SYNTH_FLAGS == "-device u -dffe_min_ce_use 4"
     assert get_board("ulx3s").synth_opts == "-nowidelut"
 
 
