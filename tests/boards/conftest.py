@@ -12,22 +12,3 @@ def _stream_rule(monkeypatch):
     (tests/hw/streams.py)."""
     from streams import check_every_simulation
     check_every_simulation(monkeypatch)
-
-
-@pytest.fixture
-def no_unused_warning():
-    """Fails the test if a component it created warned "created but never used" (a half-built
-    component whose constructor raised: hw/checks.py checks arguments before the object exists).
-    (The same fixture as tests/hw/conftest.py.)"""
-    import gc
-    import warnings
-
-    from amaranth.hdl import Fragment, Module, UnusedElaboratable
-    Fragment.get(Module(), None)        # Amaranth enables the warning once anything is elaborated
-    gc.collect()
-    with warnings.catch_warnings(record=True) as seen:
-        warnings.simplefilter("always", UnusedElaboratable)
-        yield
-        gc.collect()
-    unused = [str(w.message) for w in seen if issubclass(w.category, UnusedElaboratable)]
-    assert not unused, unused
