@@ -15,3 +15,12 @@ def local_database():
         if c.is_dir() and any(c.glob("*.hea")):
             return R.find_database(c)
     return None
+
+
+def database_or_skip():
+    """:func:`local_database`, or skip the calling test when there is none."""
+    import pytest
+    path = local_database()
+    if path is None:
+        pytest.skip("MIT-BIH database not found (set $TERNECG_MITDB)")
+    return path

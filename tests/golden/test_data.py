@@ -11,17 +11,8 @@ from ternecg.errors import TernEcgError
 from ternecg.golden import beats as B
 from ternecg.golden import records as R
 from ternecg.golden import splits as S
-from local_db import local_database
 
 
-
-
-@pytest.fixture(scope="module")
-def db():
-    path = local_database()
-    if path is None:
-        pytest.skip("MIT-BIH database not found (set $TERNECG_MITDB)")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from ternecg.errors import TernEcgError
 from ternecg.golden import ec57, excerpts, qrs
 from ternecg.golden import records as R
 from ternecg.golden.spec.qrs import FS_MAX, FS_MIN, pseudo_square, qrs_params
-from local_db import local_database
 
 P360 = qrs_params(360)
 
@@ -222,14 +221,6 @@ def test_other_sampling_rates(ex):
 
 
 # --- whole records (database) -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def db():
-    path = local_database()
-    if path is None:
-        pytest.skip("MIT-BIH database not found (set $TERNECG_MITDB)")
-    return path
 
 
 @pytest.mark.slow

@@ -11,18 +11,9 @@ from ternecg import cli
 from ternecg.errors import TernEcgError
 from ternecg.golden import ec57
 from ternecg.golden import qrs_eval as Q
-from local_db import local_database
 
 
 
-
-
-@pytest.fixture(scope="module")
-def db():
-    path = local_database()
-    if path is None:
-        pytest.skip("MIT-BIH database not found (set $TERNECG_MITDB)")
-    return path
 
 
 def test_parse_records():

@@ -12,7 +12,7 @@ from ternecg.errors import TernEcgError
 from ternecg.golden import ec57, excerpts, qrs
 from ternecg.golden import qrs_select as S
 from ternecg.golden.spec import qrs as spec
-from local_db import local_database
+from local_db import database_or_skip
 
 
 @pytest.fixture(scope="module")
@@ -159,9 +159,7 @@ def test_results_paragraph_says_whether_ds2_is_held_out(data, tmp_path, monkeypa
 def test_committed_results_match_the_detector_on_ds1():
     """The shipped detector's DS1 errors in results/qrs_select.json are today's (a change to
     golden/qrs.py's rules also needs `make qrs-select` again)."""
-    db = local_database()
-    if db is None:
-        pytest.skip("MIT-BIH database not found (set $TERNECG_MITDB)")
+    db = database_or_skip()
     rep = json.loads(S.RESULT.read_text())
     got = S.score(spec.qrs_params(360), S.load_ds1(db))
     want = rep["shipped_errors"]

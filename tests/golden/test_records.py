@@ -96,10 +96,8 @@ def test_an_intact_copy_reads_the_same(record, copy):
 @pytest.mark.slow
 def test_the_real_database_passes_every_check():
     """All 48 records of the shared database pass load_record's checks (needs the database)."""
-    from local_db import local_database
-    db = local_database()
-    if db is None:
-        pytest.skip("MIT-BIH database not found (set $TERNECG_MITDB)")
+    from local_db import database_or_skip
+    db = database_or_skip()
     for name in R.RECORDS48:
         r = R.load_record(db, name)
         assert len(r.samples) == R.ANNOTATIONS48[name] and len(r.signal) == R.SIG_LEN
