@@ -128,15 +128,23 @@ class Sequencer(Checked, wiring.Component):
         w0 = Signal.like(tap.w)              # the block's first weight row
         kx = tap.kx
         multi = len(cur.taps_last) > 1
+        # The fields that decide the step's kind (the loop ends, the MUX-skip test), from flip-flops:
+        # a copy of the descriptor one cycle late, which is the current phase's in every RUN
+        # cycle (the phase index changes into START, which uses none of them). So the enables of
+        # the counters do not wait for the phase index through the table's LUTs (hw-report's
+        # critical path at P = 1); Yosys keeps only the fields used here.
+        phase_q = Signal.like(self.phase, name="phase_q")
+        m.d.sync += phase_q.eq(self.phase)
+        lag = Descriptor(s, phase_q)
 
         def mod(v):
             return v[:w.m] if M > 1 else 0
 
-        last_j = j == select(m, cur.taps_last, kx, "taps_last_k")
-        last_c = c == cur.cin_last
-        last_tau = tau == cur.tiles_last
-        last_b = b == cur.blocks_last
-        last_g = gi == cur.groups_last
+        last_j = j == select(m, lag.taps_last, kx, "taps_last_k")
+        last_c = c == lag.cin_last
+        last_tau = tau == lag.tiles_last
+        last_b = b == lag.blocks_last
+        last_g = gi == lag.groups_last
         m.d.comb += [tap.pos.eq(pos0 + j), tap.first.eq((c == 0) & (j == 0)), tap.last.eq(last_j & last_c),
                      tile.last.eq(last_tau), tile.last_block.eq(last_b), tile.first.eq(tau == 0)]
 
@@ -147,7 +155,7 @@ class Sequencer(Checked, wiring.Component):
             from .engine_layout import _skip_bits
             width = max(_skip_bits(p, s.geometry, bb) for p in s.phases if p.mode == MODE_GRP
                         for bb in range(p.n_blocks))
-            m.d.comb += n_bits.eq(Mux(last_b, cur.skip_bits_last, cur.skip_bits) if width > 1 else 1)
+            m.d.comb += n_bits.eq(Mux(last_b, lag.skip_bits_last, lag.skip_bits) if width > 1 else 1)
             window = self.selects[:width] if shift else self.selects.bit_select(tile.sel, width)
             if width == 1:
                 all_set = window[0]
@@ -156,7 +164,7 @@ class Sequencer(Checked, wiring.Component):
                 for i in range(width):
                     m.d.comb += mask[i].eq(i < n_bits)
                 all_set = (window & mask) == mask
-            m.d.comb += skip.eq((cur.mode == MODE_GRP) & (tau == 0) & tap.first & all_set)
+            m.d.comb += skip.eq((lag.mode == MODE_GRP) & (tau == 0) & tap.first & all_set)
 
         # ---- stepping ---------------------------------------------------------------------------
         running = Signal()                   # in a phase's taps (RUN)
@@ -166,7 +174,7 @@ class Sequencer(Checked, wiring.Component):
         block_end = tile_end & (last_tau | skip)
         phase_end = block_end & last_b & last_g
         if shift and any(p.mode == MODE_GRP for p in s.phases):
-            m.d.comb += self.consume.eq(Mux(block_end & (cur.mode == MODE_GRP), n_bits, 0))
+            m.d.comb += self.consume.eq(Mux(block_end & (lag.mode == MODE_GRP), n_bits, 0))
         next_row = tap.row + cur.lq_in
         # The step's kind (next tap, next tile, next block) depends only on registered state, and
         # ``advance`` (the end of the ready chain from the lanes) only enables the registers: the

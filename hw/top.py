@@ -231,19 +231,21 @@ class Accelerator(Checked, wiring.Component):
             m.d.sync += count.eq(2)
         with m.Elif(engine.busy & ~(logits.valid & ~logits.ready)):
             m.d.sync += count.eq(count + 1)
-        k = Signal(range(n))                        # class of the engine's next logit
-        last_logit = logits.valid & logits.ready & (k == n - 1)
-        with m.If(logits.valid & logits.ready):
-            m.d.sync += k.eq(Mux(k == n - 1, 0, k + 1))
-        beat_cycles = Signal(self.cycles_width)     # the count at the last beat's last logit
-        with m.If(last_logit):
-            m.d.sync += beat_cycles.eq(count)
-        # the head latches the tag with the beat's last logit: the same transfer without an RR
-        # table; with one, a later cycle (the table holds one logit, so the engine cannot hand on
-        # the next beat's last logit before the head took this one)
         if self._rr is None:
-            m.d.comb += head.tag.eq(Mux(last_logit, count, beat_cycles))
+            # the head samples its tag only with the beat's last logit (hw/head.py), in the cycle
+            # that hands it on: the count itself
+            m.d.comb += head.tag.eq(count)
         else:
+            # with an RR table the head takes the beat's last logit a cycle or more after the engine
+            # handed it on (the table holds one logit, so the engine cannot hand on the next beat's
+            # last logit before the head took this one): the count at that hand-over, held
+            k = Signal(range(n))                    # class of the engine's next logit
+            last_logit = logits.valid & logits.ready & (k == n - 1)
+            with m.If(logits.valid & logits.ready):
+                m.d.sync += k.eq(Mux(k == n - 1, 0, k + 1))
+            beat_cycles = Signal(self.cycles_width)
+            with m.If(last_logit):
+                m.d.sync += beat_cycles.eq(count)
             m.d.comb += head.tag.eq(beat_cycles)
 
         m.d.comb += [
