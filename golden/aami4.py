@@ -60,12 +60,17 @@ JITTER_MAX = 9
 # the QAT checkpoint the patient models start from): chosen on the same hold-out by ``make
 # aami4-operating`` (results/aami4_operating.json; criterion the mean of F1(S), F1(V), applied only
 # for a gain >= 0.01): inter-patient S and V +8 (0.541 -> 0.593); patient-specific +0.003 at best,
-# so zero.
+# so zero. ``premature_offset`` [t, o] (after the bias offsets) adds o to the RR table's N entries of
+# the pre/local codes 0..t: chosen by ``make aami4-rhythm`` (results/aami4_rhythm.json) on both
+# hold-out folds, seeds 0-2: inter-patient [6, -160] (mean criterion 0.479 -> 0.523),
+# patient-specific [6, -56] (0.736 -> 0.767).
 INTER = {"config": "msgc_mux_aami4_rr", "epochs": 30, "lr": 1e-3, "batch": 256, "mixup": 0.2,
-         "class_weight": [1.0, 4.0, 2.0, 1.0], "jitter": "offsets", "threads": 1, "bias_offsets": [0, 8, 8, 0]}
+         "class_weight": [1.0, 4.0, 2.0, 1.0], "jitter": "offsets", "threads": 1, "bias_offsets": [0, 8, 8, 0],
+         "premature_offset": [6, -160]}
 GLOBAL = {"from": "inter"}      # the patient protocol's global model: the inter-patient model
 FINETUNE = {"epochs": 100, "lr": 1e-3, "batch": 64, "mixup": 0.0, "class_weight": [1.0, 4.0, 2.0, 1.0],
-            "jitter": "offsets", "common": 75, "threads": 1, "bias_offsets": [0, 0, 0, 0]}
+            "jitter": "offsets", "common": 75, "threads": 1, "bias_offsets": [0, 0, 0, 0],
+            "premature_offset": [6, -56]}
 
 INTER_NAME = "aami4_inter"
 PATIENT_DIR = "aami4_patient"
@@ -132,16 +137,57 @@ def fit(net, dset, index, recipe, seed, desc, pool_from=None):
                      quiet=not sys.stderr.isatty())
 
 
-def to_model(net, meta, path, bias_offsets=None):
+def to_model(net, meta, path, bias_offsets=None, premature_offset=None):
     """Export ``net`` to the model file ``path`` and load it back (the integer model); with
     ``bias_offsets`` (per class) the logits layer's bias gains them (the recipe's operating point,
-    golden/aami4_operating.py) and ``meta["bias_offsets"]`` records them."""
-    if bias_offsets is None:
-        doc = export(net, meta)
-    else:   # the exported bias is the trained one, whatever ``meta`` (a recipe) says about offsets
-        doc = with_bias_offsets(export(net, {k: v for k, v in meta.items() if k != "bias_offsets"}), bias_offsets)
+    golden/aami4_operating.py) and ``meta["bias_offsets"]`` records them; with ``premature_offset``
+    ``[max_code, offset]`` the RR table's N entries of premature beats gain ``offset``
+    (:func:`with_premature_offset`, golden/aami4_rhythm.py)."""
+    # the exported file is the trained one, whatever ``meta`` (a recipe) says about offsets
+    doc = export(net, {k: v for k, v in meta.items() if k not in (BIAS_KEY, PREMATURE_KEY)})
+    if bias_offsets is not None:
+        doc = with_bias_offsets(doc, bias_offsets)
+    if premature_offset is not None:
+        doc = with_premature_offset(doc, premature_offset)
     modelfile.save(doc, path)
     return modelfile.load(path)
+
+
+#: the recipe keys of the two operating-point changes a model file records in its metadata
+BIAS_KEY, PREMATURE_KEY = "bias_offsets", "premature_offset"
+#: the class and the RR feature a premature offset acts on: N, pre/local (golden/spec/rr.py)
+PREMATURE_CLASS, PREMATURE_FEATURE = 0, 0
+
+
+def with_premature_offset(doc: dict, spec) -> dict:
+    """A copy of model document ``doc`` whose RR table carries the premature offset ``spec`` =
+    ``[max_code, offset]`` instead of the one ``doc["meta"]["premature_offset"]`` says it carries
+    (none: ``[0, 0]``): ``offset`` is added to the N entries of the pre/local code for codes
+    ``0 .. max_code`` (a beat whose previous interval is at most ``(max_code + 1/2) / 8`` of the
+    local mean is less likely N; with a negative offset, a beat the network calls N by a margin
+    below ``-offset`` goes to its second class). The trained table is the file's minus the
+    recorded offset at all times; the checksum is renewed."""
+    doc = copy.deepcopy(doc)
+    final = doc["layers"][-1]
+    table = final.get("rr_table")
+    if table is None:
+        raise TernEcgError("premature_offset needs a model with an RR table (config rr_bits)")
+    codes = len(table[PREMATURE_CLASS][PREMATURE_FEATURE])
+
+    def parse(v):
+        if (not isinstance(v, (list, tuple)) or len(v) != 2
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in v) or not 0 <= v[0] < codes):
+            raise TernEcgError(f"premature_offset {v!r} must be [max_code, offset]: integers, max_code in 0..{codes - 1}")
+        return [int(v[0]), int(v[1])]
+
+    new = parse(list(spec))
+    old = parse(list(doc.get("meta", {}).get(PREMATURE_KEY, [0, 0])))
+    row = table[PREMATURE_CLASS][PREMATURE_FEATURE]
+    for c in range(codes):
+        row[c] = int(row[c]) - (old[1] if c <= old[0] else 0) + (new[1] if c <= new[0] else 0)
+    doc.setdefault("meta", {})[PREMATURE_KEY] = new
+    doc["sha256"] = modelfile.checksum(doc)
+    return doc
 
 
 def with_bias_offsets(doc: dict, offsets) -> dict:
@@ -161,13 +207,16 @@ def with_bias_offsets(doc: dict, offsets) -> dict:
     return doc
 
 
-def set_bias_offsets(path, offsets) -> bool:
-    """Give model file ``path`` the bias offsets ``offsets`` (:func:`with_bias_offsets`), checked on
-    load (BIAS_BITS); returns whether the file changed."""
+def set_bias_offsets(path, offsets, premature=None) -> bool:
+    """Give model file ``path`` the bias offsets ``offsets`` (:func:`with_bias_offsets`) and, unless
+    None, the premature offset ``premature`` (:func:`with_premature_offset`), checked on load
+    (BIAS_BITS, RR_ENTRY_BITS); returns whether the file changed."""
     path = Path(path)
     modelfile.load(path)                        # a valid file before ...
     doc = json.loads(path.read_text())
     new = with_bias_offsets(doc, offsets)
+    if premature is not None:
+        new = with_premature_offset(new, premature)
     if new == doc:
         return False
     tmp = path.with_name(path.name + ".tmp")
@@ -250,17 +299,21 @@ def recipe_offsets_into(folder) -> list:
     """Give the four-class model files of ``folder`` (a ``ship`` output) their recipe's bias offsets
     (``INTER`` / ``FINETUNE`` ``"bias_offsets"``; idempotent). Returns the files changed."""
     return [p for p, recipe in _protocol_files(folder)
-            if p.is_file() and set_bias_offsets(p, recipe.get("bias_offsets", [0] * len(detected.AAMI4)))]
+            if p.is_file() and set_bias_offsets(p, recipe.get(BIAS_KEY, [0] * len(detected.AAMI4)),
+                                                recipe.get(PREMATURE_KEY, [0, 0]))]
 
 
 def check_recipe_offsets(folder):
-    """Raise unless every four-class model file of ``folder`` records its recipe's bias offsets."""
+    """Raise unless every four-class model file of ``folder`` records its recipe's bias offsets
+    and premature offset."""
     for p, recipe in _protocol_files(folder):
-        want = recipe.get("bias_offsets")
-        got = modelfile.load(p).meta.get("bias_offsets") if p.is_file() else want
-        if want is not None and got != want:
-            raise TernEcgError(f"{p}: bias_offsets {got} in its metadata, the recipe has {want}; "
-                               f"run 'make aami4-operating APPLY=1' (or 'make train')")
+        meta = modelfile.load(p).meta if p.is_file() else {}
+        for key, default, target in ((BIAS_KEY, None, "aami4-operating"), (PREMATURE_KEY, [0, 0], "aami4-rhythm")):
+            want = recipe.get(key, default)
+            got = meta.get(key, default) if p.is_file() else want
+            if want is not None and got != want:
+                raise TernEcgError(f"{p}: {key} {got} in its metadata, the recipe has {want}; "
+                                   f"run 'make {target} APPLY=1' (or 'make train')")
 
 
 def meta_of(recipe, seed, protocol, **extra):
@@ -280,7 +333,7 @@ def ship(seed=0, out=modelfile.MODELS_DIR, db=None, stages=("aami4_inter", "aami
         t0 = time.time()
         net, _ = train_inter(records, splits.DS1, INTER, seed, desc="aami4 inter-patient")
         to_model(net, meta_of(INTER, seed, "inter_patient DS1, detected beats, RR codes"), out / f"{INTER_NAME}.json",
-                 INTER.get("bias_offsets"))
+                 INTER.get(BIAS_KEY), INTER.get(PREMATURE_KEY))
         ck.parent.mkdir(parents=True, exist_ok=True)
         torch.save(net.state_dict(), ck)
         times["aami4_inter_s"] = round(time.time() - t0, 1)
@@ -295,6 +348,6 @@ def ship(seed=0, out=modelfile.MODELS_DIR, db=None, stages=("aami4_inter", "aami
             n2, _ = finetune(net, records, rec, FINETUNE, seed, pool, common_from=splits.DS1)
             to_model(n2, meta_of(FINETUNE, seed, f"patient_specific {rec}: {INTER_NAME} fine-tuned on the "
                                                  f"first 5 minutes, detected beats"),
-                     out / PATIENT_DIR / f"{rec}.json", FINETUNE.get("bias_offsets"))
+                     out / PATIENT_DIR / f"{rec}.json", FINETUNE.get(BIAS_KEY), FINETUNE.get(PREMATURE_KEY))
         times["aami4_patient_s"] = round(time.time() - t0, 1)
     return times

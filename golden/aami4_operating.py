@@ -156,7 +156,7 @@ def _point(beats, k, step) -> dict:
 
 # ---- the shipped recipes' select-phase models -------------------------------------------------------
 def _recipe(r: dict) -> dict:
-    return {k: v for k, v in r.items() if k != RECIPE_KEY}
+    return {k: v for k, v in r.items() if k not in (RECIPE_KEY, "premature_offset")}
 
 
 def shipped_variants(select_report: dict) -> dict:

@@ -277,4 +277,6 @@ def aami4_section(db=None, n: int = 6) -> list:
     from . import aami4_operating, aami4_operating_ds2   # the operating point (make aami4-operating)
     md += aami4_operating.results_lines()
     md += aami4_operating_ds2.results_lines()          # its DS2 outcome, scored after the choice
+    from . import aami4_rhythm                          # the premature offset (make aami4-rhythm)
+    md += aami4_rhythm.ds2_lines()
     return md
