@@ -10,7 +10,9 @@ on whole DS2 records; ``patient_specific``: models/aami4_patient/<record>.json a
 peaks from golden/detected.py's cache: the detector is not run again) and once on the reference
 peaks, then decided twice (golden/aami4_operating.py ``decide``): with the offsets the files carry
 (``meta["bias_offsets"]``, the ``applied`` point) and with them taken off again (``zero``: exactly
-the logits of the file before ``make aami4-operating APPLY=1``). Scoring is monitor-eval's (EC57,
+the logits of the file before ``make aami4-operating APPLY=1``). A premature offset the files carry
+(``make aami4-rhythm``, golden/aami4_rhythm.py) stays in both points: ``make aami4-rhythm DS2=1``
+scores the files with and without it. Scoring is monitor-eval's (EC57,
 golden/ec57_score.py; aami4_operating ``scored_rows`` / ``confusion``): ACC, S and V Se / +P and the
 mean of F1(S) and F1(V) on detected peaks, and the detection cost (ACC on the reference peaks minus
 ACC on the detected peaks, in points).
