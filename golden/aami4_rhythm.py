@@ -22,6 +22,11 @@ used. (While exploring, the per-record share of premature S and N beats was also
 DS2: record 222's N beats are premature in 20 % of cases (atrial flutter), which argues against
 this offset there, not for it.)
 
+``--rule-probe`` measures, on the same models and scoring, a rule the RR table cannot express (an
+AND): a beat called N whose pre/local code is at most t and whose irregularity code (docs/
+arithmetic.md 6) is at most b becomes S -> results/aami4_rule_probe.json. A measurement for what
+comes next: no model uses it, and the monitor's front end does not compute the irregularity code.
+
 ``--apply`` writes the recipe's premature offsets (golden/aami4.py ``INTER`` / ``FINETUNE``
 ``"premature_offset"``, which must equal this report's decision) into the shipped model files and
 the seed models of build/aami4/seeds/, as ``make aami4-operating APPLY=1`` does for the bias.
@@ -268,6 +273,69 @@ def ds2_lines(data: dict | None = None) -> list:
     return [text, ""]
 
 
+# ---- a measurement for what comes next: the head rule (not used by any model) ----------------------
+RULE_RESULT = results_dir() / "aami4_rule_probe.json"
+RULE_GRID = [(t, b) for t in (5, 6) for b in (4, 5, 6, 15)]
+
+
+def rule_classes(cls, pre, irr, t, b) -> np.ndarray:
+    """The head rule: a beat the model calls N whose pre/local code is at most ``t`` and whose
+    irregularity code (docs/arithmetic.md 6, config ``rr_irregular``) is at most ``b`` becomes S
+    (premature, regular rhythm, normal shape); every other class stays."""
+    cls = np.asarray(cls)
+    hit = (cls == aami4.PREMATURE_CLASS) & (np.asarray(pre) <= t) & (np.asarray(irr) <= b)
+    return np.where(hit, 1, cls)
+
+
+def rule_probe(db=None, work=None, result: Path = RULE_RESULT) -> dict:
+    """The head rule on the same hold-out models and scoring as :func:`select` (recipe bias offsets,
+    no premature offset), over :data:`RULE_GRID`; a measurement only: no model uses the rule, and
+    the monitor's front end does not compute the irregularity code."""
+    t0 = time.time()
+    work = Path(work) if work else aami4_select._work()
+    files = model_files(read_json(aami4_select.SELECT_REPORT), work)
+    records = detected.load(db)
+    icfg = aami4.config(aami4.INTER, {"rr_irregular": 1})
+    irr = {f: np.concatenate([detected.make_set(records, (r,)).codes(icfg)[:, -1] for r in aami4_select.FOLDS[f]])
+           for f in FOLD_VARIANTS}
+    bias = op.recipe_offsets()
+    n = len(op.CLASSES)
+    data = {"rule": "class N and pre/local code <= t and irregularity code <= b -> S",
+            "criterion": CRITERION, "grid": RULE_GRID, "protocols": {}}
+    for proto in PROTOCOLS:
+        keys = sorted(k for k in files if k[0] == proto)
+        sets = [(holdout_beats(records, files[k], proto == "patient"), irr[k[1]]) for k in keys]
+        rows = []
+        for t, b in [(None, None)] + RULE_GRID:
+            sums = []
+            for (beats, pre), ir in sets:
+                cls = op.decide(beats.logits, bias[proto])
+                if t is not None:
+                    cls = rule_classes(cls, pre, ir, t, b)
+                k = beats.row >= 0
+                cm = np.bincount(beats.row[k] * (n + 1) + cls[k], minlength=(n + 1) ** 2).reshape(n + 1, n + 1)
+                cm[:n, n] += beats.missed
+                sums.append(aami4.summary(cm))
+            rows.append({"t": t, "b": b, **_summary_row(sums),
+                         "per_model": [{"fold": kk[1], "seed": kk[2], "score": sm["score"]} for kk, sm in zip(keys, sums)]})
+        data["protocols"][proto] = rows
+    data["seconds"] = round(time.time() - t0, 1)
+    update_json(result, lambda d: data)
+    return data
+
+
+def rule_table(data: dict) -> str:
+    rows = ["| protocol | rule (t, b) | mean F1(S,V) | fold a | fold b | S Se | S +P | V Se | V +P |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for proto, rs in data["protocols"].items():
+        for r in rs:
+            fold = lambda f: float(np.mean([m["score"] for m in r["per_model"] if m["fold"] == f]))  # noqa: E731
+            rows.append(f"| {proto} | {'none' if r['t'] is None else (r['t'], r['b'])} | {r['score']:.3f} | "
+                        f"{fold('a'):.3f} | {fold('b'):.3f} | {r['S_se']:.3f} | {r['S_ppv']:.3f} | "
+                        f"{r['V_se']:.3f} | {r['V_ppv']:.3f} |")
+    return "\n".join(rows)
+
+
 def table(data: dict) -> str:
     rows = ["| protocol | point | [max code, offset] | ACC | S Se | S +P | V Se | V +P | mean F1(S,V) |",
             "|---|---|---|---|---|---|---|---|---|"]
@@ -290,12 +358,20 @@ def add_parser(sub):
     p.add_argument("--ds2", action="store_true",
                    help="score the shipped models (seed 0) on DS2 with and without their premature offset, once, "
                         "after the choice -> results/aami4_rhythm_ds2.json")
+    p.add_argument("--rule-probe", action="store_true",
+                   help="measure the head rule 'N, premature and regular -> S' on the same hold-out models "
+                        "(no model uses it) -> results/aami4_rule_probe.json")
     options.add_db(p)
     p.set_defaults(func=_command)
     return p
 
 
 def _command(args):
+    if args.rule_probe:
+        data = rule_probe(args.db)
+        print(rule_table(data))
+        print(f"wrote {relative(RULE_RESULT)}")
+        return
     if args.ds2:
         data = score_ds2(args.db)
         print("\n".join(ds2_lines(data)))

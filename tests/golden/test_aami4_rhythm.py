@@ -120,3 +120,23 @@ def test_ds2_paragraph_says_what_the_ds2_report_says():
         return
     assert "inter-patient: ACC 90.00 -> 87.50 %, S Se / +P 10.00 / 50.00 -> 20.00 / 50.00 %" in text
     assert "V Se / +P 80.00 / 25.00 -> 85.00 / 25.00 %" in text and "`ternecg aami4-rhythm --ds2`" in text
+
+
+def test_head_rule_turns_only_premature_regular_n_beats_into_s():
+    cls = np.array([0, 0, 0, 0, 2, 1, 3])
+    pre = np.array([6, 7, 6, 2, 1, 1, 1])
+    irr = np.array([6, 0, 7, 0, 0, 0, 0])
+    # N premature and regular -> S; N not premature, N irregular stay N; V, S, F never change
+    assert rh.rule_classes(cls, pre, irr, 6, 6).tolist() == [1, 0, 0, 1, 2, 1, 3]
+    assert rh.rule_classes(cls, pre, irr, 1, 15).tolist() == [0, 0, 0, 0, 2, 1, 3]
+
+
+def test_rule_probe_result_is_a_measurement_no_model_uses():
+    data = read_json(rh.RULE_RESULT)
+    if not data:
+        pytest.skip("results/aami4_rule_probe.json not made: ternecg aami4-rhythm --rule-probe")
+    for proto, rows in data["protocols"].items():
+        assert rows[0]["t"] is None and len(rows) == 1 + len(rh.RULE_GRID)
+        assert all(len(r["per_model"]) == 2 * len(rh.SEEDS) for r in rows)
+    for recipe in (aami4.INTER, aami4.FINETUNE):
+        assert not any("rule" in k for k in recipe)
