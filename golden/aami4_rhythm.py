@@ -10,7 +10,9 @@ logits gain ``table[class][feature][code]`` per RR code) can say so without retr
 to their second class, which for a premature beat of normal shape is S. The hardware builds the
 changed table unchanged.
 
-The choice, fixed before any result was seen: the select-phase models of the shipped recipes
+The choice (its grid, criterion and tie-break were set after exploring these same hold-out models by
+hand: an S boost for premature codes, which trades V for S, and this N offset; DS2 was not used):
+the select-phase models of the shipped recipes
 (``make aami4-select``: variant ``shipped`` on fold a, ``shipped@b`` on fold b, seeds 0, 1 and 2
 each, so six global and six sets of fine-tuned models, none trained on its fold), every hold-out
 beat's integer logits computed once with the recipe's bias offsets (golden/aami4.py), then a grid
