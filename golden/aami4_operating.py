@@ -103,8 +103,13 @@ def decide(logits, offsets) -> np.ndarray:
 
 def confusion(beats: Beats, offsets) -> np.ndarray:
     """The (5, 5) EC57 confusion of ``beats`` decided with ``offsets``."""
+    return class_confusion(beats, decide(beats.logits, offsets))
+
+
+def class_confusion(beats: Beats, cls) -> np.ndarray:
+    """The (5, 5) EC57 confusion of ``beats`` given each detection's class ``cls``."""
     n = len(CLASSES)
-    cls = decide(beats.logits, offsets)
+    cls = np.asarray(cls)
     k = beats.row >= 0
     cm = np.bincount(beats.row[k] * (n + 1) + cls[k], minlength=(n + 1) ** 2).reshape(n + 1, n + 1)
     cm[:n, n] += beats.missed

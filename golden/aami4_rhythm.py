@@ -301,7 +301,6 @@ def rule_probe(db=None, work=None, result: Path = RULE_RESULT) -> dict:
     irr = {f: np.concatenate([detected.make_set(records, (r,)).codes(icfg)[:, -1] for r in aami4_select.FOLDS[f]])
            for f in FOLD_VARIANTS}
     bias = op.recipe_offsets()
-    n = len(op.CLASSES)
     data = {"rule": "class N and pre/local code <= t and irregularity code <= b -> S",
             "criterion": CRITERION, "grid": RULE_GRID, "protocols": {}}
     for proto in PROTOCOLS:
@@ -314,10 +313,7 @@ def rule_probe(db=None, work=None, result: Path = RULE_RESULT) -> dict:
                 cls = op.decide(beats.logits, bias[proto])
                 if t is not None:
                     cls = rule_classes(cls, pre, ir, t, b)
-                k = beats.row >= 0
-                cm = np.bincount(beats.row[k] * (n + 1) + cls[k], minlength=(n + 1) ** 2).reshape(n + 1, n + 1)
-                cm[:n, n] += beats.missed
-                sums.append(aami4.summary(cm))
+                sums.append(aami4.summary(op.class_confusion(beats, cls)))
             rows.append({"t": t, "b": b, **_summary_row(sums),
                          "per_model": [{"fold": kk[1], "seed": kk[2], "score": sm["score"]} for kk, sm in zip(keys, sums)]})
         data["protocols"][proto] = rows
