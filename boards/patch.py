@@ -442,7 +442,8 @@ def hardware_shape(accel) -> dict:
     """The model-dependent widths of the generated hardware (besides the topology)."""
     return {"parallel": accel.schedule.parallel, "acc_width": accel.schedule.acc_width,
             "threshold_width": accel.threshold_width, "logit_width": accel.logit_width,
-            "roms": {n: [md.depth, _width(md)] for n, md in accel.param_roms().items()}}
+            "roms": {n: [md.depth, _width(md)] for n, md in accel.param_roms().items()},
+            "rr_rule": accel.rr_rule}
 
 
 def _width(md):

@@ -63,14 +63,17 @@ JITTER_MAX = 9
 # so zero. ``premature_offset`` [t, o] (after the bias offsets) adds o to the RR table's N entries of
 # the pre/local codes 0..t: chosen by ``make aami4-rhythm`` (results/aami4_rhythm.json) on both
 # hold-out folds, seeds 0-2: inter-patient [6, -160] (mean criterion 0.479 -> 0.523),
-# patient-specific [6, -56] (0.736 -> 0.767).
+# patient-specific [6, -56] (0.736 -> 0.767); replaced by ``rr_rule`` [t, b] (a beat called N with
+# pre/local code <= t and irregularity code <= b is S, docs/arithmetic.md 6): chosen by ``make
+# aami4-rule`` (results/aami4_rule.json) on the same models against both: inter-patient [6, 6]
+# (0.479 -> 0.560), patient-specific [6, 5] (0.736 -> 0.793); so the premature offset is [0, 0].
 INTER = {"config": "msgc_mux_aami4_rr", "epochs": 30, "lr": 1e-3, "batch": 256, "mixup": 0.2,
          "class_weight": [1.0, 4.0, 2.0, 1.0], "jitter": "offsets", "threads": 1, "bias_offsets": [0, 8, 8, 0],
-         "premature_offset": [6, -160]}
+         "premature_offset": [0, 0], "rr_rule": [6, 6]}
 GLOBAL = {"from": "inter"}      # the patient protocol's global model: the inter-patient model
 FINETUNE = {"epochs": 100, "lr": 1e-3, "batch": 64, "mixup": 0.0, "class_weight": [1.0, 4.0, 2.0, 1.0],
             "jitter": "offsets", "common": 75, "threads": 1, "bias_offsets": [0, 0, 0, 0],
-            "premature_offset": [6, -56]}
+            "premature_offset": [0, 0], "rr_rule": [6, 5]}
 
 INTER_NAME = "aami4_inter"
 PATIENT_DIR = "aami4_patient"
@@ -137,24 +140,29 @@ def fit(net, dset, index, recipe, seed, desc, pool_from=None):
                      quiet=not sys.stderr.isatty())
 
 
-def to_model(net, meta, path, bias_offsets=None, premature_offset=None):
+def to_model(net, meta, path, bias_offsets=None, premature_offset=None, rr_rule=None):
     """Export ``net`` to the model file ``path`` and load it back (the integer model); with
     ``bias_offsets`` (per class) the logits layer's bias gains them (the recipe's operating point,
     golden/aami4_operating.py) and ``meta["bias_offsets"]`` records them; with ``premature_offset``
     ``[max_code, offset]`` the RR table's N entries of premature beats gain ``offset``
-    (:func:`with_premature_offset`, golden/aami4_rhythm.py)."""
+    (:func:`with_premature_offset`, golden/aami4_rhythm.py); with ``rr_rule`` ``[t, b]`` the file
+    gets the RR rule (:func:`with_rr_rule`, golden/aami4_rule.py)."""
     # the exported file is the trained one, whatever ``meta`` (a recipe) says about offsets
-    doc = export(net, {k: v for k, v in meta.items() if k not in (BIAS_KEY, PREMATURE_KEY)})
+    doc = export(net, {k: v for k, v in meta.items() if k not in (BIAS_KEY, PREMATURE_KEY, RULE_KEY)})
     if bias_offsets is not None:
         doc = with_bias_offsets(doc, bias_offsets)
     if premature_offset is not None:
         doc = with_premature_offset(doc, premature_offset)
+    if rr_rule is not None:
+        doc = with_rr_rule(doc, rr_rule)
     modelfile.save(doc, path)
     return modelfile.load(path)
 
 
-#: the recipe keys of the two operating-point changes a model file records in its metadata
-BIAS_KEY, PREMATURE_KEY = "bias_offsets", "premature_offset"
+#: the recipe keys of the operating-point changes a model file records in its metadata
+BIAS_KEY, PREMATURE_KEY, RULE_KEY = "bias_offsets", "premature_offset", "rr_rule"
+#: the metadata flag of a file whose irregularity code was added for its RR rule (a zero table)
+RULE_IRREGULAR_KEY = "rr_rule_irregular_added"
 #: the class and the RR feature a premature offset acts on: N, pre/local (golden/spec/rr.py)
 PREMATURE_CLASS, PREMATURE_FEATURE = 0, 0
 
@@ -190,6 +198,43 @@ def with_premature_offset(doc: dict, spec) -> dict:
     return doc
 
 
+def with_rr_rule(doc: dict, spec) -> dict:
+    """A copy of model document ``doc`` with the RR rule ``spec`` = ``[t, b]`` (None: no rule)
+    instead of the one ``doc["meta"]["rr_rule"]`` records: a beat the network calls N whose
+    pre/local code is at most ``t`` and whose irregularity code is at most ``b`` becomes S
+    (docs/arithmetic.md 6, the model file's ``rr_rule``; chosen by golden/aami4_rule.py). A model
+    trained without the irregularity code gets it (config ``rr_irregular``) with a zero table, so
+    its logits stay the trained ones; taking the rule off takes that code off again. The
+    checksum is renewed."""
+    doc = copy.deepcopy(doc)
+    cfg, final, meta = doc["config"], doc["layers"][-1], doc.setdefault("meta", {})
+    table = final.get("rr_table")
+    if table is None:
+        raise TernEcgError("rr_rule needs a model with an RR table (config rr_bits)")
+    cmax = len(table[0][0]) - 1
+    if spec is not None and (not isinstance(spec, (list, tuple)) or len(spec) != 2
+                             or not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= cmax for x in spec)):
+        raise TernEcgError(f"rr_rule {spec!r} must be [t, b]: pre/local and irregularity codes in 0..{cmax}, or null")
+    final.pop("rr_rule", None)
+    meta.pop(RULE_KEY, None)
+    if meta.pop(RULE_IRREGULAR_KEY, False):
+        cfg.pop("rr_irregular", None)
+        for row in table:
+            row.pop()
+    if spec is not None:
+        if not cfg.get("rr_irregular"):
+            cfg["rr_irregular"] = 1
+            for row in table:
+                row.append([0] * (cmax + 1))
+            meta[RULE_IRREGULAR_KEY] = True
+        bounds = [cmax] * len(table[0])
+        bounds[0], bounds[-1] = int(spec[0]), int(spec[1])     # pre/local first, the irregularity code last
+        final["rr_rule"] = {"from": PREMATURE_CLASS, "to": 1, "max_codes": bounds}
+        meta[RULE_KEY] = [int(spec[0]), int(spec[1])]
+    doc["sha256"] = modelfile.checksum(doc)
+    return doc
+
+
 def with_bias_offsets(doc: dict, offsets) -> dict:
     """A copy of model document ``doc`` whose logits bias carries ``offsets`` (per class) instead of
     the ones ``doc["meta"]["bias_offsets"]`` says it carries (none: zeros): the trained bias is
@@ -207,16 +252,19 @@ def with_bias_offsets(doc: dict, offsets) -> dict:
     return doc
 
 
-def set_bias_offsets(path, offsets, premature=None) -> bool:
+def set_bias_offsets(path, offsets, premature=None, rule=False) -> bool:
     """Give model file ``path`` the bias offsets ``offsets`` (:func:`with_bias_offsets`) and, unless
-    None, the premature offset ``premature`` (:func:`with_premature_offset`), checked on load
-    (BIAS_BITS, RR_ENTRY_BITS); returns whether the file changed."""
+    None, the premature offset ``premature`` (:func:`with_premature_offset`) and, unless False, the
+    RR rule ``rule`` (:func:`with_rr_rule`; None: none), checked on load (BIAS_BITS,
+    RR_ENTRY_BITS, the rule); returns whether the file changed."""
     path = Path(path)
     modelfile.load(path)                        # a valid file before ...
     doc = json.loads(path.read_text())
     new = with_bias_offsets(doc, offsets)
     if premature is not None:
         new = with_premature_offset(new, premature)
+    if rule is not False:
+        new = with_rr_rule(new, rule)
     if new == doc:
         return False
     tmp = path.with_name(path.name + ".tmp")
@@ -300,18 +348,19 @@ def recipe_offsets_into(folder) -> list:
     (``INTER`` / ``FINETUNE`` ``"bias_offsets"``; idempotent). Returns the files changed."""
     return [p for p, recipe in _protocol_files(folder)
             if p.is_file() and set_bias_offsets(p, recipe.get(BIAS_KEY, [0] * len(detected.AAMI4)),
-                                                recipe.get(PREMATURE_KEY, [0, 0]))]
+                                                recipe.get(PREMATURE_KEY, [0, 0]), recipe.get(RULE_KEY))]
 
 
 def check_recipe_offsets(folder):
-    """Raise unless every four-class model file of ``folder`` records its recipe's bias offsets
-    and premature offset."""
+    """Raise unless every four-class model file of ``folder`` records its recipe's bias offsets,
+    premature offset and RR rule."""
     for p, recipe in _protocol_files(folder):
         meta = modelfile.load(p).meta if p.is_file() else {}
-        for key, default, target in ((BIAS_KEY, None, "aami4-operating"), (PREMATURE_KEY, [0, 0], "aami4-rhythm")):
+        for key, default, target in ((BIAS_KEY, None, "aami4-operating"), (PREMATURE_KEY, [0, 0], "aami4-rhythm"),
+                                     (RULE_KEY, None, "aami4-rule")):
             want = recipe.get(key, default)
             got = meta.get(key, default) if p.is_file() else want
-            if want is not None and got != want:
+            if (want is not None or key == RULE_KEY) and got != want:
                 raise TernEcgError(f"{p}: {key} {got} in its metadata, the recipe has {want}; "
                                    f"run 'make {target} APPLY=1' (or 'make train')")
 
@@ -333,7 +382,7 @@ def ship(seed=0, out=modelfile.MODELS_DIR, db=None, stages=("aami4_inter", "aami
         t0 = time.time()
         net, _ = train_inter(records, splits.DS1, INTER, seed, desc="aami4 inter-patient")
         to_model(net, meta_of(INTER, seed, "inter_patient DS1, detected beats, RR codes"), out / f"{INTER_NAME}.json",
-                 INTER.get(BIAS_KEY), INTER.get(PREMATURE_KEY))
+                 INTER.get(BIAS_KEY), INTER.get(PREMATURE_KEY), INTER.get(RULE_KEY))
         ck.parent.mkdir(parents=True, exist_ok=True)
         torch.save(net.state_dict(), ck)
         times["aami4_inter_s"] = round(time.time() - t0, 1)
@@ -348,6 +397,7 @@ def ship(seed=0, out=modelfile.MODELS_DIR, db=None, stages=("aami4_inter", "aami
             n2, _ = finetune(net, records, rec, FINETUNE, seed, pool, common_from=splits.DS1)
             to_model(n2, meta_of(FINETUNE, seed, f"patient_specific {rec}: {INTER_NAME} fine-tuned on the "
                                                  f"first 5 minutes, detected beats"),
-                     out / PATIENT_DIR / f"{rec}.json", FINETUNE.get(BIAS_KEY), FINETUNE.get(PREMATURE_KEY))
+                     out / PATIENT_DIR / f"{rec}.json", FINETUNE.get(BIAS_KEY), FINETUNE.get(PREMATURE_KEY),
+                     FINETUNE.get(RULE_KEY))
         times["aami4_patient_s"] = round(time.time() - t0, 1)
     return times

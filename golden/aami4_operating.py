@@ -48,6 +48,8 @@ RESULT = results_dir() / "aami4_operating.json"
 REPORT = build_dir("reports", "aami4_operating.json")
 PROTOCOLS = ("inter", "patient")
 CLASSES = ("N", "S", "V", "F")
+#: the four-class models' RR rule: (from, to) classes (golden/aami4.py ``with_rr_rule``)
+RULE = (0, 1)
 #: the classes whose bias is moved (N is the reference: a common shift changes no argmax)
 MOVED = ("S", "V")
 GRID_K = 16            # k in -16 .. 16 steps per moved class
@@ -65,16 +67,41 @@ class Beats:
     ``logits``: (n, 4) int64 integer logits (bias and RR terms included); ``row``: the EC57
     confusion row each detection's class lands in (reference class 0..3 of its matched beat, 4 for
     a scored false detection, -1 when it is not scored); ``missed``: (4,) missed reference beats
-    per class (the ``o`` column, independent of the classes)."""
+    per class (the ``o`` column, independent of the classes); ``hit``: (n,) bool, the model's RR rule
+    (docs/arithmetic.md 6) holds for the detection's codes, so that a class N becomes S (None: the
+    models have no rule)."""
     logits: np.ndarray
     row: np.ndarray
     missed: np.ndarray
+    hit: np.ndarray | None = None
 
     @staticmethod
     def concat(parts) -> "Beats":
         parts = list(parts)
+        hit = None
+        if any(p.hit is not None for p in parts):
+            hit = np.concatenate([np.zeros(len(p.row), bool) if p.hit is None else p.hit for p in parts])
         return Beats(np.concatenate([p.logits for p in parts]), np.concatenate([p.row for p in parts]),
-                     np.sum([p.missed for p in parts], axis=0))
+                     np.sum([p.missed for p in parts], axis=0), hit)
+
+
+def rule_hits(model, codes) -> np.ndarray | None:
+    """(n,) bool: the RR rule of ``model`` holds for each beat's codes (``(n, F)``), or None without a rule."""
+    rule = model.rr_rule
+    if rule is None:
+        return None
+    if (rule["from"], rule["to"]) != RULE:
+        raise TernEcgError(f"{model.path}: an RR rule {rule['from']} -> {rule['to']}; the four-class scoring "
+                           f"knows the rule {RULE[0]} -> {RULE[1]} (N -> S) only")
+    return np.all(np.asarray(codes, np.int64) <= np.asarray(rule["max_codes"], np.int64)[None, :], axis=1)
+
+
+def with_rule(cls, hit) -> np.ndarray:
+    """The classes after the four-class models' RR rule N -> S where ``hit`` (None: unchanged)."""
+    cls = np.asarray(cls)
+    if hit is None:
+        return cls
+    return np.where(hit & (cls == RULE[0]), RULE[1], cls)
 
 
 def scored_rows(rec: detected.Record, after: int = 0, det=None):
@@ -102,8 +129,9 @@ def decide(logits, offsets) -> np.ndarray:
 
 
 def confusion(beats: Beats, offsets) -> np.ndarray:
-    """The (5, 5) EC57 confusion of ``beats`` decided with ``offsets``."""
-    return class_confusion(beats, decide(beats.logits, offsets))
+    """The (5, 5) EC57 confusion of ``beats`` decided with ``offsets`` (then the RR rule, where the
+    beats carry its hits)."""
+    return class_confusion(beats, with_rule(decide(beats.logits, offsets), beats.hit))
 
 
 def class_confusion(beats: Beats, cls) -> np.ndarray:
@@ -161,7 +189,7 @@ def _point(beats, k, step) -> dict:
 
 # ---- the shipped recipes' select-phase models -------------------------------------------------------
 def _recipe(r: dict) -> dict:
-    return {k: v for k, v in r.items() if k not in (RECIPE_KEY, "premature_offset")}
+    return {k: v for k, v in r.items() if k not in (RECIPE_KEY, "premature_offset", "rr_rule")}
 
 
 def shipped_variants(select_report: dict) -> dict:

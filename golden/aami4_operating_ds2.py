@@ -53,10 +53,12 @@ def protocol_beats(models: dict, records: dict, names, after: int) -> tuple:
         offsets.add(tuple(int(v) for v in model.meta.get("bias_offsets", [0] * len(aami4_operating.CLASSES))))
         for mode, peaks in (("detected", rec.det), ("annotated", rec.ref)):
             got = monitor.run(model, rec.signal, peaks=peaks)
-            if not np.array_equal(aami4_operating.decide(got.logits, [0] * len(aami4_operating.CLASSES)), got.classes):
-                raise TernEcgError(f"record {r}: the argmax of the logits is not the monitor's class")
+            hit = aami4_operating.rule_hits(model, monitor.codes(got.peaks, model.cfg)) if model.rr_rule else None
+            cls = aami4_operating.with_rule(aami4_operating.decide(got.logits, [0] * len(aami4_operating.CLASSES)), hit)
+            if not np.array_equal(cls, got.classes):
+                raise TernEcgError(f"record {r}: the argmax of the logits (and the RR rule) is not the monitor's class")
             row, missed = aami4_operating.scored_rows(rec, after, det=got.peaks)
-            out[mode].append(aami4_operating.Beats(got.logits, row, missed))
+            out[mode].append(aami4_operating.Beats(got.logits, row, missed, hit))
     if len(offsets) != 1:
         raise TernEcgError(f"the models of records {', '.join(names)} carry different bias offsets {sorted(offsets)}; "
                            f"run 'make aami4-operating APPLY=1'")

@@ -66,7 +66,7 @@ CRITERION = ("mean over folds a and b and seeds 0-2 of the mean of F1(S) and F1(
 def _recipe_ok(run, proto):
     key = "recipe" if proto == "inter" else "finetune"
     want = aami4.INTER if proto == "inter" else aami4.FINETUNE
-    strip = lambda r: {k: v for k, v in (r or {}).items() if k not in (aami4.BIAS_KEY, aami4.PREMATURE_KEY)}  # noqa: E731
+    strip = lambda r: {k: v for k, v in (r or {}).items() if k not in (aami4.BIAS_KEY, aami4.PREMATURE_KEY, aami4.RULE_KEY)}  # noqa: E731
     return run.get("config") == {} and strip(run.get(key)) == strip(want)
 
 
@@ -183,12 +183,16 @@ def recipe_premature() -> dict:
 def apply(folders, result: Path = RESULT) -> list:
     """Give every four-class model file in ``folders`` its recipe's offsets (golden/aami4.py
     ``recipe_offsets_into``); the recipes' premature offsets must equal the decision in ``result``."""
+    from . import aami4_rule
     want = recipe_premature()
     got = read_json(result).get("protocols", {})
+    ruled = read_json(aami4_rule.RESULT).get("protocols", {})
     for proto in PROTOCOLS:
         if proto not in got:
             raise TernEcgError(f"{relative(result)} has no {proto} decision: run make aami4-rhythm first")
-        if got[proto][aami4.PREMATURE_KEY] != want[proto]:
+        if ruled.get(proto, {}).get(aami4.RULE_KEY):        # the RR rule replaced it (make aami4-rule)
+            aami4_rule.check_recipes()
+        elif got[proto][aami4.PREMATURE_KEY] != want[proto]:
             raise TernEcgError(f"golden/aami4.py {proto} premature_offset {want[proto]} differs from the decision in "
                                f"{relative(result)} ({got[proto][aami4.PREMATURE_KEY]}); set the recipe first")
     return [relative(p) for folder in folders for p in aami4.recipe_offsets_into(folder)]

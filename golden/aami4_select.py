@@ -77,9 +77,9 @@ FOLDS = {"a": HOLDOUT, "b": ("209", "207", "220", "208", "106")}
 #: golden/aami4.py INTER and FINETUNE, are what it chose)
 #: (the recipes' bias and premature offsets are not applied here: golden/aami4_operating.py and
 #: golden/aami4_rhythm.py choose them on these models)
-START_INTER = dict({k: v for k, v in INTER.items() if k not in ("bias_offsets", "premature_offset")}, class_weight=[1.0, 1.0, 1.0, 1.0],
+START_INTER = dict({k: v for k, v in INTER.items() if k not in ("bias_offsets", "premature_offset", "rr_rule")}, class_weight=[1.0, 1.0, 1.0, 1.0],
                    jitter="offsets")
-START_FINETUNE = dict({k: v for k, v in FINETUNE.items() if k not in ("bias_offsets", "premature_offset")}, class_weight=[1.0, 1.0, 1.0, 1.0],
+START_FINETUNE = dict({k: v for k, v in FINETUNE.items() if k not in ("bias_offsets", "premature_offset", "rr_rule")}, class_weight=[1.0, 1.0, 1.0, 1.0],
                       common=0)
 
 

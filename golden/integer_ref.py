@@ -144,7 +144,17 @@ def forward(model: IntModel, raw, rr=None):
         tr.rr = rr_sum(model.rr_table, rr)
         tr.logits = tr.logits + tr.rr
     tr.cls = argmax_lowest(tr.logits)
+    if rr is not None and model.rr_rule is not None:
+        tr.cls = apply_rule(model.rr_rule, tr.cls, rr)
     return tr
+
+
+def apply_rule(rule, cls, rr):
+    """The RR rule (docs/arithmetic.md 6): a beat of class ``rule["from"]`` whose every RR code
+    ``f`` is at most ``rule["max_codes"][f]`` becomes class ``rule["to"]``; its logits stay."""
+    cls, rr = torch.as_tensor(cls), torch.as_tensor(rr)
+    hit = (cls == rule["from"]) & (rr <= torch.as_tensor(rule["max_codes"]).view(1, -1)).all(1)
+    return torch.where(hit, torch.as_tensor(rule["to"]), cls)
 
 
 def argmax_lowest(logits):

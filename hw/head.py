@@ -45,6 +45,9 @@ class Head(Checked, wiring.Component):
         Width of ``tag`` (keyword-only; 0: no tag).
     order : bool
         Add ``beats`` and the ``err`` field (keyword-only).
+    rule : (int, int) or None
+        ``(from, to)`` of the model's RR rule (docs/arithmetic.md 6; keyword-only): adds ``hit``;
+        a beat whose argmax is ``from`` and whose ``hit`` is 1 gets class ``to`` (its logits stay).
 
     Members
     -------
@@ -53,6 +56,9 @@ class Head(Checked, wiring.Component):
     tag : ``In(tag_width)``
         Only with ``tag_width``: a value sampled with the beat's last logit (in the cycle it is
         accepted) and carried in its result (the accelerator's compute cycles).
+    hit : ``In(1)``
+        Only with ``rule``: sampled with the beat's last logit, like ``tag`` (hw/rr_table.py
+        ``hit``: the beat's RR codes are within the rule's bounds).
     beats : ``In(stream.Signature(1))``
         Only with ``order``: one transfer per result, in order, taken when the result is loaded
         into the output register: 0 = from the logits, 1 = an error result.
@@ -68,13 +74,21 @@ class Head(Checked, wiring.Component):
     """
 
     @classmethod
-    def check_arguments(cls, n_classes, logit_width, *, tag_width=0, order=False):
+    def check_arguments(cls, n_classes, logit_width, *, tag_width=0, order=False, rule=None):
         check_int("Head", "n_classes", n_classes, minimum=1)
         check_int("Head", "logit_width", logit_width, minimum=1)
         check_int("Head", "tag_width", tag_width, minimum=0)
         check_bool("Head", "order", order)
+        if rule is not None:
+            if not isinstance(rule, (list, tuple)) or len(rule) != 2:
+                raise TypeError(f"Head rule must be a (from, to) pair of classes, not {rule!r}")
+            for v in rule:
+                check_int("Head", "rule class", v, minimum=0, maximum=n_classes - 1)
+            if rule[0] == rule[1]:
+                raise ValueError(f"Head rule {tuple(rule)}: from and to must be different classes")
 
-    def __init__(self, n_classes, logit_width, *, tag_width=0, order=False):
+    def __init__(self, n_classes, logit_width, *, tag_width=0, order=False, rule=None):
+        self._rule = None if rule is None else (int(rule[0]), int(rule[1]))
         self._n_classes = n_classes
         self._logit_width = logit_width
         self._tag_width = tag_width
@@ -95,6 +109,8 @@ class Head(Checked, wiring.Component):
             members["tag"] = In(tag_width)
         if order:
             members["beats"] = In(stream.Signature(1))
+        if rule is not None:
+            members["hit"] = In(1)
         super().__init__(members)
 
     @property
@@ -147,6 +163,12 @@ class Head(Checked, wiring.Component):
         m.d.comb += new_cls.eq(best_cls)
         with m.If(take):
             m.d.comb += new_cls.eq(index)
+        out_cls = new_cls
+        if self._rule is not None:
+            out_cls = Signal(cls_shape)
+            m.d.comb += out_cls.eq(new_cls)
+            with m.If(self.hit & (new_cls == self._rule[0])):
+                m.d.comb += out_cls.eq(self._rule[1])
 
         with m.If(self.i.valid & self.i.ready):
             for k in range(n - 1):
@@ -158,7 +180,7 @@ class Head(Checked, wiring.Component):
                 m.d.sync += [
                     index.eq(0),
                     self.o.valid.eq(1),
-                    self.o.payload.cls.eq(new_cls),
+                    self.o.payload.cls.eq(out_cls),
                 ]
                 for k in range(n - 1):
                     m.d.sync += self.o.payload.logits[k].eq(work[k])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import MemoryData, Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, MemoryData, Module, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -35,6 +35,9 @@ class RRTable(Checked, wiring.Component):
         ``IntModel.rr_table``; entries fit ``RR_ENTRY_BITS`` signed bits.
     logit_width : int
         Width of the signed logits on ``i``.
+    max_codes : list of int or None (keyword-only)
+        The bounds of the model's RR rule (``IntModel.rr_rule["max_codes"]``, one code per
+        feature, docs/arithmetic.md 6): adds :attr:`hit`.
 
     Members
     -------
@@ -48,6 +51,10 @@ class RRTable(Checked, wiring.Component):
         The logits plus their RR terms, one per transfer, :attr:`latency` cycle after each
         accepted logit, one per cycle without stalls when ``o.ready`` stays high; ``o.payload``
         is stable while ``o.valid`` and not ``o.ready``.
+    hit : ``Out(1)``
+        Only with ``max_codes``: 1 while ``o`` holds a logit of a beat whose every code ``f`` is
+        at most ``max_codes[f]`` (registered with ``o.payload``: the head samples it with the
+        beat's last logit, hw/head.py ``rule``).
 
     Raises
     ------
@@ -79,9 +86,15 @@ class RRTable(Checked, wiring.Component):
         return rows
 
     @classmethod
-    def check_arguments(cls, table, logit_width):
+    def check_arguments(cls, table, logit_width, *, max_codes=None):
         check_int("RRTable", "logit width", logit_width, minimum=1)
-        cls._rows(table)
+        rows = cls._rows(table)
+        if max_codes is not None:
+            features, n_codes = len(rows[0]), len(rows[0][0])
+            if not isinstance(max_codes, (list, tuple)) or len(max_codes) != features:
+                raise ValueError(f"RRTable max_codes must be a list of {features} codes, not {max_codes!r}")
+            for v in max_codes:
+                check_int("RRTable", "max_codes entry", v, minimum=0, maximum=n_codes - 1)
 
     @classmethod
     def output_width(cls, table, logit_width):
@@ -89,8 +102,9 @@ class RRTable(Checked, wiring.Component):
         features = len(cls._rows(table)[0])
         return max(logit_width, RR_ENTRY_BITS) + features.bit_length()
 
-    def __init__(self, table, logit_width):
+    def __init__(self, table, logit_width, *, max_codes=None):
         rows = self._rows(table)
+        self._max_codes = None if max_codes is None else [int(v) for v in max_codes]
         n_codes = len(rows[0][0])
         self._n = len(rows)
         self._features = len(rows[0])
@@ -106,11 +120,14 @@ class RRTable(Checked, wiring.Component):
         self.tables = [MemoryData(shape=signed(RR_ENTRY_BITS), depth=depth,
                                   init=[rows[k][f][c] for k in range(self._n) for c in range(n_codes)])
                        for f in range(self._features)]
-        super().__init__({
+        members = {
             "i": In(stream.Signature(signed(logit_width))),
             "rr": In(stream.Signature(unsigned(self._features * self._bits))),
             "o": Out(stream.Signature(signed(self.out_width))),
-        })
+        }
+        if max_codes is not None:
+            members["hit"] = Out(1)
+        super().__init__(members)
 
     def param_roms(self):
         """``{name: MemoryData}``: one ROM per RR feature (hw/params.py)."""
@@ -141,6 +158,10 @@ class RRTable(Checked, wiring.Component):
         ]
         with m.If(take):
             m.d.sync += [x1.eq(self.i.payload), s1.eq(1), cls.eq(0 if n == 1 else (cls + 1))]
+            if self._max_codes is not None:
+                # only the bounds below the largest code need a comparator
+                inside = [fields[f] <= v for f, v in enumerate(self._max_codes) if v < (1 << b) - 1]
+                m.d.sync += self.hit.eq(Cat(*inside).all() if inside else 1)
             with m.If(last):
                 m.d.sync += [cls.eq(0), have.eq(0)]
         with m.Elif(self.o.ready):

@@ -102,10 +102,11 @@ class Accelerator(Checked, wiring.Component):
                                        spram=spram if norm_spram is None else norm_spram)
             Engine.check_arguments(s, spram=spram)
             width = engine_layout.logit_width(s)
+            rule = model.rr_rule if model.rr_table is not None else None
             if model.rr_table is not None:
-                RRTable.check_arguments(model.rr_table, width)
+                RRTable.check_arguments(model.rr_table, width, max_codes=rule and rule["max_codes"])
                 width = RRTable.output_width(model.rr_table, width)
-            Head.check_arguments(s.n_classes, width)
+            Head.check_arguments(s.n_classes, width, rule=rule and (rule["from"], rule["to"]))
 
     def __init__(self, model, parallel=1, *, debug=False, spram=None, norm_spram=None):
         self._model = model
@@ -118,8 +119,11 @@ class Accelerator(Checked, wiring.Component):
         n = self.schedule.n_classes
         logit_shape = self._engine.logits.payload.shape()
         self._rr = None
+        #: the model's RR rule (docs/arithmetic.md 6) or None: built into the RR table and the head
+        self.rr_rule = model.rr_rule if model.rr_table is not None else None
         if model.rr_table is not None:
-            self._rr = RRTable(model.rr_table, logit_shape.width)
+            self._rr = RRTable(model.rr_table, logit_shape.width,
+                               max_codes=self.rr_rule and self.rr_rule["max_codes"])
             logit_shape = self._rr.o.payload.shape()
         self.result_layout = data.StructLayout({
             "cls": unsigned(max(1, (n - 1).bit_length())),
@@ -190,7 +194,8 @@ class Accelerator(Checked, wiring.Component):
         m.submodules.norm = norm = Normalizer(s.input_length, RAW_BITS, spram=self._norm_spram)
         m.submodules.engine = engine = self._engine
         logit_width = engine.logits.payload.shape().width if self._rr is None else self._rr.out_width
-        m.submodules.head = head = Head(n, logit_width, tag_width=self.cycles_width, order=True)
+        rule = self.rr_rule and (self.rr_rule["from"], self.rr_rule["to"])
+        m.submodules.head = head = Head(n, logit_width, tag_width=self.cycles_width, order=True, rule=rule)
 
         # ---- beat order: every beat that ended (kept or dropped), in order, until its result ------
         m.submodules.order = order = fifo.SyncFIFOBuffered(width=1, depth=self.ORDER_DEPTH)
@@ -216,6 +221,8 @@ class Accelerator(Checked, wiring.Component):
             connect(m, gate.o, rr.rr)
             connect(m, engine.logits, rr.i)
             connect(m, rr.o, head.i)
+            if rule is not None:
+                m.d.comb += head.hit.eq(rr.hit)
 
         # ---- compute cycles of a beat ------------------------------------------------------------
         # From the engine's first busy cycle to the cycle that hands its last logit on, inclusive,

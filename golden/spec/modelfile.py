@@ -9,7 +9,8 @@ Schema (version 1)::
         {"name", "weights": [str per output channel], "thresholds": [[int]*(2^b-1) per channel],
          "acc_bits": int}                                   # conv and hidden dense layers
         {"name", "weights": [...], "bias": [int per class], "acc_bits": int,   # logits layer
-         "rr_table": [[[int] * 2^rr_bits per RR feature] per class]}          # (only with rr_bits)
+         "rr_table": [[[int] * 2^rr_bits per RR feature] per class],          # (only with rr_bits)
+         "rr_rule": {"from": int, "to": int, "max_codes": [int per RR feature]}}  # (optional)
         {"name", "dw": {conv entry}, "grp": {conv entry}}                      # MUX-skip block
      ],
      "meta": {...},                        # provenance: seed, data, training time (not checked)
@@ -25,7 +26,9 @@ Bounds (every integer is a JSON integer: booleans, strings and floats are reject
   ``MAX_ACC_BITS`` = 24 (the widest accumulator the hardware generator builds);
 - ``thresholds``: ascending per channel, within the accumulator: ``|T| <= 2^(acc_bits-1)``;
 - ``bias``: a signed ``BIAS_BITS`` = 24-bit integer, ``-2^23 <= b < 2^23``;
-- ``rr_table``: signed 16-bit entries (``RR_ENTRY_BITS``).
+- ``rr_table``: signed 16-bit entries (``RR_ENTRY_BITS``);
+- ``rr_rule`` (optional, only with ``rr_bits``): ``from`` and ``to`` two different classes,
+  ``max_codes`` one code ``0 .. 2^rr_bits - 1`` per RR feature (docs/arithmetic.md 6).
 
 So a logit ``acc + bias + T[0] + T[1] + T[2]`` stays below ``2^23 + 2^23 + 3 * 2^15 < 2^25``
 in magnitude: it always fits the 32-bit logits of the RESULT frame (docs/protocol.md), and no
@@ -66,6 +69,7 @@ class IntConv:
     bias: np.ndarray | None             # (cout,) int64, logits layer only
     acc_bits: int
     rr_table: np.ndarray | None = None  # (cout, features, 2^rr_bits) int64, logits layer with RR path
+    rr_rule: dict | None = None         # {"from", "to", "max_codes"}: the logits layer's RR rule
 
 
 @dataclass
@@ -92,13 +96,19 @@ class IntModel:
         """(classes, features, 2^rr_bits) int64 RR table added to the logits, or None."""
         return self.layers[-1].rr_table
 
+    @property
+    def rr_rule(self):
+        """The RR rule ``{"from": class, "to": class, "max_codes": [code per feature]}`` applied
+        after the argmax (docs/arithmetic.md 6), or None."""
+        return self.layers[-1].rr_rule
+
 
 def checksum(doc):
     body = {k: v for k, v in doc.items() if k != "sha256"}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def encode_conv(spec, codes, thresholds=None, bias=None, acc_bits=None, rr_table=None):
+def encode_conv(spec, codes, thresholds=None, bias=None, acc_bits=None, rr_table=None, rr_rule=None):
     entry = {"name": spec.name,
              "weights": ["".join(CHAR[int(v)] for v in np.asarray(c).flatten().tolist()) for c in codes],
              "acc_bits": int(acc_bits)}
@@ -108,7 +118,15 @@ def encode_conv(spec, codes, thresholds=None, bias=None, acc_bits=None, rr_table
         entry["bias"] = [int(v) for v in np.asarray(bias).tolist()]
     if rr_table is not None:
         entry["rr_table"] = [[[int(v) for v in row] for row in cls] for cls in np.asarray(rr_table).tolist()]
+    if rr_rule is not None:
+        entry["rr_rule"] = encode_rule(rr_rule)
     return entry
+
+
+def encode_rule(rule) -> dict:
+    """The model file's form of an RR rule (plain ints)."""
+    return {"from": int(rule["from"]), "to": int(rule["to"]),
+            "max_codes": [int(v) for v in rule["max_codes"]]}
 
 
 def make_document(cfg, entries, meta):
@@ -157,6 +175,24 @@ def _rr_from(entry, cfg, path, where):
         _bad(path, f"{where}.rr_table must be {n} classes x {f} features x {c} integers "
                    f"in [{-lim}, {lim - 1}] (config rr_bits = {cfg.rr_bits})")
     return np.array(t, dtype=np.int64)
+
+
+def _rule_from(entry, cfg, path, where):
+    r = entry.get("rr_rule")
+    if r is None:
+        return None
+    if not cfg.rr_bits:
+        _bad(path, f"{where}.rr_rule is present but the config has no 'rr_bits' (the rule reads RR codes)")
+    n, f, cmax = cfg.layers[-1].cout, cfg.rr_features, (1 << cfg.rr_bits) - 1
+    form = (f'{{"from": class, "to": class, "max_codes": [{f} codes]}} with two different classes in '
+            f'0..{n - 1} and codes in 0..{cmax} (config rr_bits = {cfg.rr_bits})')
+    if not isinstance(r, dict) or set(r) != {"from", "to", "max_codes"}:
+        _bad(path, f"{where}.rr_rule must be {form}")
+    mc = r["max_codes"]
+    if (not all(_is_int(r[k]) and 0 <= r[k] < n for k in ("from", "to")) or r["from"] == r["to"]
+            or not isinstance(mc, list) or len(mc) != f or not all(_is_int(v) and 0 <= v <= cmax for v in mc)):
+        _bad(path, f"{where}.rr_rule = {r!r}: must be {form}")
+    return encode_rule(r)
 
 
 def _conv_from(entry, spec, act_bits, xmax, path, where):
@@ -268,4 +304,5 @@ def load(path=None):
         else:
             layers.append(_conv_from(e, spec, cfg.act_bits, xmax, path, where))
     layers[-1].rr_table = _rr_from(entries[-1], cfg, path, f"layers[{len(entries) - 1}]")
+    layers[-1].rr_rule = _rule_from(entries[-1], cfg, path, f"layers[{len(entries) - 1}]")
     return IntModel(cfg, layers, doc.get("meta", {}), doc["sha256"], str(path))

@@ -5,7 +5,7 @@ integer reference on real beats.
 It reads the model file JSON itself (section 8: config, layer entries, checksum), normalises
 (section 1), convolves with groups, per-group kernels, stride and padding, and dense layers as
 flat dot products (section 2), counts thresholds (section 3), shuffles (section 4), combines the
-MUX-skip branches (section 5), adds the bias and the RR terms and takes the argmax (section 6).
+MUX-skip branches (section 5), adds the bias and the RR terms, takes the argmax and applies the RR rule (section 6).
 With the database it also finds the R peaks of a record from its annotations and computes the RR
 codes (section 6) on its own.
 
@@ -104,6 +104,7 @@ def read_model(path):
                 lay["bias"] = np.array(entry["bias"], dtype=np.int64)
                 if cfg.get("rr_bits"):
                     lay["rr_table"] = np.array(entry["rr_table"], dtype=np.int64)
+                    lay["rr_rule"] = entry.get("rr_rule")
         layers.append(lay)
         c, length = lay["cout"], lay["lout"]
     return {"doc": doc, "b": b, "layers": layers, "rr_bits": cfg.get("rr_bits", 0),
@@ -214,6 +215,11 @@ def forward(model, raw, rr=None):
                 logits[n, o] += sum(int(table[o][f][int(rr[n][f])]) for f in range(table.shape[1]))
     res["logits"] = logits
     res["cls"] = argmax_lowest(logits)
+    rule = model["layers"][-1].get("rr_rule")
+    if rule is not None:            # after the argmax: class from -> to when every code is in bounds
+        for n in range(len(logits)):
+            if res["cls"][n] == rule["from"] and all(int(c) <= m for c, m in zip(rr[n], rule["max_codes"], strict=True)):
+                res["cls"][n] = rule["to"]
     return res
 
 
@@ -309,6 +315,23 @@ def test_fixture_and_edge_beats_match_the_reference(name):
         rr = np.concatenate([fx["rr"], rng.integers(0, 16, (len(edge_beats()), 3))]).astype(np.int64)
     mine = compare(name, raw, rr)
     assert len(set(mine["cls"].tolist())) > 1
+
+
+def test_rr_rule_of_the_four_class_model():
+    """models/aami4_inter.json: four RR codes (the irregularity code last) and an RR rule (section 6)
+    on the fixture and edge beats with random codes, half of them inside the rule's bounds."""
+    path = models_dir() / "aami4_inter.json"
+    if not path.is_file():
+        pytest.skip("four-class model not trained")
+    rule = json.loads(path.read_text())["layers"][-1]["rr_rule"]
+    raw = np.concatenate([fixture.load()["raw"].astype(np.int64), edge_beats()])
+    rng = np.random.default_rng(7)
+    rr = rng.integers(0, 16, (len(raw), 4))
+    inside = rng.random(len(raw)) < 0.5
+    rr[inside, 0] = rng.integers(0, rule["max_codes"][0] + 1, int(inside.sum()))
+    rr[inside, 3] = rng.integers(0, rule["max_codes"][3] + 1, int(inside.sum()))
+    mine = compare("aami4_inter", raw, rr)
+    assert (mine["cls"] != argmax_lowest(mine["logits"])).sum() > 0       # the rule changed some classes
 
 
 def test_ties_and_boundaries():

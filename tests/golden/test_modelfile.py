@@ -1,5 +1,6 @@
 """Model file round trip, corruption rejection, and the integer reference's contract."""
 
+import copy
 import json
 
 import numpy as np
@@ -95,6 +96,35 @@ def test_rr_table_entries_are_bounded_and_typed(tmp_path, value, needle):
     with pytest.raises(TernEcgError, match="rr_table") as e:
         modelfile.load(write(tmp_path, d))
     assert needle in str(e.value)
+
+
+@pytest.mark.parametrize("rule, needle", [
+    ({"from": 0, "to": 0, "max_codes": [6, 15, 15]}, "two different classes"),
+    ({"from": 0, "to": 2, "max_codes": [6, 15, 15]}, "classes in 0..1"),
+    ({"from": 0, "to": 1, "max_codes": [6, 15]}, "3 codes"),
+    ({"from": 0, "to": 1, "max_codes": [6, 16, 15]}, "codes in 0..15"),
+    ({"from": 0, "to": True, "max_codes": [6, 15, 15]}, "rr_rule"),
+    ({"from": 0, "to": 1}, "rr_rule must be"),
+    ([0, 1], "rr_rule must be"),
+])
+def test_rr_rule_is_checked(tmp_path, rule, needle):
+    """docs/arithmetic.md 6 / 8: the RR rule's classes and bounds, one message naming the field."""
+    d = json.loads((modelfile.MODELS_DIR / "inter_patient.json").read_text())
+    d["layers"][-1]["rr_rule"] = rule
+    with pytest.raises(TernEcgError, match="rr_rule") as e:
+        modelfile.load(write(tmp_path, d))
+    assert needle in str(e.value)
+
+
+def test_rr_rule_round_trips_and_needs_an_rr_path(tmp_path, doc):
+    d = json.loads((modelfile.MODELS_DIR / "inter_patient.json").read_text())
+    d["layers"][-1]["rr_rule"] = {"from": 0, "to": 1, "max_codes": [6, 15, 15]}
+    assert modelfile.load(write(tmp_path, d)).rr_rule == d["layers"][-1]["rr_rule"]
+    assert modelfile.load(modelfile.MODELS_DIR / "inter_patient.json").rr_rule is None
+    plain = copy.deepcopy(doc)                  # the default model: no RR path
+    plain["layers"][-1]["rr_rule"] = {"from": 0, "to": 1, "max_codes": [6, 15, 15]}
+    with pytest.raises(TernEcgError, match="rr_rule is present but the config has no 'rr_bits'"):
+        modelfile.load(write(tmp_path, plain))
 
 
 def test_the_largest_accepted_values_fit_the_result_frame(tmp_path, doc):

@@ -10,7 +10,7 @@ import torch
 from ternecg import cli
 from ternecg.golden import detected, evaluate, excerpts, integer_ref, monitor, monitor_eval
 from ternecg.golden.spec import modelfile
-from ternecg.golden.spec.rr import record_codes
+from ternecg.golden.spec.rr import irregular_codes, record_codes
 from ternecg.paths import models_dir
 
 AAMI4 = models_dir() / "aami4_inter.json"
@@ -39,7 +39,10 @@ def test_annotated_run_of_an_excerpt_is_the_per_beat_evaluation():
     r, sym = e.ref[keep], e.symbols[keep]
     x = e.signal.astype(np.int64)
     raw = torch.as_tensor(np.stack([x[p - 120:p + 120] for p in r]))
-    pred = integer_ref.classify(m, raw, torch.as_tensor(record_codes(r, m.cfg.rr_local, m.cfg.rr_bits))).numpy()
+    rr = record_codes(r, m.cfg.rr_local, m.cfg.rr_bits)
+    if m.cfg.rr_irregular:                      # the irregularity code of the model's RR rule
+        rr = np.concatenate([rr, irregular_codes(r, m.cfg.rr_local, m.cfg.rr_bits)[:, None]], 1)
+    pred = integer_ref.classify(m, raw, torch.as_tensor(rr)).numpy()
     lab = detected.aami4_labels(sym)
     want = evaluate.confusion(lab[lab >= 0], pred[lab >= 0], 4)
     assert cm[:4, :4].tolist() == want.tolist()

@@ -97,3 +97,30 @@ def test_template_code_model_four_codes(tmp_path):
     r = verify(beats, Options(model=path, parallel=3, bench="cocotb", layers=True, idle="random",
                               backpressure="random", seed=7))
     _check(r)
+
+
+@needs_models
+def test_rr_rule_changes_the_class_in_the_verilog():
+    """The inter-patient file's RR rule (docs/arithmetic.md 6: N -> S for pre/local and irregularity
+    codes within bounds) in the generated Verilog: monitor beats of the excerpts whose class the
+    rule changes, and beats inside the bounds that are not N, under random stalls."""
+    from ternecg.golden import integer_ref
+    model = modelfile.load(INTER)
+    assert model.rr_rule is not None, "models/aami4_inter.json has no RR rule (make aami4-rule APPLY=1)"
+    picked = []
+    for e in excerpts.load():
+        r = monitor.beat_peaks(e.signal)
+        w = monitor.windows(e.signal, r)
+        rr = monitor.codes(r, model.cfg, w)
+        tr = integer_ref.forward(model, w, rr)
+        plain = integer_ref.argmax_lowest(tr.logits).numpy()
+        cls = tr.cls.numpy()
+        inside = np.all(rr <= np.asarray(model.rr_rule["max_codes"])[None, :], axis=1)
+        for k in [*np.flatnonzero(cls != plain)[:3], *np.flatnonzero(inside & (plain != 0))[:1]]:
+            picked.append((w[k], rr[k], int(e.record), int(r[k] + e.start), cls[k] != plain[k]))
+    changed = sum(p[4] for p in picked)
+    assert changed >= 2 and len(picked) > changed, "the excerpts have too few beats the rule changes"
+    beats = Beats(*(np.stack([p[i] for p in picked]) for i in range(4)))
+    r = verify(beats, Options(model=INTER, parallel=6, bench="cocotb", idle="random",
+                              backpressure="random", seed=21))
+    _check(r)

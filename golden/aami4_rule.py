@@ -1,0 +1,218 @@
+"""`make aami4-rule`: the RR rule of the shipped four-class recipes (a premature beat in a regular rhythm, called N, is S), chosen on the DS1 hold-outs -> results/aami4_rule.json.
+
+The four-class models call many S beats N: an S beat is a premature beat of normal shape. The
+RR table (a sum of per-code terms) cannot say "premature *and* in a regular rhythm", the AND
+that keeps the premature beats of atrial fibrillation N; the RR rule of the model file does
+(docs/arithmetic.md 6: after the argmax, class N becomes S when the pre/local code is at most
+``t`` and the irregularity code at most ``b``; golden/aami4.py ``with_rr_rule``, hw/head.py).
+
+The choice. ``ternecg aami4-rhythm --rule-probe`` (results/aami4_rule_probe.json) measured a
+grid of ``(t, b)`` on the select-phase models of the shipped recipes (both hold-out folds, seeds
+0-2, the recipes' bias offsets, no premature offset), with aami4-select's criterion. Per
+protocol, this command takes the best grid point (largest mean criterion; ties to the smaller
+``t``, then the smaller ``b``) when it gains at least :data:`MIN_GAIN` over no rule *and* scores
+above the premature offset's choice (results/aami4_rhythm.json, same models and criterion); it then
+replaces the premature offset (the two were not measured together, so they are not combined).
+Disclosure: the rule, its grid and this procedure were set after exploring the same hold-out
+models by hand (golden/aami4_rhythm.py says so); DS2 was not used.
+
+``--apply`` writes the recipes' rules and premature offsets (golden/aami4.py ``INTER`` /
+``FINETUNE``, which must equal this decision) into models/ and build/aami4/seeds/.
+``--ds2`` scores the shipped models (seed 0) on DS2 with and without the rule, once, after the
+choice -> results/aami4_rule_ds2.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from ternecg.errors import TernEcgError
+from ternecg.paths import build_dir, relative, results_dir
+from ternecg.reports import read_json, update_json
+
+from . import aami4, aami4_operating as op, aami4_rhythm
+from .spec import modelfile
+
+RESULT = results_dir() / "aami4_rule.json"
+DS2_RESULT = results_dir() / "aami4_rule_ds2.json"
+DS2_COMMAND = "ternecg aami4-rule --ds2"
+MIN_GAIN = aami4_rhythm.MIN_GAIN
+RECIPES = {"inter": aami4.INTER, "patient": aami4.FINETUNE}
+
+
+def decide(probe: dict, rhythm: dict) -> dict:
+    """Per protocol ``{"rr_rule": [t, b] or None, "premature_offset": [t, o], "score", "base",
+    "offset_score"}`` from the rule probe's rows and the premature offset's decision."""
+    out = {}
+    for proto, rows in probe.get("protocols", {}).items():
+        base = next(r for r in rows if r["t"] is None)["score"]
+        grid = [r for r in rows if r["t"] is not None]
+        if not grid or proto not in rhythm.get("protocols", {}):
+            raise TernEcgError(f"no {proto} rule probe or premature-offset decision: run "
+                               f"'ternecg aami4-rhythm --rule-probe' and 'make aami4-rhythm'")
+        best = min(grid, key=lambda r: (-round(r["score"], 12), r["t"], r["b"]))
+        ph = rhythm["protocols"][proto]
+        offset = ph[aami4.PREMATURE_KEY]
+        offset_score = ph["chosen"]["score"] if ph["apply"] else ph["zero"]["score"]
+        take = best["score"] - base >= MIN_GAIN and best["score"] > offset_score
+        out[proto] = {"rr_rule": [best["t"], best["b"]] if take else None,
+                      aami4.PREMATURE_KEY: [0, 0] if take else offset,
+                      "score": best["score"], "base": base, "offset_score": offset_score,
+                      "best": [best["t"], best["b"]]}
+    return out
+
+
+def select(result: Path = RESULT) -> dict:
+    probe, rhythm = read_json(aami4_rhythm.RULE_RESULT), read_json(aami4_rhythm.RESULT)
+    data = {"criterion": probe.get("criterion"), "min_gain": MIN_GAIN,
+            "procedure": "best grid point of results/aami4_rule_probe.json (ties: smaller t, then b), taken "
+                         "when it gains >= min_gain over no rule and scores above the premature offset's "
+                         "choice (results/aami4_rhythm.json), which it then replaces",
+            "protocols": decide(probe, rhythm)}
+    update_json(result, lambda d: data)
+    return data
+
+
+def recipe_choice() -> dict:
+    """``{protocol: {"rr_rule", "premature_offset"}}`` of the shipped recipes (golden/aami4.py)."""
+    return {p: {aami4.RULE_KEY: r.get(aami4.RULE_KEY), aami4.PREMATURE_KEY: list(r.get(aami4.PREMATURE_KEY, [0, 0]))}
+            for p, r in RECIPES.items()}
+
+
+def check_recipes(result: Path = RESULT):
+    """Raise unless the recipes' rules and premature offsets are this command's decision."""
+    got = read_json(result).get("protocols", {})
+    for proto, want in recipe_choice().items():
+        if proto not in got:
+            raise TernEcgError(f"{relative(result)} has no {proto} decision: run make aami4-rule first")
+        dec = {k: got[proto][k] for k in want}
+        if dec != want:
+            raise TernEcgError(f"golden/aami4.py {proto} recipe has {want}, the decision in {relative(result)} is "
+                               f"{dec}; set the recipe first")
+
+
+def apply(folders, result: Path = RESULT) -> list:
+    """Give every four-class model file in ``folders`` its recipe's offsets and rule."""
+    check_recipes(result)
+    return [relative(p) for folder in folders for p in aami4.recipe_offsets_into(folder)]
+
+
+# ---- DS2, once, after the choice ------------------------------------------------------------------
+def _without_rule(models: dict, tmp: Path) -> dict:
+    out, done = {}, {}
+    for rec, model in models.items():
+        if model.path not in done:
+            doc = aami4.with_rr_rule(json.loads(Path(model.path).read_text()), None)
+            path = tmp / f"{len(done)}_{Path(model.path).name}"
+            modelfile.save(doc, path)
+            done[model.path] = modelfile.load(path)
+        out[rec] = done[model.path]
+    return out
+
+
+def score_ds2(db=None, result: Path = DS2_RESULT) -> dict:
+    """The shipped models (seed 0, models/) on DS2 with and without their RR rule, scored once after
+    the choice (monitor-eval's scoring: golden/aami4_operating_ds2.py ``point``)."""
+    import tempfile
+    from . import aami4_operating_ds2 as ods2, detected, monitor_eval, splits
+    t0 = time.time()
+    folder, models = ods2.seed_models(0)
+    if models is None:
+        raise TernEcgError(f"the shipped four-class models in {relative(folder)} are missing; 'make train' trains them")
+    records = detected.load(db)
+    data = {"command": DS2_COMMAND, "scored": "DS2, once, after the rule was chosen on the DS1 hold-outs "
+            "(make aami4-rule); the choice was not changed because of it",
+            "records": list(splits.DS2), "seed": 0, "protocols": {}}
+    with tempfile.TemporaryDirectory(dir=build_dir("exp")) as tmp:
+        for p in monitor_eval.PROTOCOLS:
+            after = splits.FINE_TUNE_SECONDS * splits.FS if p == "patient_specific" else 0
+            spec = [m.meta.get(aami4.RULE_KEY) for m in models[p].values()]
+            with_, _ = ods2.protocol_beats(models[p], records, splits.DS2, after)
+            without, _ = ods2.protocol_beats(_without_rule(models[p], Path(tmp)), records, splits.DS2, after)
+            zero = [0] * len(op.CLASSES)
+            data["protocols"][p] = {"rr_rule": spec[0], "without": ods2.point(without, zero),
+                                    "with": ods2.point(with_, zero)}
+            print(f"aami4-rule --ds2: {p} done", flush=True)
+    data["seconds"] = round(time.time() - t0, 1)
+    update_json(result, lambda d: data)
+    return data
+
+
+def ds2_lines(data: dict | None = None) -> list:
+    """The paragraph of docs/results.md section 6 on the RR rule, hold-out and DS2."""
+    sel = read_json(RESULT)
+    data = read_json(DS2_RESULT) if data is None else data
+    if not sel.get("protocols"):
+        return ["No RR rule chosen yet (results/aami4_rule.json): `make aami4-rule`.", ""]
+    pc = lambda v: "-" if v is None else f"{100 * v:.2f}"  # noqa: E731
+    text = ("The RR rule (`make aami4-rule`, golden/aami4_rule.py, results/aami4_rule.json; docs/arithmetic.md 6): "
+            "a beat the network calls N whose pre/local code is at most t and whose irregularity code is at most b "
+            "becomes S; chosen on both DS1 hold-out folds with the select-phase models of seeds 0-2 against no rule "
+            "and against the premature offset, which it replaces when better. " + "; ".join(
+                f"{proto}: (t, b) {p['best']} criterion {p['base']:.3f} -> {p['score']:.3f} (premature offset "
+                f"{p['offset_score']:.3f}): {'rule ' + str(p[aami4.RULE_KEY]) if p[aami4.RULE_KEY] else 'no rule'}"
+                for proto, p in sel["protocols"].items()) + ".")
+    if data.get("protocols"):
+        text += (f" On DS2, scored once after the choice (`{data['command']}`, results/aami4_rule_ds2.json; seed 0, "
+                 "detected peaks), without -> with the rule (neither with the premature offset): " + "; ".join(
+                     f"{p.replace('_', '-')}: ACC {pc(d['without']['acc'])} -> {pc(d['with']['acc'])} %, S Se / +P "
+                     f"{pc(d['without']['S']['se'])} / {pc(d['without']['S']['ppv'])} -> {pc(d['with']['S']['se'])} / "
+                     f"{pc(d['with']['S']['ppv'])} %, V Se / +P {pc(d['without']['V']['se'])} / "
+                     f"{pc(d['without']['V']['ppv'])} -> {pc(d['with']['V']['se'])} / {pc(d['with']['V']['ppv'])} %, "
+                     f"mean F1(S, V) {d['without']['mean_f1_sv']:.3f} -> {d['with']['mean_f1_sv']:.3f} ("
+                     f"{'transferred' if d['with']['mean_f1_sv'] >= d['without']['mean_f1_sv'] else 'did not transfer'})"
+                     for p, d in data["protocols"].items()) + ".")
+    else:
+        text += f" Its DS2 outcome is not scored yet: `{DS2_COMMAND}`."
+    return [text, ""]
+
+
+def table(data: dict) -> str:
+    rows = ["| protocol | best (t, b) | criterion: no rule | premature offset | best rule | decision |",
+            "|---|---|---|---|---|---|"]
+    for proto, p in data["protocols"].items():
+        rows.append(f"| {proto} | {tuple(p['best'])} | {p['base']:.3f} | {p['offset_score']:.3f} | {p['score']:.3f} | "
+                    f"{'rule ' + str(p[aami4.RULE_KEY]) if p[aami4.RULE_KEY] else 'premature offset ' + str(p[aami4.PREMATURE_KEY])} |")
+    return "\n".join(rows)
+
+
+def add_parser(sub):
+    """``ternecg aami4-rule`` (``make aami4-rule``)."""
+    from ternecg import options
+    p = sub.add_parser("aami4-rule", description=__doc__.split("\n")[0])
+    p.add_argument("--apply", action="store_true",
+                   help="write the recipes' RR rules and premature offsets (golden/aami4.py) into models/ and "
+                        "build/aami4/seeds/seed*/ instead of choosing them")
+    p.add_argument("--ds2", action="store_true",
+                   help="score the shipped models (seed 0) on DS2 with and without their RR rule, once, after the "
+                        "choice -> results/aami4_rule_ds2.json")
+    options.add_db(p)
+    p.set_defaults(func=_command)
+    return p
+
+
+def _command(args):
+    if args.ds2:
+        data = score_ds2(args.db)
+        print("\n".join(ds2_lines(data)))
+        print(f"wrote {relative(DS2_RESULT)}")
+        return
+    if args.apply:
+        from . import aami4_seeds
+        changed = apply([aami4_seeds.seed_dir(s) for s in aami4_seeds.SEEDS])
+        print(f"aami4-rule: {recipe_choice()} written into {len(changed)} model file(s)")
+        for c in changed:
+            print(f"  {c}")
+        return
+    data = select()
+    print(f"criterion: {data['criterion']}")
+    print(table(data))
+    print(f"\nwrote {relative(RESULT)}")
+
+
+if __name__ == "__main__":
+    from ternecg.cli import command_main
+    sys.exit(command_main("aami4-rule")())
