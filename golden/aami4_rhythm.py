@@ -26,8 +26,9 @@ this offset there, not for it.)
 
 ``--rule-probe`` measures, on the same models and scoring, a rule the RR table cannot express (an
 AND): a beat called N whose pre/local code is at most t and whose irregularity code (docs/
-arithmetic.md 6) is at most b becomes S -> results/aami4_rule_probe.json. A measurement for what
-comes next: no model uses it, and the monitor's front end does not compute the irregularity code.
+arithmetic.md 6) is at most b becomes S -> results/aami4_rule_probe.json. ``make aami4-rule``
+(golden/aami4_rule.py) chooses from it: the RR rule replaced the premature offset in the shipped
+recipes (their ``premature_offset`` is [0, 0]; this report's decision stays as it was made).
 
 ``--apply`` writes the recipe's premature offsets (golden/aami4.py ``INTER`` / ``FINETUNE``
 ``"premature_offset"``, which must equal this report's decision) into the shipped model files and
@@ -271,15 +272,10 @@ def ds2_lines(data: dict | None = None) -> list:
                      for p, d in data["protocols"].items()) + ".")
     else:
         text += f" Its DS2 outcome is not scored yet: `{DS2_COMMAND}`."
-    from . import aami4_seeds
-    old = read_json(aami4_seeds.REPORT).get("recipes", {})
-    if old and old.get("inter", {}).get(aami4.PREMATURE_KEY) != aami4.INTER.get(aami4.PREMATURE_KEY):
-        text += (f" The seed spread above ({relative(aami4_seeds.REPORT)}) is of the recipes before the premature "
-                 f"offset (its models were not scored again): `make aami4-seeds` renews it.")
     return [text, ""]
 
 
-# ---- a measurement for what comes next: the head rule (not used by any model) ----------------------
+# ---- the measurement behind the RR rule (golden/aami4_rule.py chooses from it) ---------------------
 RULE_RESULT = results_dir() / "aami4_rule_probe.json"
 RULE_GRID = [(t, b) for t in (5, 6) for b in (4, 5, 6, 15)]
 
@@ -295,8 +291,8 @@ def rule_classes(cls, pre, irr, t, b) -> np.ndarray:
 
 def rule_probe(db=None, work=None, result: Path = RULE_RESULT) -> dict:
     """The head rule on the same hold-out models and scoring as :func:`select` (recipe bias offsets,
-    no premature offset), over :data:`RULE_GRID`; a measurement only: no model uses the rule, and
-    the monitor's front end does not compute the irregularity code."""
+    no premature offset), over :data:`RULE_GRID`: the measurement ``make aami4-rule``
+    (golden/aami4_rule.py) chooses the shipped RR rule from."""
     t0 = time.time()
     work = Path(work) if work else aami4_select._work()
     files = model_files(read_json(aami4_select.SELECT_REPORT), work)
@@ -362,7 +358,7 @@ def add_parser(sub):
                         "after the choice -> results/aami4_rhythm_ds2.json")
     p.add_argument("--rule-probe", action="store_true",
                    help="measure the head rule 'N, premature and regular -> S' on the same hold-out models "
-                        "(no model uses it) -> results/aami4_rule_probe.json")
+                        "-> results/aami4_rule_probe.json (make aami4-rule chooses from it)")
     options.add_db(p)
     p.set_defaults(func=_command)
     return p

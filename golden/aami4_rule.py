@@ -167,6 +167,13 @@ def ds2_lines(data: dict | None = None) -> list:
                      for p, d in data["protocols"].items()) + ".")
     else:
         text += f" Its DS2 outcome is not scored yet: `{DS2_COMMAND}`."
+    from . import aami4_seeds
+    old = read_json(aami4_seeds.REPORT).get("recipes", {})
+    keys = (aami4.PREMATURE_KEY, aami4.RULE_KEY)
+    norm = lambda r: (list(r.get(keys[0]) or [0, 0]), r.get(keys[1]))  # noqa: E731
+    if old and norm(old.get("inter", {})) != norm(aami4.INTER):
+        text += (f" The seed spread above ({relative(aami4_seeds.REPORT)}) is of the recipes without the RR rule "
+                 f"(its models were not scored again): `make aami4-seeds` renews it.")
     return [text, ""]
 
 

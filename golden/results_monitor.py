@@ -279,4 +279,6 @@ def aami4_section(db=None, n: int = 6) -> list:
     md += aami4_operating_ds2.results_lines()          # its DS2 outcome, scored after the choice
     from . import aami4_rhythm                          # the premature offset (make aami4-rhythm)
     md += aami4_rhythm.ds2_lines()
+    from . import aami4_rule                            # the RR rule that replaced it (make aami4-rule)
+    md += aami4_rule.ds2_lines()
     return md

@@ -220,7 +220,7 @@ def manifest(acc: Accelerator, model, text, top, hierarchy, *, asic=False):
         "ports": [dict(name=k, **v) for k, v in ports.items()],
         "streams": streams,
         "rr": ({"bits": model.cfg.rr_bits, "features": list(feature_names(model.cfg)), "local": model.cfg.rr_local,
-                "stream": "rr"} if acc.rr_width else None),
+                "stream": "rr", "rule": acc.rr_rule} if acc.rr_width else None),
         "memories": memories,
         "latency": latency,
         "cycles_per_beat": {

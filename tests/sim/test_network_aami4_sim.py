@@ -54,6 +54,8 @@ def test_make_verilog_builds_the_four_class_files(tmp_path, capsys, model, paral
     fields = [f["name"] for f in man["streams"]["o"]["fields"]]
     assert [f for f in fields if f.startswith("logits")] == [f"logits[{i}]" for i in range(4)]
     assert (man["rr"] is not None) == (modelfile.load(model).cfg.rr_features > 0)
+    rule = modelfile.load(model).rr_rule
+    assert rule is not None and man["rr"]["rule"] == rule          # the RR rule, in the manifest
 
 
 @needs_models
