@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from ternecg.golden.spec.normalize import RAW_BITS
 
-from .checks import Checked, check_int
+from .checks import Checked, check_bool, check_int
 from .qrs_program import MAX_RR_BITS, MAX_RR_LOCAL, WINDOW_LAST, front_end_program
 from .qrs_ram import check_spram
 from .qrs_sequencer import QrsSequencer
@@ -23,7 +23,8 @@ class FrontEnd(Checked, wiring.Component):
     One program of the front-end micro-sequencer (hw/qrs_program.py ``front_end_program``): the
     R-peak detector of section 9 (the same code as :class:`~ternecg.hw.qrs_detector.QrsDetector`),
     the beats of 10.1 (detections whose window lies inside the record), their RR codes of 10.2
-    (the code of :class:`~ternecg.hw.rr_unit.RRUnit`), their windows (10.2, from the program's
+    (the code of :class:`~ternecg.hw.rr_unit.RRUnit`: the three interval codes, with
+    ``irregular`` also the irregularity code), their windows (10.2, from the program's
     history of the record's last 2,048 samples, in the sequencer's RAM) and the order of 10.4.
     When a beat's window has arrived, the previous beat is decided: ``beats`` carries it (its
     R-peak index and codes), then ``windows`` the new beat's 240 samples, ``last`` on the final
@@ -38,6 +39,8 @@ class FrontEnd(Checked, wiring.Component):
     local, bits : int (keyword-only)
         ``rr_local`` and ``rr_bits`` of the model (the codes); a model without an RR path uses
         the defaults and ignores ``codes``.
+    irregular : bool (keyword-only)
+        ``rr_irregular`` of the model: a fourth code, the irregularity code (default False).
     spram : bool or None (keyword-only)
         The data RAM (hw/qrs_ram.py).
 
@@ -45,8 +48,10 @@ class FrontEnd(Checked, wiring.Component):
     -------
     samples : ``In(stream.Signature(SAMPLE_LAYOUT))``
         The record's raw samples (from the ring).
-    beats : ``Out(stream.Signature({index: 32, codes: 3 * bits}))``
-        A decided beat: its R-peak sample index in the record and its RR codes.
+    beats : ``Out(stream.Signature({index: 32, codes: F * bits}))``
+        A decided beat: its R-peak sample index in the record and its RR codes (``F`` = 3, or 4
+        with ``irregular``; code ``f`` in bits ``f*bits .. f*bits + bits - 1``, the layout of the
+        accelerator's ``rr`` stream).
     windows : ``Out(stream.Signature(SAMPLE_LAYOUT))``
         A beat's window: the raw samples ``r - 120 .. r + 119``, ``last`` on the final one.
 
@@ -57,15 +62,17 @@ class FrontEnd(Checked, wiring.Component):
     """
 
     @classmethod
-    def check_arguments(cls, *, local=8, bits=4, spram=None):
+    def check_arguments(cls, *, local=8, bits=4, irregular=False, spram=None):
         check_spram("FrontEnd", spram)
         check_int("FrontEnd", "local", local, minimum=1, maximum=MAX_RR_LOCAL)
         check_int("FrontEnd", "bits", bits, minimum=1, maximum=MAX_RR_BITS)
+        check_bool("FrontEnd", "irregular", irregular)
 
-    def __init__(self, *, local=8, bits=4, spram=None):
-        self._program = front_end_program(local=local, bits=bits)
+    def __init__(self, *, local=8, bits=4, irregular=False, spram=None):
+        self._program = front_end_program(local=local, bits=bits, irregular=irregular)
         self._spram = spram
-        self.beat_layout = data.StructLayout({"index": unsigned(32), "codes": unsigned(3 * bits)})
+        width = (4 if irregular else 3) * bits
+        self.beat_layout = data.StructLayout({"index": unsigned(32), "codes": unsigned(width)})
         super().__init__({
             "samples": In(stream.Signature(SAMPLE_LAYOUT)),
             "beats": Out(stream.Signature(self.beat_layout)),

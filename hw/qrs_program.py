@@ -5,7 +5,8 @@ Three programs, assembled from the same readable pieces:
 * :func:`detector_program` — the R-peak detector of docs/arithmetic.md section 9, step for step
   (the labels and comments name the spec's steps): raw samples in, R-peak indices out, at the
   same samples as :class:`ternecg.golden.qrs.QrsStream`, plus an end-of-record marker.
-* :func:`rr_program` — the RR codes of section 6 / 10.2 over a stream of R peaks.
+* :func:`rr_program` — the RR codes of section 6 / 10.2 over a stream of R peaks (the three
+  interval codes; with ``irregular`` also the irregularity code).
 * :func:`front_end_program` — the monitor's front end (section 10.4): the detector, the beats
   (windows inside the record), their RR codes one beat late, and the hand-over of each beat's
   window (its 240 raw samples, from the history of the record's samples the program keeps) and
@@ -14,7 +15,8 @@ Three programs, assembled from the same readable pieces:
 Memory layout (cells of 32 bits, hw/qrs_isa.py): delay lines ``u a c e q m`` of 128 positions
 each (lines 0..5, indexed by the sample position mod 128, so ``at("m", 60)`` is ``m[n - 60]`` with
 ``X = n``); ring tables of 32 entries (the candidate table: fields ``p r h s sh``; the RR unit's
-intervals), an entry chosen by ``P``; the scalar registers in direct cells. Every cell a program
+intervals, and with the irregularity code their ``|delta pre|``), an entry chosen by ``P``; the
+scalar registers in direct cells. Every cell a program
 reads has been written since reset (the RAM has no initial contents): the record initialisation
 clears the lines and the scalars.
 
@@ -229,26 +231,42 @@ class _RR:
 
     ``take``: beat ``A`` (its R-peak sample) is the record's next beat; when there is a previous
     beat it is decided (its post interval is now known) by ``decide``, which computes its three
-    codes and jumps to the label ``beat`` with the beat in cell ``rc`` and the codes packed in
-    cell ``acc`` (code ``f`` in bits ``f*b .. f*b + b - 1``). ``last`` decides the final beat
-    with post = pre (a lone beat: every code 2^(b-1)). Everything is exact in integers: the
-    intervals and ``W`` are unsigned 32-bit cells (exact while the ``rr_local`` beats of a local
-    mean span less than 2^32 samples, the range of the 32-bit sample positions),
-    ``num = x * K`` is a two-cell product, and a code is ``b + 1`` steps of a restoring divider
-    whose remainder stays below ``den`` (one cell and the carry flag)."""
+    codes (four with ``irregular``) and jumps to the label ``beat`` with the beat in cell ``rc``
+    and the codes packed in cell ``acc`` (code ``f`` in bits ``f*b .. f*b + b - 1``). ``last``
+    decides the final beat with post = pre (a lone beat: every interval code 2^(b-1), the
+    irregularity code 0). Everything is exact in integers: the intervals and ``W`` are unsigned
+    32-bit cells (exact while the ``rr_local`` beats of a local mean span less than 2^32 samples,
+    the range of the 32-bit sample positions), ``num = x * K`` is a two-cell product, and a code
+    is ``b + 1`` steps of a restoring divider whose remainder stays below ``den`` (one cell and
+    the carry flag).
 
-    def __init__(self, a: Asm, *, local: int, bits: int):
+    ``irregular`` (config ``rr_irregular``): also the irregularity code of section 6, code 3 =
+    code(4 D, W) with ``D`` the sum of the last ``K`` values ``d = |pre - the previous beat's
+    pre|`` (``d = 0`` for beat 0, whose pre is its post): the ``d`` in a second field of the
+    ring, ``D`` a two-cell sum (``dsh``, ``ds``: exact, though ``D`` may pass 2^32 where ``W``
+    does not), and ``num = 4 D`` by two doublings that carry ``D``'s top bits into ``nh``."""
+
+    def __init__(self, a: Asm, *, local: int, bits: int, irregular: bool = False):
         if not 1 <= local <= MAX_RR_LOCAL:
             raise ValueError(f"rr_local {local}: the RR unit keeps at most {MAX_RR_LOCAL} intervals")
         if not 1 <= bits <= MAX_RR_BITS:
             raise ValueError(f"rr_bits {bits}: 1..{MAX_RR_BITS}")
-        self.a, self.N, self.b = a, local, bits
+        self.a, self.N, self.b, self.irregular = a, local, bits, bool(irregular)
         a.ring("rr", 1)
         a.var("nb", "rc", "rp", "rn", "pre", "post", "W", "kk", "rwp", "d", "nl", "nh", "tl",
               "q", "acc", "mk", "t2")
+        if self.irregular:
+            a.ring("rrd", 1)
+            a.var("pp", "dp", "ds", "dsh")
+
+    @property
+    def codes(self) -> int:
+        """Codes per beat: 3, or 4 with the irregularity code."""
+        return 4 if self.irregular else 3
 
     def lone(self) -> int:
-        """The packed codes of a lone beat (every ratio 1: code 2^(b-1))."""
+        """The packed codes of a lone beat (every ratio 1: code 2^(b-1); the irregularity code,
+        code 3, is 0)."""
         return sum((1 << (self.b - 1)) << (f * self.b) for f in range(3))
 
     def emit(self, beat_label: str, on_take=None):
@@ -259,7 +277,10 @@ class _RR:
         # take(A = r) -------------------------------------------------------------------------
         a.label("take").ST("rn").LD("nb").BEQ("tk_1")
         a.comment("the previous beat is decided: post = r - r_prev; pre = post for beat 0")
-        a.LD("rn").SUB("rc").ST("post").LD("nb").CMPI(1).BNE("tk_p").LD("post").JMP("tk_0")
+        a.LD("rn").SUB("rc").ST("post").LD("nb").CMPI(1).BNE("tk_p").LD("post")
+        if self.irregular:
+            a.comment("beat 0: the previous pre is its pre too (d = 0)").ST("pp")
+        a.JMP("tk_0")
         a.label("tk_p").LD("rc").SUB("rp")
         a.label("tk_0").ST("pre").CALL("decide")
         a.label("tk_1")
@@ -272,16 +293,40 @@ class _RR:
         a.label("ls_p").LD("rc").SUB("rp").ST("pre").ST("post").JMP("decide")
         # decide(pre, post) for beat rc --------------------------------------------------------
         a.label("decide")
+        if self.irregular:
+            a.comment("d = |pre - pp| (unsigned: C = pre >= pp), pp the previous beat's pre")
+            a.LD("pre").SUB("pp").BCS("dc_d").LD("pp").SUB("pre")
+            a.label("dc_d").comment("D += d: D = the last K d, the two-cell sum (dsh, ds)")
+            a.ST("dp").ADD("ds").ST("ds").BCC("dc_e").LD("dsh").ADDI(1).ST("dsh")
+            a.label("dc_e")
         a.comment("W = the last K pre intervals (K = min(k+1, N)): a 32-entry ring of them")
         a.LD("W").ADD("pre").ST("W").LD("rwp").TAP().LD("kk").CMPI(N).BCS("dc_full")
         a.ADDI(1).ST("kk").JMP("dc_w")
         a.label("dc_full").LD("W").SUB(a.slot("rr")).ST("W")
-        a.label("dc_w").LD("pre").ST(a.slot("rr")).LD("rwp").ADDI(1)
+        if self.irregular:
+            a.comment("D -= the d that leaves (a borrow out of ds takes 1 from dsh)")
+            a.LD("ds").SUB(a.slot("rrd")).ST("ds").BCS("dc_w").LD("dsh").SUBI(1).ST("dsh")
+        a.label("dc_w").LD("pre").ST(a.slot("rr"))
+        if self.irregular:
+            a.comment("pp = pre; the ring's second field keeps d").ST("pp").LD("dp").ST(a.slot("rrd"))
+        a.LD("rwp").ADDI(1)
         if N < 32:
             a.CMPI(N).BNE("dc_x").LDI(0)
         a.label("dc_x").ST("rwp")
+        if self.irregular:
+            a.comment("r_3 = code(4 D, W): num = (nh, nl) = (dsh, ds) << 2 by two doublings,")
+            a.LD("W").ST("d").comment("the carry of each (a top bit of ds) into nh = 2 nh + carry")
+            a.LD("dsh").ADD("dsh").ST("nh").LD("ds").ADD("ds").ST("nl").BCC("dc_i1")
+            a.LD("nh").ADDI(1).ST("nh")
+            a.label("dc_i1").LD("nh").ADD("nh").ST("nh").LD("nl").ADD("nl").ST("nl").BCC("dc_i2")
+            a.LD("nh").ADDI(1).ST("nh")
+            a.label("dc_i2").CALL("code").ST("acc")
         a.comment("r_2 = code(post, pre), r_1 = code(post*K, W), r_0 = code(pre*K, W)")
-        a.LD("pre").ST("d").LD("post").ST("nl").LDI(0).ST("nh").CALL("code").ST("acc")
+        a.LD("pre").ST("d").LD("post").ST("nl").LDI(0).ST("nh").CALL("code")
+        if self.irregular:
+            a.CALL("pack")
+        else:
+            a.ST("acc")
         a.LD("W").ST("d").LD("post").CALL("mulk").CALL("code").CALL("pack")
         a.LD("pre").CALL("mulk").CALL("code").CALL("pack")
         a.JMP(beat_label)
@@ -346,19 +391,20 @@ def detector_program(fs: int = 360) -> Program:
     return a.assemble()
 
 
-def rr_program(*, local: int = 8, bits: int = 4) -> Program:
+def rr_program(*, local: int = 8, bits: int = 4, irregular: bool = False) -> Program:
     """The standalone RR unit: input port 0 = R peaks (``data`` = sample index; a transfer with
     ``last`` set is the end-of-record marker, its ``data`` passed on); output stream ``codes``:
-    ``value`` (the peak, 32 bits), the fields ``codes`` (``3 * bits``) and ``end`` (1): one
-    transfer per peak with its codes,
+    ``value`` (the peak, 32 bits), the fields ``codes`` (``3 * bits``; ``4 * bits`` with
+    ``irregular``: the irregularity code in bits ``3 * bits .. 4 * bits - 1``) and ``end`` (1):
+    one transfer per peak with its codes,
     one peak late (the next peak gives the post interval), the last one at the marker (post =
     pre), then the marker ``{value: its data, codes: 0, end: 1}``. The RR sequence is every peak received
     (a caller that drops peaks drops them before)."""
     a = Asm("rr_unit")
-    a.out_fields = [("codes", 3 * bits), ("end", 1)]
+    rr = _RR(a, local=local, bits=bits, irregular=irregular)
+    a.out_fields = [("codes", rr.codes * bits), ("end", 1)]
     a.out_streams = [("codes", ["codes", "end"])]
     a.in_ports = [("peaks", 32)]
-    rr = _RR(a, local=local, bits=bits)
     a.var("tmp", "mark")
     a.label("record").LDI(128).TAK().LDI(0)
     a.label("clr").ST(a.scalars(0)).ADDX(1).DJNZ("clr")
@@ -377,7 +423,8 @@ STREAM_BEAT, STREAM_WINDOW = 0, 1
 WINDOW_LAST = 1 << 11
 
 
-def front_end_program(*, local: int = 8, bits: int = 4, fs: int = 360) -> Program:
+def front_end_program(*, local: int = 8, bits: int = 4, irregular: bool = False,
+                      fs: int = 360) -> Program:
     """The monitor's front end (docs/arithmetic.md 10.4) on one sequencer.
 
     Input port 0: the record's raw samples in order (``last`` on a record's final sample), read
@@ -385,16 +432,17 @@ def front_end_program(*, local: int = 8, bits: int = 4, fs: int = 360) -> Progra
     while a send waits. Each sample also goes into the program's history (the last 2,048 samples
     of the record). Two output streams: for every beat (a detection whose window lies inside the
     record), when its window has arrived, first the previous beat's decision on ``beats``
-    (``value``: its R peak; the field ``codes``), then on ``windows`` the window's 240 raw
+    (``value``: its R peak; the field ``codes``: ``3 * bits``, or ``4 * bits`` with ``irregular``,
+    the irregularity code in the top ``bits``), then on ``windows`` the window's 240 raw
     samples ``x[r - 120 .. r + 119]`` from the history (``value``: the sample, with
     :data:`WINDOW_LAST` on the last one); at the end of a record the flush of 9.5 (its samples
     stay out of the history), and the last beat's decision (post = pre)."""
     P = qrs_params(fs)
     a, det = _detector_asm(P, "front_end")
-    a.out_fields = [("codes", 3 * bits)]
+    rr = _RR(a, local=local, bits=bits, irregular=irregular)
+    a.out_fields = [("codes", rr.codes * bits)]
     a.out_streams = [("beats", ["codes"]), ("windows", [])]
     a.in_ports = [("samples", 11)]
-    rr = _RR(a, local=local, bits=bits)
     a.var("nrec", "fcnt", "wait")
     a.label("record")
     det.init()

@@ -13,6 +13,7 @@ from ternecg.errors import TernEcgError
 from ternecg.golden.spec import modelfile
 from ternecg.hw.monitor import STATUS_LAYOUT, Monitor
 from ternecg.hw.verilog import port_names
+from monitor_helpers import aami4_with_irregular_code
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +54,25 @@ def test_bad_arguments(inter):
         Monitor(wide)
     with pytest.raises(TernEcgError, match="parallel"):
         Monitor(inter, 0)
-    tmpl = dataclasses.replace(inter, cfg=dataclasses.replace(inter.cfg, rr_template=1, rr_template_gate=16))
-    with pytest.raises(ValueError, match="rr_template code"):
-        Monitor(tmpl)
-    irr = dataclasses.replace(inter, cfg=dataclasses.replace(inter.cfg, rr_irregular=1))
-    with pytest.raises(ValueError, match="rr_irregular code"):
-        Monitor(irr)
+    for irregular in (0, 1):        # the template code is refused (the message names only it)
+        cfg = dataclasses.replace(inter.cfg, rr_template=1, rr_template_gate=16, rr_irregular=irregular)
+        tmpl = dataclasses.replace(inter, cfg=cfg)
+        with pytest.raises(ValueError, match="reads the rr_template code") as err:
+            Monitor(tmpl)
+        assert "irregular" not in str(err.value)
+
+
+def test_model_with_the_irregularity_code(tmp_path):
+    """A model with the irregularity code (config ``rr_irregular``) builds: the front end computes
+    four codes, the accelerator's ``rr`` word (its behaviour: tests/hw/test_qrs_program.py, and the
+    whole monitor in tests/sim/test_monitor_sim.py)."""
+    model = modelfile.load(aami4_with_irregular_code(tmp_path / "irr.json", lambda k, c: c * (k - 1)))
+    dut = Monitor(model, 1, spram=False)
+    bits = model.cfg.rr_bits
+    assert dut.front_end.beat_layout["codes"].width == 4 * bits == dut.accelerator.rr_width
+    assert dict(dut.front_end.program.out_fields)["codes"] == 4 * bits
+    assert "ds" in dut.front_end.program.cells
+    Fragment.get(dut, None)
 
 
 def test_four_sprams_on_the_up5k(inter):

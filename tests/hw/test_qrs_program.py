@@ -1,13 +1,14 @@
 """The front end's programs (hw/qrs_program.py) on the instruction-level model (hw/qrs_model.py)
 against the golden references: golden/qrs.py (peaks and the samples that report them),
-golden/monitor.py (beats, RR codes, window addresses) and golden/spec/rr.py (codes)."""
+golden/monitor.py (beats, RR codes, window addresses) and golden/spec/rr.py (codes, the
+irregularity code included)."""
 
 import numpy as np
 import pytest
 
 from ternecg.golden import excerpts, monitor, qrs
 from ternecg.golden.spec.qrs import qrs_params
-from ternecg.golden.spec.rr import record_codes
+from ternecg.golden.spec.rr import irregular_codes, record_codes
 from ternecg.hw import qrs_isa
 from ternecg.hw.qrs_isa import Asm, decode_word
 from ternecg.hw.qrs_model import Machine, MachineError
@@ -138,6 +139,106 @@ def test_rr_program_equals_record_codes(local, bits):
         assert got == want, (local, bits, k)
 
 
+M32 = (1 << 32) - 1
+
+
+def _irregular_sequences(local, rng):
+    """R-peak positions (exact; the program gets them mod 2^32) of hand-made records for the
+    irregularity code, each with every local sum ``W`` below 2^32 (the programs' exact range):
+    alternating intervals (bigeminy), random ones, a lone peak, two peaks, an empty record; intervals
+    near 2^32 / local with ``D`` past 2^30 and an unsaturated code (``D``'s bit 30 into ``nh``);
+    alternating huge and tiny intervals whose ``D`` passes 2^32 (the high cell ``dsh``), then short
+    regular ones (``D`` falls back below 2^32: the borrow)."""
+    big = M32 // local                                  # K intervals of at most big: W < 2^32
+    huge = (M32 - 1000 * local) // -(-local // 2)       # at most ceil(K / 2) of them in a window
+    intervals = [[300, 150, 450] * 8, rng.integers(60, 900, 40), rng.integers(1, 3, 10),
+                 rng.integers(int(0.6 * big), big, 30), [int(0.55 * big), int(0.85 * big)] * 20,
+                 [1, huge] * 12 + [1000] * 40]
+    return ([np.cumsum(np.asarray([5, *iv], dtype=np.int64)) for iv in intervals]
+            + [np.array(r, dtype=np.int64) for r in ([100], [100, 150], [])])
+
+
+def _local_sums(r, local):
+    """(D, W) of every peak: the sums of the last K |delta pre| and pre (golden/spec/rr.py)."""
+    pre = np.diff(r)
+    pre = np.concatenate([pre[:1], pre])
+    d = np.abs(np.diff(np.concatenate([pre[:1], pre])))
+    k = np.arange(len(r))
+    lo = np.maximum(0, k + 1 - local)
+    cd, cw = np.concatenate([[0], np.cumsum(d)]), np.concatenate([[0], np.cumsum(pre)])
+    return cd[k + 1] - cd[lo], cw[k + 1] - cw[lo]
+
+
+def rr_codes_irregular(r, local, bits):
+    """Golden codes of peaks ``r`` with the irregularity code: ``(n, 4)`` (a lone peak: 2^(b-1) x 3, 0)."""
+    if len(r) == 1:
+        return np.array([[1 << (bits - 1)] * 3 + [0]])
+    return np.concatenate([record_codes(r, local, bits), irregular_codes(r, local, bits)[:, None]], 1)
+
+
+@pytest.mark.parametrize("local,bits", [(8, 4), (32, 4), (1, 1), (5, 8), (31, 3), (2, 6)])
+def test_rr_program_irregular_equals_golden(ex, local, bits):
+    """``irregular``: the four codes (the irregularity code in bits 3b .. 4b - 1) of the hand-made
+    records (:func:`_irregular_sequences`) and of every excerpt's reference R peaks, one stream with
+    an end marker after each record, against golden/spec/rr.py; the top bits of ``D`` are used."""
+    rng = np.random.default_rng(local * 100 + bits)
+    m = Machine(rr_program(local=local, bits=bits, irregular=True))
+    m.run()
+    assert dict(m.program.out_fields)["codes"] == 4 * bits
+    cmax, seen = (1 << bits) - 1, set()
+    records = _irregular_sequences(local, rng) + [e.ref.astype(np.int64) for e in ex]
+    for k, r in enumerate(records):
+        for v in r:
+            m.put(0, int(v) & M32)
+        m.put(0, 4321 + k, last=True)
+        out = m.run()
+        assert out[-1]["end"] == 1 and out[-1]["value"] == 4321 + k
+        want = [] if len(r) == 0 else [(int(a) & M32, pack(c, bits)) for a, c in
+                                        zip(r, rr_codes_irregular(r, local, bits))]
+        assert [(o["value"], o["codes"]) for o in out[:-1]] == want, (local, bits, k)
+        if len(r) > 1:
+            D, W = _local_sums(r, local)
+            assert W.max() <= M32
+            c = irregular_codes(r, local, bits)
+            seen |= {"D >= 2^32"} if D.max() > M32 else set()
+            seen |= {"bit 30, unsaturated"} if np.any((D >= 1 << 30) & (c < cmax)) else set()
+            seen |= {"code > 0"} if c.max() > 0 else set()
+    assert "code > 0" in seen
+    if local >= 2:                                      # K = 1: D = one |delta pre| < 2^32
+        assert "D >= 2^32" in seen
+    if local in (8, 32, 5):
+        assert "bit 30, unsaturated" in seen
+
+
+def _per_peak_cycles(prog, r):
+    m = Machine(prog)
+    m.run()
+    cyc = []
+    for v in list(r) + [None]:
+        c = m.cycles
+        m.put(0, 7 if v is None else int(v) & M32, last=v is None)
+        m.run()
+        cyc.append(m.cycles - c)
+    return np.asarray(cyc)
+
+
+def test_rr_program_irregular_cycles(ex):
+    """The irregularity code's cycles per beat (rr_local 32, rr_bits 4, the excerpts' reference
+    peaks): about 230 more (the fourth code's division and packing, D and d), at most 300. Without
+    ``irregular`` the program declares none of its cells (more cells could move the hot cells, and
+    so every word)."""
+    added = []
+    for e in ex:
+        r = e.ref.astype(np.int64)
+        added.append(_per_peak_cycles(rr_program(local=32, bits=4, irregular=True), r)
+                     - _per_peak_cycles(rr_program(local=32, bits=4), r))
+    added = np.concatenate(added)
+    assert 200 < np.median(added) < 260 and added.max() <= 300
+    plain = rr_program(local=32, bits=4)
+    assert plain.words == rr_program(local=32, bits=4, irregular=False).words
+    assert not {"pp", "dp", "ds", "dsh"} & set(plain.cells)
+
+
 # --- the monitor's front end ---------------------------------------------------------------------------
 class _Cfg:
     rr_bits, rr_local, rr_features, rr_template, rr_irregular = 4, 32, 3, 0, 0
@@ -172,15 +273,17 @@ def test_front_end_equals_golden_monitor(ex):
         assert before == list(range(len(peaks))) and not cur
 
 
-def test_front_end_beats_at_record_edges(ex):
+@pytest.mark.parametrize("irregular", [False, True])
+def test_front_end_beats_at_record_edges(ex, irregular):
     """Detections with r < 120 and windows past the end are not beats; a record with one beat gets
-    the lone-beat codes; a record with none sends nothing."""
+    the lone-beat codes (the irregularity code 0); a record with none sends nothing."""
     x = ex[0].signal.astype(np.int64)
-    m = Machine(front_end_program(local=8, bits=4))
+    m = Machine(front_end_program(local=8, bits=4, irregular=irregular))
     m.run()
 
     class C:
-        rr_bits, rr_local, rr_features, rr_template, rr_irregular = 4, 8, 3, 0, 0
+        rr_bits, rr_local, rr_features, rr_template = 4, 8, 3 + irregular, 0
+        rr_irregular = int(irregular)
     for rec in (x[:1000], x[:3000], x[30:2990], np.full(800, 1000)):
         peaks = monitor.beat_peaks(rec) if len(rec) >= 240 else np.zeros(0, np.int64)
         beats = []
@@ -188,6 +291,30 @@ def test_front_end_beats_at_record_edges(ex):
             m.put(0, int(v), last=(i == len(rec) - 1))
             beats += [(o["value"], o["codes"]) for o in m.run() if o["stream"] == STREAM_BEAT]
         assert beats == [(int(r), pack(c)) for r, c in zip(peaks, monitor.codes(peaks, C))]
+
+
+def test_front_end_irregular_equals_golden_monitor(ex):
+    """``irregular`` on the two excerpts with irregular rhythms (208: bigeminy, 203: atrial
+    fibrillation) as one stream, rr_local 8: beats with four codes as golden/monitor.py's codes of
+    a config with ``rr_irregular``, the windows unchanged."""
+    class C:
+        rr_bits, rr_local, rr_features, rr_template, rr_irregular = 4, 8, 4, 0, 1
+    m = Machine(front_end_program(local=8, bits=4, irregular=True))
+    m.run()
+    for e in (ex[0], ex[2]):
+        x = e.signal.astype(np.int64)
+        peaks = monitor.beat_peaks(x)
+        codes = monitor.codes(peaks, C)
+        beats, samples = [], 0
+        for i, v in enumerate(x):
+            m.put(0, int(v), last=(i == len(x) - 1))
+            for o in m.run():
+                if o["stream"] == STREAM_BEAT:
+                    beats.append((o["value"], o["codes"]))
+                else:
+                    samples += 1
+        assert beats == [(int(r), pack(c)) for r, c in zip(peaks, codes)], e.name
+        assert samples == 2 * HALF * len(peaks) and len(set(codes[:, 3].tolist())) > 4
 
 
 # --- the assembler and the model -----------------------------------------------------------------------

@@ -11,7 +11,10 @@ Python per cycle) on Verilator, each under another idle / back-pressure pattern:
 all four (its peaks and the samples that report them), the monitor on two. The detector's stalls,
 holds and reset are checked in Amaranth's simulator (tests/hw/test_qrs_detector.py) and, in
 Verilog, inside the monitor (the same sequencer); a cocotb run of the detector alone on Verilator
-would add a build and half a minute for nothing new. The whole database runs in ``make
+would add a build and half a minute for nothing new. The shipped four-class model reads the
+irregularity code (the front end's fourth code) only through its RR rule (its table is zero); a
+model whose table reads it runs the whole monitor through the speed harness on 20 s of an
+excerpt against MonitorStream (long: its own build). The whole database runs in ``make
 sim-monitor`` (sim/monitor_regress.py)."""
 
 import numpy as np
@@ -148,6 +151,37 @@ def test_whole_excerpts_speed_harness(tmp_path):
     mon = mr.monitor_part(None, signals=signals[:2], jobs=2, work=work, progress=False)
     assert det["records"] == 4 and det["mismatches"] == 0 and det["beats"] > 380
     assert mon["records"] == 2 and mon["mismatches"] == 0 and mon["beats"] > 200
+
+
+@pytest.mark.sim
+@pytest.mark.long
+def test_monitor_with_the_irregularity_code(tmp_path):
+    """A model that reads the irregularity code (config ``rr_irregular``: the front end's fourth
+    code; models/aami4_inter.json with rr_local 8 and a made-up table for the code,
+    monitor_helpers.aami4_with_irregular_code), the whole monitor through the speed harness on
+    Verilator, random idle and back-pressure, on the first 20 s of excerpt 208 (bigeminy): every
+    beat's index, class and logits equal golden/monitor.py's MonitorStream; the table differs
+    between the codes the beats get, so a wrong code shows in the logits (~20 s, most of it the
+    build)."""
+    from ternecg.sim import monitor_regress as mr
+    from ternecg.sim.tb import unpack
+    from monitor_helpers import aami4_with_irregular_code, stream
+
+    path = aami4_with_irregular_code(tmp_path / "irr.json", lambda k, c: c * (30 if k == 0 else -10),
+                                     rr_local=8)
+    model = modelfile.load(path)
+    x = excerpts.load()[0].signal[:360 * 20].astype(np.int64)
+    want = [(o.sample, o.cls, o.logits) for o in stream(model, x)]
+    codes = monitor.codes(np.array([w[0] for w in want]), model.cfg)
+    assert len(want) > 20 and len(set(codes[:, 3].tolist())) > 3
+    assert len({tuple(model.rr_table[:, 3, c].tolist()) for c in set(codes[:, 3].tolist())}) > 3
+    dut = Monitor(model, 1, spram=False)
+    work = runner.BUILD_ROOT / "sim-monitor" / "irregular"
+    binary, _ = mr._build(dut, "monitor", "beats", dut.beat_layout.size, work)
+    res, _, _, pats = mr._run_one(binary, "208", x, len(want), tmp_path / "run", 1)
+    assert pats == ("random", "random")
+    got = [(d["index"], d["cls"], tuple(d["logits"])) for d in (unpack(dut.beat_layout, p) for p, _ in res)]
+    assert got == want
 
 
 @pytest.mark.sim
