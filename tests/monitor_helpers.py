@@ -19,8 +19,10 @@ def aami4_with_rr_code(path, table, **config):
     """Writes to ``path`` (and returns it) models/aami4_inter.json with ``config`` set in its
     config (e.g. ``rr_template=1``) and one more RR table per class appended, entry ``c`` (0..15)
     of class ``k`` being ``table(k, c)``; the checksum is made anew. A test model: the tables'
-    values are made up."""
-    doc = json.loads((models_dir() / "aami4_inter.json").read_text())
+    values are made up. The base is the trained model: its RR rule (and the irregularity code
+    added for it, golden/aami4.py ``with_rr_rule``) taken off."""
+    from ternecg.golden import aami4
+    doc = aami4.with_rr_rule(json.loads((models_dir() / "aami4_inter.json").read_text()), None)
     doc["config"] = dict(doc["config"], **config)
     for k, cls in enumerate(doc["layers"][-1]["rr_table"]):
         cls.append([table(k, c) for c in range(16)])
