@@ -38,10 +38,10 @@ class FrontEndPins(wiring.Component):
     ``sample``; the window samples, the beats and the overrun count leave XOR-folded on
     ``fold``."""
 
-    def __init__(self, *, local=32, bits=4):
+    def __init__(self, *, local=32, bits=4, irregular=False):
         from ternecg.hw.qrs_front_end import FrontEnd
         from ternecg.hw.sample_ring import SampleRing
-        self._fe = FrontEnd(local=local, bits=bits, spram=True)
+        self._fe = FrontEnd(local=local, bits=bits, irregular=irregular, spram=True)
         self._ring = SampleRing(spram=True)
         super().__init__({"sample": In(12), "valid_in": In(1), "ready_out": In(1),
                           "ready_in": Out(1), "valid_out": Out(1), "fold": Out(8)})
@@ -63,7 +63,7 @@ class FrontEndPins(wiring.Component):
         return m
 
 
-def cycles_per_sample(*, local=32, bits=4):
+def cycles_per_sample(*, local=32, bits=4, irregular=False):
     """Front-end cycles per sample on the model over the four excerpts: median, 99th percentile
     and the worst sample (the last sample of a record, which runs the 119-sample flush, apart)."""
     import numpy as np
@@ -71,7 +71,7 @@ def cycles_per_sample(*, local=32, bits=4):
     from ternecg.golden import excerpts
     from ternecg.hw.qrs_model import Machine
     from ternecg.hw.qrs_program import front_end_program
-    m = Machine(front_end_program(local=local, bits=bits))
+    m = Machine(front_end_program(local=local, bits=bits, irregular=irregular))
     m.run()
     per, ends = [], []
     for e in excerpts.load():
@@ -97,22 +97,34 @@ def _synth(component, name, workdir):
     return res
 
 
-def front_end_report(*, local=32, bits=4, work=WORK):
+def front_end_report(*, local=32, bits=4, irregular=False, work=WORK):
     """Synthesize the front end alone; ``{lc, lc_total, ebr, spram, fmax_mhz, lut4_by_module,
     program_words, ...}`` (the board build reports these per module)."""
     from ternecg.hw.qrs_program import front_end_program
-    pins = FrontEndPins(local=local, bits=bits)
+    pins = FrontEndPins(local=local, bits=bits, irregular=irregular)
     res = _synth(pins, "frontend", Path(work) / "front_end")
-    res["program_words"] = len(front_end_program(local=local, bits=bits))
+    res["program_words"] = len(front_end_program(local=local, bits=bits, irregular=irregular))
     res["wrapper"] = "sim/monitor_report.py FrontEndPins (the sample on 12 pins, XOR-folded outputs)"
     return res
 
 
-def report(*, local=32, bits=4, out=None):
+def shipped_settings() -> dict:
+    """The front end's settings for the shipped monitor model (models/aami4_inter.json: its
+    ``rr_local``, ``rr_bits`` and ``rr_irregular``), or the defaults without it."""
+    from ternecg.golden.spec import modelfile
+    path = modelfile.MODELS_DIR / "aami4_inter.json"
+    if not path.is_file():
+        return {"local": 32, "bits": 4, "irregular": False}
+    cfg = modelfile.load(path).cfg
+    return {"local": cfg.rr_local, "bits": cfg.rr_bits, "irregular": bool(cfg.rr_irregular)}
+
+
+def report(*, out=None, **settings):
     t0 = time.time()
-    res = {"device": "iCE40 UP5K (sg48), nextpnr seed 1", "clock_mhz": CLOCK_MHZ,
-           "front_end": front_end_report(local=local, bits=bits)}
-    cyc = cycles_per_sample(local=local, bits=bits)
+    settings = settings or shipped_settings()
+    res = {"device": "iCE40 UP5K (sg48), nextpnr seed 1", "clock_mhz": CLOCK_MHZ, "settings": settings,
+           "front_end": front_end_report(**settings)}
+    cyc = cycles_per_sample(**settings)
     hz = CLOCK_MHZ * 1e6
     res["cycles_per_sample"] = cyc
     res["max_sample_rate_hz"] = {"typical": round(hz / cyc["mean"]), "worst_sample": round(hz / cyc["max"])}
