@@ -8,11 +8,13 @@ that keeps the premature beats of atrial fibrillation N; the RR rule of the mode
 
 The choice. ``ternecg aami4-rhythm --rule-probe`` (results/aami4_rule_probe.json) measured a
 grid of ``(t, b)`` on the select-phase models of the shipped recipes (both hold-out folds, seeds
-0-2, the recipes' bias offsets, no premature offset), with aami4-select's criterion. Per
-protocol, this command takes the best grid point (largest mean criterion; ties to the smaller
-``t``, then the smaller ``b``) when it gains at least :data:`MIN_GAIN` over no rule *and* scores
-above the premature offset's choice (results/aami4_rhythm.json, same models and criterion); it then
-replaces the premature offset (the two were not measured together, so they are not combined).
+0-2, the recipes' bias offsets, no premature offset), with aami4-select's criterion. The rule is
+logic in the hardware, not a parameter ROM, and the monitor's bitstream is patched between the
+inter-patient and the patient models, so both protocols get one rule: this command takes the grid
+point with the best mean of the two protocols' criteria (ties to the smaller ``t``, then the
+smaller ``b``) when that mean gains at least :data:`MIN_GAIN` over no rule *and* is above the
+premature offsets' mean (results/aami4_rhythm.json, same models and criterion); it then replaces
+the premature offset in both (the two were not measured together, so they are not combined).
 Disclosure: the rule, its grid and this procedure were set after exploring the same hold-out
 models by hand (golden/aami4_rhythm.py says so); DS2 was not used.
 
@@ -45,35 +47,56 @@ RECIPES = {"inter": aami4.INTER, "patient": aami4.FINETUNE}
 
 def decide(probe: dict, rhythm: dict) -> dict:
     """Per protocol ``{"rr_rule": [t, b] or None, "premature_offset": [t, o], "score", "base",
-    "offset_score"}`` from the rule probe's rows and the premature offset's decision."""
-    out = {}
-    for proto, rows in probe.get("protocols", {}).items():
-        base = next(r for r in rows if r["t"] is None)["score"]
-        grid = [r for r in rows if r["t"] is not None]
-        if not grid or proto not in rhythm.get("protocols", {}):
-            raise TernEcgError(f"no {proto} rule probe or premature-offset decision: run "
-                               f"'ternecg aami4-rhythm --rule-probe' and 'make aami4-rhythm'")
-        best = min(grid, key=lambda r: (-round(r["score"], 12), r["t"], r["b"]))
+    "offset_score", "best"}``, and under ``"joint"`` the figures the choice was made on.
+
+    One rule for both protocols: the rule is part of the hardware (its bounds are logic, not a
+    parameter ROM), and the monitor's bitstream is patched between the inter-patient model and
+    the patient models, which must therefore carry the same rule. So the criterion of a grid point
+    is the mean of the two protocols' criteria; the best point (ties to the smaller ``t``, then the
+    smaller ``b``) is taken for both when it gains at least :data:`MIN_GAIN` over no rule and
+    scores above the premature offsets' mean, which it then replaces in both."""
+    protos = probe.get("protocols", {})
+    if set(protos) != set(RECIPES) or not all(proto in rhythm.get("protocols", {}) for proto in RECIPES):
+        raise TernEcgError("no rule probe or premature-offset decision for both protocols: run "
+                           "'ternecg aami4-rhythm --rule-probe' and 'make aami4-rhythm'")
+    rows = {proto: {(r["t"], r["b"]): r["score"] for r in protos[proto]} for proto in RECIPES}
+    grid = sorted(set.intersection(*(set(k for k in r if k[0] is not None) for r in rows.values())))
+    if not grid or any((None, None) not in r for r in rows.values()):
+        raise TernEcgError("the rule probe has no grid (or no 'none' row): run 'ternecg aami4-rhythm --rule-probe'")
+    mean = lambda f: sum(f(proto) for proto in RECIPES) / len(RECIPES)  # noqa: E731
+    offset_score = {}
+    for proto in RECIPES:
         ph = rhythm["protocols"][proto]
-        offset = ph[aami4.PREMATURE_KEY]
-        offset_score = ph["chosen"]["score"] if ph["apply"] else ph["zero"]["score"]
-        take = best["score"] - base >= MIN_GAIN and best["score"] > offset_score
-        out[proto] = {"rr_rule": [best["t"], best["b"]] if take else None,
-                      aami4.PREMATURE_KEY: [0, 0] if take else offset,
-                      "score": best["score"], "base": base, "offset_score": offset_score,
-                      "best": [best["t"], best["b"]]}
+        offset_score[proto] = ph["chosen"]["score"] if ph["apply"] else ph["zero"]["score"]
+    best = min(grid, key=lambda k: (-round(mean(lambda p: rows[p][k]), 12), k[0], k[1]))
+    joint = {"rule": list(best), "score": mean(lambda p: rows[p][best]), "base": mean(lambda p: rows[p][None, None]),
+             "offset_score": mean(lambda p: offset_score[p])}
+    take = joint["score"] - joint["base"] >= MIN_GAIN and joint["score"] > joint["offset_score"]
+    joint["take"] = take
+    out = {"joint": joint}
+    for proto in RECIPES:
+        out[proto] = {"rr_rule": list(best) if take else None,
+                      aami4.PREMATURE_KEY: [0, 0] if take else rhythm["protocols"][proto][aami4.PREMATURE_KEY],
+                      "score": rows[proto][best], "base": rows[proto][None, None],
+                      "offset_score": offset_score[proto], "best": list(best),
+                      "own_best": list(min((k for k in grid), key=lambda k: (-round(rows[proto][k], 12), k[0], k[1])))}
     return out
 
 
 def select(result: Path = RESULT) -> dict:
     probe, rhythm = read_json(aami4_rhythm.RULE_RESULT), read_json(aami4_rhythm.RESULT)
     data = {"criterion": probe.get("criterion"), "min_gain": MIN_GAIN,
-            "procedure": "best grid point of results/aami4_rule_probe.json (ties: smaller t, then b), taken "
-                         "when it gains >= min_gain over no rule and scores above the premature offset's "
-                         "choice (results/aami4_rhythm.json), which it then replaces",
-            "protocols": decide(probe, rhythm)}
+            "procedure": "one rule for both protocols (the monitor's bitstream is patched between their models): "
+                         "the grid point of results/aami4_rule_probe.json with the best mean criterion over the two "
+                         "protocols (ties: smaller t, then b), taken when that mean gains >= min_gain over no rule "
+                         "and is above the premature offsets' mean (results/aami4_rhythm.json), which it then replaces",
+            **_split(decide(probe, rhythm))}
     update_json(result, lambda d: data)
     return data
+
+
+def _split(dec: dict) -> dict:
+    return {"joint": dec["joint"], "protocols": {p: v for p, v in dec.items() if p != "joint"}}
 
 
 def recipe_choice() -> dict:
@@ -150,11 +173,14 @@ def ds2_lines(data: dict | None = None) -> list:
     pc = lambda v: "-" if v is None else f"{100 * v:.2f}"  # noqa: E731
     text = ("The RR rule (`make aami4-rule`, golden/aami4_rule.py, results/aami4_rule.json; docs/arithmetic.md 6): "
             "a beat the network calls N whose pre/local code is at most t and whose irregularity code is at most b "
-            "becomes S; chosen on both DS1 hold-out folds with the select-phase models of seeds 0-2 against no rule "
-            "and against the premature offset, which it replaces when better. " + "; ".join(
-                f"{proto}: (t, b) {p['best']} criterion {p['base']:.3f} -> {p['score']:.3f} (premature offset "
-                f"{p['offset_score']:.3f}): {'rule ' + str(p[aami4.RULE_KEY]) if p[aami4.RULE_KEY] else 'no rule'}"
-                for proto, p in sel["protocols"].items()) + ".")
+            "becomes S; one rule for both protocols (it is logic, and the monitor's bitstream is patched between "
+            "their models), chosen on both DS1 hold-out folds with the select-phase models of seeds 0-2 on the mean "
+            "of the two protocols' criteria, against no rule and against the premature offset, which it replaces "
+            f"when better: (t, b) {tuple(sel['joint']['rule'])}, mean criterion {sel['joint']['base']:.3f} -> "
+            f"{sel['joint']['score']:.3f} (premature offsets {sel['joint']['offset_score']:.3f}), "
+            f"{'taken' if sel['joint']['take'] else 'not taken'}; " + "; ".join(
+                f"{proto}: {p['base']:.3f} -> {p['score']:.3f} (its own best {tuple(p['own_best'])}, premature offset "
+                f"{p['offset_score']:.3f})" for proto, p in sel["protocols"].items()) + ".")
     if data.get("protocols"):
         text += (f" On DS2, scored once after the choice (`{data['command']}`, results/aami4_rule_ds2.json; seed 0, "
                  "detected peaks), without -> with the rule (neither with the premature offset): " + "; ".join(
@@ -178,10 +204,14 @@ def ds2_lines(data: dict | None = None) -> list:
 
 
 def table(data: dict) -> str:
-    rows = ["| protocol | best (t, b) | criterion: no rule | premature offset | best rule | decision |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| protocol | rule (t, b) | criterion: no rule | premature offset | rule | own best (t, b) | decision |",
+            "|---|---|---|---|---|---|---|"]
+    j = data["joint"]
+    rows.append(f"| mean of both | {tuple(j['rule'])} | {j['base']:.3f} | {j['offset_score']:.3f} | {j['score']:.3f} | - | "
+                f"{'rule' if j['take'] else 'premature offsets'} |")
     for proto, p in data["protocols"].items():
         rows.append(f"| {proto} | {tuple(p['best'])} | {p['base']:.3f} | {p['offset_score']:.3f} | {p['score']:.3f} | "
+                    f"{tuple(p['own_best'])} | "
                     f"{'rule ' + str(p[aami4.RULE_KEY]) if p[aami4.RULE_KEY] else 'premature offset ' + str(p[aami4.PREMATURE_KEY])} |")
     return "\n".join(rows)
 

@@ -61,15 +61,23 @@ def _rhythm(inter, patient):
     return {"protocols": {"inter": pt(inter, [6, -160]), "patient": pt(patient, [6, -56])}}
 
 
-def test_decision_against_no_rule_and_the_premature_offset():
-    probe = _probe([(5, 4, 0.55), (6, 6, 0.56), (6, 5, 0.56)], [(5, 4, 0.705), (6, 5, 0.74)])
+def test_one_rule_for_both_protocols_against_no_rule_and_the_premature_offset():
+    # inter prefers (6, 6), patient (6, 5); the mean of both is best at (6, 5)
+    probe = _probe([(5, 4, 0.55), (6, 6, 0.562), (6, 5, 0.56)], [(5, 4, 0.705), (6, 5, 0.80), (6, 6, 0.79)])
     d = aami4_rule.decide(probe, _rhythm(0.52, 0.75))
-    # inter: best 0.56, tie to the smaller b, above the offset's 0.52 -> the rule replaces the offset
-    assert d["inter"]["rr_rule"] == [6, 5] and d["inter"]["premature_offset"] == [0, 0]
-    # patient: 0.74 gains 0.04 over no rule but is below the offset's 0.75 -> the offset stays
-    assert d["patient"]["rr_rule"] is None and d["patient"]["premature_offset"] == [6, -56]
-    d = aami4_rule.decide(_probe([(6, 6, 0.505)], [(6, 5, 0.9)]), _rhythm(0.4, 0.5))
-    assert d["inter"]["rr_rule"] is None                      # a gain below MIN_GAIN
+    assert d["joint"]["rule"] == [6, 5] and d["joint"]["take"]
+    for p in ("inter", "patient"):
+        assert d[p]["rr_rule"] == [6, 5] and d[p]["premature_offset"] == [0, 0]
+    assert d["inter"]["own_best"] == [6, 6] and d["patient"]["own_best"] == [6, 5]
+    # a tie in the mean goes to the smaller t, then b
+    assert aami4_rule.decide(_probe([(6, 6, 0.6), (5, 4, 0.6)], [(6, 6, 0.8), (5, 4, 0.8)]),
+                             _rhythm(0.4, 0.5))["joint"]["rule"] == [5, 4]
+    # the mean (0.65) is below the premature offsets' mean (0.655): both keep their offsets
+    d = aami4_rule.decide(_probe([(6, 6, 0.56)], [(6, 6, 0.74)]), _rhythm(0.52, 0.79))
+    assert not d["joint"]["take"] and d["inter"]["rr_rule"] is d["patient"]["rr_rule"] is None
+    assert d["inter"]["premature_offset"] == [6, -160] and d["patient"]["premature_offset"] == [6, -56]
+    # a gain below MIN_GAIN over no rule
+    assert not aami4_rule.decide(_probe([(6, 6, 0.505)], [(6, 6, 0.705)]), _rhythm(0.4, 0.5))["joint"]["take"]
     with pytest.raises(TernEcgError, match="rule-probe"):
         aami4_rule.decide(_probe([], []), _rhythm(0.4, 0.5))
 
@@ -79,7 +87,8 @@ def test_shipped_files_carry_the_decision_of_results():
     data = read_json(aami4_rule.RESULT)
     assert data.get("protocols"), "results/aami4_rule.json missing: make aami4-rule"
     again = aami4_rule.decide(read_json(aami4_rule.aami4_rhythm.RULE_RESULT), read_json(aami4_rule.aami4_rhythm.RESULT))
-    assert again == data["protocols"]                          # the committed decision is the mechanical one
+    assert again == {"joint": data["joint"], **data["protocols"]}    # the committed decision is the mechanical one
+    assert data["protocols"]["inter"]["rr_rule"] == data["protocols"]["patient"]["rr_rule"]   # one rule
     aami4_rule.check_recipes()
     assert modelfile.load(INTER).meta[aami4.RULE_KEY] == data["protocols"]["inter"]["rr_rule"]
     for f in PATIENT:
