@@ -61,8 +61,8 @@ def run(dut, logits, codes, bits, *, seed, idle, stall, holds=False):
 
     async def sink(ctx):
         for k in range(len(codes)):
-            if holds and k % 7 == 3:
-                await hold(ctx, dut.o, 300)        # the result is held, unchanged, for 300 cycles
+            if holds and k % 7 == 3:               # the result is held (the checker: unchanged), once for
+                await hold(ctx, dut.o, 3000 if k == 3 else 300)   # 3,000 cycles (test_head: 100,000)
             out.extend(await stream_get_n(ctx, dut.o, 1, rng=rng, stall=stall))
 
     sim = Simulator(dut)
