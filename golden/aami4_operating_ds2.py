@@ -85,6 +85,44 @@ def seed_models(seed: int):
     return folder, {p: {r: loaded.setdefault(f, modelfile.load(f)) for r, f in ps.items()} for p, ps in paths.items()}
 
 
+def with_and_without(rewrite, key: str, default, command: str, scored: str, result, db=None, label=None) -> dict:
+    """The shipped models (seed 0, models/) on DS2 as shipped (``with``) and with ``rewrite(doc) ->
+    doc`` applied to copies of their files (``without``), scored once after a choice (monitor-eval's
+    scoring, :func:`point` with zero offsets); ``key``: the metadata entry recorded per protocol
+    (``default`` when a file has none). Writes and returns ``result``."""
+    import json
+    import tempfile
+    from pathlib import Path
+    from ternecg.paths import build_dir
+    t0 = time.time()
+    folder, models = seed_models(0)
+    if models is None:
+        raise TernEcgError(f"the shipped four-class models in {relative(folder)} are missing; 'make train' trains them")
+    records = detected.load(db)
+    data = {"command": command, "scored": scored, "records": list(splits.DS2), "seed": 0, "protocols": {}}
+    zero = [0] * len(aami4_operating.CLASSES)
+    with tempfile.TemporaryDirectory(dir=build_dir("exp")) as tmp:
+        copies = {}
+        for p in monitor_eval.PROTOCOLS:
+            after = splits.FINE_TUNE_SECONDS * splits.FS if p == "patient_specific" else 0
+            without = {}
+            for rec, model in models[p].items():
+                if model.path not in copies:
+                    path = Path(tmp) / f"{len(copies)}_{Path(model.path).name}"
+                    modelfile.save(rewrite(json.loads(Path(model.path).read_text())), path)
+                    copies[model.path] = modelfile.load(path)
+                without[rec] = copies[model.path]
+            spec = next(iter(models[p].values())).meta.get(key, default)
+            with_, _ = protocol_beats(models[p], records, splits.DS2, after)
+            without_, _ = protocol_beats(without, records, splits.DS2, after)
+            data["protocols"][p] = {key: list(spec) if isinstance(spec, list) else spec,
+                                    "without": point(without_, zero), "with": point(with_, zero)}
+            print(f"{label or command}: {p} done", flush=True)
+    data["seconds"] = round(time.time() - t0, 1)
+    update_json(result, lambda d: data)
+    return data
+
+
 def _mean(points: list) -> dict:
     """The mean over seeds of each figure of :func:`point` (None when a seed has none)."""
     def walk(nodes):

@@ -37,7 +37,6 @@ the seed models of build/aami4/seeds/, as ``make aami4-operating APPLY=1`` does 
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -204,46 +203,14 @@ DS2_RESULT = results_dir() / "aami4_rhythm_ds2.json"
 DS2_COMMAND = "ternecg aami4-rhythm --ds2"
 
 
-def _without_premature(models: dict, tmp: Path) -> dict:
-    """The same models with their premature offset taken off (the trained table), loaded from
-    copies in ``tmp``."""
-    out, done = {}, {}
-    for rec, model in models.items():
-        if model.path not in done:
-            doc = aami4.with_premature_offset(json.loads(Path(model.path).read_text()), [0, 0])
-            path = tmp / f"{len(done)}_{Path(model.path).name}"
-            modelfile.save(doc, path)
-            done[model.path] = modelfile.load(path)
-        out[rec] = done[model.path]
-    return out
-
-
 def score_ds2(db=None, result: Path = DS2_RESULT) -> dict:
     """The shipped models (seed 0, models/) on DS2 with and without their premature offset, scored
-    once after the choice (monitor-eval's scoring: golden/aami4_operating_ds2.py ``point``)."""
-    import tempfile
-    from . import aami4_operating_ds2 as ods2, monitor_eval, splits
-    t0 = time.time()
-    folder, models = ods2.seed_models(0)
-    if models is None:
-        raise TernEcgError(f"the shipped four-class models in {relative(folder)} are missing; 'make train' trains them")
-    records = detected.load(db)
-    data = {"command": DS2_COMMAND, "scored": "DS2, once, after the premature offsets were chosen on the DS1 "
-            "hold-outs (make aami4-rhythm); the choice was not changed because of it",
-            "records": list(splits.DS2), "seed": 0, "protocols": {}}
-    with tempfile.TemporaryDirectory(dir=build_dir("exp")) as tmp:
-        for p in monitor_eval.PROTOCOLS:
-            after = splits.FINE_TUNE_SECONDS * splits.FS if p == "patient_specific" else 0
-            spec = [list(m.meta.get(aami4.PREMATURE_KEY, [0, 0])) for m in models[p].values()]
-            with_, _ = ods2.protocol_beats(models[p], records, splits.DS2, after)
-            without, _ = ods2.protocol_beats(_without_premature(models[p], Path(tmp)), records, splits.DS2, after)
-            zero = [0] * len(op.CLASSES)
-            data["protocols"][p] = {"premature_offset": spec[0], "without": ods2.point(without, zero),
-                                    "with": ods2.point(with_, zero)}
-            print(f"aami4-rhythm --ds2: {p} done", flush=True)
-    data["seconds"] = round(time.time() - t0, 1)
-    update_json(result, lambda d: data)
-    return data
+    once after the choice (golden/aami4_operating_ds2.py ``with_and_without``)."""
+    from . import aami4_operating_ds2 as ods2
+    return ods2.with_and_without(
+        lambda doc: aami4.with_premature_offset(doc, [0, 0]), aami4.PREMATURE_KEY, [0, 0], DS2_COMMAND,
+        "DS2, once, after the premature offsets were chosen on the DS1 hold-outs (make aami4-rhythm); the "
+        "choice was not changed because of it", result, db, label="aami4-rhythm --ds2")
 
 
 def ds2_lines(data: dict | None = None) -> list:

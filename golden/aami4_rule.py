@@ -26,17 +26,14 @@ choice -> results/aami4_rule_ds2.json.
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from pathlib import Path
 
 from ternecg.errors import TernEcgError
-from ternecg.paths import build_dir, relative, results_dir
+from ternecg.paths import relative, results_dir
 from ternecg.reports import read_json, update_json
 
-from . import aami4, aami4_operating as op, aami4_rhythm
-from .spec import modelfile
+from . import aami4, aami4_rhythm
 
 RESULT = results_dir() / "aami4_rule.json"
 DS2_RESULT = results_dir() / "aami4_rule_ds2.json"
@@ -124,44 +121,14 @@ def apply(folders, result: Path = RESULT) -> list:
 
 
 # ---- DS2, once, after the choice ------------------------------------------------------------------
-def _without_rule(models: dict, tmp: Path) -> dict:
-    out, done = {}, {}
-    for rec, model in models.items():
-        if model.path not in done:
-            doc = aami4.with_rr_rule(json.loads(Path(model.path).read_text()), None)
-            path = tmp / f"{len(done)}_{Path(model.path).name}"
-            modelfile.save(doc, path)
-            done[model.path] = modelfile.load(path)
-        out[rec] = done[model.path]
-    return out
-
-
 def score_ds2(db=None, result: Path = DS2_RESULT) -> dict:
     """The shipped models (seed 0, models/) on DS2 with and without their RR rule, scored once after
-    the choice (monitor-eval's scoring: golden/aami4_operating_ds2.py ``point``)."""
-    import tempfile
-    from . import aami4_operating_ds2 as ods2, detected, monitor_eval, splits
-    t0 = time.time()
-    folder, models = ods2.seed_models(0)
-    if models is None:
-        raise TernEcgError(f"the shipped four-class models in {relative(folder)} are missing; 'make train' trains them")
-    records = detected.load(db)
-    data = {"command": DS2_COMMAND, "scored": "DS2, once, after the rule was chosen on the DS1 hold-outs "
-            "(make aami4-rule); the choice was not changed because of it",
-            "records": list(splits.DS2), "seed": 0, "protocols": {}}
-    with tempfile.TemporaryDirectory(dir=build_dir("exp")) as tmp:
-        for p in monitor_eval.PROTOCOLS:
-            after = splits.FINE_TUNE_SECONDS * splits.FS if p == "patient_specific" else 0
-            spec = [m.meta.get(aami4.RULE_KEY) for m in models[p].values()]
-            with_, _ = ods2.protocol_beats(models[p], records, splits.DS2, after)
-            without, _ = ods2.protocol_beats(_without_rule(models[p], Path(tmp)), records, splits.DS2, after)
-            zero = [0] * len(op.CLASSES)
-            data["protocols"][p] = {"rr_rule": spec[0], "without": ods2.point(without, zero),
-                                    "with": ods2.point(with_, zero)}
-            print(f"aami4-rule --ds2: {p} done", flush=True)
-    data["seconds"] = round(time.time() - t0, 1)
-    update_json(result, lambda d: data)
-    return data
+    the choice (golden/aami4_operating_ds2.py ``with_and_without``)."""
+    from . import aami4_operating_ds2 as ods2
+    return ods2.with_and_without(
+        lambda doc: aami4.with_rr_rule(doc, None), aami4.RULE_KEY, None, DS2_COMMAND,
+        "DS2, once, after the rule was chosen on the DS1 hold-outs (make aami4-rule); the choice was not "
+        "changed because of it", result, db, label="aami4-rule --ds2")
 
 
 def ds2_lines(data: dict | None = None) -> list:
