@@ -107,3 +107,13 @@ def test_ds2_paragraph_says_what_the_ds2_report_says():
         return
     assert "inter-patient: ACC 90.00 -> 87.50 %, S Se / +P 10.00 / 50.00 -> 20.00 / 50.00 %" in text
     assert "`ternecg aami4-rule --ds2`" in text
+
+
+def test_scoring_refuses_a_rule_it_does_not_know():
+    class M:
+        path = "m.json"
+        rr_rule = {"from": 2, "to": 1, "max_codes": [6, 15, 15, 5]}
+    with pytest.raises(TernEcgError, match=r"m.json: an RR rule 2 -> 1.*N -> S"):
+        op.rule_hits(M(), np.zeros((3, 4), np.int64))
+    M.rr_rule = None
+    assert op.rule_hits(M(), np.zeros((3, 4), np.int64)) is None
