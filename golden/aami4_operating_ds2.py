@@ -123,6 +123,20 @@ def with_and_without(rewrite, key: str, default, command: str, scored: str, resu
     return data
 
 
+def with_without_text(data: dict) -> str:
+    """The per-protocol sentence of a :func:`with_and_without` result: ACC, S and V Se / +P and the
+    mean F1(S, V) without -> with, and whether the change transferred to DS2."""
+    pc = lambda v: "-" if v is None else f"{100 * v:.2f}"  # noqa: E731
+    return "; ".join(
+        f"{p.replace('_', '-')}: ACC {pc(d['without']['acc'])} -> {pc(d['with']['acc'])} %, S Se / +P "
+        f"{pc(d['without']['S']['se'])} / {pc(d['without']['S']['ppv'])} -> {pc(d['with']['S']['se'])} / "
+        f"{pc(d['with']['S']['ppv'])} %, V Se / +P {pc(d['without']['V']['se'])} / "
+        f"{pc(d['without']['V']['ppv'])} -> {pc(d['with']['V']['se'])} / {pc(d['with']['V']['ppv'])} %, "
+        f"mean F1(S, V) {d['without']['mean_f1_sv']:.3f} -> {d['with']['mean_f1_sv']:.3f} ("
+        f"{'transferred' if d['with']['mean_f1_sv'] >= d['without']['mean_f1_sv'] else 'did not transfer'})"
+        for p, d in data["protocols"].items()) + "."
+
+
 def _mean(points: list) -> dict:
     """The mean over seeds of each figure of :func:`point` (None when a seed has none)."""
     def walk(nodes):

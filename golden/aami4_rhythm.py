@@ -49,6 +49,7 @@ from ternecg.reports import read_json, update_json
 
 from . import aami4, aami4_operating as op, aami4_select, detected, monitor
 from .spec import modelfile
+from .aami4_operating_ds2 import with_without_text
 
 RESULT = results_dir() / "aami4_rhythm.json"
 REPORT = build_dir("reports", "aami4_rhythm.json")
@@ -229,14 +230,7 @@ def ds2_lines(data: dict | None = None) -> list:
                 f"{pc(p['chosen']['S_ppv'])} %)" for proto, p in sel["protocols"].items()) + ".")
     if data.get("protocols"):
         text += (f" On DS2, scored once after the choice (`{data['command']}`, results/aami4_rhythm_ds2.json; seed 0, "
-                 "detected peaks), without -> with the offset: " + "; ".join(
-                     f"{p.replace('_', '-')}: ACC {pc(d['without']['acc'])} -> {pc(d['with']['acc'])} %, S Se / +P "
-                     f"{pc(d['without']['S']['se'])} / {pc(d['without']['S']['ppv'])} -> {pc(d['with']['S']['se'])} / "
-                     f"{pc(d['with']['S']['ppv'])} %, V Se / +P {pc(d['without']['V']['se'])} / "
-                     f"{pc(d['without']['V']['ppv'])} -> {pc(d['with']['V']['se'])} / {pc(d['with']['V']['ppv'])} %, "
-                     f"mean F1(S, V) {d['without']['mean_f1_sv']:.3f} -> {d['with']['mean_f1_sv']:.3f} ("
-                     f"{'transferred' if d['with']['mean_f1_sv'] >= d['without']['mean_f1_sv'] else 'did not transfer'})"
-                     for p, d in data["protocols"].items()) + ".")
+                 "detected peaks), without -> with the offset: " + with_without_text(data))
     else:
         text += f" Its DS2 outcome is not scored yet: `{DS2_COMMAND}`."
     return [text, ""]

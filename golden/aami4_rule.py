@@ -34,6 +34,7 @@ from ternecg.paths import relative, results_dir
 from ternecg.reports import read_json, update_json
 
 from . import aami4, aami4_rhythm
+from .aami4_operating_ds2 import with_without_text
 
 RESULT = results_dir() / "aami4_rule.json"
 DS2_RESULT = results_dir() / "aami4_rule_ds2.json"
@@ -137,7 +138,6 @@ def ds2_lines(data: dict | None = None) -> list:
     data = read_json(DS2_RESULT) if data is None else data
     if not sel.get("protocols"):
         return ["No RR rule chosen yet (results/aami4_rule.json): `make aami4-rule`.", ""]
-    pc = lambda v: "-" if v is None else f"{100 * v:.2f}"  # noqa: E731
     text = ("The RR rule (`make aami4-rule`, golden/aami4_rule.py, results/aami4_rule.json; docs/arithmetic.md 6): "
             "a beat the network calls N whose pre/local code is at most t and whose irregularity code is at most b "
             "becomes S; one rule for both protocols (it is logic, and the monitor's bitstream is patched between "
@@ -150,14 +150,7 @@ def ds2_lines(data: dict | None = None) -> list:
                 f"{p['offset_score']:.3f})" for proto, p in sel["protocols"].items()) + ".")
     if data.get("protocols"):
         text += (f" On DS2, scored once after the choice (`{data['command']}`, results/aami4_rule_ds2.json; seed 0, "
-                 "detected peaks), without -> with the rule (neither with the premature offset): " + "; ".join(
-                     f"{p.replace('_', '-')}: ACC {pc(d['without']['acc'])} -> {pc(d['with']['acc'])} %, S Se / +P "
-                     f"{pc(d['without']['S']['se'])} / {pc(d['without']['S']['ppv'])} -> {pc(d['with']['S']['se'])} / "
-                     f"{pc(d['with']['S']['ppv'])} %, V Se / +P {pc(d['without']['V']['se'])} / "
-                     f"{pc(d['without']['V']['ppv'])} -> {pc(d['with']['V']['se'])} / {pc(d['with']['V']['ppv'])} %, "
-                     f"mean F1(S, V) {d['without']['mean_f1_sv']:.3f} -> {d['with']['mean_f1_sv']:.3f} ("
-                     f"{'transferred' if d['with']['mean_f1_sv'] >= d['without']['mean_f1_sv'] else 'did not transfer'})"
-                     for p, d in data["protocols"].items()) + ".")
+                 "detected peaks), without -> with the rule (neither with the premature offset): " + with_without_text(data))
     else:
         text += f" Its DS2 outcome is not scored yet: `{DS2_COMMAND}`."
     from . import aami4_seeds
