@@ -194,6 +194,7 @@ def test_no_combinational_path_from_inputs_to_outputs(inter_model, beats):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_rr_word_before_or_after_its_samples(inter_model, beats):
     """One source, in order: beat 0 sends its rr word first and waits for its transfer before
     its samples; beat 1 sends its samples first and its word 20,000 cycles later (its logits wait

@@ -57,6 +57,7 @@ def test_peaks_equal_golden(record):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_reset_mid_record(record):
     """A reset after 40 samples: the detector starts over, the rest is a new record."""
     dut = QrsDetector(fs=FS, spram=False)

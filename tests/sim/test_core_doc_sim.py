@@ -117,6 +117,7 @@ def test_result_held_for_100000_cycles():
     assert rep.result_cycles[1] == first + 2      # the computed beat waiting behind it
 
 
+@pytest.mark.long
 def test_reset_mid_beat(cores, tmp_path):
     """A 1-cycle reset after 340 samples (100 into beat 1; beat 0 was computing): no result for
     beat 0; restarting at beat 1's first sample gives beats 1-3 bit-exact; resuming mid-beat gives
