@@ -65,10 +65,9 @@ class BoardCore(Checked, wiring.Component):
     def check_arguments(cls, model, *, divisor, parallel=1, timeout_cycles=None, uart=True, spram=None):
         check_serial_core("BoardCore", model, divisor=divisor, timeout_cycles=timeout_cycles, uart=uart,
                           window=protocol.WINDOW)
-        if model.cfg.rr_features > protocol.RR_FEATURES:
-            raise ValueError(f"the serial protocol's BEAT_RR frame carries {protocol.RR_FEATURES} RR codes "
-                             f"per beat, but model {model.cfg.name!r} reads {model.cfg.rr_features} (config "
-                             f"rr_template / rr_irregular); use a model without them")
+        if model.cfg.rr_template:
+            raise ValueError(f"model {model.cfg.name!r} reads the template code (config rr_template), which "
+                             f"the classifier app's host does not compute; use a model without it")
         Accelerator.check_arguments(model, parallel, spram=spram)
 
     def __init__(self, model, *, divisor, parallel=1, timeout_cycles=None, uart=True, spram=None):
@@ -82,7 +81,7 @@ class BoardCore(Checked, wiring.Component):
         # its own model), not from a constant in the link's logic
         self.link = Link(self.accel.result_layout, self.n_classes, parallel=parallel,
                          model_id=None, timeout_cycles=self.timeout_cycles, rr_bits=model.cfg.rr_bits,
-                         spram=spram)
+                         n_codes=max(1, model.cfg.rr_features), spram=spram)
         members = uart_members(self, divisor, uart)
         super().__init__({**members, "last_cls": Out(self.accel.result_layout.members["cls"]),
                           "activity": Out(1)})

@@ -52,6 +52,9 @@ class Deframer(Checked, wiring.Component):
     rr_bits : int
         0: the link takes BEAT frames; 1..8: BEAT_RR frames with codes of ``rr_bits`` bits
         (version 1 only).
+    n_codes : int
+        With ``rr_bits``: the RR codes a BEAT_RR carries (the model's, 3 or 4; 1..8), which fix
+        its one valid LEN (``protocol.beat_rr_len``).
     version : int
         The protocol version: 1 (default) or 2 (keyword-only, as the rest).
 
@@ -89,17 +92,19 @@ class Deframer(Checked, wiring.Component):
     latency = 0
 
     @classmethod
-    def check_arguments(cls, *, timeout_cycles, rr_bits=0, version=P.VERSION):
+    def check_arguments(cls, *, timeout_cycles, rr_bits=0, n_codes=P.RR_FEATURES, version=P.VERSION):
         check_int("Deframer", "timeout_cycles", timeout_cycles, minimum=1)
         check_int("Deframer", "rr_bits", rr_bits, minimum=0, maximum=8)
+        check_int("Deframer", "n_codes", n_codes, minimum=1, maximum=P.RR_MAX_CODES)
         if version not in P.VERSIONS:
             raise ValueError(f"Deframer version must be one of {P.VERSIONS}, not {version!r}")
         if version == P.VERSION_MONITOR and rr_bits:
             raise ValueError("Deframer: version 2 (the monitor) takes no RR codes (rr_bits must be 0)")
 
-    def __init__(self, *, timeout_cycles, rr_bits=0, version=P.VERSION):
+    def __init__(self, *, timeout_cycles, rr_bits=0, n_codes=P.RR_FEATURES, version=P.VERSION):
         self._timeout = int(timeout_cycles)
         self._rb = int(rr_bits)
+        self._n_codes = int(n_codes) if self._rb else 0
         self._version = version
         self.event_layout = data.StructLayout({"code": unsigned(8), "detail": unsigned(8)})
         members = {
@@ -109,7 +114,7 @@ class Deframer(Checked, wiring.Component):
             "busy": In(1),
         }
         if version == P.VERSION:
-            codes_w = max(1, P.RR_FEATURES * self._rb)
+            codes_w = max(1, self._n_codes * self._rb)
             self.wr_layout = data.StructLayout({"addr": range(P.WINDOW + 1), "data": unsigned(11)})
             self.beat_layout = data.StructLayout({"seq": unsigned(8), "codes": unsigned(codes_w)})
             members["beat"] = Out(stream.Signature(self.beat_layout, always_ready=True))
@@ -134,6 +139,11 @@ class Deframer(Checked, wiring.Component):
         return self._rb
 
     @property
+    def n_codes(self):
+        """RR codes per BEAT_RR (0 without ``rr_bits``)."""
+        return self._n_codes
+
+    @property
     def version(self):
         return self._version
 
@@ -149,9 +159,9 @@ class Deframer(Checked, wiring.Component):
         # version 2 takes SAMPLES frames: index (4 bytes), n, flags, then CHUNK samples
         v2 = self._version == P.VERSION_MONITOR
         rb = self._rb
-        n_codes = P.RR_FEATURES if rb else 0
+        n_codes = self._n_codes
         beat_type = P.SAMPLES if v2 else P.BEAT_RR if rb else P.BEAT
-        beat_len = P.SAMPLES_LEN if v2 else P.BEAT_RR_LEN if rb else P.BEAT_LEN
+        beat_len = P.SAMPLES_LEN if v2 else P.beat_rr_len(n_codes) if rb else P.BEAT_LEN
         odd_codes = n_codes & 1                 # low bytes: odd cnt after seq, even after seq + 3 codes
         rr_rx = Signal(max(1, n_codes * rb))
         index_rx = Signal(32)                   # version 2: the SAMPLES frame's index, n and END
@@ -171,7 +181,7 @@ class Deframer(Checked, wiring.Component):
         drop = Signal()
         range_bad = Signal()
         # a sample's high byte arrives at an odd (version 2, BEAT_RR with three codes) or even
-        # (BEAT) payload byte: the sample's address is the byte's count halved minus a constant
+        # (BEAT, BEAT_RR with four codes) payload byte: the sample's address is the byte's count halved minus a constant
         first_high = P.SAMPLES_HEAD + 1 if v2 else 2 + n_codes
         waddr = Signal(range(P.WINDOW + 1))
         m.d.comb += waddr.eq((cnt >> 1) - (first_high >> 1))

@@ -109,8 +109,8 @@ def event_cycles(uart: bool, kind: int, gap: int) -> int:
 class _Predictor:
     """The board's receiver in Python (boards/protocol.py) over a stream of timed events."""
 
-    def __init__(self, rr_bits, timeout, uart):
-        self.decoder = P.board_decoder(rr_bits)
+    def __init__(self, rr_bits, timeout, uart, n_codes=P.RR_FEATURES):
+        self.decoder = P.board_decoder(rr_bits, n_codes=n_codes)
         self.rr_bits = rr_bits
         self.timeout = timeout
         self.uart = uart
@@ -149,10 +149,10 @@ class _Predictor:
         return out
 
 
-def predict(stim_events, *, rr_bits, timeout, uart, idle_after=False):
+def predict(stim_events, *, rr_bits, timeout, uart, idle_after=False, n_codes=P.RR_FEATURES):
     """The board's events for ``stim_events`` (see _Predictor.feed); ``idle_after``: the line then
-    stays idle beyond the timeout."""
-    p = _Predictor(rr_bits, timeout, uart)
+    stays idle beyond the timeout; ``n_codes``: RR codes per BEAT_RR (the model's)."""
+    p = _Predictor(rr_bits, timeout, uart, n_codes)
     out = []
     for ev in stim_events:
         out += p.feed(*ev)
@@ -167,11 +167,12 @@ class _Generator:
         self.raws = raws
         self.rr = rr
         self.rr_bits = rr_bits
+        self.n_codes = len(rr[0]) if rr_bits else P.RR_FEATURES       # the model's codes per beat
         self.uart = uart
         self.timeout = timeout
         self.beat_gap = beat_gap
         self.ping_spacing = ping_spacing
-        self.pred = _Predictor(rr_bits, timeout, uart)
+        self.pred = _Predictor(rr_bits, timeout, uart, self.n_codes)
         self.stim = Stimulus(uart=uart, timeout=timeout)
         self.seq = 0
         self.token = 0
@@ -186,9 +187,9 @@ class _Generator:
             codes = [int(c) for c in self.rr[index]]
             payload = bytearray(P.beat_rr_payload(seq, codes, samples, self.rr_bits))
             if bad_range and self.rng.random() < 0.5:
-                payload[1 + self.rng.randrange(P.RR_FEATURES)] = self.rng.randrange(1 << self.rr_bits, 256)
+                payload[1 + self.rng.randrange(self.n_codes)] = self.rng.randrange(1 << self.rr_bits, 256)
                 return P.encode(P.BEAT_RR, bytes(payload))
-            offset = 1 + P.RR_FEATURES
+            offset = 1 + self.n_codes
             ftype = P.BEAT_RR
         else:
             payload = bytearray(P.beat_payload(seq, samples))
@@ -565,6 +566,19 @@ def _frames(lines):
 
 # ---- run and check ------------------------------------------------------------------------------
 
+def fixture_codes(fx, cfg, seed) -> np.ndarray:
+    """(n, F) RR codes for the fixture's beats and a model that reads F of them: the fixture's three
+    interval codes, then, for a model that reads more (the irregularity code), codes drawn from
+    ``seed`` (the fixture's beats are not whole records, so their irregularity is not defined;
+    the link carries any code, and golden classifies with the same ones)."""
+    rr = np.asarray(fx["rr"], dtype=np.int64)
+    extra = cfg.rr_features - rr.shape[1]
+    if extra <= 0:
+        return rr[:, :cfg.rr_features]
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rr, rng.integers(0, 1 << cfg.rr_bits, (len(rr), extra))], 1)
+
+
 def run(*, model=None, n_bytes=100_000, seed=1, uart=False, parallel=1, work=None) -> dict:
     """Generate, simulate and check one fuzz run; returns its report (a dict)."""
     import torch
@@ -577,7 +591,7 @@ def run(*, model=None, n_bytes=100_000, seed=1, uart=False, parallel=1, work=Non
     m = modelfile.load(model)
     fx = fixture.load()
     raws = np.asarray(fx["raw"], dtype=np.int64)
-    rr = np.asarray(fx["rr"], dtype=np.int64) if m.cfg.rr_bits else None
+    rr = fixture_codes(fx, m.cfg, seed) if m.cfg.rr_bits else None
     work = (Path(work) if work else build_dir("fuzz")).resolve()
     name, src, core = _board_verilog(m, parallel, uart, work)
     worst = core.accel.engine_cycles()

@@ -166,7 +166,8 @@ class Client(SerialClient):
                            f"each: is the bitstream loaded (make program) and is the baud rate right?")
 
     def classify_one(self, seq: int, samples, rr=None) -> P.Result:
-        """One beat (and, for a board with an RR path, its three RR codes: a BEAT_RR frame)."""
+        """One beat (and, for a board with an RR path, its RR codes, as many as the model reads:
+        a BEAT_RR frame)."""
         frame = P.encode_beat(seq, samples) if rr is None else P.encode_beat_rr(seq, rr, samples)
         seq &= 0xFF
         for attempt in range(self.retries + 1):
@@ -205,7 +206,7 @@ class Client(SerialClient):
                            f"bitstream loaded and the baud rate right?")
 
     def classify(self, raws, progress: bool = False, rr=None, on_result=None) -> dict:
-        """All beats (n, 240) [and their (n, 3) RR codes] -> {"cls", "logits", "cycles"} arrays, one
+        """All beats (n, 240) [and their (n, F) RR codes, F the model's] -> {"cls", "logits", "cycles"} arrays, one
         result per beat, in order; ``on_result(i, result)`` is called as each one arrives."""
         raws = np.asarray(raws)
         if rr is not None and len(rr) != len(raws):

@@ -46,6 +46,9 @@ class Link(Checked, wiring.Component):
         Depth of the FIFO of sequence numbers of beats handed to the accelerator.
     rr_bits : int
         0: BEAT frames; 1..8: BEAT_RR frames and the ``rr`` stream (a model with an RR path).
+    n_codes : int
+        With ``rr_bits``: the RR codes per beat (the model's ``rr_features``: 3, or 4 with the
+        irregularity code), which fix the BEAT_RR frame's length.
     spram : bool or None
         The beat buffer in an iCE40 SPRAM (boards/beat_buffer.py); None: on an iCE40 UP platform.
 
@@ -60,8 +63,8 @@ class Link(Checked, wiring.Component):
     samples : ``Out(stream.Signature(sample_layout(11)))``
         Raw samples ``{sample, last}`` of accepted beats (to the accelerator), ``WINDOW`` per beat,
         ``last`` on the final one.
-    rr : ``Out(stream.Signature(unsigned(3 * rr_bits)))``
-        Only with ``rr_bits``: the beat's three RR codes (one transfer per beat, code f in bits
+    rr : ``Out(stream.Signature(unsigned(n_codes * rr_bits)))``
+        Only with ``rr_bits``: the beat's RR codes (one transfer per beat, code f in bits
         ``[f*b, (f+1)*b)``), handed over before its samples.
     results : ``In(stream.Signature(result_layout))``
         The accelerator's results, one per beat, in order.
@@ -79,14 +82,14 @@ class Link(Checked, wiring.Component):
 
     @classmethod
     def check_arguments(cls, result_layout, n_classes, *, parallel=1, model_id=0, timeout_cycles=20_000,
-                        inflight=4, rr_bits=0, spram=None):
+                        inflight=4, rr_bits=0, n_codes=P.RR_FEATURES, spram=None):
         Framer.check_arguments(result_layout, n_classes=n_classes, parallel=parallel, model_id=model_id)
-        Deframer.check_arguments(timeout_cycles=timeout_cycles, rr_bits=rr_bits)
+        Deframer.check_arguments(timeout_cycles=timeout_cycles, rr_bits=rr_bits, n_codes=n_codes)
         BeatBuffer.check_arguments(P.WINDOW, spram=spram)
         check_int("Link", "inflight", inflight, minimum=1)
 
     def __init__(self, result_layout, n_classes, *, parallel=1, model_id=0, timeout_cycles=20_000,
-                 inflight=4, rr_bits=0, spram=None):
+                 inflight=4, rr_bits=0, n_codes=P.RR_FEATURES, spram=None):
         self.result_layout = result_layout
         self._spram = spram
         self.n_classes = n_classes
@@ -94,7 +97,8 @@ class Link(Checked, wiring.Component):
         self.timeout_cycles = int(timeout_cycles)
         self.inflight = inflight
         self.rr_bits = rr_bits
-        self.deframer = Deframer(timeout_cycles=timeout_cycles, rr_bits=rr_bits)
+        self.deframer = Deframer(timeout_cycles=timeout_cycles, rr_bits=rr_bits, n_codes=n_codes)
+        self.n_codes = self.deframer.n_codes
         self.framer = Framer(result_layout, n_classes=n_classes, parallel=parallel, model_id=model_id)
         members = {
             "rx": In(stream.Signature(unsigned(8))),
@@ -108,7 +112,7 @@ class Link(Checked, wiring.Component):
         if model_id is None:
             members["model_id"] = In(32)
         if rr_bits:
-            members["rr"] = Out(stream.Signature(unsigned(P.RR_FEATURES * rr_bits)))
+            members["rr"] = Out(stream.Signature(unsigned(self.n_codes * rr_bits)))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -124,7 +128,7 @@ class Link(Checked, wiring.Component):
         connect(m, rx.wr, buf.wr)
         m.d.comb += [buf.commit.valid.eq(rx.beat.valid), buf.commit.payload.eq(rx.beat.payload.seq)]
         if self.rr_bits:
-            m.submodules.rr_codes = codes = RRCodes(P.RR_FEATURES * self.rr_bits)
+            m.submodules.rr_codes = codes = RRCodes(self.n_codes * self.rr_bits)
             m.d.comb += [codes.load.valid.eq(rx.beat.valid), codes.load.payload.eq(rx.beat.payload.codes),
                          codes.full.eq(buf.full), codes.feeding.eq(buf.feeding), buf.start.eq(codes.sent)]
             connect(m, codes.rr, wiring.flipped(self.rr))

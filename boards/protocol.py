@@ -5,7 +5,8 @@ Frame (all multi-byte fields little-endian except the CRC)::
     SOF(0xA5)  VER  TYPE  LEN_LO  LEN_HI  PAYLOAD[LEN]  CRC_HI  CRC_LO
 
 The CRC is CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF, no reflection, no final
-xor) over ``VER .. PAYLOAD``. Every type has exactly one valid length (see :data:`LENGTHS`).
+xor) over ``VER .. PAYLOAD``. Every type has exactly one valid length on a board (see :data:`LENGTHS`;
+BEAT_RR's is :func:`beat_rr_len` of the board's model: its RR codes, 3 or 4).
 
 Two versions share this framing, CRC and error rules: **version 1** (``VER`` 0x01), the beat
 classifier (BEAT / BEAT_RR frames in, RESULT frames out; boards/link.py, boards/host.py), and
@@ -53,8 +54,18 @@ TYPE_NAMES = {BEAT: "BEAT", PING: "PING", BEAT_RR: "BEAT_RR", SAMPLES: "SAMPLES"
               STATUS: "STATUS", BEAT_EVENT: "BEAT_EVENT", ERROR: "ERROR"}
 
 BEAT_LEN = 1 + 2 * WINDOW       # seq, 240 x u16
-RR_FEATURES = 3                 # RR codes per beat (ternecg.golden.rr.FEATURES)
-BEAT_RR_LEN = 1 + RR_FEATURES + 2 * WINDOW      # seq, 3 x u8 RR codes, 240 x u16
+RR_FEATURES = 3                 # RR codes per beat of a model with the three RR features (golden/rr.py)
+RR_MAX_CODES = 8                # a BEAT_RR carries the model's RR codes: 1..RR_MAX_CODES of them
+
+
+def beat_rr_len(n_codes: int = RR_FEATURES) -> int:
+    """seq, ``n_codes`` x u8 RR codes (the model's: 3, or 4 with the irregularity code), 240 x u16."""
+    if not isinstance(n_codes, int) or not 1 <= n_codes <= RR_MAX_CODES:
+        raise ValueError(f"a BEAT_RR frame carries 1..{RR_MAX_CODES} RR codes, not {n_codes!r}")
+    return 1 + n_codes + 2 * WINDOW
+
+
+BEAT_RR_LEN = beat_rr_len(RR_FEATURES)          # 484: the three-code models' BEAT_RR
 PING_LEN = 1                    # token
 STATUS_LEN = 14                 # token ver n_classes parallel beats(2) errors(2) window(2) model_id(4)
 ERROR_LEN = 2                   # code detail
@@ -164,9 +175,11 @@ def encode_beat(seq: int, samples) -> bytes:
 
 
 def beat_rr_payload(seq: int, codes, samples, rr_bits: int = 8) -> bytes:
+    """A BEAT_RR payload: ``seq``, the beat's RR codes (as many as the model reads, 1..RR_MAX_CODES,
+    each of ``rr_bits`` bits), its 240 samples."""
     codes = [int(c) for c in codes]
-    if len(codes) != RR_FEATURES or not all(0 <= c < (1 << rr_bits) for c in codes):
-        raise ValueError(f"a beat has {RR_FEATURES} RR codes of 0..{(1 << rr_bits) - 1}, got {codes}")
+    if not 1 <= len(codes) <= RR_MAX_CODES or not all(0 <= c < (1 << rr_bits) for c in codes):
+        raise ValueError(f"a beat has 1..{RR_MAX_CODES} RR codes of 0..{(1 << rr_bits) - 1}, got {codes}")
     body = beat_payload(seq, samples)
     return body[:1] + bytes(codes) + body[1:]
 
@@ -322,9 +335,10 @@ def parse(ftype: int, payload: bytes, version: int = VERSION):
             raise ValueError(f"BEAT payload of {len(p)} bytes")
         return (p[0], list(struct.unpack(f"<{WINDOW}H", p[1:])))
     if ftype == BEAT_RR:
-        if len(p) != BEAT_RR_LEN:
+        n_codes = len(p) - BEAT_LEN
+        if not 1 <= n_codes <= RR_MAX_CODES:
             raise ValueError(f"BEAT_RR payload of {len(p)} bytes")
-        return (p[0], list(p[1:1 + RR_FEATURES]), list(struct.unpack(f"<{WINDOW}H", p[1 + RR_FEATURES:])))
+        return (p[0], list(p[1:1 + n_codes]), list(struct.unpack(f"<{WINDOW}H", p[1 + n_codes:])))
     if ftype == PING:
         if len(p) != PING_LEN:
             raise ValueError(f"PING payload of {len(p)} bytes")
@@ -355,9 +369,9 @@ def _parse_v2(ftype: int, p: bytes):
 
 # ---- stream decoder -------------------------------------------------------------------------
 
-def board_decoder(rr_bits: int = 0, version: int = VERSION) -> "Decoder":
+def board_decoder(rr_bits: int = 0, version: int = VERSION, n_codes: int = RR_FEATURES) -> "Decoder":
     """A :class:`Decoder` with the board's receive rules: it accepts BEAT (or, for a model with an
-    RR path, BEAT_RR) and PING frames, each with its one length. With :func:`beat_error` and
+    RR path, BEAT_RR with the model's ``n_codes`` RR codes) and PING frames, each with its one length. With :func:`beat_error` and
     :meth:`Decoder.uart_error` / :meth:`Decoder.timeout` it predicts every error event of the board
     (boards/deframer.py) except BUSY, which depends on the accelerator's timing.
 
@@ -367,7 +381,8 @@ def board_decoder(rr_bits: int = 0, version: int = VERSION) -> "Decoder":
         return Decoder(accept=MONITOR_HOST_TYPES, lengths={SAMPLES: SAMPLES_LEN, PING: PING_LEN},
                        version=VERSION_MONITOR)
     beat = BEAT_RR if rr_bits else BEAT
-    return Decoder(accept=(beat, PING), lengths={beat: LENGTHS[beat], PING: PING_LEN})
+    beat_len = beat_rr_len(n_codes) if rr_bits else BEAT_LEN
+    return Decoder(accept=(beat, PING), lengths={beat: beat_len, PING: PING_LEN})
 
 
 def samples_error(frame: "Frame", expected: int) -> "DecodeError | None":

@@ -21,7 +21,7 @@ class RRCodes(Checked, wiring.Component):
     Parameters
     ----------
     width : int
-        Width of the code word (``protocol.RR_FEATURES * rr_bits``; code f in bits
+        Width of the code word (the model's RR codes times ``rr_bits``; code f in bits
         ``[f*b, (f+1)*b)``).
 
     Members

@@ -1,6 +1,7 @@
 """Deframer: on a random damaged byte stream (boards/fuzz.py's generator) its events, beats and PINGs
 are exactly what the Python decoder predicts (boards/protocol.py); BUSY when the buffer is in use."""
 
+import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
@@ -10,25 +11,30 @@ from ternecg.boards.deframer import Deframer
 from ternecg.golden import fixture
 
 
-def run(dut, events, busy_cycles=()):
+def run(dut, events, busy_cycles=(), snaps=None):
     """Drive ``events`` (kind, byte, gap) as the fuzz harness does; returns the outputs in order:
-    ("error", code, detail), ("beat", seq), ("ping", token), and the sample writes."""
+    ("error", code, detail), ("beat", seq), ("ping", token), and the sample writes. ``snaps``: a
+    list that gets, per beat, its codes word and the buffer's samples (the writes' image)."""
     out, writes = [], []
+    image = [None] * P.WINDOW
     busy_cycles = set(busy_cycles)
 
     async def monitor(ctx):
-        async for _, _, ev, code, detail, beat, seq, ping, token, wr, addr, data in ctx.tick().sample(
+        async for _, _, ev, code, detail, beat, seq, codes, ping, token, wr, addr, data in ctx.tick().sample(
                 dut.event.valid, dut.event.payload.code, dut.event.payload.detail,
-                dut.beat.valid, dut.beat.payload.seq, dut.ping.valid, dut.ping.payload,
+                dut.beat.valid, dut.beat.payload.seq, dut.beat.payload.codes, dut.ping.valid, dut.ping.payload,
                 dut.wr.valid, dut.wr.payload.addr, dut.wr.payload.data):
             if ev:
                 out.append(("error", code, detail))
             if beat:
                 out.append(("beat", seq))
+                if snaps is not None:
+                    snaps.append((codes, list(image)))
             if ping:
                 out.append(("ping", token))
             if wr:
                 writes.append((addr, data))
+                image[addr] = data
 
     async def bench(ctx):
         cycle = 0
@@ -54,21 +60,32 @@ def run(dut, events, busy_cycles=()):
     return out, writes
 
 
-@pytest.mark.parametrize("rr_bits, seed", [(0, 10), (4, 34)])
-def test_random_damaged_stream_as_predicted(rr_bits, seed):
-    """About 2,500 bytes of every kind of damage (a short timeout keeps the simulation short)."""
+@pytest.mark.parametrize("rr_bits, n_codes, seed, n_bytes", [(0, 3, 10, 2500), (4, 3, 34, 2500),
+                                                             (4, 4, 16, 5000)])
+def test_random_damaged_stream_as_predicted(rr_bits, n_codes, seed, n_bytes):
+    """A few thousand bytes of every kind of damage (a short timeout keeps the simulation short;
+    the seeds are ones whose stream has every event below); BEAT_RR frames with three codes, or
+    four (the samples' bytes then come at the other parity)."""
     fx = fixture.load()
-    stim = fuzz.generate(n_bytes=2500, seed=seed, raws=fx["raw"], rr=fx["rr"], rr_bits=rr_bits, uart=False,
+    rr = np.concatenate([fx["rr"], (fx["rr"][:, :1] * 5 + 3) % 16], 1)[:, :n_codes]
+    stim = fuzz.generate(n_bytes=n_bytes, seed=seed, raws=fx["raw"], rr=rr, rr_bits=rr_bits, uart=False,
                          beat_gap=0, ping_spacing=0, timeout=200)
-    dut = Deframer(timeout_cycles=stim.timeout, rr_bits=rr_bits)
-    got, _ = run(dut, stim.events)
+    dut = Deframer(timeout_cycles=stim.timeout, rr_bits=rr_bits, n_codes=n_codes)
+    snaps = []
+    got, _ = run(dut, stim.events, snaps=snaps)
     want = []
-    for o in fuzz.predict(stim.events, rr_bits=rr_bits, timeout=stim.timeout, uart=False, idle_after=True):
+    for o in fuzz.predict(stim.events, rr_bits=rr_bits, timeout=stim.timeout, uart=False, idle_after=True,
+                          n_codes=n_codes):
         want.append(("error", o[1], o[2]) if o[0] in ("error", "range") else o[:2])
     assert got == want
     kinds = {P.ERROR_NAMES[o[1]] for o in want if o[0] == "error"}
     assert {"SYNC", "VERSION", "TYPE", "LENGTH", "CRC", "TIMEOUT", "OVERRUN", "RANGE"} <= kinds
     assert sum(o[0] == "beat" for o in got) >= 1 and sum(o[0] == "ping" for o in got) >= 1
+    # every accepted beat: its codes (code f in bits [f*b, (f+1)*b)) and its 240 samples in place
+    assert len(snaps) == len(stim.beats)
+    for (codes, image), (_, index, _) in zip(snaps, stim.beats):
+        assert codes == sum(int(c) << (rr_bits * f) for f, c in enumerate(rr[index])) if rr_bits else True
+        assert image == [int(v) for v in fx["raw"][index]]
 
 
 def test_busy_and_precedence():

@@ -65,11 +65,12 @@ class Harness(wiring.Component):
 FRAMING, OVERRUN = "framing", "overrun"
 
 
-def run_link(chunks, tail=3000, frames=False):
+def run_link(chunks, tail=3000, frames=False, harness=None):
     """chunks: bytes (sent one byte every 2 cycles), int (idle cycles) or FRAMING / OVERRUN (a
     one-cycle UART error pulse). Returns the decoded events (with ``frames``: (events, the frames
-    with their first byte's cycle, the cycle the chunks ended))."""
-    dut = Harness()
+    with their first byte's cycle, the cycle the chunks ended)). ``harness``: a ready component
+    in place of :class:`Harness`."""
+    dut = harness if harness is not None else Harness()
     out = []
     end = []
 
@@ -250,17 +251,18 @@ def test_divisor_errors(no_unused_warning):
 
 # ---- a link for a model with an RR path: BEAT_RR frames, codes on ``rr`` before the samples ----
 
-RR_BITS = 4
+class StubAccelRR(wiring.Component):
+    """Like StubAccel, but first takes one word of ``width`` bits of RR codes: logits = [sum, codes]."""
 
-
-class StubAccelRR(StubAccel):
-    """StubAccel that first takes one word of RR codes: logits = [sum, codes word]."""
-    rr: In(stream.Signature(unsigned(3 * RR_BITS)))
+    def __init__(self, width):
+        self.width = width
+        super().__init__({"i": In(stream.Signature(sample_layout(11))), "o": Out(stream.Signature(LAYOUT)),
+                          "rr": In(stream.Signature(unsigned(width)))})
 
     def elaborate(self, platform):
         m = Module()
         acc = Signal(20)
-        codes = Signal(3 * RR_BITS)
+        codes = Signal(self.width)
         have = Signal()
         n = Signal(range(241))
         m.d.comb += self.rr.ready.eq(~have)
@@ -280,11 +282,17 @@ class StubAccelRR(StubAccel):
 
 
 class HarnessRR(Harness):
+    """Harness of a link with ``n_codes`` RR codes of ``rr_bits`` bits per BEAT_RR."""
+
+    def __init__(self, n_codes, rr_bits):
+        self.n_codes, self.rr_bits = n_codes, rr_bits
+        super().__init__()
+
     def elaborate(self, platform):
         m = Module()
         m.submodules.link = link = Link(LAYOUT, 2, parallel=1, model_id=0xCAFEF00D, timeout_cycles=TIMEOUT,
-                                        rr_bits=RR_BITS)
-        m.submodules.acc = acc = StubAccelRR()
+                                        rr_bits=self.rr_bits, n_codes=self.n_codes)
+        m.submodules.acc = acc = StubAccelRR(self.n_codes * self.rr_bits)
         connect(m, wiring.flipped(self.rx), link.rx)
         connect(m, link.tx, wiring.flipped(self.tx))
         connect(m, link.samples, acc.i)
@@ -293,30 +301,33 @@ class HarnessRR(Harness):
         return m
 
 
-def test_rr_beats_carry_their_codes():
-    """BEAT_RR frames: each result carries its own beat's codes (handed over before the samples);
-    a plain BEAT is refused (TYPE), a code above 2^b - 1 drops the beat (RANGE)."""
-    global Harness
-    beats = [(k, [k % 16, (3 * k + 1) % 16, 15 - k % 16], [(5 * k + 7 * t) % 2048 for t in range(240)])
-             for k in range(4)]
-    frames = [P.encode_beat_rr(seq, codes, samples, RR_BITS) for seq, codes, samples in beats]
-    bad_code = P.encode_beat_rr(9, [1, 16, 2], beats[0][2])
-    saved, Harness = Harness, HarnessRR
-    try:
-        ev = run_link([frames[0], 400, frames[1], 400, beat(5)[0], 100, bad_code, 100, frames[2], 400,
-                       frames[3], 400])
-    finally:
-        Harness = saved
+@pytest.mark.parametrize("n_codes, rr_bits", [(3, 4), (4, 3)])
+def test_rr_beats_carry_their_codes(n_codes, rr_bits):
+    """BEAT_RR frames with the model's codes (three, or four for a model with the irregularity
+    code: the samples' bytes then start at the other parity): each result carries its own beat's
+    codes (handed over before the samples) and the sum of its samples; a plain BEAT is refused
+    (TYPE), a BEAT_RR with the other code count (LENGTH), a code above 2^b - 1 drops the beat
+    (RANGE)."""
+    top = (1 << rr_bits) - 1
+    beats = [(k, [(k + 5 * f * (k + 1)) % (top + 1) for f in range(n_codes - 1)] + [top - k % (top + 1)],
+              [(5 * k + 7 * t) % 2048 for t in range(240)]) for k in range(4)]
+    frames = [P.encode_beat_rr(seq, codes, samples, rr_bits) for seq, codes, samples in beats]
+    bad_code = P.encode_beat_rr(9, [1, top + 1] + [2] * (n_codes - 2), beats[0][2])
+    other = P.encode_beat_rr(8, [1] * (7 - n_codes), beats[0][2], rr_bits)
+    ev = run_link([frames[0], 400, frames[1], 400, beat(5)[0], 100, bad_code, 100, frames[2], 400,
+                   other, 100, frames[3], 400], harness=HarnessRR(n_codes, rr_bits))
     results = [e for e in ev if isinstance(e, P.Result)]
     errors = [(e.name, e.detail) for e in ev if isinstance(e, P.Error)]
     want = []
     for seq, codes, samples in beats:
-        word = codes[0] | codes[1] << 4 | codes[2] << 8
+        word = sum(c << (rr_bits * f) for f, c in enumerate(codes))
         want.append(P.Result(seq, sum(samples) & 1, [P_sext(sum(samples) & 0x1FFF), word], 1234))
     assert results == want
-    # the refused frame's remaining bytes are hunted through (SYNC, and VERSION at a stray SOF)
-    assert errors[0] == ("TYPE", P.BEAT) and errors[-1] == ("RANGE", 9)
-    assert {name for name, _ in errors[1:-1]} <= {"SYNC", "VERSION"}
+    # the refused frames' remaining bytes are hunted through (SYNC, and VERSION at a stray SOF)
+    assert errors[0] == ("TYPE", P.BEAT)
+    assert errors.index(("RANGE", 9)) < errors.index(("LENGTH", P.BEAT_RR))
+    assert {name for name, _ in errors} <= {"TYPE", "RANGE", "LENGTH", "SYNC", "VERSION"}
+    assert P.beat_rr_len(n_codes) == 481 + n_codes
 
 
 # ---- UART errors and the turn order of the transmitter (issue 16 item 12) ----------------------

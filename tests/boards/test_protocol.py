@@ -128,9 +128,26 @@ def test_beat_rr_round_trip_and_bad_codes():
     d = P.Decoder(accept=P.HOST_TYPES)
     (f,) = d.feed(frame)
     assert f.type == P.BEAT_RR and f.parse() == (200, [8, 0, 15], samples)
-    for codes in ([8, 16, 0], [1, 2], [-1, 0, 0]):
+    for codes in ([8, 16, 0], [], [1] * 9, [-1, 0, 0]):
         with pytest.raises(ValueError, match="RR codes"):
             P.encode_beat_rr(1, codes, samples, rr_bits=4)
+
+
+def test_beat_rr_carries_the_models_codes():
+    """A model with the irregularity code reads four codes: its BEAT_RR is one byte longer, and
+    a board takes only its own model's length (LENGTH for the other)."""
+    samples = [(13 * k) % 2048 for k in range(P.WINDOW)]
+    four, three = P.encode_beat_rr(7, [8, 0, 15, 3], samples, 4), P.encode_beat_rr(8, [1, 2, 3], samples, 4)
+    assert len(four) == len(three) + 1 == P.HEADER + P.beat_rr_len(4) + P.TRAILER
+    assert P.beat_rr_len(4) == 485 and P.beat_rr_len() == P.BEAT_RR_LEN == 484
+    board4 = P.board_decoder(rr_bits=4, n_codes=4)
+    (f,) = board4.feed(four)
+    assert f.parse() == (7, [8, 0, 15, 3], samples)
+    assert board4.feed(three) == [P.DecodeError(P.E_LENGTH, P.BEAT_RR)]
+    assert P.board_decoder(rr_bits=4).feed(four) == [P.DecodeError(P.E_LENGTH, P.BEAT_RR)]
+    for n in (0, 9, 3.0):
+        with pytest.raises(ValueError, match="1..8 RR codes"):
+            P.beat_rr_len(n)
 
 
 def test_uart_error_ends_the_frame_with_one_event():

@@ -5,8 +5,9 @@ Verilator, bridged to a pseudo-terminal, driven by the unchanged host client (bo
   the analytical compute cycles);
 * garbage, truncated frames (inter-byte timeout), corrupted frames (CRC) and frames swallowed by a
   truncated one are injected between beats: every beat still gets exactly one correct result;
-* the inter-patient model (an RR path): the host sends BEAT_RR frames with each beat's RR codes
-  and the results are bit-exact; a plain BEAT is refused with one clear message.
+* the models with an RR path (the binary inter-patient model with three RR codes, the four-class
+  inter-patient model with four and its RR rule): the host sends BEAT_RR frames with each beat's
+  RR codes and the results are bit-exact; a plain BEAT is refused with one clear message.
 
 The simulator runs in a background thread (cocotb runner), the host in the test's thread; the bench
 gets its options as one :class:`ternecg.sim.tests.test_board_cocotb.BoardBenchConfig`.
@@ -76,10 +77,12 @@ def beats():
         return fixture.load()["raw"][:N_FAULT_FRAMES].astype(np.int64)
 
 
-@pytest.fixture(scope="module")
-def rr_setup():
-    """The inter-patient model's board build and N_BEATS beats of RECORD with their RR codes."""
-    m = modelfile.load(modelfile.MODELS_DIR / "inter_patient.json")
+@pytest.fixture(scope="module", params=["inter_patient", "aami4_inter"])
+def rr_setup(request):
+    """The board build of a model with an RR path (the binary inter-patient model: three codes;
+    the four-class one: four, with the irregularity code, and its RR rule) and N_BEATS beats of
+    RECORD with their RR codes."""
+    m = modelfile.load(modelfile.MODELS_DIR / f"{request.param}.json")
     try:
         from ternecg.golden.beats import extract_record
         from ternecg.golden.records import find_database
@@ -87,9 +90,11 @@ def rr_setup():
         b, _ = extract_record(find_database(), RECORD)
         raws, rr = b.raw[:N_BEATS].astype(np.int64), model_codes(b, m.cfg).numpy()[:N_BEATS]
     except Exception:
+        from ternecg.boards.fuzz import fixture_codes
         fx = fixture.load()
-        raws, rr = fx["raw"][:N_BEATS].astype(np.int64), fx["rr"][:N_BEATS]
-    build, core = board_build(m, TOPLEVEL + "_rr")
+        raws, rr = fx["raw"][:N_BEATS].astype(np.int64), fixture_codes(fx, m.cfg, 1)[:N_BEATS]
+    assert rr.shape == (N_BEATS, m.cfg.rr_features)
+    build, core = board_build(m, TOPLEVEL + ("_rr" if request.param == "inter_patient" else "_aami4"))
     return m, build, core, raws, rr
 
 
@@ -231,7 +236,8 @@ def test_board_e2e_rr_model(rr_setup, tmp_path):
     want_cls, want_logits, want_cycles = golden(m, core, raws, rr)
     with SimBoard(build, tmp_path, "rr") as sim:
         client = Client(sim.port, timeout=20.0, retries=2, name="the simulated board")
-        assert client.ping().model_id == P.model_id(m.sha256)
+        status = client.ping()
+        assert status.model_id == P.model_id(m.sha256) and status.n_classes == len(m.cfg.classes)
         res = client.classify(raws, rr=rr)
         with pytest.raises(TernEcgError, match="rejects BEAT frames: its bitstream holds a model with an RR path"):
             client.classify_one(99, raws[0])
