@@ -424,8 +424,10 @@ class Asm:
         return self
 
     def comment(self, text: str):
-        """Attach a comment to the next instruction (shown by :meth:`Program.listing`)."""
-        self._comments[len(self._code)] = text
+        """Attach a comment to the next instruction (shown by :meth:`Program.listing`); several
+        comments before one instruction are all kept, in order."""
+        at = len(self._code)
+        self._comments[at] = f"{self._comments[at]}; {text}" if at in self._comments else text
         return self
 
     def _emit(self, kind, op, payload):
@@ -632,8 +634,9 @@ class Asm:
             raise ValueError(f"program {self.name!r} has {len(words)} words, more than the "
                              f"{ROM_WORDS}-word ROM")
         comments = {}
-        for idx, text in self._comments.items():
-            comments.setdefault(word_of.get(idx, len(layout)), text)
+        for idx, text in sorted(self._comments.items()):        # two packed instructions: both
+            w = word_of.get(idx, len(layout))
+            comments[w] = f"{comments[w]}; {text}" if w in comments else text
         return Program(self.name, words, labels, dict(self._cells), dict(self._lines),
                        list(self.out_fields), list(self.in_ports), list(self.out_streams), n,
                        comments)

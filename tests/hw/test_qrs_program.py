@@ -328,6 +328,22 @@ def test_program_sizes_and_listing(det):
         assert 1 <= len(decode_word(w)) <= 2
 
 
+def test_listing_keeps_every_comment():
+    """Consecutive comments before one instruction, and the comments of two instructions packed
+    in one word, all appear in the listing, in order."""
+    a = Asm("notes")
+    a.comment("first").comment("second")
+    a.LDI(1)
+    a.comment("third")
+    a.LDI(2)
+    a.label("end")
+    a.JMP("end")
+    p = a.assemble()
+    text = p.listing()
+    assert "first; second" in text and text.index("second") < text.index("third")
+    assert sum(len(c.split("; ")) for c in p.comments.values()) == 3
+
+
 def test_assembler_rejects_bad_programs():
     a = Asm("bad")
     a.JMP("nowhere")
