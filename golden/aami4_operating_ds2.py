@@ -10,9 +10,10 @@ on whole DS2 records; ``patient_specific``: models/aami4_patient/<record>.json a
 peaks from golden/detected.py's cache: the detector is not run again) and once on the reference
 peaks, then decided twice (golden/aami4_operating.py ``decide``): with the offsets the files carry
 (``meta["bias_offsets"]``, the ``applied`` point) and with them taken off again (``zero``: exactly
-the logits of the file before ``make aami4-operating APPLY=1``). A premature offset the files carry
-(``make aami4-rhythm``, golden/aami4_rhythm.py) stays in both points: ``make aami4-rhythm DS2=1``
-scores the files with and without it. Scoring is monitor-eval's (EC57,
+the logits of the file before ``make aami4-operating APPLY=1``). An RR rule (``make aami4-rule``,
+golden/aami4_rule.py) or a premature offset the files carry (``make aami4-rhythm``,
+golden/aami4_rhythm.py) stays in both points: ``make aami4-rule DS2=1`` and ``make aami4-rhythm
+DS2=1`` score the files with and without them. Scoring is monitor-eval's (EC57,
 golden/ec57_score.py; aami4_operating ``scored_rows`` / ``confusion``): ACC, S and V Se / +P and the
 mean of F1(S) and F1(V) on detected peaks, and the detection cost (ACC on the reference peaks minus
 ACC on the detected peaks, in points).
@@ -221,7 +222,7 @@ def results_lines(data: dict | None = None, operating: dict | None = None) -> li
     text = (f"On DS2, scored once after the choice (`{COMMAND}`, golden/aami4_operating_ds2.py, "
             f"{relative(RESULT)}; the choice above was not changed because of it), the inter-patient offsets "
             f"{inter['offsets']} {'transferred' if transfer else 'did not transfer'}: against the same seed-"
-            f"{run0['seed']} model with zero offsets (the previous shipped file, detected peaks), ACC "
+            f"{run0['seed']} model with zero offsets (the shipped file with its bias offsets taken off, its RR rule kept; detected peaks), ACC "
             f"{_pc(z['acc'])} -> {_pc(a['acc'])} %, S Se / +P {_sepp(z, 'S')} -> {_sepp(a, 'S')} %, V Se / +P "
             f"{_sepp(z, 'V')} -> {_sepp(a, 'V')} %, mean F1(S, V) {z['mean_f1_sv']:.3f} -> {a['mean_f1_sv']:.3f}, "
             f"and the detection cost {moved} from {cost_z:.2f} to {cost_a:.2f} points "
