@@ -170,6 +170,7 @@ class Client(SerialClient):
         a BEAT_RR frame)."""
         frame = P.encode_beat(seq, samples) if rr is None else P.encode_beat_rr(seq, rr, samples)
         seq &= 0xFF
+        too_long = 0                        # attempts whose BEAT_RR the board refused as LENGTH
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats.retries += 1
@@ -196,6 +197,15 @@ class Client(SerialClient):
                             raise TernEcgError(
                                 f"{self.name} rejects {P.TYPE_NAMES[frame[2]]} frames: its bitstream holds a "
                                 f"model {want} an RR path; pass the --model it was built from")
+                        if msg.code == P.E_LENGTH and msg.detail == frame[2] == P.BEAT_RR:
+                            # a damaged LEN field says LENGTH once; a board whose model reads
+                            # another number of RR codes says it to every copy
+                            too_long += 1
+                            if too_long == 2 or too_long == self.retries + 1:
+                                raise TernEcgError(
+                                    f"{self.name} rejects BEAT_RR frames with {len(rr)} RR codes (LENGTH, "
+                                    f"{too_long} times): its bitstream holds a model that reads another "
+                                    f"number of RR codes; pass the --model it was built from")
                         if not msg.info_only:
                             resend = True
                             if msg.code == P.E_BUSY:

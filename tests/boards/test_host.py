@@ -80,6 +80,45 @@ class FakeBoard:
         return data
 
 
+class CodeCountBoard:
+    """A board whose model reads ``n_codes`` RR codes: what the Deframer does with a BEAT_RR of
+    another length (ERROR LENGTH, detail BEAT_RR), else the integer reference's RESULT."""
+    in_waiting = 0
+    timeout = 0.01
+
+    def __init__(self, n_codes):
+        self.dec = P.board_decoder(rr_bits=4, n_codes=n_codes)
+        self.out = bytearray()
+        self.frames = 0
+
+    def write(self, data):
+        for ev in self.dec.feed(data):
+            if isinstance(ev, P.DecodeError):
+                self.out += P.encode(P.ERROR, bytes([ev.code, ev.detail]))
+            else:
+                self.frames += 1
+                self.out += P.encode(P.RESULT, P.result_payload(ev.payload[0], 0, [1, 2], 99))
+        return len(data)
+
+    def read(self, n):
+        data, self.out = bytes(self.out[:n]), self.out[n:]
+        return data
+
+
+@pytest.mark.parametrize("retries", [0, 3])
+def test_beat_rr_with_another_code_count_is_one_clear_message(retries):
+    """Four codes to a board whose model reads three: one message naming the cause after the
+    second refusal (a damaged LEN field is refused once), or after the only try."""
+    board = CodeCountBoard(3)
+    client = host.Client(board, timeout=0.05, retries=retries, name="the board")
+    with pytest.raises(TernEcgError, match=r"rejects BEAT_RR frames with 4 RR codes \(LENGTH, (1|2) times\).*"
+                                           r"--model it was built from"):
+        client.classify_one(1, [5] * 240, rr=[1, 2, 3, 4])
+    assert client.stats.retries == min(retries, 1)
+    ok = host.Client(CodeCountBoard(4), timeout=0.05, retries=retries, name="the board")
+    assert ok.classify_one(2, [5] * 240, rr=[1, 2, 3, 4]).seq == 2
+
+
 def stream(db, out, board, **kw):
     return host.stream_record("fake", "100", db=db, out=out, serial_port=board, progress=False,
                               timeout=kw.pop("timeout", 0.05), retries=kw.pop("retries", 0), **kw)
