@@ -55,11 +55,13 @@ from ternecg.golden.spec.config import ConvSpec, MuxSpec
 from ternecg.tools import setup_env
 
 from ternecg.hw import estimate
-from ternecg.hw.schedule import check_parallel, compile_schedule, MAX_PARALLEL
+from ternecg.hw.schedule import MAX_PARALLEL, check_parallel, compile_schedule
 from ternecg.hw.top import Accelerator
 from ternecg.paths import build_dir
 from ternecg.sim.cycles import fixture_cycles
 
+from .cycles_report import schedule_figures
+from .cycles_report import table as cycles_table
 from .pinwrap import PinWrapper
 
 TARGET_MHZ = 30.0
@@ -431,6 +433,10 @@ def _setting(model, p, workdir, shuffle=True, hier=True, device=DEVICE):
     res.update({"parallel": p, "adders": acc.schedule.adders, "cycles_per_beat": worst,
                 "cycles_per_beat_fixture_mean": cyc and cyc["mean"],
                 "bound_ratio": round(worst / (macs / acc.schedule.adders), 4)})
+    # where the cycles go (the same figures as `make cycles`, boards/cycles_report.py)
+    figures = schedule_figures(acc.schedule, acc.act_latency)
+    res.update({k: figures[k] for k in ("geometry", "ratio_target", "meets_target", "cycle_breakdown",
+                                        "cycles_by_phase")})
     return res
 
 
@@ -706,6 +712,9 @@ def table(report):
                      f"(shuffle_cost_lc = {report['shuffle_cost_lc']}); LUT4 that differ by module: "
                      + (", ".join(f"{k} {v['with']} vs {v['without']}" for k, v in s["modules_that_differ"].items())
                         or "none"))
+    with_cycles = [r for r in report["settings"] if "cycle_breakdown" in r]
+    if with_cycles:
+        lines += ["", "where the worst-case cycles per beat go (as `make cycles`):", "", cycles_table(with_cycles)]
     off = [f"{r['device']} P = {r['parallel']}" for r in report["settings"] if r.get("estimate_flags")]
     lines.append("\nestimate (hw/estimate.py) within "
                  f"{report['estimate']['lc_tolerance']:.0%} in LC and exact in cycles at every setting"

@@ -151,6 +151,7 @@ class Phase:
     valid_lanes: tuple          # per block b, per stream r: lanes with an output channel
     length: int                 # true output length (the MUX-skip GAP divisor)
     cout: int                   # output channels of the phase (slots of the output map)
+    macs: int = 0               # the conv's ternary multiply-accumulates per beat (reports only)
 
     def tile_taps(self, gi):
         return self.cin_g * self.taps[gi if self.multi_kernel else 0]
@@ -314,7 +315,7 @@ def _phase(mode, kind, li, conv, g_shuffle, in_bank, out_bank, geo, lq_in, lq_ou
                                     for b in range(n_blocks)))
     return Phase(mode=mode, kind=kind, layer=li, in_bank=in_bank, out_bank=out_bank, lin=s.lin,
                  lout=s.lout, stride=s.stride, multi_kernel=multi, lq_in=lq_in, lq_out=lq_out,
-                 length=s.lout, cout=s.cout, **ph)
+                 length=s.lout, cout=s.cout, macs=s.macs, **ph)
 
 
 def _plan(model, geo, kinds):
@@ -412,6 +413,40 @@ def cycles(sch: Schedule, act_latency, selects=None):
         sel = None if selects is None else selects.get(ph.layer)
         total += phase_cycles(ph, sch.geometry, act_latency, skipped_blocks(ph, sch.geometry, sel))
     return total
+
+
+#: a phase's branch name in reports: a plain conv, a MUX-skip block's depthwise or grouped branch,
+#: the logits
+BRANCH_NAMES = {MODE_PLAIN: "conv", MODE_DW: "dw", MODE_GRP: "grp", MODE_FINAL: "logits"}
+
+
+def cycles_by_phase(sch: Schedule, act_latency):
+    """Where a beat's worst-case cycles go, phase by phase: ``{"layer", "branch", "kind", "macs",
+    "bound", "taps", "ends", "cycles"}``. ``bound`` is the phase's MACs over the P lanes (its
+    cycles with every lane busy on every cycle); ``taps`` the cycles from its first tap to its
+    last (the lanes and tiles as scheduled: ``taps - bound`` is what the tiling leaves idle);
+    ``ends`` its START cycle and its drain (:func:`drain`); ``cycles`` = ``taps + ends``, and
+    their sum is :func:`cycles`."""
+    geo = sch.geometry
+    rows = []
+    for ph in sch.phases:
+        total = phase_cycles(ph, geo, act_latency)
+        ends = PHASE_START + drain(ph, geo, act_latency)
+        rows.append({"layer": ph.layer, "branch": BRANCH_NAMES[ph.mode], "kind": KIND_NAMES[ph.kind],
+                     "macs": ph.macs, "bound": round(ph.macs / geo.parallel, 2), "taps": total - ends,
+                     "ends": ends, "cycles": total})
+    return rows
+
+
+def cycle_breakdown(sch: Schedule, act_latency):
+    """A beat's worst-case cycles in three parts (:func:`cycles_by_phase` summed): ``bound`` (the
+    MACs over the P lanes), ``tiling`` (tap cycles beyond it: lanes without an output channel or
+    position in a tile, polyphase taps) and ``ends`` (the phases' START cycles and drains);
+    ``bound + tiling + ends`` is :func:`cycles`."""
+    rows = cycles_by_phase(sch, act_latency)
+    bound = round(sum(r["macs"] for r in rows) / sch.geometry.parallel, 2)
+    taps = sum(r["taps"] for r in rows)
+    return {"bound": bound, "tiling": round(taps - bound, 2), "ends": sum(r["ends"] for r in rows) + END_ADJUST}
 
 
 def _gcd(a, b):
