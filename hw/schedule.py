@@ -18,7 +18,11 @@ How the streams and lanes of a phase cover its outputs is its *kind*:
               share the read): conv layers; with all streams on blocks, dense layers and logits.
 ``KIND_CHAN`` streams on R channels, lanes on L consecutive positions of the stream's channel
               (a polyphase kernel: lane l applies the kernel shifted by ``stride * l`` taps, so
-              the lanes of a stream still share every read): depthwise branches.
+              the lanes of a stream still share every read): depthwise branches. With
+              ``stream_blocks`` k = 1 a block holds channels of one shuffle group (R - cg
+              streams idle when R exceeds its cg channels); with k >= 2 a block holds k whole
+              groups (k * cg <= R), so a branch takes ceil(groups / k) blocks instead of one
+              per group.
 
 Feature maps live in three banks: 0 = the normalised input (signed 8-bit), 1 and 2 = ping-pong
 activation banks (unsigned ``act_bits``). A bank is ``mems`` (M, a power of two) memories, so
@@ -293,6 +297,36 @@ def _phase(mode, kind, li, conv, g_shuffle, in_bank, out_bank, geo, lq_in, lq_ou
                   stream_t=tuple(r % rt for r in range(R)),
                   stream_sel=tuple((r // rt) * L if mode == MODE_GRP else 0 for r in range(R)),
                   valid_lanes=valid)
+    elif rb > 1:    # KIND_CHAN over rb whole shuffle groups per block: one loop group
+        assert s.cin_g == 1 and s.cout_g == 1 and len(set(s.kernels)) == 1 and g_shuffle
+        k = s.kernels[0]
+        C = s.cout
+        cg = C // g_shuffle
+        width = rb * cg                                 # channels (streams) of a block
+        n_blocks = -(-g_shuffle // rb)
+        # stream r of block b: channel b * width + r (group b * rb + r // cg, its channel r % cg),
+        # whose shuffled output slot is (r % cg) * g_shuffle + b * rb + r // cg; the streams beyond
+        # the block's channels never read or write: they get the free offsets modulo M, so that
+        # the streams' offsets stay distinct (conflict_free)
+        slot_out = [(r % cg) * lane_slot + r // cg for r in range(width)]
+        free = [v for v in range(geo.mems) if v not in {o % geo.mems for o in slot_out}]
+        slot_out += free[:R - width]
+        ph = dict(n_groups=1, n_blocks=n_blocks, n_tiles=-(-s.lout // L), cin_g=1,
+                  taps=(s.stride * (L - 1) + k,), pads=(pads[0],),
+                  in_group_step=n_blocks * width, in_block_step=width, pos_tile_step=s.stride * L,
+                  t_tile_step=L, out_group_step=n_blocks * rb, out_block_step=rb, lane_slot_step=0,
+                  lane_t_step=1, act_block_step=1, lane_act_step=0,
+                  sel_block_step=width if mode == MODE_DW else 0,
+                  sel_group_step=n_blocks * width if mode == MODE_DW else 0, stream_blocks=rb,
+                  stream_slot_in=tuple(range(R)), stream_pos=(0,) * R,
+                  stream_slot_out=tuple(slot_out),
+                  stream_t=(0,) * R,
+                  # every stream, idle ones too, sets select bit sel + r at the end of a block (the
+                  # write-back does not look at validity): the idle ones' bits are the next block's
+                  # channels, set again there, or beyond the map (hw/mux_skip.py)
+                  stream_sel=tuple(r if mode == MODE_DW else 0 for r in range(R)),
+                  valid_lanes=tuple(tuple(L if r < width and b * width + r < C else 0 for r in range(R))
+                                    for b in range(n_blocks)))
     else:   # KIND_CHAN: one channel per stream (cin_g = cout_g = 1), L polyphase positions per lane
         assert s.cin_g == 1 and s.cout_g == 1 and len(set(s.kernels)) == 1
         k = s.kernels[0]
@@ -475,10 +509,14 @@ def conflict_free(ph: Phase, geo: Geometry):
     return len(set(offsets)) == len(offsets)
 
 
-def _kinds(mode, spec, R):
-    """Candidate kinds ``(kind, stream_blocks)`` of a conv for R streams."""
+def _kinds(mode, spec, R, g_shuffle=0):
+    """Candidate kinds ``(kind, stream_blocks)`` of a conv for R streams. A depthwise conv whose
+    output is shuffled in ``g_shuffle`` groups of ``cg`` channels also gets ``(KIND_CHAN, k)`` for
+    every ``k >= 2`` whole groups that fit R streams (``k * cg <= R``): a block then spans k
+    groups, where ``(KIND_CHAN, 1)`` leaves ``R - cg`` streams idle in every group."""
     if mode == MODE_DW or spec.cin_g == 1 and spec.cout_g == 1 and spec.groups > 1:
-        return [(KIND_CHAN, 1)]
+        cg = spec.cout // g_shuffle if g_shuffle else spec.cout
+        return [(KIND_CHAN, 1)] + [(KIND_CHAN, k) for k in range(2, (g_shuffle or 1) + 1) if k * cg <= R]
     out = [(KIND_POS, rb) for rb in range(1, R + 1) if R % rb == 0]
     if mode == MODE_FINAL:          # the logits leave in class order: all streams on blocks
         out = [(KIND_POS, R)]
@@ -498,7 +536,7 @@ def _plan_for(model, R, L, M):
     kinds = []
     for i, (li, mode, conv, g) in enumerate(_convs(model)):
         options = []
-        for kind in _kinds(mode, conv.spec, R):
+        for kind in _kinds(mode, conv.spec, R, g):
             ph = _plan(model, geo, kinds + [kind] + _geo_kinds(model, geo, i + 1))[i]
             if conflict_free(ph, geo) and stall_free(ph, geo, model.cfg.act_bits):
                 options.append((phase_cycles(ph, geo, lat), kind))
@@ -640,6 +678,7 @@ def lane_channel(ph: Phase, spec, gi, b, r, l, geo: Geometry):
         rt = geo.streams // ph.stream_blocks
         block = b * ph.stream_blocks + r // rt
         return gi * spec.cout_g + block * geo.lanes + l, 0
-    # KIND_CHAN: channel of stream r, lane l = polyphase position (kernel shifted by stride * l)
+    # KIND_CHAN: channel of stream r, lane l = polyphase position (kernel shifted by stride * l);
+    # a block's channels are in_block_step apart (R, or the channels of stream_blocks whole groups)
     cg = spec.cout // ph.n_groups
-    return gi * cg + b * geo.streams + r, spec.stride * l
+    return gi * cg + b * ph.in_block_step + r, spec.stride * l

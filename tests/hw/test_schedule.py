@@ -20,9 +20,12 @@ from ternecg.hw.shuffle import slot
 
 #: the lane counts issue 17 asks for (every P in 1..MAX_PARALLEL compiles)
 SETTINGS = [1, 2, 3, 4, 6, 8, 9, 12, 18, 24, 36]
+#: lane counts whose depthwise blocks span whole shuffle groups (13 x 1: two groups, 16 x 3: two,
+#: 21 x 1: three)
+SPANNING = [13, 48, 21]
 
 
-@pytest.mark.parametrize("parallel", SETTINGS)
+@pytest.mark.parametrize("parallel", SETTINGS + SPANNING)
 def test_compiled_schedule_equals_golden(model, beats, parallel):
     """The schedule run in Python through the skewed memories, the weight words and the per-stream
     threshold tables gives every layer, select bit and logit of golden, with no memory conflict."""
@@ -72,7 +75,7 @@ def test_tiles_cover_every_output_once(model):
     """Every output of every phase is computed by exactly one (tile, stream, lane), and the
     weight ROM has one row per tap of every block."""
     from ternecg.hw.schedule_run import _outputs
-    for p in (1, 6, 36):
+    for p in (1, 6, 36, 48, 21):
         s = sc.compile_schedule(model, p)
         rows = 0
         for ph in s.phases:
@@ -86,6 +89,35 @@ def test_tiles_cover_every_output_once(model):
             assert len(seen) == n
             rows += sum(ph.cin_g * ph.taps[gi if ph.multi_kernel else 0] for gi in range(ph.n_groups)) * ph.n_blocks
         assert rows == len(s.weights)
+
+
+@pytest.mark.parametrize("parallel, groups_per_block, blocks", [(13, 2, 2), (48, 2, 2), (21, 3, 1)])
+def test_depthwise_blocks_of_whole_groups(model, parallel, groups_per_block, blocks):
+    """With at least two shuffle groups' channels (cg = 6) per block of streams, a depthwise
+    branch's block spans whole groups (kind (chan, k)): stream r of block b is channel b * k * cg
+    + r, written at its shuffled slot; fewer blocks than groups, so fewer cycles than one group
+    per block, and no stream's offsets collide (the idle streams get free ones)."""
+    s = sc.compile_schedule(model, parallel)
+    lat = model.cfg.act_bits + 1
+    for ph in (p for p in s.phases if p.mode == sc.MODE_DW):
+        assert (ph.kind, ph.stream_blocks, ph.n_groups, ph.n_blocks) == (sc.KIND_CHAN, groups_per_block, 1, blocks)
+        assert sc.conflict_free(ph, s.geometry)
+        cg, g = ph.cout // 3, 3
+        for b in range(ph.n_blocks):
+            for r in range(s.streams):
+                oc, _ = sc.lane_channel(ph, _spec(model, ph), 0, b, r, 0, s.geometry)
+                if oc is not None:
+                    assert oc == b * groups_per_block * cg + r
+                    assert b * ph.out_block_step + ph.stream_slot_out[r] == slot(oc, ph.cout, g, True)
+                else:       # an idle stream's select bit: beyond the map, or a later block's channel
+                    i = b * ph.sel_block_step + ph.stream_sel[r]
+                    assert i >= ph.cout or i // (groups_per_block * cg) > b
+        one = dataclasses.replace(ph, n_groups=g, n_blocks=-(-cg // s.streams))
+        assert sc.phase_cycles(ph, s.geometry, lat) < sc.phase_cycles(one, s.geometry, lat)
+
+
+def _spec(model, ph):
+    return model.layers[ph.layer].dw.spec
 
 
 def _without_shuffle(model):
