@@ -165,3 +165,18 @@ def test_one_lane_per_stream_p10():
     _check(verify(Beats.fixture(index=SPREAD), Options(parallel=10, bench="cocotb", layers=True)))
     _check(verify(Beats.fixture(first=60, count=2),
                   Options(parallel=10, bench="cocotb", layers=True, idle="random", backpressure="random", seed=10)))
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("parallel", [13, 48])
+def test_depthwise_blocks_of_whole_groups(parallel):
+    """P = 13 (13 x 1) and P = 48 (16 x 3, the ULX3S's widest build): the depthwise branches' blocks
+    span two shuffle groups (hw/schedule.py, kind (chan, 2)) on Verilator: beats of every fixture
+    record without stalls (every layer, cycles exact) and two under random stalls."""
+    from ternecg.golden.spec import modelfile
+    from ternecg.hw.schedule import KIND_CHAN, MODE_DW, compile_schedule
+    s = compile_schedule(modelfile.load(), parallel)
+    assert {(ph.kind, ph.stream_blocks) for ph in s.phases if ph.mode == MODE_DW} == {(KIND_CHAN, 2)}
+    _check(verify(Beats.fixture(index=SPREAD), Options(parallel=parallel, bench="cocotb", layers=True)))
+    _check(verify(Beats.fixture(first=60, count=2), Options(parallel=parallel, bench="cocotb", layers=True,
+                                                            idle="random", backpressure="random", seed=11)))
