@@ -1,7 +1,7 @@
 """The transmit side of the serial link (docs/protocol.md): RESULT, STATUS and ERROR frames."""
 
 from amaranth import Cat, Const, Module, Mux, Signal, unsigned
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ternecg.hw.checks import Checked, check_int
@@ -31,10 +31,7 @@ class Framer(Checked, wiring.Component):
     STATUS goes out after at most two other frames, whatever arrives meanwhile (a continuous
     stream of bad bytes cannot hold it back). Frames are ``SOF VER TYPE LEN(2) PAYLOAD CRC(2)``,
     one byte per transfer on ``tx``. What may change while a frame goes out (an ERROR's event, a
-    STATUS's token and counters) is copied when the frame starts; nothing else is. Which byte goes
-    out at each position of each kind of frame (a constant, or one of the variable bytes and the
-    CRC's two) is held in a ROM of one block RAM, so the logic is one multiplexer over the
-    variable bytes.
+    STATUS's token and counters) is copied when the frame starts; nothing else is.
 
     ``version=2`` (the monitor, boards/monitor_link.py): VER 2; a result ``{index, cls, logits}``
     is sent as BEAT_EVENT (no ``seq`` stream); STATUS carries the monitor's counters, which come
@@ -149,38 +146,41 @@ class Framer(Checked, wiring.Component):
         # No copy of the payload: a RESULT's bytes are read from the result and its ``seq`` (held
         # by the stream rule until they are taken at the frame's last byte), the constants are
         # constants; only what may change while the frame goes out (an ERROR's event, a STATUS's
-        # token and counters) is copied into ``snap`` when the frame starts. Each frame is a list
-        # of bytes: an int (a constant) or an 8-bit value.
+        # token and counters) is copied into ``snap`` when the frame starts.
         model_id = self.model_id if self._id is None else Const(self._id & 0xFFFFFFFF, 32)
-        logits = [b for k in range(n) for b in _field(res.logits[k].as_signed(), 4)]
+        logits = [_sext32(res.logits[k].as_signed()) for k in range(n)]
+        cls8 = Signal(8)
+        m.d.comb += cls8.eq(res.cls)
         if v2:
+            index32 = Signal(32)
+            m.d.comb += index32.eq(res.index)
             status_volatile = Cat(status_token, self.next, self.beats, self.ended, self.done, self.overruns,
                                   errors, self.room)
             seq_valid = 1
         else:
+            cycles32 = Signal(32)
+            m.d.comb += cycles32.eq(res.cycles)
             status_volatile = Cat(status_token, errors)
             seq_valid = self.seq.valid
         snap = Signal(max(16, len(status_volatile)))
         if v2:
-            result_payload = _field(res.index, 4) + _field(res.cls, 1) + [n] + logits
-            # the counters are copied in their order in the payload: next, beats, ended, done,
-            # overruns, errors, room
-            status_payload = ([snap[:8], self._version, n, self._parallel]
-                              + [snap[o:o + 8] for o in range(8, len(status_volatile), 8)] + _field(model_id, 4))
+            sv = snap[8:]
+            result_payload = Cat(index32, cls8, Const(n, 8), *logits)
+            status_payload = Cat(snap[:8], Const(self._version, 8), Const(n, 8), Const(self._parallel, 8),
+                                 sv[:32], sv[32:64], sv[64:80], sv[80:96], sv[96:112], sv[112:128],
+                                 sv[128:144], model_id)
         else:
-            result_payload = ([self.seq.payload] + _field(res.cls, 1) + [n] + logits
-                              + _field(res.cycles, 4))
-            status_payload = ([snap[:8], P.VERSION, n, self._parallel] + _field(beats_done, 2)
-                              + [snap[8:16], snap[16:24]] + [self._window & 0xFF, self._window >> 8]
-                              + _field(model_id, 4))
+            result_payload = Cat(self.seq.payload, cls8, Const(n, 8), *logits, cycles32)
+            status_payload = Cat(snap[:8], Const(P.VERSION, 8), Const(n, 8), Const(self._parallel, 8),
+                                 beats_done, snap[8:24], Const(self._window, 16), model_id)
         result_type = P.BEAT_EVENT if v2 else P.RESULT
-        frames = {      # kind: (type, payload bytes)
-            _LAST_ERROR: (P.ERROR, [snap[:8], snap[8:16]]),
+        frames = {      # kind: (type, payload)
+            _LAST_ERROR: (P.ERROR, Cat(snap[:8], snap[8:16])),
             _LAST_RESULT: (result_type, result_payload),
             _LAST_STATUS: (P.STATUS, status_payload),
         }
-        assert len(frames[_LAST_STATUS][1]) == (P.STATUS2_LEN if v2 else P.STATUS_LEN)
-        assert len(frames[_LAST_RESULT][1]) == (P.beat_event_len(n) if v2 else P.result_len(n))
+        assert len(frames[_LAST_STATUS][1]) == 8 * (P.STATUS2_LEN if v2 else P.STATUS_LEN)
+        assert len(frames[_LAST_RESULT][1]) == 8 * (P.beat_event_len(n) if v2 else P.result_len(n))
 
         # ---- whose turn: the kinds that wait, in the order ERROR, RESULT, STATUS after the last sent
         want_e = err_pending
@@ -200,18 +200,18 @@ class Framer(Checked, wiring.Component):
                              pick_s.eq(~want_e & ~want_r & want_s)]
 
         sending = Signal()
-        longest = max(len(payload) for _, payload in frames.values())
+        longest = max(len(payload) // 8 for _, payload in frames.values())
         idx = Signal(range(P.HEADER + longest + P.TRAILER))
         with m.If(~sending):
             with m.If(pick_e):
-                m.d.sync += [snap.eq(Cat(err_code, err_detail)), sending.eq(1),
+                m.d.sync += [snap.eq(Cat(err_code, err_detail)), sending.eq(1), idx.eq(0),
                              err_pending.eq(0), last.eq(_LAST_ERROR)]
             with m.Elif(pick_r):
                 if not v2:
                     m.d.sync += beats_done.eq(beats_done + 1)
-                m.d.sync += [sending.eq(1), self.last_cls.eq(res.cls), last.eq(_LAST_RESULT)]
+                m.d.sync += [sending.eq(1), idx.eq(0), self.last_cls.eq(res.cls), last.eq(_LAST_RESULT)]
             with m.Elif(pick_s):
-                m.d.sync += [snap.eq(status_volatile), sending.eq(1), status_pending.eq(0),
+                m.d.sync += [snap.eq(status_volatile), sending.eq(1), idx.eq(0), status_pending.eq(0),
                              last.eq(_LAST_STATUS)]
                 with m.If(self.status.valid):            # a new request in this very cycle stays
                     m.d.sync += status_pending.eq(1)
@@ -221,61 +221,35 @@ class Framer(Checked, wiring.Component):
             m.d.sync += [err_pending.eq(1), err_code.eq(self.event.payload.code),
                          err_detail.eq(self.event.payload.detail)]
 
-        # ---- the byte at ``idx`` of the frame of kind ``last``: a ROM (one block RAM) holds, per
-        # kind and position, the constant or which variable byte it is (one multiplexer over the
-        # variable bytes, the CRC's two among them), whether the CRC takes it and whether it is
-        # the frame's last. The ROM reads the entry of the next cycle's kind and position, so
-        # that its read register holds the current one's.
+        # ---- the byte at ``idx`` of the frame of kind ``last``, and the CRC over VER .. PAYLOAD
+        # (a tree of 2:1 multiplexers on the bits of ``idx`` per kind: no decoder per byte)
         crc = Signal(16)
-        sources = [Const(0, 8)]                 # the variable bytes; 0: a constant's
-        keys = {}
-
-        def source(value):
-            key = repr(value)
-            if key not in keys:
-                keys[key] = len(sources)
-                sources.append(value)
-            return keys[key]
-
-        entries = {}
-        for kind, (ftype, payload) in frames.items():
-            length = len(payload)
-            row = [P.SOF, self._version, ftype, length & 0xFF, length >> 8] + payload + [crc[8:], crc[:8]]
-            for i, v in enumerate(row):
-                update = 0 < i < P.HEADER + length            # VER .. PAYLOAD: into the CRC
-                final = i == len(row) - 1
-                entries[(kind, i)] = ((v, 0) if isinstance(v, int) else (0, source(v))), update, final
-        sel_bits = max(1, (len(sources) - 1).bit_length())
-        depth = 4 << len(idx)
-        rom_words = [0] * depth
-        for (kind, i), ((const, sel), update, final) in entries.items():
-            rom_words[(kind << len(idx)) | i] = const | (sel << 8) | (update << (8 + sel_bits)) | (final << (9 + sel_bits))
-        m.submodules.rom = rom = memory.Memory(shape=unsigned(10 + sel_bits), depth=depth, init=rom_words,
-                                               attrs={"rom_style": "block"})
-        rp = rom.read_port()
-        idx_next = Signal.like(idx)
-        last_next = Signal.like(last)
-        m.d.comb += [idx_next.eq(Mux(sending, idx + self.tx.ready, 0)),
-                     last_next.eq(last), rp.addr.eq(Cat(idx_next, last_next))]
-        with m.If(~sending):
-            with m.If(pick_e):
-                m.d.comb += last_next.eq(_LAST_ERROR)
-            with m.Elif(pick_r):
-                m.d.comb += last_next.eq(_LAST_RESULT)
-            with m.Elif(pick_s):
-                m.d.comb += last_next.eq(_LAST_STATUS)
-        m.d.sync += idx.eq(idx_next)
-        entry = rp.data
-        sel = entry[8:8 + sel_bits]
-        update = entry[8 + sel_bits]
-        final = entry[9 + sel_bits]
         byte = Signal(8)
-        m.d.comb += [byte.eq(entry[:8] | _tree(sources, sel)),
-                     self.tx.valid.eq(sending), self.tx.payload.eq(byte)]
-        with m.If(~sending):
-            m.d.sync += crc.eq(0xFFFF)
+        crc_hi = Signal()           # the byte is CRC_HI
+        final = Signal()            # the byte is CRC_LO, the frame's last
+        rows = {}
+        for kind, (ftype, payload) in frames.items():
+            length = len(payload) // 8
+            head = [Const(v, 8) for v in (P.SOF, self._version, ftype, length & 0xFF, length >> 8)]
+            rows[kind] = head + [payload.word_select(k, 8) for k in range(length)]
+            with m.If(last == kind):
+                m.d.comb += [crc_hi.eq(idx == P.HEADER + length), final.eq(idx == P.HEADER + length + 1)]
+        # one tree over the positions; at each position the kinds that have a byte there
+        leaves = []
+        for i in range(max(len(r) for r in rows.values())):
+            here = [(k, r[i]) for k, r in rows.items() if i < len(r)]
+            value = here[-1][1]
+            for k, v in here[-2::-1]:
+                if not (isinstance(v, Const) and isinstance(value, Const) and v.value == value.value):
+                    value = Mux(last == k, v, value)
+            leaves.append(value)
+        m.d.comb += byte.eq(Mux(crc_hi, crc[8:], Mux(final, crc[:8], _tree(leaves, idx))))
+        m.d.comb += [self.tx.valid.eq(sending), self.tx.payload.eq(byte)]
         with m.If(sending & self.tx.ready):
-            with m.If(update):
+            m.d.sync += idx.eq(idx + 1)
+            with m.If(idx == 0):
+                m.d.sync += crc.eq(0xFFFF)
+            with m.Elif(~crc_hi & ~final):
                 m.d.sync += crc.eq(crc16_step(crc, byte))
             with m.If(final):
                 m.d.sync += sending.eq(0)
@@ -299,19 +273,9 @@ def _tree(values, sel):
     return values[0]
 
 
-def _field(value, nbytes):
-    """``value`` as ``nbytes`` little-endian bytes: each an 8-bit value, or the int 0 past the end
-    of an unsigned value (a signed value is sign-extended)."""
-    signed = value.shape().signed
-    value = value.as_unsigned()
+def _sext32(value):
+    """A signed value sign-extended to 32 bits."""
     w = len(value)
-    out = []
-    for lo in range(0, 8 * nbytes, 8):
-        if lo + 8 <= w:
-            out.append(value[lo:lo + 8])
-        elif lo >= w:
-            out.append(value[w - 1].replicate(8) if signed else 0)
-        else:
-            fill = value[w - 1].replicate(lo + 8 - w) if signed else Const(0, lo + 8 - w)
-            out.append(Cat(value[lo:], fill))
-    return out
+    if w >= 32:
+        return value[:32]
+    return Cat(value, value[w - 1].replicate(32 - w))
