@@ -2,7 +2,7 @@
 UART and the accelerator."""
 
 from amaranth import Module, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from ternecg.hw.checks import Checked, check_int
@@ -13,7 +13,6 @@ from .beat_buffer import BeatBuffer
 from .deframer import Deframer
 from .framer import Framer
 from .rr_codes import RRCodes
-from .seq_fifo import SeqFifo
 
 __all__ = ["Link"]
 
@@ -84,7 +83,7 @@ class Link(Checked, wiring.Component):
         Framer.check_arguments(result_layout, n_classes=n_classes, parallel=parallel, model_id=model_id)
         Deframer.check_arguments(timeout_cycles=timeout_cycles, rr_bits=rr_bits)
         BeatBuffer.check_arguments(P.WINDOW, spram=spram)
-        check_int("Link", "inflight", inflight, minimum=2)
+        check_int("Link", "inflight", inflight, minimum=1)
 
     def __init__(self, result_layout, n_classes, *, parallel=1, model_id=0, timeout_cycles=20_000,
                  inflight=4, rr_bits=0, spram=None):
@@ -116,7 +115,7 @@ class Link(Checked, wiring.Component):
         m = Module()
         m.submodules.deframer = rx = self.deframer
         m.submodules.buffer = buf = BeatBuffer(P.WINDOW, spram=self._spram)
-        m.submodules.seqs = seqs = SeqFifo(self.inflight)
+        m.submodules.seqs = seqs = fifo.SyncFIFOBuffered(width=8, depth=self.inflight)
         m.submodules.framer = tx = self.framer
 
         connect(m, wiring.flipped(self.rx), rx.rx)
@@ -132,12 +131,12 @@ class Link(Checked, wiring.Component):
         else:
             m.d.comb += buf.start.eq(1)
         connect(m, buf.samples, wiring.flipped(self.samples))
-        connect(m, buf.seq, seqs.w)
+        connect(m, buf.seq, seqs.w_stream)
 
         connect(m, rx.event, tx.event)
         connect(m, rx.ping, tx.status)
         connect(m, wiring.flipped(self.results), tx.results)
-        connect(m, seqs.r, tx.seq)
+        connect(m, seqs.r_stream, tx.seq)
         connect(m, tx.tx, wiring.flipped(self.tx))
         m.d.comb += self.last_cls.eq(tx.last_cls)
         if "model_id" in self.signature.members:
