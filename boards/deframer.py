@@ -176,13 +176,16 @@ class Deframer(Checked, wiring.Component):
         waddr = Signal(range(P.WINDOW + 1))
         m.d.comb += waddr.eq((cnt >> 1) - (first_high >> 1))
         discarded = Signal(8)
-        idle = Signal(range(self._timeout + 1))
-        timed_out = Signal()
-        m.d.comb += timed_out.eq(idle == self._timeout)
+        # the cycles left until the timeout, counting down: the borrow of the decrement is the
+        # timeout (no comparison)
+        idle = Signal(range(self._timeout + 1), init=self._timeout)
+        idle_dec = Signal(len(idle) + 1)
+        timed_out = idle_dec[-1]
+        m.d.comb += idle_dec.eq(idle - 1)
         with m.If(got | uart_error):
-            m.d.sync += idle.eq(0)
+            m.d.sync += idle.eq(self._timeout)
         with m.Elif(~timed_out):
-            m.d.sync += idle.eq(idle + 1)
+            m.d.sync += idle.eq(idle_dec)
 
         def event(code):
             m.d.comb += [ev.valid.eq(1), ev.payload.code.eq(code)]
