@@ -186,21 +186,30 @@ class Deframer(Checked, wiring.Component):
         waddr = Signal(range(P.WINDOW + 1))
         m.d.comb += waddr.eq((cnt >> 1) - (first_high >> 1))
         discarded = Signal(8)
-        idle = Signal(range(self._timeout + 1))
-        timed_out = Signal()
-        m.d.comb += timed_out.eq(idle == self._timeout)
+        # the cycles left until the timeout, counting down: the borrow of the decrement is the
+        # timeout (no comparison)
+        idle = Signal(range(self._timeout + 1), init=self._timeout)
+        idle_dec = Signal(len(idle) + 1)
+        timed_out = idle_dec[-1]
+        m.d.comb += idle_dec.eq(idle - 1)
         with m.If(got | uart_error):
-            m.d.sync += idle.eq(0)
+            m.d.sync += idle.eq(self._timeout)
         with m.Elif(~timed_out):
-            m.d.sync += idle.eq(idle + 1)
+            m.d.sync += idle.eq(idle_dec)
 
-        def event(code, detail=0):
-            m.d.comb += [ev.valid.eq(1), ev.payload.code.eq(code), ev.payload.detail.eq(detail)]
+        def event(code):
+            m.d.comb += [ev.valid.eq(1), ev.payload.code.eq(code)]
 
-        def truncated(detail):
-            # truncated frame: no byte for timeout_cycles in any state but HUNT
+        def detail(value):
+            # an event's detail depends on the state only (and is 0 for a UART error): read only
+            # with a valid event, so it is set for the whole state, not under the event's conditions
+            m.d.comb += ev.payload.detail.eq(value)
+
+        def truncated():
+            # truncated frame: no byte for timeout_cycles in any state but HUNT (detail: the
+            # type, or 0 before TYPE)
             with m.If(~got & timed_out):
-                event(P.E_TIMEOUT, detail)
+                event(P.E_TIMEOUT)
                 m.next = "HUNT"
 
         crc_next = crc16_step(crc, b)
@@ -227,62 +236,68 @@ class Deframer(Checked, wiring.Component):
         with m.FSM(name="rx_fsm"):
             with m.State("HUNT"):
                 with no_uart_error():
+                    detail(discarded)                       # SYNC
                     with m.If(got):
                         with m.If(b == P.SOF):
                             with m.If(discarded != 0):
-                                event(P.E_SYNC, discarded)
+                                event(P.E_SYNC)
                             m.d.sync += [discarded.eq(0), crc.eq(0xFFFF)]
                             m.next = "VER"
                         with m.Elif(discarded != 0xFF):
                             m.d.sync += discarded.eq(discarded + 1)
                     with m.Elif(timed_out & (discarded != 0)):
-                        event(P.E_SYNC, discarded)
+                        event(P.E_SYNC)
                         m.d.sync += discarded.eq(0)
             with m.State("VER"):
                 with no_uart_error():
-                    truncated(0)
+                    detail(Mux(got, Mux(b == P.SOF, 1, b), 0))      # SYNC 1, VERSION, TIMEOUT 0
+                    truncated()
                     with m.If(got):
                         m.d.sync += crc.eq(crc_next)
                         with m.If(b == P.SOF):              # the first SOF was stray: restart here
-                            event(P.E_SYNC, 1)
+                            event(P.E_SYNC)
                             m.d.sync += crc.eq(0xFFFF)
                         with m.Elif(b != self._version):
-                            event(P.E_VERSION, b)
+                            event(P.E_VERSION)
                             m.next = "HUNT"
                         with m.Else():
                             m.next = "TYPE"
             with m.State("TYPE"):
                 with no_uart_error():
-                    truncated(0)
+                    detail(Mux(got, b, 0))                  # TYPE, TIMEOUT 0
+                    truncated()
                     with m.If(got):
                         m.d.sync += [crc.eq(crc_next), is_ping.eq(b == P.PING)]
                         with m.If((b != beat_type) & (b != P.PING)):
-                            event(P.E_TYPE, b)
+                            event(P.E_TYPE)
                             m.next = "HUNT"
                         with m.Else():
                             m.next = "LEN0"
             with m.State("LEN0"):
                 with no_uart_error():
-                    truncated(ftype)
+                    detail(ftype)                           # TIMEOUT: the type
+                    truncated()
                     with m.If(got):
                         m.d.sync += [crc.eq(crc_next), len_ok.eq(b == Mux(is_ping, P.PING_LEN & 0xFF,
                                                                           beat_len & 0xFF))]
                         m.next = "LEN1"
             with m.State("LEN1"):
                 with no_uart_error():
-                    truncated(ftype)
+                    detail(ftype)                           # LENGTH, TIMEOUT: the type
+                    truncated()
                     with m.If(got):
                         ok = len_ok & (b == Mux(is_ping, P.PING_LEN >> 8, beat_len >> 8))
                         m.d.sync += [crc.eq(crc_next), cnt.eq(0),
                                      drop.eq(self.busy), range_bad.eq(0)]
                         with m.If(~ok):
-                            event(P.E_LENGTH, ftype)
+                            event(P.E_LENGTH)
                             m.next = "HUNT"
                         with m.Else():
                             m.next = "PAYLOAD"
             with m.State("PAYLOAD"):
                 with no_uart_error():
-                    truncated(ftype)
+                    detail(ftype)                           # TIMEOUT: the type
+                    truncated()
                     with m.If(got):
                         m.d.sync += [crc.eq(crc_next), cnt.eq(cnt + 1)]
                         with m.If(is_ping):
@@ -331,32 +346,41 @@ class Deframer(Checked, wiring.Component):
                             m.next = "CRC0"
             with m.State("CRC0"):
                 with no_uart_error():
-                    truncated(ftype)
+                    detail(ftype)                           # TIMEOUT: the type
+                    truncated()
                     with m.If(got):
                         m.d.sync += crc.eq(crc_next)
                         m.next = "CRC1"
             with m.State("CRC1"):
                 with no_uart_error():
-                    truncated(ftype)
+                    # CRC, TIMEOUT: the type; BUSY, RANGE: the seq (version 2: the index's low
+                    # byte), INDEX: gap or repeat
+                    crc_ok = got & (crc_next == 0)
+                    if v2:
+                        detail(Mux(crc_ok, Mux(~drop & ~range_bad, Mux(ahead[31], P.INDEX_REPEAT, P.INDEX_GAP),
+                                               index_rx[:8]), ftype))
+                    else:
+                        detail(Mux(crc_ok, first, ftype))
+                    truncated()
                     with m.If(got):
                         with m.If(crc_next != 0):             # the CRC over the CRC bytes too: 0
-                            event(P.E_CRC, ftype)
+                            event(P.E_CRC)
                         with m.Elif(is_ping):
                             m.d.comb += self.ping.valid.eq(1)
                         if v2:
                             with m.Elif(drop):
-                                event(P.E_BUSY, index_rx[:8])
+                                event(P.E_BUSY)
                             with m.Elif(range_bad):
-                                event(P.E_RANGE, index_rx[:8])
+                                event(P.E_RANGE)
                             with m.Elif(ahead != 0):
-                                event(P.E_INDEX, Mux(ahead[31], P.INDEX_REPEAT, P.INDEX_GAP))
+                                event(P.E_INDEX)
                             with m.Else():
                                 m.d.comb += self.chunk.valid.eq(1)
                         else:
                             with m.Elif(drop):
-                                event(P.E_BUSY, first)
+                                event(P.E_BUSY)
                             with m.Elif(range_bad):
-                                event(P.E_RANGE, first)
+                                event(P.E_RANGE)
                             with m.Else():
                                 m.d.comb += self.beat.valid.eq(1)
                         m.next = "HUNT"

@@ -1,10 +1,10 @@
 """The transmit side of the serial link (docs/protocol.md): RESULT, STATUS and ERROR frames."""
 
 from amaranth import Cat, Const, Module, Mux, Signal, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ternecg.hw.checks import Checked, check_int
+from ternecg.hw.checks import Checked, check_bool, check_int
 
 from . import protocol as P
 from .crc import crc16_step
@@ -31,7 +31,13 @@ class Framer(Checked, wiring.Component):
     STATUS goes out after at most two other frames, whatever arrives meanwhile (a continuous
     stream of bad bytes cannot hold it back). Frames are ``SOF VER TYPE LEN(2) PAYLOAD CRC(2)``,
     one byte per transfer on ``tx``. What may change while a frame goes out (an ERROR's event, a
-    STATUS's token and counters) is copied when the frame starts; nothing else is.
+    STATUS's token and counters) is copied when the frame starts; nothing else is. The byte at
+    each position of each kind of frame (a constant, one of the variable bytes or one of the
+    CRC's two) is chosen by multiplexers in logic or, with ``rom``, by a ROM in block RAM that
+    holds per kind and position the constant and one enable per variable byte (an AND-OR over
+    the variable bytes: fewer logic cells for a few block RAMs, the monitor's choice; the
+    classifier's iCEBreaker build keeps to 14 block RAMs, issue 17). Either way the frames and
+    their timing are the same.
 
     ``version=2`` (the monitor, boards/monitor_link.py): VER 2; a result ``{index, cls, logits}``
     is sent as BEAT_EVENT (no ``seq`` stream); STATUS carries the monitor's counters, which come
@@ -55,11 +61,15 @@ class Framer(Checked, wiring.Component):
         The STATUS frame's ``window`` (version 1).
     version : int
         The protocol version, 1 (default) or 2.
+    rom : bool
+        The bytes from a ROM in block RAM (on the iCE40 one EBR per 16 bits of its word: 9 bits
+        and one per distinct variable byte) instead of multiplexers (default ``False``).
 
     Members
     -------
     event : ``In(stream.Signature(StructLayout({"code", "detail"}), always_ready=True))``
-        Error events, one per transfer.
+        Error events, one per transfer (``code`` one of ``protocol.E_*``: only the bits those
+        need are kept).
     status : ``In(stream.Signature(unsigned(8), always_ready=True))``
         STATUS requests: the PING's token.
     results : ``In(stream.Signature(result_layout))``
@@ -83,7 +93,8 @@ class Framer(Checked, wiring.Component):
 
     @classmethod
     def check_arguments(cls, result_layout, *, n_classes, parallel, model_id, window=P.WINDOW,
-                        version=P.VERSION):
+                        version=P.VERSION, rom=False):
+        check_bool("Framer", "rom", rom)
         if version not in P.VERSIONS:
             raise ValueError(f"Framer version must be one of {P.VERSIONS}, not {version!r}")
         need = ("cls", "logits", "cycles") if version == P.VERSION else ("index", "cls", "logits")
@@ -98,8 +109,9 @@ class Framer(Checked, wiring.Component):
         check_int("Framer", "window", window, minimum=1, maximum=0xFFFF)
 
     def __init__(self, result_layout, *, n_classes, parallel, model_id, window=P.WINDOW,
-                 version=P.VERSION):
+                 version=P.VERSION, rom=False):
         self._layout = result_layout
+        self._rom = rom
         self._n = n_classes
         self._parallel = parallel
         self._id = model_id
@@ -133,7 +145,7 @@ class Framer(Checked, wiring.Component):
         status_pending = Signal()
         status_token = Signal(8)
         err_pending = Signal()
-        err_code = Signal(8)
+        err_code = Signal(range(max(P.ERROR_NAMES) + 1))     # the codes are protocol.E_*
         err_detail = Signal(8)
         beats_done = Signal(16)
         errors = Signal(16)
@@ -146,72 +158,72 @@ class Framer(Checked, wiring.Component):
         # No copy of the payload: a RESULT's bytes are read from the result and its ``seq`` (held
         # by the stream rule until they are taken at the frame's last byte), the constants are
         # constants; only what may change while the frame goes out (an ERROR's event, a STATUS's
-        # token and counters) is copied into ``snap`` when the frame starts.
+        # token and counters) is copied into ``snap`` when the frame starts. Each frame is a list
+        # of bytes: an int (a constant) or an 8-bit value.
         model_id = self.model_id if self._id is None else Const(self._id & 0xFFFFFFFF, 32)
-        logits = [_sext32(res.logits[k].as_signed()) for k in range(n)]
-        cls8 = Signal(8)
-        m.d.comb += cls8.eq(res.cls)
+        logits = [b for k in range(n) for b in _field(res.logits[k].as_signed(), 4)]
         if v2:
-            index32 = Signal(32)
-            m.d.comb += index32.eq(res.index)
             status_volatile = Cat(status_token, self.next, self.beats, self.ended, self.done, self.overruns,
                                   errors, self.room)
             seq_valid = 1
         else:
-            cycles32 = Signal(32)
-            m.d.comb += cycles32.eq(res.cycles)
             status_volatile = Cat(status_token, errors)
             seq_valid = self.seq.valid
         snap = Signal(max(16, len(status_volatile)))
         if v2:
-            sv = snap[8:]
-            result_payload = Cat(index32, cls8, Const(n, 8), *logits)
-            status_payload = Cat(snap[:8], Const(self._version, 8), Const(n, 8), Const(self._parallel, 8),
-                                 sv[:32], sv[32:64], sv[64:80], sv[80:96], sv[96:112], sv[112:128],
-                                 sv[128:144], model_id)
+            result_payload = _field(res.index, 4) + _field(res.cls, 1) + [n] + logits
+            # the counters are copied in their order in the payload: next, beats, ended, done,
+            # overruns, errors, room
+            status_payload = ([snap[:8], self._version, n, self._parallel]
+                              + [snap[o:o + 8] for o in range(8, len(status_volatile), 8)] + _field(model_id, 4))
         else:
-            result_payload = Cat(self.seq.payload, cls8, Const(n, 8), *logits, cycles32)
-            status_payload = Cat(snap[:8], Const(P.VERSION, 8), Const(n, 8), Const(self._parallel, 8),
-                                 beats_done, snap[8:24], Const(self._window, 16), model_id)
+            result_payload = ([self.seq.payload] + _field(res.cls, 1) + [n] + logits
+                              + _field(res.cycles, 4))
+            status_payload = ([snap[:8], P.VERSION, n, self._parallel] + _field(beats_done, 2)
+                              + [snap[8:16], snap[16:24]] + [self._window & 0xFF, self._window >> 8]
+                              + _field(model_id, 4))
         result_type = P.BEAT_EVENT if v2 else P.RESULT
-        frames = {      # kind: (type, payload)
-            _LAST_ERROR: (P.ERROR, Cat(snap[:8], snap[8:16])),
+        frames = {      # kind: (type, payload bytes)
+            _LAST_ERROR: (P.ERROR, [snap[:8], snap[8:16]]),
             _LAST_RESULT: (result_type, result_payload),
             _LAST_STATUS: (P.STATUS, status_payload),
         }
-        assert len(frames[_LAST_STATUS][1]) == 8 * (P.STATUS2_LEN if v2 else P.STATUS_LEN)
-        assert len(frames[_LAST_RESULT][1]) == 8 * (P.beat_event_len(n) if v2 else P.result_len(n))
+        assert len(frames[_LAST_STATUS][1]) == (P.STATUS2_LEN if v2 else P.STATUS_LEN)
+        assert len(frames[_LAST_RESULT][1]) == (P.beat_event_len(n) if v2 else P.result_len(n))
 
         # ---- whose turn: the kinds that wait, in the order ERROR, RESULT, STATUS after the last sent
         want_e = err_pending
         want_r = self.results.valid & seq_valid
         want_s = status_pending
         last = Signal(2)
+
+        def last_is(kind):
+            # ``last`` is 0, 1 or 2 (never 3): a kind is one bit of it (STATUS: neither)
+            return ~last.any() if kind == _LAST_STATUS else last[kind - 1]
         pick_e, pick_r, pick_s = Signal(), Signal(), Signal()
-        with m.Switch(last):
-            with m.Case(_LAST_ERROR):
-                m.d.comb += [pick_r.eq(want_r), pick_s.eq(~want_r & want_s),
-                             pick_e.eq(~want_r & ~want_s & want_e)]
-            with m.Case(_LAST_RESULT):
-                m.d.comb += [pick_s.eq(want_s), pick_e.eq(~want_s & want_e),
-                             pick_r.eq(~want_s & ~want_e & want_r)]
-            with m.Default():
-                m.d.comb += [pick_e.eq(want_e), pick_r.eq(~want_e & want_r),
-                             pick_s.eq(~want_e & ~want_r & want_s)]
+        with m.If(last_is(_LAST_ERROR)):
+            m.d.comb += [pick_r.eq(want_r), pick_s.eq(~want_r & want_s),
+                         pick_e.eq(~want_r & ~want_s & want_e)]
+        with m.Elif(last_is(_LAST_RESULT)):
+            m.d.comb += [pick_s.eq(want_s), pick_e.eq(~want_s & want_e),
+                         pick_r.eq(~want_s & ~want_e & want_r)]
+        with m.Else():
+            m.d.comb += [pick_e.eq(want_e), pick_r.eq(~want_e & want_r),
+                         pick_s.eq(~want_e & ~want_r & want_s)]
 
         sending = Signal()
-        longest = max(len(payload) // 8 for _, payload in frames.values())
+        longest = max(len(payload) for _, payload in frames.values())
         idx = Signal(range(P.HEADER + longest + P.TRAILER))
         with m.If(~sending):
             with m.If(pick_e):
-                m.d.sync += [snap.eq(Cat(err_code, err_detail)), sending.eq(1), idx.eq(0),
+                m.d.sync += [snap.eq(Cat(err_code, Const(0, 8 - len(err_code)), err_detail)), sending.eq(1),
                              err_pending.eq(0), last.eq(_LAST_ERROR)]
             with m.Elif(pick_r):
                 if not v2:
                     m.d.sync += beats_done.eq(beats_done + 1)
-                m.d.sync += [sending.eq(1), idx.eq(0), self.last_cls.eq(res.cls), last.eq(_LAST_RESULT)]
+                m.d.sync += [sending.eq(1), self.last_cls.eq(res.cls), last.eq(_LAST_RESULT)]
             with m.Elif(pick_s):
-                m.d.sync += [snap.eq(status_volatile), sending.eq(1), idx.eq(0), status_pending.eq(0),
+                m.d.sync += [snap.eq(status_volatile), sending.eq(1), status_pending.eq(0),
                              last.eq(_LAST_STATUS)]
                 with m.If(self.status.valid):            # a new request in this very cycle stays
                     m.d.sync += status_pending.eq(1)
@@ -221,61 +233,117 @@ class Framer(Checked, wiring.Component):
             m.d.sync += [err_pending.eq(1), err_code.eq(self.event.payload.code),
                          err_detail.eq(self.event.payload.detail)]
 
-        # ---- the byte at ``idx`` of the frame of kind ``last``, and the CRC over VER .. PAYLOAD
-        # (a tree of 2:1 multiplexers on the bits of ``idx`` per kind: no decoder per byte)
+        # ---- the byte at ``idx`` of the frame of kind ``last`` (a ROM or multiplexers), whether
+        # the CRC takes it (VER .. PAYLOAD) and whether it is the frame's last (CRC_LO)
         crc = Signal(16)
-        byte = Signal(8)
-        crc_hi = Signal()           # the byte is CRC_HI
-        final = Signal()            # the byte is CRC_LO, the frame's last
-        rows = {}
-        for kind, (ftype, payload) in frames.items():
-            length = len(payload) // 8
-            head = [Const(v, 8) for v in (P.SOF, self._version, ftype, length & 0xFF, length >> 8)]
-            rows[kind] = head + [payload.word_select(k, 8) for k in range(length)]
-            with m.If(last == kind):
-                m.d.comb += [crc_hi.eq(idx == P.HEADER + length), final.eq(idx == P.HEADER + length + 1)]
-        # one tree over the positions; at each position the kinds that have a byte there
-        leaves = []
-        for i in range(max(len(r) for r in rows.values())):
-            here = [(k, r[i]) for k, r in rows.items() if i < len(r)]
-            value = here[-1][1]
-            for k, v in here[-2::-1]:
-                if not (isinstance(v, Const) and isinstance(value, Const) and v.value == value.value):
-                    value = Mux(last == k, v, value)
-            leaves.append(value)
-        m.d.comb += byte.eq(Mux(crc_hi, crc[8:], Mux(final, crc[:8], _tree(leaves, idx))))
+        rows = {kind: [P.SOF, self._version, ftype, len(payload) & 0xFF, len(payload) >> 8] + payload
+                + [crc[8:], crc[:8]] for kind, (ftype, payload) in frames.items()}
+        idx_next = Signal.like(idx)
+        m.d.comb += idx_next.eq(Mux(sending, idx + self.tx.ready, 0))
+        with m.If(~sending | self.tx.ready):
+            m.d.sync += idx.eq(idx_next)
+        if self._rom:
+            last_next = Signal.like(last)
+            m.d.comb += last_next.eq(last)
+            with m.If(~sending):
+                with m.If(pick_e):
+                    m.d.comb += last_next.eq(_LAST_ERROR)
+                with m.Elif(pick_r):
+                    m.d.comb += last_next.eq(_LAST_RESULT)
+                with m.Elif(pick_s):
+                    m.d.comb += last_next.eq(_LAST_STATUS)
+            byte, update, final = _from_rom(m, rows, Cat(idx_next, last_next), len(idx))
+        else:
+            byte, update, final = _from_multiplexers(m, rows, idx, last_is)
         m.d.comb += [self.tx.valid.eq(sending), self.tx.payload.eq(byte)]
         with m.If(sending & self.tx.ready):
-            m.d.sync += idx.eq(idx + 1)
             with m.If(idx == 0):
                 m.d.sync += crc.eq(0xFFFF)
-            with m.Elif(~crc_hi & ~final):
+            with m.Elif(update):
                 m.d.sync += crc.eq(crc16_step(crc, byte))
             with m.If(final):
                 m.d.sync += sending.eq(0)
-                with m.If(last == _LAST_RESULT):         # the result and its seq were read: taken
+                with m.If(last_is(_LAST_RESULT)):         # the result and its seq were read: taken
                     m.d.comb += self.results.ready.eq(1)
                     if not v2:
                         m.d.comb += self.seq.ready.eq(1)
         return m
 
 
-def _tree(values, sel):
-    """``values[sel]`` as a balanced tree of 2:1 multiplexers on the bits of ``sel`` (indices past
-    the end read the last value: don't care)."""
-    values = list(values)
-    for bit in range(len(sel)):
-        if len(values) == 1:
+def _from_rom(m, rows, addr, idx_bits):
+    """The byte of ``rows`` (per kind: ints, constants, and 8-bit values) at the position and kind
+    that ``addr`` (``Cat(idx, kind)``) held in the previous cycle, from a ROM (block RAM) of one
+    word per kind and position: the constant byte, one enable per variable byte (the byte is the
+    constant OR the enabled variable byte: an AND-OR, no decoder; CRC_LO is the last variable
+    byte of every row) and whether the CRC takes the byte. Returns ``(byte, update, final)``."""
+    variable, keys = [], {}
+    for row in rows.values():
+        for v in row:
+            if not isinstance(v, int) and repr(v) not in keys:
+                keys[repr(v)] = len(variable)
+                variable.append(v)
+    crc_lo = keys[repr(next(iter(rows.values()))[-1])]
+    width = 8 + len(variable) + 1
+    words = [0] * (4 << idx_bits)
+    for kind, row in rows.items():
+        for i, v in enumerate(row):
+            word = v if isinstance(v, int) else 1 << (8 + keys[repr(v)])
+            if 0 < i < len(row) - P.TRAILER:                   # VER .. PAYLOAD: into the CRC
+                word |= 1 << (width - 1)
+            words[(kind << idx_bits) | i] = word
+    m.submodules.rom = rom = memory.Memory(shape=unsigned(width), depth=len(words), init=words,
+                                           attrs={"rom_style": "block"})
+    rp = rom.read_port()
+    m.d.comb += rp.addr.eq(addr)
+    enable = rp.data[8:8 + len(variable)]
+    byte = rp.data[:8]
+    for k, v in enumerate(variable):
+        byte = byte | (v & enable[k].replicate(8))
+    return byte, rp.data[width - 1], enable[crc_lo]
+
+
+def _from_multiplexers(m, rows, idx, last_is):
+    """The byte of ``rows`` at ``idx`` of the kind ``last_is`` selects, as multiplexers: a tree of
+    2:1 multiplexers on the bits of ``idx`` over the positions up to PAYLOAD, at each position the
+    kinds that have a byte there, then the CRC's two bytes by position (no decoder per byte).
+    Returns ``(byte, update, final)``."""
+    crc_hi, final = Signal(), Signal()
+    for kind, row in rows.items():
+        with m.If(last_is(kind)):
+            m.d.comb += [crc_hi.eq(idx == len(row) - 2), final.eq(idx == len(row) - 1)]
+    heads = {k: r[:-P.TRAILER] for k, r in rows.items()}
+    crc_hi_byte, crc_lo_byte = next(iter(rows.values()))[-P.TRAILER:]
+    leaves = []
+    for i in range(max(len(r) for r in heads.values())):
+        here = [(k, Const(r[i], 8) if isinstance(r[i], int) else r[i]) for k, r in heads.items() if i < len(r)]
+        value = here[-1][1]
+        for k, v in here[-2::-1]:
+            if not (isinstance(v, Const) and isinstance(value, Const) and v.value == value.value):
+                value = Mux(last_is(k), v, value)
+        leaves.append(value)
+    for bit in range(len(idx)):                 # past the end: the last value (don't care)
+        if len(leaves) == 1:
             break
-        if len(values) % 2:
-            values.append(values[-1])
-        values = [a if b is a else Mux(sel[bit], b, a) for a, b in zip(values[::2], values[1::2])]
-    return values[0]
+        if len(leaves) % 2:
+            leaves.append(leaves[-1])
+        leaves = [a if b is a else Mux(idx[bit], b, a) for a, b in zip(leaves[::2], leaves[1::2])]
+    byte = Mux(crc_hi, crc_hi_byte, Mux(final, crc_lo_byte, leaves[0]))
+    return byte, ~crc_hi & ~final, final
 
 
-def _sext32(value):
-    """A signed value sign-extended to 32 bits."""
+def _field(value, nbytes):
+    """``value`` as ``nbytes`` little-endian bytes: each an 8-bit value, or the int 0 past the end
+    of an unsigned value (a signed value is sign-extended)."""
+    signed = value.shape().signed
+    value = value.as_unsigned()
     w = len(value)
-    if w >= 32:
-        return value[:32]
-    return Cat(value, value[w - 1].replicate(32 - w))
+    out = []
+    for lo in range(0, 8 * nbytes, 8):
+        if lo + 8 <= w:
+            out.append(value[lo:lo + 8])
+        elif lo >= w:
+            out.append(value[w - 1].replicate(8) if signed else 0)
+        else:
+            fill = value[w - 1].replicate(lo + 8 - w) if signed else Const(0, lo + 8 - w)
+            out.append(Cat(value[lo:], fill))
+    return out

@@ -94,8 +94,9 @@ class MonitorLink(Checked, wiring.Component):
         self.timeout_cycles = int(timeout_cycles)
         self.depth = depth
         self.deframer = Deframer(timeout_cycles=timeout_cycles, version=P.VERSION_MONITOR)
+        # the frames' bytes from a ROM: block RAMs for logic cells (the monitor has EBRs to spare)
         self.framer = Framer(beat_layout, n_classes=n_classes, parallel=parallel, model_id=None,
-                             version=P.VERSION_MONITOR)
+                             version=P.VERSION_MONITOR, rom=True)
         self.fifo = SampleFifo(depth=depth, chunk=P.CHUNK)
         super().__init__({
             "rx": In(stream.Signature(unsigned(8))),

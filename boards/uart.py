@@ -78,7 +78,10 @@ class UARTRx(Checked, wiring.Component):
         m.submodules.rx_sync = FFSynchronizer(self.rx, rx, init=1)
 
         timer = Signal(range(d + d // 2 + 1))
-        bit = Signal(range(9))
+        timer_dec = Signal(len(timer) + 1)      # its borrow: the timer is 0 (no comparison)
+        m.d.comb += timer_dec.eq(timer - 1)
+        # the data bits shift in at the top; a marker bit, set at the start bit, shifts ahead of
+        # them and reaches bit 0 at the eighth data bit (no bit counter)
         shreg = Signal(8)
         valid = Signal()
         data = Signal(8)
@@ -93,23 +96,23 @@ class UARTRx(Checked, wiring.Component):
                     m.d.sync += timer.eq(d // 2 - 1)
                     m.next = "START"
             with m.State("START"):
-                with m.If(timer == 0):
+                with m.If(timer_dec[-1]):
                     with m.If(rx):                      # glitch, not a start bit
                         m.next = "IDLE"
                     with m.Else():
-                        m.d.sync += [timer.eq(d - 1), bit.eq(0)]
+                        m.d.sync += [timer.eq(d - 1), shreg.eq(0x80)]
                         m.next = "DATA"
                 with m.Else():
-                    m.d.sync += timer.eq(timer - 1)
+                    m.d.sync += timer.eq(timer_dec)
             with m.State("DATA"):
-                with m.If(timer == 0):
-                    m.d.sync += [shreg.eq((shreg >> 1) | (rx << 7)), timer.eq(d - 1), bit.eq(bit + 1)]
-                    with m.If(bit == 7):
+                with m.If(timer_dec[-1]):
+                    m.d.sync += [shreg.eq((shreg >> 1) | (rx << 7)), timer.eq(d - 1)]
+                    with m.If(shreg[0]):                # the marker: this was the eighth bit
                         m.next = "STOP"
                 with m.Else():
-                    m.d.sync += timer.eq(timer - 1)
+                    m.d.sync += timer.eq(timer_dec)
             with m.State("STOP"):
-                with m.If(timer == 0):
+                with m.If(timer_dec[-1]):
                     with m.If(~rx):
                         m.d.sync += self.framing.eq(1)
                         m.next = "BREAK"
@@ -120,7 +123,7 @@ class UARTRx(Checked, wiring.Component):
                             m.d.sync += [valid.eq(1), data.eq(shreg)]
                         m.next = "IDLE"
                 with m.Else():
-                    m.d.sync += timer.eq(timer - 1)
+                    m.d.sync += timer.eq(timer_dec)
             with m.State("BREAK"):                      # wait for the line to be idle again
                 with m.If(rx):
                     m.next = "IDLE"
@@ -163,16 +166,19 @@ class UARTTx(Checked, wiring.Component):
         m = Module()
         d = self.divisor
         timer = Signal(range(d))
-        shreg = Signal(10, init=0x3FF)
-        count = Signal(range(11))
+        timer_dec = Signal(len(timer) + 1)      # its borrow: the timer is 0 (no comparison)
+        m.d.comb += timer_dec.eq(timer - 1)
+        # start bit, 8 data bits, stop bit and a marker 1 above them; zeros shift in, so the
+        # character is done (and the line idle, at the marker's 1) when only the marker is left
+        shreg = Signal(11, init=1)
         m.d.comb += self.tx.eq(shreg[0])
-        with m.If(count == 0):
+        with m.If(shreg[1:] == 0):
             m.d.comb += self.i.ready.eq(1)
             with m.If(self.i.valid):
-                m.d.sync += [shreg.eq((1 << 9) | (self.i.payload << 1)), count.eq(10), timer.eq(d - 1)]
+                m.d.sync += [shreg.eq((0b11 << 9) | (self.i.payload << 1)), timer.eq(d - 1)]
         with m.Else():
-            with m.If(timer == 0):
-                m.d.sync += [shreg.eq((shreg >> 1) | (1 << 9)), count.eq(count - 1), timer.eq(d - 1)]
+            with m.If(timer_dec[-1]):
+                m.d.sync += [shreg.eq(shreg >> 1), timer.eq(d - 1)]
             with m.Else():
-                m.d.sync += timer.eq(timer - 1)
+                m.d.sync += timer.eq(timer_dec)
         return m
