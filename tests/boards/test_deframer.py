@@ -120,6 +120,8 @@ def test_timeout_exact(timeout):
 
 @pytest.mark.parametrize("kwargs, exc", [({"timeout_cycles": 0}, ValueError),
                                          ({"timeout_cycles": 10, "rr_bits": 9}, ValueError),
+                                         ({"timeout_cycles": 10, "rr_bits": 4, "n_codes": 0}, ValueError),
+                                         ({"timeout_cycles": 10, "rr_bits": 4, "n_codes": 9}, ValueError),
                                          ({"timeout_cycles": 1.5}, TypeError)])
 def test_bad_arguments(kwargs, exc, no_unused_warning):
     with pytest.raises(exc, match="Deframer"):
