@@ -427,16 +427,12 @@ def _setting(model, p, workdir, shuffle=True, hier=True, device=DEVICE):
         # flip-flops and carry bits per module (the estimate's calibration: hw/estimate.py)
         res["ff_by_module"] = ffs
         res["carry_by_module"] = carries
-    worst = acc.engine_cycles()
     cyc = fixture_cycles(acc, model) if shuffle else None
-    macs = model.cfg.macs
-    res.update({"parallel": p, "adders": acc.schedule.adders, "cycles_per_beat": worst,
-                "cycles_per_beat_fixture_mean": cyc and cyc["mean"],
-                "bound_ratio": round(worst / (macs / acc.schedule.adders), 4)})
-    # where the cycles go (the same figures as `make cycles`, boards/cycles_report.py)
+    # the worst-case cycles, the bound ratio and where the cycles go: the figures of `make cycles`
+    # (boards/cycles_report.py; its cycles are acc.engine_cycles())
     figures = schedule_figures(acc.schedule, acc.act_latency)
-    res.update({k: figures[k] for k in ("geometry", "ratio_target", "meets_target", "cycle_breakdown",
-                                        "cycles_by_phase")})
+    res.update({"parallel": p, "adders": acc.schedule.adders, "cycles_per_beat_fixture_mean": cyc and cyc["mean"],
+                **figures})
     return res
 
 
