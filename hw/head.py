@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -24,9 +24,10 @@ class Head(Checked, wiring.Component):
     (``i.ready`` low) until the waiting result has been taken (the cycle after its transfer).
     Hence the output payload (``tag`` and ``err`` included) is stable while ``o.valid`` and not
     ``o.ready``, a stream of logits flows at one per cycle without stalls whenever each result is
-    taken before the next beat's last logit, and ``i.ready`` depends only on registers (with
-    ``order``, ``beats`` must come from registers too: a buffered FIFO) — the ready chain of the
-    producer starts at the head, not at the consumer of ``o``.
+    taken before the next beat's last logit, and ``i.ready`` is a flip-flop (with ``order``,
+    ``beats`` must come from registers: a buffered FIFO, whose output changes only by a read or by
+    turning valid; in the cycle after it turns valid ``i.ready`` may still be low) — the ready
+    chain of the producer starts at the head's flip-flop, not at the consumer of ``o``.
 
     Dropped beats (``order=True``): ``beats`` says, in beat order, whether each beat's result
     comes from logits (0) or the beat was dropped upstream (1). The output register is loaded in
@@ -148,9 +149,12 @@ class Head(Checked, wiring.Component):
         else:
             m.d.comb += from_logits.eq(1)
         # Only the last logit needs the output register; hold it while a result waits. The last
-        # logit waits for an empty register (not for one being emptied in this cycle), so that
-        # ``i.ready`` depends on registers only and the producer's ready chain starts here.
-        m.d.comb += self.i.ready.eq(~last | (~self.o.valid & from_logits))
+        # logit waits for an empty register (not for one being emptied in this cycle). ``i.ready``
+        # is itself a flip-flop, loaded with what ``~last | (~o.valid & from_logits)`` will be in
+        # the next cycle (``ready_next`` below), so the producer's ready chain starts at a
+        # flip-flop's output, not behind this unit's LUTs (hw-report's critical path at P = 1).
+        ready = Signal(init=int(n > 1 or not self._order), name="ready")
+        m.d.comb += self.i.ready.eq(ready)
 
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
@@ -197,4 +201,18 @@ class Head(Checked, wiring.Component):
             # register: free on FPGA flip-flops)
             with m.If(drop):
                 m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(0), self.o.payload.err.eq(1)]
+
+        # ---- the next cycle's ``i.ready``: the next index and output valid exactly (as assigned
+        # above), ``from_logits`` as now. A buffered FIFO's output only changes by a read or by
+        # turning valid, and a read here comes with the last logit (the output register is loaded)
+        # or with a dropped beat (loaded too; ``from_logits`` was 0): so the flip-flop equals the
+        # combinational rule but in the cycle after ``beats`` turns valid, where it may be low (a
+        # last logit then waits one cycle more; the accelerator does not count cycles in which a
+        # logit waits, so its cycle figures stay exact).
+        taken = self.i.valid & self.i.ready
+        last_next = Signal()
+        o_valid_next = Signal()
+        m.d.comb += [last_next.eq(Mux(taken, Mux(last, n == 1, index == n - 2), last)),
+                     o_valid_next.eq((taken & last) | drop | (self.o.valid & ~self.o.ready))]
+        m.d.sync += ready.eq(~last_next | (~o_valid_next & from_logits))
         return m

@@ -232,3 +232,54 @@ def test_result_held_for_100000_cycles():
 def test_bad_parameters(args, exc, match, no_unused_warning):
     with pytest.raises(exc, match=match):
         Head(*args)
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_ready_register_follows_the_rule(n):
+    """``i.ready`` is a flip-flop: in every cycle it equals the combinational rule ``~last |
+    (~o.valid & from_logits)`` (``last``: the next logit is a beat's last; ``from_logits``:
+    ``beats`` valid with flag 0), except that it may be low (never high) in the cycle after
+    ``beats`` turned valid; random idles and stalls, dropped beats among them."""
+    rng = random.Random(11 + n)
+    flags = [rng.random() < 0.3 for _ in range(40)]
+    beats = [[rng.randint(-9, 9) for _ in range(n)] for f in flags if not f]
+    dut = Head(n, 5, tag_width=0, order=True)
+    seen = {"rule": set(), "lag": 0, "cycles": 0}
+    got = []
+
+    async def logits(ctx):
+        await stream_put_all(ctx, dut.i, [v for b in beats for v in b], rng=rng, idle=0.3)
+
+    async def order(ctx):
+        await stream_put_all(ctx, dut.beats, [int(f) for f in flags], rng=rng, idle=0.6)
+
+    async def sink(ctx):
+        got.extend(await stream_get_n(ctx, dut.o, len(flags), rng=rng, stall=0.6))
+
+    async def watch(ctx):
+        index, prev_valid = 0, 0
+        async for _, _, ready, iv, ov, bv, bp in ctx.tick().sample(
+                dut.i.ready, dut.i.valid, dut.o.valid, dut.beats.valid, dut.beats.payload):
+            # the values sampled are those of the cycle just ended
+            rule = int(index != n - 1 or (not ov and bv and not bp))
+            seen["rule"].add(rule)
+            seen["cycles"] += 1
+            assert ready <= rule, f"i.ready high where the rule is low (cycle {seen['cycles']})"
+            if ready != rule:
+                assert bv and not prev_valid, f"i.ready late (cycle {seen['cycles']})"
+                seen["lag"] += 1
+            if iv and ready:
+                index = 0 if index == n - 1 else index + 1
+            prev_valid = bv
+            if len(got) == len(flags):
+                return
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    for tb in (logits, order, sink):
+        sim.add_testbench(tb)
+    sim.add_testbench(watch, background=True)
+    check_streams(sim, dut, inputs=True)
+    sim.run()
+    assert [int(g.err) for g in got] == [int(f) for f in flags]
+    assert seen["rule"] == {0, 1} and seen["cycles"] > 100
