@@ -124,8 +124,15 @@ class Sequencer(Checked, wiring.Component):
         j = Signal(w.taps)
         row0 = Signal.like(tap.row)          # the tile's channel-0 row (constant in a block for POS)
         mod0 = Signal.like(tap.mod)
-        pos0 = Signal.like(tap.pos)          # the tile's first position; tap.pos = pos0 + j (held
-                                             # in its own register: no adder before the read address)
+        pos0 = Signal.like(tap.pos)          # the tile's first position; tap.pos = pos0 + j
+        # With one lane the position has its own register, counted with j, so that no adder sits
+        # before the feature-bank read address (hw-report's critical path at P = 1, into the SPRAM:
+        # nextpnr seeds 1-4 35.66-36.73 -> 36.15-37.42 MHz for 14 LC); wider settings' paths are
+        # elsewhere (the lanes), so they keep the adder (the register cost 21-29 LC at P = 2, 3, 6)
+        pos_reg = s.parallel == 1
+
+        def set_pos(value):
+            return [tap.pos.eq(value)] if pos_reg else []
         w0 = Signal.like(tap.w)              # the block's first weight row
         kx = tap.kx
         multi = len(cur.taps_last) > 1
@@ -146,7 +153,7 @@ class Sequencer(Checked, wiring.Component):
         last_tau = tau == lag.tiles_last
         last_b = b == lag.blocks_last
         last_g = gi == lag.groups_last
-        m.d.comb += [tap.first.eq((c == 0) & (j == 0)), tap.last.eq(last_j & last_c),
+        m.d.comb += [*([] if pos_reg else [tap.pos.eq(pos0 + j)]), tap.first.eq((c == 0) & (j == 0)), tap.last.eq(last_j & last_c),
                      tile.last.eq(last_tau), tile.last_block.eq(last_b), tile.first.eq(tau == 0)]
 
         # ---- skipping a grouped block whose lanes all select the depthwise branch ---------------
@@ -189,14 +196,14 @@ class Sequencer(Checked, wiring.Component):
         pad = select(m, cur.pads, nkx, "pad_next")
         with m.If(step):
             with m.If(~tap_end):                            # next tap of the tile
-                m.d.sync += [j.eq(j + 1), tap.w.eq(tap.w + 1), tap.pos.eq(tap.pos + 1)]
+                m.d.sync += [j.eq(j + 1), tap.w.eq(tap.w + 1), *set_pos(tap.pos + 1)]
                 with m.If(last_j):
-                    m.d.sync += [j.eq(0), c.eq(c + 1), tap.row.eq(next_row), tap.pos.eq(pos0)]
+                    m.d.sync += [j.eq(0), c.eq(c + 1), tap.row.eq(next_row), *set_pos(pos0)]
                     if M > 1:
                         m.d.sync += tap.mod.eq(mod(tap.mod + 1))
             with m.Elif(~tile_last):                        # next tile of the block
                 next_pos0 = pos0 + cur.pos_tile_step
-                m.d.sync += [j.eq(0), c.eq(0), tau.eq(tau + 1), pos0.eq(next_pos0), tap.pos.eq(next_pos0),
+                m.d.sync += [j.eq(0), c.eq(0), tau.eq(tau + 1), pos0.eq(next_pos0), *set_pos(next_pos0),
                              tap.row.eq(row0), tap.w.eq(w0), tile.t0.eq(tile.t0 + cur.t_tile_step)]
                 if M > 1:
                     m.d.sync += [tap.mod.eq(mod0), tile.out_mod.eq(mod(tile.out_mod + cur.t_tile_step)),
@@ -208,7 +215,7 @@ class Sequencer(Checked, wiring.Component):
                     m.d.sync += tile.act.eq(tile.act + cur.act_block_step)
                 # the next block's or group's bases: deltas from this block's (hw/engine_layout.py)
                 m.d.sync += [b.eq(Mux(last_b, 0, b + 1)), gi.eq(Mux(last_b, gi + 1, gi)), kx.eq(nkx),
-                             pos0.eq(-pad), tap.pos.eq(-pad),
+                             pos0.eq(-pad), *set_pos(-pad),
                              tile.out_row.eq(tile.out_row + Mux(last_b, cur.out_group_row, cur.out_block_row))]
                 # the next block's first row: the same channels again (in_block_row = 0: every block
                 # of a group reads the group's channels), the next ones, or the next group's; stepped
@@ -228,7 +235,7 @@ class Sequencer(Checked, wiring.Component):
 
         def start_phase():
             m.d.sync += [gi.eq(0), b.eq(0), tau.eq(0), c.eq(0), j.eq(0), kx.eq(0),
-                         pos0.eq(-cur.pads[0]), tap.pos.eq(-cur.pads[0]), row0.eq(0), tap.row.eq(0),
+                         pos0.eq(-cur.pads[0]), *set_pos(-cur.pads[0]), row0.eq(0), tap.row.eq(0),
                          tile.out_row.eq(0), tile.t0.eq(0)]
             if not shift:
                 m.d.sync += tile.sel.eq(0)
