@@ -151,7 +151,7 @@ class Head(Checked, wiring.Component):
         # Only the last logit needs the output register; hold it while a result waits. The last
         # logit waits for an empty register (not for one being emptied in this cycle). ``i.ready``
         # is itself a flip-flop, loaded with what ``~last | (~o.valid & from_logits)`` will be in
-        # the next cycle (``ready_next`` below), so the producer's ready chain starts at a
+        # the next cycle (at the end of this method), so the producer's ready chain starts at a
         # flip-flop's output, not behind this unit's LUTs (hw-report's critical path at P = 1).
         ready = Signal(init=int(n > 1 or not self._order), name="ready")
         m.d.comb += self.i.ready.eq(ready)

@@ -153,7 +153,8 @@ class Sequencer(Checked, wiring.Component):
         last_tau = tau == lag.tiles_last
         last_b = b == lag.blocks_last
         last_g = gi == lag.groups_last
-        m.d.comb += [*([] if pos_reg else [tap.pos.eq(pos0 + j)]), tap.first.eq((c == 0) & (j == 0)), tap.last.eq(last_j & last_c),
+        m.d.comb += [*([] if pos_reg else [tap.pos.eq(pos0 + j)]),
+                     tap.first.eq((c == 0) & (j == 0)), tap.last.eq(last_j & last_c),
                      tile.last.eq(last_tau), tile.last_block.eq(last_b), tile.first.eq(tau == 0)]
 
         # ---- skipping a grouped block whose lanes all select the depthwise branch ---------------
