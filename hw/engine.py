@@ -216,7 +216,8 @@ class Engine(Checked, wiring.Component):
         # sequencer -> issue stage -> bank and weight-ROM reads
         m.d.comb += [table.addr.eq(seq.phase_index), seq.loaded.eq(loader.loaded),
                      seq.booted.eq(boot.booted), seq.selects.eq(wb.selects), seq.advance.eq(issue.advance),
-                     seq.drained.eq(~seq.issuing & ~issue.o.valid & ~ser.busy & ~wb.busy),
+                     seq.drained.eq(~seq.issuing & ~issue.o.valid & ~ser.busy & ~wb.busy
+                                    & ~(issue.pending if "pending" in issue.signature.members else 0)),
                      self.busy.eq(seq.busy),
                      issue.issuing.eq(seq.issuing), issue.tap.eq(seq.tap), issue.tile.eq(seq.tile),
                      issue.selects.eq(wb.selects),

@@ -93,7 +93,8 @@ def compute_cycles(sch: Schedule, act_latency=None):
     its groups, then the drain: the logits phase hands its last block's logits on one per cycle
     after the read (``1 + outputs``); an activation phase waits for the read, the serializer
     (its latency and L lanes), the activation unit and the MUX-skip stage (``latency + L +
-    act_latency + 2``)."""
+    act_latency + 2``); with two read stages (``Geometry.read_stages``), one more cycle for the
+    registered read requests."""
     if act_latency is None:
         act_latency = act_latency_of(sch.act_bits)
     g = sch.geometry
@@ -105,6 +106,7 @@ def compute_cycles(sch: Schedule, act_latency=None):
             tail = 1 + sum(ph.valid_lanes[-1])
         else:
             tail = serializer_latency(g) + g.lanes + act_latency + 2
+        tail += g.read_stages - 1           # the registered read requests (IssueStage)
         total += 1 + taps + tail
     return total
 

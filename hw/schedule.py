@@ -40,7 +40,7 @@ beat, which the tests measure in simulation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -59,6 +59,11 @@ KIND_NAMES = {KIND_POS: "pos", KIND_CHAN: "chan"}
 MAX_PARALLEL = 64
 #: most memories per feature bank (M)
 MAX_MEMS = 64
+#: from this many lanes on, the issue stage registers its read requests (``Geometry.read_stages``
+#: 2): the path from the sequencer's counters through the address adders and the banks' crossbar
+#: into the LUT RAMs was the ECP5's critical path at P = 48. It costs one cycle per phase, so the
+#: narrower settings (the UP5K's 1..6, and up to 17, whose bound ratio target is 1.10) keep one stage
+STAGED_READ_PARALLEL = 18
 
 #: the compiler takes the fewest streams whose bound ratio (cycles per beat against MACs / P)
 #: reaches this target (P <= 18: 1.10, wider: 1.25), else the fastest geometry
@@ -78,15 +83,20 @@ END_ADJUST = 0
 
 @dataclass(frozen=True)
 class Geometry:
-    """``parallel`` = ``streams`` x ``lanes``; ``mems`` memories per feature bank."""
+    """``parallel`` = ``streams`` x ``lanes``; ``mems`` memories per feature bank; ``read_stages``:
+    cycles from a tap leaving the sequencer to its read data (hw/issue_stage.py), 1, or 2 where
+    the issue stage registers the read requests before the banks' crossbar
+    (:data:`STAGED_READ_PARALLEL`)."""
     parallel: int
     streams: int
     lanes: int
     mems: int
+    read_stages: int = 1
 
     @property
     def mem_bits(self):
         return (self.mems - 1).bit_length()
+
 
 
 @dataclass(frozen=True)
@@ -401,12 +411,14 @@ def stall_free(ph: Phase, geo: Geometry, b):
 
 def drain(ph: Phase, geo: Geometry, act_latency):
     """Cycles from a phase's last tap to the end of the phase. An activation phase: the tap's read
-    (1), the serializer (its latency, then L lanes one per cycle), the activation units, the
-    MUX-skip stage and the sequencer seeing the pipeline empty (2). The logits phase ends with its
-    last logit handed on: the read, the serializer, one logit per cycle."""
+    (1, or 2 with a registered read request: :attr:`Geometry.read_stages`), the serializer (its
+    latency, then L lanes one per cycle), the activation units, the MUX-skip stage and the
+    sequencer seeing the pipeline empty (2). The logits phase ends with its last logit handed on:
+    the read, the serializer, one logit per cycle."""
+    staged = geo.read_stages - 1
     if ph.mode == MODE_FINAL:
-        return 1 + ph.block_outputs(ph.n_blocks - 1)        # a logit is always held one cycle
-    return serializer_latency(geo) + geo.lanes + act_latency + 2
+        return 1 + staged + ph.block_outputs(ph.n_blocks - 1)   # a logit is always held one cycle
+    return staged + serializer_latency(geo) + geo.lanes + act_latency + 2
 
 
 def phase_cycles(ph: Phase, geo: Geometry, act_latency, skipped_blocks=()):
@@ -611,9 +623,12 @@ def _choose_geometry(model: IntModel, parallel):
     return geo, kinds
 
 
-def compile_schedule(model: IntModel, parallel=1, *, streams=None) -> Schedule:
-    """The schedule of ``model`` on ``parallel`` lanes (``streams``: force R, for tests)."""
+def compile_schedule(model: IntModel, parallel=1, *, streams=None, read_stages=None) -> Schedule:
+    """The schedule of ``model`` on ``parallel`` lanes (``streams``: force R; ``read_stages``: force
+    1 or 2, else 2 from :data:`STAGED_READ_PARALLEL` lanes on; both for tests)."""
     check_parallel(model, parallel)
+    if read_stages not in (None, 1, 2):
+        raise TernEcgError(f"read_stages = {read_stages!r} must be 1 or 2")
     if streams is None:
         geo, kinds = choose_geometry(model, parallel)
     else:
@@ -623,6 +638,9 @@ def compile_schedule(model: IntModel, parallel=1, *, streams=None) -> Schedule:
         if best is None:
             raise TernEcgError(f"parallel = {parallel}, streams = {streams}: no conflict-free plan")
         _, geo, kinds = best
+    if read_stages is None:
+        read_stages = 2 if parallel >= STAGED_READ_PARALLEL else 1
+    geo = replace(geo, read_stages=read_stages)
     cfg = model.cfg
     sch = Schedule(geometry=geo, act_bits=cfg.act_bits, input_length=cfg.input_length,
                    n_classes=len(cfg.classes), model_id=model_id(model.sha256), macs=cfg.macs)

@@ -22,16 +22,18 @@ from streams import add_stream_checker, stream_put
 
 
 def run_engine(model, raws, parallel=1, *, seed=0, idle=0.0, stall=0.0, spy=None, streams=(),
-               geometry_streams=None):
+               geometry_streams=None, read_stages=None, hold=0):
     """Returns (engine, trace, per-beat {"writes": {layer: {addr: data}}, "logits", "cycles"}).
 
     ``spy(engine)``: an extra simulator process factory (e.g. a port monitor); ``streams``: names
     ``"part.port"`` of the engine's inner streams (``Engine.parts``) checked for the stream rule
     (tests/hw/streams.py ``add_stream_checker``); their counts are in ``engine.stream_stats``;
-    ``geometry_streams``: force the schedule's stream count (``compile_schedule(..., streams=)``)."""
+    ``geometry_streams``, ``read_stages``: force the schedule's stream count or read stages
+    (``compile_schedule(..., streams=, read_stages=)``); ``hold``: every logit first waits this
+    many cycles with ``ready`` low (a long stall of the whole engine), then ``stall`` applies."""
     raws = torch.as_tensor(raws, dtype=torch.int64)
     tr = integer_ref.forward(model, raws)
-    dut = Engine(compile_schedule(model, parallel, streams=geometry_streams))
+    dut = Engine(compile_schedule(model, parallel, streams=geometry_streams, read_stages=read_stages))
     n = model.cfg.classes.__len__()
     rng = random.Random(seed)
     results = [{"writes": {}, "logits": []} for _ in range(len(raws))]
@@ -42,7 +44,7 @@ def run_engine(model, raws, parallel=1, *, seed=0, idle=0.0, stall=0.0, spy=None
                 await stream_put(ctx, dut.x, int(v), rng=rng, idle=idle)
 
     async def taker(ctx):
-        count, busy_d, beat = 0, 0, 0
+        count, busy_d, beat, held = 0, 0, 0, 0
         async for _, _, busy, valid, ready, logit in ctx.tick().sample(
                 dut.busy, dut.logits.valid, dut.logits.ready, dut.logits.payload):
             if busy and not busy_d:
@@ -57,7 +59,13 @@ def run_engine(model, raws, parallel=1, *, seed=0, idle=0.0, stall=0.0, spy=None
                     beat += 1
                     if beat == len(raws):
                         return
-            ctx.set(dut.logits.ready, int(rng.random() >= stall))
+            if valid and ready:
+                held = 0
+            if valid and held < hold:
+                held += 1
+                ctx.set(dut.logits.ready, 0)
+            else:
+                ctx.set(dut.logits.ready, int(rng.random() >= stall))
 
     async def monitor(ctx):
         beat, prev = 0, None

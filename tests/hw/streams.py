@@ -100,11 +100,11 @@ def add_stream_checker(sim, stream, name="stream"):
     """Fail the simulation if ``stream``'s source drops ``valid`` or changes the payload while
     a transfer is pending (``valid`` high, ``ready`` low at a clock edge). Returns a dict counting
     the edges checked: ``"pending"``: edges with a pending transfer, ``"transfers"``: completed
-    transfers."""
+    transfers, ``"longest_stall"``: the most edges one transfer was pending."""
     checked = _CHECKED.setdefault(sim, {})
     if id(stream) in checked:
         return checked[id(stream)]
-    stats = checked[id(stream)] = {"pending": 0, "transfers": 0}
+    stats = checked[id(stream)] = {"pending": 0, "transfers": 0, "longest_stall": 0}
     payload = Value.cast(stream.payload)
     valid, ready = stream.valid, stream.ready
 
@@ -115,6 +115,7 @@ def add_stream_checker(sim, stream, name="stream"):
             if isinstance(valid, Signal):
                 await ctx.changed(valid)                    # idle: sleep until valid moves
             held = None                                     # payload of a pending transfer
+            run = 0                                         # edges it has been pending
             async for _, _, v, r, p in ctx.tick().sample(valid, ready, payload):
                 if held is not None:
                     assert v, f"{name}: valid dropped while a transfer was pending"
@@ -123,8 +124,11 @@ def add_stream_checker(sim, stream, name="stream"):
                 if v and not r:
                     stats["pending"] += 1
                     held = p
+                    run += 1
+                    stats["longest_stall"] = max(stats["longest_stall"], run)
                 else:
                     held = None
+                    run = 0
                     stats["transfers"] += bool(v)
                     if not v:
                         break                               # idle again

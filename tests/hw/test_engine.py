@@ -7,7 +7,7 @@ read and written in the same cycle (what the feature banks' DISJOINT_ATTRS promi
 import pytest
 
 from ternecg.hw.engine import Engine
-from ternecg.hw.schedule import compile_schedule
+from ternecg.hw.schedule import compile_schedule, cycles
 
 from engine_sim import check_engine, run_engine
 from tiny_model import tiny_beats, tiny_model
@@ -25,6 +25,29 @@ def test_engine_bit_and_cycle_exact(parallel, seed):
     dut, tr, results = run_engine(m, raws, parallel, seed=parallel, idle=0.3, stall=0.4)
     check_engine(m, dut, tr, results)
     assert any(v["select"].any() for v in tr.mux.values())     # some blocks are skipped
+
+
+#: registered read requests (hw/schedule.py ``STAGED_READ_PARALLEL``: the default model from 18
+#: lanes on) forced onto the tiny model: one and several streams, and memories
+STAGED_CASES = [(1, 0), (2, 1), (4, 0), pytest.param(12, 1, marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("parallel,seed", STAGED_CASES)
+def test_engine_two_read_stages_bit_and_cycle_exact(parallel, seed):
+    """Every logit first waits 300 cycles (the whole engine holds), then random stalls: the issue
+    stage's two registers hold their tap (the stream rule on ``issue.o`` and ``lanes.o``), every
+    layer bit-exact, the cycles one more per executed phase, as the schedule's model says."""
+    m = tiny_model(seed)
+    dut, tr, results = run_engine(m, tiny_beats(3, seed), parallel, seed=parallel, idle=0.3, stall=0.4,
+                                  read_stages=2, hold=300, streams=("issue.o", "lanes.o"))
+    assert dut._s.geometry.read_stages == 2 and dut.parts["issue"].latency == 2
+    check_engine(m, dut, tr, results)
+    one = compile_schedule(m, parallel, read_stages=1)
+    assert cycles(dut._s, dut.act_latency) == cycles(one, dut.act_latency) + len(one.phases)
+    for name, stats in dut.stream_stats.items():
+        assert stats["transfers"] >= 50, (name, stats)
+    if parallel <= 2:           # wider, the logits are one block: no tap waits behind a logit
+        assert dut.stream_stats["issue.o"]["longest_stall"] >= 300, dut.stream_stats
 
 
 def _disjoint_spy(dut):
