@@ -593,7 +593,8 @@ def choose_geometry(model: IntModel, parallel):
     with depthwise blocks of one shuffle group; then, on that geometry, each conv's fastest kind,
     depthwise blocks of whole groups included. So the blocks of whole groups only ever save
     cycles: they never change the geometry, whose streams set the area (on the ECP5 at P = 48,
-    16 x 3 lanes would take 2,224 cycles instead of 8 x 6's 2,317 (as blocks of one group: 2,359),
+    16 x 3 lanes would take 2,224 cycles instead of 8 x 6's 2,317 (as blocks of one group: 2,359;
+    all three with one read stage),
     but 37,563 LUT4 instead of 17,447, and a placement at 24.6 MHz whose routing had not converged
     after 15 minutes). It
     depends on the topology only (cached per topology and lane count)."""
