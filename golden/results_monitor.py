@@ -157,8 +157,40 @@ def _ms(spread, path, scale=100):
     return "-" if m is None else f"{scale * m:.2f} ± {scale * (sd or 0):.2f}"
 
 
+def seeds_section() -> list:
+    """The seed spread of the shipped four-class recipes (results/aami4_seeds.json, ``make
+    aami4-seeds``): a table and a paragraph, markdown lines."""
+    from . import aami4_seeds
+
+    md = []
+    seeds = read_json(aami4_seeds.REPORT)
+    runs = seeds.get("runs", [])
+    if runs:
+        sp = seeds.get("spread", {})
+        md += [f"Over seeds {', '.join(str(r['seed']) for r in runs)} of the same recipes (`make aami4-seeds`, "
+               "results/aami4_seeds.json; mean ± standard deviation, %):", "",
+               "| run | ACC | S Se | S +P | V Se | V +P | F Se |", "|---|---|---|---|---|---|---|"]
+        for p in monitor_eval.PROTOCOLS:
+            for mode in monitor_eval.MODES:
+                base = (p, mode)
+                md.append(f"| {p.replace('_', '-')}, {mode} | {_ms(sp, base + ('acc',))} | "
+                          f"{_ms(sp, base + ('classes', 'S', 'se'))} | {_ms(sp, base + ('classes', 'S', 'ppv'))} | "
+                          f"{_ms(sp, base + ('classes', 'V', 'se'))} | {_ms(sp, base + ('classes', 'V', 'ppv'))} | "
+                          f"{_ms(sp, base + ('classes', 'F', 'se'))} |")
+        lit = ("detected", "literature", "all")
+        md += ["", "Over the same seeds (mean ± sd): detection costs " + ", ".join(
+            f"{p.replace('_', '-')} {_ms(sp, (p, 'detection_cost_acc'))} points of ACC" for p in monitor_eval.PROTOCOLS)
+            + "; patient-specific, detected, EC57 form: VEB Se / +P "
+            f"{_ms(sp, ('patient_specific',) + lit + ('veb', 'se'))} / {_ms(sp, ('patient_specific',) + lit + ('veb', 'ppv'))}, "
+            f"SVEB Se / +P {_ms(sp, ('patient_specific',) + lit + ('sveb', 'se'))} / "
+            f"{_ms(sp, ('patient_specific',) + lit + ('sveb', 'ppv'))} %.", ""]
+    else:
+        md += ["No seed runs yet (results/aami4_seeds.json): `make aami4-seeds`.", ""]
+    return md
+
+
 def aami4_section(db=None, n: int = 6) -> list:
-    from . import aami4_seeds, aami4_select
+    from . import aami4_select
 
     md = [f"## {n}. AAMI four classes (N, S, V, F) on detected beats: the software monitor (`make monitor-eval`)", ""]
     inter = modelfile.MODELS_DIR / f"{aami4.INTER_NAME}.json"
@@ -190,30 +222,7 @@ def aami4_section(db=None, n: int = 6) -> list:
            "Where the errors are (detected peaks, how the models call the DS2 beats of each class): "
            + "; ".join(f"{p.replace('_', '-')}: " + ", ".join(_calls(rep[p]["detected"]["confusion"], c) for c in "SVF")
                        for p in monitor_eval.PROTOCOLS) + ".", ""]
-    # seeds
-    seeds = read_json(aami4_seeds.REPORT)
-    runs = seeds.get("runs", [])
-    if runs:
-        sp = seeds.get("spread", {})
-        md += [f"Over seeds {', '.join(str(r['seed']) for r in runs)} of the same recipes (`make aami4-seeds`, "
-               "results/aami4_seeds.json; mean ± standard deviation, %):", "",
-               "| run | ACC | S Se | S +P | V Se | V +P | F Se |", "|---|---|---|---|---|---|---|"]
-        for p in monitor_eval.PROTOCOLS:
-            for mode in monitor_eval.MODES:
-                base = (p, mode)
-                md.append(f"| {p.replace('_', '-')}, {mode} | {_ms(sp, base + ('acc',))} | "
-                          f"{_ms(sp, base + ('classes', 'S', 'se'))} | {_ms(sp, base + ('classes', 'S', 'ppv'))} | "
-                          f"{_ms(sp, base + ('classes', 'V', 'se'))} | {_ms(sp, base + ('classes', 'V', 'ppv'))} | "
-                          f"{_ms(sp, base + ('classes', 'F', 'se'))} |")
-        lit = ("detected", "literature", "all")
-        md += ["", "Over the same seeds (mean ± sd): detection costs " + ", ".join(
-            f"{p.replace('_', '-')} {_ms(sp, (p, 'detection_cost_acc'))} points of ACC" for p in monitor_eval.PROTOCOLS)
-            + "; patient-specific, detected, EC57 form: VEB Se / +P "
-            f"{_ms(sp, ('patient_specific',) + lit + ('veb', 'se'))} / {_ms(sp, ('patient_specific',) + lit + ('veb', 'ppv'))}, "
-            f"SVEB Se / +P {_ms(sp, ('patient_specific',) + lit + ('sveb', 'se'))} / "
-            f"{_ms(sp, ('patient_specific',) + lit + ('sveb', 'ppv'))} %.", ""]
-    else:
-        md += ["No seed runs yet (results/aami4_seeds.json): `make aami4-seeds`.", ""]
+    md += seeds_section()
     # literature form
     md += ["In the form of the literature's tables (EC57 VEB / SVEB rules, golden/ec57_score.py: a fusion "
            "beat called V is not a VEB false positive, false detections called V or S are; %). Our test "
