@@ -190,7 +190,7 @@ def seeds_section() -> list:
 
 
 def aami4_section(db=None, n: int = 6) -> list:
-    from . import aami4_select
+    from . import aami4_seeds, aami4_select
 
     md = [f"## {n}. AAMI four classes (N, S, V, F) on detected beats: the software monitor (`make monitor-eval`)", ""]
     inter = modelfile.MODELS_DIR / f"{aami4.INTER_NAME}.json"
@@ -249,6 +249,7 @@ def aami4_section(db=None, n: int = 6) -> list:
                  else f"{v:,}" if isinstance(v, int) else f"{100 * v:+.2f} points" if "cost" in t["target"]
                  else f"{_p(v)} %")
         md.append(f"| {t['protocol'].replace('_', '-')} | {t['target']} | {value} | {'yes' if t['met'] else 'no'} |")
+    runs = read_json(aami4_seeds.REPORT).get("runs", [])
     train = [(r["seed"], sum(r["train_seconds"].values())) for r in runs if r.get("train_seconds")]
     shipped = read_json(TRAIN_REPORT)          # `make train` of the shipped models (seed 0)
     stages = {k: v for k, v in shipped.get("seconds", {}).items() if k.startswith("aami4_")}
