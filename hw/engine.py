@@ -213,11 +213,15 @@ class Engine(Checked, wiring.Component):
                      banks.load.en.eq(loader.wr.valid), banks.half.eq(loader.rd_half),
                      loader.clear.eq(seq.done)]
 
-        # sequencer -> issue stage -> bank and weight-ROM reads
+        # sequencer -> issue stage -> bank and weight-ROM reads; the phase has drained when no tap
+        # is in the issue stage (on ``o``, and with two read stages in the first), serializer or
+        # write-back
+        drained = ~seq.issuing & ~issue.o.valid & ~ser.busy & ~wb.busy
+        if "pending" in issue.signature.members:
+            drained = drained & ~issue.pending
         m.d.comb += [table.addr.eq(seq.phase_index), seq.loaded.eq(loader.loaded),
                      seq.booted.eq(boot.booted), seq.selects.eq(wb.selects), seq.advance.eq(issue.advance),
-                     seq.drained.eq(~seq.issuing & ~issue.o.valid & ~ser.busy & ~wb.busy
-                                    & ~(issue.pending if "pending" in issue.signature.members else 0)),
+                     seq.drained.eq(drained),
                      self.busy.eq(seq.busy),
                      issue.issuing.eq(seq.issuing), issue.tap.eq(seq.tap), issue.tile.eq(seq.tile),
                      issue.selects.eq(wb.selects),

@@ -131,9 +131,8 @@ class IssueStage(Checked, wiring.Component):
         cur = Descriptor(s, self.phase)
         tap, tile = self.tap, self.tile
         advance = self.advance
-        m.d.comb += [advance.eq(~(self.o.valid & ~self.o.ready)), self.w_en.eq(advance)]
-        if not self._staged:
-            m.d.comb += self.w_addr.eq(tap.w)
+        m.d.comb += [advance.eq(~(self.o.valid & ~self.o.ready)),
+                     *([] if self._staged else [self.w_addr.eq(tap.w)]), self.w_en.eq(advance)]
 
         # streams with a channel in this block (a partial last block may leave some without)
         reads = [Mux(tile.last_block, cur.last_reads[r], cur.s_reads[r]) for r in range(R)]

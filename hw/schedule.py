@@ -98,7 +98,6 @@ class Geometry:
         return (self.mems - 1).bit_length()
 
 
-
 @dataclass(frozen=True)
 class Phase:
     """One conv layer or MUX-skip branch: its loops and the address steps of its counters.
