@@ -33,7 +33,8 @@ The row then also has the seeds' median and lowest Fmax (``fmax_median_mhz``, ``
 and the beats/s at the lowest (``beats_per_s_min``), which the table prints beside seed 1's.
 
 Synthesis results are kept per setting in build/hw-report/ and reused when the generated Verilog
-is byte-identical and the tools' reports are newer than it (``--fresh``: always rerun).
+is identical but for Yosys' source-location attributes (``src``, the Python file and line of each
+statement) and the tools' reports are newer than it (``--fresh``: always rerun).
 
 Writes build/reports/hw.json and hw_pareto.png (boards/pareto.py) and prints a table.
 """
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import statistics
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -109,16 +111,27 @@ def _run(cmd, cwd, log):
                            f"see the log {Path(cwd) / log}")
 
 
-#: rerun every tool even when its report is newer than byte-identical Verilog (``--fresh``)
+#: rerun every tool even when its report is newer than identical Verilog (``--fresh``)
 FRESH = False
 
 
+#: Yosys' source-location attribute (``(* src = "file.py:line" *)``): it moves with any edit of a
+#: Python file above the statement, so the kept Verilog is compared without it
+_SRC = re.compile(r'\(\* src = "[^"]*" \*\)\s*')
+
+
+def _logic(text):
+    """``text`` without its :data:`_SRC` attributes."""
+    return _SRC.sub("", text)
+
+
 def _write_verilog(component, name, workdir):
-    """Write ``name.v``; True when it is byte-identical to the one there (the file is then left
-    as it was, so the reports made from it stay newer)."""
+    """Write ``name.v``; True when it equals the one there but for the source-location attributes
+    (the file is then left as it was, so the reports made from it stay newer: an edit that only
+    moves lines, a comment or a docstring, does not rerun 10 minutes of synthesis)."""
     text = verilog.convert(component, name=name)
     path = Path(workdir) / f"{name}.v"
-    if path.is_file() and path.read_text() == text:
+    if path.is_file() and _logic(path.read_text()) == _logic(text):
         return True
     path.write_text(text)
     return False

