@@ -51,6 +51,20 @@ def test_the_installed_package_is_not_the_checkout(site):
         assert folder.startswith(str(site)) and any(Path(folder).iterdir())
 
 
+def test_every_model_config_and_fixture_file_is_installed(site):
+    """The package data globs (pyproject.toml) cover every shipped file: models (the four-class
+    patient folder included), configs, fixtures, the harness C++."""
+    def files(root, pattern):
+        return {str(f.relative_to(root)) for f in root.glob(pattern) if f.is_file()}
+    for checkout, installed, pattern in ((REPO / "models", site / "ternecg" / "models", "**/*.json"),
+                                         (REPO / "models", site / "ternecg" / "models", "**/*.pt"),
+                                         (REPO / "golden" / "configs", site / "ternecg" / "golden" / "configs", "*.json"),
+                                         (REPO / "fixtures", site / "ternecg" / "fixtures", "*.npz"),
+                                         (REPO / "sim" / "cpp", site / "ternecg" / "sim" / "cpp", "*.cpp")):
+        want = files(checkout, pattern)
+        assert want and want <= files(installed, pattern), (pattern, sorted(want - files(installed, pattern))[:5])
+
+
 def test_installed_verilog_from_another_directory(site, tmp_path):
     work = ROOT / "work_verilog"
     r = run(site, work, "verilog", "--parallel", "2", script=True)
