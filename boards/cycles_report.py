@@ -8,7 +8,9 @@ skipped: what the accelerator reports and the tests measure in simulation), the 
 (``cycle_breakdown``): the bound, the tap cycles the tiling leaves idle (the depthwise branches'
 share named: their polyphase lanes share one read per stream, so a stride-2 kernel of 5 taps keeps
 at most 5/2 of L lanes busy), and the phases' START cycles and drains; per phase in
-``cycles_by_phase``. `make hw-report` prints the same for the settings it synthesises.
+``cycles_by_phase``. A lane count that builds a narrower one's geometry (hw/schedule.py
+``choose_geometry``: ``adders`` < P) is still counted against its P lanes: the idle lanes' cycles
+are in the tiling. `make hw-report` prints the same for the settings it synthesises.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ REPORT_DIR = build_dir("reports")
 def schedule_figures(sch, act_latency) -> dict:
     """A compiled schedule's cycle figures (a row of cycles.json, and part of hw.json's)."""
     worst = cycles(sch, act_latency)
-    ratio = round(worst / (sch.macs / sch.parallel), 4)
-    return {"geometry": {"streams": sch.streams, "lanes": sch.lanes, "mems": sch.mems},
-            "cycles_per_beat": worst, "bound_ratio": ratio, "ratio_target": ratio_target(sch.parallel),
-            "meets_target": ratio <= ratio_target(sch.parallel),
+    asked = sch.lanes_asked
+    ratio = round(worst / (sch.macs / asked), 4)
+    return {"geometry": {"streams": sch.streams, "lanes": sch.lanes, "mems": sch.mems}, "adders": sch.adders,
+            "cycles_per_beat": worst, "bound_ratio": ratio, "ratio_target": ratio_target(asked),
+            "meets_target": ratio <= ratio_target(asked),
             "cycle_breakdown": cycle_breakdown(sch, act_latency),
             "cycles_by_phase": cycles_by_phase(sch, act_latency)}
 
@@ -54,6 +57,14 @@ def _depthwise(row) -> float:
     return round(sum(x["taps"] - x["bound"] for x in row["cycles_by_phase"] if x["branch"] == "dw"), 2)
 
 
+def _built(row) -> str:
+    """``R x L``, and the lanes built where they are fewer than P (hw/schedule.py choose_geometry:
+    the idle lanes count in the tiling)."""
+    g = row["geometry"]
+    built = g["streams"] * g["lanes"]
+    return f"{g['streams']} x {g['lanes']}" + (f" ({built} built)" if built < row["parallel"] else "")
+
+
 def table(settings) -> str:
     """The rows of ``settings`` (cycles.json's, or hw.json's with a ``device``) as a markdown table."""
     device = any("device" in r for r in settings)
@@ -63,7 +74,7 @@ def table(settings) -> str:
     for r in settings:
         b, g = r["cycle_breakdown"], r["geometry"]
         rows.append(([r["device"]] if device else []) + [
-            r["parallel"], f"{g['streams']} x {g['lanes']}", r["cycles_per_beat"], f"{b['bound']:g}",
+            r["parallel"], _built(r), r["cycles_per_beat"], f"{b['bound']:g}",
             f"{b['tiling']:g} ({_depthwise(r):g})", b["ends"],
             f"{r['bound_ratio']} ({'<=' if r['meets_target'] else '>'} {r['ratio_target']})"])
     return markdown_table(head, rows)

@@ -232,7 +232,8 @@ def manifest(acc: Accelerator, model, text, top, hierarchy, *, asic=False):
         },
         "macs_per_beat": model.cfg.macs,
         "adders": s.adders,
-        "bound_ratio_worst": round(worst / (model.cfg.macs / s.adders), 4),
+        "lanes_asked": s.lanes_asked,
+        "bound_ratio_worst": round(worst / (model.cfg.macs / s.lanes_asked), 4),
         "limits": dict(LIMITS),
     }
 

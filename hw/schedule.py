@@ -33,7 +33,8 @@ at positions ``stride`` apart, or on consecutive channels, hit R different memor
 stream M is 1 and a map is stored as ``slot * L_map + pos``, the logical address.
 
 :func:`compile_schedule` chooses the geometry (fewest streams that reach the bound ratio target,
-:func:`ratio_target`), each phase's kind, and M; it checks every cycle's reads and writes for
+:func:`ratio_target`; a narrower lane count's where that is faster: :func:`choose_geometry`),
+each phase's kind, and M; it checks every cycle's reads and writes for
 memory conflicts (:mod:`ternecg.hw.schedule_run`). :func:`cycles` is the exact cycle count of a
 beat, which the tests measure in simulation.
 """
@@ -197,10 +198,19 @@ class Schedule:
     n_classes: int = 0
     mux_channels: int = 0
     macs: int = 0
+    asked: int = 0          # the lanes asked for (0: as built); see :func:`choose_geometry`
 
     @property
     def parallel(self):
+        """The lanes built (``streams * lanes``)."""
         return self.geometry.parallel
+
+    @property
+    def lanes_asked(self):
+        """The lane count the schedule was compiled for: :attr:`parallel`, or more where the
+        compiler built a narrower lane count's geometry (:func:`choose_geometry`). The bound (MACs /
+        P) and the bound ratio of the reports are against it: idle lanes count as lost cycles."""
+        return self.asked or self.geometry.parallel
 
     @property
     def streams(self):
@@ -478,7 +488,7 @@ def cycles_by_phase(sch: Schedule, act_latency):
         total = phase_cycles(ph, geo, act_latency)
         ends = PHASE_START + drain(ph, geo, act_latency)
         rows.append({"layer": ph.layer, "branch": BRANCH_NAMES[ph.mode], "kind": KIND_NAMES[ph.kind],
-                     "macs": ph.macs, "bound": round(ph.macs / geo.parallel, 2), "taps": total - ends,
+                     "macs": ph.macs, "bound": round(ph.macs / sch.lanes_asked, 2), "taps": total - ends,
                      "ends": ends, "cycles": total})
     return rows
 
@@ -489,7 +499,7 @@ def cycle_breakdown(sch: Schedule, act_latency):
     position in a tile, polyphase taps) and ``ends`` (the phases' START cycles and drains);
     ``bound + tiling + ends`` is :func:`cycles`."""
     rows = cycles_by_phase(sch, act_latency)
-    bound = round(sum(r["macs"] for r in rows) / sch.geometry.parallel, 2)
+    bound = round(sum(r["macs"] for r in rows) / sch.lanes_asked, 2)
     taps = sum(r["taps"] for r in rows)
     return {"bound": bound, "tiling": round(taps - bound, 2), "ends": sum(r["ends"] for r in rows) + END_ADJUST}
 
@@ -595,7 +605,11 @@ def choose_geometry(model: IntModel, parallel):
     16 x 3 lanes would take 2,224 cycles instead of 8 x 6's 2,317 (as blocks of one group: 2,359;
     all three with one read stage),
     but 37,563 LUT4 instead of 17,447, and a placement at 24.6 MHz whose routing had not converged
-    after 15 minutes). It
+    after 15 minutes). Where every geometry of ``parallel`` lanes misses the target (the prime lane
+    counts, whose only geometries are P x 1 and 1 x P), the pick of a narrower lane count is taken
+    when it is faster with no more streams: P = 37 builds P = 36's 6 x 6 lanes (2,881 cycles
+    against 11,488 with 37 x 1), and the schedule records the lanes asked for
+    (:attr:`Schedule.lanes_asked`), against which the reports count the idle lanes as lost. It
     depends on the topology only (cached per topology and lane count)."""
     check_parallel(model, parallel)
     key = (tuple(layer.spec for layer in model.layers), model.cfg.input_length, model.cfg.act_bits,
@@ -617,10 +631,29 @@ def _choose_geometry(model: IntModel, parallel):
         raise TernEcgError(f"parallel = {parallel}: no conflict-free geometry for model "
                            f"{model.cfg.name!r}")
     chosen = next((geo for w, geo, _ in results if w / bound <= ratio_target(parallel)), None)  # by R
-    if chosen is None:
+    missed = chosen is None
+    if missed:
         chosen = min(results, key=lambda b: (b[0], b[1].streams, b[1].mems))[1]
     _, geo, kinds = _plan_for(model, chosen.streams, chosen.lanes, chosen.mems)
+    if missed:
+        # a lane count whose own geometries miss the target (a prime: R x 1 or 1 x P only) takes the
+        # pick of a narrower lane count when that is faster with no more streams (the streams set
+        # the area): its idle lanes are not built (fewest lanes on ties)
+        own = _worst_cycles(model, geo, kinds)
+        narrower = []
+        for t in range(1, parallel):
+            g, k = choose_geometry(model, t)
+            if g.streams <= geo.streams:
+                narrower.append((_worst_cycles(model, g, k), t, g, k))
+        if narrower and min(narrower)[0] < own:
+            return min(narrower)[2:]
     return geo, kinds
+
+
+def _worst_cycles(model, geo, kinds):
+    """Worst-case cycles per beat of the plan ``kinds`` on ``geo`` (as :func:`_plan_for` counts them)."""
+    lat = act_latency_of(model)
+    return sum(phase_cycles(ph, geo, lat) for ph in _plan(model, geo, kinds))
 
 
 def compile_schedule(model: IntModel, parallel=1, *, streams=None, read_stages=None) -> Schedule:
@@ -639,11 +672,11 @@ def compile_schedule(model: IntModel, parallel=1, *, streams=None, read_stages=N
             raise TernEcgError(f"parallel = {parallel}, streams = {streams}: no conflict-free plan")
         _, geo, kinds = best
     if read_stages is None:
-        read_stages = 2 if parallel >= STAGED_READ_PARALLEL else 1
+        read_stages = 2 if geo.parallel >= STAGED_READ_PARALLEL else 1
     geo = replace(geo, read_stages=read_stages)
     cfg = model.cfg
     sch = Schedule(geometry=geo, act_bits=cfg.act_bits, input_length=cfg.input_length,
-                   n_classes=len(cfg.classes), model_id=model_id(model.sha256), macs=cfg.macs)
+                   n_classes=len(cfg.classes), model_id=model_id(model.sha256), macs=cfg.macs, asked=parallel)
     sch.phases = _plan(model, geo, kinds)
     _fill_roms(model, sch)
     M = geo.mems

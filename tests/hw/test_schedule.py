@@ -20,17 +20,20 @@ from ternecg.hw.shuffle import slot
 
 #: the lane counts issue 17 asks for (every P in 1..MAX_PARALLEL compiles)
 SETTINGS = [1, 2, 3, 4, 6, 8, 9, 12, 18, 24, 36]
-#: lane counts whose depthwise blocks span whole shuffle groups (13 x 1 and 16 x 2: two groups,
-#: 19 x 1: three)
-SPANNING = [13, 32, 19]
+#: lane counts whose depthwise blocks span whole shuffle groups (13 x 2 and 16 x 2: two groups,
+#: 20 x 2: three)
+SPANNING = [26, 32, 40]
+#: (P, streams) forced: one lane per stream (the prime lane counts' own geometries, which the
+#: compiler passes over for a narrower lane count's: 13 x 1 spans two groups, 19 x 1 three)
+FORCED = [(13, 13), (19, 19)]
 
 
-@pytest.mark.parametrize("parallel", SETTINGS + SPANNING)
-def test_compiled_schedule_equals_golden(model, beats, parallel):
+@pytest.mark.parametrize("parallel, streams", [(p, None) for p in SETTINGS + SPANNING] + FORCED)
+def test_compiled_schedule_equals_golden(model, beats, parallel, streams):
     """The schedule run in Python through the skewed memories, the weight words and the per-stream
     threshold tables gives every layer, select bit and logit of golden, with no memory conflict."""
-    s = sc.compile_schedule(model, parallel)
-    assert s.geometry.parallel == parallel == s.streams * s.lanes
+    s = sc.compile_schedule(model, parallel, streams=streams)
+    assert s.geometry.parallel == parallel == s.streams * s.lanes == s.lanes_asked
     assert memory_conflicts(s) == []
     tr = integer_ref.forward(model, torch.as_tensor(beats["raw"][:2].astype("int64")))
     for bi in range(2):
@@ -68,7 +71,26 @@ def test_geometry_choice(model):
 def test_every_lane_count_compiles(model):
     for p in range(1, sc.MAX_PARALLEL + 1):
         s = sc.compile_schedule(model, p)
-        assert s.parallel == p and memory_conflicts(s) == []
+        assert s.lanes_asked == p and s.parallel <= p and memory_conflicts(s) == []
+
+
+def test_a_lane_count_without_a_good_geometry_builds_a_narrower_ones(model):
+    """A lane count whose own geometries all miss the ratio target (a prime P: P x 1 or 1 x P)
+    builds the pick of a narrower lane count when that is faster with no more streams: P = 37 is
+    P = 36's 6 x 6 lanes (2,881 cycles; 37 x 1 took 11,488), its reports count against 37 lanes;
+    a lane count that meets its target (P = 36) or whose own pick is the fastest with its streams
+    (P = 48: 8 x 6, where 45's 15 x 3 would be faster but twice the streams) builds its own."""
+    lat = model.cfg.act_bits + 1
+    s37, s36 = sc.compile_schedule(model, 37), sc.compile_schedule(model, 36)
+    assert s37.geometry == s36.geometry and (s37.parallel, s37.lanes_asked, s37.adders) == (36, 37, 36)
+    assert sc.cycles(s37, lat) == sc.cycles(s36, lat) == 2881
+    assert sc.cycle_breakdown(s37, lat)["bound"] == round(model.cfg.macs / 37, 2)
+    s48 = sc.compile_schedule(model, 48)
+    assert (s48.streams, s48.lanes, s48.lanes_asked) == (8, 6, 48)
+    own = sc._best_plan(model, 37, 1)[0]                    # 37 x 1 as the plans count
+    assert own > 3.9 * sc._worst_cycles(model, *sc.choose_geometry(model, 37))
+    for p in (7, 11, 14):                                   # no narrower pick is faster: their own
+        assert sc.compile_schedule(model, p).parallel == p
 
 
 def test_tiles_cover_every_output_once(model):
@@ -91,13 +113,14 @@ def test_tiles_cover_every_output_once(model):
         assert rows == len(s.weights)
 
 
-@pytest.mark.parametrize("parallel, groups_per_block, blocks", [(13, 2, 2), (32, 2, 2), (19, 3, 1)])
-def test_depthwise_blocks_of_whole_groups(model, parallel, groups_per_block, blocks):
+@pytest.mark.parametrize("parallel, streams, groups_per_block, blocks",
+                         [(26, None, 2, 2), (32, None, 2, 2), (40, None, 3, 1), (13, 13, 2, 2), (19, 19, 3, 1)])
+def test_depthwise_blocks_of_whole_groups(model, parallel, streams, groups_per_block, blocks):
     """With at least two shuffle groups' channels (cg = 6) per block of streams, a depthwise
     branch's block spans whole groups (kind (chan, k)): stream r of block b is channel b * k * cg
     + r, written at its shuffled slot; fewer blocks than groups, so fewer cycles than one group
     per block, and no stream's offsets collide (the idle streams get free ones)."""
-    s = sc.compile_schedule(model, parallel)
+    s = sc.compile_schedule(model, parallel, streams=streams)
     lat = model.cfg.act_bits + 1
     for ph in (p for p in s.phases if p.mode == sc.MODE_DW):
         assert (ph.kind, ph.stream_blocks, ph.n_groups, ph.n_blocks) == (sc.KIND_CHAN, groups_per_block, 1, blocks)

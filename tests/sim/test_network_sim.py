@@ -168,9 +168,9 @@ def test_one_lane_per_stream_p10():
 
 
 @pytest.mark.long
-@pytest.mark.parametrize("parallel", [13, 32])
+@pytest.mark.parametrize("parallel", [26, 32])
 def test_depthwise_blocks_of_whole_groups(parallel):
-    """P = 13 (13 x 1) and P = 32 (16 x 2): the depthwise branches' blocks span two shuffle groups
+    """P = 26 (13 x 2) and P = 32 (16 x 2): the depthwise branches' blocks span two shuffle groups
     (hw/schedule.py, kind (chan, 2)) on Verilator: beats of every fixture record without stalls
     (every layer, cycles exact) and two under random stalls."""
     from ternecg.golden.spec import modelfile
