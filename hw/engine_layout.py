@@ -115,7 +115,8 @@ def _values(s: Schedule):
             "lin": ph.lin, "lout": ph.lout, "multi_kernel": ph.multi_kernel,
             # loop bounds as last indices (compared without a subtraction)
             "cin_last": ph.cin_g - 1, "groups_last": ph.n_groups - 1, "blocks_last": ph.n_blocks - 1,
-            "tiles_last": ph.n_tiles - 1, "taps_last": tuple(k - 1 for k in ph.taps),
+            # the last tile's first position t0 (the sequencer counts tiles in t0 itself)
+            "t0_last": (ph.n_tiles - 1) * ph.t_tile_step, "taps_last": tuple(k - 1 for k in ph.taps),
             "pads": tuple(ph.pads),
             "rows": tuple(ph.cin_g * k for k in ph.taps),
             "lq_in": ph.lq_in,

@@ -134,7 +134,8 @@ class Head(Checked, wiring.Component):
 
         # Scan state of the beat being received.
         index = Signal(range(n), name="index")                  # class of the next logit
-        best = Signal(signed(self._logit_width), name="best")
+        # the running best logit: with two classes it is the first logit, which ``work`` holds
+        best = Signal(signed(self._logit_width), name="best") if n > 2 else None
         best_cls = Signal(cls_shape, name="best_cls")
         work = Signal(data.ArrayLayout(signed(self._logit_width), n), name="work")
 
@@ -162,7 +163,7 @@ class Head(Checked, wiring.Component):
         x = self.i.payload
         # Class index of this logit after the strict comparison against the running best.
         take = Signal()
-        m.d.comb += take.eq((index == 0) | (x > best))
+        m.d.comb += take.eq((index == 0) | (x > (best if n > 2 else work[0])))
         new_cls = Signal(cls_shape)
         m.d.comb += new_cls.eq(best_cls)
         with m.If(take):
@@ -179,7 +180,9 @@ class Head(Checked, wiring.Component):
                 with m.If(index == k):
                     m.d.sync += work[k].eq(x)
             with m.If(take):
-                m.d.sync += [best.eq(x), best_cls.eq(index)]
+                m.d.sync += best_cls.eq(index)
+                if n > 2:
+                    m.d.sync += best.eq(x)
             with m.If(last):
                 m.d.sync += [
                     index.eq(0),

@@ -42,7 +42,8 @@ class Sequencer(Checked, wiring.Component):
     """Runs one beat: the phase index, the loop counters, the current tile's bases and tap.
 
     The counters are those of :func:`ternecg.hw.schedule_run.tiles`: per phase the group ``gi``,
-    block ``b`` and tile ``tau``, per tile the input channel ``c`` and tap ``j``. A beat runs when
+    block ``b`` and tile ``tau`` (held as the tile's first position ``t0 = tau * t_tile_step``), per
+    tile the input channel ``c`` and tap ``j``. A beat runs when
     ``loaded`` and ``booted``: ``busy`` rises; each phase is one ``START`` cycle, then its taps,
     one per cycle in which ``advance`` is high (the issue stage takes ``tap`` when ``issuing``);
     with a tile's last tap the next tile's bases are loaded (block and group steps are deltas
@@ -92,6 +93,7 @@ class Sequencer(Checked, wiring.Component):
 
     def __init__(self, schedule):
         s = self._s = schedule
+        assert all(ph.t_tile_step >= 1 or ph.n_tiles == 1 for ph in s.phases), "t0 counts the tiles"
         self._w = w = Widths(s)
         super().__init__({
             "phase_index": Out(range(len(s.phases) + 1)),
@@ -119,7 +121,8 @@ class Sequencer(Checked, wiring.Component):
         shift = select_shift(s)
         gi = Signal(range(max(p.n_groups for p in s.phases) + 1))
         b = Signal(range(max(p.n_blocks for p in s.phases) + 1))
-        tau = Signal(range(max(p.n_tiles for p in s.phases) + 1))
+        # the tile index is not a counter of its own: t0 = tau * t_tile_step (t_tile_step >= 1), so
+        # the first tile is t0 = 0 and the last t0 = t0_last (a descriptor field)
         c = Signal(w.cin)
         j = Signal(w.taps)
         row0 = Signal.like(tap.row)          # the tile's channel-0 row (constant in a block for POS)
@@ -150,12 +153,12 @@ class Sequencer(Checked, wiring.Component):
 
         last_j = j == select(m, lag.taps_last, kx, "taps_last_k")
         last_c = c == lag.cin_last
-        last_tau = tau == lag.tiles_last
+        last_tau = tile.t0 == lag.t0_last
         last_b = b == lag.blocks_last
         last_g = gi == lag.groups_last
         m.d.comb += [*([] if pos_reg else [tap.pos.eq(pos0 + j)]),
                      tap.first.eq((c == 0) & (j == 0)), tap.last.eq(last_j & last_c),
-                     tile.last.eq(last_tau), tile.last_block.eq(last_b), tile.first.eq(tau == 0)]
+                     tile.last.eq(last_tau), tile.last_block.eq(last_b), tile.first.eq(tile.t0 == 0)]
 
         # ---- skipping a grouped block whose lanes all select the depthwise branch ---------------
         skip = Signal()
@@ -173,7 +176,7 @@ class Sequencer(Checked, wiring.Component):
                 for i in range(width):
                     m.d.comb += mask[i].eq(i < n_bits)
                 all_set = (window & mask) == mask
-            m.d.comb += skip.eq((lag.mode == MODE_GRP) & (tau == 0) & tap.first & all_set)
+            m.d.comb += skip.eq((lag.mode == MODE_GRP) & tile.first & tap.first & all_set)
 
         # ---- stepping ---------------------------------------------------------------------------
         running = Signal()                   # in a phase's taps (RUN)
@@ -204,14 +207,14 @@ class Sequencer(Checked, wiring.Component):
                         m.d.sync += tap.mod.eq(mod(tap.mod + 1))
             with m.Elif(~tile_last):                        # next tile of the block
                 next_pos0 = pos0 + cur.pos_tile_step
-                m.d.sync += [j.eq(0), c.eq(0), tau.eq(tau + 1), pos0.eq(next_pos0), *set_pos(next_pos0),
+                m.d.sync += [j.eq(0), c.eq(0), pos0.eq(next_pos0), *set_pos(next_pos0),
                              tap.row.eq(row0), tap.w.eq(w0), tile.t0.eq(tile.t0 + cur.t_tile_step)]
                 if M > 1:
                     m.d.sync += [tap.mod.eq(mod0), tile.out_mod.eq(mod(tile.out_mod + cur.t_tile_step)),
                                  tile.laddr.eq(tile.laddr + cur.t_tile_step)]
             with m.Else():                                  # next block (or group)
                 next_w = Mux(skip, w0 + rows, tap.w + 1)    # the next block's rows follow this one's
-                m.d.sync += [j.eq(0), c.eq(0), tau.eq(0), tile.t0.eq(0), tap.w.eq(next_w), w0.eq(next_w)]
+                m.d.sync += [j.eq(0), c.eq(0), tile.t0.eq(0), tap.w.eq(next_w), w0.eq(next_w)]
                 with m.If(cur.mode != MODE_FINAL):
                     m.d.sync += tile.act.eq(tile.act + cur.act_block_step)
                 # the next block's or group's bases: deltas from this block's (hw/engine_layout.py)
@@ -235,7 +238,7 @@ class Sequencer(Checked, wiring.Component):
                                  tile.laddr.eq(tile.laddr - tile.t0 + lad_d)]
 
         def start_phase():
-            m.d.sync += [gi.eq(0), b.eq(0), tau.eq(0), c.eq(0), j.eq(0), kx.eq(0),
+            m.d.sync += [gi.eq(0), b.eq(0), c.eq(0), j.eq(0), kx.eq(0),
                          pos0.eq(-cur.pads[0]), *set_pos(-cur.pads[0]), row0.eq(0), tap.row.eq(0),
                          tile.out_row.eq(0), tile.t0.eq(0)]
             if not shift:
