@@ -103,7 +103,7 @@ def test_manifest_matches_the_verilog(outputs, case):
     assert all(m["kind"] == "ROM" for m in man["memories"] if m["parameter_rom"])
     # model, lanes, latency, cycles
     assert man["model"]["id"] == model_id(model.sha256) == int(model.sha256[:8], 16)
-    assert man["parameters"]["parallel"] == case[1] and man["adders"] == case[1]
+    assert man["parameters"]["parallel"] == case[1] and man["adders"] == man["lanes_asked"] == case[1]
     assert man["valid_parallel"] == list(range(1, MAX_PARALLEL + 1)) and MAX_PARALLEL == 64
     assert man["latency"]["norm"] == 6 and man["latency"]["head"] == 1
     assert man["cycles_per_beat"]["best"] < man["cycles_per_beat"]["worst"]
