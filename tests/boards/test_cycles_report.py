@@ -54,6 +54,8 @@ def test_cli_writes_the_report(tmp_path):
     assert [s["parallel"] for s in rep["settings"]] == [1, 13, 48]
     assert rep["meet_target"] == [1] and rep["miss_target"] == [13, 48]
     assert "| 48 | 8 x 6 | 2326 |" in out and "over it at P = 13, 48" in out
+    assert "| 13 | 4 x 3 (12 built) | 7612 | 6438 |" in out       # a narrower lane count's geometry
+    assert [s["adders"] for s in rep["settings"]] == [1, 12, 48]
     hw_rows = [dict(s, device="ecp5-85f") for s in rep["settings"]]
     assert "| ecp5-85f | 48 | 8 x 6 | 2326 |" in C.table(hw_rows)
 
