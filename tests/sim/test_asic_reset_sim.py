@@ -91,7 +91,12 @@ RAM_INIT = re.compile(r"^  initial begin\n((?:    \S+\[\d+\] = \S+;\n)+)  end\n"
 
 
 def without_initial_values(text, rams):
-    """``text`` with ``reg ... = v;`` initialisers dropped and the ``initial`` blocks of ``rams``."""
+    """``text`` with ``reg ... = v;`` initialisers dropped and the ``initial`` blocks of ``rams``;
+    each run of continuous assignments in sorted order (Yosys may emit a module's constant
+    ``assign``s in another order when the registers have no initial values; their order has no
+    meaning in Verilog)."""
+    text = re.sub(r"(?:^  assign [^\n]*\n)+", lambda m: "".join(sorted(m.group(0).splitlines(True))), text,
+                  flags=re.M)
     text = re.sub(r"^(\s*reg\s[^;=]*?)\s*=\s*[^;]+;", r"\1;", text, flags=re.M)
     # an escaped name (``\$132``) ends with a space before the ``;`` that an initialiser took away
     text = re.sub(r"^(\s*reg\s[^;=]*?)\s+;", r"\1;", text, flags=re.M)
