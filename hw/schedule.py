@@ -24,6 +24,13 @@ How the streams and lanes of a phase cover its outputs is its *kind*:
               groups (k * cg <= R), so a branch takes ceil(groups / k) blocks instead of one
               per group.
 
+A conv is one phase, or, where no geometry reaches the bound ratio target otherwise, two *segments*
+of its output positions, each a phase of its own kind (``Phase.t_begin``: the streams' position
+offsets carry the segment's first position): the first with many streams on positions over the
+positions that fill whole tiles, the rest with the streams on channels (at 7 x 1 lanes a group of
+6 channels x 30 positions: 6 x 4 tiles of 7 positions, then 2 tiles of 6 channels, 26 tiles
+instead of 30). The two segments read the same map and write different positions of the next.
+
 Feature maps live in three banks: 0 = the normalised input (signed 8-bit), 1 and 2 = ping-pong
 activation banks (unsigned ``act_bits``). A bank is ``mems`` (M, a power of two) memories, so
 that the R streams read (and write) R values per cycle: value ``(slot, pos)`` of a map (``slot``:
@@ -34,7 +41,7 @@ stream M is 1 and a map is stored as ``slot * L_map + pos``, the logical address
 
 :func:`compile_schedule` chooses the geometry (fewest streams that reach the bound ratio target,
 :func:`ratio_target`; a narrower lane count's where that is faster: :func:`choose_geometry`),
-each phase's kind, and M; it checks every cycle's reads and writes for
+each conv's kind or segments, and M; it checks every cycle's reads and writes for
 memory conflicts (:mod:`ternecg.hw.schedule_run`). :func:`cycles` is the exact cycle count of a
 beat, which the tests measure in simulation.
 """
@@ -165,7 +172,8 @@ class Phase:
     valid_lanes: tuple          # per block b, per stream r: lanes with an output channel
     length: int                 # true output length (the MUX-skip GAP divisor)
     cout: int                   # output channels of the phase (slots of the output map)
-    macs: int = 0               # the conv's ternary multiply-accumulates per beat (reports only)
+    macs: int = 0               # the phase's ternary multiply-accumulates per beat (reports only)
+    t_begin: int = 0            # first output position of a segment (a conv split by position)
 
     def tile_taps(self, gi):
         return self.cin_g * self.taps[gi if self.multi_kernel else 0]
@@ -285,9 +293,13 @@ def _slot(oc, cout, g):
     return slot(oc, cout, g, True) if g else oc
 
 
-def _phase(mode, kind, li, conv, g_shuffle, in_bank, out_bank, geo, lq_in, lq_out):
-    """The Phase of one conv; ``kind`` is ``(KIND_POS, stream_blocks)`` or ``(KIND_CHAN, 1)``."""
+def _phase(mode, kind, li, conv, g_shuffle, in_bank, out_bank, geo, lq_in, lq_out, seg=None):
+    """The Phase of one conv; ``kind`` is ``(KIND_POS, stream_blocks)`` or ``(KIND_CHAN, k)``;
+    ``seg = (t_begin, t_end)``: a KIND_POS phase of output positions ``t_begin .. t_end - 1`` only
+    (its tiles start at ``t_begin``: the streams' position offsets carry it), else all of them."""
     s = conv.spec
+    t_begin, t_end = seg if seg is not None else (0, s.lout)
+    assert kind[0] == KIND_POS or (t_begin, t_end) == (0, s.lout)
     R, L = geo.streams, geo.lanes
     kind, rb = kind
     pads = tuple(k // 2 if s.pad == "same" else 0 for k in s.kernels)
@@ -303,7 +315,7 @@ def _phase(mode, kind, li, conv, g_shuffle, in_bank, out_bank, geo, lq_in, lq_ou
         if s.groups > 1:
             # group gi's first output channel gi*cout_g sits at slot gi (shuffled) or gi*cout_g
             assert _slot(cout_g, s.cout, g_shuffle) == (1 if g_shuffle else cout_g)
-        ph = dict(n_groups=s.groups, n_blocks=n_blocks, n_tiles=-(-s.lout // rt), cin_g=s.cin_g,
+        ph = dict(n_groups=s.groups, n_blocks=n_blocks, n_tiles=-(-(t_end - t_begin) // rt), cin_g=s.cin_g,
                   taps=tuple(kernels), pads=tuple(pads if multi else pads[:1]),
                   in_group_step=s.cin_g, in_block_step=0, pos_tile_step=s.stride * rt, t_tile_step=rt,
                   out_group_step=(1 if g_shuffle else cout_g) if s.groups > 1 else 0,
@@ -311,9 +323,9 @@ def _phase(mode, kind, li, conv, g_shuffle, in_bank, out_bank, geo, lq_in, lq_ou
                   act_block_step=L, lane_act_step=1,
                   sel_block_step=rb * L if mode == MODE_GRP else 0,
                   sel_group_step=cout_g if mode == MODE_GRP else 0, stream_blocks=rb,
-                  stream_slot_in=(0,) * R, stream_pos=tuple(s.stride * (r % rt) for r in range(R)),
+                  stream_slot_in=(0,) * R, stream_pos=tuple(s.stride * (r % rt + t_begin) for r in range(R)),
                   stream_slot_out=tuple((r // rt) * L * lane_slot for r in range(R)),
-                  stream_t=tuple(r % rt for r in range(R)),
+                  stream_t=tuple(r % rt + t_begin for r in range(R)),
                   stream_sel=tuple((r // rt) * L if mode == MODE_GRP else 0 for r in range(R)),
                   valid_lanes=valid)
     elif rb > 1:    # KIND_CHAN over rb whole shuffle groups per block: one loop group
@@ -368,17 +380,18 @@ def _phase(mode, kind, li, conv, g_shuffle, in_bank, out_bank, geo, lq_in, lq_ou
                                     for b in range(n_blocks)))
     return Phase(mode=mode, kind=kind, layer=li, in_bank=in_bank, out_bank=out_bank, lin=s.lin,
                  lout=s.lout, stride=s.stride, multi_kernel=multi, lq_in=lq_in, lq_out=lq_out,
-                 length=s.lout, cout=s.cout, macs=s.macs, **ph)
+                 length=s.lout, cout=s.cout, macs=s.macs * t_end // s.lout - s.macs * t_begin // s.lout,
+                 t_begin=t_begin, **ph)
 
 
-def _plan(model, geo, kinds):
-    """The phases for geometry ``geo`` and one kind per conv (list in conv order)."""
-    M = geo.mems
-    phases = []
+def _contexts(model, M):
+    """Per conv, in order: ``(li, mode, conv, g_shuffle, in_bank, out_bank, lq_in, lq_out)`` with M
+    memories per bank (the banks and row lengths do not depend on the kinds)."""
+    out = []
     in_bank = 0
     lq = -(-model.cfg.input_length // M)
     mux_out_bank = None
-    for (li, mode, conv, g), kind in zip(_convs(model), kinds):
+    for li, mode, conv, g in _convs(model):
         if mode == MODE_FINAL:
             out_bank = 0
         elif mode == MODE_GRP:
@@ -386,12 +399,33 @@ def _plan(model, geo, kinds):
         else:
             out_bank = 1 if in_bank != 1 else 2
         lq_out = -(-conv.spec.lout // M)
-        phases.append(_phase(mode, kind, li, conv, g, in_bank, out_bank, geo, lq, lq_out))
+        out.append((li, mode, conv, g, in_bank, out_bank, lq, lq_out))
         if mode == MODE_DW:
             mux_out_bank = out_bank
         elif mode != MODE_FINAL:
             in_bank, lq = out_bank, lq_out
-    return phases
+    return out
+
+
+def _segments(entry, conv):
+    """A conv's plan entry as segments ``((kind, stream_blocks, t_begin, t_end), ...)``: a kind
+    ``(kind, stream_blocks)`` is one segment over all output positions."""
+    if len(entry) == 2 and isinstance(entry[0], int):
+        return ((entry[0], entry[1], 0, conv.spec.lout),)
+    return tuple(entry)
+
+
+def _conv_phases(ctx, geo, entry):
+    li, mode, conv, g, in_bank, out_bank, lq_in, lq_out = ctx
+    return [_phase(mode, (kind, rb), li, conv, g, in_bank, out_bank, geo, lq_in, lq_out, seg=(t0, t1))
+            for kind, rb, t0, t1 in _segments(entry, conv)]
+
+
+def _plan(model, geo, kinds):
+    """The phases for geometry ``geo`` and one plan entry per conv (list in conv order): a kind, or
+    segments (:func:`_segments`), one phase each."""
+    return [ph for ctx, entry in zip(_contexts(model, geo.mems), kinds)
+            for ph in _conv_phases(ctx, geo, entry)]
 
 
 def serializer_latency(geo: Geometry):
@@ -476,8 +510,9 @@ BRANCH_NAMES = {MODE_PLAIN: "conv", MODE_DW: "dw", MODE_GRP: "grp", MODE_FINAL: 
 
 
 def cycles_by_phase(sch: Schedule, act_latency):
-    """Where a beat's worst-case cycles go, phase by phase: ``{"layer", "branch", "kind", "macs",
-    "bound", "taps", "ends", "cycles"}``. ``bound`` is the phase's MACs over the P lanes (its
+    """Where a beat's worst-case cycles go, phase by phase: ``{"layer", "branch", "kind", "t_begin",
+    "macs", "bound", "taps", "ends", "cycles"}`` (``t_begin``: the first output position of a conv's
+    second segment, else 0). ``bound`` is the phase's MACs over the P lanes (its
     cycles with every lane busy on every cycle); ``taps`` the cycles from its first tap to its
     last (the lanes and tiles as scheduled: ``taps - bound`` is what the tiling leaves idle);
     ``ends`` its START cycle and its drain (:func:`drain`); ``cycles`` = ``taps + ends``, and
@@ -488,7 +523,7 @@ def cycles_by_phase(sch: Schedule, act_latency):
         total = phase_cycles(ph, geo, act_latency)
         ends = PHASE_START + drain(ph, geo, act_latency)
         rows.append({"layer": ph.layer, "branch": BRANCH_NAMES[ph.mode], "kind": KIND_NAMES[ph.kind],
-                     "macs": ph.macs, "bound": round(ph.macs / sch.lanes_asked, 2), "taps": total - ends,
+                     "t_begin": ph.t_begin, "macs": ph.macs, "bound": round(ph.macs / sch.lanes_asked, 2), "taps": total - ends,
                      "ends": ends, "cycles": total})
     return rows
 
@@ -550,67 +585,102 @@ def act_latency_of(model_or_bits):
     return bits + 1
 
 
-def _plan_for(model, R, L, M, spanning=True):
-    """(worst cycles, Geometry, kinds) with the fastest conflict-free kind per conv, or None;
-    ``spanning=False``: depthwise blocks of one shuffle group only (kind ``(chan, 1)``)."""
+def _plan_for(model, R, L, M, spanning=True, split=False):
+    """(worst cycles, Geometry, plan) with the fastest conflict-free plan entry per conv, or None;
+    ``spanning=False``: depthwise blocks of one shuffle group only (kind ``(chan, 1)``);
+    ``split``: a conv's positions may also be split in two segments of different kinds
+    (:func:`_split_options`)."""
     geo = Geometry(R * L, R, L, M)
     lat = act_latency_of(model)
+    b = model.cfg.act_bits
     kinds = []
-    for i, (li, mode, conv, g) in enumerate(_convs(model)):
+    total = 0
+
+    def usable(ph):
+        return conflict_free(ph, geo) and stall_free(ph, geo, b)
+
+    for ctx in _contexts(model, M):
+        li, mode, conv, g = ctx[:4]
         options = []
         for kind in _kinds(mode, conv.spec, R, g):
             if kind[0] == KIND_CHAN and kind[1] > 1 and not spanning:
                 continue
-            ph = _plan(model, geo, kinds + [kind] + _geo_kinds(model, geo, i + 1))[i]
-            if conflict_free(ph, geo) and stall_free(ph, geo, model.cfg.act_bits):
-                options.append((phase_cycles(ph, geo, lat), kind))
+            (ph,) = _conv_phases(ctx, geo, kind)
+            if usable(ph):
+                options.append((phase_cycles(ph, geo, lat), 1, kind))
+        if split:
+            options += _split_options(ctx, geo, usable, lat)
         if not options:
             return None
-        kinds.append(min(options)[1])
-    phases = _plan(model, geo, kinds)
-    return sum(phase_cycles(ph, geo, lat) for ph in phases), geo, kinds
+        best = min(options, key=lambda o: o[:2])
+        kinds.append(best[2])
+        total += best[0]
+    return total, geo, kinds
 
 
-def _best_plan(model, R, L, spanning=True):
+def _split_options(ctx, geo, usable, lat):
+    """Two-segment plans of a conv (positions, KIND_POS): the first ``T`` positions with ``rt``
+    streams per block on positions (``T``: the most whole tiles), the rest with fewer: e.g. at 7 x 1
+    lanes a group of 6 channels x 30 positions takes 6 x 4 tiles of 7 positions and 2 tiles of 7
+    channels (26 tiles) instead of 6 x 5 (30). Each segment is a phase of its own (its START and
+    drain cost cycles, its blocks weight rows)."""
+    li, mode, conv, g = ctx[:4]
+    if mode not in (MODE_PLAIN, MODE_GRP) or geo.streams == 1:
+        return []
+    pos = [k for k in _kinds(mode, conv.spec, geo.streams, g) if k[0] == KIND_POS]
+    lout = conv.spec.lout
+    out = []
+    for k1 in pos:
+        rt1 = geo.streams // k1[1]
+        T = lout // rt1 * rt1
+        if rt1 == 1 or T in (0, lout):
+            continue
+        for k2 in pos:
+            if geo.streams // k2[1] >= rt1:
+                continue
+            entry = ((k1[0], k1[1], 0, T), (k2[0], k2[1], T, lout))
+            phases = _conv_phases(ctx, geo, entry)
+            if all(usable(ph) for ph in phases):
+                out.append((sum(phase_cycles(ph, geo, lat) for ph in phases), 2, entry))
+    return out
+
+
+def _best_plan(model, R, L, spanning=True, split=False):
     """The fastest conflict-free plan for R streams x L lanes; fewest memories on ties."""
     best = None
     M = 1
     while M <= MAX_MEMS:
         if M >= R:
-            plan = _plan_for(model, R, L, M, spanning)
+            plan = _plan_for(model, R, L, M, spanning, split)
             if plan is not None and (best is None or plan[0] < best[0]):
                 best = plan
         M *= 2
     return best
 
 
-def _default_kinds(model, start):
-    return [_kinds(mode, conv.spec, 1)[0] for li, mode, conv, g in list(_convs(model))[start:]]
-
-
-def _geo_kinds(model, geo, start):
-    return [_kinds(mode, conv.spec, geo.streams)[-1] if mode == MODE_FINAL else _kinds(mode, conv.spec, 1)[0]
-            for li, mode, conv, g in list(_convs(model))[start:]]
-
-
 _GEOMETRIES = {}
 
 
 def choose_geometry(model: IntModel, parallel):
-    """(Geometry, kinds) for ``parallel`` lanes: the fewest streams whose bound ratio reaches
-    :func:`ratio_target`, else the fastest (fewer streams, then fewer memories, on ties), judged
-    with depthwise blocks of one shuffle group; then, on that geometry, each conv's fastest kind,
-    depthwise blocks of whole groups included. So the blocks of whole groups only ever save
-    cycles: they never change the geometry, whose streams set the area (on the ECP5 at P = 48,
-    16 x 3 lanes would take 2,224 cycles instead of 8 x 6's 2,317 (as blocks of one group: 2,359;
-    all three with one read stage),
-    but 37,563 LUT4 instead of 17,447, and a placement at 24.6 MHz whose routing had not converged
-    after 15 minutes). Where every geometry of ``parallel`` lanes misses the target (the prime lane
-    counts, whose only geometries are P x 1 and 1 x P), the pick of a narrower lane count is taken
-    when it is faster with no more streams: P = 37 builds P = 36's 6 x 6 lanes (2,881 cycles
-    against 11,488 with 37 x 1), and the schedule records the lanes asked for
-    (:attr:`Schedule.lanes_asked`), against which the reports count the idle lanes as lost. It
-    depends on the topology only (cached per topology and lane count)."""
+    """(Geometry, plan) for ``parallel`` lanes.
+
+    1. The fewest streams whose plan (each conv's fastest kind, depthwise blocks of whole groups
+       included) reaches :func:`ratio_target`; only if no geometry does, the same with convs split
+       by position into two segments (:func:`_split_options`: each segment is a phase, with its own
+       weight rows and phase-table row, so a split is used only where it is needed).
+    2. If none reaches it even so, the fastest, judged with depthwise blocks of one shuffle group
+       (fewer streams, then fewer memories, on ties). So the blocks of whole groups never widen a
+       geometry that misses its target: the streams set the area (on the ECP5 at P = 48, 16 x 3
+       lanes would take 2,224 cycles instead of 8 x 6's 2,317 (as blocks of one group: 2,359; all
+       three with one read stage), but 37,563 LUT4 instead of 17,447, and a placement at 24.6 MHz
+       whose routing had not converged after 15 minutes).
+    3. The pick of a narrower lane count is taken instead when it is faster with no more streams
+       (the prime lane counts, whose only geometries are P x 1 and 1 x P): P = 37 builds P = 36's
+       6 x 6 lanes (2,881 cycles against 11,488 with 37 x 1), and the schedule records the lanes
+       asked for (:attr:`Schedule.lanes_asked`), against which the reports count the idle lanes as
+       lost.
+
+    It depends on the topology only (cached per topology and lane count)."""
     check_parallel(model, parallel)
     key = (tuple(layer.spec for layer in model.layers), model.cfg.input_length, model.cfg.act_bits,
            parallel)
@@ -621,32 +691,36 @@ def choose_geometry(model: IntModel, parallel):
 
 def _choose_geometry(model: IntModel, parallel):
     bound = model.cfg.macs / parallel
-    results = []
-    for R in range(1, parallel + 1):
-        if parallel % R == 0:
-            best = _best_plan(model, R, parallel // R, spanning=False)
-            if best is not None:
-                results.append(best)
-    if not results:
-        raise TernEcgError(f"parallel = {parallel}: no conflict-free geometry for model "
-                           f"{model.cfg.name!r}")
-    chosen = next((geo for w, geo, _ in results if w / bound <= ratio_target(parallel)), None)  # by R
-    missed = chosen is None
-    if missed:
+    shapes = [(R, parallel // R) for R in range(1, parallel + 1) if parallel % R == 0]
+    chosen = None
+    for split in (False, True):
+        # the fewest streams whose plan reaches the target, without splitting a conv if possible
+        for R, L in shapes:
+            best = _best_plan(model, R, L, split=split)
+            if best is not None and best[0] / bound <= ratio_target(parallel):
+                chosen = best[1]
+                break
+        if chosen is not None:
+            break
+    if chosen is None:
+        # the fastest with depthwise blocks of one group (see the docstring); convs may be split
+        results = [b for b in (_best_plan(model, R, L, spanning=False, split=True) for R, L in shapes)
+                   if b is not None]
+        if not results:
+            raise TernEcgError(f"parallel = {parallel}: no conflict-free geometry for model "
+                               f"{model.cfg.name!r}")
         chosen = min(results, key=lambda b: (b[0], b[1].streams, b[1].mems))[1]
-    _, geo, kinds = _plan_for(model, chosen.streams, chosen.lanes, chosen.mems)
-    if missed:
-        # a lane count whose own geometries miss the target (a prime: R x 1 or 1 x P only) takes the
-        # pick of a narrower lane count when that is faster with no more streams (the streams set
-        # the area): its idle lanes are not built (fewest lanes on ties)
-        own = _worst_cycles(model, geo, kinds)
-        narrower = []
-        for t in range(1, parallel):
-            g, k = choose_geometry(model, t)
-            if g.streams <= geo.streams:
-                narrower.append((_worst_cycles(model, g, k), t, g, k))
-        if narrower and min(narrower)[0] < own:
-            return min(narrower)[2:]
+    _, geo, kinds = _plan_for(model, chosen.streams, chosen.lanes, chosen.mems, split=split)
+    # a narrower lane count's pick when it is faster with no more streams (the streams set the area):
+    # its idle lanes are not built (fewest lanes on ties)
+    own = _worst_cycles(model, geo, kinds)
+    narrower = []
+    for t in range(1, parallel):
+        g, k = choose_geometry(model, t)
+        if g.streams <= geo.streams:
+            narrower.append((_worst_cycles(model, g, k), t, g, k))
+    if narrower and min(narrower)[0] < own:
+        return min(narrower)[2:]
     return geo, kinds
 
 
@@ -699,7 +773,9 @@ def _fill_roms(model, sch):
     q = (1 << sch.act_bits) - 1
     thresholds = [[] for _ in range(R)]
     convs = list(_convs(model))
-    for ph, (li, mode, conv, g) in zip(sch.phases, convs):
+    conv_of = {(li, mode): conv for li, mode, conv, g in convs}
+    for ph in sch.phases:
+        mode, conv = ph.mode, conv_of[ph.layer, ph.mode]
         s = conv.spec
         for gi in range(ph.n_groups):
             k = ph.taps[gi if ph.multi_kernel else 0]

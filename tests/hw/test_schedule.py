@@ -26,9 +26,11 @@ SPANNING = [26, 32, 40]
 #: (P, streams) forced: one lane per stream (the prime lane counts' own geometries, which the
 #: compiler passes over for a narrower lane count's: 13 x 1 spans two groups, 19 x 1 three)
 FORCED = [(13, 13), (19, 19)]
+#: lane counts whose plans split a conv's positions in two segments (7 x 1, 14 x 1, 11 x 1, 21 x 1)
+SPLIT = [7, 14, 11, 21]
 
 
-@pytest.mark.parametrize("parallel, streams", [(p, None) for p in SETTINGS + SPANNING] + FORCED)
+@pytest.mark.parametrize("parallel, streams", [(p, None) for p in SETTINGS + SPANNING + SPLIT] + FORCED)
 def test_compiled_schedule_equals_golden(model, beats, parallel, streams):
     """The schedule run in Python through the skewed memories, the weight words and the per-stream
     threshold tables gives every layer, select bit and logit of golden, with no memory conflict."""
@@ -94,23 +96,49 @@ def test_a_lane_count_without_a_good_geometry_builds_a_narrower_ones(model):
 
 
 def test_tiles_cover_every_output_once(model):
-    """Every output of every phase is computed by exactly one (tile, stream, lane), and the
-    weight ROM has one row per tap of every block."""
+    """Every output of every conv is computed by exactly one (phase, tile, stream, lane) (a conv
+    split by position is two phases), and the weight ROM has one row per tap of every block."""
     from ternecg.hw.schedule_run import _outputs
-    for p in (1, 6, 36, 32, 19):
+    for p in (1, 6, 36, 32, 19, *SPLIT):
         s = sc.compile_schedule(model, p)
         rows = 0
+        seen = {}
         for ph in s.phases:
-            seen = {}
+            conv = seen.setdefault((ph.layer, ph.mode), {})
             for t in tiles(ph):
                 for r, l, slot_, pos, ok in _outputs(ph, s.geometry, t):
                     if ok:
-                        assert (slot_, pos) not in seen
-                        seen[slot_, pos] = (t.gi, t.b, t.tau, r, l)
-            n = ph.cout * ph.lout if ph.mode != sc.MODE_FINAL else ph.cout
-            assert len(seen) == n
+                        assert (slot_, pos) not in conv, (p, ph.layer, ph.mode)
+                        conv[slot_, pos] = (t.gi, t.b, t.tau, r, l)
             rows += sum(ph.cin_g * ph.taps[gi if ph.multi_kernel else 0] for gi in range(ph.n_groups)) * ph.n_blocks
+        for ph in s.phases:
+            n = ph.cout * ph.lout if ph.mode != sc.MODE_FINAL else ph.cout
+            assert len(seen[ph.layer, ph.mode]) == n
         assert rows == len(s.weights)
+
+
+def test_a_conv_split_by_position(model):
+    """Where no geometry reaches the ratio target with one kind per conv, a conv's positions may be
+    split in two phases: at 7 x 1 lanes the grouped conv of layer 2 (6 channels x 30 positions per
+    group) takes 28 positions as 6 blocks x 4 tiles of 7 positions and the last 2 as 2 tiles of
+    the 6 channels (7 streams on blocks), 26 tiles instead of 30 per group. The split costs the
+    second phase's START and drain; the MACs of the two add up to the conv's, and a lane count that
+    reaches its target without splitting (1, 2, 3, 6, 18, 36) or misses it anyway and keeps its
+    geometry (48) has no split."""
+    lat = model.cfg.act_bits + 1
+    s = sc.compile_schedule(model, 7)
+    segs = [ph for ph in s.phases if ph.layer == 2 and ph.mode == sc.MODE_GRP]
+    assert [(ph.stream_blocks, ph.t_begin, ph.n_blocks, ph.n_tiles) for ph in segs] == [(1, 0, 6, 4), (7, 28, 1, 2)]
+    assert segs[1].stream_t == (28,) * 7 and segs[1].stream_pos == (56,) * 7
+    assert sum(ph.macs for ph in segs) == model.layers[2].grp.spec.macs
+    assert sc.cycles(s, lat) == 12379 and sc.cycles(s, lat) / (model.cfg.macs / 7) <= sc.ratio_target(7)
+    h = segs[0]
+    whole = [sc._phase(sc.MODE_GRP, (sc.KIND_POS, rb), 2, model.layers[2].grp, 3, h.in_bank, h.out_bank,
+                       s.geometry, h.lq_in, h.lq_out) for rb in (1, 7)]
+    assert sum(sc.phase_cycles(ph, s.geometry, lat) for ph in segs) + 300 < min(
+        sc.phase_cycles(ph, s.geometry, lat) for ph in whole)
+    for p in (1, 2, 3, 6, 18, 36, 48):
+        assert all(ph.t_begin == 0 for ph in sc.compile_schedule(model, p).phases), p
 
 
 @pytest.mark.parametrize("parallel, streams, groups_per_block, blocks",

@@ -180,3 +180,18 @@ def test_depthwise_blocks_of_whole_groups(parallel):
     _check(verify(Beats.fixture(index=SPREAD), Options(parallel=parallel, bench="cocotb", layers=True)))
     _check(verify(Beats.fixture(first=60, count=2), Options(parallel=parallel, bench="cocotb", layers=True,
                                                             idle="random", backpressure="random", seed=11)))
+
+
+@pytest.mark.long
+def test_convs_split_by_position_p7():
+    """P = 7 (7 x 1): convs split by position into two phases (hw/schedule.py ``_split_options``:
+    whole tiles of 7 positions, then the last positions with the 7 streams on channels) on
+    Verilator: beats of every fixture record without stalls (every layer, cycles exact) and two
+    under random stalls."""
+    from ternecg.golden.spec import modelfile
+    from ternecg.hw.schedule import compile_schedule
+    s = compile_schedule(modelfile.load(), 7)
+    assert sum(ph.t_begin > 0 for ph in s.phases) >= 3
+    _check(verify(Beats.fixture(index=SPREAD), Options(parallel=7, bench="cocotb", layers=True)))
+    _check(verify(Beats.fixture(first=60, count=2), Options(parallel=7, bench="cocotb", layers=True,
+                                                            idle="random", backpressure="random", seed=7)))
