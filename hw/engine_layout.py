@@ -155,11 +155,13 @@ def _values(s: Schedule):
             "skip_bits": _skip_bits(ph, g, 0), "skip_bits_last": _skip_bits(ph, g, ph.n_blocks - 1),
             # a depthwise channel selects its branch when its GAP numerator exceeds this
             "gap_threshold": (((1 << s.act_bits) - 1) * ph.length) >> 1,
+            # a depthwise phase whose streams all compute one channel (kind dwpos): one GAP sum
+            "gap_shared": ph.gap_shared,
         }
         out.append(d)
     # fields that only some modes read take, elsewhere, the value of the first phase that reads
     # them (so that a field read by one kind of phase only is a constant when those agree)
-    for names, modes in ((("skip_bits", "skip_bits_last", "rows"), (MODE_GRP,)), (("gap_threshold",), (MODE_DW,)),
+    for names, modes in ((("skip_bits", "skip_bits_last", "rows"), (MODE_GRP,)), (("gap_threshold", "gap_shared"), (MODE_DW,)),
                          (("final_count", "final_count_last"), (MODE_FINAL,)),
                          (("sel_block_step", "sel_group_step", "s_sel"), (MODE_DW, MODE_GRP))):
         users = [d for d, ph in zip(out, s.phases) if ph.mode in modes]

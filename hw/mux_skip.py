@@ -8,7 +8,7 @@ from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .checks import Checked, check_int
+from .checks import Checked, check_bool, check_int
 from .schedule import MODE_DW, MODE_GRP
 
 __all__ = ["MuxSkip"]
@@ -53,6 +53,10 @@ class MuxSkip(Checked, wiring.Component):
         A shift-register select file (one stream, blocks of equal width: hw/engine_layout.py
         ``select_shift``): a depthwise block's bit enters at the top, ``consume`` bits leave at
         the bottom; tags carry no select index.
+    shared : bool
+        Adds the ``gap_shared`` input: in a depthwise phase whose streams all compute one channel
+        (hw/schedule.py kind ``dwpos``) stream 0's GAP sum takes every stream's results and only
+        stream 0 sets its select bit.
 
     All are keyword-only.
 
@@ -68,6 +72,8 @@ class MuxSkip(Checked, wiring.Component):
         The same writes with their logical addresses (debug tap).
     mode : ``In(2)``, gap_threshold : ``In(gap_width)``
         The phase (hw/schedule.py ``MODE_*``) and its select threshold.
+    gap_shared : ``In(1)``
+        Only with ``shared``: the phase's streams are one channel.
     selects : ``Out(n_select + parallel)``
         The select register.
     consume : ``In(range(parallel + 1))``
@@ -82,13 +88,17 @@ class MuxSkip(Checked, wiring.Component):
     """
 
     @classmethod
-    def check_arguments(cls, *, act_bits, tag_shape, streams, n_select, parallel, gap_width, shift=False):
+    def check_arguments(cls, *, act_bits, tag_shape, streams, n_select, parallel, gap_width, shift=False,
+                        shared=False):
         for name, v in (("act_bits", act_bits), ("streams", streams), ("n_select", n_select),
                         ("parallel", parallel), ("gap_width", gap_width)):
             check_int("MuxSkip", name, v, minimum=1)
+        check_bool("MuxSkip", "shared", shared)
 
-    def __init__(self, *, act_bits, tag_shape, streams, n_select, parallel, gap_width, shift=False):
+    def __init__(self, *, act_bits, tag_shape, streams, n_select, parallel, gap_width, shift=False,
+                 shared=False):
         self._shift = shift
+        self._shared = shared
         self._b = act_bits
         self._r = streams
         self._n = n_select
@@ -103,7 +113,7 @@ class MuxSkip(Checked, wiring.Component):
         rd = data.StructLayout({"mem": mem, "word": word, "en": 1})
         wr = data.StructLayout({"mem": mem, "word": word, "data": unsigned(act_bits), "en": 1})
         tap = data.StructLayout({"en": 1, "laddr": laddr, "data": unsigned(act_bits)})
-        super().__init__({
+        members = {
             "i": In(stream.Signature(data.ArrayLayout(self.in_layout, streams), always_ready=True)),
             "rd": Out(data.ArrayLayout(rd, streams)),
             "rd_data": In(data.ArrayLayout(unsigned(act_bits), streams)),
@@ -114,7 +124,10 @@ class MuxSkip(Checked, wiring.Component):
             "selects": Out(n_select + parallel),
             "consume": In(range(parallel + 1)),
             "busy": Out(1),
-        })
+        }
+        if shared:
+            members["gap_shared"] = In(1)
+        super().__init__(members)
 
     @property
     def latency(self):
@@ -132,14 +145,18 @@ class MuxSkip(Checked, wiring.Component):
         is_dw = self.mode == MODE_DW
         is_grp = self.mode == MODE_GRP
         set_bits = []
+        valid_q = [Mux(self.i.payload[r].tag.valid, self.i.payload[r].q, 0) for r in range(R)]
         for r in range(R):
             res = self.i.payload[r]
             m.d.comb += [self.rd[r].mem.eq(res.tag.mem), self.rd[r].word.eq(res.tag.word),
                          self.rd[r].en.eq(self.i.valid & is_grp)]
-            # the GAP numerator of this stream's channel
+            # the GAP numerator of this stream's channel (shared: stream 0's sums every stream's)
             gap = Signal(self._gw, name=f"gap{r}")
             total = Signal(self._gw, name=f"gap_total{r}")
-            m.d.comb += total.eq(gap + Mux(res.tag.valid, res.q, 0))
+            if self._shared and r == 0:
+                m.d.comb += total.eq(gap + Mux(self.gap_shared, sum(valid_q), valid_q[0]))
+            else:
+                m.d.comb += total.eq(gap + valid_q[r])
             with m.If(self.i.valid & is_dw):
                 m.d.sync += gap.eq(total)
                 with m.If(res.tag.block_end):
@@ -147,8 +164,10 @@ class MuxSkip(Checked, wiring.Component):
             above = Signal(name=f"above{r}")
             m.d.comb += above.eq(total > self.gap_threshold)
             # (block_end may come with a result beyond the map: the bit is due all the same)
-            set_bits.append((self.i.valid & is_dw & res.tag.block_end,
-                             res.tag.sel if not self._shift else None, above))
+            we = self.i.valid & is_dw & res.tag.block_end
+            if self._shared and r > 0:
+                we = we & ~self.gap_shared
+            set_bits.append((we, res.tag.sel if not self._shift else None, above))
             # stage 2: write the result (plain / depthwise), or the average where not selected
             o = s1[r]
             data_ = Signal(self._b, name=f"wdata{r}")

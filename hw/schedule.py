@@ -23,6 +23,10 @@ How the streams and lanes of a phase cover its outputs is its *kind*:
               streams idle when R exceeds its cg channels); with k >= 2 a block holds k whole
               groups (k * cg <= R), so a branch takes ceil(groups / k) blocks instead of one
               per group.
+``KIND_DWPOS`` a depthwise branch with every stream on positions of one channel (a block is one
+              channel; stream r on positions ``r L .. r L + L - 1`` of the tile, polyphase lanes):
+              the streams' results are that channel's GAP, which the MUX-skip unit sums
+              (``gap_shared``). Used only where no geometry reaches the target otherwise.
 
 A conv is one phase, or, where no geometry reaches the bound ratio target otherwise, two *segments*
 of its output positions, each a phase of its own kind (``Phase.t_begin``: the streams' position
@@ -60,8 +64,8 @@ from .params import model_id
 from .shuffle import slot
 
 MODE_PLAIN, MODE_DW, MODE_GRP, MODE_FINAL = 0, 1, 2, 3
-KIND_POS, KIND_CHAN = 0, 1
-KIND_NAMES = {KIND_POS: "pos", KIND_CHAN: "chan"}
+KIND_POS, KIND_CHAN, KIND_DWPOS = 0, 1, 2
+KIND_NAMES = {KIND_POS: "pos", KIND_CHAN: "chan", KIND_DWPOS: "dwpos"}
 
 #: widest setting the generator builds (lanes in total)
 MAX_PARALLEL = 64
@@ -174,6 +178,7 @@ class Phase:
     cout: int                   # output channels of the phase (slots of the output map)
     macs: int = 0               # the phase's ternary multiply-accumulates per beat (reports only)
     t_begin: int = 0            # first output position of a segment (a conv split by position)
+    gap_shared: int = 0         # KIND_DWPOS depthwise: the streams' results are one channel's GAP
 
     def tile_taps(self, gi):
         return self.cin_g * self.taps[gi if self.multi_kernel else 0]
@@ -328,6 +333,26 @@ def _phase(mode, kind, li, conv, g_shuffle, in_bank, out_bank, geo, lq_in, lq_ou
                   stream_t=tuple(r % rt + t_begin for r in range(R)),
                   stream_sel=tuple((r // rt) * L if mode == MODE_GRP else 0 for r in range(R)),
                   valid_lanes=valid)
+    elif kind == KIND_DWPOS:    # depthwise, one channel per block, streams x lanes on positions
+        assert s.cin_g == 1 and s.cout_g == 1 and len(set(s.kernels)) == 1
+        k = s.kernels[0]
+        C = s.cout
+        cg = C // g_shuffle if g_shuffle else C
+        n_groups = g_shuffle if g_shuffle else 1
+        # block b of group gi is channel gi * cg + b (input slot, select index), written at its
+        # shuffled slot b * g + gi; stream r computes positions t0 + r L + l (polyphase lanes), so
+        # a tile is R L positions of one channel and the streams' GAP sums are one channel's
+        ph = dict(n_groups=n_groups, n_blocks=cg, n_tiles=-(-s.lout // (R * L)), cin_g=1,
+                  taps=(s.stride * (L - 1) + k,), pads=(pads[0],),
+                  in_group_step=cg, in_block_step=1, pos_tile_step=s.stride * R * L,
+                  t_tile_step=R * L, out_group_step=1 if g_shuffle else 0, out_block_step=lane_slot,
+                  lane_slot_step=0, lane_t_step=1, act_block_step=1, lane_act_step=0,
+                  sel_block_step=1 if mode == MODE_DW else 0,
+                  sel_group_step=cg if mode == MODE_DW else 0, stream_blocks=1,
+                  stream_slot_in=(0,) * R, stream_pos=tuple(s.stride * L * r for r in range(R)),
+                  stream_slot_out=(0,) * R, stream_t=tuple(L * r for r in range(R)),
+                  stream_sel=(0,) * R, gap_shared=int(mode == MODE_DW),
+                  valid_lanes=tuple((L,) * R for _ in range(cg)))
     elif rb > 1:    # KIND_CHAN over rb whole shuffle groups per block: one loop group
         assert s.cin_g == 1 and s.cout_g == 1 and len(set(s.kernels)) == 1 and g_shuffle
         k = s.kernels[0]
@@ -565,14 +590,17 @@ def conflict_free(ph: Phase, geo: Geometry):
     return len(set(offsets)) == len(offsets)
 
 
-def _kinds(mode, spec, R, g_shuffle=0):
+def _kinds(mode, spec, R, g_shuffle=0, extra=False):
     """Candidate kinds ``(kind, stream_blocks)`` of a conv for R streams. A depthwise conv whose
     output is shuffled in ``g_shuffle`` groups of ``cg`` channels also gets ``(KIND_CHAN, k)`` for
     every ``k >= 2`` whole groups that fit R streams (``k * cg <= R``): a block then spans k
-    groups, where ``(KIND_CHAN, 1)`` leaves ``R - cg`` streams idle in every group."""
+    groups, where ``(KIND_CHAN, 1)`` leaves ``R - cg`` streams idle in every group; with
+    ``extra`` (only where the target is missed otherwise: :func:`choose_geometry`) and two or more
+    streams, also ``(KIND_DWPOS, 1)``, every stream on positions of one channel."""
     if mode == MODE_DW or spec.cin_g == 1 and spec.cout_g == 1 and spec.groups > 1:
         cg = spec.cout // g_shuffle if g_shuffle else spec.cout
-        return [(KIND_CHAN, 1)] + [(KIND_CHAN, k) for k in range(2, (g_shuffle or 1) + 1) if k * cg <= R]
+        out = [(KIND_CHAN, 1)] + [(KIND_CHAN, k) for k in range(2, (g_shuffle or 1) + 1) if k * cg <= R]
+        return out + ([(KIND_DWPOS, 1)] if extra and R > 1 else [])
     out = [(KIND_POS, rb) for rb in range(1, R + 1) if R % rb == 0]
     if mode == MODE_FINAL:          # the logits leave in class order: all streams on blocks
         out = [(KIND_POS, R)]
@@ -589,7 +617,8 @@ def _plan_for(model, R, L, M, spanning=True, split=False):
     """(worst cycles, Geometry, plan) with the fastest conflict-free plan entry per conv, or None;
     ``spanning=False``: depthwise blocks of one shuffle group only (kind ``(chan, 1)``);
     ``split``: a conv's positions may also be split in two segments of different kinds
-    (:func:`_split_options`)."""
+    (:func:`_split_options`), and a depthwise conv may put every stream on one channel's positions
+    (kind ``(dwpos, 1)``, :func:`_kinds`)."""
     geo = Geometry(R * L, R, L, M)
     lat = act_latency_of(model)
     b = model.cfg.act_bits
@@ -602,7 +631,7 @@ def _plan_for(model, R, L, M, spanning=True, split=False):
     for ctx in _contexts(model, M):
         li, mode, conv, g = ctx[:4]
         options = []
-        for kind in _kinds(mode, conv.spec, R, g):
+        for kind in _kinds(mode, conv.spec, R, g, extra=split):
             if kind[0] == KIND_CHAN and kind[1] > 1 and not spanning:
                 continue
             (ph,) = _conv_phases(ctx, geo, kind)
@@ -667,10 +696,13 @@ def choose_geometry(model: IntModel, parallel):
     1. The fewest streams whose plan (each conv's fastest kind, depthwise blocks of whole groups
        included) reaches :func:`ratio_target`; only if no geometry does, the same with convs split
        by position into two segments (:func:`_split_options`: each segment is a phase, with its own
-       weight rows and phase-table row, so a split is used only where it is needed).
-    2. If none reaches it even so, the fastest, judged with depthwise blocks of one shuffle group
-       (fewer streams, then fewer memories, on ties). So the blocks of whole groups never widen a
-       geometry that misses its target: the streams set the area (on the ECP5 at P = 48, 16 x 3
+       weight rows and phase-table row) and depthwise convs with every stream on one channel's
+       positions (``(dwpos, 1)``: the MUX-skip unit then sums the streams' GAP), both only where
+       they are needed.
+    2. If none reaches it even so, the fastest, judged with one kind per conv and depthwise
+       blocks of one shuffle group (fewer streams, then fewer memories, on ties), with its fastest
+       plan (splits and every kind). So the blocks of whole groups, the splits and the depthwise
+       streams on positions never widen a geometry that misses its target: the streams set the area (on the ECP5 at P = 48, 16 x 3
        lanes would take 2,224 cycles instead of 8 x 6's 2,317 (as blocks of one group: 2,359; all
        three with one read stage), but 37,563 LUT4 instead of 17,447, and a placement at 24.6 MHz
        whose routing had not converged after 15 minutes).
@@ -703,8 +735,8 @@ def _choose_geometry(model: IntModel, parallel):
         if chosen is not None:
             break
     if chosen is None:
-        # the fastest with depthwise blocks of one group (see the docstring); convs may be split
-        results = [b for b in (_best_plan(model, R, L, spanning=False, split=True) for R, L in shapes)
+        # the fastest with one kind per conv and depthwise blocks of one group (see the docstring)
+        results = [b for b in (_best_plan(model, R, L, spanning=False) for R, L in shapes)
                    if b is not None]
         if not results:
             raise TernEcgError(f"parallel = {parallel}: no conflict-free geometry for model "
@@ -814,6 +846,8 @@ def lane_channel(ph: Phase, spec, gi, b, r, l, geo: Geometry):
         rt = geo.streams // ph.stream_blocks
         block = b * ph.stream_blocks + r // rt
         return gi * spec.cout_g + block * geo.lanes + l, 0
+    if ph.kind == KIND_DWPOS:       # every stream on block b's one channel
+        return gi * (spec.cout // ph.n_groups) + b, spec.stride * l
     # KIND_CHAN: channel of stream r, lane l = polyphase position (kernel shifted by stride * l);
     # a block's channels are in_block_step apart (R, or the channels of stream_blocks whole groups)
     cg = spec.cout // ph.n_groups

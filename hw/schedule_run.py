@@ -155,11 +155,12 @@ def run(sch: Schedule, x0, *, check=True):
                             continue
                         q = (banks[ph.out_bank][mem][word] + q) >> 1
                     elif ph.mode == MODE_DW:
-                        gap[r] += q
+                        gap[0 if ph.gap_shared else r] += q
                     banks[ph.out_bank][mem][word] = q
                     layers.setdefault(ph.layer, {})[s * ph.lout + t] = q
             if ph.mode == MODE_DW and tile.last_of_block:
-                for r in range(R):
+                # a KIND_DWPOS block: every stream computed the one channel, whose bit stream 0 sets
+                for r in range(1 if ph.gap_shared else R):
                     if ph.valid_lanes[tile.b][r]:
                         sel_bits[tile.sel + ph.stream_sel[r]] = int(2 * gap[r] > q_max * ph.length)
                 gap = [0] * R

@@ -64,7 +64,7 @@ class WriteBack(Checked, wiring.Component):
         gap_w = bits(((1 << s.act_bits) - 1) * max(ph.length for ph in s.phases))
         self.mux = MuxSkip(act_bits=s.act_bits, tag_shape=result_tag_layout(s), streams=w.R,
                            n_select=w.n_sel, parallel=s.parallel, gap_width=gap_w,
-                           shift=select_shift(s))
+                           shift=select_shift(s), shared=any(ph.gap_shared for ph in s.phases))
         unit_in = self._units[0].i.signature.flip()
         from amaranth.lib import data, stream
         self._in_layout = data.ArrayLayout(self._units[0].i.payload.shape(), w.R)
@@ -103,6 +103,7 @@ class WriteBack(Checked, wiring.Component):
         m.d.sync += inflight.eq(inflight + (u0.i.valid & u0.i.ready) - (u0.o.valid & u0.o.ready))
         m.d.comb += [
             mux.mode.eq(cur.mode), mux.gap_threshold.eq(cur.gap_threshold),
+            *([mux.gap_shared.eq(cur.gap_shared)] if "gap_shared" in mux.signature.members else []),
             self.rd.eq(mux.rd), mux.rd_data.eq(self.rd_data), self.wr.eq(mux.wr), self.tap.eq(mux.tap),
             self.selects.eq(mux.selects), mux.consume.eq(self.consume),
             self.busy.eq((inflight != 0) | mux.busy),

@@ -27,7 +27,8 @@ SPANNING = [26, 32, 40]
 #: compiler passes over for a narrower lane count's: 13 x 1 spans two groups, 19 x 1 three)
 FORCED = [(13, 13), (19, 19)]
 #: lane counts whose plans split a conv's positions in two segments (7 x 1, 14 x 1, 11 x 1, 21 x 1)
-SPLIT = [7, 14, 11, 21]
+#: or put a depthwise branch's streams on one channel's positions (15 = 5 x 3, 16 = 8 x 2, and 11, 14)
+SPLIT = [7, 14, 11, 21, 15, 16]
 
 
 @pytest.mark.parametrize("parallel, streams", [(p, None) for p in SETTINGS + SPANNING + SPLIT] + FORCED)
@@ -115,6 +116,32 @@ def test_tiles_cover_every_output_once(model):
             n = ph.cout * ph.lout if ph.mode != sc.MODE_FINAL else ph.cout
             assert len(seen[ph.layer, ph.mode]) == n
         assert rows == len(s.weights)
+
+
+@pytest.mark.parametrize("parallel, streams, lanes", [(15, 5, 3), (16, 8, 2)])
+def test_depthwise_streams_on_one_channels_positions(model, parallel, streams, lanes):
+    """Where no geometry reaches the ratio target otherwise, a depthwise branch may put every
+    stream on positions of one channel (kind dwpos): a block is one channel, a tile R x L
+    positions (stream r on positions r L .. r L + L - 1, polyphase lanes), every stream reads and
+    writes its own memory, and the streams' results are one GAP (``gap_shared``; the select bit is
+    the channel's). At 5 x 3 lanes this took P = 15 from 6,370 cycles (the depthwise blocks of 5
+    streams on 6 channels) to 6,046, at 8 x 2 P = 16 from 5,803 to 5,698: both under 1.10."""
+    s = sc.compile_schedule(model, parallel)
+    assert (s.streams, s.lanes) == (streams, lanes)
+    dw = [ph for ph in s.phases if ph.mode == sc.MODE_DW]
+    assert dw and all(ph.kind == sc.KIND_DWPOS and ph.gap_shared for ph in dw)
+    for ph in dw:
+        assert sc.conflict_free(ph, s.geometry)
+        assert ph.n_blocks * ph.n_groups == ph.cout and ph.t_tile_step == streams * lanes
+        assert ph.stream_t == tuple(lanes * r for r in range(streams))
+        for b in range(ph.n_blocks):
+            chans = {sc.lane_channel(ph, _spec(model, ph), 1, b, r, l, s.geometry)[0]
+                     for r in range(streams) for l in range(lanes)}
+            assert chans == {ph.cout // ph.n_groups + b}
+    lat = model.cfg.act_bits + 1
+    assert sc.cycles(s, lat) / (model.cfg.macs / parallel) <= sc.ratio_target(parallel)
+    assert all(ph.kind != sc.KIND_DWPOS for p in (1, 2, 3, 6, 18, 36, 48)
+               for ph in sc.compile_schedule(model, p).phases)
 
 
 def test_a_conv_split_by_position(model):
