@@ -23,10 +23,12 @@ class MuxSkip(Checked, wiring.Component):
     index). What happens to a valid result depends on the phase's ``mode``:
 
     - plain phases: it is written as is;
-    - depthwise phases of a MUX-skip block (a stream's results of a block are one channel):
-      written as is, and summed over the block (the GAP numerator); with the block's last result
-      (``block_end``) the unit stores ``S[sel] = sum > gap_threshold`` (``2 * sum > (2^b - 1) *
-      L`` in integers, the threshold ``> 0.5 * max`` of the GAP) in its select register;
+    - depthwise phases of a MUX-skip block (a stream's results of a block are one channel, or,
+      with ``gap_shared``, every stream's are the same channel): written as is, and summed over
+      the block (the GAP numerator; with ``gap_shared`` over the streams too, in stream 0's sum);
+      with the block's last result (``block_end``) the unit stores ``S[sel] = sum >
+      gap_threshold`` (``2 * sum > (2^b - 1) * L`` in integers, the threshold ``> 0.5 * max`` of
+      the GAP) in its select register (with ``gap_shared``: stream 0's bit only);
     - grouped phases: the depthwise value ``qa`` is read back from the output bank (``rd``, one
       cycle), and ``(qa + qg) >> 1`` is written where the result's select bit is 0; where it is 1
       nothing is written (``qa`` stays).
