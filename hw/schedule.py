@@ -26,9 +26,9 @@ How the streams and lanes of a phase cover its outputs is its *kind*:
 ``KIND_DWPOS`` a depthwise branch with every stream on positions of one channel (a block is one
               channel; stream r on positions ``r L .. r L + L - 1`` of the tile, polyphase lanes):
               the streams' results are that channel's GAP, which the MUX-skip unit sums
-              (``gap_shared``). Used only where no geometry reaches the target otherwise.
+              (``gap_shared``). Used only where the plan misses the target otherwise.
 
-A conv is one phase, or, where no geometry reaches the bound ratio target otherwise, two *segments*
+A conv is one phase, or, where the geometry's plan misses the bound ratio target otherwise, two *segments*
 of its output positions, each a phase of its own kind (``Phase.t_begin``: the streams' position
 offsets carry the segment's first position): the first with many streams on positions over the
 positions that fill whole tiles, the rest with the streams on channels (at 7 x 1 lanes a group of
@@ -44,7 +44,8 @@ at positions ``stride`` apart, or on consecutive channels, hit R different memor
 stream M is 1 and a map is stored as ``slot * L_map + pos``, the logical address.
 
 :func:`compile_schedule` chooses the geometry (fewest streams that reach the bound ratio target,
-:func:`ratio_target`; a narrower lane count's where that is faster: :func:`choose_geometry`),
+:func:`ratio_target`; a narrower lane count's where every geometry misses it and that is faster:
+:func:`choose_geometry`),
 each conv's kind or segments, and M; it checks every cycle's reads and writes for
 memory conflicts (:mod:`ternecg.hw.schedule_run`). :func:`cycles` is the exact cycle count of a
 beat, which the tests measure in simulation.
@@ -693,24 +694,26 @@ _GEOMETRIES = {}
 def choose_geometry(model: IntModel, parallel):
     """(Geometry, plan) for ``parallel`` lanes.
 
-    1. The fewest streams whose plan (each conv's fastest kind, depthwise blocks of whole groups
-       included) reaches :func:`ratio_target`; only if no geometry does, the same with convs split
-       by position into two segments (:func:`_split_options`: each segment is a phase, with its own
-       weight rows and phase-table row) and depthwise convs with every stream on one channel's
-       positions (``(dwpos, 1)``: the MUX-skip unit then sums the streams' GAP), both only where
-       they are needed.
-    2. If none reaches it even so, the fastest, judged with one kind per conv and depthwise
-       blocks of one shuffle group (fewer streams, then fewer memories, on ties), with its fastest
-       plan (splits and every kind). So the blocks of whole groups, the splits and the depthwise
-       streams on positions never widen a geometry that misses its target: the streams set the area (on the ECP5 at P = 48, 16 x 3
-       lanes would take 2,224 cycles instead of 8 x 6's 2,317 (as blocks of one group: 2,359; all
-       three with one read stage), but 37,563 LUT4 instead of 17,447, and a placement at 24.6 MHz
-       whose routing had not converged after 15 minutes).
-    3. The pick of a narrower lane count is taken instead when it is faster with no more streams
-       (the prime lane counts, whose only geometries are P x 1 and 1 x P): P = 37 builds P = 36's
-       6 x 6 lanes (2,881 cycles against 11,488 with 37 x 1), and the schedule records the lanes
-       asked for (:attr:`Schedule.lanes_asked`), against which the reports count the idle lanes as
-       lost.
+    1. The fewest streams whose plan reaches :func:`ratio_target`, judged with one kind per conv
+       and depthwise blocks of one shuffle group; if none does, the fastest judged so (fewer
+       streams, then fewer memories, on ties). Then, on that geometry, each conv's fastest kind,
+       depthwise blocks of whole groups included: they only ever save cycles, never widen the
+       geometry, whose streams and memories set the area (on the ECP5 at P = 48, 16 x 3 lanes would
+       take 2,224 cycles instead of 8 x 6's 2,317 (as blocks of one group: 2,359; all three with
+       one read stage), but 37,563 LUT4 instead of 17,447, and a placement at 24.6 MHz whose
+       routing had not converged after 15 minutes).
+    2. Where every geometry of P misses the target (the prime lane counts, whose only geometries
+       are P x 1 and 1 x P), the pick of a narrower lane count when it is faster with no more
+       streams: P = 37 builds P = 36's 6 x 6 lanes (2,881 cycles against 11,488 with 37 x 1),
+       and the schedule records the lanes asked for (:attr:`Schedule.lanes_asked`), against which
+       the reports count the idle lanes as lost.
+    3. If that plan misses the target, on the same geometry and memories: convs split by position
+       into two segments (:func:`_split_options`: each segment a phase, with its own weight rows
+       and phase-table row) and depthwise convs with every stream on one channel's positions
+       (``(dwpos, 1)``: the MUX-skip unit then sums the streams' GAP), where that is faster. So
+       they never change the area either (a memory layout that needs more memories per bank is
+       not taken: at 8 x 2 lanes the depthwise streams on positions need 32, and the ECP5
+       estimate goes from 15,908 to 25,157 LUT4 for 2 % fewer cycles).
 
     It depends on the topology only (cached per topology and lane count)."""
     check_parallel(model, parallel)
@@ -722,37 +725,53 @@ def choose_geometry(model: IntModel, parallel):
 
 
 def _choose_geometry(model: IntModel, parallel):
-    bound = model.cfg.macs / parallel
-    shapes = [(R, parallel // R) for R in range(1, parallel + 1) if parallel % R == 0]
-    chosen = None
-    for split in (False, True):
-        # the fewest streams whose plan reaches the target, without splitting a conv if possible
-        for R, L in shapes:
-            best = _best_plan(model, R, L, split=split)
-            if best is not None and best[0] / bound <= ratio_target(parallel):
-                chosen = best[1]
-                break
-        if chosen is not None:
-            break
-    if chosen is None:
-        # the fastest with one kind per conv and depthwise blocks of one group (see the docstring)
-        results = [b for b in (_best_plan(model, R, L, spanning=False) for R, L in shapes)
-                   if b is not None]
-        if not results:
-            raise TernEcgError(f"parallel = {parallel}: no conflict-free geometry for model "
-                               f"{model.cfg.name!r}")
-        chosen = min(results, key=lambda b: (b[0], b[1].streams, b[1].mems))[1]
-    _, geo, kinds = _plan_for(model, chosen.streams, chosen.lanes, chosen.mems, split=split)
-    # a narrower lane count's pick when it is faster with no more streams (the streams set the area):
-    # its idle lanes are not built (fewest lanes on ties)
+    geo, kinds = _plain_choice(model, parallel)
     own = _worst_cycles(model, geo, kinds)
-    narrower = []
-    for t in range(1, parallel):
-        g, k = choose_geometry(model, t)
-        if g.streams <= geo.streams:
-            narrower.append((_worst_cycles(model, g, k), t, g, k))
-    if narrower and min(narrower)[0] < own:
-        return min(narrower)[2:]
+    if own > ratio_target(parallel) * model.cfg.macs / parallel:
+        # on the same geometry and memories (the area), splits and depthwise streams on positions
+        extra = _plan_for(model, geo.streams, geo.lanes, geo.mems, split=True)
+        if extra is not None and extra[0] < own:
+            return extra[1], extra[2]
+    return geo, kinds
+
+
+_PLAIN = {}
+
+
+def _plain_choice(model: IntModel, parallel):
+    """Steps 1-3 of :func:`choose_geometry` with one kind per conv (cached like it)."""
+    key = (tuple(layer.spec for layer in model.layers), model.cfg.input_length, model.cfg.act_bits,
+           parallel)
+    if key in _PLAIN:
+        return _PLAIN[key]
+    bound = model.cfg.macs / parallel
+    results = []
+    for R in range(1, parallel + 1):
+        if parallel % R == 0:
+            best = _best_plan(model, R, parallel // R, spanning=False)
+            if best is not None:
+                results.append(best)
+    if not results:
+        raise TernEcgError(f"parallel = {parallel}: no conflict-free geometry for model "
+                           f"{model.cfg.name!r}")
+    chosen = next((geo for w, geo, _ in results if w / bound <= ratio_target(parallel)), None)  # by R
+    missed = chosen is None
+    if missed:
+        chosen = min(results, key=lambda b: (b[0], b[1].streams, b[1].mems))[1]
+    _, geo, kinds = _plan_for(model, chosen.streams, chosen.lanes, chosen.mems)
+    if missed:
+        # a lane count whose own geometries miss the target (a prime: R x 1 or 1 x P only) takes the
+        # pick of a narrower lane count when that is faster with no more streams (the streams set
+        # the area): its idle lanes are not built (fewest lanes on ties)
+        own = _worst_cycles(model, geo, kinds)
+        narrower = []
+        for t in range(1, parallel):
+            g, k = _plain_choice(model, t)
+            if g.streams <= geo.streams:
+                narrower.append((_worst_cycles(model, g, k), t, g, k))
+        if narrower and min(narrower)[0] < own:
+            geo, kinds = min(narrower)[2:]
+    _PLAIN[key] = geo, kinds
     return geo, kinds
 
 
