@@ -300,7 +300,8 @@ def _slot(oc, cout, g):
 
 
 def _phase(mode, kind, li, conv, g_shuffle, in_bank, out_bank, geo, lq_in, lq_out, seg=None):
-    """The Phase of one conv; ``kind`` is ``(KIND_POS, stream_blocks)`` or ``(KIND_CHAN, k)``;
+    """The Phase of one conv; ``kind`` is ``(KIND_POS, stream_blocks)``, ``(KIND_CHAN, k)`` or
+    ``(KIND_DWPOS, 1)``;
     ``seg = (t_begin, t_end)``: a KIND_POS phase of output positions ``t_begin .. t_end - 1`` only
     (its tiles start at ``t_begin``: the streams' position offsets carry it), else all of them."""
     s = conv.spec
