@@ -615,10 +615,10 @@ def act_latency_of(model_or_bits):
     return bits + 1
 
 
-def _plan_for(model, R, L, M, spanning=True, split=False):
+def _plan_for(model, R, L, M, spanning=True, extra=False):
     """(worst cycles, Geometry, plan) with the fastest conflict-free plan entry per conv, or None;
     ``spanning=False``: depthwise blocks of one shuffle group only (kind ``(chan, 1)``);
-    ``split``: a conv's positions may also be split in two segments of different kinds
+    ``extra``: a conv's positions may also be split in two segments of different kinds
     (:func:`_split_options`), and a depthwise conv may put every stream on one channel's positions
     (kind ``(dwpos, 1)``, :func:`_kinds`)."""
     geo = Geometry(R * L, R, L, M)
@@ -633,13 +633,13 @@ def _plan_for(model, R, L, M, spanning=True, split=False):
     for ctx in _contexts(model, M):
         li, mode, conv, g = ctx[:4]
         options = []
-        for kind in _kinds(mode, conv.spec, R, g, extra=split):
+        for kind in _kinds(mode, conv.spec, R, g, extra=extra):
             if kind[0] == KIND_CHAN and kind[1] > 1 and not spanning:
                 continue
             (ph,) = _conv_phases(ctx, geo, kind)
             if usable(ph):
                 options.append((phase_cycles(ph, geo, lat), 1, kind))
-        if split:
+        if extra:
             options += _split_options(ctx, geo, usable, lat)
         if not options:
             return None
@@ -676,13 +676,13 @@ def _split_options(ctx, geo, usable, lat):
     return out
 
 
-def _best_plan(model, R, L, spanning=True, split=False):
+def _best_plan(model, R, L, spanning=True):
     """The fastest conflict-free plan for R streams x L lanes; fewest memories on ties."""
     best = None
     M = 1
     while M <= MAX_MEMS:
         if M >= R:
-            plan = _plan_for(model, R, L, M, spanning, split)
+            plan = _plan_for(model, R, L, M, spanning)
             if plan is not None and (best is None or plan[0] < best[0]):
                 best = plan
         M *= 2
@@ -730,9 +730,9 @@ def _choose_geometry(model: IntModel, parallel):
     own = _worst_cycles(model, geo, kinds)
     if own > ratio_target(parallel) * model.cfg.macs / parallel:
         # on the same geometry and memories (the area), splits and depthwise streams on positions
-        extra = _plan_for(model, geo.streams, geo.lanes, geo.mems, split=True)
-        if extra is not None and extra[0] < own:
-            return extra[1], extra[2]
+        better = _plan_for(model, geo.streams, geo.lanes, geo.mems, extra=True)
+        if better is not None and better[0] < own:
+            return better[1], better[2]
     return geo, kinds
 
 
