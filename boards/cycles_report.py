@@ -8,7 +8,7 @@ skipped: what the accelerator reports and the tests measure in simulation), the 
 (``cycle_breakdown``): the bound, the tap cycles the tiling leaves idle (the depthwise branches'
 share named: their polyphase lanes share one read per stream, so a stride-2 kernel of 5 taps keeps
 at most 5/2 of L lanes busy), and the phases' START cycles and drains; per phase in
-``cycles_by_phase``. A lane count that builds a narrower one's geometry (hw/schedule.py
+``cycles_by_phase``. A lane count that builds a narrower one's geometry (hw/schedule_search.py
 ``choose_geometry``: ``adders`` < P) is still counted against its P lanes: the idle lanes' cycles
 are in the tiling. `make hw-report` prints the same for the settings it synthesises.
 """
@@ -58,7 +58,7 @@ def _depthwise(row) -> float:
 
 
 def _built(row) -> str:
-    """``R x L``, and the lanes built where they are fewer than P (hw/schedule.py choose_geometry:
+    """``R x L``, and the lanes built where they are fewer than P (hw/schedule_search.py choose_geometry:
     the idle lanes count in the tiling)."""
     g = row["geometry"]
     built = g["streams"] * g["lanes"]

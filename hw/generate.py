@@ -14,7 +14,7 @@ design) and ``<NAME>.json``, the manifest (:data:`MANIFEST_VERSION`):
   engine), ``memories`` (every memory of the netlist, with the parameter ROMs marked);
 - ``adders`` (the add/sub lanes built: ``parameters.parallel``), ``lanes_asked`` (``--parallel``;
   more than ``adders`` where the compiler built a narrower lane count's geometry because every
-  geometry of P missed its bound ratio target, hw/schedule.py ``choose_geometry``) and
+  geometry of P missed its bound ratio target, hw/schedule_search.py ``choose_geometry``) and
   ``bound_ratio_worst`` (worst-case cycles against MACs / ``lanes_asked``);
 - ``limits``: the size limits of the generator (:func:`check_limits`), checked before anything
   is built;

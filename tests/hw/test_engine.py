@@ -13,7 +13,7 @@ from engine_sim import check_engine, run_engine
 from tiny_model import tiny_beats, tiny_model
 
 
-#: both tiny models up to 5 lanes (5: the grouped MUX-skip conv split by position, hw/schedule.py
+#: both tiny models up to 5 lanes (5: the grouped MUX-skip conv split by position, hw/schedule_search.py
 #: ``_split_options``; 8: one in make test-fast); the wider settings (slow) on the first one (10: two
 #: convs split)
 ENGINE_CASES = [(p, s) for p in (1, 2, 3, 4, 5) for s in (0, 1)] + [(8, 0)] + [

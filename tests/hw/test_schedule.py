@@ -15,6 +15,7 @@ from ternecg.errors import TernEcgError
 from ternecg.golden import integer_ref
 from ternecg.golden.spec.config import ConvSpec, MuxSpec
 from ternecg.hw import schedule as sc
+from ternecg.hw import schedule_search as search
 from ternecg.hw.schedule_run import memory_conflicts, run, tiles
 from ternecg.hw.shuffle import slot
 
@@ -90,8 +91,8 @@ def test_a_lane_count_without_a_good_geometry_builds_a_narrower_ones(model):
     assert sc.cycle_breakdown(s37, lat)["bound"] == round(model.cfg.macs / 37, 2)
     s48 = sc.compile_schedule(model, 48)
     assert (s48.streams, s48.lanes, s48.lanes_asked) == (8, 6, 48)
-    own = sc._best_plan(model, 37, 1)[0]                    # 37 x 1 as the plans count
-    assert own > 3.9 * sc._worst_cycles(model, *sc.choose_geometry(model, 37))
+    own = search._best_plan(model, 37, 1)[0]                    # 37 x 1 as the plans count
+    assert own > 3.9 * search._worst_cycles(model, *search.choose_geometry(model, 37))
     for p in (7, 11, 14):                                   # no narrower pick is faster: their own
         assert sc.compile_schedule(model, p).parallel == p
 
@@ -151,8 +152,8 @@ def test_splits_and_depthwise_positions_never_change_the_geometry(model):
     depthwise streams on positions only take cycles off the plan on them."""
     extras = 0
     for p in range(1, 25):
-        g, plain = sc._plain_choice(model, p)
-        geo, plan = sc.choose_geometry(model, p)
+        g, plain = search._plain_choice(model, p)
+        geo, plan = search.choose_geometry(model, p)
         assert geo == g, p
         extras += plan != plain
     assert extras >= 6              # 7, 11, 13, 14, 15, 16, 17, 21 take cycles off that way
@@ -214,7 +215,7 @@ def test_blocks_of_whole_groups_never_change_the_geometry(model):
     faster with them but twice the logic)."""
     for p in (13, 32, 36, 48):
         s = sc.compile_schedule(model, p, read_stages=1)    # as the plans count (one read stage)
-        plain = sc._best_plan(model, s.streams, s.lanes, spanning=False)
+        plain = search._best_plan(model, s.streams, s.lanes, spanning=False)
         assert plain[1].streams == s.streams and sc.cycles(s, model.cfg.act_bits + 1) <= plain[0]
     assert (sc.compile_schedule(model, 48).streams, sc.compile_schedule(model, 48).lanes) == (8, 6)
 

@@ -185,7 +185,7 @@ def test_depthwise_blocks_of_whole_groups(parallel):
 @pytest.mark.long
 @pytest.mark.parametrize("parallel", [7, 15])
 def test_convs_split_by_position_and_depthwise_on_positions(parallel):
-    """P = 7 (7 x 1): convs split by position into two phases (hw/schedule.py ``_split_options``:
+    """P = 7 (7 x 1): convs split by position into two phases (hw/schedule_search.py ``_split_options``:
     whole tiles of 7 positions, then the last positions with the 7 streams on channels); P = 15
     (5 x 3): the depthwise branches with every stream on one channel's positions (kind dwpos: the
     MUX-skip unit sums the streams' GAP). On Verilator: beats of every fixture record without
