@@ -72,7 +72,7 @@ def _plan_for(model, R, L, M, spanning=True, extra=False):
 def _split_options(ctx, geo, usable, lat):
     """Two-segment plans of a conv (positions, KIND_POS): the first ``T`` positions with ``rt``
     streams per block on positions (``T``: the most whole tiles), the rest with fewer: e.g. at 7 x 1
-    lanes a group of 6 channels x 30 positions takes 6 x 4 tiles of 7 positions and 2 tiles of 7
+    lanes a group of 6 channels x 30 positions takes 6 x 4 tiles of 7 positions and 2 tiles of its 6
     channels (26 tiles) instead of 6 x 5 (30). Each segment is a phase of its own (its START and
     drain cost cycles, its blocks weight rows)."""
     li, mode, conv, g = ctx[:4]
@@ -112,6 +112,12 @@ def _best_plan(model, R, L, spanning=True):
 _GEOMETRIES = {}
 
 
+def _key(model, parallel):
+    """What a choice depends on: the topology, the input length, the activation bits, P."""
+    return (tuple(layer.spec for layer in model.layers), model.cfg.input_length, model.cfg.act_bits,
+            parallel)
+
+
 def choose_geometry(model: IntModel, parallel):
     """(Geometry, plan) for ``parallel`` lanes.
 
@@ -138,8 +144,7 @@ def choose_geometry(model: IntModel, parallel):
 
     It depends on the topology only (cached per topology and lane count)."""
     check_parallel(model, parallel)
-    key = (tuple(layer.spec for layer in model.layers), model.cfg.input_length, model.cfg.act_bits,
-           parallel)
+    key = _key(model, parallel)
     if key not in _GEOMETRIES:
         _GEOMETRIES[key] = _choose_geometry(model, parallel)
     return _GEOMETRIES[key]
@@ -161,8 +166,7 @@ _PLAIN = {}
 
 def _plain_choice(model: IntModel, parallel):
     """Steps 1 and 2 of :func:`choose_geometry`: with one kind per conv (cached like it)."""
-    key = (tuple(layer.spec for layer in model.layers), model.cfg.input_length, model.cfg.act_bits,
-           parallel)
+    key = _key(model, parallel)
     if key in _PLAIN:
         return _PLAIN[key]
     bound = model.cfg.macs / parallel
