@@ -292,4 +292,6 @@ def aami4_section(db=None, n: int = 6) -> list:
     md += aami4_rhythm.ds2_lines()
     from . import aami4_rule                            # the RR rule that replaced it (make aami4-rule)
     md += aami4_rule.ds2_lines()
+    from . import aami4_template                        # a template rule, measured (make aami4-template)
+    md += aami4_template.ds2_lines()
     return md

@@ -55,8 +55,9 @@ def test_errors_and_seed_spread(section):
 
 @pytest.fixture
 def no_ds2_outcome(tmp_path, monkeypatch):
-    from ternecg.golden import aami4_operating_ds2, aami4_rhythm, aami4_rule
+    from ternecg.golden import aami4_operating_ds2, aami4_rhythm, aami4_rule, aami4_template
     monkeypatch.setattr(aami4_operating_ds2, "RESULT", tmp_path / "aami4_operating_ds2.json")
+    monkeypatch.setattr(aami4_template, "DS2_RESULT", tmp_path / "aami4_template_ds2.json")
     monkeypatch.setattr(aami4_rhythm, "DS2_RESULT", tmp_path / "aami4_rhythm_ds2.json")
     monkeypatch.setattr(aami4_rule, "DS2_RESULT", tmp_path / "aami4_rule_ds2.json")
 
@@ -64,13 +65,16 @@ def no_ds2_outcome(tmp_path, monkeypatch):
 @needs_aami4
 def test_section_ends_with_the_ds2_outcome_or_the_command_that_makes_it(no_ds2_outcome, section):
     lines = [x for x in section.rstrip().splitlines() if x]
-    op_line = lines[-3]                 # the operating point's DS2 outcome, the premature offset's, the rule's
+    # the operating point's DS2 outcome, the premature offset's, the RR rule's, the template rule's
+    op_line = lines[-4]
     assert op_line.startswith("The DS2 outcome of the operating point is not scored yet (")
     assert op_line.endswith("aami4_operating_ds2.json): `make aami4-operating-ds2`.")
-    assert lines[-2].startswith("The premature offset (`make aami4-rhythm`")
-    assert lines[-2].endswith("Its DS2 outcome is not scored yet: `ternecg aami4-rhythm --ds2`.")
-    assert lines[-1].startswith("The RR rule (`make aami4-rule`")
-    assert "Its DS2 outcome is not scored yet: `ternecg aami4-rule --ds2`." in lines[-1]
+    assert lines[-3].startswith("The premature offset (`make aami4-rhythm`")
+    assert lines[-3].endswith("Its DS2 outcome is not scored yet: `ternecg aami4-rhythm --ds2`.")
+    assert lines[-2].startswith("The RR rule (`make aami4-rule`")
+    assert "Its DS2 outcome is not scored yet: `ternecg aami4-rule --ds2`." in lines[-2]
+    assert lines[-1].startswith(("The template rule (`make aami4-template`", "No template rule measured yet"))
+    assert lines[-1].endswith(("`ternecg aami4-template --ds2`.", "`make aami4-template`."))
 
 
 def test_results_refuses_to_drop_figures_whose_report_is_missing(tmp_path, monkeypatch, capsys):
