@@ -267,8 +267,7 @@ def add_parser(sub):
 def _command(args):
     if args.ds2:
         data = score_ds2(args.db)
-        from .aami4_operating_ds2 import with_without_text
-        print(with_without_text(data))
+        print("\n".join(ds2_lines(data)))
         print(f"wrote {relative(DS2_RESULT)}")
         return
     data = probe(args.db, select_report=args.select_report)
