@@ -76,3 +76,10 @@ def test_the_results_paragraph_names_the_decision_and_that_it_is_not_shipped():
     assert f"best u {d['u']}" in text and ("not in the shipped models" in text) == d["take"]
     assert "inter-patient 0.40 -> 0.30 points" in text
     assert "not scored yet" in T.ds2_lines({})[0]
+
+
+def test_the_probe_without_select_phase_models_names_the_command_and_writes_nothing(tmp_path):
+    (tmp_path / "select.json").write_text('{"runs": []}')
+    with pytest.raises(TernEcgError, match="make aami4-select VARIANTS=shipped"):
+        T.probe(work=tmp_path, select_report=tmp_path / "select.json", result=tmp_path / "out.json")
+    assert not (tmp_path / "out.json").exists()
