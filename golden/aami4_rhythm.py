@@ -284,14 +284,20 @@ def rule_probe(db=None, work=None, result: Path = RULE_RESULT) -> dict:
 
 
 def rule_table(data: dict) -> str:
-    rows = ["| protocol | rule (t, b) | mean F1(S,V) | fold a | fold b | S Se | S +P | V Se | V +P |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    return grid_table(data, ["rule (t, b)"], lambda r: ["none" if r["t"] is None else str((r["t"], r["b"]))])
+
+
+def grid_table(data: dict, point_heads, point_cells) -> str:
+    """A hold-out grid (per protocol, rows with ``score``, ``per_model``, S and V Se / +P) as a
+    markdown table; ``point_cells(row)`` gives the cells of the columns ``point_heads``."""
+    heads = ["protocol", *point_heads, "mean F1(S,V)", "fold a", "fold b", "S Se", "S +P", "V Se", "V +P"]
+    rows = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for proto, rs in data["protocols"].items():
         for r in rs:
             fold = lambda f: float(np.mean([m["score"] for m in r["per_model"] if m["fold"] == f]))  # noqa: E731
-            rows.append(f"| {proto} | {'none' if r['t'] is None else (r['t'], r['b'])} | {r['score']:.3f} | "
-                        f"{fold('a'):.3f} | {fold('b'):.3f} | {r['S_se']:.3f} | {r['S_ppv']:.3f} | "
-                        f"{r['V_se']:.3f} | {r['V_ppv']:.3f} |")
+            cells = [proto, *point_cells(r), f"{r['score']:.3f}", f"{fold('a'):.3f}", f"{fold('b'):.3f}",
+                     *(f"{r[k]:.3f}" for k in ("S_se", "S_ppv", "V_se", "V_ppv"))]
+            rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 

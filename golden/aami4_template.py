@@ -97,10 +97,6 @@ def shipped_rule() -> dict:
     return out
 
 
-def _row(sums) -> dict:
-    return aami4_rhythm._summary_row(sums)
-
-
 def probe(db=None, work=None, select_report=None, result: Path = RESULT) -> dict:
     """The grid on the hold-out models (module docstring) -> ``result``."""
     t0 = time.time()
@@ -133,7 +129,7 @@ def probe(db=None, work=None, select_report=None, result: Path = RESULT) -> dict
                 tc = tcodes[fold, g] if u is not None else None
                 cls = decide(beats.logits, bias[proto], tc, u, pre, irr[fold], rules[proto])
                 sums.append(aami4.summary(op.class_confusion(beats, cls)))
-            rows.append({"u": u, "gate": g, **_row(sums),
+            rows.append({"u": u, "gate": g, **aami4_rhythm._summary_row(sums),
                          "per_model": [{"fold": k[1], "seed": k[2], "score": s["score"]} for k, s in zip(keys, sums)]})
         data["protocols"][proto] = rows
         print(f"aami4-template: {proto} measured", flush=True)
@@ -158,15 +154,8 @@ def decide_rule(data: dict) -> dict:
 
 
 def table(data: dict) -> str:
-    out = ["| protocol | u | gate | mean F1(S,V) | fold a | fold b | S Se | S +P | V Se | V +P |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
-    for proto, rs in data["protocols"].items():
-        for r in rs:
-            fold = lambda f: float(np.mean([m["score"] for m in r["per_model"] if m["fold"] == f]))  # noqa: E731
-            out.append(f"| {proto} | {'none' if r['u'] is None else r['u']} | {r['gate'] or '-'} | {r['score']:.3f} | "
-                       f"{fold('a'):.3f} | {fold('b'):.3f} | {r['S_se']:.3f} | {r['S_ppv']:.3f} | "
-                       f"{r['V_se']:.3f} | {r['V_ppv']:.3f} |")
-    return "\n".join(out)
+    return aami4_rhythm.grid_table(data, ["u", "gate"], lambda r: ["none" if r["u"] is None else str(r["u"]),
+                                                                   str(r["gate"] or "-")])
 
 
 # ---- DS2, once, after the choice --------------------------------------------------------------------
