@@ -65,9 +65,6 @@ class BoardCore(Checked, wiring.Component):
     def check_arguments(cls, model, *, divisor, parallel=1, timeout_cycles=None, uart=True, spram=None):
         check_serial_core("BoardCore", model, divisor=divisor, timeout_cycles=timeout_cycles, uart=uart,
                           window=protocol.WINDOW)
-        if model.cfg.rr_template:
-            raise ValueError(f"model {model.cfg.name!r} reads the template code (config rr_template), which "
-                             f"the classifier app's host does not compute; use a model without it")
         Accelerator.check_arguments(model, parallel, spram=spram)
 
     def __init__(self, model, *, divisor, parallel=1, timeout_cycles=None, uart=True, spram=None):

@@ -568,9 +568,10 @@ def _frames(lines):
 
 def fixture_codes(fx, cfg, seed) -> np.ndarray:
     """(n, F) RR codes for the fixture's beats and a model that reads F of them: the fixture's three
-    interval codes, then, for a model that reads more (the irregularity code), codes drawn from
-    ``seed`` (the fixture's beats are not whole records, so their irregularity is not defined;
-    the link carries any code, and golden classifies with the same ones)."""
+    interval codes, then, for a model that reads more (the template code and/or the irregularity
+    code, golden/spec/rr.py ``feature_names``: F = 4 or 5), codes drawn from ``seed`` (the
+    fixture's beats are not whole records, so neither their running template nor their
+    irregularity is defined; the link carries any code, and golden classifies with the same ones)."""
     rr = np.asarray(fx["rr"], dtype=np.int64)
     extra = cfg.rr_features - rr.shape[1]
     if extra <= 0:

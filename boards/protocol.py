@@ -59,7 +59,8 @@ RR_MAX_CODES = 8                # a BEAT_RR carries the model's RR codes: 1..RR_
 
 
 def beat_rr_len(n_codes: int = RR_FEATURES) -> int:
-    """seq, ``n_codes`` x u8 RR codes (the model's: 3, or 4 with the irregularity code), 240 x u16."""
+    """seq, ``n_codes`` x u8 RR codes (the model's: 3, plus 1 for the template code and 1 for the
+    irregularity code), 240 x u16."""
     if not isinstance(n_codes, int) or not 1 <= n_codes <= RR_MAX_CODES:
         raise ValueError(f"a BEAT_RR frame carries 1..{RR_MAX_CODES} RR codes, not {n_codes!r}")
     return 1 + n_codes + 2 * WINDOW

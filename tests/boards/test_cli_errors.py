@@ -10,7 +10,6 @@ import pytest
 from ternecg.boards import protocol as P
 from ternecg.boards.host import Client, open_port
 from ternecg.errors import TernEcgError
-from monitor_helpers import aami4_with_rr_code
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -159,16 +158,3 @@ def test_rr_codes_must_match_the_beats():
     with pytest.raises(TernEcgError, match="2 RR code rows for 3 beats"):
         Client(Port(), timeout=0.05, retries=0).classify(np.zeros((3, 240), np.int64), rr=np.zeros((2, 3), np.int64))
     assert not sent
-
-
-@pytest.mark.parametrize("app, words", [("classifier", ("template code", "host does not compute")),
-                                        ("monitor", ("rr_template code", "front end does not compute"))])
-def test_synth_refuses_a_template_code_model(tmp_path, app, words):
-    """A model with the template code (config rr_template) builds as an accelerator core, but
-    neither board application delivers that code yet: one line, before any tool runs."""
-    aami4_with_rr_code(tmp_path / "tmpl.json", lambda k, c: 0, rr_template=1)
-    out = f"build/test_tmpl_{app}"
-    rc, _, err = cli("ternecg.cli", "synth", "--board", "icebreaker", "--app", app,
-                     "--model", str(tmp_path / "tmpl.json"), "--out", out)
-    assert_one_line(rc, err, "ternecg synth: error:", *words)
-    assert not (REPO / out).exists()

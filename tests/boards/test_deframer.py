@@ -61,13 +61,14 @@ def run(dut, events, busy_cycles=(), snaps=None):
 
 
 @pytest.mark.parametrize("rr_bits, n_codes, seed, n_bytes", [(0, 3, 10, 2500), (4, 3, 34, 2500),
-                                                             (4, 4, 16, 5000)])
+                                                             (4, 4, 16, 5000), (4, 5, 10, 5000)])
 def test_random_damaged_stream_as_predicted(rr_bits, n_codes, seed, n_bytes):
     """A few thousand bytes of every kind of damage (a short timeout keeps the simulation short;
-    the seeds are ones whose stream has every event below); BEAT_RR frames with three codes, or
-    four (the samples' bytes then come at the other parity)."""
+    the seeds are ones whose stream has every event below); BEAT_RR frames with three codes, four
+    (the samples' bytes then come at the other parity) or five (a model with the template and the
+    irregularity codes; odd again)."""
     fx = fixture.load()
-    rr = np.concatenate([fx["rr"], (fx["rr"][:, :1] * 5 + 3) % 16], 1)[:, :n_codes]
+    rr = np.concatenate([fx["rr"], (fx["rr"][:, :1] * 5 + 3) % 16, (fx["rr"][:, 1:2] * 7 + 1) % 16], 1)[:, :n_codes]
     stim = fuzz.generate(n_bytes=n_bytes, seed=seed, raws=fx["raw"], rr=rr, rr_bits=rr_bits, uart=False,
                          beat_gap=0, ping_spacing=0, timeout=200)
     dut = Deframer(timeout_cycles=stim.timeout, rr_bits=rr_bits, n_codes=n_codes)

@@ -84,6 +84,39 @@ def test_short_fuzz_on_the_board_core():
     assert report["statuses"] == report["pings"] >= 3
 
 
+def test_stimulus_of_a_five_code_model(raws, template_model_5):
+    """A model with the template and the irregularity codes (F = 5): the fuzz's codes are the
+    fixture's three interval codes and two drawn ones, its BEAT_RR frames carry five (481 + 5
+    bytes), and its stimulus still covers every error kind as predicted for a five-code board."""
+    import numpy as np
+
+    from ternecg.golden.spec import modelfile
+    m = modelfile.load(template_model_5)
+    fx = fixture.load()
+    rr = fuzz.fixture_codes(fx, m.cfg, seed=SHORT["seed"])
+    assert rr.shape == (len(raws), 5) and np.array_equal(rr[:, :3], fx["rr"]) and 0 <= rr.min() <= rr.max() < 16
+    stim = fuzz.generate(raws=raws, rr=rr, rr_bits=m.cfg.rr_bits, uart=False, beat_gap=BEAT_GAP, **SHORT)
+    kinds = {P.ERROR_NAMES[c] for c, _ in stim.errors}
+    assert {"LENGTH", "RANGE", "CRC", "TYPE"} <= kinds and len(stim.beats) >= 2
+    replay = fuzz.predict(stim.events, rr_bits=m.cfg.rr_bits, timeout=stim.timeout, uart=False, n_codes=5)
+    assert [(o[1], o[2]) for o in replay if o[0] in ("error", "range")] == stim.errors
+    assert sum(o[0] == "beat" for o in replay) == len(stim.beats)
+    # a four-code board refuses every one of these beats (LENGTH)
+    four = fuzz.predict(stim.events, rr_bits=m.cfg.rr_bits, timeout=stim.timeout, uart=False, n_codes=4)
+    assert not [o for o in four if o[0] == "beat"]
+
+
+@pytest.mark.sim
+@pytest.mark.long
+def test_short_fuzz_on_a_five_code_board_core(template_model_5):
+    """The short fuzz on the board core of a model with the template and the irregularity codes
+    (BEAT_RR of 486 bytes): every valid beat one bit-exact RESULT (the integer reference on the
+    same five codes), nothing for damaged frames, every PING answered."""
+    report = fuzz.run(model=template_model_5, uart=False, **SHORT)
+    assert fuzz.ok(report), report
+    assert report["results_checked"] == report["frames_valid"] >= 2
+
+
 def test_cli_rejects_a_tiny_run(capsys):
     from ternecg.cli import main
     assert main(["fuzz", "--bytes", "5"]) == 2

@@ -105,18 +105,110 @@ class CodeCountBoard:
         return data
 
 
+@pytest.mark.parametrize("board_codes, sent", [(3, 4), (5, 4), (4, 5)])
 @pytest.mark.parametrize("retries", [0, 3])
-def test_beat_rr_with_another_code_count_is_one_clear_message(retries):
-    """Four codes to a board whose model reads three: one message naming the cause after the
+def test_beat_rr_with_another_code_count_is_one_clear_message(retries, board_codes, sent):
+    """``sent`` codes to a board whose model reads ``board_codes`` (three; or five, a model with
+    the template and the irregularity codes; or four): one message naming the cause after the
     second refusal (a damaged LEN field is refused once), or after the only try."""
-    board = CodeCountBoard(3)
+    codes = list(range(1, sent + 1))
+    board = CodeCountBoard(board_codes)
     client = host.Client(board, timeout=0.05, retries=retries, name="the board")
-    with pytest.raises(TernEcgError, match=r"rejects BEAT_RR frames with 4 RR codes \(LENGTH, (1|2) times\).*"
+    with pytest.raises(TernEcgError, match=rf"rejects BEAT_RR frames with {sent} RR codes \(LENGTH, (1|2) times\).*"
                                            r"--model it was built from"):
-        client.classify_one(1, [5] * 240, rr=[1, 2, 3, 4])
+        client.classify_one(1, [5] * 240, rr=codes)
     assert client.stats.retries == min(retries, 1)
-    ok = host.Client(CodeCountBoard(4), timeout=0.05, retries=retries, name="the board")
-    assert ok.classify_one(2, [5] * 240, rr=[1, 2, 3, 4]).seq == 2
+    ok = host.Client(CodeCountBoard(sent), timeout=0.05, retries=retries, name="the board")
+    assert ok.classify_one(2, [5] * 240, rr=codes).seq == 2
+
+
+class RRFakeBoard(FakeBoard):
+    """A board in Python for a model with an RR path: it accepts BEAT_RR frames with the model's
+    F codes only (boards/protocol.py ``board_decoder``, as the Deframer) and answers each with the
+    integer reference's RESULT on the codes it received; ``frames`` keeps (seq, codes, samples)."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.dec = P.board_decoder(self.m.cfg.rr_bits, n_codes=self.m.cfg.rr_features)
+        self.frames = []
+
+    def write(self, data):
+        self.written += len(data)
+        for ev in self.dec.feed(data):
+            if isinstance(ev, P.DecodeError):
+                self.out += P.encode(P.ERROR, bytes([ev.code, ev.detail]))
+            elif ev.type == P.PING:
+                self.out += P.encode(P.STATUS, P.status_payload(ev.payload[0], len(self.m.classes), 1, self.beats, 0,
+                                                                P.model_id(self.m.sha256)))
+            else:
+                seq, codes, samples = ev.parse()
+                self.frames.append((seq, codes, samples))
+                tr = integer_ref.forward(self.m, torch.as_tensor(np.asarray(samples, np.int64)[None]),
+                                         torch.as_tensor(np.asarray(codes, np.int64)[None]))
+                self.beats += 1
+                self.out += P.encode(P.RESULT, P.result_payload(seq, int(tr.cls[0]), tr.logits[0].tolist(), 1234))
+        return len(data)
+
+
+@pytest.mark.parametrize("which", ["template_model_5", "template_model_4"])
+def test_template_model_gets_the_monitors_codes(db, tmp_path, request, which):
+    """A model that reads the template code (config rr_template; five codes with the irregularity
+    code, else four): the host sends each selected beat's codes as golden/monitor.py ``codes``
+    computes them over the whole record's beats in order (the template code at index 3:
+    golden/spec/rr.py ``template_codes`` of the record's windows), bit for bit, in BEAT_RR frames
+    of 481 + F bytes; the board's results are the integer reference's on those codes."""
+    from ternecg.golden import monitor
+    from ternecg.golden.beats import BEAT_SYMBOLS
+    from ternecg.golden.records import read_record
+    from ternecg.golden.spec.rr import irregular_codes, record_codes, template_codes
+    path = request.getfixturevalue(which)
+    m = modelfile.load(path)
+    cfg, F = m.cfg, m.cfg.rr_features
+    assert cfg.rr_template and F == (5 if which.endswith("5") else 4)
+    signal, samples, symbols, _ = read_record(db, "100")
+    peaks = monitor.beat_peaks(signal, peaks=samples[np.isin(symbols, BEAT_SYMBOLS)])
+    windows = monitor.windows(signal, peaks)
+    want = monitor.codes(peaks, cfg, windows)
+    # the reference's columns: intervals, template (index 3), irregularity (last, with F = 5)
+    assert np.array_equal(want[:, :3], record_codes(peaks, cfg.rr_local, cfg.rr_bits))
+    tmpl = template_codes(windows, cfg.rr_bits, cfg.rr_template_gate)
+    assert np.array_equal(want[:, 3], tmpl) and len(set(tmpl.tolist())) > 2
+    if F == 5:
+        assert np.array_equal(want[:, 4], irregular_codes(peaks, cfg.rr_local, cfg.rr_bits))
+    idx = [0, 1, 7, 30, 31, 80, len(peaks) - 1]                # an excerpt: the codes are the whole record's
+    board = RRFakeBoard(path)
+    s = stream(db, tmp_path, board, model=path, indices=idx)
+    assert [f[0] for f in board.frames] == list(range(len(idx)))
+    assert np.array_equal(np.array([f[1] for f in board.frames]), want[idx])
+    assert np.array_equal(np.array([f[2] for f in board.frames]), windows[idx])
+    assert np.array_equal(host.record_codes(host_beats(db), cfg), want)
+    tr = integer_ref.forward(m, torch.as_tensor(windows[idx]), torch.as_tensor(want[idx]))
+    assert np.array_equal(s["results"]["logits"], tr.logits.numpy())
+    assert np.array_equal(s["results"]["cls"], tr.cls.numpy())
+    assert P.beat_rr_len(F) == 481 + F and board.written >= len(idx) * (P.HEADER + 481 + F + P.TRAILER)
+
+
+def host_beats(db):
+    """The beats the host reads from the synthetic record (golden/beats.py ``extract_record``)."""
+    from ternecg.golden.beats import extract_record
+    return extract_record(db, "100")[0]
+
+
+def test_template_codes_need_one_record_in_order():
+    """record_codes refuses, in one line, beats of two records or out of order (the template code
+    is a running average over one record's beats), or a lone beat (no interval, as model_codes)."""
+    from ternecg.golden.beats import Beats
+    from ternecg.golden.spec.config import parse_config
+    from ternecg.paths import models_dir
+    raw = json.loads((models_dir() / "aami4_inter.json").read_text())["config"]
+    cfg = parse_config(dict(raw, rr_template=1))
+    w = np.full((3, 240), 1000, np.int16)
+    with pytest.raises(TernEcgError, match="pass one record's beats, not those of 2 records"):
+        host.record_codes(Beats(w, ["100", "100", "101"], [300, 600, 900], ["N"] * 3), cfg)
+    with pytest.raises(TernEcgError, match="in R-peak order"):
+        host.record_codes(Beats(w, ["100"] * 3, [300, 900, 600], ["N"] * 3), cfg)
+    with pytest.raises(TernEcgError, match="record 100: RR codes need at least 2 beats, got 1"):
+        host.record_codes(Beats(w[:1], ["100"], [300], ["N"]), cfg)
 
 
 def stream(db, out, board, **kw):

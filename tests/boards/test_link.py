@@ -301,10 +301,11 @@ class HarnessRR(Harness):
         return m
 
 
-@pytest.mark.parametrize("n_codes, rr_bits", [(3, 4), (4, 3)])
+@pytest.mark.parametrize("n_codes, rr_bits", [(3, 4), (4, 3), (5, 2)])
 def test_rr_beats_carry_their_codes(n_codes, rr_bits):
-    """BEAT_RR frames with the model's codes (three, or four for a model with the irregularity
-    code: the samples' bytes then start at the other parity): each result carries its own beat's
+    """BEAT_RR frames with the model's codes (three; four for a model with the irregularity code:
+    the samples' bytes then start at the other parity; five for one with the template code too,
+    at 2 bits so that the stub's 14-bit logit holds the codes word): each result carries its own beat's
     codes (handed over before the samples) and the sum of its samples; a plain BEAT is refused
     (TYPE), a BEAT_RR with the other code count (LENGTH), a code above 2^b - 1 drops the beat
     (RANGE)."""

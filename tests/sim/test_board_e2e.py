@@ -80,15 +80,16 @@ def beats():
 @pytest.fixture(scope="module", params=["inter_patient", "aami4_inter"])
 def rr_setup(request):
     """The board build of a model with an RR path (the binary inter-patient model: three codes;
-    the four-class one: four, with the irregularity code, and its RR rule) and N_BEATS beats of
-    RECORD with their RR codes."""
+    the four-class one: its interval codes, the irregularity code, the template code if the file
+    reads it, and its RR rules) and N_BEATS beats of RECORD with the RR codes the host sends
+    (boards/host.py ``record_codes``)."""
     m = modelfile.load(modelfile.MODELS_DIR / f"{request.param}.json")
     try:
         from ternecg.golden.beats import extract_record
         from ternecg.golden.records import find_database
-        from ternecg.golden.rr import model_codes
+        from ternecg.boards.host import record_codes
         b, _ = extract_record(find_database(), RECORD)
-        raws, rr = b.raw[:N_BEATS].astype(np.int64), model_codes(b, m.cfg).numpy()[:N_BEATS]
+        raws, rr = b.raw[:N_BEATS].astype(np.int64), record_codes(b, m.cfg)[:N_BEATS]
     except Exception:
         from ternecg.boards.fuzz import fixture_codes
         fx = fixture.load()
