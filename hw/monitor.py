@@ -8,8 +8,8 @@
 
 The front end decides each beat one beat late (its post interval), handing the accelerator the
 beat's window (from its own history of the record's samples) as soon as it has arrived and the
-beat's index and RR codes (the three interval codes, and the irregularity code for a model that
-reads it) when it is decided; a one-beat *slot* pairs the index with the
+beat's index and RR codes (the three interval codes, and the template code and the irregularity
+code for a model that reads them) when it is decided; a one-beat *slot* pairs the index with the
 accelerator's result (results come in window order). Every sample goes through an input ring, and
 the front end reads it back from there, so while a hand-over waits for the accelerator only the
 ring fills: the input is not held up (section 10.4; hw/sample_ring.py).
@@ -48,8 +48,8 @@ class Monitor(Checked, wiring.Component):
     ----------
     model : :class:`~ternecg.golden.spec.modelfile.IntModel`
         A loaded model file (360 Hz, 240-sample windows; its ``rr_local`` at most 32; the
-        irregularity code, config ``rr_irregular``, is computed by the front end, the template
-        code, ``rr_template``, is not).
+        template code, config ``rr_template``, and the irregularity code, ``rr_irregular``, are
+        computed by the front end).
     parallel : int
         Lanes of the accelerator's conv engine.
     spram : bool or None (keyword-only)
@@ -77,8 +77,8 @@ class Monitor(Checked, wiring.Component):
     TypeError
         ``model`` is not a loaded model file.
     ValueError
-        The model's input is not 240 samples, its ``rr_local`` exceeds 32 or it reads the
-        template code; ``parallel`` does not fit it (TernEcgError from the accelerator).
+        The model's input is not 240 samples or its ``rr_local`` exceeds 32; ``parallel``
+        does not fit it (TernEcgError from the accelerator).
     """
 
     @classmethod
@@ -90,10 +90,6 @@ class Monitor(Checked, wiring.Component):
         if model.cfg.input_length != 240:
             raise ValueError(f"Monitor: model {model.cfg.name!r} takes {model.cfg.input_length}-sample "
                              f"windows; the monitor cuts 240 (docs/arithmetic.md 10.2)")
-        if model.cfg.rr_template:
-            raise ValueError(f"Monitor: model {model.cfg.name!r} reads the rr_template code "
-                             f"(docs/arithmetic.md 6), which the front end does not compute yet; use a "
-                             f"model without it")
         if model.cfg.rr_bits:
             check_int("Monitor", "model rr_local", model.cfg.rr_local, minimum=1, maximum=MAX_RR_LOCAL)
         Accelerator.check_arguments(model, parallel)
@@ -108,7 +104,11 @@ class Monitor(Checked, wiring.Component):
         self._ring = SampleRing(spram=spram)
         self._fe = FrontEnd(local=cfg.rr_local if self._has_rr else 8,
                             bits=cfg.rr_bits if self._has_rr else 4,
-                            irregular=self._has_rr and bool(cfg.rr_irregular), spram=spram)
+                            irregular=self._has_rr and bool(cfg.rr_irregular),
+                            template=self._has_rr and bool(cfg.rr_template),
+                            template_gate=(cfg.rr_template_gate
+                                           if self._has_rr and cfg.rr_template else None),
+                            spram=spram)
         # the front end's codes word is the accelerator's rr word (rr_features codes of rr_bits)
         assert not self._has_rr or self._acc.rr_width == self._fe.beat_layout["codes"].width, \
             (self._acc.rr_width, self._fe.beat_layout["codes"].width)

@@ -8,15 +8,17 @@ Three programs, assembled from the same readable pieces:
 * :func:`rr_program` — the RR codes of section 6 / 10.2 over a stream of R peaks (the three
   interval codes; with ``irregular`` also the irregularity code).
 * :func:`front_end_program` — the monitor's front end (section 10.4): the detector, the beats
-  (windows inside the record), their RR codes one beat late, and the hand-over of each beat's
+  (windows inside the record), their RR codes one beat late (with ``template`` also the template
+  code, computed over each beat's window when it is taken), and the hand-over of each beat's
   window (its 240 raw samples, from the history of the record's samples the program keeps) and
   of each decided beat to the accelerator.
 
 Memory layout (cells of 32 bits, hw/qrs_isa.py): delay lines ``u a c e q m`` of 128 positions
 each (lines 0..5, indexed by the sample position mod 128, so ``at("m", 60)`` is ``m[n - 60]`` with
 ``X = n``); ring tables of 32 entries (the candidate table: fields ``p r h s sh``; the RR unit's
-intervals, and with the irregularity code their ``|delta pre|``), an entry chosen by ``P``; the
-scalar registers in direct cells. Every cell a program
+intervals, and with the irregularity code their ``|delta pre|``; with the template code the
+240-cell template in 8 fields, and with a template gate below 2^b its per-beat update in 8
+more), an entry chosen by ``P``; the scalar registers in direct cells. Every cell a program
 reads has been written since reset (the RAM has no initial contents): the record initialisation
 clears the lines and the scalars.
 
@@ -26,7 +28,9 @@ golden/monitor.py in tests/hw/test_qrs_program.py.
 
 from __future__ import annotations
 
+from ternecg.golden.spec.normalize import RAW_BITS, mean_constants
 from ternecg.golden.spec.qrs import QrsParams, qrs_params
+from ternecg.golden.spec.rr import TEMPLATE_SCALE, TEMPLATE_SHIFT
 
 from .qrs_isa import Asm, Program
 
@@ -231,8 +235,9 @@ class _RR:
 
     ``take``: beat ``A`` (its R-peak sample) is the record's next beat; when there is a previous
     beat it is decided (its post interval is now known) by ``decide``, which computes its three
-    codes (four with ``irregular``) and jumps to the label ``beat`` with the beat in cell ``rc``
-    and the codes packed in cell ``acc`` (code ``f`` in bits ``f*b .. f*b + b - 1``). ``last``
+    codes (one more with ``template``, one more with ``irregular``) and jumps to the label
+    ``beat`` with the beat in cell ``rc`` and the codes packed in cell ``acc`` (code ``f`` in
+    bits ``f*b .. f*b + b - 1``). ``last``
     decides the final beat with post = pre (a lone beat: every interval code 2^(b-1), the
     irregularity code 0). Everything is exact in integers: the intervals and ``W`` are unsigned
     32-bit cells (exact while the ``rr_local`` beats of a local mean span less than 2^32 samples,
@@ -240,33 +245,43 @@ class _RR:
     is ``b + 1`` steps of a restoring divider whose remainder stays below ``den`` (one cell and
     the carry flag).
 
-    ``irregular`` (config ``rr_irregular``): also the irregularity code of section 6, code 3 =
-    code(4 D, W) with ``D`` the sum of the last ``K`` values ``d = |pre - the previous beat's
-    pre|`` (``d = 0`` for beat 0, whose pre is its post): the ``d`` in a second field of the
-    ring, ``D`` a two-cell sum (``dsh``, ``ds``: exact, though ``D`` may pass 2^32 where ``W``
-    does not), and ``num = 4 D`` by two doublings that carry ``D``'s top bits into ``nh``."""
+    ``template`` (config ``rr_template``): the template code of beat ``rc``, which
+    :class:`_Template` left in cell ``tcode`` when the beat's window was taken, is packed as code
+    3 (the irregularity code moves to code 4: golden/spec/rr.py ``feature_names``).
 
-    def __init__(self, a: Asm, *, local: int, bits: int, irregular: bool = False):
+    ``irregular`` (config ``rr_irregular``): also the irregularity code of section 6, code 3 (4
+    with ``template``) = code(4 D, W) with ``D`` the sum of the last ``K`` values ``d = |pre -
+    the previous beat's pre|`` (``d = 0`` for beat 0, whose pre is its post): the ``d`` in a
+    second field of the ring, ``D`` a two-cell sum (``dsh``, ``ds``: exact, though ``D`` may pass
+    2^32 where ``W`` does not), and ``num = 4 D`` by two doublings that carry ``D``'s top bits
+    into ``nh``."""
+
+    def __init__(self, a: Asm, *, local: int, bits: int, irregular: bool = False,
+                 template: bool = False):
         if not 1 <= local <= MAX_RR_LOCAL:
             raise ValueError(f"rr_local {local}: the RR unit keeps at most {MAX_RR_LOCAL} intervals")
         if not 1 <= bits <= MAX_RR_BITS:
             raise ValueError(f"rr_bits {bits}: 1..{MAX_RR_BITS}")
         self.a, self.N, self.b, self.irregular = a, local, bits, bool(irregular)
+        self.template = bool(template)
         a.ring("rr", 1)
         a.var("nb", "rc", "rp", "rn", "pre", "post", "W", "kk", "rwp", "d", "nl", "nh", "tl",
               "q", "acc", "mk", "t2")
         if self.irregular:
             a.ring("rrd", 1)
             a.var("pp", "dp", "ds", "dsh")
+        if self.template:
+            a.var("tcode")
 
     @property
     def codes(self) -> int:
-        """Codes per beat: 3, or 4 with the irregularity code."""
-        return 4 if self.irregular else 3
+        """Codes per beat: 3, one more with the template code, one more with the irregularity
+        code."""
+        return 3 + self.template + self.irregular
 
     def lone(self) -> int:
-        """The packed codes of a lone beat (every ratio 1: code 2^(b-1); the irregularity code,
-        code 3, is 0)."""
+        """The packed codes of a lone beat (every ratio 1: code 2^(b-1); the template code (the
+        first beat's is 0) and the irregularity code are 0)."""
         return sum((1 << (self.b - 1)) << (f * self.b) for f in range(3))
 
     def emit(self, beat_label: str, on_take=None):
@@ -321,12 +336,21 @@ class _RR:
             a.label("dc_i1").LD("nh").ADD("nh").ST("nh").LD("nl").ADD("nl").ST("nl").BCC("dc_i2")
             a.LD("nh").ADDI(1).ST("nh")
             a.label("dc_i2").CALL("code").ST("acc")
+        first = not self.irregular                  # no code in acc yet
+        if self.template:
+            a.comment("r_3 = the template code of beat rc (cell tcode, computed when its window")
+            a.comment("was taken, _Template)").LD("tcode")
+            if first:
+                a.ST("acc")
+            else:
+                a.CALL("pack")
+            first = False
         a.comment("r_2 = code(post, pre), r_1 = code(post*K, W), r_0 = code(pre*K, W)")
         a.LD("pre").ST("d").LD("post").ST("nl").LDI(0).ST("nh").CALL("code")
-        if self.irregular:
-            a.CALL("pack")
-        else:
+        if first:
             a.ST("acc")
+        else:
+            a.CALL("pack")
         a.LD("W").ST("d").LD("post").CALL("mulk").CALL("code").CALL("pack")
         a.LD("pre").CALL("mulk").CALL("code").CALL("pack")
         a.JMP(beat_label)
@@ -353,6 +377,122 @@ class _RR:
         a.label("cd_max").LDI(cmax)
         a.label("cd_r")
         a.label("rr_ret").RET()
+
+
+class _Template:
+    """Emits the template code of section 6 (golden/spec/rr.py :class:`Template`, config
+    ``rr_template``) into an :class:`Asm`: the subroutine ``template``, called when beat ``rn``'s
+    window is taken (after the previous beat's decision), leaves the beat's code in cell
+    ``tcode`` for ``decide`` (:class:`_RR` with ``template``) and updates the record's template.
+
+    Over the window ``x[t] = history[r - 120 + t]``, ``t = 0 .. 239``:
+
+    * ``mean = (sum(x) * MEAN_MUL) >> MEAN_SHIFT``: the sum in ``A`` (240 additions), the
+      product by the shifts and additions of ``MEAN_MUL``'s bits (``sum * MEAN_MUL`` <
+      240 * 2047 * 4369 < 2^31: positive, so the arithmetic ``SHR`` is the floor);
+    * ``w[t] = (x[t] - mean) << 4``; the record's first beat (``nb = 0``): ``T = w``, code 0;
+    * otherwise ``D = sum |w - T|`` and ``S = sum |T|``, each as the sum of its positive and of
+      its negative terms (two cells each, no negation); ``code(D, max(1, S))`` by the RR codes'
+      ``code`` subroutine; then ``T += (w - T) >> 3`` if ``code < gate``.
+
+    ``T`` is 240 cells of the ring: ``T[t]`` in field ``t // 32`` of the ring ``tpl`` (8 fields),
+    entry ``t mod 32`` (the loops step ``X`` and ``P`` together, one loop per field). With
+    ``gate = 2^b`` (every beat updates) the update is in the same loop as ``D`` and ``S``; with
+    a smaller gate the loop keeps ``w - T`` in the 8 fields of a second ring ``tdf`` and a second
+    loop applies it when the code is below the gate.
+
+    Bounds: ``|x - mean| <= 2047``, so ``|w| < 2^15``; ``T`` stays between the smallest and the
+    largest ``w`` it averaged (``T + ((w - T) >> 3)`` lies between ``T`` and ``w``), so
+    ``|T| < 2^15`` and ``|w - T| < 2^16``: ``S < 240 * 2^15 < 2^23`` and ``D < 240 * 2^16 < 2^24``
+    (and ``D << b < 2^32``): one cell each, and each signed partial sum too."""
+
+    FIELDS = -(-2 * HALF // 32)                 # 8 fields of 32 entries: 256 >= 240 cells
+
+    def __init__(self, a: Asm, *, bits: int, gate: int | None = None):
+        gate = (1 << bits) if gate is None else gate
+        if not 1 <= gate <= 1 << bits:
+            raise ValueError(f"rr_template_gate {gate}: 1..{1 << bits} (2^rr_bits)")
+        mul, shift = mean_constants(2 * HALF)
+        assert 2 * HALF * ((1 << RAW_BITS) - 1) * mul < 1 << 31, "the mean's product passes 2^31"
+        self.a, self.b, self.gate, self.mul, self.shift = a, bits, gate, mul, shift
+        self.fused = gate >= 1 << bits             # every code is below the gate
+        a.ring("tpl", self.FIELDS)
+        if not self.fused:
+            a.ring("tdf", self.FIELDS)
+        a.var("tx", "tsum", "tmean", "tdiff", "tdp", "tdn", "tsp", "tsn")
+
+    def _loop(self, tag: str, body):
+        """``body(f)`` for ``t = 0 .. 239`` with ``X = tx + t``, ``P = t mod 32`` and ``f = t //
+        32`` (the ring field of ``T[t]``): one loop over ``P`` per field."""
+        a = self.a
+        a.LD("tx").TAX().LDI(0).TAP()
+        for f in range(self.FIELDS):
+            a.LDI(min(32, 2 * HALF - 32 * f)).TAK()
+            a.label(f"{tag}{f}")
+            body(f)
+            a.ADDX(1).ADDP(1).DJNZ(f"{tag}{f}")
+
+    def w(self):
+        """A = w[t] = (x[t] - mean) << TEMPLATE_SCALE."""
+        self.a.LD(self.a.history()).SUB("tmean").SHL(TEMPLATE_SCALE)
+
+    def emit(self):
+        a, T = self.a, (lambda f: self.a.slot("tpl", f))
+        a.label("template")
+        a.comment("template code (golden/spec/rr.py Template): mean = (sum x * MEAN_MUL) >> 20")
+        a.LD("rn").ADDI(-HALF).ST("tx").TAX().LDI(2 * HALF).TAK().LDI(0)
+        a.label("tm_sum").ADD(a.history()).ADDX(1).DJNZ("tm_sum")
+        a.ST("tsum")
+        bits = bin(self.mul)[3:]                    # after the leading 1: Horner over the bits
+        a.comment(f"sum * {self.mul}: shifts and additions")
+        shift = 0
+        for bit in bits:
+            shift += 1
+            if bit == "1":
+                a.SHL(shift).ADD("tsum")
+                shift = 0
+        if shift:
+            a.SHL(shift)
+        a.SHR(self.shift).ST("tmean")
+        a.LD("nb").BNE("tm_run")
+        a.comment("the record's first beat: T = w (its code is 0)")
+
+        def first(f):
+            self.w()
+            a.ST(T(f))
+        self._loop("tm_w", first)
+        a.LDI(0).ST("tcode").RET()
+        a.label("tm_run").comment("D = tdp - tdn = sum |w - T|, S = tsp - tsn = sum |T|")
+        a.LDI(0).ST("tdp").ST("tdn").ST("tsp").ST("tsn")
+
+        def distance(f):
+            self.w()
+            a.SUB(T(f))
+            if self.fused:
+                a.ST("tdiff")
+            else:
+                a.ST(a.slot("tdf", f))
+            a.BLT(f"tm_dn{f}").ADD("tdp").ST("tdp").JMP(f"tm_s{f}")
+            a.label(f"tm_dn{f}").ADD("tdn").ST("tdn")
+            a.label(f"tm_s{f}").LD(T(f)).BLT(f"tm_sn{f}").ADD("tsp").ST("tsp").JMP(f"tm_u{f}")
+            a.label(f"tm_sn{f}").ADD("tsn").ST("tsn")
+            a.label(f"tm_u{f}")
+            if self.fused:
+                a.comment("T += (w - T) >> 3 (every code is below the gate 2^b)")
+                a.LD("tdiff").SHR(TEMPLATE_SHIFT).ADD(T(f)).ST(T(f))
+        self._loop("tm_d", distance)
+        a.comment("code(D, max(1, S)) as the RR codes' (num = (nh, nl) = (0, D), den = d = S)")
+        a.LD("tsp").SUB("tsn").BNE("tm_s").LDI(1)
+        a.label("tm_s").ST("d").LD("tdp").SUB("tdn").ST("nl").LDI(0).ST("nh").CALL("code")
+        a.ST("tcode")
+        if not self.fused:
+            a.comment(f"T += (w - T) >> 3 if the code is below the gate {self.gate}")
+            a.CMPI(self.gate).BGE("tm_ret")
+
+            def update(f):
+                a.LD(a.slot("tdf", f)).SHR(TEMPLATE_SHIFT).ADD(T(f)).ST(T(f))
+            self._loop("tm_t", update)
+        a.label("tm_ret").RET()
 
 
 def _detector_asm(P: QrsParams, name: str) -> tuple[Asm, _Detector]:
@@ -424,6 +564,7 @@ WINDOW_LAST = 1 << 11
 
 
 def front_end_program(*, local: int = 8, bits: int = 4, irregular: bool = False,
+                      template: bool = False, template_gate: int | None = None,
                       fs: int = 360) -> Program:
     """The monitor's front end (docs/arithmetic.md 10.4) on one sequencer.
 
@@ -432,14 +573,20 @@ def front_end_program(*, local: int = 8, bits: int = 4, irregular: bool = False,
     while a send waits. Each sample also goes into the program's history (the last 2,048 samples
     of the record). Two output streams: for every beat (a detection whose window lies inside the
     record), when its window has arrived, first the previous beat's decision on ``beats``
-    (``value``: its R peak; the field ``codes``: ``3 * bits``, or ``4 * bits`` with ``irregular``,
-    the irregularity code in the top ``bits``), then on ``windows`` the window's 240 raw
-    samples ``x[r - 120 .. r + 119]`` from the history (``value``: the sample, with
-    :data:`WINDOW_LAST` on the last one); at the end of a record the flush of 9.5 (its samples
-    stay out of the history), and the last beat's decision (post = pre)."""
+    (``value``: its R peak; the field ``codes``: ``(3 + template + irregular) * bits``, the
+    template code as code 3 and the irregularity code in the top ``bits``), then on ``windows``
+    the window's 240 raw samples ``x[r - 120 .. r + 119]`` from the history (``value``: the
+    sample, with :data:`WINDOW_LAST` on the last one); at the end of a record the flush of 9.5
+    (its samples stay out of the history), and the last beat's decision (post = pre).
+
+    ``template`` (config ``rr_template``): after sending a beat's window, the program computes
+    the beat's template code over it (:class:`_Template`; ``template_gate``: config
+    ``rr_template_gate``, 1 .. 2^bits, None = 2^bits: every beat updates the template). Without
+    it the program is the one without the option, word for word."""
     P = qrs_params(fs)
     a, det = _detector_asm(P, "front_end")
-    rr = _RR(a, local=local, bits=bits, irregular=irregular)
+    rr = _RR(a, local=local, bits=bits, irregular=irregular, template=template)
+    tm = _Template(a, bits=bits, gate=template_gate) if template else None
     a.out_fields = [("codes", rr.codes * bits)]
     a.out_streams = [("beats", ["codes"]), ("windows", [])]
     a.in_ports = [("samples", 11)]
@@ -470,9 +617,13 @@ def front_end_program(*, local: int = 8, bits: int = 4, irregular: bool = False,
         a.LD("rn").ADDI(-HALF).TAX().LDI(2 * HALF - 1).TAK()
         a.label("wnd").LD(a.history()).SEND(STREAM_WINDOW).ADDX(1).DJNZ("wnd")
         a.LD(a.history()).ADDI(WINDOW_LAST - 1).ADDI(1).SEND(STREAM_WINDOW)
+        if tm is not None:
+            a.comment("the beat's template code into tcode (decided with the beat)").CALL("template")
 
     a.label("beat").LD("acc").OUT(0).LD("rc").SEND(STREAM_BEAT).RET()
     rr.emit("beat", on_take)
     det.sample()
     det.subroutines()
+    if tm is not None:
+        tm.emit()
     return a.assemble()

@@ -12,8 +12,9 @@ from amaranth.hdl import Fragment
 from ternecg.errors import TernEcgError
 from ternecg.golden.spec import modelfile
 from ternecg.hw.monitor import STATUS_LAYOUT, Monitor
+from ternecg.hw.qrs_program import front_end_program
 from ternecg.hw.verilog import port_names
-from monitor_helpers import aami4_with_irregular_code
+from monitor_helpers import aami4_with_irregular_code, aami4_with_rr_code
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +55,6 @@ def test_bad_arguments(inter):
         Monitor(wide)
     with pytest.raises(TernEcgError, match="parallel"):
         Monitor(inter, 0)
-    for irregular in (0, 1):        # the template code is refused (the message names only it)
-        cfg = dataclasses.replace(inter.cfg, rr_template=1, rr_template_gate=16, rr_irregular=irregular)
-        tmpl = dataclasses.replace(inter, cfg=cfg)
-        with pytest.raises(ValueError, match="reads the rr_template code") as err:
-            Monitor(tmpl)
-        assert "irregular" not in str(err.value)
 
 
 def test_model_with_the_irregularity_code(tmp_path):
@@ -72,6 +67,22 @@ def test_model_with_the_irregularity_code(tmp_path):
     assert dut.front_end.beat_layout["codes"].width == 4 * bits == dut.accelerator.rr_width
     assert dict(dut.front_end.program.out_fields)["codes"] == 4 * bits
     assert "ds" in dut.front_end.program.cells
+    Fragment.get(dut, None)
+
+
+def test_model_with_the_template_code(tmp_path):
+    """A model with the template code (config ``rr_template``, a gate below 2^b) builds: the front
+    end computes four codes, the template code as code 3, with the model's gate (its behaviour:
+    tests/hw/test_qrs_program.py)."""
+    model = modelfile.load(aami4_with_rr_code(tmp_path / "tmpl.json", lambda k, c: c * (k - 1),
+                                              rr_template=1, rr_template_gate=8))
+    dut = Monitor(model, 1, spram=False)
+    bits = model.cfg.rr_bits
+    assert dut.front_end.beat_layout["codes"].width == 4 * bits == dut.accelerator.rr_width
+    program = dut.front_end.program
+    assert "tcode" in program.cells and "template" in program.labels
+    assert program.words == front_end_program(local=model.cfg.rr_local, bits=bits, template=True,
+                                              template_gate=8).words
     Fragment.get(dut, None)
 
 

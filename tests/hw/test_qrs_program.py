@@ -1,7 +1,7 @@
 """The front end's programs (hw/qrs_program.py) on the instruction-level model (hw/qrs_model.py)
 against the golden references: golden/qrs.py (peaks and the samples that report them),
 golden/monitor.py (beats, RR codes, window addresses) and golden/spec/rr.py (codes, the
-irregularity code included)."""
+irregularity and template codes included)."""
 
 import numpy as np
 import pytest
@@ -244,6 +244,17 @@ class _Cfg:
     rr_bits, rr_local, rr_features, rr_template, rr_irregular = 4, 32, 3, 0, 0
 
 
+def _cfg(local, bits, *, irregular=False, template=False, gate=None):
+    """A model config's RR fields, for golden/monitor.py ``codes``."""
+    class C:
+        name = "test"
+        rr_bits, rr_local = bits, local
+        rr_irregular, rr_template = int(irregular), int(template)
+        rr_template_gate = ((1 << bits) if gate is None else gate) if template else 0
+        rr_features = 3 + int(irregular) + int(template)
+    return C
+
+
 def test_front_end_equals_golden_monitor(ex):
     """The four excerpts as one stream: beats (index, RR codes), in golden/monitor.py's order, and
     each beat's window (its 240 raw samples, the last one flagged) after the previous beat's
@@ -273,24 +284,24 @@ def test_front_end_equals_golden_monitor(ex):
         assert before == list(range(len(peaks))) and not cur
 
 
-@pytest.mark.parametrize("irregular", [False, True])
-def test_front_end_beats_at_record_edges(ex, irregular):
+@pytest.mark.parametrize("irregular,template", [(False, False), (True, False), (False, True),
+                                                (True, True)])
+def test_front_end_beats_at_record_edges(ex, irregular, template):
     """Detections with r < 120 and windows past the end are not beats; a record with one beat gets
-    the lone-beat codes (the irregularity code 0); a record with none sends nothing."""
+    the lone-beat codes (the template and irregularity codes 0); a record with none sends nothing.
+    With ``template`` each record starts a new template (records back to back in one stream)."""
     x = ex[0].signal.astype(np.int64)
-    m = Machine(front_end_program(local=8, bits=4, irregular=irregular))
+    m = Machine(front_end_program(local=8, bits=4, irregular=irregular, template=template))
     m.run()
-
-    class C:
-        rr_bits, rr_local, rr_features, rr_template = 4, 8, 3 + irregular, 0
-        rr_irregular = int(irregular)
-    for rec in (x[:1000], x[:3000], x[30:2990], np.full(800, 1000)):
+    C = _cfg(8, 4, irregular=irregular, template=template)
+    for rec in (x[:1000], x[:3000], x[30:2990], np.full(800, 1000), x[2000:6000]):
         peaks = monitor.beat_peaks(rec) if len(rec) >= 240 else np.zeros(0, np.int64)
         beats = []
         for i, v in enumerate(rec):
             m.put(0, int(v), last=(i == len(rec) - 1))
             beats += [(o["value"], o["codes"]) for o in m.run() if o["stream"] == STREAM_BEAT]
-        assert beats == [(int(r), pack(c)) for r, c in zip(peaks, monitor.codes(peaks, C))]
+        want = monitor.codes(peaks, C, monitor.windows(rec, peaks))
+        assert beats == [(int(r), pack(c)) for r, c in zip(peaks, want)]
 
 
 def test_front_end_irregular_equals_golden_monitor(ex):
@@ -315,6 +326,114 @@ def test_front_end_irregular_equals_golden_monitor(ex):
                     samples += 1
         assert beats == [(int(r), pack(c)) for r, c in zip(peaks, codes)], e.name
         assert samples == 2 * HALF * len(peaks) and len(set(codes[:, 3].tolist())) > 4
+
+
+# --- the template code ----------------------------------------------------------------------------------
+def _run_front_end(m, x):
+    """One record through the front end: its beats ``[(index, codes)]``, its windows and, for each
+    window, the number of beats decided before it."""
+    beats, windows, cur, before = [], [], [], []
+    for i, v in enumerate(x):
+        m.put(0, int(v), last=(i == len(x) - 1))
+        for o in m.run():
+            if o["stream"] == STREAM_BEAT:
+                beats.append((o["value"], o["codes"]))
+            else:
+                if not cur:
+                    before.append(len(beats))
+                cur.append(o["value"] & (WINDOW_LAST - 1))
+                if o["value"] & WINDOW_LAST:
+                    windows.append(cur)
+                    cur = []
+    assert not cur
+    return beats, windows, before
+
+
+@pytest.mark.parametrize("local,bits,gate,irregular", [
+    (32, 4, None, False),           # the default gate 2^b: every beat updates the template
+    (8, 4, 3, False),               # a gate below 2^b: the update pass runs for some beats only
+    (8, 4, None, True),             # template and irregularity codes (code 3, code 4)
+    (32, 4, 5, True),
+    (5, 8, 100, False),             # 8-bit codes: D << 8 still in one cell
+    (1, 1, 1, True),                # 1-bit codes, gate 1: updates only by code-0 beats
+])
+def test_front_end_template_equals_golden_monitor(ex, local, bits, gate, irregular):
+    """``template`` on the four excerpts as one stream: every beat's codes equal golden/monitor.py's
+    codes of a config with ``rr_template`` (the template code of golden/spec/rr.py ``Template`` over
+    the beats' windows, code 3; the irregularity code, if any, code 4), the windows and their order
+    unchanged; the codes vary, and with a gate below 2^b both sides of the gate occur."""
+    C = _cfg(local, bits, irregular=irregular, template=True, gate=gate)
+    prog = front_end_program(local=local, bits=bits, irregular=irregular, template=True,
+                             template_gate=gate)
+    assert dict(prog.out_fields)["codes"] == (4 + irregular) * bits
+    m = Machine(prog)
+    m.run()
+    tcodes = []
+    for e in ex:
+        x = e.signal.astype(np.int64)
+        peaks = monitor.beat_peaks(x)
+        want = monitor.codes(peaks, C, monitor.windows(x, peaks))
+        beats, windows, before = _run_front_end(m, x)
+        assert beats == [(int(r), pack(c, bits)) for r, c in zip(peaks, want)], e.name
+        assert windows == [list(x[r - HALF:r + HALF]) for r in peaks], e.name
+        assert before == list(range(len(peaks)))
+        tcodes += want[:, 3].tolist()
+    assert len(set(tcodes)) >= min(4, 1 << bits)
+    if gate is not None and gate < 1 << bits:
+        assert min(tcodes) < gate <= max(tcodes)
+
+
+def test_front_end_template_off_is_unchanged():
+    """Without ``template`` the program is word for word the one of a call without the template
+    arguments (the generated Verilog of the existing configs does not change), and it declares
+    none of the template's cells or ring fields."""
+    for local, bits, irregular in ((8, 4, False), (32, 4, False), (32, 4, True), (5, 8, True)):
+        plain = front_end_program(local=local, bits=bits, irregular=irregular)
+        for gate in (None, 3):
+            off = front_end_program(local=local, bits=bits, irregular=irregular, template=False,
+                                    template_gate=gate)
+            assert off.words == plain.words and off.cells == plain.cells
+        assert not {"tcode", "tsum", "tmean", "tdp", "tsp"} & set(plain.cells)
+        assert "template" not in plain.labels
+        assert dict(plain.out_fields)["codes"] == (3 + irregular) * bits
+    tm = front_end_program(local=32, bits=8, irregular=True, template=True, template_gate=3)
+    assert len(tm) <= qrs_isa.ROM_WORDS
+
+
+def test_front_end_template_gate_checked():
+    """The gate is 1 .. 2^bits (config ``rr_template_gate``), in the program and in FrontEnd."""
+    from ternecg.hw.qrs_front_end import FrontEnd
+    for gate in (0, 17, -1):
+        with pytest.raises(ValueError, match="rr_template_gate"):
+            front_end_program(bits=4, template=True, template_gate=gate)
+        with pytest.raises(ValueError, match="template_gate"):
+            FrontEnd(bits=4, template=True, template_gate=gate)
+    with pytest.raises(TypeError, match="template"):
+        FrontEnd(template=1)
+    front_end_program(bits=4, template=True, template_gate=16)
+    fe = FrontEnd(local=32, bits=4, irregular=True, template=True, template_gate=16)
+    assert fe.beat_layout["codes"].width == 5 * 4
+    assert fe.program.words == front_end_program(local=32, bits=4, irregular=True, template=True).words
+
+
+def test_front_end_template_cycles(ex):
+    """The template code's cycles per beat (two loops over the window: the sum; D, S and the
+    update) on excerpt 209 (rr_local 32, rr_bits 4): about 13,900 with the default gate (the
+    update inside the D / S loop), fewer with a gate below 2^b (a second loop only for the beats
+    under it)."""
+    x = ex[1].signal.astype(np.int64)
+    beats = len(monitor.beat_peaks(x))
+
+    def total(**kw):
+        m = Machine(front_end_program(local=32, bits=4, **kw))
+        m.run()
+        _run_front_end(m, x)
+        return m.cycles
+    plain = total()
+    every = (total(template=True) - plain) / beats
+    gated = (total(template=True, template_gate=3) - plain) / beats
+    assert 13000 < every < 15000
+    assert 9000 < gated < every
 
 
 # --- the assembler and the model -----------------------------------------------------------------------
