@@ -114,8 +114,8 @@ aami4-rhythm:    ## the premature offset (RR-table N entries of premature beats)
 aami4-rule:      ## the RR rule (N -> S when pre/local <= t and irregularity <= b) of the shipped four-class recipes, chosen on both DS1 hold-out folds (results/aami4_rule_probe.json of aami4-rhythm --rule-probe) against no rule and the premature offset -> results/aami4_rule.json (APPLY=1: into models/; DS2=1: scored once on DS2 -> results/aami4_rule_ds2.json)
 	$(TERNECG) aami4-rule $(if $(APPLY),--apply)$(if $(DS2), --ds2) $(DBARG)
 
-aami4-template:  ## a template rule (a V call shaped like the patient's running average beat becomes N, then the RR rule) on the select-phase models of both DS1 hold-out folds -> results/aami4_template.json (DS2=1: the shipped models on DS2 with and without it, once -> results/aami4_template_ds2.json)
-	$(TERNECG) aami4-template$(if $(DS2), --ds2) $(DBARG)
+aami4-template:  ## the template rule (a V call shaped like the patient's running average beat becomes N, then the RR rule) of the shipped four-class recipes, chosen on the select-phase models of both DS1 hold-out folds -> results/aami4_template.json (APPLY=1: into models/; DS2=1: the shipped models on DS2 with and without it, once -> results/aami4_template_ds2.json)
+	$(TERNECG) aami4-template$(if $(APPLY), --apply)$(if $(DS2), --ds2) $(DBARG)
 
 aami4-operating-ds2: ## the shipped four-class models (seeds 0-2 where built) on DS2 with zero and with the applied S and V offsets, scored once after the choice -> results/aami4_operating_ds2.json
 	$(TERNECG) aami4-operating-ds2 $(DBARG)

@@ -72,14 +72,17 @@ def by_part(luts: dict) -> dict:
 
 
 @functools.lru_cache(maxsize=4)
-def front_end_window_cycles(*, local, bits, irregular=False, samples=BEAT_SAMPLES) -> dict:
+def front_end_window_cycles(*, local, bits, irregular=False, template=False, template_gate=None,
+                            samples=BEAT_SAMPLES) -> dict:
     """The front end's cycles per sample on its instruction model over the excerpts, and the most
     cycles any ``samples`` consecutive samples took (the end-of-record flush apart) and in which
-    excerpt (``irregular``: the program that also computes the irregularity code)."""
+    excerpt (``irregular``, ``template``: the program that also computes the irregularity code,
+    the template code with its update gate ``template_gate``)."""
     from ternecg.golden import excerpts
     from ternecg.hw.qrs_model import Machine
     from ternecg.hw.qrs_program import front_end_program
-    m = Machine(front_end_program(local=local, bits=bits, irregular=irregular))
+    m = Machine(front_end_program(local=local, bits=bits, irregular=irregular, template=template,
+                                  template_gate=template_gate))
     m.run()
     worst, where, per = 0, None, []
     for e in excerpts.load():
@@ -109,7 +112,9 @@ def real_time(model, parallel: int, clk_hz: float) -> dict:
     acc_cycles = int(acc.engine_cycles())
     cfg = model.cfg
     fe = dict(front_end_window_cycles(local=cfg.rr_local if cfg.rr_bits else 8, bits=cfg.rr_bits or 4,
-                                      irregular=bool(cfg.rr_bits and cfg.rr_irregular)))
+                                      irregular=bool(cfg.rr_bits and cfg.rr_irregular),
+                                      template=bool(cfg.rr_bits and cfg.rr_template),
+                                      template_gate=cfg.rr_template_gate if cfg.rr_bits and cfg.rr_template else None))
     total = acc_cycles + fe["window_cycles_max"]
 
     def figures(cycles):

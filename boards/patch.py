@@ -443,7 +443,7 @@ def hardware_shape(accel) -> dict:
     return {"parallel": accel.schedule.parallel, "acc_width": accel.schedule.acc_width,
             "threshold_width": accel.threshold_width, "logit_width": accel.logit_width,
             "roms": {n: [md.depth, _width(md)] for n, md in accel.param_roms().items()},
-            "rr_rule": accel.rr_rule}
+            "rr_rules": accel.rr_rules}
 
 
 def _width(md):

@@ -71,11 +71,11 @@ JITTER_MAX = 9
 # mean 0.645); so the premature offset is [0, 0].
 INTER = {"config": "msgc_mux_aami4_rr", "epochs": 30, "lr": 1e-3, "batch": 256, "mixup": 0.2,
          "class_weight": [1.0, 4.0, 2.0, 1.0], "jitter": "offsets", "threads": 1, "bias_offsets": [0, 8, 8, 0],
-         "premature_offset": [0, 0], "rr_rule": [6, 5]}
+         "premature_offset": [0, 0], "rr_rule": [6, 5], "template_rule": 4}
 GLOBAL = {"from": "inter"}      # the patient protocol's global model: the inter-patient model
 FINETUNE = {"epochs": 100, "lr": 1e-3, "batch": 64, "mixup": 0.0, "class_weight": [1.0, 4.0, 2.0, 1.0],
             "jitter": "offsets", "common": 75, "threads": 1, "bias_offsets": [0, 0, 0, 0],
-            "premature_offset": [0, 0], "rr_rule": [6, 5]}
+            "premature_offset": [0, 0], "rr_rule": [6, 5], "template_rule": 4}
 
 INTER_NAME = "aami4_inter"
 PATIENT_DIR = "aami4_patient"
@@ -142,29 +142,38 @@ def fit(net, dset, index, recipe, seed, desc, pool_from=None):
                      quiet=not sys.stderr.isatty())
 
 
-def to_model(net, meta, path, bias_offsets=None, premature_offset=None, rr_rule=None):
+def to_model(net, meta, path, bias_offsets=None, premature_offset=None, rr_rule=None, template_rule=None):
     """Export ``net`` to the model file ``path`` and load it back (the integer model); with
     ``bias_offsets`` (per class) the logits layer's bias gains them (the recipe's operating point,
     golden/aami4_operating.py) and ``meta["bias_offsets"]`` records them; with ``premature_offset``
     ``[max_code, offset]`` the RR table's N entries of premature beats gain ``offset``
     (:func:`with_premature_offset`, golden/aami4_rhythm.py); with ``rr_rule`` ``[t, b]`` the file
-    gets the RR rule (:func:`with_rr_rule`, golden/aami4_rule.py)."""
+    gets the RR rule (:func:`with_rr_rule`, golden/aami4_rule.py); with ``template_rule`` ``u`` the
+    template rule before it (:func:`with_template_rule`, golden/aami4_template.py)."""
     # the exported file is the trained one, whatever ``meta`` (a recipe) says about offsets
-    doc = export(net, {k: v for k, v in meta.items() if k not in (BIAS_KEY, PREMATURE_KEY, RULE_KEY)})
+    doc = export(net, {k: v for k, v in meta.items() if k not in (BIAS_KEY, PREMATURE_KEY, RULE_KEY, TEMPLATE_KEY)})
     if bias_offsets is not None:
         doc = with_bias_offsets(doc, bias_offsets)
     if premature_offset is not None:
         doc = with_premature_offset(doc, premature_offset)
     if rr_rule is not None:
         doc = with_rr_rule(doc, rr_rule)
+    if template_rule is not None:
+        doc = with_template_rule(doc, template_rule)
     modelfile.save(doc, path)
     return modelfile.load(path)
 
 
 #: the recipe keys of the operating-point changes a model file records in its metadata
-BIAS_KEY, PREMATURE_KEY, RULE_KEY = "bias_offsets", "premature_offset", "rr_rule"
+BIAS_KEY, PREMATURE_KEY, RULE_KEY, TEMPLATE_KEY = "bias_offsets", "premature_offset", "rr_rule", "template_rule"
 #: the metadata flag of a file whose irregularity code was added for its RR rule (a zero table)
 RULE_IRREGULAR_KEY = "rr_rule_irregular_added"
+#: the metadata flag of a file whose template code was added for its template rule (a zero table)
+TEMPLATE_ADDED_KEY = "template_rule_code_added"
+#: the rules' classes: the RR rule N -> S, the template rule V -> N (docs/arithmetic.md 6)
+RHYTHM_PAIR, TEMPLATE_PAIR = (0, 1), (2, 0)
+#: the template code's position among the RR codes (golden/spec/rr.py ``feature_names``)
+TEMPLATE_FEATURE = 3
 #: the class and the RR feature a premature offset acts on: N, pre/local (golden/spec/rr.py)
 PREMATURE_CLASS, PREMATURE_FEATURE = 0, 0
 
@@ -200,14 +209,25 @@ def with_premature_offset(doc: dict, spec) -> dict:
     return doc
 
 
+def _rules(final) -> list:
+    """The logits entry's RR rules as a list (the file holds one rule as an object)."""
+    r = final.pop("rr_rule", None)
+    return [] if r is None else (r if isinstance(r, list) else [r])
+
+
+def _set_rules(final, rules):
+    if rules:
+        final["rr_rule"] = modelfile.encode_rules(rules)
+
+
 def with_rr_rule(doc: dict, spec) -> dict:
     """A copy of model document ``doc`` with the RR rule ``spec`` = ``[t, b]`` (None: no rule)
     instead of the one ``doc["meta"]["rr_rule"]`` records: a beat the network calls N whose
     pre/local code is at most ``t`` and whose irregularity code is at most ``b`` becomes S
-    (docs/arithmetic.md 6, the model file's ``rr_rule``; chosen by golden/aami4_rule.py). A model
-    trained without the irregularity code gets it (config ``rr_irregular``) with a zero table, so
-    its logits stay the trained ones; taking the rule off takes that code off again. The
-    checksum is renewed."""
+    (docs/arithmetic.md 6, the model file's ``rr_rule``; chosen by golden/aami4_rule.py). It is
+    the last of the file's rules (after a template rule). A model trained without the
+    irregularity code gets it (config ``rr_irregular``) with a zero table, so its logits stay the
+    trained ones; taking the rule off takes that code off again. The checksum is renewed."""
     doc = copy.deepcopy(doc)
     cfg, final, meta = doc["config"], doc["layers"][-1], doc.setdefault("meta", {})
     table = final.get("rr_table")
@@ -217,22 +237,68 @@ def with_rr_rule(doc: dict, spec) -> dict:
     if spec is not None and (not isinstance(spec, (list, tuple)) or len(spec) != 2
                              or not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= cmax for x in spec)):
         raise TernEcgError(f"rr_rule {spec!r} must be [t, b]: pre/local and irregularity codes in 0..{cmax}, or null")
-    final.pop("rr_rule", None)
+    rules = [r for r in _rules(final) if (r["from"], r["to"]) != RHYTHM_PAIR]
     meta.pop(RULE_KEY, None)
     if meta.pop(RULE_IRREGULAR_KEY, False):
         cfg.pop("rr_irregular", None)
         for row in table:
             row.pop()
+        for r in rules:
+            r["max_codes"].pop()
     if spec is not None:
         if not cfg.get("rr_irregular"):
             cfg["rr_irregular"] = 1
             for row in table:
                 row.append([0] * (cmax + 1))
+            for r in rules:
+                r["max_codes"].append(cmax)
             meta[RULE_IRREGULAR_KEY] = True
         bounds = [cmax] * len(table[0])
         bounds[0], bounds[-1] = int(spec[0]), int(spec[1])     # pre/local first, the irregularity code last
-        final["rr_rule"] = {"from": PREMATURE_CLASS, "to": 1, "max_codes": bounds}
+        rules.append({"from": RHYTHM_PAIR[0], "to": RHYTHM_PAIR[1], "max_codes": bounds})
         meta[RULE_KEY] = [int(spec[0]), int(spec[1])]
+    _set_rules(final, rules)
+    doc["sha256"] = modelfile.checksum(doc)
+    return doc
+
+
+def with_template_rule(doc: dict, u) -> dict:
+    """A copy of model document ``doc`` with the template rule ``u`` (None: none) instead of the
+    one ``doc["meta"]["template_rule"]`` records: a beat the network calls V whose template code
+    (docs/arithmetic.md 6, golden/spec/rr.py ``Template``) is at most ``u`` becomes N; it is the
+    file's first rule, so that the RR rule after it decides N against S (chosen by
+    golden/aami4_template.py). A model trained without the template code gets it (config
+    ``rr_template``, every beat updating the template) with a zero table, so its logits stay the
+    trained ones; taking the rule off takes that code off again. The checksum is renewed."""
+    doc = copy.deepcopy(doc)
+    cfg, final, meta = doc["config"], doc["layers"][-1], doc.setdefault("meta", {})
+    table = final.get("rr_table")
+    if table is None:
+        raise TernEcgError("template_rule needs a model with an RR table (config rr_bits)")
+    cmax = len(table[0][0]) - 1
+    if u is not None and (not isinstance(u, int) or isinstance(u, bool) or not 0 <= u <= cmax):
+        raise TernEcgError(f"template_rule {u!r} must be a template code in 0..{cmax}, or null")
+    rules = [r for r in _rules(final) if (r["from"], r["to"]) != TEMPLATE_PAIR]
+    meta.pop(TEMPLATE_KEY, None)
+    if meta.pop(TEMPLATE_ADDED_KEY, False):
+        cfg.pop("rr_template", None)
+        for row in table:
+            row.pop(TEMPLATE_FEATURE)
+        for r in rules:
+            r["max_codes"].pop(TEMPLATE_FEATURE)
+    if u is not None:
+        if not cfg.get("rr_template"):
+            cfg["rr_template"] = 1
+            for row in table:
+                row.insert(TEMPLATE_FEATURE, [0] * (cmax + 1))
+            for r in rules:
+                r["max_codes"].insert(TEMPLATE_FEATURE, cmax)
+            meta[TEMPLATE_ADDED_KEY] = True
+        bounds = [cmax] * len(table[0])
+        bounds[TEMPLATE_FEATURE] = int(u)
+        rules.insert(0, {"from": TEMPLATE_PAIR[0], "to": TEMPLATE_PAIR[1], "max_codes": bounds})
+        meta[TEMPLATE_KEY] = int(u)
+    _set_rules(final, rules)
     doc["sha256"] = modelfile.checksum(doc)
     return doc
 
@@ -254,11 +320,12 @@ def with_bias_offsets(doc: dict, offsets) -> dict:
     return doc
 
 
-def set_bias_offsets(path, offsets, premature=None, rule=False) -> bool:
+def set_bias_offsets(path, offsets, premature=None, rule=False, template=False) -> bool:
     """Give model file ``path`` the bias offsets ``offsets`` (:func:`with_bias_offsets`) and, unless
     None, the premature offset ``premature`` (:func:`with_premature_offset`) and, unless False, the
-    RR rule ``rule`` (:func:`with_rr_rule`; None: none), checked on load (BIAS_BITS,
-    RR_ENTRY_BITS, the rule); returns whether the file changed."""
+    RR rule ``rule`` (:func:`with_rr_rule`; None: none) and the template rule ``template``
+    (:func:`with_template_rule`; None: none), checked on load (BIAS_BITS, RR_ENTRY_BITS, the
+    rules); returns whether the file changed."""
     path = Path(path)
     modelfile.load(path)                        # a valid file before ...
     doc = json.loads(path.read_text())
@@ -267,6 +334,8 @@ def set_bias_offsets(path, offsets, premature=None, rule=False) -> bool:
         new = with_premature_offset(new, premature)
     if rule is not False:
         new = with_rr_rule(new, rule)
+    if template is not False:
+        new = with_template_rule(new, template)
     if new == doc:
         return False
     tmp = path.with_name(path.name + ".tmp")
@@ -347,22 +416,24 @@ def _protocol_files(folder):
 
 def recipe_offsets_into(folder) -> list:
     """Give the four-class model files of ``folder`` (a ``ship`` output) their recipe's bias offsets
-    (``INTER`` / ``FINETUNE`` ``"bias_offsets"``; idempotent). Returns the files changed."""
+    (``INTER`` / ``FINETUNE`` ``"bias_offsets"``, and their premature offset, RR rule and template
+    rule; idempotent). Returns the files changed."""
     return [p for p, recipe in _protocol_files(folder)
             if p.is_file() and set_bias_offsets(p, recipe.get(BIAS_KEY, [0] * len(detected.AAMI4)),
-                                                recipe.get(PREMATURE_KEY, [0, 0]), recipe.get(RULE_KEY))]
+                                                recipe.get(PREMATURE_KEY, [0, 0]), recipe.get(RULE_KEY),
+                                                recipe.get(TEMPLATE_KEY))]
 
 
 def check_recipe_offsets(folder):
     """Raise unless every four-class model file of ``folder`` records its recipe's bias offsets,
-    premature offset and RR rule."""
+    premature offset, RR rule and template rule."""
     for p, recipe in _protocol_files(folder):
         meta = modelfile.load(p).meta if p.is_file() else {}
         for key, default, target in ((BIAS_KEY, None, "aami4-operating"), (PREMATURE_KEY, [0, 0], "aami4-rhythm"),
-                                     (RULE_KEY, None, "aami4-rule")):
+                                     (RULE_KEY, None, "aami4-rule"), (TEMPLATE_KEY, None, "aami4-template")):
             want = recipe.get(key, default)
             got = meta.get(key, default) if p.is_file() else want
-            if (want is not None or key == RULE_KEY) and got != want:
+            if (want is not None or key in (RULE_KEY, TEMPLATE_KEY)) and got != want:
                 raise TernEcgError(f"{p}: {key} {got} in its metadata, the recipe has {want}; "
                                    f"run 'make {target} APPLY=1' (or 'make train')")
 
@@ -384,7 +455,7 @@ def ship(seed=0, out=modelfile.MODELS_DIR, db=None, stages=("aami4_inter", "aami
         t0 = time.time()
         net, _ = train_inter(records, splits.DS1, INTER, seed, desc="aami4 inter-patient")
         to_model(net, meta_of(INTER, seed, "inter_patient DS1, detected beats, RR codes"), out / f"{INTER_NAME}.json",
-                 INTER.get(BIAS_KEY), INTER.get(PREMATURE_KEY), INTER.get(RULE_KEY))
+                 INTER.get(BIAS_KEY), INTER.get(PREMATURE_KEY), INTER.get(RULE_KEY), INTER.get(TEMPLATE_KEY))
         ck.parent.mkdir(parents=True, exist_ok=True)
         torch.save(net.state_dict(), ck)
         times["aami4_inter_s"] = round(time.time() - t0, 1)
@@ -400,6 +471,6 @@ def ship(seed=0, out=modelfile.MODELS_DIR, db=None, stages=("aami4_inter", "aami
             to_model(n2, meta_of(FINETUNE, seed, f"patient_specific {rec}: {INTER_NAME} fine-tuned on the "
                                                  f"first 5 minutes, detected beats"),
                      out / PATIENT_DIR / f"{rec}.json", FINETUNE.get(BIAS_KEY), FINETUNE.get(PREMATURE_KEY),
-                     FINETUNE.get(RULE_KEY))
+                     FINETUNE.get(RULE_KEY), FINETUNE.get(TEMPLATE_KEY))
         times["aami4_patient_s"] = round(time.time() - t0, 1)
     return times

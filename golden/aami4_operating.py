@@ -48,8 +48,9 @@ RESULT = results_dir() / "aami4_operating.json"
 REPORT = build_dir("reports", "aami4_operating.json")
 PROTOCOLS = ("inter", "patient")
 CLASSES = ("N", "S", "V", "F")
-#: the four-class models' RR rule: (from, to) classes (golden/aami4.py ``with_rr_rule``)
-RULE = (0, 1)
+#: the four-class models' RR rules, in their order: (from, to) classes: the template rule V -> N
+#: (golden/aami4.py ``with_template_rule``), then the rhythm rule N -> S (``with_rr_rule``)
+RULES = ((2, 0), (0, 1))
 #: the classes whose bias is moved (N is the reference: a common shift changes no argmax)
 MOVED = ("S", "V")
 GRID_K = 16            # k in -16 .. 16 steps per moved class
@@ -67,9 +68,9 @@ class Beats:
     ``logits``: (n, 4) int64 integer logits (bias and RR terms included); ``row``: the EC57
     confusion row each detection's class lands in (reference class 0..3 of its matched beat, 4 for
     a scored false detection, -1 when it is not scored); ``missed``: (4,) missed reference beats
-    per class (the ``o`` column, independent of the classes); ``hit``: (n,) bool, the model's RR rule
-    (docs/arithmetic.md 6) holds for the detection's codes, so that a class N becomes S (None: the
-    models have no rule)."""
+    per class (the ``o`` column, independent of the classes); ``hit``: (n, len(RULES)) bool, rule
+    ``RULES[j]`` of the model (docs/arithmetic.md 6) holds for the detection's codes (False where
+    the model has no such rule; None: the models have no rule)."""
     logits: np.ndarray
     row: np.ndarray
     missed: np.ndarray
@@ -80,28 +81,39 @@ class Beats:
         parts = list(parts)
         hit = None
         if any(p.hit is not None for p in parts):
-            hit = np.concatenate([np.zeros(len(p.row), bool) if p.hit is None else p.hit for p in parts])
+            hit = np.concatenate([np.zeros((len(p.row), len(RULES)), bool) if p.hit is None else p.hit
+                                  for p in parts])
         return Beats(np.concatenate([p.logits for p in parts]), np.concatenate([p.row for p in parts]),
                      np.sum([p.missed for p in parts], axis=0), hit)
 
 
 def rule_hits(model, codes) -> np.ndarray | None:
-    """(n,) bool: the RR rule of ``model`` holds for each beat's codes (``(n, F)``), or None without a rule."""
-    rule = model.rr_rule
-    if rule is None:
+    """(n, len(RULES)) bool: column ``j``, rule ``RULES[j]`` of ``model`` holds for each beat's
+    codes (``(n, F)``; False where the model lacks that rule), or None without rules."""
+    rules = model.rr_rules
+    if not rules:
         return None
-    if (rule["from"], rule["to"]) != RULE:
-        raise TernEcgError(f"{model.path}: an RR rule {rule['from']} -> {rule['to']}; the four-class scoring "
-                           f"knows the rule {RULE[0]} -> {RULE[1]} (N -> S) only")
-    return np.all(np.asarray(codes, np.int64) <= np.asarray(rule["max_codes"], np.int64)[None, :], axis=1)
+    pairs = [(r["from"], r["to"]) for r in rules]
+    if len(set(pairs)) != len(pairs) or any(p not in RULES for p in pairs) \
+            or sorted(pairs, key=RULES.index) != pairs:
+        raise TernEcgError(f"{model.path}: RR rules {' then '.join(f'{a} -> {b}' for a, b in pairs)}; the "
+                           f"four-class scoring knows the rules V -> N (2 -> 0) then N -> S (0 -> 1) only")
+    codes = np.asarray(codes, np.int64)
+    hit = np.zeros((len(codes), len(RULES)), bool)
+    for rule, pair in zip(rules, pairs):
+        hit[:, RULES.index(pair)] = np.all(codes <= np.asarray(rule["max_codes"], np.int64)[None, :], axis=1)
+    return hit
 
 
 def with_rule(cls, hit) -> np.ndarray:
-    """The classes after the four-class models' RR rule N -> S where ``hit`` (None: unchanged)."""
+    """The classes after the four-class models' RR rules (:data:`RULES`, in order) where ``hit``
+    (:func:`rule_hits`; None: unchanged)."""
     cls = np.asarray(cls)
     if hit is None:
         return cls
-    return np.where(hit & (cls == RULE[0]), RULE[1], cls)
+    for j, (c_from, c_to) in enumerate(RULES):
+        cls = np.where(hit[:, j] & (cls == c_from), c_to, cls)
+    return cls
 
 
 def scored_rows(rec: detected.Record, after: int = 0, det=None):
@@ -129,8 +141,8 @@ def decide(logits, offsets) -> np.ndarray:
 
 
 def confusion(beats: Beats, offsets) -> np.ndarray:
-    """The (5, 5) EC57 confusion of ``beats`` decided with ``offsets`` (then the RR rule, where the
-    beats carry its hits)."""
+    """The (5, 5) EC57 confusion of ``beats`` decided with ``offsets`` (then the RR rules, where the
+    beats carry their hits)."""
     return class_confusion(beats, with_rule(decide(beats.logits, offsets), beats.hit))
 
 

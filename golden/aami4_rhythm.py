@@ -67,7 +67,8 @@ CRITERION = ("mean over folds a and b and seeds 0-2 of the mean of F1(S) and F1(
 def _recipe_ok(run, proto):
     key = "recipe" if proto == "inter" else "finetune"
     want = aami4.INTER if proto == "inter" else aami4.FINETUNE
-    strip = lambda r: {k: v for k, v in (r or {}).items() if k not in (aami4.BIAS_KEY, aami4.PREMATURE_KEY, aami4.RULE_KEY)}  # noqa: E731
+    strip = lambda r: {k: v for k, v in (r or {}).items() if k not in (aami4.BIAS_KEY, aami4.PREMATURE_KEY, aami4.RULE_KEY,
+                                                                      aami4.TEMPLATE_KEY)}  # noqa: E731
     return run.get("config") == {} and strip(run.get(key)) == strip(want)
 
 

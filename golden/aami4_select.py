@@ -75,11 +75,11 @@ SELECT_REPORT = results_dir() / "aami4_select.json"
 FOLDS = {"a": HOLDOUT, "b": ("209", "207", "220", "208", "106")}
 #: the recipes the variants change (the starting point of the selection; the shipped ones,
 #: golden/aami4.py INTER and FINETUNE, are what it chose)
-#: (the recipes' bias and premature offsets are not applied here: golden/aami4_operating.py and
-#: golden/aami4_rhythm.py choose them on these models)
-START_INTER = dict({k: v for k, v in INTER.items() if k not in ("bias_offsets", "premature_offset", "rr_rule")}, class_weight=[1.0, 1.0, 1.0, 1.0],
+#: (the recipes' bias and premature offsets and rules are not applied here: golden/aami4_operating.py,
+#: golden/aami4_rhythm.py, golden/aami4_rule.py and golden/aami4_template.py choose them on these models)
+START_INTER = dict({k: v for k, v in INTER.items() if k not in ("bias_offsets", "premature_offset", "rr_rule", "template_rule")}, class_weight=[1.0, 1.0, 1.0, 1.0],
                    jitter="offsets")
-START_FINETUNE = dict({k: v for k, v in FINETUNE.items() if k not in ("bias_offsets", "premature_offset", "rr_rule")}, class_weight=[1.0, 1.0, 1.0, 1.0],
+START_FINETUNE = dict({k: v for k, v in FINETUNE.items() if k not in ("bias_offsets", "premature_offset", "rr_rule", "template_rule")}, class_weight=[1.0, 1.0, 1.0, 1.0],
                       common=0)
 
 

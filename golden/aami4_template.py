@@ -29,9 +29,13 @@ protocols: the grid point with the best mean of the two protocols' criteria (tie
 decision (no template rule). ``--ds2`` then scores the shipped seed-0 models on DS2 with and
 without the chosen rule, once, after the choice (results/aami4_template_ds2.json).
 
-This is a measurement: the monitor does not apply the rule (its front end has no template unit;
-docs/arithmetic.md 6 specifies the code, not a hardware block for it), and the shipped model files
-do not carry it.
+The rule was taken (u 4, every beat updating the template), and the shipped recipes carry it
+(golden/aami4.py ``"template_rule": 4``): their model files get config ``rr_template`` (the
+template code with a zero RR table, so the logits stay the trained ones) and the rule as their
+first RR rule (``with_template_rule``, docs/arithmetic.md 6); the monitor's front end computes the
+code (hw/qrs_program.py) and its head applies the rules. ``--apply`` writes the recipes' rule into
+models/ and build/aami4/seeds/ (golden/aami4.py ``recipe_offsets_into``); the recipes must equal
+this command's decision.
 
 The select-phase models are build products (build/aami4/select/): ``ternecg aami4-select
 --variants shipped --redo --seed N [--fold b]`` for N = 0, 1, 2 trains them again (about 12
@@ -153,6 +157,27 @@ def decide_rule(data: dict) -> dict:
                              for p in PROTOCOLS}}
 
 
+def check_recipes(result: Path = RESULT):
+    """Raise unless the recipes' template rule is this command's decision (u, every beat updating)."""
+    d = read_json(result).get("decision")
+    if not d:
+        raise TernEcgError(f"no template-rule decision in {relative(result)}: run make aami4-template first")
+    want = d["u"] if d["take"] and d["gate"] is None else None
+    if d["take"] and d["gate"] is not None:
+        raise TernEcgError(f"{relative(result)} chose the update gate {d['gate']}; the recipes' template rule "
+                           f"updates with every beat: extend golden/aami4.py with_template_rule first")
+    for proto, recipe in (("inter", aami4.INTER), ("patient", aami4.FINETUNE)):
+        if recipe.get(aami4.TEMPLATE_KEY) != want:
+            raise TernEcgError(f"golden/aami4.py {proto} recipe has template_rule {recipe.get(aami4.TEMPLATE_KEY)}, "
+                               f"the decision in {relative(result)} is {want}; set the recipe first")
+
+
+def apply(folders, result: Path = RESULT) -> list:
+    """Give every four-class model file in ``folders`` its recipe's offsets and rules."""
+    check_recipes(result)
+    return [relative(p) for folder in folders for p in aami4.recipe_offsets_into(folder)]
+
+
 def table(data: dict) -> str:
     return aami4_rhythm.grid_table(data, ["u", "gate"], lambda r: ["none" if r["u"] is None else str(r["u"]),
                                                                    str(r["gate"] or "-")])
@@ -181,11 +206,13 @@ def score_ds2(db=None, result: Path = DS2_RESULT, decision: Path = RESULT) -> di
         out = {}
         for mode, key in (("detected", "det"), ("annotated", "ref")):
             b = beats[mode]
-            base = op.with_rule(op.decide(b.logits, [0] * len(op.CLASSES)), b.hit)
+            hit = b.hit.copy()          # the RR rule's hits; the template rule's (column 0) off
+            hit[:, op.RULES.index(aami4.TEMPLATE_PAIR)] = False
+            base = op.with_rule(op.decide(b.logits, [0] * len(op.CLASSES)), hit)
             tc = np.concatenate([_peak_templates(records[r], getattr(records[r], key), models[p][r], gate)
                                  for r in splits.DS2])
             cls = op.decide(b.logits, [0] * len(op.CLASSES))
-            cls = op.with_rule(template_rule(cls, tc, u), b.hit)
+            cls = op.with_rule(template_rule(cls, tc, u), hit)
             out[mode] = {"without": aami4.summary(op.class_confusion(b, base)),
                          "with": aami4.summary(op.class_confusion(b, cls))}
         data["protocols"][p] = {
@@ -226,8 +253,8 @@ def ds2_lines(data: dict | None = None) -> list:
             "the mean of the two protocols' criteria, a grid of u 0-7 with and without the template's update gate 8, "
             f"taken at a gain of at least {sel['min_gain']}): best u {d['u']}, gate {d['gate'] or 'none'}, mean "
             f"criterion {d['base']:.3f} -> {d['score']:.3f} ({per}), "
-            + ("taken as the next rule to build, but not in the shipped models: the monitor's front end has no "
-               "template unit yet, so the hardware could not follow them." if d["take"] else "not taken."))
+            + ("taken: the shipped models carry it as their first RR rule (golden/aami4.py `template_rule`), "
+               "and the monitor's front end computes the template code." if d["take"] else "not taken."))
     if data.get("protocols"):
         text += (" On DS2, scored once after the choice (`ternecg aami4-template --ds2`, results/aami4_template_ds2.json; "
                  "seed 0, the shipped models, detected peaks), without -> with the rule: " + with_without_text(data)
@@ -246,6 +273,9 @@ def add_parser(sub):
     p.add_argument("--ds2", action="store_true",
                    help="score the shipped models (seed 0) on DS2 with and without the chosen rule, once, after "
                         "the choice -> results/aami4_template_ds2.json")
+    p.add_argument("--apply", action="store_true",
+                   help="write the recipes' template rule (which must be this command's decision) into the "
+                        "four-class model files of models/ and build/aami4/seeds/")
     p.add_argument("--select-report", default=None,
                    help="the aami4-select report naming the select-phase models (default: results/aami4_select.json)")
     options.add_db(p)
@@ -258,6 +288,14 @@ def _command(args):
         data = score_ds2(args.db)
         print("\n".join(ds2_lines(data)))
         print(f"wrote {relative(DS2_RESULT)}")
+        return
+    if args.apply:
+        from . import aami4_seeds
+        changed = apply([aami4_seeds.seed_dir(s) for s in aami4_seeds.SEEDS])
+        print(f"aami4-template: template rule {aami4.INTER.get(aami4.TEMPLATE_KEY)} written into "
+              f"{len(changed)} model file(s)")
+        for c in changed:
+            print(f"  {c}")
         return
     data = probe(args.db, select_report=args.select_report)
     print(f"rule: {data['rule']}\ncriterion: {data['criterion']}")

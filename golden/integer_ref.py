@@ -144,8 +144,8 @@ def forward(model: IntModel, raw, rr=None):
         tr.rr = rr_sum(model.rr_table, rr)
         tr.logits = tr.logits + tr.rr
     tr.cls = argmax_lowest(tr.logits)
-    if rr is not None and model.rr_rule is not None:
-        tr.cls = apply_rule(model.rr_rule, tr.cls, rr)
+    if rr is not None:
+        tr.cls = apply_rules(model.rr_rules, tr.cls, rr)
     return tr
 
 
@@ -155,6 +155,15 @@ def apply_rule(rule, cls, rr):
     cls, rr = torch.as_tensor(cls), torch.as_tensor(rr)
     hit = (cls == rule["from"]) & (rr <= torch.as_tensor(rule["max_codes"]).view(1, -1)).all(1)
     return torch.where(hit, torch.as_tensor(rule["to"]), cls)
+
+
+def apply_rules(rules, cls, rr):
+    """The model's RR rules in their order (docs/arithmetic.md 6): each rule sees the class the
+    rules before it left, so a beat one rule moves may be moved again by a later one."""
+    cls = torch.as_tensor(cls)
+    for rule in rules:
+        cls = apply_rule(rule, cls, rr)
+    return cls
 
 
 def argmax_lowest(logits):

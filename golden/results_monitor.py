@@ -276,8 +276,8 @@ def aami4_section(db=None, n: int = 6) -> list:
                    "`tmpl` / `tmpl_g8` add the template code and `irr` the irregularity code of "
                    "docs/arithmetic.md section 6 (a fourth RR code and table): they move the hold-out errors "
                    "between classes but do not raise the criterion beyond the seeds' spread, so the shipped "
-                   "recipes do not train with them (the irregularity code is read only by the RR rule, with a "
-                   "zero table; the monitor's front end computes it, not the template code). Rows `<variant>@b` are "
+                   "recipes do not train with them (the irregularity and template codes are read only by the RR "
+                   "rules, with zero tables; the monitor's front end computes both). Rows `<variant>@b` are "
                    "trained without and scored on a second hold-out (`make aami4-select FOLD=b`: "
                    + ", ".join(aami4_select.FOLDS["b"]) + ", chosen by a rule on the reference labels alone, "
                    "golden/aami4_select.py FOLDS).", "",

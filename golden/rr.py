@@ -10,7 +10,7 @@ import torch
 
 from ternecg.errors import TernEcgError
 
-from .spec.rr import BITS, FEATURES, LOCAL, irregular_codes, record_codes  # noqa: F401
+from .spec.rr import BITS, FEATURES, LOCAL, irregular_codes, record_codes, template_codes  # noqa: F401
 
 
 def rr_codes(beats, local=LOCAL, bits=BITS) -> torch.Tensor:
@@ -29,20 +29,27 @@ def rr_codes(beats, local=LOCAL, bits=BITS) -> torch.Tensor:
 
 def model_codes(beats, cfg) -> torch.Tensor:
     """The RR codes a model with config ``cfg`` (its ``rr_bits`` and ``rr_local``) reads: the three
-    interval codes, then, with ``rr_irregular``, the irregularity code (the template code needs the
-    windows: golden/monitor.py ``codes``)."""
+    interval codes, then, with ``rr_template``, the template code of each beat's raw window
+    (``beats.raw``) against its record's running template over the record's beats in order, then,
+    with ``rr_irregular``, the irregularity code (golden/spec/rr.py, as golden/monitor.py
+    ``codes``)."""
     if not cfg.rr_bits:
         raise TernEcgError(f"config {cfg.name!r} has no RR path (no 'rr_bits')")
-    if cfg.rr_template:
-        raise TernEcgError(f"config {cfg.name!r} reads the template code: take its codes from golden/monitor.py codes()")
     codes = rr_codes(beats, local=cfg.rr_local, bits=cfg.rr_bits)
-    if not cfg.rr_irregular:
-        return codes
-    irr = np.zeros(len(beats), dtype=np.int64)
-    for rec in np.unique(beats.record):
-        idx = np.flatnonzero(beats.record == rec)
-        irr[idx] = irregular_codes(beats.sample[idx], cfg.rr_local, cfg.rr_bits)
-    return torch.cat([codes, torch.from_numpy(irr)[:, None]], 1)
+    cols = [codes]
+    if cfg.rr_template:
+        tmpl = np.zeros(len(beats), dtype=np.int64)
+        for rec in np.unique(beats.record):
+            idx = np.flatnonzero(beats.record == rec)
+            tmpl[idx] = template_codes(np.asarray(beats.raw)[idx], cfg.rr_bits, cfg.rr_template_gate)
+        cols.append(torch.from_numpy(tmpl)[:, None])
+    if cfg.rr_irregular:
+        irr = np.zeros(len(beats), dtype=np.int64)
+        for rec in np.unique(beats.record):
+            idx = np.flatnonzero(beats.record == rec)
+            irr[idx] = irregular_codes(beats.sample[idx], cfg.rr_local, cfg.rr_bits)
+        cols.append(torch.from_numpy(irr)[:, None])
+    return torch.cat(cols, 1) if len(cols) > 1 else codes
 
 
 def thermometer(codes, bits=BITS) -> torch.Tensor:

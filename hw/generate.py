@@ -224,7 +224,7 @@ def manifest(acc: Accelerator, model, text, top, hierarchy, *, asic=False):
         "ports": [dict(name=k, **v) for k, v in ports.items()],
         "streams": streams,
         "rr": ({"bits": model.cfg.rr_bits, "features": list(feature_names(model.cfg)), "local": model.cfg.rr_local,
-                "stream": "rr", "rule": acc.rr_rule} if acc.rr_width else None),
+                "stream": "rr", "rules": acc.rr_rules} if acc.rr_width else None),
         "memories": memories,
         "latency": latency,
         "cycles_per_beat": {

@@ -46,9 +46,11 @@ class Head(Checked, wiring.Component):
         Width of ``tag`` (keyword-only; 0: no tag).
     order : bool
         Add ``beats`` and the ``err`` field (keyword-only).
-    rule : (int, int) or None
-        ``(from, to)`` of the model's RR rule (docs/arithmetic.md 6; keyword-only): adds ``hit``;
-        a beat whose argmax is ``from`` and whose ``hit`` is 1 gets class ``to`` (its logits stay).
+    rules : list of (int, int)
+        ``(from, to)`` of each of the model's RR rules, in order (docs/arithmetic.md 6;
+        keyword-only): adds ``hit``; rule ``j`` gives a beat whose class (after the argmax and
+        the rules before ``j``) is ``from`` and whose ``hit[j]`` is 1 the class ``to`` (its
+        logits stay).
 
     Members
     -------
@@ -57,9 +59,9 @@ class Head(Checked, wiring.Component):
     tag : ``In(tag_width)``
         Only with ``tag_width``: a value sampled with the beat's last logit (in the cycle it is
         accepted) and carried in its result (the accelerator's compute cycles).
-    hit : ``In(1)``
-        Only with ``rule``: sampled with the beat's last logit, like ``tag`` (hw/rr_table.py
-        ``hit``: the beat's RR codes are within the rule's bounds).
+    hit : ``In(len(rules))``
+        Only with ``rules``: sampled with the beat's last logit, like ``tag`` (hw/rr_table.py
+        ``hit``: bit ``j``, the beat's RR codes are within rule ``j``'s bounds).
     beats : ``In(stream.Signature(1))``
         Only with ``order``: one transfer per result, in order, taken when the result is loaded
         into the output register: 0 = from the logits, 1 = an error result.
@@ -75,12 +77,14 @@ class Head(Checked, wiring.Component):
     """
 
     @classmethod
-    def check_arguments(cls, n_classes, logit_width, *, tag_width=0, order=False, rule=None):
+    def check_arguments(cls, n_classes, logit_width, *, tag_width=0, order=False, rules=()):
         check_int("Head", "n_classes", n_classes, minimum=1)
         check_int("Head", "logit_width", logit_width, minimum=1)
         check_int("Head", "tag_width", tag_width, minimum=0)
         check_bool("Head", "order", order)
-        if rule is not None:
+        if not isinstance(rules, (list, tuple)):
+            raise TypeError(f"Head rules must be a list of (from, to) pairs of classes, not {rules!r}")
+        for rule in rules:
             if not isinstance(rule, (list, tuple)) or len(rule) != 2:
                 raise TypeError(f"Head rule must be a (from, to) pair of classes, not {rule!r}")
             for v in rule:
@@ -88,8 +92,8 @@ class Head(Checked, wiring.Component):
             if rule[0] == rule[1]:
                 raise ValueError(f"Head rule {tuple(rule)}: from and to must be different classes")
 
-    def __init__(self, n_classes, logit_width, *, tag_width=0, order=False, rule=None):
-        self._rule = None if rule is None else (int(rule[0]), int(rule[1]))
+    def __init__(self, n_classes, logit_width, *, tag_width=0, order=False, rules=()):
+        self._rules = [(int(a), int(b)) for a, b in rules]
         self._n_classes = n_classes
         self._logit_width = logit_width
         self._tag_width = tag_width
@@ -110,8 +114,8 @@ class Head(Checked, wiring.Component):
             members["tag"] = In(tag_width)
         if order:
             members["beats"] = In(stream.Signature(1))
-        if rule is not None:
-            members["hit"] = In(1)
+        if self._rules:
+            members["hit"] = In(len(self._rules))
         super().__init__(members)
 
     @property
@@ -169,11 +173,12 @@ class Head(Checked, wiring.Component):
         with m.If(take):
             m.d.comb += new_cls.eq(index)
         out_cls = new_cls
-        if self._rule is not None:
-            out_cls = Signal(cls_shape)
-            m.d.comb += out_cls.eq(new_cls)
-            with m.If(self.hit & (new_cls == self._rule[0])):
-                m.d.comb += out_cls.eq(self._rule[1])
+        for j, (c_from, c_to) in enumerate(self._rules):
+            ruled = Signal(cls_shape, name="out_cls" if j == 0 else f"out_cls{j}")
+            m.d.comb += ruled.eq(out_cls)
+            with m.If(self.hit[j] & (out_cls == c_from)):
+                m.d.comb += ruled.eq(c_to)
+            out_cls = ruled
 
         with m.If(self.i.valid & self.i.ready):
             for k in range(n - 1):

@@ -35,9 +35,9 @@ class RRTable(Checked, wiring.Component):
         ``IntModel.rr_table``; entries fit ``RR_ENTRY_BITS`` signed bits.
     logit_width : int
         Width of the signed logits on ``i``.
-    max_codes : list of int or None (keyword-only)
-        The bounds of the model's RR rule (``IntModel.rr_rule["max_codes"]``, one code per
-        feature, docs/arithmetic.md 6): adds :attr:`hit`.
+    rule_bounds : list of lists of int (keyword-only)
+        The bounds of the model's RR rules (``rule["max_codes"]`` of each of
+        ``IntModel.rr_rules``, one code per feature, docs/arithmetic.md 6): adds :attr:`hit`.
 
     Members
     -------
@@ -51,10 +51,10 @@ class RRTable(Checked, wiring.Component):
         The logits plus their RR terms, one per transfer, :attr:`latency` cycle after each
         accepted logit, one per cycle without stalls when ``o.ready`` stays high; ``o.payload``
         is stable while ``o.valid`` and not ``o.ready``.
-    hit : ``Out(1)``
-        Only with ``max_codes``: 1 while ``o`` holds a logit of a beat whose every code ``f`` is
-        at most ``max_codes[f]`` (registered with ``o.payload``: the head samples it with the
-        beat's last logit, hw/head.py ``rule``).
+    hit : ``Out(len(rule_bounds))``
+        Only with ``rule_bounds``: bit ``j`` is 1 while ``o`` holds a logit of a beat whose every
+        code ``f`` is at most ``rule_bounds[j][f]`` (registered with ``o.payload``: the head
+        samples it with the beat's last logit, hw/head.py ``rules``).
 
     Raises
     ------
@@ -86,15 +86,17 @@ class RRTable(Checked, wiring.Component):
         return rows
 
     @classmethod
-    def check_arguments(cls, table, logit_width, *, max_codes=None):
+    def check_arguments(cls, table, logit_width, *, rule_bounds=()):
         check_int("RRTable", "logit width", logit_width, minimum=1)
         rows = cls._rows(table)
-        if max_codes is not None:
-            features, n_codes = len(rows[0]), len(rows[0][0])
+        if not isinstance(rule_bounds, (list, tuple)):
+            raise TypeError(f"RRTable rule_bounds must be a list of bound lists, not {rule_bounds!r}")
+        features, n_codes = len(rows[0]), len(rows[0][0])
+        for max_codes in rule_bounds:
             if not isinstance(max_codes, (list, tuple)) or len(max_codes) != features:
-                raise ValueError(f"RRTable max_codes must be a list of {features} codes, not {max_codes!r}")
+                raise ValueError(f"RRTable rule bounds must be lists of {features} codes, not {max_codes!r}")
             for v in max_codes:
-                check_int("RRTable", "max_codes entry", v, minimum=0, maximum=n_codes - 1)
+                check_int("RRTable", "rule bound", v, minimum=0, maximum=n_codes - 1)
 
     @classmethod
     def output_width(cls, table, logit_width):
@@ -102,9 +104,9 @@ class RRTable(Checked, wiring.Component):
         features = len(cls._rows(table)[0])
         return max(logit_width, RR_ENTRY_BITS) + features.bit_length()
 
-    def __init__(self, table, logit_width, *, max_codes=None):
+    def __init__(self, table, logit_width, *, rule_bounds=()):
         rows = self._rows(table)
-        self._max_codes = None if max_codes is None else [int(v) for v in max_codes]
+        self._bounds = [[int(v) for v in max_codes] for max_codes in rule_bounds]
         n_codes = len(rows[0][0])
         self._n = len(rows)
         self._features = len(rows[0])
@@ -125,8 +127,8 @@ class RRTable(Checked, wiring.Component):
             "rr": In(stream.Signature(unsigned(self._features * self._bits))),
             "o": Out(stream.Signature(signed(self.out_width))),
         }
-        if max_codes is not None:
-            members["hit"] = Out(1)
+        if self._bounds:
+            members["hit"] = Out(len(self._bounds))
         super().__init__(members)
 
     def param_roms(self):
@@ -158,10 +160,10 @@ class RRTable(Checked, wiring.Component):
         ]
         with m.If(take):
             m.d.sync += [x1.eq(self.i.payload), s1.eq(1), cls.eq(0 if n == 1 else (cls + 1))]
-            if self._max_codes is not None:
+            for j, max_codes in enumerate(self._bounds):
                 # only the bounds below the largest code need a comparator
-                inside = [fields[f] <= v for f, v in enumerate(self._max_codes) if v < (1 << b) - 1]
-                m.d.sync += self.hit.eq(Cat(*inside).all() if inside else 1)
+                inside = [fields[f] <= v for f, v in enumerate(max_codes) if v < (1 << b) - 1]
+                m.d.sync += self.hit[j].eq(Cat(*inside).all() if inside else 1)
             with m.If(last):
                 m.d.sync += [cls.eq(0), have.eq(0)]
         with m.Elif(self.o.ready):

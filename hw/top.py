@@ -102,11 +102,11 @@ class Accelerator(Checked, wiring.Component):
                                        spram=spram if norm_spram is None else norm_spram)
             Engine.check_arguments(s, spram=spram)
             width = engine_layout.logit_width(s)
-            rule = model.rr_rule if model.rr_table is not None else None
+            rules = model.rr_rules if model.rr_table is not None else []
             if model.rr_table is not None:
-                RRTable.check_arguments(model.rr_table, width, max_codes=rule and rule["max_codes"])
+                RRTable.check_arguments(model.rr_table, width, rule_bounds=[r["max_codes"] for r in rules])
                 width = RRTable.output_width(model.rr_table, width)
-            Head.check_arguments(s.n_classes, width, rule=rule and (rule["from"], rule["to"]))
+            Head.check_arguments(s.n_classes, width, rules=[(r["from"], r["to"]) for r in rules])
 
     def __init__(self, model, parallel=1, *, debug=False, spram=None, norm_spram=None):
         self._model = model
@@ -119,11 +119,12 @@ class Accelerator(Checked, wiring.Component):
         n = self.schedule.n_classes
         logit_shape = self._engine.logits.payload.shape()
         self._rr = None
-        #: the model's RR rule (docs/arithmetic.md 6) or None: built into the RR table and the head
-        self.rr_rule = model.rr_rule if model.rr_table is not None else None
+        #: the model's RR rules, in order (docs/arithmetic.md 6; empty without): built into the RR
+        #: table and the head
+        self.rr_rules = list(model.rr_rules) if model.rr_table is not None else []
         if model.rr_table is not None:
             self._rr = RRTable(model.rr_table, logit_shape.width,
-                               max_codes=self.rr_rule and self.rr_rule["max_codes"])
+                               rule_bounds=[r["max_codes"] for r in self.rr_rules])
             logit_shape = self._rr.o.payload.shape()
         self.result_layout = data.StructLayout({
             "cls": unsigned(max(1, (n - 1).bit_length())),
@@ -194,8 +195,8 @@ class Accelerator(Checked, wiring.Component):
         m.submodules.norm = norm = Normalizer(s.input_length, RAW_BITS, spram=self._norm_spram)
         m.submodules.engine = engine = self._engine
         logit_width = engine.logits.payload.shape().width if self._rr is None else self._rr.out_width
-        rule = self.rr_rule and (self.rr_rule["from"], self.rr_rule["to"])
-        m.submodules.head = head = Head(n, logit_width, tag_width=self.cycles_width, order=True, rule=rule)
+        rules = [(r["from"], r["to"]) for r in self.rr_rules]
+        m.submodules.head = head = Head(n, logit_width, tag_width=self.cycles_width, order=True, rules=rules)
 
         # ---- beat order: every beat that ended (kept or dropped), in order, until its result ------
         m.submodules.order = order = fifo.SyncFIFOBuffered(width=1, depth=self.ORDER_DEPTH)
@@ -221,7 +222,7 @@ class Accelerator(Checked, wiring.Component):
             connect(m, gate.o, rr.rr)
             connect(m, engine.logits, rr.i)
             connect(m, rr.o, head.i)
-            if rule is not None:
+            if rules:
                 m.d.comb += head.hit.eq(rr.hit)
 
         # ---- compute cycles of a beat ------------------------------------------------------------

@@ -10,7 +10,8 @@ Schema (version 1)::
          "acc_bits": int}                                   # conv and hidden dense layers
         {"name", "weights": [...], "bias": [int per class], "acc_bits": int,   # logits layer
          "rr_table": [[[int] * 2^rr_bits per RR feature] per class],          # (only with rr_bits)
-         "rr_rule": {"from": int, "to": int, "max_codes": [int per RR feature]}}  # (optional)
+         "rr_rule": {"from": int, "to": int, "max_codes": [int per RR feature]}}  # (optional; or a
+                                                    # list of up to MAX_RULES such rules, in order)
         {"name", "dw": {conv entry}, "grp": {conv entry}}                      # MUX-skip block
      ],
      "meta": {...},                        # provenance: seed, data, training time (not checked)
@@ -27,8 +28,9 @@ Bounds (every integer is a JSON integer: booleans, strings and floats are reject
 - ``thresholds``: ascending per channel, within the accumulator: ``|T| <= 2^(acc_bits-1)``;
 - ``bias``: a signed ``BIAS_BITS`` = 24-bit integer, ``-2^23 <= b < 2^23``;
 - ``rr_table``: signed 16-bit entries (``RR_ENTRY_BITS``);
-- ``rr_rule`` (optional, only with ``rr_bits``): ``from`` and ``to`` two different classes,
-  ``max_codes`` one code ``0 .. 2^rr_bits - 1`` per RR feature (docs/arithmetic.md 6).
+- ``rr_rule`` (optional, only with ``rr_bits``): one rule or a list of 1 .. ``MAX_RULES`` rules
+  applied in order, each with ``from`` and ``to`` two different classes and ``max_codes`` one
+  code ``0 .. 2^rr_bits - 1`` per RR feature (docs/arithmetic.md 6).
 
 So a logit ``acc + bias + T[0] + T[1] + T[2]`` stays below ``2^23 + 2^23 + 3 * 2^15 < 2^25``
 in magnitude: it always fits the 32-bit logits of the RESULT frame (docs/protocol.md), and no
@@ -39,7 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +71,8 @@ class IntConv:
     bias: np.ndarray | None             # (cout,) int64, logits layer only
     acc_bits: int
     rr_table: np.ndarray | None = None  # (cout, features, 2^rr_bits) int64, logits layer with RR path
-    rr_rule: dict | None = None         # {"from", "to", "max_codes"}: the logits layer's RR rule
+    #: the logits layer's RR rules ``[{"from", "to", "max_codes"}, ...]``, applied in order
+    rr_rules: list = field(default_factory=list)
 
 
 @dataclass
@@ -97,10 +100,10 @@ class IntModel:
         return self.layers[-1].rr_table
 
     @property
-    def rr_rule(self):
-        """The RR rule ``{"from": class, "to": class, "max_codes": [code per feature]}`` applied
-        after the argmax (docs/arithmetic.md 6), or None."""
-        return self.layers[-1].rr_rule
+    def rr_rules(self) -> list:
+        """The RR rules ``[{"from": class, "to": class, "max_codes": [code per feature]}, ...]``
+        applied in order after the argmax (docs/arithmetic.md 6); empty without."""
+        return self.layers[-1].rr_rules
 
 
 def checksum(doc):
@@ -108,7 +111,7 @@ def checksum(doc):
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def encode_conv(spec, codes, thresholds=None, bias=None, acc_bits=None, rr_table=None, rr_rule=None):
+def encode_conv(spec, codes, thresholds=None, bias=None, acc_bits=None, rr_table=None, rr_rules=()):
     entry = {"name": spec.name,
              "weights": ["".join(CHAR[int(v)] for v in np.asarray(c).flatten().tolist()) for c in codes],
              "acc_bits": int(acc_bits)}
@@ -118,8 +121,8 @@ def encode_conv(spec, codes, thresholds=None, bias=None, acc_bits=None, rr_table
         entry["bias"] = [int(v) for v in np.asarray(bias).tolist()]
     if rr_table is not None:
         entry["rr_table"] = [[[int(v) for v in row] for row in cls] for cls in np.asarray(rr_table).tolist()]
-    if rr_rule is not None:
-        entry["rr_rule"] = encode_rule(rr_rule)
+    if rr_rules:
+        entry["rr_rule"] = encode_rules(rr_rules)
     return entry
 
 
@@ -127,6 +130,13 @@ def encode_rule(rule) -> dict:
     """The model file's form of an RR rule (plain ints)."""
     return {"from": int(rule["from"]), "to": int(rule["to"]),
             "max_codes": [int(v) for v in rule["max_codes"]]}
+
+
+def encode_rules(rules):
+    """The model file's ``rr_rule`` value of a rule list: one rule as an object (the form of files
+    with one rule), several as a list."""
+    rules = [encode_rule(r) for r in rules]
+    return rules[0] if len(rules) == 1 else rules
 
 
 def make_document(cfg, entries, meta):
@@ -147,6 +157,7 @@ def _bad(path, msg):
 
 
 RR_ENTRY_BITS = 16      # widest RR table entry (signed) the hardware accepts
+MAX_RULES = 4           # most RR rules a model file may list (each is a comparator set in the head)
 BIAS_BITS = 24          # widest logits-layer bias (signed)
 RESULT_LOGIT_BITS = 32  # a logit in the RESULT frame (docs/protocol.md)
 # the largest logit an accepted file can produce fits the RESULT frame
@@ -177,22 +188,28 @@ def _rr_from(entry, cfg, path, where):
     return np.array(t, dtype=np.int64)
 
 
-def _rule_from(entry, cfg, path, where):
+def _rule_from(entry, cfg, path, where) -> list:
     r = entry.get("rr_rule")
     if r is None:
-        return None
+        return []
     if not cfg.rr_bits:
         _bad(path, f"{where}.rr_rule is present but the config has no 'rr_bits' (the rule reads RR codes)")
     n, f, cmax = cfg.layers[-1].cout, cfg.rr_features, (1 << cfg.rr_bits) - 1
     form = (f'{{"from": class, "to": class, "max_codes": [{f} codes]}} with two different classes in '
-            f'0..{n - 1} and codes in 0..{cmax} (config rr_bits = {cfg.rr_bits})')
-    if not isinstance(r, dict) or set(r) != {"from", "to", "max_codes"}:
-        _bad(path, f"{where}.rr_rule must be {form}")
-    mc = r["max_codes"]
-    if (not all(_is_int(r[k]) and 0 <= r[k] < n for k in ("from", "to")) or r["from"] == r["to"]
-            or not isinstance(mc, list) or len(mc) != f or not all(_is_int(v) and 0 <= v <= cmax for v in mc)):
-        _bad(path, f"{where}.rr_rule = {r!r}: must be {form}")
-    return encode_rule(r)
+            f'0..{n - 1} and codes in 0..{cmax} (config rr_bits = {cfg.rr_bits}), or a list of 1..{MAX_RULES} '
+            f'such rules')
+    rules = r if isinstance(r, list) else [r]
+    if not 1 <= len(rules) <= MAX_RULES:
+        _bad(path, f"{where}.rr_rule lists {len(rules)} rules: must be {form}")
+    for i, rule in enumerate(rules):
+        at = f"{where}.rr_rule" + (f"[{i}]" if isinstance(r, list) else "")
+        if not isinstance(rule, dict) or set(rule) != {"from", "to", "max_codes"}:
+            _bad(path, f"{at} must be {form}")
+        mc = rule["max_codes"]
+        if (not all(_is_int(rule[k]) and 0 <= rule[k] < n for k in ("from", "to")) or rule["from"] == rule["to"]
+                or not isinstance(mc, list) or len(mc) != f or not all(_is_int(v) and 0 <= v <= cmax for v in mc)):
+            _bad(path, f"{at} = {rule!r}: must be {form}")
+    return [encode_rule(rule) for rule in rules]
 
 
 def _conv_from(entry, spec, act_bits, xmax, path, where):
@@ -304,5 +321,5 @@ def load(path=None):
         else:
             layers.append(_conv_from(e, spec, cfg.act_bits, xmax, path, where))
     layers[-1].rr_table = _rr_from(entries[-1], cfg, path, f"layers[{len(entries) - 1}]")
-    layers[-1].rr_rule = _rule_from(entries[-1], cfg, path, f"layers[{len(entries) - 1}]")
+    layers[-1].rr_rules = _rule_from(entries[-1], cfg, path, f"layers[{len(entries) - 1}]")
     return IntModel(cfg, layers, doc.get("meta", {}), doc["sha256"], str(path))

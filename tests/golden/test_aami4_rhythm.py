@@ -53,7 +53,8 @@ def test_premature_offset_rewrite_changes_only_the_n_entries_of_premature_codes(
 @needs_models
 def test_premature_offset_moves_the_integer_logits_of_premature_beats_only(tmp_path):
     p = tmp_path / "m.json"
-    doc = aami4.with_rr_rule(aami4.with_premature_offset(json.loads(INTER.read_text()), [0, 0]), None)
+    doc = aami4.with_rr_rule(aami4.with_template_rule(aami4.with_premature_offset(json.loads(INTER.read_text()), [0, 0]),
+                                                      None), None)
     modelfile.save(doc, p)
     q = tmp_path / "q.json"
     modelfile.save(aami4.with_premature_offset(doc, [5, -100]), q)

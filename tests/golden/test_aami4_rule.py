@@ -22,7 +22,7 @@ needs_models = pytest.mark.skipif(not INTER.is_file() or not PATIENT, reason="fo
 
 @needs_models
 def test_rule_rewrite_adds_a_zero_irregularity_table_and_takes_it_off_again(tmp_path):
-    shipped = json.loads(INTER.read_text())
+    shipped = aami4.with_template_rule(json.loads(INTER.read_text()), None)    # the RR rule alone
     bare = aami4.with_rr_rule(shipped, None)
     assert "rr_rule" not in bare["layers"][-1] and "rr_irregular" not in bare["config"]
     assert aami4.RULE_KEY not in bare["meta"] and len(bare["layers"][-1]["rr_table"][0]) == 3
@@ -112,8 +112,14 @@ def test_ds2_paragraph_says_what_the_ds2_report_says():
 def test_scoring_refuses_a_rule_it_does_not_know():
     class M:
         path = "m.json"
-        rr_rule = {"from": 2, "to": 1, "max_codes": [6, 15, 15, 5]}
-    with pytest.raises(TernEcgError, match=r"m.json: an RR rule 2 -> 1.*N -> S"):
+        rr_rules = [{"from": 2, "to": 1, "max_codes": [6, 15, 15, 5]}]
+    with pytest.raises(TernEcgError, match=r"m.json: RR rules 2 -> 1;.*V -> N .* then N -> S"):
         op.rule_hits(M(), np.zeros((3, 4), np.int64))
-    M.rr_rule = None
+    n_to_s, v_to_n = {"from": 0, "to": 1, "max_codes": [6, 15, 15, 5]}, {"from": 2, "to": 0, "max_codes": [15, 15, 15, 4]}
+    M.rr_rules = [n_to_s, v_to_n]                                 # known rules, the wrong order
+    with pytest.raises(TernEcgError, match=r"RR rules 0 -> 1 then 2 -> 0"):
+        op.rule_hits(M(), np.zeros((3, 4), np.int64))
+    M.rr_rules = [n_to_s]                                         # the RR rule alone: no template column
+    assert op.rule_hits(M(), np.zeros((3, 4), np.int64)).tolist() == [[False, True]] * 3
+    M.rr_rules = []
     assert op.rule_hits(M(), np.zeros((3, 4), np.int64)) is None

@@ -215,8 +215,10 @@ def forward(model, raw, rr=None):
                 logits[n, o] += sum(int(table[o][f][int(rr[n][f])]) for f in range(table.shape[1]))
     res["logits"] = logits
     res["cls"] = argmax_lowest(logits)
-    rule = model["layers"][-1].get("rr_rule")
-    if rule is not None:            # after the argmax: class from -> to when every code is in bounds
+    rules = model["layers"][-1].get("rr_rule")
+    if isinstance(rules, dict):     # one rule, or a list of rules applied in order
+        rules = [rules]
+    for rule in rules or []:        # after the argmax: class from -> to when every code is in bounds
         for n in range(len(logits)):
             if res["cls"][n] == rule["from"] and all(int(c) <= m for c, m in zip(rr[n], rule["max_codes"], strict=True)):
                 res["cls"][n] = rule["to"]
@@ -317,21 +319,28 @@ def test_fixture_and_edge_beats_match_the_reference(name):
     assert len(set(mine["cls"].tolist())) > 1
 
 
-def test_rr_rule_of_the_four_class_model():
-    """models/aami4_inter.json: four RR codes (the irregularity code last) and an RR rule (section 6)
-    on the fixture and edge beats with random codes, half of them inside the rule's bounds."""
+def test_rr_rules_of_the_four_class_model():
+    """models/aami4_inter.json: five RR codes (the template code fourth, the irregularity code last)
+    and two RR rules in order (section 6: V -> N on the template code, then N -> S), on the fixture
+    and edge beats with random codes, each code inside a rule's bound for half of the beats."""
     path = models_dir() / "aami4_inter.json"
     if not path.is_file():
         pytest.skip("four-class model not trained")
-    rule = json.loads(path.read_text())["layers"][-1]["rr_rule"]
+    rules = json.loads(path.read_text())["layers"][-1]["rr_rule"]
+    assert isinstance(rules, list) and [(r["from"], r["to"]) for r in rules] == [(2, 0), (0, 1)]
     raw = np.concatenate([fixture.load()["raw"].astype(np.int64), edge_beats()])
     rng = np.random.default_rng(7)
-    rr = rng.integers(0, 16, (len(raw), 4))
-    inside = rng.random(len(raw)) < 0.5
-    rr[inside, 0] = rng.integers(0, rule["max_codes"][0] + 1, int(inside.sum()))
-    rr[inside, 3] = rng.integers(0, rule["max_codes"][3] + 1, int(inside.sum()))
+    rr = rng.integers(0, 16, (len(raw), 5))
+    for f in range(5):
+        bound = min(r["max_codes"][f] for r in rules)
+        inside = rng.random(len(raw)) < 0.5
+        rr[inside, f] = rng.integers(0, bound + 1, int(inside.sum()))
     mine = compare("aami4_inter", raw, rr)
-    assert (mine["cls"] != argmax_lowest(mine["logits"])).sum() > 0       # the rule changed some classes
+    changed = mine["cls"] != argmax_lowest(mine["logits"])
+    assert changed.sum() > 0                                              # the rules changed some classes
+    # a beat called V and moved to N by the first rule is moved on to S by the second where it holds
+    chained = (argmax_lowest(mine["logits"]) == 2) & (mine["cls"] == 1)
+    assert chained.sum() > 0
 
 
 def test_ties_and_boundaries():

@@ -105,7 +105,11 @@ def test_rr_table_entries_are_bounded_and_typed(tmp_path, value, needle):
     ({"from": 0, "to": 1, "max_codes": [6, 16, 15]}, "codes in 0..15"),
     ({"from": 0, "to": True, "max_codes": [6, 15, 15]}, "rr_rule"),
     ({"from": 0, "to": 1}, "rr_rule must be"),
-    ([0, 1], "rr_rule must be"),
+    ([0, 1], "rr_rule[0] must be"),
+    ([], "lists 0 rules"),
+    ([{"from": 0, "to": 1, "max_codes": [6, 15, 15]}] * 5, "lists 5 rules"),
+    ([{"from": 0, "to": 1, "max_codes": [6, 15, 15]}, {"from": 1, "to": 1, "max_codes": [6, 15, 15]}],
+     "rr_rule[1] = "),
 ])
 def test_rr_rule_is_checked(tmp_path, rule, needle):
     """docs/arithmetic.md 6 / 8: the RR rule's classes and bounds, one message naming the field."""
@@ -119,8 +123,12 @@ def test_rr_rule_is_checked(tmp_path, rule, needle):
 def test_rr_rule_round_trips_and_needs_an_rr_path(tmp_path, doc):
     d = json.loads((modelfile.MODELS_DIR / "inter_patient.json").read_text())
     d["layers"][-1]["rr_rule"] = {"from": 0, "to": 1, "max_codes": [6, 15, 15]}
-    assert modelfile.load(write(tmp_path, d)).rr_rule == d["layers"][-1]["rr_rule"]
-    assert modelfile.load(modelfile.MODELS_DIR / "inter_patient.json").rr_rule is None
+    assert modelfile.load(write(tmp_path, d)).rr_rules == [d["layers"][-1]["rr_rule"]]
+    assert modelfile.load(modelfile.MODELS_DIR / "inter_patient.json").rr_rules == []
+    two = [{"from": 1, "to": 0, "max_codes": [15, 3, 15]}, {"from": 0, "to": 1, "max_codes": [6, 15, 15]}]
+    d["layers"][-1]["rr_rule"] = two                # a list of rules, in order
+    assert modelfile.load(write(tmp_path, d)).rr_rules == two
+    assert modelfile.encode_rules(two) == two and modelfile.encode_rules(two[1:]) == two[1]
     plain = copy.deepcopy(doc)                  # the default model: no RR path
     plain["layers"][-1]["rr_rule"] = {"from": 0, "to": 1, "max_codes": [6, 15, 15]}
     with pytest.raises(TernEcgError, match="rr_rule is present but the config has no 'rr_bits'"):

@@ -10,7 +10,7 @@ import torch
 from ternecg import cli
 from ternecg.golden import detected, evaluate, excerpts, integer_ref, monitor, monitor_eval
 from ternecg.golden.spec import modelfile
-from ternecg.golden.spec.rr import irregular_codes, record_codes
+from ternecg.golden.spec.rr import irregular_codes, record_codes, template_codes
 from ternecg.paths import models_dir
 
 AAMI4 = models_dir() / "aami4_inter.json"
@@ -40,6 +40,8 @@ def test_annotated_run_of_an_excerpt_is_the_per_beat_evaluation():
     x = e.signal.astype(np.int64)
     raw = torch.as_tensor(np.stack([x[p - 120:p + 120] for p in r]))
     rr = record_codes(r, m.cfg.rr_local, m.cfg.rr_bits)
+    if m.cfg.rr_template:                       # the template code of the model's template rule
+        rr = np.concatenate([rr, template_codes(raw.numpy(), m.cfg.rr_bits, m.cfg.rr_template_gate)[:, None]], 1)
     if m.cfg.rr_irregular:                      # the irregularity code of the model's RR rule
         rr = np.concatenate([rr, irregular_codes(r, m.cfg.rr_local, m.cfg.rr_bits)[:, None]], 1)
     pred = integer_ref.classify(m, raw, torch.as_tensor(rr)).numpy()

@@ -9,7 +9,7 @@ import torch
 from ternecg.errors import TernEcgError
 from ternecg.golden import excerpts, integer_ref, monitor, qrs
 from ternecg.golden.spec import modelfile
-from ternecg.golden.spec.rr import irregular_codes, record_codes
+from ternecg.golden.spec.rr import irregular_codes, record_codes, template_codes
 from ternecg.paths import models_dir
 from monitor_helpers import stream
 
@@ -28,9 +28,13 @@ def rr_model():
     return modelfile.load(AAMI4_MODEL if AAMI4_MODEL.is_file() else RR_MODEL)
 
 
-def spec_codes(r, cfg):
-    """Section 6's codes of peaks ``r``: the three interval codes, then the irregularity code."""
+def spec_codes(r, cfg, x=None):
+    """Section 6's codes of peaks ``r``: the three interval codes, then the template code of each
+    beat's window of signal ``x``, then the irregularity code."""
     c = record_codes(np.asarray(r), cfg.rr_local, cfg.rr_bits)
+    if cfg.rr_template:
+        w = np.stack([x[p - 120:p + 120] for p in r])
+        c = np.concatenate([c, template_codes(w, cfg.rr_bits, cfg.rr_template_gate)[:, None]], 1)
     if cfg.rr_irregular:
         c = np.concatenate([c, irregular_codes(np.asarray(r), cfg.rr_local, cfg.rr_bits)[:, None]], 1)
     return c
@@ -41,7 +45,7 @@ def per_beat(model, signal):
     over those peaks, the integer reference on one window at a time."""
     x = np.asarray(signal, dtype=np.int64)
     r = [int(p) for p in qrs.detect(x) if p - 120 >= 0 and p + 120 <= len(x)]
-    codes = spec_codes(r, model.cfg) if model.cfg.rr_bits else None
+    codes = spec_codes(r, model.cfg, x) if model.cfg.rr_bits else None
     cls, logits = [], []
     for i, p in enumerate(r):
         tr = integer_ref.forward(model, torch.as_tensor(x[p - 120:p + 120]),
@@ -60,9 +64,10 @@ def test_run_equals_stream_and_per_beat(ex, rr_model, i):
     assert [o.cls for o in out] == got.classes.tolist()
     assert [list(o.logits) for o in out] == got.logits.tolist()
     plain = got.logits.argmax(1)                                    # no ties on these beats
-    if rr_model.rr_rule is not None:                                # then the RR rule (docs/arithmetic.md 6)
-        plain = integer_ref.apply_rule(rr_model.rr_rule, torch.as_tensor(plain),
-                                       torch.as_tensor(monitor.codes(got.peaks, rr_model.cfg))).numpy()
+    windows = np.asarray(e.signal, np.int64)[got.peaks[:, None] + np.arange(-120, 120)[None, :]]
+    if rr_model.rr_rules:                                           # then the RR rules (docs/arithmetic.md 6)
+        plain = integer_ref.apply_rules(rr_model.rr_rules, torch.as_tensor(plain),
+                                        torch.as_tensor(monitor.codes(got.peaks, rr_model.cfg, windows))).numpy()
     assert np.array_equal(got.classes, plain)
     if i in (0, 2):
         r, cls, logits = per_beat(rr_model, e.signal)
@@ -97,14 +102,15 @@ def test_beats_inside_the_record_only(rr_model, ex):
     got = monitor.run(rr_model, x, peaks=given)
     assert got.peaks.tolist() == [120, 400, 700, 1000, 1500, n - 120]
     # the dropped peaks take no part in the RR codes: the codes are those of the kept peaks alone
-    assert np.array_equal(monitor.codes(got.peaks, rr_model.cfg), spec_codes(got.peaks, rr_model.cfg))
+    assert np.array_equal(monitor.codes(got.peaks, rr_model.cfg, monitor.windows(x, got.peaks)),
+                          spec_codes(got.peaks, rr_model.cfg, np.asarray(x, np.int64)))
     assert monitor.inside([119, 120, n - 120, n - 119], n).tolist() == [False, True, True, False]
 
 
-def test_a_lone_beat_has_regular_codes(rr_model):
-    c = monitor.codes(np.array([500]), rr_model.cfg)
-    f = rr_model.cfg.rr_features                                    # the irregularity code of a lone beat is 0
-    assert c.tolist() == [[8, 8, 8, 0][:f]]
+def test_a_lone_beat_has_regular_codes(rr_model, ex):
+    c = monitor.codes(np.array([500]), rr_model.cfg, monitor.windows(ex[0].signal, np.array([500])))
+    f = rr_model.cfg.rr_features                # the template and irregularity codes of a lone beat are 0
+    assert c.tolist() == [[8, 8, 8] + [0] * (f - 3)]
     assert monitor.codes(np.zeros(0, np.int64), rr_model.cfg).shape == (0, f)
 
 
@@ -115,7 +121,7 @@ def test_false_detection_changes_its_neighbours_codes(rr_model, ex):
     a = monitor.run(rr_model, x, peaks=ref)
     b = monitor.run(rr_model, x, peaks=extra)
     assert len(b.peaks) == len(a.peaks) + 1
-    ca, cb = monitor.codes(ref, rr_model.cfg), monitor.codes(extra, rr_model.cfg)
+    ca, cb = (monitor.codes(p, rr_model.cfg, monitor.windows(x, p)) for p in (ref, extra))
     assert not np.array_equal(ca[10], cb[10])          # its post interval is shorter now
 
 

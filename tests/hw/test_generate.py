@@ -118,7 +118,7 @@ def test_rr_model_manifest(outputs):
         man, _ = outputs[("inter_patient.json", p)]
         assert man["parameters"]["logit_width"] == 18 != plain["parameters"]["logit_width"] == 14
         assert man["rr"] == {"bits": 4, "features": ["pre/local", "post/local", "post/pre"], "local": 32,
-                             "stream": "rr", "rule": None}
+                             "stream": "rr", "rules": []}
         assert man["streams"]["rr"]["fields"] == [
             {"name": "pre/local", "offset": 0, "width": 4, "signed": False},
             {"name": "post/local", "offset": 4, "width": 4, "signed": False},

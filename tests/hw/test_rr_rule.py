@@ -21,9 +21,9 @@ class Chain(wiring.Component):
     """RR table -> head, the wiring of hw/top.py."""
 
     def __init__(self, model, width):
-        rule = model.rr_rule
-        self.rr_table = RRTable(model.rr_table, width, max_codes=rule["max_codes"])
-        self.head = Head(len(model.classes), self.rr_table.out_width, rule=(rule["from"], rule["to"]))
+        rules = model.rr_rules
+        self.rr_table = RRTable(model.rr_table, width, rule_bounds=[r["max_codes"] for r in rules])
+        self.head = Head(len(model.classes), self.rr_table.out_width, rules=[(r["from"], r["to"]) for r in rules])
         super().__init__({"i": wiring.In(self.rr_table.i.signature.flip()),
                           "rr": wiring.In(self.rr_table.rr.signature.flip()),
                           "o": wiring.Out(self.head.o.signature)})
@@ -43,7 +43,7 @@ def with_rule(model, rule):
     m = copy.copy(model)
     m.layers = list(model.layers)
     m.layers[-1] = copy.copy(model.layers[-1])
-    m.layers[-1].rr_rule = rule
+    m.layers[-1].rr_rules = [rule]
     return m
 
 
@@ -111,15 +111,44 @@ def test_every_bound_of_a_four_code_rule():
     class M:
         pass
     m = M()
-    m.rr_table, m.rr_rule, m.classes = table, rule, range(n)
+    m.rr_table, m.rr_rules, m.classes = table, [rule], range(n)
     dut = Chain(m, 8)
     got, _ = run(dut, logits, codes, bits, seed=3, idle=0.2, stall=0.3)
     assert [g[0] for g in got] == expect
 
 
+def test_two_rules_in_order():
+    """Hand-made: the four-class models' two rules (V -> N on the template code <= 4, then N -> S on
+    pre/local <= 6 and irregularity <= 5) over 5 codes: every combination of argmax N or V with
+    codes on each side of each bound. A V beat the first rule moves is moved on to S by the second
+    where its codes allow, exactly as integer_ref.apply_rules, and the logits never change."""
+    bits, n, f = 4, 4, 5
+    table = torch.zeros((n, f, 1 << bits), dtype=torch.int64)
+    rules = [{"from": 2, "to": 0, "max_codes": [15, 15, 15, 4, 15]},
+             {"from": 0, "to": 1, "max_codes": [6, 15, 15, 15, 5]}]
+    codes = [[c0, 8, 8, c3, c4] for c0 in (0, 6, 7) for c3 in (0, 4, 5, 15) for c4 in (5, 6)]
+    logits = [row for row in ([10, 3, 2, 1], [1, 3, 10, 2], [2, 1, 3, 10]) for _ in codes]   # N, V, F
+    codes = codes * 3
+    expect = integer_ref.apply_rules(rules, integer_ref.argmax_lowest(torch.as_tensor(logits)),
+                                     torch.as_tensor(codes)).tolist()
+    assert {0, 1, 2, 3} <= set(expect)
+    assert sum(1 for k, c in enumerate(codes) if logits[k][2] == 10 and expect[k] == 1) > 0    # V -> N -> S
+
+    class M:
+        pass
+    m = M()
+    m.rr_table, m.rr_rules, m.classes = table, rules, range(n)
+    dut = Chain(m, 8)
+    got, stats = run(dut, logits, codes, bits, seed=5, idle=0.3, stall=0.5, holds=True)
+    assert [g[0] for g in got] == expect
+    assert [g[1] for g in got] == logits
+    assert stats["pending"] > 0
+
+
 @pytest.mark.parametrize("kw,exc,match", [
-    ({"max_codes": [1, 2]}, ValueError, "list of 3 codes"),
-    ({"max_codes": [1, 2, 16]}, ValueError, "max_codes entry"),
+    ({"rule_bounds": [[1, 2]]}, ValueError, "lists of 3 codes"),
+    ({"rule_bounds": [[1, 2, 3], [1, 2, 16]]}, ValueError, "rule bound"),
+    ({"rule_bounds": [1, 2, 3]}, ValueError, "lists of 3 codes"),
 ])
 def test_bad_rr_table_rule(kw, exc, match):
     table = torch.zeros((2, 3, 16), dtype=torch.int64)
@@ -131,4 +160,4 @@ def test_bad_rr_table_rule(kw, exc, match):
                                             ((1,), TypeError, "pair")])
 def test_bad_head_rule(rule, exc, match):
     with pytest.raises(exc, match=match):
-        Head(4, 8, rule=rule)
+        Head(4, 8, rules=[(1, 2), rule])

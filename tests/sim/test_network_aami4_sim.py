@@ -54,8 +54,8 @@ def test_make_verilog_builds_the_four_class_files(tmp_path, capsys, model, paral
     fields = [f["name"] for f in man["streams"]["o"]["fields"]]
     assert [f for f in fields if f.startswith("logits")] == [f"logits[{i}]" for i in range(4)]
     assert (man["rr"] is not None) == (modelfile.load(model).cfg.rr_features > 0)
-    rule = modelfile.load(model).rr_rule
-    assert rule is not None and man["rr"]["rule"] == rule          # the RR rule, in the manifest
+    rules = modelfile.load(model).rr_rules
+    assert rules and man["rr"]["rules"] == rules                  # the RR rules, in the manifest
 
 
 @needs_models
@@ -103,14 +103,16 @@ def test_template_code_model_four_codes(tmp_path):
 
 @needs_models
 def test_rr_rule_changes_the_class_in_the_verilog():
-    """The inter-patient file's RR rule (docs/arithmetic.md 6: N -> S for pre/local and irregularity
-    codes within bounds) in the generated Verilog on monitor beats of the excerpts: beats whose class
-    the rule changes, beats within the bounds that are not N, and N beats just outside one bound
+    """The inter-patient file's RR rules (docs/arithmetic.md 6: V -> N for a template code within
+    its bound, then N -> S for pre/local and irregularity codes within bounds) in the generated
+    Verilog on monitor beats of the excerpts: beats whose class the rules change (V ones among
+    them), beats within the N -> S bounds that are not N, and N beats just outside one bound
     (pre/local within, irregularity above; or the reverse), under random stalls."""
     from ternecg.golden import integer_ref
     model = modelfile.load(INTER)
-    rule = model.rr_rule
-    assert rule is not None, "models/aami4_inter.json has no RR rule (make aami4-rule APPLY=1)"
+    assert [(r["from"], r["to"]) for r in model.rr_rules] == [(2, 0), (0, 1)], \
+        "models/aami4_inter.json lacks its RR rules (make aami4-rule APPLY=1, make aami4-template APPLY=1)"
+    rule = model.rr_rules[-1]
     t, b = rule["max_codes"][0], rule["max_codes"][-1]
     picked = []
     for e in excerpts.load():
@@ -121,7 +123,8 @@ def test_rr_rule_changes_the_class_in_the_verilog():
         plain, cls = integer_ref.argmax_lowest(tr.logits).numpy(), tr.cls.numpy()
         inside = np.all(rr <= np.asarray(rule["max_codes"])[None, :], axis=1)
         near = (plain == 0) & (((rr[:, 0] <= t) & (rr[:, -1] > b)) | ((rr[:, 0] == t + 1) & (rr[:, -1] <= b)))
-        for k in [*np.flatnonzero(cls != plain)[:3], *np.flatnonzero(inside & (plain != 0))[:1],
+        for k in [*np.flatnonzero(cls != plain)[:3], *np.flatnonzero((plain == 2) & (cls != 2))[:2],
+                  *np.flatnonzero(inside & (plain != 0))[:1],
                   *np.flatnonzero(near)[:1]]:
             picked.append((w[k], rr[k], int(e.record), int(r[k] + e.start), cls[k] != plain[k]))
     changed = sum(p[4] for p in picked)
