@@ -167,8 +167,15 @@ def seeds_section() -> list:
     runs = seeds.get("runs", [])
     if runs:
         sp = seeds.get("spread", {})
-        md += [f"Over seeds {', '.join(str(r['seed']) for r in runs)} of the same recipes (`make aami4-seeds`, "
-               "results/aami4_seeds.json; mean ± standard deviation, %):", "",
+        now = {"inter": aami4.INTER, "finetune": aami4.FINETUNE}
+        old = seeds.get("recipes", now)
+        changed = sorted({k for p in now for k in set(now[p]) | set(old.get(p, {}))
+                          if now[p].get(k) != old.get(p, {}).get(k)})
+        md += [f"Over seeds {', '.join(str(r['seed']) for r in runs)} of "
+               + ("the same recipes" if not changed else
+                  "the recipes as they were before " + ", ".join(f"`{k}`" for k in changed)
+                  + " changed (the seed runs are older than that change; `make aami4-seeds` runs them again)")
+               + " (`make aami4-seeds`, results/aami4_seeds.json; mean ± standard deviation, %):", "",
                "| run | ACC | S Se | S +P | V Se | V +P | F Se |", "|---|---|---|---|---|---|---|"]
         for p in monitor_eval.PROTOCOLS:
             for mode in monitor_eval.MODES:

@@ -102,3 +102,20 @@ def test_results_refuses_to_drop_figures_whose_report_is_missing(tmp_path, monke
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "qrs-eval" in err[0] and "Traceback" not in err[0]
     assert doc.read_text() == before
+
+
+def test_seed_runs_of_older_recipes_say_what_changed_since(tmp_path, monkeypatch):
+    """results/aami4_seeds.json records the recipes its runs trained with: a key that differs from
+    golden/aami4.py's recipes today is named, so the spread is not read as today's."""
+    from ternecg.golden import aami4
+    figures = aami4_seeds.compact(_report(GOOD, GOOD))
+    seeds = tmp_path / "aami4_seeds.json"
+    runs = [{"seed": s, "figures": figures, "train_seconds": {}} for s in (1, 2)]
+    old = {"inter": {k: v for k, v in aami4.INTER.items() if k != "template_rule"},
+           "finetune": dict(aami4.FINETUNE)}
+    seeds.write_text(json.dumps({"recipes": old, "runs": runs, "spread": aami4_seeds.spread(runs)}))
+    monkeypatch.setattr(aami4_seeds, "REPORT", seeds)
+    assert "before `template_rule` changed" in results_monitor.seeds_section()[0]
+    seeds.write_text(json.dumps({"recipes": {"inter": aami4.INTER, "finetune": aami4.FINETUNE}, "runs": runs,
+                                 "spread": aami4_seeds.spread(runs)}))
+    assert "of the same recipes" in results_monitor.seeds_section()[0]
