@@ -512,30 +512,23 @@ def check_port(path: str):
 def record_codes(beats, cfg) -> np.ndarray:
     """(n, F) int64 RR codes that the host sends for ``beats``: all the beats of one record, in
     R-peak order (golden/beats.py ``extract_record``), for a model config ``cfg`` with an RR path,
-    in the model's code order (golden/spec/rr.py ``feature_names``, docs/protocol.md BEAT_RR).
-
-    * the three interval codes, then, with ``rr_irregular``, the irregularity code, from the R
-      peaks (golden/rr.py ``model_codes``);
-    * with ``rr_template``, the template code at index 3: each beat's raw window against the
-      record's running average beat, the beats pushed in order (golden/spec/rr.py ``Template``,
-      gate ``cfg.rr_template_gate``); all the codes then come from golden/monitor.py ``codes``,
-      the software monitor's, which inserts that column.
+    in the model's code order (golden/spec/rr.py ``feature_names``, docs/protocol.md BEAT_RR):
+    the three interval codes, with ``rr_template`` the template code (each beat's raw window
+    against the record's running average beat, the beats pushed in order: golden/spec/rr.py
+    ``Template``, gate ``cfg.rr_template_gate``), with ``rr_irregular`` the irregularity code;
+    golden/rr.py ``model_codes``, the same codes as the software monitor's (golden/monitor.py
+    ``codes``).
 
     So a subset of a record's beats (``--beats``, ``--limit``) gets the codes its beats have in the
     whole record. No arithmetic here: the golden functions are called."""
-    from ternecg.golden import monitor
     from ternecg.golden.rr import model_codes
-    if not cfg.rr_template:
-        return model_codes(beats, cfg).numpy()
-    if len(np.unique(beats.record)) > 1:
-        raise TernEcgError(f"the template code is a record's own: pass one record's beats, not those of "
-                           f"{len(np.unique(beats.record))} records")
-    if len(beats) < 2:                  # as model_codes: no interval without a second beat
-        raise TernEcgError(f"record {beats.record[0] if len(beats) else '?'}: RR codes need at least 2 beats, "
-                           f"got {len(beats)}")
-    if np.any(np.diff(beats.sample) <= 0):
-        raise TernEcgError("the template code needs a record's beats in R-peak order; sort the beats by sample")
-    return monitor.codes(beats.sample, cfg, beats.raw)
+    if cfg.rr_template:
+        if len(np.unique(beats.record)) > 1:
+            raise TernEcgError(f"the template code is a record's own: pass one record's beats, not those of "
+                               f"{len(np.unique(beats.record))} records")
+        if np.any(np.diff(beats.sample) <= 0):
+            raise TernEcgError("the template code needs a record's beats in R-peak order; sort the beats by sample")
+    return model_codes(beats, cfg).numpy()
 
 
 def stream_record(port, record: str, *, baud=DEFAULT_BAUD, limit=None, indices=None, db=None, model=None,
