@@ -92,6 +92,7 @@ def run_core(core, steps, limit=200_000):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_board_core_classifies_template_beats_as_the_integer_reference(template_model_5):
     """Two beats of record 208 whose template code matters (the integer reference gives other
     logits with the template and irregularity codes swapped), each in a BEAT_RR with its five
