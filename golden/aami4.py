@@ -220,6 +220,26 @@ def _set_rules(final, rules):
         final["rr_rule"] = modelfile.encode_rules(rules)
 
 
+def _add_code(cfg, table, rules, key, at):
+    """Config ``key`` on: one more RR code at position ``at``, with a zero table in every class
+    (the logits stay) and a free bound (2^b - 1) in every rule."""
+    cmax = len(table[0][0]) - 1
+    cfg[key] = 1
+    for row in table:
+        row.insert(at, [0] * (cmax + 1))
+    for r in rules:
+        r["max_codes"].insert(at, cmax)
+
+
+def _drop_code(cfg, table, rules, key, at):
+    """Undo :func:`_add_code`: config ``key`` off, code ``at`` out of the table and the rules."""
+    cfg.pop(key, None)
+    for row in table:
+        row.pop(at)
+    for r in rules:
+        r["max_codes"].pop(at)
+
+
 def with_rr_rule(doc: dict, spec) -> dict:
     """A copy of model document ``doc`` with the RR rule ``spec`` = ``[t, b]`` (None: no rule)
     instead of the one ``doc["meta"]["rr_rule"]`` records: a beat the network calls N whose
@@ -240,18 +260,10 @@ def with_rr_rule(doc: dict, spec) -> dict:
     rules = [r for r in _rules(final) if (r["from"], r["to"]) != RHYTHM_PAIR]
     meta.pop(RULE_KEY, None)
     if meta.pop(RULE_IRREGULAR_KEY, False):
-        cfg.pop("rr_irregular", None)
-        for row in table:
-            row.pop()
-        for r in rules:
-            r["max_codes"].pop()
+        _drop_code(cfg, table, rules, "rr_irregular", -1)           # the irregularity code is the last
     if spec is not None:
         if not cfg.get("rr_irregular"):
-            cfg["rr_irregular"] = 1
-            for row in table:
-                row.append([0] * (cmax + 1))
-            for r in rules:
-                r["max_codes"].append(cmax)
+            _add_code(cfg, table, rules, "rr_irregular", len(table[0]))
             meta[RULE_IRREGULAR_KEY] = True
         bounds = [cmax] * len(table[0])
         bounds[0], bounds[-1] = int(spec[0]), int(spec[1])     # pre/local first, the irregularity code last
@@ -281,18 +293,10 @@ def with_template_rule(doc: dict, u) -> dict:
     rules = [r for r in _rules(final) if (r["from"], r["to"]) != TEMPLATE_PAIR]
     meta.pop(TEMPLATE_KEY, None)
     if meta.pop(TEMPLATE_ADDED_KEY, False):
-        cfg.pop("rr_template", None)
-        for row in table:
-            row.pop(TEMPLATE_FEATURE)
-        for r in rules:
-            r["max_codes"].pop(TEMPLATE_FEATURE)
+        _drop_code(cfg, table, rules, "rr_template", TEMPLATE_FEATURE)
     if u is not None:
         if not cfg.get("rr_template"):
-            cfg["rr_template"] = 1
-            for row in table:
-                row.insert(TEMPLATE_FEATURE, [0] * (cmax + 1))
-            for r in rules:
-                r["max_codes"].insert(TEMPLATE_FEATURE, cmax)
+            _add_code(cfg, table, rules, "rr_template", TEMPLATE_FEATURE)
             meta[TEMPLATE_ADDED_KEY] = True
         bounds = [cmax] * len(table[0])
         bounds[TEMPLATE_FEATURE] = int(u)

@@ -265,23 +265,31 @@ def test_front_end_equals_golden_monitor(ex):
         x = e.signal.astype(np.int64)
         peaks = monitor.beat_peaks(x)
         codes = monitor.codes(peaks, _Cfg)
-        beats, windows, cur, before = [], [], [], []
-        for i, v in enumerate(x):
-            m.put(0, int(v), last=(i == len(x) - 1))
-            for o in m.run():
-                if o["stream"] == STREAM_BEAT:
-                    beats.append((o["value"], o["codes"]))
-                else:
-                    assert o["stream"] == STREAM_WINDOW
-                    if not cur:
-                        before.append(len(beats))
-                    cur.append(o["value"] & (WINDOW_LAST - 1))
-                    if o["value"] & WINDOW_LAST:
-                        windows.append(cur)
-                        cur = []
+        beats, windows, before = _run_front_end(m, x)
         assert beats == [(int(r), pack(c)) for r, c in zip(peaks, codes)], e.name
         assert windows == [list(x[r - HALF:r + HALF]) for r in peaks], e.name
-        assert before == list(range(len(peaks))) and not cur
+        assert before == list(range(len(peaks)))
+
+
+def _run_front_end(m, x):
+    """One record through the front end: its beats ``[(index, codes)]``, its windows and, for each
+    window, the number of beats decided before it."""
+    beats, windows, cur, before = [], [], [], []
+    for i, v in enumerate(x):
+        m.put(0, int(v), last=(i == len(x) - 1))
+        for o in m.run():
+            if o["stream"] == STREAM_BEAT:
+                beats.append((o["value"], o["codes"]))
+            else:
+                assert o["stream"] == STREAM_WINDOW
+                if not cur:
+                    before.append(len(beats))
+                cur.append(o["value"] & (WINDOW_LAST - 1))
+                if o["value"] & WINDOW_LAST:
+                    windows.append(cur)
+                    cur = []
+    assert not cur
+    return beats, windows, before
 
 
 @pytest.mark.parametrize("irregular,template", [(False, False), (True, False), (False, True),
@@ -329,26 +337,6 @@ def test_front_end_irregular_equals_golden_monitor(ex):
 
 
 # --- the template code ----------------------------------------------------------------------------------
-def _run_front_end(m, x):
-    """One record through the front end: its beats ``[(index, codes)]``, its windows and, for each
-    window, the number of beats decided before it."""
-    beats, windows, cur, before = [], [], [], []
-    for i, v in enumerate(x):
-        m.put(0, int(v), last=(i == len(x) - 1))
-        for o in m.run():
-            if o["stream"] == STREAM_BEAT:
-                beats.append((o["value"], o["codes"]))
-            else:
-                if not cur:
-                    before.append(len(beats))
-                cur.append(o["value"] & (WINDOW_LAST - 1))
-                if o["value"] & WINDOW_LAST:
-                    windows.append(cur)
-                    cur = []
-    assert not cur
-    return beats, windows, before
-
-
 @pytest.mark.parametrize("local,bits,gate,irregular", [
     (32, 4, None, False),           # the default gate 2^b: every beat updates the template
     (8, 4, 3, False),               # a gate below 2^b: the update pass runs for some beats only
