@@ -70,6 +70,10 @@ def train_all(seed=0, out=MODELS_DIR, db=None, report=None,
     for s in stages:
         if s not in STAGES:
             raise TernEcgError(f"unknown training stage {s!r}; stages are {', '.join(STAGES)}")
+    if epochs is not None and "global" not in stages:
+        raise TernEcgError(f"--epochs {epochs} sets the global stage's epochs, and the stages "
+                           f"{', '.join(stages)} do not read it (their recipes fix theirs): drop --epochs "
+                           f"or add the stage 'global'")
     beats = load_beats(db)
     times = {}
     g = dict(GLOBAL, epochs=epochs or GLOBAL["epochs"])

@@ -136,6 +136,16 @@ def test_argument_errors_are_one_line(argv, needle, capsys):
     assert len(err) == 1 and err[0].startswith(needle), err
 
 
+def test_train_epochs_without_the_global_stage_is_refused_before_any_work(capsys, monkeypatch):
+    """--epochs is the global stage's: with other stages only it would be ignored (minutes of
+    training with the recipe's epochs), so it is one message, before the database is read."""
+    from ternecg.golden import pipeline
+    monkeypatch.setattr(pipeline, "load_beats", lambda db: pytest.fail("training data loaded"))
+    assert cli.main(["train", "--stages", "aami4_inter", "--epochs", "1", "--models", "/nonexistent"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--epochs 1 sets the global stage's epochs" in err[0] and "aami4_inter" in err[0]
+
+
 def test_help_exits_zero(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["synth", "--help"])
