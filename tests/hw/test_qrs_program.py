@@ -339,9 +339,8 @@ def test_front_end_irregular_equals_golden_monitor(ex):
 # --- the template code ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("local,bits,gate,irregular", [
     (32, 4, None, False),           # the default gate 2^b: every beat updates the template
-    (8, 4, 3, False),               # a gate below 2^b: the update pass runs for some beats only
-    (8, 4, None, True),             # template and irregularity codes (code 3, code 4)
-    (32, 4, 5, True),
+    (32, 4, 5, True),               # a gate below 2^b (the update pass runs for some beats only),
+                                    # template and irregularity codes (code 3, code 4)
     (5, 8, 100, False),             # 8-bit codes: D << 8 still in one cell
     (1, 1, 1, True),                # 1-bit codes, gate 1: updates only by code-0 beats
 ])

@@ -263,7 +263,7 @@ def test_four_class_model_at_lane_counts_that_split_its_classes(beats, parallel)
     m = modelfile.load(modelfile.MODELS_DIR / "aami4_inter.json")
     s = sc.compile_schedule(m, parallel)
     assert s.parallel == parallel and memory_conflicts(s) == []
-    codes = torch.tensor([[3, 7, 12, 2][:m.cfg.rr_features]])    # the RR table adds after the engine's logits
+    codes = torch.tensor([[3, 7, 12, 2, 5][:m.cfg.rr_features]])    # the RR table adds after the engine's logits
     tr = integer_ref.forward(m, torch.as_tensor(beats["raw"][:1].astype("int64")), codes)
     res = run(s, tr.input[0].tolist())
     for li in range(len(m.layers) - 1):
