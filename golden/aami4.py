@@ -220,6 +220,17 @@ def _set_rules(final, rules):
         final["rr_rule"] = modelfile.encode_rules(rules)
 
 
+def _rule_parts(doc: dict, what: str):
+    """A copy of ``doc`` and its parts a rule rewrite changes: config, logits entry, metadata, RR
+    table, and the largest code 2^b - 1 (one message without an RR table)."""
+    doc = copy.deepcopy(doc)
+    cfg, final, meta = doc["config"], doc["layers"][-1], doc.setdefault("meta", {})
+    table = final.get("rr_table")
+    if table is None:
+        raise TernEcgError(f"{what} needs a model with an RR table (config rr_bits)")
+    return doc, cfg, final, meta, table, len(table[0][0]) - 1
+
+
 def _add_code(cfg, table, rules, key, at):
     """Config ``key`` on: one more RR code at position ``at``, with a zero table in every class
     (the logits stay) and a free bound (2^b - 1) in every rule."""
@@ -248,12 +259,7 @@ def with_rr_rule(doc: dict, spec) -> dict:
     the last of the file's rules (after a template rule). A model trained without the
     irregularity code gets it (config ``rr_irregular``) with a zero table, so its logits stay the
     trained ones; taking the rule off takes that code off again. The checksum is renewed."""
-    doc = copy.deepcopy(doc)
-    cfg, final, meta = doc["config"], doc["layers"][-1], doc.setdefault("meta", {})
-    table = final.get("rr_table")
-    if table is None:
-        raise TernEcgError("rr_rule needs a model with an RR table (config rr_bits)")
-    cmax = len(table[0][0]) - 1
+    doc, cfg, final, meta, table, cmax = _rule_parts(doc, "rr_rule")
     if spec is not None and (not isinstance(spec, (list, tuple)) or len(spec) != 2
                              or not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= cmax for x in spec)):
         raise TernEcgError(f"rr_rule {spec!r} must be [t, b]: pre/local and irregularity codes in 0..{cmax}, or null")
@@ -282,12 +288,7 @@ def with_template_rule(doc: dict, u) -> dict:
     golden/aami4_template.py). A model trained without the template code gets it (config
     ``rr_template``, every beat updating the template) with a zero table, so its logits stay the
     trained ones; taking the rule off takes that code off again. The checksum is renewed."""
-    doc = copy.deepcopy(doc)
-    cfg, final, meta = doc["config"], doc["layers"][-1], doc.setdefault("meta", {})
-    table = final.get("rr_table")
-    if table is None:
-        raise TernEcgError("template_rule needs a model with an RR table (config rr_bits)")
-    cmax = len(table[0][0]) - 1
+    doc, cfg, final, meta, table, cmax = _rule_parts(doc, "template_rule")
     if u is not None and (not isinstance(u, int) or isinstance(u, bool) or not 0 <= u <= cmax):
         raise TernEcgError(f"template_rule {u!r} must be a template code in 0..{cmax}, or null")
     rules = [r for r in _rules(final) if (r["from"], r["to"]) != TEMPLATE_PAIR]
