@@ -1,6 +1,6 @@
 """The transmit side of the serial link (docs/protocol.md): RESULT, STATUS and ERROR frames."""
 
-from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -34,9 +34,9 @@ class Framer(Checked, wiring.Component):
     STATUS's token and counters) is copied when the frame starts; nothing else is. The byte at
     each position of each kind of frame (a constant, one of the variable bytes or one of the
     CRC's two) is chosen by multiplexers in logic or, with ``rom``, by a ROM in block RAM that
-    holds per kind and position the constant and one enable per variable byte (an AND-OR over
-    the variable bytes: fewer logic cells for a few block RAMs, the monitor's choice; the
-    classifier's iCEBreaker build keeps to 14 block RAMs, issue 17). Either way the frames and
+    holds per kind and position the constant and the number of the variable byte (a multiplexer
+    on that number, no position decoding: fewer logic cells for one block RAM, the monitor's
+    choice; the classifier's iCEBreaker build keeps to 14 block RAMs, issue 17). Either way the frames and
     their timing are the same.
 
     ``version=2`` (the monitor, boards/monitor_link.py): VER 2; a result ``{index, cls, logits}``
@@ -62,8 +62,8 @@ class Framer(Checked, wiring.Component):
     version : int
         The protocol version, 1 (default) or 2.
     rom : bool
-        The bytes from a ROM in block RAM (on the iCE40 one EBR per 16 bits of its word: 9 bits
-        and one per distinct variable byte) instead of multiplexers (default ``False``).
+        The bytes from a ROM in block RAM (16-bit words up to 63 distinct variable bytes: one
+        iCE40 EBR for frames up to 64 bytes) instead of multiplexers (default ``False``).
 
     Members
     -------
@@ -273,33 +273,41 @@ class Framer(Checked, wiring.Component):
 def _from_rom(m, rows, addr, idx_bits):
     """The byte of ``rows`` (per kind: ints, constants, and 8-bit values) at the position and kind
     that ``addr`` (``Cat(idx, kind)``) held in the previous cycle, from a ROM (block RAM) of one
-    word per kind and position: the constant byte, one enable per variable byte (the byte is the
-    constant OR the enabled variable byte: an AND-OR, no decoder; CRC_LO is the last variable
-    byte of every row) and whether the CRC takes the byte. Returns ``(byte, update, final)``."""
+    word per kind and position: the constant byte, the number of the variable byte (0: none; the
+    byte is the constant OR that variable byte, chosen by a multiplexer on the number), whether
+    the CRC takes the byte and whether it is the frame's last (CRC_LO). A number rather than one
+    enable per variable byte keeps the word at 16 bits for up to 63 variable bytes: one iCE40
+    block RAM (256 x 16) instead of one per 16 bits of enables, for about the same logic (a
+    multiplexer on the number in place of an AND-OR over the enables). Returns
+    ``(byte, update, final)``."""
     variable, keys = [], {}
     for row in rows.values():
         for v in row:
             if not isinstance(v, int) and repr(v) not in keys:
-                keys[repr(v)] = len(variable)
+                keys[repr(v)] = len(variable) + 1
                 variable.append(v)
-    crc_lo = keys[repr(next(iter(rows.values()))[-1])]
-    width = 8 + len(variable) + 1
+    sel_bits = len(variable).bit_length()
+    width = 8 + sel_bits + 2
     words = [0] * (4 << idx_bits)
     for kind, row in rows.items():
         for i, v in enumerate(row):
-            word = v if isinstance(v, int) else 1 << (8 + keys[repr(v)])
+            word = v if isinstance(v, int) else keys[repr(v)] << 8
             if 0 < i < len(row) - P.TRAILER:                   # VER .. PAYLOAD: into the CRC
+                word |= 1 << (width - 2)
+            if i == len(row) - 1:                              # CRC_LO: the frame's last byte
                 word |= 1 << (width - 1)
             words[(kind << idx_bits) | i] = word
     m.submodules.rom = rom = memory.Memory(shape=unsigned(width), depth=len(words), init=words,
                                            attrs={"rom_style": "block"})
     rp = rom.read_port()
     m.d.comb += rp.addr.eq(addr)
-    enable = rp.data[8:8 + len(variable)]
-    byte = rp.data[:8]
-    for k, v in enumerate(variable):
-        byte = byte | (v & enable[k].replicate(8))
-    return byte, rp.data[width - 1], enable[crc_lo]
+    sel = rp.data[8:8 + sel_bits]
+    leaves = [Const(0, 8)] + [Value.cast(v) for v in variable]
+    for bit in range(sel_bits):                 # a tree of 2:1 multiplexers on the number's bits
+        if len(leaves) % 2:
+            leaves.append(leaves[-1])
+        leaves = [Mux(sel[bit], b, a) for a, b in zip(leaves[::2], leaves[1::2])]
+    return rp.data[:8] | leaves[0], rp.data[width - 2], rp.data[width - 1]
 
 
 def _from_multiplexers(m, rows, idx, last_is):
