@@ -8,11 +8,14 @@ absolute /tmp paths) and writes ``report.json`` there::
     {"board", "app", "device", "model", "model_sha256", "parallel", "baud", "lc_used", "lc_total",
      "ff", "ebr", "spram", "dsp", "fmax_mhz": {clock: MHz}, "target_mhz", "timing_met", "seconds",
      "bitstream", "patchable": {"param_roms", "param_slices", "param_brams", "patch_seconds", "tool_runs"},
-     "lut4_by_module": {"mapper", "modules": {module: LUT4}}, "lut4_by_part": {part: LUT4}}
+     "lut4_by_module": {"mapper", "modules": {module: LUT4}}, "lut4_by_part": {part: LUT4},
+     "memories": {"ebr": {memory: block RAMs}, "spram": {memory: SPRAMs}}}
 
 ``lut4_by_module`` comes from a second, unflattened synthesis of the same design
 (boards/monitor_figures.py ``luts_by_module``), so that where the logic goes (UART, link,
 accelerator, ...) is in every build's report (issue 17); ``lut4_by_part`` sums it per part.
+``memories`` counts the block RAMs of each memory in the netlist that nextpnr placed
+(boards/memories.py): where the EBRs go.
 
 The monitor build (``app`` ``monitor``: boards/monitor_core.py, protocol version 2; its model by
 default ``models/aami4_inter.json``, else ``models/inter_patient.json``) adds
@@ -43,6 +46,7 @@ from pathlib import Path
 
 from ternecg.errors import TernEcgError
 
+from .memories import memories_by_module, summary as memory_summary
 from .patch import PLACEHOLDER_SEED, record_build
 from .top import DEFAULT_BAUD, BoardTop, add_app_option, build_name, check_app, default_model, get_board
 
@@ -139,7 +143,8 @@ def build(board: str, model=None, parallel: int = 1, baud: int = DEFAULT_BAUD, r
     report = {"board": board, "app": app, "device": plat.device, "model": str(m.path), "model_sha256": m.sha256,
               "parallel": parallel, "baud": baud,
               **summarize(board, tim, rpt, b.clk_hz / 1e6), "seconds": round(seconds, 1),
-              "bitstream": str(build_dir / b.bitstream), "patchable": patch_info}
+              "bitstream": str(build_dir / b.bitstream), "patchable": patch_info,
+              "memories": memories_by_module(build_dir / "top.json", "ice40" if board == "icebreaker" else "ecp5")}
     if figures:
         from . import monitor_figures as F
         t1 = time.time()
@@ -189,6 +194,7 @@ def _command(args):
     print(f"{r['board']} ({r['app']}, {r['model']}): {r['lc_used']}/{r['lc_total']} LC, {r['ff']} FF, "
           f"{r['ebr']} EBR{spram}, {r['dsp']} DSP; fmax {fm} (target {r['target_mhz']:g} MHz); "
           f"{r['seconds']:.0f} s -> {r['bitstream']}")
+    print(f"  block RAMs per memory: {memory_summary(r['memories'])}")
     if r.get("lut4_by_part"):
         print(f"  per part (LUT4, {r['lut4_by_module']['mapper']}): "
               + ", ".join(f"{k} {v}" for k, v in r["lut4_by_part"].items() if v))

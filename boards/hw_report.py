@@ -24,7 +24,8 @@ Every setting carries ``estimate`` (hw/estimate.py: LC, EBR and cycles per beat 
 and ``estimate_error`` (the estimate against the measured: LC and EBR as a fraction of nextpnr's,
 cycles per beat against the measured period); the table flags an LC estimate beyond
 ``LC_TOLERANCE`` and a cycle count that is not exact. ``--calibrate`` fits the estimate's
-constants to an existing hw.json and prints them (hw/estimate.py records them).
+constants to an existing hw.json and prints them (hw/estimate.py records them). Every setting
+also has ``memories``, the block RAMs (and SPRAMs) of each memory (boards/memories.py).
 
 ``--seeds N`` (``make hw-report SEEDS=N``) places and routes every setting's netlist again with
 nextpnr seeds 2..N and lists every seed's Fmax as ``fmax_seeds_mhz`` (the row's other figures are
@@ -64,6 +65,8 @@ from ternecg.sim.cycles import fixture_cycles
 
 from .cycles_report import schedule_figures
 from .cycles_report import table as cycles_table
+from .memories import memories_by_module
+from .memories import summary as memory_summary
 from .pinwrap import PinWrapper
 
 TARGET_MHZ = 30.0
@@ -426,6 +429,8 @@ def _setting(model, p, workdir, shuffle=True, hier=True, device=DEVICE):
     else:
         res = synth_ecp5(PinWrapper(acc), "hwtop", workdir)
     res["device"] = device
+    # block RAMs per memory (boards/memories.py): where the EBRs go
+    res["memories"] = memories_by_module(Path(workdir) / "hwtop.json", "ice40" if device == DEVICE else "ecp5")
     # the flattened synthesis' cells (the estimate's calibration: hw/estimate.py)
     res["synth_cells"] = flat_counts(workdir, "ice40" if device == DEVICE else "ecp5")
     if hier:
@@ -721,6 +726,10 @@ def table(report):
                      f"(shuffle_cost_lc = {report['shuffle_cost_lc']}); LUT4 that differ by module: "
                      + (", ".join(f"{k} {v['with']} vs {v['without']}" for k, v in s["modules_that_differ"].items())
                         or "none"))
+    with_memories = [r for r in report["settings"] if r.get("memories")]
+    if with_memories:
+        lines += ["", "block RAMs per memory (boards/memories.py):"]
+        lines += [f"- {r['device']} P = {r['parallel']}: {memory_summary(r['memories'])}" for r in with_memories]
     with_cycles = [r for r in report["settings"] if "cycle_breakdown" in r]
     if with_cycles:
         lines += ["", "where the worst-case cycles per beat go (as `make cycles`):", "", cycles_table(with_cycles)]

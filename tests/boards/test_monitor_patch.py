@@ -56,6 +56,10 @@ def test_monitor_build_report(monitor_build):
     assert Path(r["bitstream"]).parent.name == BUILD
     saved = json.loads((REPO / ROOT / BUILD / "report.json").read_text())
     assert saved["model"] == r["model"] and saved["app"] == "monitor"
+    # block RAMs per memory add up to nextpnr's; the framer's frames take one (boards/framer.py)
+    mem = saved["memories"]
+    assert sum(mem["ebr"].values()) == r["ebr"] and sum(mem["spram"].values()) == r["spram"]
+    assert mem["ebr"]["core.link.framer.rom"] == 1
 
 
 @pytest.mark.slow

@@ -189,6 +189,10 @@ def test_icebreaker_build_report(ice_build):
                           "timing_met", "seconds", "lut4_by_module", "lut4_by_part"}
     parts = saved["lut4_by_part"]
     assert parts["uart"] > 0 and parts["link"] > 0 and parts["accelerator"] > 0
+    # block RAMs per memory (boards/memories.py) add up to nextpnr's counts
+    mem = saved["memories"]
+    assert sum(mem["ebr"].values()) == r["ebr"] and sum(mem["spram"].values()) == r["spram"]
+    assert any(name.endswith("engine.wrom") for name in mem["ebr"])
     assert parts["other"] < parts["accelerator"]            # the parts name where the logic is
 
 
