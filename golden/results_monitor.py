@@ -175,7 +175,9 @@ def seeds_section() -> list:
                + ("the same recipes" if not changed else
                   "the recipes as they were before " + ", ".join(f"`{k}`" for k in changed)
                   + " changed (the seed runs are older than that change; `make aami4-seeds` runs them again)")
-               + " (`make aami4-seeds`, results/aami4_seeds.json; mean ± standard deviation, %):", "",
+               + " (`make aami4-seeds`, results/aami4_seeds.json; mean ± standard deviation, %; seed 0 is "
+               "the shipped model files, the other seeds are trained by that command on the machine that runs "
+               "it, whose CPU moves the float kernels' last bits: README, `make train`):", "",
                "| run | ACC | S Se | S +P | V Se | V +P | F Se |", "|---|---|---|---|---|---|---|"]
         for p in monitor_eval.PROTOCOLS:
             for mode in monitor_eval.MODES:
