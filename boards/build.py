@@ -143,8 +143,12 @@ def build(board: str, model=None, parallel: int = 1, baud: int = DEFAULT_BAUD, r
     report = {"board": board, "app": app, "device": plat.device, "model": str(m.path), "model_sha256": m.sha256,
               "parallel": parallel, "baud": baud,
               **summarize(board, tim, rpt, b.clk_hz / 1e6), "seconds": round(seconds, 1),
-              "bitstream": str(build_dir / b.bitstream), "patchable": patch_info,
-              "memories": memories_by_module(build_dir / "top.json", "ice40" if board == "icebreaker" else "ecp5")}
+              "bitstream": str(build_dir / b.bitstream), "patchable": patch_info}
+    try:
+        report["memories"] = memories_by_module(build_dir / "top.json", "ice40" if board == "icebreaker" else "ecp5")
+    except TernEcgError as exc:                 # the bitstream is fine: say why the split is missing
+        report["memories"] = None
+        report["memories_error"] = str(exc)
     if figures:
         from . import monitor_figures as F
         t1 = time.time()
@@ -194,7 +198,7 @@ def _command(args):
     print(f"{r['board']} ({r['app']}, {r['model']}): {r['lc_used']}/{r['lc_total']} LC, {r['ff']} FF, "
           f"{r['ebr']} EBR{spram}, {r['dsp']} DSP; fmax {fm} (target {r['target_mhz']:g} MHz); "
           f"{r['seconds']:.0f} s -> {r['bitstream']}")
-    print(f"  block RAMs per memory: {memory_summary(r['memories'])}")
+    print(f"  block RAMs per memory: {memory_summary(r['memories']) if r.get('memories') else r.get('memories_error')}")
     if r.get("lut4_by_part"):
         print(f"  per part (LUT4, {r['lut4_by_module']['mapper']}): "
               + ", ".join(f"{k} {v}" for k, v in r["lut4_by_part"].items() if v))

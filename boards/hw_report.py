@@ -429,8 +429,12 @@ def _setting(model, p, workdir, shuffle=True, hier=True, device=DEVICE):
     else:
         res = synth_ecp5(PinWrapper(acc), "hwtop", workdir)
     res["device"] = device
-    # block RAMs per memory (boards/memories.py): where the EBRs go
-    res["memories"] = memories_by_module(Path(workdir) / "hwtop.json", "ice40" if device == DEVICE else "ecp5")
+    # block RAMs per memory (boards/memories.py): where the EBRs go; a netlist that cannot be read
+    # loses only this split, not the setting's synthesis
+    try:
+        res["memories"] = memories_by_module(Path(workdir) / "hwtop.json", "ice40" if device == DEVICE else "ecp5")
+    except TernEcgError as exc:
+        res["memories"], res["memories_error"] = None, str(exc)
     # the flattened synthesis' cells (the estimate's calibration: hw/estimate.py)
     res["synth_cells"] = flat_counts(workdir, "ice40" if device == DEVICE else "ecp5")
     if hier:
