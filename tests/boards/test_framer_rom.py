@@ -108,3 +108,23 @@ def test_rom_framer_is_the_multiplexer_framer(version):
         else:
             assert f == P.BeatEvent(r["index"], r["cls"], r["logits"])
     assert all(f.model_id == 0x12345678 for f in frames if type(f).__name__ == status)
+
+
+def test_the_monitors_frame_rom_is_one_ice40_block_ram():
+    """A four-class monitor framer (version 2, the shipped four-class models' beat: 32-bit index,
+    four logits of up to 32 bits, so 4 + 1 + 16 result bytes, STATUS's counters and model id: 40-odd
+    variable bytes), in its generated RTLIL: one frame ROM of 16-bit words, at most 256 of them,
+    i.e. one iCE40 block RAM (256 x 16): the word holds the variable byte's number, not one enable
+    bit each. (The monitor build's report checks the block RAM itself: test_monitor_patch.py.)"""
+    import re
+
+    from amaranth.back import rtlil
+    from amaranth.hdl import Signal
+
+    beat = data.StructLayout({"index": unsigned(32), "cls": unsigned(2), "logits": data.ArrayLayout(signed(19), 4)})
+    framer = Framer(beat, n_classes=4, parallel=1, model_id=None, version=P.VERSION_MONITOR, rom=True)
+    ports = [v for _, _, v in framer.signature.flatten(framer) if isinstance(v, Signal)]
+    mems = re.findall(r"memory width (\d+) size (\d+)", rtlil.convert(framer, name="framer", ports=ports))
+    assert len(mems) == 1, mems
+    width, depth = map(int, mems[0])
+    assert width == 16 and depth <= 256
