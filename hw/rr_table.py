@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, MemoryData, Module, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, MemoryData, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -24,10 +24,15 @@ class RRTable(Checked, wiring.Component):
 
         logit[k] + T[k][0][code_0] + ... + T[k][F-1][code_(F-1)]
 
-    exactly as ``integer_ref.rr_sum``. Feature ``f``'s table ``T[.][f][.]`` is one parameter ROM
-    (``rr.table<f>``, ``classes x 2^b`` signed 16-bit words, hw/params.py), so the RR terms of
-    every class of every beat cost F block-RAM reads and F - 1 adds, and another model's table
-    can be patched into a bitstream like its weights.
+    exactly as ``integer_ref.rr_sum``. The whole table is one parameter ROM (``rr.table``,
+    ``classes x F x 2^b`` signed 16-bit words, entry ``T[k][f][c]`` at ``(k * F + f) * 2^b + c``,
+    hw/params.py), so another model's table can be patched into a bitstream like its weights. When
+    a beat's codes arrive, its ``classes x F`` entries are read one per cycle and summed per class
+    into a shift register of the classes' RR terms (one adder); each logit then takes its class's
+    term (a second adder). So the table costs one block-RAM ROM (two on the iCE40 from 257 words)
+    instead of one per feature, and the logits still pass one per cycle, one cycle late, once the
+    terms are ready: ``classes x F + 2`` cycles after the codes (:attr:`sum_cycles`), which in the
+    accelerator arrive while the engine computes the beat, long before its logits.
 
     Parameters
     ----------
@@ -46,11 +51,12 @@ class RRTable(Checked, wiring.Component):
     rr : ``In(stream.Signature(unsigned(F * b)))``
         One transfer per beat: code ``f`` in bits ``[f*b, (f+1)*b)`` (:attr:`code_layout`). It may arrive any time
         before the beat's first logit (a one-beat buffer: the next beat's codes are accepted with
-        the last logit of the current beat); a logit waits for its beat's codes.
+        the last logit of the current beat); a logit waits for its beat's RR terms,
+        :attr:`sum_cycles` after its codes.
     o : ``Out(stream.Signature(signed(out_width)))``
         The logits plus their RR terms, one per transfer, :attr:`latency` cycle after each
-        accepted logit, one per cycle without stalls when ``o.ready`` stays high; ``o.payload``
-        is stable while ``o.valid`` and not ``o.ready``.
+        accepted logit, one per cycle without stalls when ``o.ready`` stays high and the terms are
+        ready; ``o.payload`` is stable while ``o.valid`` and not ``o.ready``.
     hit : ``Out(len(rule_bounds))``
         Only with ``rule_bounds``: bit ``j`` is 1 while ``o`` holds a logit of a beat whose every
         code ``f`` is at most ``rule_bounds[j][f]`` (registered with ``o.payload``: the head
@@ -118,10 +124,10 @@ class RRTable(Checked, wiring.Component):
         #: ``feature_names``) in bits ``[f*b, (f+1)*b)``
         self.code_layout = data.StructLayout({(FEATURES[f] if f < len(FEATURES) else f"code{f}"): unsigned(self._bits)
                                               for f in range(self._features)})
-        depth = max(MIN_DEPTH, self._n << self._bits)
-        self.tables = [MemoryData(shape=signed(RR_ENTRY_BITS), depth=depth,
-                                  init=[rows[k][f][c] for k in range(self._n) for c in range(n_codes)])
-                       for f in range(self._features)]
+        depth = max(MIN_DEPTH, (self._n * self._features) << self._bits)
+        self.table = MemoryData(shape=signed(RR_ENTRY_BITS), depth=depth,
+                                init=[rows[k][f][c] for k in range(self._n) for f in range(self._features)
+                                      for c in range(n_codes)])
         members = {
             "i": In(stream.Signature(signed(logit_width))),
             "rr": In(stream.Signature(unsigned(self._features * self._bits))),
@@ -132,51 +138,82 @@ class RRTable(Checked, wiring.Component):
         super().__init__(members)
 
     def param_roms(self):
-        """``{name: MemoryData}``: one ROM per RR feature (hw/params.py)."""
-        return {f"rr.table{f}": md for f, md in enumerate(self.tables)}
+        """``{name: MemoryData}``: the table's one ROM (hw/params.py)."""
+        return {"rr.table": self.table}
 
     @property
     def latency(self):
         """Cycles from a logit accepted on ``i`` to its sum valid on ``o``."""
         return 1
 
+    @property
+    def sum_cycles(self):
+        """Cycles from a beat's codes accepted on ``rr`` to the earliest cycle its first logit can
+        be accepted on ``i``: ``classes x F`` reads, the last one's data, then the shift into place."""
+        return self._n * self._features + 2
+
     def elaborate(self, platform):
         m = Module()
-        b, n = self._bits, self._n
+        b, n, nf = self._bits, self._n, self._features
         have = Signal()                                 # the current beat's codes are held
         codes = Signal(self.code_layout)
         fields = [codes[name] for name, _ in self.code_layout]
+
+        # ---- the beat's RR terms, one per class, when its codes arrive ---------------------------
+        # read r = k * F + f (class k, feature f) is the entry at r * 2^b + code_f
+        reads = n * nf
+        rd = Signal(range(max(2, reads)))               # the next read
+        f = Signal(range(max(2, nf)))                   # its feature
+        reading = Signal()                              # reads remain for the held codes
+        dv, dfirst, dlast, dfinal = Signal(), Signal(), Signal(), Signal()  # the data read last cycle
+        acc = Signal(signed(self.out_width))            # the running sum of a class's entries
+        terms = [Signal(signed(self.out_width), name=f"term{k}") for k in range(n)]  # class 0 first
+        terms_ready = Signal()                          # every class's term is in ``terms``
+        rom = memory.Memory(data=self.table, attrs=ROM_ATTRS)
+        m.submodules.table = rom
+        port = rom.read_port(domain="sync", transparent_for=())
+        m.d.comb += [port.addr.eq(Cat(Array(fields)[f], rd)), port.en.eq(reading)]
+        with m.If(reading):
+            m.d.sync += [rd.eq(rd + 1), f.eq(Mux(f == nf - 1, 0, f + 1))]
+            with m.If(rd == reads - 1):
+                m.d.sync += [reading.eq(0), rd.eq(0)]
+        m.d.sync += [dv.eq(reading), dfirst.eq(f == 0), dlast.eq(f == nf - 1), dfinal.eq(rd == reads - 1)]
+        total = Signal(signed(self.out_width))
+        m.d.comb += total.eq(Mux(dfirst, 0, acc) + port.data)
+        with m.If(dv):
+            m.d.sync += acc.eq(total)
+            with m.If(dfinal):
+                m.d.sync += terms_ready.eq(1)
+
+        # ---- the logits, each with its class's term ----------------------------------------------
         cls = Signal(range(max(2, n)))                  # class of the next logit
         x1 = Signal(signed(self._logit_width))          # the logit in the output stage
+        t1 = Signal(signed(self.out_width))             # its term
         s1 = Signal()                                   # output stage full
-
         advance = ~s1 | self.o.ready
         take = Signal()
         last = cls == n - 1
         m.d.comb += [
-            self.i.ready.eq(have & advance),
+            self.i.ready.eq(have & terms_ready & advance),
             take.eq(self.i.valid & self.i.ready),
             self.rr.ready.eq(~have | (take & last)),
         ]
+        # one shift register: a class's term goes in at the end when summed (dv & dlast), the
+        # first comes out with each logit (take); never in the same cycle (a beat's logits wait
+        # for all its terms; the next beat's reads start after its codes, taken with the last logit)
+        with m.If((dv & dlast) | take):
+            m.d.sync += [terms[k].eq(terms[k + 1]) for k in range(n - 1)] + [terms[n - 1].eq(total)]
         with m.If(take):
-            m.d.sync += [x1.eq(self.i.payload), s1.eq(1), cls.eq(0 if n == 1 else (cls + 1))]
+            m.d.sync += [x1.eq(self.i.payload), t1.eq(terms[0]), s1.eq(1), cls.eq(0 if n == 1 else (cls + 1))]
             for j, max_codes in enumerate(self._bounds):
                 # only the bounds below the largest code need a comparator
-                inside = [fields[f] <= v for f, v in enumerate(max_codes) if v < (1 << b) - 1]
+                inside = [fields[k] <= v for k, v in enumerate(max_codes) if v < (1 << b) - 1]
                 m.d.sync += self.hit[j].eq(Cat(*inside).all() if inside else 1)
             with m.If(last):
-                m.d.sync += [cls.eq(0), have.eq(0)]
+                m.d.sync += [cls.eq(0), have.eq(0), terms_ready.eq(0)]
         with m.Elif(self.o.ready):
             m.d.sync += s1.eq(0)
         with m.If(self.rr.valid & self.rr.ready):
-            m.d.sync += [codes.eq(self.rr.payload), have.eq(1)]
-
-        total = x1
-        for f, md in enumerate(self.tables):
-            rom = memory.Memory(data=md, attrs=ROM_ATTRS)
-            m.submodules[f"table{f}"] = rom
-            port = rom.read_port(domain="sync", transparent_for=())
-            m.d.comb += [port.addr.eq((cls << b) | fields[f]), port.en.eq(take)]
-            total = total + port.data
-        m.d.comb += [self.o.valid.eq(s1), self.o.payload.eq(total)]
+            m.d.sync += [codes.eq(self.rr.payload), have.eq(1), reading.eq(1), rd.eq(0), f.eq(0)]
+        m.d.comb += [self.o.valid.eq(s1), self.o.payload.eq(x1 + t1)]
         return m

@@ -3,7 +3,7 @@
 Run by tests/sim/test_components_sim.py, which names the vectors in the bench config (this module
 never imports torch, golden or hw). Vectors:
 
-* ``widths``: ``[n_classes, rr_bits, features, logit_width, out_width, latency]``;
+* ``widths``: ``[n_classes, rr_bits, features, logit_width, out_width, latency, sum_cycles]``;
 * ``logits``: ``(N, n_classes)`` engine logits (real fixture beats of the inter-patient model and
   crafted extremes), ``codes``: ``(N, features)`` RR codes; ``expected``: ``(N, n_classes)`` sums.
 
@@ -25,7 +25,7 @@ def _pack(codes, bits):
 
 async def _run(tb, count):
     v = vectors()
-    _, bits, _, _, _, _ = _widths()
+    _, bits, _, _, _, _, _ = _widths()
     logits = [[int(x) for x in row] for row in v["logits"][:count]]
     expected = [[int(x) for x in row] for row in v["expected"][:count]]
     src, rr, snk = tb.sources["i"], tb.sources["rr"], tb.sinks["o"]
@@ -58,12 +58,19 @@ async def real_beats_and_extremes(dut):
 
 @cocotb.test()
 async def latency_and_throughput(dut):
-    """Codes sent ahead, no stalls: one logit per cycle, each sum `latency` cycles later."""
+    """Codes sent ahead, no stalls: a beat's logits one per cycle, each sum `latency` cycles later;
+    the next beat's codes go in with a beat's last logit and its first logit `sum_cycles` later
+    (the RR terms are summed from the table's one ROM meanwhile)."""
     tb = _tb(dut, idle="none", backpressure="none")
     await tb.start()
     n_beats = 16
-    n, _, _, _, _, latency = _widths()
+    n, _, _, _, _, latency, sum_cycles = _widths()
     await _run(tb, n_beats)
     src, snk = tb.sources["i"], tb.sinks["o"]
-    assert src.accepted == list(range(src.accepted[0], src.accepted[0] + n * n_beats)), "logits stalled"
-    assert [r - a for r, a in zip(snk.received, src.accepted)] == [latency] * (n * n_beats)
+    acc = src.accepted
+    for k in range(n_beats):
+        beat = acc[k * n:(k + 1) * n]
+        assert beat == list(range(beat[0], beat[0] + n)), f"beat {k}'s logits stalled: {beat}"
+        if k:
+            assert beat[0] == acc[k * n - 1] + sum_cycles, f"beat {k} starts at {beat[0]}, not {acc[k * n - 1]} + {sum_cycles}"
+    assert [r - a for r, a in zip(snk.received, acc)] == [latency] * (n * n_beats)

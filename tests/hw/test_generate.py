@@ -124,7 +124,7 @@ def test_rr_model_manifest(outputs):
             {"name": "post/local", "offset": 4, "width": 4, "signed": False},
             {"name": "post/pre", "offset": 8, "width": 4, "signed": False}]
         assert man["latency"]["rr_table"] == 1
-        assert {"rr.table0", "rr.table1", "rr.table2"} <= {m["parameter_rom"] for m in man["memories"]}
+        assert "rr.table" in {m["parameter_rom"] for m in man["memories"]}
         fields = man["streams"]["o"]["fields"]
         assert [(f["name"], f["offset"]) for f in fields] == [
             ("cls", 0), ("logits[0]", 1), ("logits[1]", 19), ("cycles", 37),

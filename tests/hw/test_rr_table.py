@@ -81,36 +81,34 @@ def test_every_table_entry_and_extreme_logits():
 
 
 def test_latency_throughput_and_early_codes():
-    """With codes waiting and a ready sink: one logit per cycle, each sum one cycle later; the
-    next beat's codes are taken with the current beat's last logit."""
+    """Logits and codes always offered, a ready sink: a beat's first logit is taken
+    ``sum_cycles`` after its codes (its RR terms are summed from the one ROM meanwhile), the
+    beat's logits one per cycle, each sum ``latency`` cycle later; the next beat's codes are taken
+    with the current beat's last logit."""
     table = torch.arange(2 * 3 * 4).view(2, 3, 4)
     dut = RRTable(table, 8)
     beats = [([5, -7], [1, 2, 3]), ([0, 100], [3, 0, 1]), ([-128, 127], [2, 2, 2])]
-    seen, taken = [], []
+    flat = [v for lg, _ in beats for v in lg]
+    fired, taken, seen = [], [], []
 
     async def bench(ctx):
         ctx.set(dut.o.ready, 1)
         ctx.set(dut.rr.valid, 1)
-        ctx.set(dut.rr.payload, pack(beats[0][1], 2))
-        await ctx.tick()                                   # codes of beat 0 go in
-        nb = 0
-        ctx.set(dut.rr.payload, pack(beats[1][1], 2))
-        flat = [v for lg, _ in beats for v in lg]
         ctx.set(dut.i.valid, 1)
-        for cycle in range(len(flat) + 3):
-            ctx.set(dut.i.payload, flat[min(cycle, len(flat) - 1)])
-            if cycle == len(flat):
-                ctx.set(dut.i.valid, 0)
+        nb = nl = 0
+        for cycle in range(60):
+            ctx.set(dut.rr.payload, pack(beats[min(nb, 2)][1], 2))
+            ctx.set(dut.rr.valid, nb < len(beats))
+            ctx.set(dut.i.payload, flat[min(nl, len(flat) - 1)])
+            ctx.set(dut.i.valid, nl < len(flat))
             _, _, fire, rr_fire, o_valid, o = await ctx.tick().sample(
                 dut.i.valid & dut.i.ready, dut.rr.valid & dut.rr.ready, dut.o.valid, dut.o.payload)
-            if cycle < len(flat):
-                assert fire, f"logit {cycle} stalled"
+            if fire:
+                fired.append(cycle)
+                nl += 1
             if rr_fire:
                 taken.append(cycle)
                 nb += 1
-                ctx.set(dut.rr.payload, pack(beats[min(nb + 1, 2)][1], 2))
-                if nb == 2:
-                    ctx.set(dut.rr.valid, 0)
             if o_valid:
                 seen.append((cycle, int(o)))
 
@@ -119,9 +117,11 @@ def test_latency_throughput_and_early_codes():
     sim.add_testbench(bench)
     sim.run()
     expect = [lg[k] + int(integer_ref.rr_sum(table, torch.tensor([c]))[0, k]) for lg, c in beats for k in range(2)]
-    assert dut.latency == 1
-    assert seen == [(k + dut.latency, v) for k, v in enumerate(expect)]
-    assert taken == [1, 3]                                 # with the last logit of beats 0 and 1
+    assert dut.latency == 1 and dut.sum_cycles == 2 * 3 + 2
+    assert taken == [0, fired[1], fired[3]]                # beat 0 at once, then with each beat's last logit
+    for k in range(3):                                      # each beat: sum_cycles after its codes, then one per cycle
+        assert fired[2 * k] == taken[k] + dut.sum_cycles and fired[2 * k + 1] == fired[2 * k] + 1
+    assert seen == [(c + dut.latency, v) for c, v in zip(fired, expect)]
 
 
 @pytest.mark.parametrize("table, width, exc, match", [

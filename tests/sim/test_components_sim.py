@@ -142,7 +142,7 @@ def rr_setup(model, tr):
         codes.append([(k + j) % (top + 1) for j in range(f)])
     expected = torch.tensor(logits) + integer_ref.rr_sum(inter.rr_table, torch.tensor(codes))
     dut = RRTable(inter.rr_table, width)
-    widths = [n, inter.cfg.rr_bits, f, width, dut.out_width, dut.latency]
+    widths = [n, inter.cfg.rr_bits, f, width, dut.out_width, dut.latency, dut.sum_cycles]
     return dut, {"widths": widths, "logits": np.array(logits, dtype=np.int64),
                  "codes": np.array(codes, dtype=np.int64), "expected": expected.numpy()}
 
