@@ -170,7 +170,7 @@ class RRTable(Checked, wiring.Component):
         terms = [Signal(signed(self.out_width), name=f"term{k}") for k in range(n)]  # class 0 first
         terms_ready = Signal()                          # every class's term is in ``terms``
         rom = memory.Memory(data=self.table, attrs=ROM_ATTRS)
-        m.submodules.table = rom
+        m.submodules.rom = rom                          # (not "table": a Verilog keyword)
         port = rom.read_port(domain="sync", transparent_for=())
         m.d.comb += [port.addr.eq(Cat(Array(fields)[f], rd)), port.en.eq(reading)]
         with m.If(reading):
