@@ -94,8 +94,8 @@ class MonitorLink(Checked, wiring.Component):
         self.timeout_cycles = int(timeout_cycles)
         self.depth = depth
         self.deframer = Deframer(timeout_cycles=timeout_cycles, version=P.VERSION_MONITOR)
-        # the frames' bytes from a ROM of one block RAM: on the iCEBreaker 3567 LC and 26 EBR, against
-        # 3598 LC and 25 EBR with multiplexers (rom=False; README, make synth APP=monitor)
+        # the frames' bytes from a ROM of one block RAM: on the iCEBreaker 31 LC fewer than with
+        # multiplexers (rom=False) for that one EBR (measured on fe48e29; README, make synth APP=monitor)
         self.framer = Framer(beat_layout, n_classes=n_classes, parallel=parallel, model_id=None,
                              version=P.VERSION_MONITOR, rom=True)
         self.fifo = SampleFifo(depth=depth, chunk=P.CHUNK)
