@@ -1,0 +1,149 @@
+"""`make aami4-irregular`: an irregular-rhythm rule for the four-class models ("an S call in an irregular rhythm is N"), measured on the DS1 hold-outs -> results/aami4_irregular.json.
+
+Why. The patient-specific models' S false positives are N beats of atrial fibrillation and
+flutter: the models learn "premature, normal shape" as S, and in an irregular rhythm every other
+beat is premature. AAMI labels the beats of atrial fibrillation N, and a clinician asks for SVEBs
+only in an otherwise regular rhythm. The shipped RR rule already asks for a regular rhythm before
+it makes an N call S (irregularity code at most ``b``, docs/arithmetic.md 6); this rule asks the
+same of the network's own S calls:
+
+    after the shipped rules (the template rule, then the RR rule), a beat called S whose
+    irregularity code is at least ``m`` becomes N.
+
+With ``m`` above the RR rule's bound ``b`` it never undoes that rule's S calls. The irregularity
+code (docs/arithmetic.md 6) is 32 x the mean |delta RR| over the mean RR of the last 32 intervals,
+saturating at 15; a regular rhythm with an isolated premature beat stays low, atrial fibrillation
+and frequent premature beats (bigeminy) go high, which is what the grid trades.
+
+The procedure, fixed before any result was seen (DS2 is not used for the choice), as
+``make aami4-template``'s: the select-phase models of the shipped recipes (``make aami4-select``,
+variant ``shipped`` on fold a and ``shipped@b`` on fold b, seeds 0, 1 and 2), every hold-out
+beat's integer logits computed once with the recipes' bias offsets and their shipped rules (template
+rule, RR rule); a grid of ``m`` in :data:`MIN_IRREGULAR`; aami4-select's criterion (mean of F1(S)
+and F1(V), EC57, detected beats) averaged over the six models of each protocol; one rule for both
+protocols (the rules are logic, and the monitor's bitstream is patched between the protocols'
+models): the grid point with the best mean of the two protocols' criteria (ties to the larger
+``m``: the rule that changes fewer beats), taken when it gains at least :data:`MIN_GAIN` over the
+shipped decision (no such rule). The rule needs a lower bound on a code, which the model file's
+RR rules (``max_codes`` only) do not have: a taken rule needs that first (the closing note says
+what this measurement found).
+
+The select-phase models are build products (build/aami4/select/): ``ternecg aami4-select
+--variants shipped --redo --seed N [--fold b]`` for N = 0, 1, 2 trains them again;
+``--select-report`` names the report that lists them.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ternecg.paths import relative, results_dir
+from ternecg.reports import read_json, update_json
+
+from . import aami4, aami4_operating as op, aami4_rhythm, aami4_select, aami4_template, detected
+
+RESULT = results_dir() / "aami4_irregular.json"
+PROTOCOLS = aami4_rhythm.PROTOCOLS
+MIN_IRREGULAR = tuple(range(6, 16))
+MIN_GAIN = aami4_rhythm.MIN_GAIN
+S_CLASS, N_CLASS = 1, 0
+RULE = ("after the shipped rules (template rule, then RR rule): class S and irregularity code >= m -> N")
+
+
+def irregular_rule(cls, irr, m) -> np.ndarray:
+    """The rule on classes ``cls`` (after the shipped rules): a beat called S whose irregularity
+    code is at least ``m`` becomes N (``m`` None: no rule)."""
+    cls = np.asarray(cls)
+    if m is None:
+        return cls.copy()
+    return np.where((cls == S_CLASS) & (np.asarray(irr) >= m), N_CLASS, cls)
+
+
+def probe(db=None, work=None, select_report=None, result: Path = RESULT) -> dict:
+    """The grid on the hold-out models (module docstring) -> ``result``."""
+    t0 = time.time()
+    work = Path(work) if work else aami4_select._work()
+    sel = read_json(Path(select_report) if select_report else aami4_select.SELECT_REPORT)
+    files = aami4_rhythm.model_files(sel, work)
+    records = detected.load(db)
+    icfg = aami4.config(aami4.INTER, {"rr_irregular": 1})
+    folds = aami4_rhythm.FOLD_VARIANTS
+    irr = {f: np.concatenate([detected.make_set(records, (r,)).codes(icfg)[:, -1] for r in aami4_select.FOLDS[f]])
+           for f in folds}
+    u = {p: r.get(aami4.TEMPLATE_KEY) for p, r in (("inter", aami4.INTER), ("patient", aami4.FINETUNE))}
+    tcodes = {f: aami4_template.record_templates(records, aami4_select.FOLDS[f], None) for f in folds}
+    bias = op.recipe_offsets()
+    rules = aami4_template.shipped_rule()
+    grid = [None, *MIN_IRREGULAR]
+    data = {"rule": RULE, "criterion": aami4_rhythm.CRITERION,
+            "shipped": {p: {"template_rule": u[p], "rr_rule": list(rules[p]) if rules[p] else None} for p in PROTOCOLS},
+            "select_report": relative(Path(select_report)) if select_report else relative(aami4_select.SELECT_REPORT),
+            "grid": list(MIN_IRREGULAR), "min_gain": MIN_GAIN, "tie_break": "larger m", "protocols": {}}
+    for proto in PROTOCOLS:
+        keys = sorted(k for k in files if k[0] == proto)
+        sets = [(aami4_rhythm.holdout_beats(records, files[k], proto == "patient"), k[1]) for k in keys]
+        rows = []
+        for m in grid:
+            sums = []
+            for (beats, pre), fold in sets:
+                cls = aami4_template.decide(beats.logits, bias[proto], tcodes[fold], u[proto], pre, irr[fold],
+                                            rules[proto])
+                cls = irregular_rule(cls, irr[fold], m)
+                sums.append(aami4.summary(op.class_confusion(beats, cls)))
+            rows.append({"m": m, **aami4_rhythm._summary_row(sums),
+                         "per_model": [{"fold": k[1], "seed": k[2], "score": s["score"]} for k, s in zip(keys, sums)]})
+        data["protocols"][proto] = rows
+        print(f"aami4-irregular: {proto} measured", flush=True)
+    data["decision"] = decide_rule(data)
+    data["seconds"] = round(time.time() - t0, 1)
+    update_json(result, lambda d: data)
+    return data
+
+
+def decide_rule(data: dict) -> dict:
+    """The grid point with the best mean of the two protocols' criteria (ties: larger ``m``), and
+    whether it gains at least :data:`MIN_GAIN` over no rule."""
+    rows = {p: {r["m"]: r for r in data["protocols"][p]} for p in PROTOCOLS}
+    mean = lambda k: float(np.mean([rows[p][k]["score"] for p in PROTOCOLS]))  # noqa: E731
+    points = [k for k in rows[PROTOCOLS[0]] if k is not None]
+    best = min(points, key=lambda k: (-round(mean(k), 12), -k))
+    base = mean(None)
+    return {"m": best, "score": mean(best), "base": base, "gain": mean(best) - base,
+            "take": mean(best) - base >= MIN_GAIN,
+            "per_protocol": {p: {"score": rows[p][best]["score"], "base": rows[p][None]["score"],
+                                 **{k: (rows[p][None][k], rows[p][best][k]) for k in ("S_se", "S_ppv", "V_se", "V_ppv")}}
+                             for p in PROTOCOLS}}
+
+
+def table(data: dict) -> str:
+    return aami4_rhythm.grid_table(data, ["m"], lambda r: ["none" if r["m"] is None else str(r["m"])])
+
+
+def add_parser(sub):
+    """``ternecg aami4-irregular`` (``make aami4-irregular``)."""
+    from ternecg import options
+    p = sub.add_parser("aami4-irregular", description=__doc__.split("\n")[0])
+    p.add_argument("--select-report", default=None,
+                   help="the aami4-select report naming the select-phase models (default: results/aami4_select.json)")
+    options.add_db(p)
+    p.set_defaults(func=_command)
+    return p
+
+
+def _command(args):
+    data = probe(args.db, select_report=args.select_report)
+    print(f"rule: {data['rule']}\ncriterion: {data['criterion']}")
+    print(table(data))
+    d = data["decision"]
+    print(f"best m {d['m']}: {d['base']:.3f} -> {d['score']:.3f} ({d['gain']:+.3f}): "
+          f"{'take' if d['take'] else 'keep no irregular-rhythm rule'}")
+    print(f"wrote {relative(RESULT)}")
+
+
+if __name__ == "__main__":
+    from ternecg.cli import command_main
+    sys.exit(command_main("aami4-irregular")())

@@ -1,0 +1,55 @@
+"""The irregular-rhythm rule measured by golden/aami4_irregular.py: what it does to a beat's class
+(after the shipped rules), the mechanical decision on a grid, the missing-input message; without
+the database."""
+
+import numpy as np
+import pytest
+
+from ternecg.errors import TernEcgError
+from ternecg.golden import aami4_irregular as I
+from ternecg.golden import aami4_template as T
+
+
+def test_an_s_call_in_an_irregular_rhythm_becomes_n_and_nothing_else_moves():
+    cls = np.array([0, 1, 1, 1, 2, 3, 1])
+    irr = np.array([15, 5, 6, 15, 15, 15, 9])
+    assert I.irregular_rule(cls, irr, 6).tolist() == [0, 1, 0, 0, 2, 3, 0]
+    assert I.irregular_rule(cls, irr, 10).tolist() == [0, 1, 1, 0, 2, 3, 1]
+    assert I.irregular_rule(cls, irr, None).tolist() == cls.tolist()
+
+
+def test_it_never_undoes_the_rr_rule_whose_bound_is_below_the_grid():
+    # beat 0 called N, premature in a regular rhythm (irregularity 5 = the shipped RR rule's bound): S
+    logits = np.array([[9, 0, 0, 0], [0, 9, 0, 0]])
+    pre, irr, tcode = np.array([5, 5]), np.array([5, 12]), np.array([0, 0])
+    cls = T.decide(logits, [0, 0, 0, 0], tcode, 4, pre, irr, (6, 5))
+    assert cls.tolist() == [1, 1]
+    assert min(I.MIN_IRREGULAR) > 5
+    for m in I.MIN_IRREGULAR:
+        got = I.irregular_rule(cls, irr, m).tolist()
+        assert got[0] == 1 and got[1] == (0 if m <= 12 else 1)
+
+
+def _data(scores):
+    return {"protocols": {p: [{"m": m, "score": s, "S_se": 0.0, "S_ppv": 0.0, "V_se": 0.0, "V_ppv": 0.0}
+                              for m, s in scores[p].items()] for p in I.PROTOCOLS}}
+
+
+def test_the_decision_takes_the_best_mean_with_ties_to_the_larger_m():
+    base = {None: 0.50}
+    inter = {**base, 6: 0.50, 8: 0.56, 10: 0.53}
+    patient = {**base, 6: 0.70, 8: 0.56, 10: 0.59}
+    d = I.decide_rule(_data({"inter": inter, "patient": patient}))
+    assert d["m"] == 6 and d["take"] and d["gain"] == pytest.approx(0.10)
+    tie = {**base, 7: 0.52, 9: 0.52, 12: 0.51}
+    d = I.decide_rule(_data({"inter": tie, "patient": tie}))
+    assert d["m"] == 9 and d["take"]
+    small = {**base, 7: 0.505, 8: 0.49}
+    d = I.decide_rule(_data({"inter": small, "patient": small}))
+    assert d["m"] == 7 and not d["take"]                # a gain below MIN_GAIN keeps no rule
+    assert d["per_protocol"]["inter"]["base"] == 0.50
+
+
+def test_without_the_select_phase_models_it_names_the_command(tmp_path):
+    with pytest.raises(TernEcgError, match="make aami4-select VARIANTS=shipped"):
+        I.probe(select_report=tmp_path / "none.json", work=tmp_path)
