@@ -10,7 +10,13 @@ same of the network's own S calls:
     after the shipped rules (the template rule, then the RR rule), a beat called S whose
     irregularity code is at least ``m`` becomes N.
 
-With ``m`` above the RR rule's bound ``b`` it never undoes that rule's S calls. The irregularity
+With ``m`` above the RR rule's bound ``b`` it never undoes that rule's S calls. Two forms are
+measured: ``rule``, exactly the above (a rule with a lower bound on a code, which the model file's
+RR rules, ``max_codes`` only, do not have yet: logic in the head), and ``table``, the same
+condition in the RR table, which every four-class model file already has a zero row for (config
+``rr_irregular``): the S entries of the irregularity code lowered by 2^15 - 1 from code ``m`` on,
+so that such a beat takes its best other class before the shipped rules act (a ROM change, no
+logic, and a patched bitstream carries it). The irregularity
 code (docs/arithmetic.md 6) is 32 x the mean |delta RR| over the mean RR of the last 32 intervals,
 saturating at 15; a regular rhythm with an isolated premature beat stays low, atrial fibrillation
 and frequent premature beats (bigeminy) go high, which is what the grid trades.
@@ -22,11 +28,9 @@ beat's integer logits computed once with the recipes' bias offsets and their shi
 rule, RR rule); a grid of ``m`` in :data:`MIN_IRREGULAR`; aami4-select's criterion (mean of F1(S)
 and F1(V), EC57, detected beats) averaged over the six models of each protocol; one rule for both
 protocols (the rules are logic, and the monitor's bitstream is patched between the protocols'
-models): the grid point with the best mean of the two protocols' criteria (ties to the larger
-``m``: the rule that changes fewer beats), taken when it gains at least :data:`MIN_GAIN` over the
-shipped decision (no such rule). The rule needs a lower bound on a code, which the model file's
-RR rules (``max_codes`` only) do not have: a taken rule needs that first (the closing note says
-what this measurement found).
+models): the grid point (form, ``m``) with the best mean of the two protocols' criteria (ties to
+the larger ``m``, the one that changes fewer beats, then the table form), taken when it gains at
+least :data:`MIN_GAIN` over the shipped decision (neither form).
 
 The select-phase models are build products (build/aami4/select/): ``ternecg aami4-select
 --variants shipped --redo --seed N [--fold b]`` for N = 0, 1, 2 trains them again;
@@ -52,6 +56,12 @@ MIN_IRREGULAR = tuple(range(6, 16))
 MIN_GAIN = aami4_rhythm.MIN_GAIN
 S_CLASS, N_CLASS = 1, 0
 RULE = ("after the shipped rules (template rule, then RR rule): class S and irregularity code >= m -> N")
+TABLE = ("the RR table's S entries of the irregularity code lowered by 2^15 - 1 for codes >= m: such a beat "
+         "takes its best other class, then the shipped rules")
+#: the two forms measured: ``rule`` (a rule with a lower bound on a code) and ``table`` (RR table entries)
+FORMS = ("table", "rule")
+#: the table form's offset: the most negative RR table entry (16 bits signed) but one, far below any logit gap
+TABLE_OFFSET = (1 << 15) - 1
 
 
 def irregular_rule(cls, irr, m) -> np.ndarray:
@@ -61,6 +71,17 @@ def irregular_rule(cls, irr, m) -> np.ndarray:
     if m is None:
         return cls.copy()
     return np.where((cls == S_CLASS) & (np.asarray(irr) >= m), N_CLASS, cls)
+
+
+def table_offset(logits, irr, m) -> np.ndarray:
+    """The table form of the rule: the logits with the S class lowered by :data:`TABLE_OFFSET`
+    where the irregularity code is at least ``m`` (``m`` None: unchanged), which the model file's
+    RR table can hold (``T[S][irregularity][c] = -TABLE_OFFSET`` for ``c >= m``): the beat then
+    takes its best other class, and the shipped rules act after the argmax as before."""
+    lg = np.array(logits, np.int64)
+    if m is not None:
+        lg[np.asarray(irr) >= m, S_CLASS] -= TABLE_OFFSET
+    return lg
 
 
 def probe(db=None, work=None, select_report=None, result: Path = RESULT) -> dict:
@@ -78,23 +99,24 @@ def probe(db=None, work=None, select_report=None, result: Path = RESULT) -> dict
     tcodes = {f: aami4_template.record_templates(records, aami4_select.FOLDS[f], None) for f in folds}
     bias = op.recipe_offsets()
     rules = aami4_template.shipped_rule()
-    grid = [None, *MIN_IRREGULAR]
-    data = {"rule": RULE, "criterion": aami4_rhythm.CRITERION,
+    grid = [(None, None)] + [(form, m) for form in FORMS for m in MIN_IRREGULAR]
+    data = {"rule": RULE, "table": TABLE, "criterion": aami4_rhythm.CRITERION,
             "shipped": {p: {"template_rule": u[p], "rr_rule": list(rules[p]) if rules[p] else None} for p in PROTOCOLS},
             "select_report": relative(Path(select_report)) if select_report else relative(aami4_select.SELECT_REPORT),
-            "grid": list(MIN_IRREGULAR), "min_gain": MIN_GAIN, "tie_break": "larger m", "protocols": {}}
+            "grid": {"forms": list(FORMS), "m": list(MIN_IRREGULAR)}, "min_gain": MIN_GAIN,
+            "tie_break": "larger m, then the table form", "protocols": {}}
     for proto in PROTOCOLS:
         keys = sorted(k for k in files if k[0] == proto)
         sets = [(aami4_rhythm.holdout_beats(records, files[k], proto == "patient"), k[1]) for k in keys]
         rows = []
-        for m in grid:
+        for form, m in grid:
             sums = []
             for (beats, pre), fold in sets:
-                cls = aami4_template.decide(beats.logits, bias[proto], tcodes[fold], u[proto], pre, irr[fold],
-                                            rules[proto])
-                cls = irregular_rule(cls, irr[fold], m)
+                lg = table_offset(beats.logits, irr[fold], m if form == "table" else None)
+                cls = aami4_template.decide(lg, bias[proto], tcodes[fold], u[proto], pre, irr[fold], rules[proto])
+                cls = irregular_rule(cls, irr[fold], m if form == "rule" else None)
                 sums.append(aami4.summary(op.class_confusion(beats, cls)))
-            rows.append({"m": m, **aami4_rhythm._summary_row(sums),
+            rows.append({"form": form, "m": m, **aami4_rhythm._summary_row(sums),
                          "per_model": [{"fold": k[1], "seed": k[2], "score": s["score"]} for k, s in zip(keys, sums)]})
         data["protocols"][proto] = rows
         print(f"aami4-irregular: {proto} measured", flush=True)
@@ -105,22 +127,24 @@ def probe(db=None, work=None, select_report=None, result: Path = RESULT) -> dict
 
 
 def decide_rule(data: dict) -> dict:
-    """The grid point with the best mean of the two protocols' criteria (ties: larger ``m``), and
-    whether it gains at least :data:`MIN_GAIN` over no rule."""
-    rows = {p: {r["m"]: r for r in data["protocols"][p]} for p in PROTOCOLS}
+    """The grid point ``(form, m)`` with the best mean of the two protocols' criteria (ties: larger
+    ``m``, then the table form), and whether it gains at least :data:`MIN_GAIN` over neither."""
+    rows = {p: {(r["form"], r["m"]): r for r in data["protocols"][p]} for p in PROTOCOLS}
     mean = lambda k: float(np.mean([rows[p][k]["score"] for p in PROTOCOLS]))  # noqa: E731
-    points = [k for k in rows[PROTOCOLS[0]] if k is not None]
-    best = min(points, key=lambda k: (-round(mean(k), 12), -k))
-    base = mean(None)
-    return {"m": best, "score": mean(best), "base": base, "gain": mean(best) - base,
+    points = [k for k in rows[PROTOCOLS[0]] if k[0] is not None]
+    best = min(points, key=lambda k: (-round(mean(k), 12), -k[1], FORMS.index(k[0])))
+    none = (None, None)
+    base = mean(none)
+    return {"form": best[0], "m": best[1], "score": mean(best), "base": base, "gain": mean(best) - base,
             "take": mean(best) - base >= MIN_GAIN,
-            "per_protocol": {p: {"score": rows[p][best]["score"], "base": rows[p][None]["score"],
-                                 **{k: (rows[p][None][k], rows[p][best][k]) for k in ("S_se", "S_ppv", "V_se", "V_ppv")}}
+            "per_protocol": {p: {"score": rows[p][best]["score"], "base": rows[p][none]["score"],
+                                 **{k: (rows[p][none][k], rows[p][best][k]) for k in ("S_se", "S_ppv", "V_se", "V_ppv")}}
                              for p in PROTOCOLS}}
 
 
 def table(data: dict) -> str:
-    return aami4_rhythm.grid_table(data, ["m"], lambda r: ["none" if r["m"] is None else str(r["m"])])
+    return aami4_rhythm.grid_table(data, ["form", "m"], lambda r: [r["form"] or "none",
+                                                                   "-" if r["m"] is None else str(r["m"])])
 
 
 def add_parser(sub):
@@ -139,7 +163,7 @@ def _command(args):
     print(f"rule: {data['rule']}\ncriterion: {data['criterion']}")
     print(table(data))
     d = data["decision"]
-    print(f"best m {d['m']}: {d['base']:.3f} -> {d['score']:.3f} ({d['gain']:+.3f}): "
+    print(f"best {d['form']} m {d['m']}: {d['base']:.3f} -> {d['score']:.3f} ({d['gain']:+.3f}): "
           f"{'take' if d['take'] else 'keep no irregular-rhythm rule'}")
     print(f"wrote {relative(RESULT)}")
 

@@ -30,23 +30,33 @@ def test_it_never_undoes_the_rr_rule_whose_bound_is_below_the_grid():
         assert got[0] == 1 and got[1] == (0 if m <= 12 else 1)
 
 
+def test_the_table_form_lowers_s_where_the_rhythm_is_irregular_and_the_beat_takes_its_next_class():
+    logits = np.array([[5, 9, 7, 0], [5, 9, 0, 0], [5, 9, 0, 0], [9, 0, 0, 0]])
+    irr = np.array([12, 12, 3, 12])
+    lg = I.table_offset(logits, irr, 8)
+    assert lg.argmax(1).tolist() == [2, 0, 1, 0]       # S -> its best other class (V, N); regular: S stays
+    assert (lg[:, [0, 2, 3]] == logits[:, [0, 2, 3]]).all() and lg[2, 1] == 9
+    assert (I.table_offset(logits, irr, None) == logits).all()
+    assert I.TABLE_OFFSET == (1 << 15) - 1          # an RR table entry (16 bits signed) can hold it
+
+
 def _data(scores):
-    return {"protocols": {p: [{"m": m, "score": s, "S_se": 0.0, "S_ppv": 0.0, "V_se": 0.0, "V_ppv": 0.0}
-                              for m, s in scores[p].items()] for p in I.PROTOCOLS}}
+    return {"protocols": {p: [{"form": f, "m": m, "score": s, "S_se": 0.0, "S_ppv": 0.0, "V_se": 0.0, "V_ppv": 0.0}
+                              for (f, m), s in scores[p].items()] for p in I.PROTOCOLS}}
 
 
-def test_the_decision_takes_the_best_mean_with_ties_to_the_larger_m():
-    base = {None: 0.50}
-    inter = {**base, 6: 0.50, 8: 0.56, 10: 0.53}
-    patient = {**base, 6: 0.70, 8: 0.56, 10: 0.59}
+def test_the_decision_takes_the_best_mean_with_ties_to_the_larger_m_then_the_table():
+    base = {(None, None): 0.50}
+    inter = {**base, ("rule", 6): 0.50, ("table", 8): 0.56, ("rule", 10): 0.53}
+    patient = {**base, ("rule", 6): 0.70, ("table", 8): 0.56, ("rule", 10): 0.59}
     d = I.decide_rule(_data({"inter": inter, "patient": patient}))
-    assert d["m"] == 6 and d["take"] and d["gain"] == pytest.approx(0.10)
-    tie = {**base, 7: 0.52, 9: 0.52, 12: 0.51}
+    assert (d["form"], d["m"]) == ("rule", 6) and d["take"] and d["gain"] == pytest.approx(0.10)
+    tie = {**base, ("rule", 7): 0.52, ("rule", 9): 0.52, ("table", 9): 0.52, ("table", 12): 0.51}
     d = I.decide_rule(_data({"inter": tie, "patient": tie}))
-    assert d["m"] == 9 and d["take"]
-    small = {**base, 7: 0.505, 8: 0.49}
+    assert (d["form"], d["m"]) == ("table", 9) and d["take"]
+    small = {**base, ("table", 7): 0.505, ("rule", 8): 0.49}
     d = I.decide_rule(_data({"inter": small, "patient": small}))
-    assert d["m"] == 7 and not d["take"]                # a gain below MIN_GAIN keeps no rule
+    assert (d["form"], d["m"]) == ("table", 7) and not d["take"]    # a gain below MIN_GAIN keeps neither
     assert d["per_protocol"]["inter"]["base"] == 0.50
 
 
