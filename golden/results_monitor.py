@@ -303,4 +303,6 @@ def aami4_section(db=None, n: int = 6) -> list:
     md += aami4_rule.ds2_lines()
     from . import aami4_template                        # a template rule, measured (make aami4-template)
     md += aami4_template.ds2_lines()
+    from . import aami4_irregular                       # an irregular-rhythm rule, measured (make aami4-irregular)
+    md += aami4_irregular.lines()
     return md

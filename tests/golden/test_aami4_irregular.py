@@ -63,3 +63,19 @@ def test_the_decision_takes_the_best_mean_with_ties_to_the_larger_m_then_the_tab
 def test_without_the_select_phase_models_it_names_the_command(tmp_path):
     with pytest.raises(TernEcgError, match="make aami4-select VARIANTS=shipped"):
         I.probe(select_report=tmp_path / "none.json", work=tmp_path)
+
+
+def test_the_results_paragraph_states_the_decision_or_the_command(tmp_path):
+    assert I.lines({})[0] == ("No irregular-rhythm rule measured yet (results/aami4_irregular.json): "
+                              "`make aami4-irregular`.")
+    rows = [{"form": f, "m": m, "score": s} for f, m, s in
+            ((None, None, 0.5), ("table", 6, 0.52), ("rule", 6, 0.505))]
+    per = {"score": 0.52, "base": 0.5, **{k: (0.5, 0.6) for k in ("S_se", "S_ppv", "V_se", "V_ppv")}}
+    data = {"grid": {"m": [6]}, "min_gain": 0.01, "protocols": {p: rows for p in I.PROTOCOLS},
+            "decision": {"form": "table", "m": 6, "score": 0.52, "base": 0.5, "take": True,
+                         "per_protocol": {p: per for p in I.PROTOCOLS}}}
+    text = I.lines(data)[0]
+    assert "best table m 6, mean criterion 0.500 -> 0.520" in text and "taken." in text
+    assert "S Se / +P 50.0 / 50.0 -> 60.0 / 60.0 %" in text and "inter table 6: 0.500 -> 0.520" in text
+    data["decision"]["take"] = False
+    assert "not taken, so DS2 was not scored with it." in I.lines(data)[0]

@@ -65,7 +65,12 @@ def no_ds2_outcome(tmp_path, monkeypatch):
 @needs_aami4
 def test_section_ends_with_the_ds2_outcome_or_the_command_that_makes_it(no_ds2_outcome, section):
     lines = [x for x in section.rstrip().splitlines() if x]
-    # the operating point's DS2 outcome, the premature offset's, the RR rule's, the template rule's
+    # the operating point's DS2 outcome, the premature offset's, the RR rule's, the template rule's,
+    # then the irregular-rhythm rule measured on the hold-outs
+    irregular = lines.pop()
+    assert irregular.startswith(("The irregular-rhythm rule (`make aami4-irregular`",
+                                 "No irregular-rhythm rule measured yet"))
+    assert irregular.endswith("`make aami4-irregular`.") or "taken" in irregular and "Each protocol's own best" in irregular
     op_line = lines[-4]
     assert op_line.startswith("The DS2 outcome of the operating point is not scored yet (")
     assert op_line.endswith("aami4_operating_ds2.json): `make aami4-operating-ds2`.")
