@@ -169,9 +169,9 @@ def lines(data: dict | None = None) -> list:
             "rule (both DS1 hold-out folds, select-phase models of seeds 0-2, one choice for both protocols on the mean "
             f"of their criteria, m {min(data['grid']['m'])}-{max(data['grid']['m'])}, taken at a gain of at least "
             f"{data['min_gain']}; the idea came from the DS2 errors above, the forms, grid and decision were fixed "
-            "before the hold-out was measured): best {d['form']} m {d['m']}, mean "
+            f"before the hold-out was measured): best {d['form']} m {d['m']}, mean "
             f"criterion {d['base']:.3f} -> {d['score']:.3f} ({per}), "
-            + ("taken." if d["take"] else "not taken, so DS2 was not scored with it. ")
+            + ("taken. " if d["take"] else "not taken, so DS2 was not scored with it. ")
             + f"Each protocol's own best: {best_own}.")
     return [text, ""]
 

@@ -75,7 +75,7 @@ def test_the_results_paragraph_states_the_decision_or_the_command(tmp_path):
             "decision": {"form": "table", "m": 6, "score": 0.52, "base": 0.5, "take": True,
                          "per_protocol": {p: per for p in I.PROTOCOLS}}}
     text = I.lines(data)[0]
-    assert "best table m 6, mean criterion 0.500 -> 0.520" in text and "taken." in text
+    assert "best table m 6, mean criterion 0.500 -> 0.520" in text and "%)), taken. Each" in text
     assert "S Se / +P 50.0 / 50.0 -> 60.0 / 60.0 %" in text and "inter table 6: 0.500 -> 0.520" in text
     data["decision"]["take"] = False
     assert "not taken, so DS2 was not scored with it." in I.lines(data)[0]
