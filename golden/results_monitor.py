@@ -132,6 +132,32 @@ def _calls(cm, c: str) -> str:
     return f"{c} beats ({sum(row):,}) called " + " / ".join(parts)
 
 
+def _s_records(rep, top: int = 4) -> str:
+    """Where the S beats and the S false positives are, record by record (detected peaks): the record
+    with the most S beats and how each protocol calls them, S Se without it, and the records with
+    the most N beats called S. From monitor-eval's per-record confusion matrices (a diagnosis of the
+    DS2 result; no choice is made on it)."""
+    out = []
+    for p in monitor_eval.PROTOCOLS:
+        per = rep[p]["detected"].get("per_record") or {}
+        if not per:
+            return ""
+        s_rows = {r: cm[1] for r, cm in per.items()}
+        big = max(s_rows, key=lambda r: (sum(s_rows[r]), r))
+        total = sum(sum(v) for v in s_rows.values())
+        hit = sum(v[1] for v in s_rows.values())
+        rest = total - sum(s_rows[big])
+        fp = sorted(((cm[0][1], r) for r, cm in per.items() if cm[0][1]), reverse=True)
+        fp_all = sum(cm[0][1] for cm in per.values())
+        calls = _calls([[0] * 5, s_rows[big]], "S").split(" called ")[1]
+        out.append(f"{p.replace('_', '-')}: record {big} holds {sum(s_rows[big]):,} of the {total:,} S beats "
+                   f"(called {calls}), S Se {_p(hit / total)} % with it and "
+                   f"{_p((hit - s_rows[big][1]) / rest) if rest else '-'} % without it; of the {fp_all:,} N beats "
+                   "called S, the most in " + ", ".join(f"{r} ({n:,})" for n, r in fp[:top]))
+    return ("Record by record (detected peaks; a diagnosis of the DS2 result, not used for any choice): "
+            + "; ".join(out) + ".")
+
+
 def _row(name, r):
     c = r["classes"]
     return (f"| {name} | {_p(r['acc'])} | {_p(c['N']['se'])} | {_p(c['S']['se'])} | {_p(c['S']['ppv'])} | "
@@ -231,6 +257,8 @@ def aami4_section(db=None, n: int = 6) -> list:
            "Where the errors are (detected peaks, how the models call the DS2 beats of each class): "
            + "; ".join(f"{p.replace('_', '-')}: " + ", ".join(_calls(rep[p]["detected"]["confusion"], c) for c in "SVF")
                        for p in monitor_eval.PROTOCOLS) + ".", ""]
+    if _s_records(rep):
+        md += [_s_records(rep), ""]
     md += seeds_section()
     # literature form
     md += ["In the form of the literature's tables (EC57 VEB / SVEB rules, golden/ec57_score.py: a fusion "

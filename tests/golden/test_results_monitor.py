@@ -124,3 +124,17 @@ def test_seed_runs_of_older_recipes_say_what_changed_since(tmp_path, monkeypatch
     seeds.write_text(json.dumps({"recipes": {"inter": aami4.INTER, "finetune": aami4.FINETUNE}, "runs": runs,
                                  "spread": aami4_seeds.spread(runs)}))
     assert "of the same recipes" in results_monitor.seeds_section()[0]
+
+
+def test_record_by_record_names_the_record_with_most_s_beats_and_the_n_called_s():
+    from ternecg.golden import results_monitor as R
+
+    def cm(n_s, s_row):
+        return [[100, n_s, 0, 0, 0], s_row, [0] * 5, [0] * 5, [0] * 5]
+    per = {"232": cm(1, [90, 10, 0, 0, 0]), "202": cm(40, [0, 3, 0, 0, 1]), "219": cm(60, [1, 5, 0, 0, 0])}
+    rep = {p: {"detected": {"per_record": per}} for p in ("inter_patient", "patient_specific")}
+    text = R._s_records(rep, top=2)
+    assert text.startswith("Record by record (detected peaks; a diagnosis of the DS2 result, not used for any choice): ")
+    assert ("inter-patient: record 232 holds 100 of the 110 S beats (called 90 N / 10 S), S Se 16.36 % with it "
+            "and 80.00 % without it; of the 101 N beats called S, the most in 219 (60), 202 (40)") in text
+    assert R._s_records({p: {"detected": {}} for p in ("inter_patient", "patient_specific")}) == ""
