@@ -53,7 +53,7 @@ import numpy as np
 from ternecg.paths import relative, results_dir
 from ternecg.reports import read_json, update_json
 
-from . import aami4, aami4_operating as op, aami4_rhythm, aami4_select, aami4_template, detected
+from . import aami4, aami4_operating as op, aami4_rhythm, aami4_select, aami4_template
 
 RESULT = results_dir() / "aami4_irregular.json"
 PROTOCOLS = aami4_rhythm.PROTOCOLS
@@ -92,14 +92,8 @@ def table_offset(logits, irr, m) -> np.ndarray:
 def probe(db=None, work=None, select_report=None, result: Path = RESULT) -> dict:
     """The grid on the hold-out models (module docstring) -> ``result``."""
     t0 = time.time()
-    work = Path(work) if work else aami4_select._work()
-    sel = read_json(Path(select_report) if select_report else aami4_select.SELECT_REPORT)
-    files = aami4_rhythm.model_files(sel, work)
-    records = detected.load(db)
-    icfg = aami4.config(aami4.INTER, {"rr_irregular": 1})
+    sel, files, records, irr = aami4_template.holdout_setup(db, work, select_report)
     folds = aami4_rhythm.FOLD_VARIANTS
-    irr = {f: np.concatenate([detected.make_set(records, (r,)).codes(icfg)[:, -1] for r in aami4_select.FOLDS[f]])
-           for f in folds}
     u = {p: r.get(aami4.TEMPLATE_KEY) for p, r in (("inter", aami4.INTER), ("patient", aami4.FINETUNE))}
     tcodes = {f: aami4_template.record_templates(records, aami4_select.FOLDS[f], None) for f in folds}
     bias = op.recipe_offsets()

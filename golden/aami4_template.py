@@ -101,17 +101,25 @@ def shipped_rule() -> dict:
     return out
 
 
-def probe(db=None, work=None, select_report=None, result: Path = RESULT) -> dict:
-    """The grid on the hold-out models (module docstring) -> ``result``."""
-    t0 = time.time()
+def holdout_setup(db=None, work=None, select_report=None) -> tuple:
+    """``(select report, model files, records, irregularity codes per fold)`` of a measurement on
+    the select-phase models of both hold-out folds (golden/aami4_rhythm.py ``model_files``; a
+    missing run or file is an error naming the command that makes it)."""
     work = Path(work) if work else aami4_select._work()
     sel = read_json(Path(select_report) if select_report else aami4_select.SELECT_REPORT)
     files = aami4_rhythm.model_files(sel, work)
     records = detected.load(db)
     icfg = aami4.config(aami4.INTER, {"rr_irregular": 1})
-    folds = aami4_rhythm.FOLD_VARIANTS
     irr = {f: np.concatenate([detected.make_set(records, (r,)).codes(icfg)[:, -1] for r in aami4_select.FOLDS[f]])
-           for f in folds}
+           for f in aami4_rhythm.FOLD_VARIANTS}
+    return sel, files, records, irr
+
+
+def probe(db=None, work=None, select_report=None, result: Path = RESULT) -> dict:
+    """The grid on the hold-out models (module docstring) -> ``result``."""
+    t0 = time.time()
+    sel, files, records, irr = holdout_setup(db, work, select_report)
+    folds = aami4_rhythm.FOLD_VARIANTS
     tcodes = {(f, g): record_templates(records, aami4_select.FOLDS[f], g) for f in folds for g in GATES}
     bias = op.recipe_offsets()
     rules = shipped_rule()
