@@ -1,8 +1,8 @@
 """`make aami4-irregular`: an irregular-rhythm rule for the four-class models ("an S call in an irregular rhythm is N"), measured on the DS1 hold-outs -> results/aami4_irregular.json.
 
 Why. The patient-specific models' S false positives are N beats of atrial fibrillation and
-flutter: the models learn "premature, normal shape" as S, and in an irregular rhythm every other
-beat is premature. AAMI labels the beats of atrial fibrillation N, and a clinician asks for SVEBs
+flutter: the models learn "premature, normal shape" as S, and in an irregular rhythm many beats
+are premature. AAMI labels the beats of atrial fibrillation N, and a clinician asks for SVEBs
 only in an otherwise regular rhythm. The shipped RR rule already asks for a regular rhythm before
 it makes an N call S (irregularity code at most ``b``, docs/arithmetic.md 6); this rule asks the
 same of the network's own S calls:
