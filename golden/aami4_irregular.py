@@ -105,19 +105,13 @@ def probe(db=None, work=None, select_report=None, result: Path = RESULT) -> dict
             "grid": {"forms": list(FORMS), "m": list(MIN_IRREGULAR)}, "min_gain": MIN_GAIN,
             "tie_break": "larger m, then the table form", "protocols": {}}
     for proto in PROTOCOLS:
-        keys = sorted(k for k in files if k[0] == proto)
-        sets = [(aami4_rhythm.holdout_beats(records, files[k], proto == "patient"), k[1]) for k in keys]
-        rows = []
-        for form, m in grid:
-            sums = []
-            for (beats, pre), fold in sets:
-                lg = table_offset(beats.logits, irr[fold], m if form == "table" else None)
-                cls = aami4_template.decide(lg, bias[proto], tcodes[fold], u[proto], pre, irr[fold], rules[proto])
-                cls = irregular_rule(cls, irr[fold], m if form == "rule" else None)
-                sums.append(aami4.summary(op.class_confusion(beats, cls)))
-            rows.append({"form": form, "m": m, **aami4_rhythm._summary_row(sums),
-                         "per_model": [{"fold": k[1], "seed": k[2], "score": s["score"]} for k, s in zip(keys, sums)]})
-        data["protocols"][proto] = rows
+        def classify(beats, pre, fold, pt, proto=proto):
+            form, m = pt["form"], pt["m"]
+            lg = table_offset(beats.logits, irr[fold], m if form == "table" else None)
+            cls = aami4_template.decide(lg, bias[proto], tcodes[fold], u[proto], pre, irr[fold], rules[proto])
+            return irregular_rule(cls, irr[fold], m if form == "rule" else None)
+        data["protocols"][proto] = aami4_template.grid_rows(files, records, proto,
+                                                            [{"form": f, "m": m} for f, m in grid], classify)
         print(f"aami4-irregular: {proto} measured", flush=True)
     data["decision"] = decide_rule(data)
     data["seconds"] = round(time.time() - t0, 1)

@@ -115,6 +115,22 @@ def holdout_setup(db=None, work=None, select_report=None) -> tuple:
     return sel, files, records, irr
 
 
+def grid_rows(files, records, proto, points, classify) -> list:
+    """One row per grid point (a dict of its fields) of a protocol's hold-out measurement:
+    ``classify(beats, pre, fold, point)`` gives the classes of one model set's beats (golden/
+    aami4_rhythm.py ``holdout_beats``: Beats and pre/local codes; ``fold`` names its hold-out fold);
+    each row holds the point's fields, the criterion and S / V figures averaged over the model sets
+    (aami4_rhythm ``_summary_row``) and each set's criterion (``per_model``)."""
+    keys = sorted(k for k in files if k[0] == proto)
+    sets = [(aami4_rhythm.holdout_beats(records, files[k], proto == "patient"), k[1]) for k in keys]
+    rows = []
+    for pt in points:
+        sums = [aami4.summary(op.class_confusion(beats, classify(beats, pre, fold, pt))) for (beats, pre), fold in sets]
+        rows.append({**pt, **aami4_rhythm._summary_row(sums),
+                     "per_model": [{"fold": k[1], "seed": k[2], "score": s["score"]} for k, s in zip(keys, sums)]})
+    return rows
+
+
 def probe(db=None, work=None, select_report=None, result: Path = RESULT) -> dict:
     """The grid on the hold-out models (module docstring) -> ``result``."""
     t0 = time.time()
@@ -132,18 +148,10 @@ def probe(db=None, work=None, select_report=None, result: Path = RESULT) -> dict
             "grid": [{"u": u, "gate": g} for u, g in grid[1:]], "min_gain": MIN_GAIN,
             "tie_break": "smaller u, then gate None", "protocols": {}}
     for proto in PROTOCOLS:
-        keys = sorted(k for k in files if k[0] == proto)
-        sets = [(aami4_rhythm.holdout_beats(records, files[k], proto == "patient"), k[1]) for k in keys]
-        rows = []
-        for u, g in grid:
-            sums = []
-            for (beats, pre), fold in sets:
-                tc = tcodes[fold, g] if u is not None else None
-                cls = decide(beats.logits, bias[proto], tc, u, pre, irr[fold], rules[proto])
-                sums.append(aami4.summary(op.class_confusion(beats, cls)))
-            rows.append({"u": u, "gate": g, **aami4_rhythm._summary_row(sums),
-                         "per_model": [{"fold": k[1], "seed": k[2], "score": s["score"]} for k, s in zip(keys, sums)]})
-        data["protocols"][proto] = rows
+        data["protocols"][proto] = grid_rows(
+            files, records, proto, [{"u": u, "gate": g} for u, g in grid],
+            lambda beats, pre, fold, pt: decide(beats.logits, bias[proto], tcodes[fold, pt["gate"]] if pt["u"] is not None
+                                                else None, pt["u"], pre, irr[fold], rules[proto]))
         print(f"aami4-template: {proto} measured", flush=True)
     data["decision"] = decide_rule(data)
     data["seconds"] = round(time.time() - t0, 1)
