@@ -128,13 +128,18 @@ def _calls(cm, c: str) -> str:
     """'S beats (1,837) called 555 N / 233 S / 1,040 V / 9 missed': one row of a monitor-eval
     confusion matrix (rows N S V F X, columns n s v f o)."""
     row = cm["NSVF".index(c)]
+    return f"{c} beats ({sum(row):,}) called " + _call_parts(row)
+
+
+def _call_parts(row) -> str:
+    """'555 N / 233 S / 1,040 V / 9 missed': how the beats of one row (columns n s v f o) were called."""
     parts = [f"{row[j]:,} {k}" for j, k in enumerate("NSVF") if row[j]] + ([f"{row[4]:,} missed"] if row[4] else [])
-    return f"{c} beats ({sum(row):,}) called " + " / ".join(parts)
+    return " / ".join(parts)
 
 
 def _s_records(rep, top: int = 4) -> str:
     """Where the S beats and the S false positives are, record by record (detected peaks): the record
-    with the most S beats and how each protocol calls them, S Se without it, and the records with
+    with the most S beats and how each protocol calls them, S Se with and without it, and the records with
     the most N beats called S. From monitor-eval's per-record confusion matrices (a diagnosis of the
     DS2 result; no choice is made on it)."""
     out = []
@@ -149,7 +154,7 @@ def _s_records(rep, top: int = 4) -> str:
         rest = total - sum(s_rows[big])
         fp = sorted(((cm[0][1], r) for r, cm in per.items() if cm[0][1]), reverse=True)
         fp_all = sum(cm[0][1] for cm in per.values())
-        calls = _calls([[0] * 5, s_rows[big]], "S").split(" called ")[1]
+        calls = _call_parts(s_rows[big])
         out.append(f"{p.replace('_', '-')}: record {big} holds {sum(s_rows[big]):,} of the {total:,} S beats "
                    f"(called {calls}), S Se {_p(hit / total)} % with it and "
                    f"{_p((hit - s_rows[big][1]) / rest) if rest else '-'} % without it; of the {fp_all:,} N beats "
@@ -257,8 +262,9 @@ def aami4_section(db=None, n: int = 6) -> list:
            "Where the errors are (detected peaks, how the models call the DS2 beats of each class): "
            + "; ".join(f"{p.replace('_', '-')}: " + ", ".join(_calls(rep[p]["detected"]["confusion"], c) for c in "SVF")
                        for p in monitor_eval.PROTOCOLS) + ".", ""]
-    if _s_records(rep):
-        md += [_s_records(rep), ""]
+    s_records = _s_records(rep)
+    if s_records:
+        md += [s_records, ""]
     md += seeds_section()
     # literature form
     md += ["In the form of the literature's tables (EC57 VEB / SVEB rules, golden/ec57_score.py: a fusion "
