@@ -15,7 +15,7 @@ DBARG    = $(if $(DB),--db $(DB))
 # APP=monitor: the live monitor's build (build/BOARD-monitor/) for synth, patch and program
 APPARG   = $(if $(APP),--app $(APP))
 
-.PHONY: help setup test test-long test-all test-fpga test-fast demo sim sim-regress sim-monitor monitor-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval qrs-select monitor-eval annotate aami4-select aami4-operating aami4-rhythm aami4-rule aami4-template aami4-irregular aami4-operating-ds2 aami4-seeds morph-probe verilog hw-report cycles asic-report synth patch program host monitor clean
+.PHONY: help setup test test-long test-all test-fpga test-fast demo sim sim-regress sim-monitor monitor-report link-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval qrs-select monitor-eval annotate aami4-select aami4-operating aami4-rhythm aami4-rule aami4-template aami4-irregular aami4-operating-ds2 aami4-seeds morph-probe verilog hw-report cycles asic-report synth patch program host monitor clean
 
 help:            ## list the targets
 	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "%-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -134,6 +134,9 @@ verilog:         ## generate Verilog + manifest for MODEL at PARALLEL into build
 
 hw-report:       ## synthesize PARALLEL settings for iCE40 UP5K and ECP5 85F, each with its resource estimate -> build/reports/hw.json + hw_pareto.png (SEEDS=3: Fmax of nextpnr seeds 1-3)
 	$(TERNECG) hw-report --model $(MODEL)$(if $(SEEDS), --seeds $(SEEDS))
+
+link-report:     ## the serial side (UARTs + link) of the classifier and monitor board cores alone on the iCE40 UP5K: LC, FF, Fmax, LUT4 per part (ABC9) against issue 17's 400 LC -> build/reports/link.json (~2 min)
+	$(TERNECG) link-report
 
 cycles:          ## where the accelerator's worst-case cycles per beat go at every lane count 1..64 (bound, tiling, phase ends; the bound ratio against its target), from the schedule alone, seconds -> build/reports/cycles.json
 	$(TERNECG) cycles --model $(MODEL)

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verilog": ("ternecg.hw.generate", "generate Verilog and its JSON manifest from a model file"),
     "hw-report": ("ternecg.boards.hw_report", "synthesize PARALLEL settings for iCE40 UP5K and ECP5 85F beside the resource estimate -> hw.json, hw_pareto.png"),
     "asic-report": ("ternecg.boards.asic_report", "synthesize PARALLEL settings to CMOS gates (Yosys) -> asic.json"),
+    "link-report": ("ternecg.boards.link_report", "the serial side (UARTs + link) of both board cores on the iCE40 UP5K: LC, LUT4 per part -> link.json"),
     "cycles": ("ternecg.boards.cycles_report", "where the cycles per beat go at every lane count, from the schedule (no synthesis) -> cycles.json"),
     "synth": ("ternecg.boards.build", "bitstream for a board + its report.json"),
     "patch": ("ternecg.boards.patch", "another model's parameters into a board's bitstream, no place and route"),
