@@ -135,7 +135,7 @@ verilog:         ## generate Verilog + manifest for MODEL at PARALLEL into build
 hw-report:       ## synthesize PARALLEL settings for iCE40 UP5K and ECP5 85F, each with its resource estimate -> build/reports/hw.json + hw_pareto.png (SEEDS=3: Fmax of nextpnr seeds 1-3)
 	$(TERNECG) hw-report --model $(MODEL)$(if $(SEEDS), --seeds $(SEEDS))
 
-link-report:     ## the serial side (UARTs + link) of the classifier and monitor board cores alone on the iCE40 UP5K: LC, FF, Fmax, LUT4 per part (ABC9) against issue 17's 400 LC -> build/reports/link.json (~2 min)
+link-report:     ## the serial side (UARTs + link) of the classifier and monitor board cores alone on the iCE40 UP5K: LC, FF, Fmax, LUT4 per part (ABC9) against issue 17's 400 LC -> build/reports/link.json (~1 min)
 	$(TERNECG) link-report
 
 cycles:          ## where the accelerator's worst-case cycles per beat go at every lane count 1..64 (bound, tiling, phase ends; the bound ratio against its target), from the schedule alone, seconds -> build/reports/cycles.json
