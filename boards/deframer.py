@@ -48,7 +48,7 @@ class Deframer(Checked, wiring.Component):
     Parameters
     ----------
     timeout_cycles : int
-        The inter-byte timeout in clock cycles.
+        The inter-byte timeout in clock cycles (1 .. 2^32 - 2).
     rr_bits : int
         0: the link takes BEAT frames; 1..8: BEAT_RR frames with codes of ``rr_bits`` bits
         (version 1 only).
@@ -93,7 +93,8 @@ class Deframer(Checked, wiring.Component):
 
     @classmethod
     def check_arguments(cls, *, timeout_cycles, rr_bits=0, n_codes=P.RR_FEATURES, version=P.VERSION):
-        check_int("Deframer", "timeout_cycles", timeout_cycles, minimum=1)
+        # the inter-byte timer is an LFSR of at most 32 bits (_LFSR_TAPS)
+        check_int("Deframer", "timeout_cycles", timeout_cycles, minimum=1, maximum=(1 << 32) - 2)
         check_int("Deframer", "rr_bits", rr_bits, minimum=0, maximum=8)
         check_int("Deframer", "n_codes", n_codes, minimum=1, maximum=P.RR_MAX_CODES)
         if version not in P.VERSIONS:
@@ -181,21 +182,32 @@ class Deframer(Checked, wiring.Component):
         drop = Signal()
         range_bad = Signal()
         # a sample's high byte arrives at an odd (version 2, BEAT_RR with three codes) or even
-        # (BEAT, BEAT_RR with four codes) payload byte: the sample's address is the byte's count halved minus a constant
+        # (BEAT, BEAT_RR with four codes) payload byte: the sample's address is the byte's number
+        # halved minus a constant. ``cnt`` starts that constant, doubled, below 0 (modulo its
+        # width), so that the address is ``cnt`` halved (no subtractor): payload byte k is at
+        # ``cnt == at(k)``
         first_high = P.SAMPLES_HEAD + 1 if v2 else 2 + n_codes
         waddr = Signal(range(P.WINDOW + 1))
-        m.d.comb += waddr.eq((cnt >> 1) - (first_high >> 1))
+
+        def at(k):
+            return (k - (first_high & ~1)) % (1 << len(cnt))
+        m.d.comb += waddr.eq(cnt >> 1)
         discarded = Signal(8)
-        # the cycles left until the timeout, counting down: the borrow of the decrement is the
-        # timeout (no comparison)
-        idle = Signal(range(self._timeout + 1), init=self._timeout)
-        idle_dec = Signal(len(idle) + 1)
-        timed_out = idle_dec[-1]
-        m.d.comb += idle_dec.eq(idle - 1)
+        # the inter-byte timer: a maximal-length LFSR (a shift and one XOR, no carry chain; reloaded
+        # with a constant), timed out at the state it reaches after timeout_cycles steps (one
+        # comparison with a constant; no state repeats before it, the period is 2^w - 1)
+        w = max(2, (self._timeout + 1).bit_length())
+        taps = _LFSR_TAPS[w]
+        idle = Signal(w, init=1)
+        timed_out = Signal()
+        m.d.comb += timed_out.eq(idle == _lfsr_after(w, taps, 1, self._timeout))
+        feedback = idle[taps[0] - 1]
+        for t in taps[1:]:
+            feedback = feedback ^ idle[t - 1]
         with m.If(got | uart_error):
-            m.d.sync += idle.eq(self._timeout)
+            m.d.sync += idle.eq(1)
         with m.Elif(~timed_out):
-            m.d.sync += idle.eq(idle_dec)
+            m.d.sync += idle.eq(Cat(feedback, idle[:-1]))
 
         def event(code):
             m.d.comb += [ev.valid.eq(1), ev.payload.code.eq(code)]
@@ -287,7 +299,7 @@ class Deframer(Checked, wiring.Component):
                     truncated()
                     with m.If(got):
                         ok = len_ok & (b == Mux(is_ping, P.PING_LEN >> 8, beat_len >> 8))
-                        m.d.sync += [crc.eq(crc_next), cnt.eq(0),
+                        m.d.sync += [crc.eq(crc_next), cnt.eq(at(0)),
                                      drop.eq(self.busy), range_bad.eq(0)]
                         with m.If(~ok):
                             event(P.E_LENGTH)
@@ -306,15 +318,14 @@ class Deframer(Checked, wiring.Component):
                             else:
                                 m.d.sync += index_rx[:8].eq(b)
                         if v2:
-                            with m.Elif(cnt < 4):                  # the index, little-endian
-                                for k in range(4):
-                                    with m.If(cnt == k):
-                                        m.d.sync += index_rx[8 * k:8 * k + 8].eq(b)
-                            with m.Elif(cnt == 4):                 # n: 1..CHUNK
+                            for k in range(4):                     # the index, little-endian
+                                with m.Elif(cnt == at(k)):
+                                    m.d.sync += index_rx[8 * k:8 * k + 8].eq(b)
+                            with m.Elif(cnt == at(4)):             # n: 1..CHUNK
                                 m.d.sync += n_rx.eq(b)
                                 with m.If((b == 0) | (b > P.CHUNK)):
                                     m.d.sync += range_bad.eq(1)
-                            with m.Elif(cnt == 5):                 # flags: END only
+                            with m.Elif(cnt == at(5)):             # flags: END only
                                 m.d.sync += end_rx.eq(b[0])
                                 with m.If(b[1:] != 0):
                                     m.d.sync += range_bad.eq(1)
@@ -326,12 +337,12 @@ class Deframer(Checked, wiring.Component):
                                     with m.If(b[3:] != 0):
                                         m.d.sync += range_bad.eq(1)
                         else:
-                            with m.Elif(cnt == 0):
+                            with m.Elif(cnt == at(0)):
                                 m.d.sync += first.eq(b)
                             if n_codes:
-                                with m.Elif(cnt <= n_codes):           # RR codes (BEAT_RR)
+                                with m.Elif((cnt >= at(1)) & (cnt <= at(n_codes))):    # RR codes (BEAT_RR)
                                     for f in range(n_codes):
-                                        with m.If(cnt == f + 1):
+                                        with m.If(cnt == at(f + 1)):
                                             m.d.sync += rr_rx[f * rb:(f + 1) * rb].eq(b[:rb])
                                     if rb < 8:
                                         with m.If(b[rb:] != 0):
@@ -342,7 +353,7 @@ class Deframer(Checked, wiring.Component):
                                 m.d.comb += self.wr.valid.eq(~drop)
                                 with m.If(b[3:] != 0):
                                     m.d.sync += range_bad.eq(1)
-                        with m.If(is_ping | (cnt == beat_len - 1)):
+                        with m.If(is_ping | (cnt == at(beat_len - 1))):
                             m.next = "CRC0"
             with m.State("CRC0"):
                 with no_uart_error():
@@ -385,3 +396,30 @@ class Deframer(Checked, wiring.Component):
                                 m.d.comb += self.beat.valid.eq(1)
                         m.next = "HUNT"
         return m
+
+
+# maximal-length LFSR taps (bit numbers from 1) per width (Xilinx XAPP052)
+_LFSR_TAPS = {2: (2, 1), 3: (3, 2), 4: (4, 3), 5: (5, 3), 6: (6, 5), 7: (7, 6), 8: (8, 6, 5, 4), 9: (9, 5),
+              10: (10, 7), 11: (11, 9), 12: (12, 6, 4, 1), 13: (13, 4, 3, 1), 14: (14, 5, 3, 1), 15: (15, 14),
+              16: (16, 15, 13, 4), 17: (17, 14), 18: (18, 11), 19: (19, 6, 2, 1), 20: (20, 17), 21: (21, 19),
+              22: (22, 21), 23: (23, 18), 24: (24, 23, 22, 17), 25: (25, 22), 26: (26, 6, 2, 1),
+              27: (27, 5, 2, 1), 28: (28, 25), 29: (29, 27), 30: (30, 6, 4, 1), 31: (31, 28),
+              32: (32, 22, 2, 1)}
+
+
+def _lfsr_after(w, taps, state, steps):
+    """The state of the ``w``-bit LFSR with ``taps`` ``steps`` steps after ``state`` (the step is
+    linear: its map, column by column, squared per bit of ``steps``)."""
+    def apply(cols, s):
+        out = 0
+        for i in range(w):
+            if (s >> i) & 1:
+                out ^= cols[i]
+        return out
+    cols = [((1 << i) << 1 | (i + 1 in taps)) & ((1 << w) - 1) for i in range(w)]
+    while steps:
+        if steps & 1:
+            state = apply(cols, state)
+        cols = [apply(cols, c) for c in cols]
+        steps >>= 1
+    return state

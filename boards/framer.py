@@ -32,12 +32,12 @@ class Framer(Checked, wiring.Component):
     stream of bad bytes cannot hold it back). Frames are ``SOF VER TYPE LEN(2) PAYLOAD CRC(2)``,
     one byte per transfer on ``tx``. What may change while a frame goes out (an ERROR's event, a
     STATUS's token and counters) is copied when the frame starts; nothing else is. The byte at
-    each position of each kind of frame (a constant, one of the variable bytes or one of the
-    CRC's two) is chosen by multiplexers in logic or, with ``rom``, by a ROM in block RAM that
-    holds per kind and position the constant and the number of the variable byte (a multiplexer
-    on that number, no position decoding: fewer logic cells for one block RAM, the monitor's
-    choice; the classifier's iCEBreaker build keeps to 14 block RAMs, issue 17). Either way the frames and
-    their timing are the same.
+    each position of each kind of frame (a constant, one of the variable bytes or the CRC
+    register's high byte, for both CRC bytes) is chosen by multiplexers in logic or, with
+    ``rom``, by a ROM in block RAM that holds per kind and position the constant and the number
+    of the variable byte (a multiplexer on that number, no position decoding: fewer logic cells
+    for one block RAM, the monitor's choice; the classifier's iCEBreaker build keeps to 14 block
+    RAMs, issue 17). Either way the frames and their timing are the same.
 
     ``version=2`` (the monitor, boards/monitor_link.py): VER 2; a result ``{index, cls, logits}``
     is sent as BEAT_EVENT (no ``seq`` stream); STATUS carries the monitor's counters, which come
@@ -234,10 +234,13 @@ class Framer(Checked, wiring.Component):
                          err_detail.eq(self.event.payload.detail)]
 
         # ---- the byte at ``idx`` of the frame of kind ``last`` (a ROM or multiplexers), whether
-        # the CRC takes it (VER .. PAYLOAD) and whether it is the frame's last (CRC_LO)
+        # the CRC takes it (VER .. CRC_HI) and whether it is the frame's last (CRC_LO). The CRC
+        # takes its own high byte too: that leaves its low byte in the high one
+        # (``crc16_step(crc, crc[8:]) == crc[:8] << 8``), so that both CRC bytes are ``crc[8:]``,
+        # one variable byte fewer for the multiplexers
         crc = Signal(16)
         rows = {kind: [P.SOF, self._version, ftype, len(payload) & 0xFF, len(payload) >> 8] + payload
-                + [crc[8:], crc[:8]] for kind, (ftype, payload) in frames.items()}
+                + [crc[8:], crc[8:]] for kind, (ftype, payload) in frames.items()}
         idx_next = Signal.like(idx)
         m.d.comb += idx_next.eq(Mux(sending, idx + self.tx.ready, 0))
         with m.If(~sending | self.tx.ready):
@@ -292,7 +295,7 @@ def _from_rom(m, rows, addr, idx_bits):
     for kind, row in rows.items():
         for i, v in enumerate(row):
             word = v if isinstance(v, int) else keys[repr(v)] << 8
-            if 0 < i < len(row) - P.TRAILER:                   # VER .. PAYLOAD: into the CRC
+            if 0 < i < len(row) - 1:                           # VER .. CRC_HI: into the CRC
                 word |= 1 << (width - 2)
             if i == len(row) - 1:                              # CRC_LO: the frame's last byte
                 word |= 1 << (width - 1)
@@ -313,14 +316,14 @@ def _from_rom(m, rows, addr, idx_bits):
 def _from_multiplexers(m, rows, idx, last_is):
     """The byte of ``rows`` at ``idx`` of the kind ``last_is`` selects, as multiplexers: a tree of
     2:1 multiplexers on the bits of ``idx`` over the positions up to PAYLOAD, at each position the
-    kinds that have a byte there, then the CRC's two bytes by position (no decoder per byte).
-    Returns ``(byte, update, final)``."""
+    kinds that have a byte there, then the CRC's byte at the two last positions (both CRC bytes are
+    the same value, no decoder per byte). Returns ``(byte, update, final)``."""
     crc_hi, final = Signal(), Signal()
     for kind, row in rows.items():
         with m.If(last_is(kind)):
             m.d.comb += [crc_hi.eq(idx == len(row) - 2), final.eq(idx == len(row) - 1)]
     heads = {k: r[:-P.TRAILER] for k, r in rows.items()}
-    crc_hi_byte, crc_lo_byte = next(iter(rows.values()))[-P.TRAILER:]
+    crc_byte = next(iter(rows.values()))[-1]            # CRC_HI and CRC_LO alike
     leaves = []
     for i in range(max(len(r) for r in heads.values())):
         here = [(k, Const(r[i], 8) if isinstance(r[i], int) else r[i]) for k, r in heads.items() if i < len(r)]
@@ -335,8 +338,8 @@ def _from_multiplexers(m, rows, idx, last_is):
         if len(leaves) % 2:
             leaves.append(leaves[-1])
         leaves = [a if b is a else Mux(idx[bit], b, a) for a, b in zip(leaves[::2], leaves[1::2])]
-    byte = Mux(crc_hi, crc_hi_byte, Mux(final, crc_lo_byte, leaves[0]))
-    return byte, ~crc_hi & ~final, final
+    byte = Mux(crc_hi | final, crc_byte, leaves[0])
+    return byte, ~final, final
 
 
 def _field(value, nbytes):

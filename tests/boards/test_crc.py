@@ -36,3 +36,11 @@ def test_step_is_the_protocol_crc():
     sim.add_testbench(bench)
     sim.run()
     assert len(checked) == 3024
+
+
+def test_register_after_its_own_high_byte():
+    """After its own high byte, the register holds its low byte in the high one: the framer sends
+    both CRC bytes from the high byte (boards/framer.py)."""
+    rng = random.Random(1)
+    for c in [0, 0xFFFF, 0x8000, 0x00FF] + [rng.randrange(1 << 16) for _ in range(2000)]:
+        assert P.crc16(bytes([c >> 8]), c) == (c & 0xFF) << 8, hex(c)

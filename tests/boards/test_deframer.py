@@ -119,7 +119,40 @@ def test_timeout_exact(timeout):
     assert [o[1] for o in got].count(P.E_TIMEOUT) == 1
 
 
+def test_timer_lfsr_has_the_full_period():
+    """The inter-byte timer's LFSR (boards/deframer.py) never repeats a state before it times out:
+    for every width, the state 1 comes back after exactly 2^w - 1 steps and after no divisor of
+    that (the jump to the timeout state, checked against stepping one by one)."""
+    from ternecg.boards.deframer import _LFSR_TAPS, _lfsr_after
+
+    def step(w, taps, s):
+        fb = 0
+        for t in taps:
+            fb ^= (s >> (t - 1)) & 1
+        return ((s << 1) | fb) & ((1 << w) - 1)
+
+    def primes(n):
+        out, p = set(), 2
+        while p * p <= n:
+            while n % p == 0:
+                out.add(p)
+                n //= p
+            p += 1
+        return out | ({n} if n > 1 else set())
+
+    assert sorted(_LFSR_TAPS) == list(range(2, 33))
+    for w, taps in _LFSR_TAPS.items():
+        s = 1
+        for k in range(40):
+            assert _lfsr_after(w, taps, 1, k) == s
+            s = step(w, taps, s)
+        period = (1 << w) - 1
+        assert _lfsr_after(w, taps, 1, period) == 1
+        assert all(_lfsr_after(w, taps, 1, period // p) != 1 for p in primes(period))
+
+
 @pytest.mark.parametrize("kwargs, exc", [({"timeout_cycles": 0}, ValueError),
+                                         ({"timeout_cycles": (1 << 32) - 1}, ValueError),
                                          ({"timeout_cycles": 10, "rr_bits": 9}, ValueError),
                                          ({"timeout_cycles": 10, "rr_bits": 4, "n_codes": 0}, ValueError),
                                          ({"timeout_cycles": 10, "rr_bits": 4, "n_codes": 9}, ValueError),
