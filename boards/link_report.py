@@ -8,7 +8,10 @@ boards/monitor_core.py), wrapped in :class:`LinkPins` and run through the flow o
 ``make hw-report`` (Yosys ``synth_ice40`` with its options and ABC9, nextpnr-ice40, UP5K, sg48,
 seed 1; boards/hw_report.py):
 
-* ``lc``, ``ff``, ``ebr``, ``spram``, ``fmax_mhz``: nextpnr's figures for the wrapped serial side;
+* ``model``: the model file the board core was built for (it fixes the result's width and, for a
+  model with RR codes, the BEAT_RR deframer);
+* ``lc``, ``ebr``, ``spram``, ``fmax_mhz``: nextpnr's figures for the wrapped serial side;
+  ``lut4``, ``ff``, ``carry``: the flattened synthesis' cells that nextpnr placed;
 * ``lut4_by_module``: a second, unflattened synthesis (ABC9), LUT4 per module, and
   ``lut4_by_part`` (UARTs, deframer, framer, buffer, the rest of the link, the wrapper);
 * ``wrapper``: the wrapper's own LUT4 and flip-flops (counted in ``lc``, reported apart).
@@ -58,7 +61,7 @@ PARTS = (("uart", ("uart_rx", "uart_tx")), ("deframer", ("deframer",)), ("framer
 
 
 class LinkPins(Checked, wiring.Component):
-    """A board core's serial side (its UARTs and link) behind 34 pins, for place and route only.
+    """A board core's serial side (its UARTs and link) behind 33 pins, for place and route only.
 
     The UARTs' pins are ``rx`` and ``tx``; the link's inputs from the accelerator side are wired
     to ``pins`` (bit ``i`` of all of them, in the order of the link's signature, to pin
@@ -120,7 +123,7 @@ class LinkPins(Checked, wiring.Component):
 
 def serial_core(app: str, model=None):
     """The iCEBreaker's board core of ``app`` (with its UART) for ``model`` (default: the app's
-    shipped model, boards/top.py)."""
+    shipped model, boards/top.py); its ``model_path`` is the file it was built from."""
     from ternecg.golden.spec import modelfile
 
     from .core import BoardCore
@@ -128,10 +131,12 @@ def serial_core(app: str, model=None):
     from .top import DEFAULT_BAUD, check_app, default_model
     from .uart import divisor_for
     check_app(app)
-    model = modelfile.load(model if model is not None else default_model(app))
+    path = Path(model if model is not None else default_model(app))
     divisor = divisor_for(CLOCK_HZ, DEFAULT_BAUD)
     cls = MonitorBoardCore if app == "monitor" else BoardCore
-    return cls(model, divisor=divisor, spram=True)
+    core = cls(modelfile.load(path), divisor=divisor, spram=True)
+    core.model_path = path
+    return core
 
 
 def by_part(luts: dict) -> dict:
@@ -153,7 +158,9 @@ def app_report(app: str, model=None, work=WORK) -> dict:
     """Synthesize, place and route ``app``'s serial side (see the module's docstring)."""
     from ternecg.boards.hw_report import _hier_counts, flat_counts, luts_and_mapper, synth_ice40
     workdir = Path(work) / app
-    res = synth_ice40(LinkPins(serial_core(app, model)), "linkpins", workdir, freq=CLOCK_HZ / 1e6)
+    core = serial_core(app, model)
+    res = {"model": str(relative(core.model_path))}
+    res.update(synth_ice40(LinkPins(core), "linkpins", workdir, freq=CLOCK_HZ / 1e6))
     util = json.loads((workdir / "nextpnr.json").read_text())["utilization"]
     flat = flat_counts(workdir, "ice40")
     res["lut4"], res["ff"], res["carry"] = flat["lut"], flat["ff"], flat["carry"]
@@ -167,6 +174,8 @@ def app_report(app: str, model=None, work=WORK) -> dict:
 
 
 def report(*, out=None, apps=APPS):
+    """Build every app's serial side (:func:`app_report`), write ``link.json`` into ``out``
+    (default ``build/reports``) and print the table; returns the report."""
     t0 = time.time()
     res = {"device": "iCE40 UP5K (sg48), nextpnr seed 1", "clock_mhz": CLOCK_HZ / 1e6, "target_lc": TARGET_LC,
            "apps": {app: app_report(app) for app in apps}}
