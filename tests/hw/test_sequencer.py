@@ -64,13 +64,18 @@ def expected_taps(s, select=None):
     return out
 
 
-def run_beats(s, *, beats=2, stall=0.0, selects=0, seed=0):
-    """Per beat: per phase the issued taps and the cycles from START to the next START."""
+def run_beats(s, *, beats=2, stall=0.0, selects=0, seed=0, shift_bits=None):
+    """Per beat: per phase the issued taps and the cycles from START to the next START.
+
+    ``shift_bits``: with a shift-register select file, the bits it holds in order (as
+    hw/mux_skip.py shifts them out: ``selects`` shows the next ones, ``consume`` drops them)."""
     h = Harness(s)
     seq = h.seq
     rng = random.Random(seed)
     shift = select_shift(s)
     record = []
+
+    bits = list(shift_bits or [])
 
     async def bench(ctx):
         ctx.set(seq.booted, 1)
@@ -86,6 +91,8 @@ def run_beats(s, *, beats=2, stall=0.0, selects=0, seed=0):
             while True:
                 adv = int(rng.random() >= stall)
                 ctx.set(seq.advance, adv)
+                if shift_bits is not None:
+                    ctx.set(seq.selects, sum(b << i for i, b in enumerate(bits[:len(seq.selects)])))
                 ctx.set(seq.drained, 1)
                 ph = ctx.get(seq.phase_index)
                 if ph != prev_phase:
@@ -101,6 +108,8 @@ def run_beats(s, *, beats=2, stall=0.0, selects=0, seed=0):
                     phases[-1]["taps"].append(d)
                 if shift:
                     consumed += ctx.get(seq.consume)
+                    if shift_bits is not None:
+                        del bits[:ctx.get(seq.consume)]
                 done = ctx.get(seq.done)
                 await ctx.tick()
                 cycles += 1
@@ -165,3 +174,28 @@ def test_shift_select_file_consumes_each_blocks_bits():
     rec = run_beats(s, beats=1)[0]
     grp = [ph for ph in s.phases if ph.mode == MODE_GRP]
     assert rec["consumed"] == sum(ph.cout for ph in grp)
+
+
+@pytest.mark.parametrize("stall", [0.0, 0.3])
+def test_skipped_blocks_one_lane(stall):
+    """One lane, the shift-register select file: the grouped blocks whose select bit is set issue
+    nothing and cost one cycle each, and the weight rows of the next block follow the skipped
+    one's (at one lane the weight row is ``w0 + wo``, hw/sequencer.py)."""
+    m = tiny_model(0)
+    s = compile_schedule(m, 1)
+    assert select_shift(s)
+    grp = [ph for ph in s.phases if ph.mode == MODE_GRP]
+    rng = random.Random(7)
+    select = {ph.layer: [rng.randrange(2) for _ in range(ph.cout)] for ph in grp}
+    select[grp[0].layer][:3] = [1, 1, 0]                # the first block skipped, two in a row
+    select[grp[-1].layer][-1] = 1                       # and the phase's last block
+    want = expected_taps(s, select)
+    assert all(n for (_, n), ph in zip(want, s.phases) if ph.mode == MODE_GRP)
+    rec = run_beats(s, beats=1, stall=stall, shift_bits=[b for ph in grp for b in select[ph.layer]])[0]
+    _expand_compare(s, rec, want)
+    assert rec["consumed"] == sum(ph.cout for ph in grp)
+    if not stall:
+        starts = [p["start"] for p in rec["phases"]] + [rec["cycles"]]
+        for i, (taps, n_skip) in enumerate(want):
+            done = int(i == len(want) - 1)
+            assert starts[i + 1] - starts[i] == 1 + len(taps) + n_skip + 1 + done, i
