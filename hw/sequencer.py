@@ -140,12 +140,13 @@ class Sequencer(Checked, wiring.Component):
         # With one lane the weight row is the block's first row plus the tap's offset in the tile,
         # ``tap.w = w0 + wo`` (an adder before the weight ROM's address), instead of a register of
         # its own that a tile's end reloads from ``w0``; a skipped block needs no adder of its own.
-        # ``make hw-report`` P = 1: sequencer 413 -> 388 LUT4, accelerator 1,266 -> 1,243 LC. (The
-        # sequencer alone through Yosys at P = 2, 6, 18: 26, 11, 20 LUT4 fewer too; those settings
-        # keep the register until they are measured and verified again.)
+        # ``make hw-report`` P = 1: sequencer 413 -> 388 LUT4, accelerator 1,266 -> 1,243 LC. The
+        # other settings keep the register: at P = 2, 3, 6 the split took 27, 43, 17 LC off but
+        # nextpnr seed 1's Fmax down by 2.6, 0.8, 0.6 MHz (one seed, on 0d9a36f), and adopting it
+        # there needs the seeds and those settings' whole re-verification.
         w_split = s.parallel == 1
-        wo = Signal(range(max(max(p.cin_g * k for k in p.taps) for p in s.phases) + 1))
         if w_split:
+            wo = Signal(range(max(max(p.cin_g * k for k in p.taps) for p in s.phases) + 1))
             m.d.comb += tap.w.eq(w0 + wo)
 
         def set_w(value):                    # the weight row of a tile's first tap
