@@ -121,22 +121,25 @@ class LinkPins(Checked, wiring.Component):
         return m
 
 
+def model_file(app: str, model=None) -> Path:
+    """The model file of ``app``'s board core: ``model``, or the app's shipped one (boards/top.py)."""
+    from .top import check_app, default_model
+    check_app(app)
+    return Path(model if model is not None else default_model(app))
+
+
 def serial_core(app: str, model=None):
-    """The iCEBreaker's board core of ``app`` (with its UART) for ``model`` (default: the app's
-    shipped model, boards/top.py); its ``model_path`` is the file it was built from."""
+    """The iCEBreaker's board core of ``app`` (with its UART) for :func:`model_file`."""
     from ternecg.golden.spec import modelfile
 
     from .core import BoardCore
     from .monitor_core import MonitorBoardCore
-    from .top import DEFAULT_BAUD, check_app, default_model
+    from .top import DEFAULT_BAUD
     from .uart import divisor_for
-    check_app(app)
-    path = Path(model if model is not None else default_model(app))
+    path = model_file(app, model)
     divisor = divisor_for(CLOCK_HZ, DEFAULT_BAUD)
     cls = MonitorBoardCore if app == "monitor" else BoardCore
-    core = cls(modelfile.load(path), divisor=divisor, spram=True)
-    core.model_path = path
-    return core
+    return cls(modelfile.load(path), divisor=divisor, spram=True)
 
 
 def by_part(luts: dict) -> dict:
@@ -158,9 +161,8 @@ def app_report(app: str, model=None, work=WORK) -> dict:
     """Synthesize, place and route ``app``'s serial side (see the module's docstring)."""
     from ternecg.boards.hw_report import _hier_counts, flat_counts, luts_and_mapper, synth_ice40
     workdir = Path(work) / app
-    core = serial_core(app, model)
-    res = {"model": str(relative(core.model_path))}
-    res.update(synth_ice40(LinkPins(core), "linkpins", workdir, freq=CLOCK_HZ / 1e6))
+    res = {"model": str(relative(model_file(app, model)))}
+    res.update(synth_ice40(LinkPins(serial_core(app, model)), "linkpins", workdir, freq=CLOCK_HZ / 1e6))
     util = json.loads((workdir / "nextpnr.json").read_text())["utilization"]
     flat = flat_counts(workdir, "ice40")
     res["lut4"], res["ff"], res["carry"] = flat["lut"], flat["ff"], flat["carry"]
