@@ -15,7 +15,7 @@ DBARG    = $(if $(DB),--db $(DB))
 # APP=monitor: the live monitor's build (build/BOARD-monitor/) for synth, patch and program
 APPARG   = $(if $(APP),--app $(APP))
 
-.PHONY: help setup test test-long test-all test-fpga test-fast demo sim sim-regress sim-monitor monitor-report link-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval qrs-select monitor-eval annotate aami4-select aami4-operating aami4-rhythm aami4-rule aami4-template aami4-irregular aami4-operating-ds2 aami4-seeds morph-probe verilog hw-report cycles asic-report synth patch program host monitor clean
+.PHONY: help setup test test-long test-all test-fpga test-fast demo sim sim-regress sim-monitor monitor-report link-report sim-gate fuzz eval results train train-table rr-experiment fixture fixture-excerpts qrs-eval qrs-select monitor-eval annotate aami4-select aami4-operating aami4-rhythm aami4-rule aami4-template aami4-irregular aami4-longterm aami4-operating-ds2 aami4-seeds morph-probe verilog hw-report cycles asic-report synth patch program host monitor clean
 
 help:            ## list the targets
 	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "%-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -119,6 +119,9 @@ aami4-template:  ## the template rule (a V call shaped like the patient's runnin
 
 aami4-irregular: ## an irregular-rhythm rule (an S call whose irregularity code is at least m becomes N, after the shipped rules), measured on the select-phase models of both DS1 hold-out folds -> results/aami4_irregular.json
 	$(TERNECG) aami4-irregular $(DBARG)
+
+aami4-longterm:  ## a long-term premature rule (an N call whose pre interval is at most m/8 of the record's long-term average RR, in a regular rhythm, becomes S, after the shipped rules), measured on the select-phase models of both DS1 hold-out folds -> results/aami4_longterm.json
+	$(TERNECG) aami4-longterm $(DBARG)
 
 aami4-operating-ds2: ## the shipped four-class models (seeds 0-2 where built) on DS2 with zero and with the applied S and V offsets, scored once after the choice -> results/aami4_operating_ds2.json
 	$(TERNECG) aami4-operating-ds2 $(DBARG)

@@ -339,4 +339,6 @@ def aami4_section(db=None, n: int = 6) -> list:
     md += aami4_template.ds2_lines()
     from . import aami4_irregular                       # an irregular-rhythm rule, measured (make aami4-irregular)
     md += aami4_irregular.lines()
+    from . import aami4_longterm                        # a long-term premature rule, measured (make aami4-longterm)
+    md += aami4_longterm.lines()
     return md

@@ -66,6 +66,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "aami4-rule": ("ternecg.golden.aami4_rule", "the RR rule (N -> S for a premature beat in a regular rhythm) of the four-class recipes chosen on the DS1 hold-outs -> results/aami4_rule.json (--apply: into the model files; --ds2: scored once)"),
     "aami4-template": ("ternecg.golden.aami4_template", "a template rule (a V call shaped like the patient's usual beat becomes N, then the RR rule) measured on the DS1 hold-outs -> results/aami4_template.json (--ds2: scored once)"),
     "aami4-irregular": ("ternecg.golden.aami4_irregular", "an irregular-rhythm rule (an S call in an irregular rhythm becomes N, after the shipped rules) measured on the DS1 hold-outs -> results/aami4_irregular.json"),
+    "aami4-longterm": ("ternecg.golden.aami4_longterm", "a long-term premature rule (an N call much faster than the record's average rhythm becomes S, after the shipped rules) measured on the DS1 hold-outs -> results/aami4_longterm.json"),
     "aami4-rhythm": ("ternecg.golden.aami4_rhythm", "the premature offset (N entries of the RR table for premature beats) of the four-class recipes chosen on the DS1 hold-outs -> results/aami4_rhythm.json (--apply: into the model files)"),
     "aami4-operating-ds2": ("ternecg.golden.aami4_operating_ds2", "the shipped four-class models on DS2 with zero and with the applied logit-bias offsets, after the choice -> results/aami4_operating_ds2.json"),
     "aami4-seeds": ("ternecg.golden.aami4_seeds", "the four-class recipes over seeds 0-2, DS2 figures -> results/aami4_seeds.json"),

@@ -66,7 +66,11 @@ def no_ds2_outcome(tmp_path, monkeypatch):
 def test_section_ends_with_the_ds2_outcome_or_the_command_that_makes_it(no_ds2_outcome, section):
     lines = [x for x in section.rstrip().splitlines() if x]
     # the operating point's DS2 outcome, the premature offset's, the RR rule's, the template rule's,
-    # then the irregular-rhythm rule measured on the hold-outs
+    # then the irregular-rhythm and the long-term premature rules measured on the hold-outs
+    longterm = lines.pop()
+    assert longterm.startswith(("The long-term premature rule (`make aami4-longterm`",
+                                "No long-term premature rule measured yet"))
+    assert longterm.endswith("`make aami4-longterm`.") or "taken" in longterm and "Each protocol's own best" in longterm
     irregular = lines.pop()
     assert irregular.startswith(("The irregular-rhythm rule (`make aami4-irregular`",
                                  "No irregular-rhythm rule measured yet"))
