@@ -147,7 +147,62 @@ def decide_rule(data: dict) -> dict:
                              for p in PROTOCOLS}}
 
 
-def lines(data: dict | None = None) -> list:
+# ---- DS2, once, after the choice --------------------------------------------------------------------
+DS2_RESULT = results_dir() / "aami4_longterm_ds2.json"
+
+
+def score_ds2(db=None, result: Path = DS2_RESULT, decision: Path = RESULT) -> dict:
+    """The shipped seed-0 models on DS2, detected and reference peaks, without and with the chosen
+    rule (monitor-eval's scoring, as golden/aami4_template.py ``score_ds2``): the monitor's classes
+    (the files' offsets and rules), then the rule on the long-term and irregularity codes of the
+    peaks the monitor classified."""
+    from ternecg.errors import TernEcgError
+
+    from . import aami4_operating_ds2 as ods2, monitor, monitor_eval, splits
+    from .spec.rr import irregular_codes
+    got = read_json(decision).get("decision")
+    if not got:
+        raise TernEcgError(f"no long-term rule decision in {relative(decision)}: run make aami4-longterm first")
+    m, k = got["m"], got["k"]
+    t0 = time.time()
+    folder, models = ods2.seed_models(0)
+    if models is None:
+        raise TernEcgError(f"the shipped four-class models in {relative(folder)} are missing; 'make train' trains them")
+    records = detected.load(db)
+    rules = aami4_template.shipped_rule()
+    data = {"command": "ternecg aami4-longterm --ds2", "rule": RULE, "m": m, "k": k, "take": got["take"],
+            "scored": "DS2, once, after the choice on the DS1 hold-outs; the choice was not changed because of it",
+            "records": list(splits.DS2), "seed": 0, "protocols": {}}
+    for p in monitor_eval.PROTOCOLS:
+        after = splits.FINE_TUNE_SECONDS * splits.FS if p == "patient_specific" else 0
+        b = rules[ods2.OPERATING[p]][1]
+        out = {}
+        for mode in monitor_eval.MODES:
+            parts, base, new = [], [], []
+            for r in splits.DS2:
+                model, rec = models[p][r], records[r]
+                run = monitor.run(model, rec.signal, peaks=rec.det if mode == "detected" else rec.ref)
+                row, missed = op.scored_rows(rec, after, det=run.peaks)
+                parts.append(op.Beats(run.logits, row, missed))
+                base.append(np.asarray(run.classes))
+                new.append(longterm_rule(run.classes, longterm_codes(run.peaks, k, model.cfg.rr_bits),
+                                         irregular_codes(run.peaks, model.cfg.rr_local, model.cfg.rr_bits), m, b))
+            beats = op.Beats.concat(parts)
+            out[mode] = {"without": aami4.summary(op.class_confusion(beats, np.concatenate(base))),
+                         "with": aami4.summary(op.class_confusion(beats, np.concatenate(new)))}
+        data["protocols"][p] = {
+            w: {"acc": out["detected"][w]["acc"],
+                **{c: {f: out["detected"][w]["classes"][c][f] for f in ("se", "ppv")} for c in ("S", "V")},
+                "mean_f1_sv": out["detected"][w]["score"], "annotated_acc": out["annotated"][w]["acc"],
+                "detection_cost_points": 100 * (out["annotated"][w]["acc"] - out["detected"][w]["acc"])}
+            for w in ("without", "with")}
+        print(f"aami4-longterm --ds2: {p} done", flush=True)
+    data["seconds"] = round(time.time() - t0, 1)
+    update_json(result, lambda d: data)
+    return data
+
+
+def lines(data: dict | None = None, ds2: dict | None = None) -> list:
     """The paragraph of docs/results.md section 6 on this measurement."""
     data = read_json(RESULT) if data is None else data
     d = data.get("decision")
@@ -159,6 +214,13 @@ def lines(data: dict | None = None) -> list:
     per = "; ".join(f"{p}: {v['base']:.3f} -> {v['score']:.3f} (S Se / +P {100 * v['S_se'][0]:.1f} / "
                     f"{100 * v['S_ppv'][0]:.1f} -> {100 * v['S_se'][1]:.1f} / {100 * v['S_ppv'][1]:.1f} %)"
                     for p, v in d["per_protocol"].items())
+    def fold(p, key, f):
+        row = next(r for r in data["protocols"][p] if (r["m"], r["k"]) == key)
+        return float(np.mean([x["score"] for x in row["per_model"] if x["fold"] == f]))
+    if all("per_model" in r for p in PROTOCOLS for r in data["protocols"][p]):
+        per += "; by fold: " + "; ".join(
+            f"{p} " + ", ".join(f"{f} {fold(p, (None, None), f):.3f} -> {fold(p, (d['m'], d['k']), f):.3f}"
+                                for f in aami4_rhythm.FOLD_VARIANTS) for p in PROTOCOLS)
     best_own = "; ".join(f"{p} m {own[p][0]} k {own[p][1]}: {rows[p][None, None]:.3f} -> {rows[p][own[p]]:.3f}"
                          for p in PROTOCOLS)
     text = ("The long-term premature rule (`make aami4-longterm`, golden/aami4_longterm.py, results/aami4_longterm.json): "
@@ -172,6 +234,18 @@ def lines(data: dict | None = None) -> list:
             f"hold-out was measured): best m {d['m']} k {d['k']}, mean criterion {d['base']:.3f} -> {d['score']:.3f} "
             f"({per}), " + ("taken. " if d["take"] else "not taken, so DS2 was not scored with it. ")
             + f"Each protocol's own best: {best_own}.")
+    ds2 = read_json(DS2_RESULT) if ds2 is None else ds2
+    if ds2.get("protocols") and (ds2.get("m"), ds2.get("k")) == (d["m"], d["k"]):
+        from .aami4_operating_ds2 import with_without_text
+        text += (" On DS2, scored once after the choice (`ternecg aami4-longterm --ds2`, results/aami4_longterm_ds2.json; "
+                 "seed 0, the shipped models with their rules, detected peaks), without -> with the rule: "
+                 + with_without_text(ds2) + " Detection cost: " + "; ".join(
+                     f"{p.replace('_', '-')} {v['without']['detection_cost_points']:.2f} -> "
+                     f"{v['with']['detection_cost_points']:.2f} points" for p, v in ds2["protocols"].items())
+                 + ". The shipped models and the monitor's hardware do not apply it yet (the long-term code is not "
+                   "in the RR unit, the head has no such rule).")
+    elif d["take"]:
+        text += " Its DS2 outcome is not scored yet: `ternecg aami4-longterm --ds2`."
     return [text, ""]
 
 
@@ -186,12 +260,21 @@ def add_parser(sub):
     p = sub.add_parser("aami4-longterm", description=__doc__.split("\n")[0])
     p.add_argument("--select-report", default=None,
                    help="the aami4-select report naming the select-phase models (default: results/aami4_select.json)")
+    p.add_argument("--ds2", action="store_true",
+                   help="score the shipped models (seed 0) on DS2 with and without the chosen rule, once, after "
+                        "the choice -> results/aami4_longterm_ds2.json")
     options.add_db(p)
     p.set_defaults(func=_command)
     return p
 
 
 def _command(args):
+    if args.ds2:
+        from .aami4_operating_ds2 import with_without_text
+        data = score_ds2(args.db)
+        print(f"DS2 (seed 0, detected peaks), without -> with m {data['m']} k {data['k']}: {with_without_text(data)}")
+        print(f"wrote {relative(DS2_RESULT)}")
+        return
     data = probe(args.db, select_report=args.select_report)
     print(f"rule: {data['rule']}\ncriterion: {data['criterion']}")
     print(table(data))

@@ -99,3 +99,21 @@ def test_the_results_paragraph_states_the_decision_or_the_command():
     assert "S Se / +P 50.0 / 50.0 -> 60.0 / 60.0 %" in text and "inter m 4 k 5: 0.500 -> 0.520" in text
     data["decision"]["take"] = False
     assert "not taken, so DS2 was not scored with it." in L.lines(data)[0]
+
+
+def test_the_paragraph_adds_the_ds2_outcome_of_the_chosen_point_only():
+    rows = [{"m": m, "k": k, "score": s} for m, k, s in ((None, None, 0.5), (6, 7, 0.55))]
+    per = {"score": 0.55, "base": 0.5, **{f: (0.5, 0.6) for f in ("S_se", "S_ppv", "V_se", "V_ppv")}}
+    data = {"grid": {"m": [6], "k": [7]}, "min_gain": 0.01, "protocols": {p: rows for p in L.PROTOCOLS},
+            "decision": {"m": 6, "k": 7, "score": 0.55, "base": 0.5, "take": True,
+                         "per_protocol": {p: per for p in L.PROTOCOLS}}}
+    fig = {"acc": 0.9, "S": {"se": 0.2, "ppv": 0.3}, "V": {"se": 0.9, "ppv": 0.8}, "mean_f1_sv": 0.5,
+           "detection_cost_points": 0.5}
+    better = {**fig, "S": {"se": 0.4, "ppv": 0.3}, "mean_f1_sv": 0.6, "detection_cost_points": 0.4}
+    ds2 = {"m": 6, "k": 7, "protocols": {"inter_patient": {"without": fig, "with": better}}}
+    text = L.lines(data, ds2)[0]
+    assert "without -> with the rule: inter-patient: ACC 90.00 -> 90.00 %, S Se / +P 20.00 / 30.00 -> 40.00 / 30.00 %" in text
+    assert "(transferred)." in text and "inter-patient 0.50 -> 0.40 points." in text
+    assert "do not apply it yet" in text
+    # a DS2 result of another point is not this decision's: the paragraph asks for the command instead
+    assert "Its DS2 outcome is not scored yet: `ternecg aami4-longterm --ds2`." in L.lines(data, {**ds2, "m": 5})[0]
