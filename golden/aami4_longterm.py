@@ -173,23 +173,22 @@ def score_ds2(db=None, result: Path = DS2_RESULT, decision: Path = RESULT) -> di
     data = {"command": "ternecg aami4-longterm --ds2", "rule": RULE, "m": m, "k": k, "take": got["take"],
             "scored": "DS2, once, after the choice on the DS1 hold-outs; the choice was not changed because of it",
             "records": list(splits.DS2), "seed": 0, "protocols": {}}
+    zero = [0] * len(op.CLASSES)
     for p in monitor_eval.PROTOCOLS:
         after = splits.FINE_TUNE_SECONDS * splits.FS if p == "patient_specific" else 0
         b = rules[ods2.OPERATING[p]][1]
+        beats, _ = ods2.protocol_beats(models[p], records, splits.DS2, after)    # offsets in the logits
         out = {}
-        for mode in monitor_eval.MODES:
-            parts, base, new = [], [], []
-            for r in splits.DS2:
-                model, rec = models[p][r], records[r]
-                run = monitor.run(model, rec.signal, peaks=rec.det if mode == "detected" else rec.ref)
-                row, missed = op.scored_rows(rec, after, det=run.peaks)
-                parts.append(op.Beats(run.logits, row, missed))
-                base.append(np.asarray(run.classes))
-                new.append(longterm_rule(run.classes, longterm_codes(run.peaks, k, model.cfg.rr_bits),
-                                         irregular_codes(run.peaks, model.cfg.rr_local, model.cfg.rr_bits), m, b))
-            beats = op.Beats.concat(parts)
-            out[mode] = {"without": aami4.summary(op.class_confusion(beats, np.concatenate(base))),
-                         "with": aami4.summary(op.class_confusion(beats, np.concatenate(new)))}
+        for mode, key in (("detected", "det"), ("annotated", "ref")):
+            shipped = op.with_rule(op.decide(beats[mode].logits, zero), beats[mode].hit)
+            lcode, irr = [], []
+            for r in splits.DS2:        # the codes of the peaks the monitor classified, record by record
+                cfg, peaks = models[p][r].cfg, monitor.beat_peaks(records[r].signal, peaks=getattr(records[r], key))
+                lcode.append(longterm_codes(peaks, k, cfg.rr_bits))
+                irr.append(irregular_codes(peaks, cfg.rr_local, cfg.rr_bits))
+            new = longterm_rule(shipped, np.concatenate(lcode), np.concatenate(irr), m, b)
+            out[mode] = {"without": aami4.summary(op.class_confusion(beats[mode], shipped)),
+                         "with": aami4.summary(op.class_confusion(beats[mode], new))}
         data["protocols"][p] = {
             w: {"acc": out["detected"][w]["acc"],
                 **{c: {f: out["detected"][w]["classes"][c][f] for f in ("se", "ppv")} for c in ("S", "V")},

@@ -54,7 +54,9 @@ def protocol_beats(models: dict, records: dict, names, after: int) -> tuple:
         offsets.add(tuple(int(v) for v in model.meta.get("bias_offsets", [0] * len(aami4_operating.CLASSES))))
         for mode, peaks in (("detected", rec.det), ("annotated", rec.ref)):
             got = monitor.run(model, rec.signal, peaks=peaks)
-            hit = aami4_operating.rule_hits(model, monitor.codes(got.peaks, model.cfg)) if model.rr_rules else None
+            # the codes as the monitor computed them (a template code needs the beats' windows)
+            codes = monitor.codes(got.peaks, model.cfg, monitor.windows(rec.signal, got.peaks))
+            hit = aami4_operating.rule_hits(model, codes) if model.rr_rules else None
             cls = aami4_operating.with_rule(aami4_operating.decide(got.logits, [0] * len(aami4_operating.CLASSES)), hit)
             if not np.array_equal(cls, got.classes):
                 raise TernEcgError(f"record {r}: the argmax of the logits (and the RR rule) is not the monitor's class")

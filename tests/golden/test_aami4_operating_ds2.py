@@ -1,12 +1,14 @@
 """golden/aami4_operating_ds2.py without the database: the two operating points on synthetic logits,
 docs/results.md's DS2-outcome paragraph from a hand-made results file (and without one), the
-command's one-line error on a bad seed."""
+command's one-line error on a bad seed; the scoring of the shipped model (with its template code)
+on the fixture excerpts."""
 
 import numpy as np
 import pytest
 
 from ternecg import cli
 from ternecg.golden import aami4_operating as op, aami4_operating_ds2 as ds2
+from ternecg.paths import models_dir
 
 
 def _point(acc, s, v, f1, cost):
@@ -82,3 +84,23 @@ def test_cli_rejects_a_bad_seed_in_one_line(argv, needle, tmp_path, monkeypatch,
     err = capsys.readouterr().err.strip()
     assert err.startswith("ternecg aami4-operating-ds2: error: ") and needle in err and "\n" not in err
     assert not list(tmp_path.iterdir())
+
+
+INTER = models_dir() / "aami4_inter.json"
+
+
+@pytest.mark.skipif(not INTER.is_file(), reason="four-class model not trained")
+def test_protocol_beats_scores_the_shipped_model_with_its_template_code():
+    # the shipped four-class models read a template code (the beats' windows) in their RR rules:
+    # protocol_beats gives the rules those codes, and its classes are the monitor's (it checks)
+    from ternecg.golden import detected, excerpts
+    from ternecg.golden.spec import modelfile
+    model = modelfile.load(INTER)
+    assert model.cfg.rr_template and model.rr_rules
+    ex = excerpts.load()[:2]
+    records = {e.record: detected.detect_record(e.record, e.signal, e.ref, e.symbols) for e in ex}
+    beats, offsets = ds2.protocol_beats({r: model for r in records}, records, list(records), 0)
+    for mode in ("detected", "annotated"):
+        b = beats[mode]
+        assert b.hit is not None and len(b.hit) == len(b.logits) > 100
+    assert offsets == [int(v) for v in model.meta.get("bias_offsets", [0] * 4)]
