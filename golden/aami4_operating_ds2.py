@@ -104,7 +104,9 @@ def with_and_without(rewrite, key: str, default, command: str, scored: str, resu
     records = detected.load(db)
     data = {"command": command, "scored": scored, "records": list(splits.DS2), "seed": 0, "protocols": {}}
     zero = [0] * len(aami4_operating.CLASSES)
-    with tempfile.TemporaryDirectory(dir=build_dir("exp")) as tmp:
+    work = build_dir("exp")
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
         copies = {}
         for p in monitor_eval.PROTOCOLS:
             after = splits.FINE_TUNE_SECONDS * splits.FS if p == "patient_specific" else 0

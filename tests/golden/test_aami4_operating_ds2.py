@@ -104,3 +104,21 @@ def test_protocol_beats_scores_the_shipped_model_with_its_template_code():
         b = beats[mode]
         assert b.hit is not None and len(b.hit) == len(b.logits) > 100
     assert offsets == [int(v) for v in model.meta.get("bias_offsets", [0] * 4)]
+
+
+@pytest.mark.skipif(not INTER.is_file(), reason="four-class model not trained")
+def test_with_and_without_makes_its_work_folder_in_a_fresh_build_tree(tmp_path, monkeypatch):
+    # `make aami4-rule DS2=1` in a checkout without build/exp stopped with a traceback (the
+    # temporary copies' folder did not exist); the scoring itself is stubbed out here
+    from ternecg.golden import detected, monitor_eval
+    from ternecg.golden.spec import modelfile
+    from ternecg.paths import BUILD_ENV
+    monkeypatch.setenv(BUILD_ENV, str(tmp_path / "fresh"))
+    model = modelfile.load(INTER)
+    monkeypatch.setattr(ds2, "seed_models", lambda seed: (tmp_path, {p: {"100": model} for p in monitor_eval.PROTOCOLS}))
+    monkeypatch.setattr(detected, "load", lambda db=None: {})
+    beats = op.Beats(np.array([[9, 0, 0, 0], [0, 9, 0, 0]]), np.array([0, 1]), np.zeros(4, np.int64))
+    monkeypatch.setattr(ds2, "protocol_beats", lambda *a, **k: ({"detected": beats, "annotated": beats}, [0] * 4))
+    out = ds2.with_and_without(lambda doc: doc, "rr_rule", None, "cmd", "scored", tmp_path / "r.json")
+    assert (tmp_path / "fresh" / "exp").is_dir() and set(out["protocols"]) == set(monitor_eval.PROTOCOLS)
+    assert out["protocols"]["inter_patient"]["with"]["acc"] == 1.0
