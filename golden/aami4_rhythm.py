@@ -231,7 +231,9 @@ def ds2_lines(data: dict | None = None) -> list:
                 f"{pc(p['chosen']['S_ppv'])} %)" for proto, p in sel["protocols"].items()) + ".")
     if data.get("protocols"):
         text += (f" On DS2, scored once after the choice (`{data['command']}`, results/aami4_rhythm_ds2.json; seed 0, "
-                 "detected peaks), without -> with the offset: " + with_without_text(data))
+                 "detected peaks), without -> with the offset: " + with_without_text(data)
+                 + " These figures are of the models of that time: the RR rule replaced the offset, so the shipped "
+                   "files carry a zero offset, and a re-run now compares two identical files.")
     else:
         text += f" Its DS2 outcome is not scored yet: `{DS2_COMMAND}`."
     return [text, ""]

@@ -123,6 +123,8 @@ def test_ds2_paragraph_says_what_the_ds2_report_says():
         return
     assert "inter-patient: ACC 90.00 -> 87.50 %, S Se / +P 10.00 / 50.00 -> 20.00 / 50.00 %" in text
     assert "V Se / +P 80.00 / 25.00 -> 85.00 / 25.00 %" in text and "`ternecg aami4-rhythm --ds2`" in text
+    assert text.endswith("These figures are of the models of that time: the RR rule replaced the offset, so the "
+                         "shipped files carry a zero offset, and a re-run now compares two identical files.")
 
 
 def test_head_rule_turns_only_premature_regular_n_beats_into_s():
