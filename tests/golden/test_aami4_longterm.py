@@ -86,6 +86,12 @@ def test_without_the_select_phase_models_it_names_the_command(tmp_path):
         L.probe(select_report=tmp_path / "none.json", work=tmp_path)
 
 
+def test_ds2_scoring_before_the_choice_names_the_command(tmp_path):
+    with pytest.raises(TernEcgError, match="no long-term rule decision .* run make aami4-longterm first"):
+        L.score_ds2(result=tmp_path / "ds2.json", decision=tmp_path / "none.json")
+    assert not (tmp_path / "ds2.json").exists()
+
+
 def test_the_results_paragraph_states_the_decision_or_the_command():
     assert L.lines({})[0] == ("No long-term premature rule measured yet (results/aami4_longterm.json): "
                               "`make aami4-longterm`.")
