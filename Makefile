@@ -72,8 +72,8 @@ fuzz:            ## protocol fuzz: the board core in Verilator against 100,000 b
 eval:            ## evaluate the shipped model files -> build/reports/eval.json + confusion PNG
 	$(TERNECG) eval $(DBARG)
 
-results:         ## docs/results.md + plot from the shipped models, results/*.json and build/reports/{qrs,train}.json (needs the database; refuses to drop figures whose report is missing unless PARTIAL=1)
-	$(TERNECG) results $(if $(PARTIAL),--partial) $(DBARG)
+results:         ## docs/results.md + plot from the shipped models, results/*.json and build/reports/{qrs,train}.json (needs the database; refuses to drop figures whose report is missing unless KEEP=1 (keep them as they are) or PARTIAL=1 (placeholders))
+	$(TERNECG) results $(if $(PARTIAL),--partial) $(if $(KEEP),--keep) $(DBARG)
 
 train-table:     ## the MSGC paper's Table I runs -> results/table1_KIND.json, KIND=float|integer (long; resumable)
 	$(TERNECG) train-table --kind $(or $(KIND),float) $(DBARG)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ternecg.errors import TernEcgError
-from ternecg.paths import CHECKOUT, build_dir, results_dir
+from ternecg.paths import CHECKOUT, build_dir, relative, results_dir
 from ternecg.reports import read_json
 
 REPO = CHECKOUT or Path(".")
@@ -164,32 +164,78 @@ def _rr_section():
     return md + [""]
 
 
-def check_reports(out=DOC):
-    """Refuse (before any work) to rewrite ``out`` when it holds figures from a report under build/
-    that this checkout lacks: regenerating would put a placeholder in their place. ``make
-    qrs-eval`` writes the detection report, ``make train`` the training times."""
-    from .results_monitor import QRS_REPORT, TRAIN_REPORT
+def missing_reports(out=DOC) -> list:
+    """The build/ reports whose figures ``out`` holds and this checkout lacks: ``[(path, what)]``
+    (``make qrs-eval`` writes the detection report, ``make train`` the training times)."""
+    from .results_monitor import QRS_REPORT, TRAIN_REPORT, shipped_train_seconds
     out = Path(out)
     if not out.is_file():
-        return
+        return []
     text = out.read_text()
     lost = []
     if not QRS_REPORT.is_file() and "| this project (integer" in text:
-        lost.append(f"{QRS_REPORT} (the detection section; `make qrs-eval`)")
-    if not TRAIN_REPORT.is_file() and "seed 0: " in text:
-        lost.append(f"{TRAIN_REPORT} (the seed-0 training time; `make train STAGES=aami4_inter,aami4_patient`)")
+        lost.append((QRS_REPORT, "the detection section; `make qrs-eval`"))
+    if shipped_train_seconds() is None and "seed 0: " in text:
+        lost.append((TRAIN_REPORT, "the seed-0 training time (both aami4 stages); `make train STAGES=aami4_inter,aami4_patient`"))
+    return lost
+
+
+def check_reports(out=DOC):
+    """Refuse (before any work) to rewrite ``out`` when it holds figures from a report under build/
+    that this checkout lacks: regenerating would put a placeholder in their place."""
+    lost = missing_reports(out)
     if lost:
-        raise TernEcgError(f"{out} holds figures from reports this checkout does not have: {'; '.join(lost)}; "
-                           f"run those first, or pass --partial to write placeholders in their place")
+        raise TernEcgError(f"{out} holds figures from reports this checkout does not have: "
+                           f"{'; '.join(f'{path} ({what})' for path, what in lost)}; run those first, or pass "
+                           f"--keep to keep those figures as they are in {Path(out).name}, or --partial to write "
+                           f"placeholders in their place")
 
 
-def build(db=None, out=DOC, partial=False):
+#: the line of section 6 that quotes build/reports/train.json (the seed-0 training time)
+TRAIN_ROW = "| both | training of all shipped four-class models"
+
+
+def _section(lines: list, n: int) -> tuple:
+    """``(start, end)``: the lines of section ``n`` (its ``## n.`` heading up to the next ``## ``
+    heading or the end); ``None`` if there is none."""
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"## {n}. ")), None)
+    if start is None:
+        return None
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return start, end
+
+
+def keep_figures(md: list, old: str) -> tuple:
+    """``md`` (the regenerated lines) with what the missing build/ reports would have given taken
+    from ``old`` (the current docs/results.md) instead: without qrs.json section 5 as it is there,
+    without the shipped models' training time in train.json its training row. Returns ``(lines,
+    kept)``, ``kept`` naming what was taken."""
+    from .results_monitor import QRS_REPORT, TRAIN_REPORT, shipped_train_seconds
+    old_lines = old.split("\n")
+    md, kept = list(md), []
+    if not QRS_REPORT.is_file():
+        new, was = _section(md, 5), _section(old_lines, 5)
+        if new and was:
+            md[new[0]:new[1]] = old_lines[was[0]:was[1]]
+            kept.append(f"section 5 (no {QRS_REPORT})")
+    if shipped_train_seconds() is None:
+        was = next((line for line in old_lines if line.startswith(TRAIN_ROW)), None)
+        at = next((i for i, line in enumerate(md) if line.startswith(TRAIN_ROW)), None)
+        if was is not None and at is not None and "seed 0: " in was:
+            md[at] = was
+            kept.append(f"the training row of section 6 (no seed-0 time in {TRAIN_REPORT})")
+    return md, kept
+
+
+def build(db=None, out=DOC, partial=False, keep=False):
     from .evaluate import evaluate, model_size
     from .spec import modelfile
 
     from .records import find_database
     db = find_database(db)              # a bad --db is named first, as every command does
-    if not partial:
+    out = Path(out)
+    old = out.read_text() if keep and out.is_file() else None
+    if not partial and not keep:
         check_reports(out)
 
     ev = evaluate(db=db, out=build_dir("reports"))
@@ -349,9 +395,14 @@ def build(db=None, out=DOC, partial=False):
            "class x3 (+P collapses), 15 epochs; amplitude augmentation gave +0.008 on one seed.", ""]
     from .results_monitor import aami4_section, detection_section
     md += detection_section(5) + aami4_section(db, 6)
-    out = Path(out)
+    if old is not None:
+        md, kept = keep_figures(md, old)
+        for what in kept:
+            print(f"results: kept {what} as it is in {relative(out)}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(md) + "\n")
+    tmp = out.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(md).rstrip("\n") + "\n")
+    tmp.replace(out)
     return out
 
 
@@ -362,12 +413,15 @@ def add_parser(sub):
     options.add_db(p)
     p.add_argument("--partial", action="store_true",
                    help="write docs/results.md even where a build/ report it quotes is missing (placeholders)")
+    p.add_argument("--keep", action="store_true",
+                   help="where a build/ report it quotes is missing (qrs.json, train.json), keep those figures "
+                        "as they are in the current docs/results.md and regenerate the rest")
     p.set_defaults(func=_command)
     return p
 
 
 def _command(a):
-    path = build(a.db, partial=a.partial)
+    path = build(a.db, partial=a.partial, keep=a.keep)
     print(path.read_text())
     print(f"wrote {path}" + (f" and {PLOT}" if PLOT.is_file() else ""))
 

@@ -86,6 +86,10 @@ def test_section_ends_with_the_ds2_outcome_or_the_command_that_makes_it(no_ds2_o
     assert lines[-1].endswith(("`ternecg aami4-template --ds2`.", "`make aami4-template`."))
 
 
+#: a `make train` report of both shipped four-class stages (seed 0)
+TRAIN = '{"seed": 0, "seconds": {"aami4_inter_s": 460, "aami4_patient_s": 3000}}'
+
+
 def test_results_refuses_to_drop_figures_whose_report_is_missing(tmp_path, monkeypatch, capsys):
     """`make results` in a checkout without build/reports/qrs.json (or train.json) would replace the
     committed detection section (or seed-0 training time) with a placeholder: one line, before any
@@ -100,17 +104,48 @@ def test_results_refuses_to_drop_figures_whose_report_is_missing(tmp_path, monke
     with pytest.raises(results.TernEcgError, match="qrs.json .*qrs-eval.*train.json.*--partial"):
         results.check_reports(doc)
     (tmp_path / "qrs.json").write_text("{}")
-    (tmp_path / "train.json").write_text("{}")
+    (tmp_path / "train.json").write_text('{"seed": 0, "seconds": {"aami4_inter_s": 460}}')
+    with pytest.raises(results.TernEcgError, match="train.json .*both aami4 stages"):
+        results.check_reports(doc)                           # one stage only: no seed-0 time either
+    (tmp_path / "train.json").write_text(TRAIN)
     results.check_reports(doc)                               # both present: no complaint
     results.check_reports(tmp_path / "absent.md")            # nothing to lose
     (tmp_path / "qrs.json").unlink()
     monkeypatch.setattr(results, "DOC", doc)
-    monkeypatch.setattr(results.build, "__defaults__", (None, doc, False))
+    monkeypatch.setattr(results.build, "__defaults__", (None, doc, False, False))
     before = doc.read_text()
     assert cli.main(["results"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "qrs-eval" in err[0] and "Traceback" not in err[0]
+    assert len(err) == 1 and "qrs-eval" in err[0] and "--keep" in err[0] and "Traceback" not in err[0]
     assert doc.read_text() == before
+
+
+def test_results_keep_takes_the_missing_reports_figures_from_the_current_page(tmp_path, monkeypatch):
+    """--keep: without qrs.json section 5 is the current page's, word for word, and without
+    train.json so is the training row of section 6; the rest is the regenerated text. With both
+    reports present nothing is taken."""
+    from ternecg.golden import results
+    old = ("# Results\n\n## 5. R-peak detection (`make qrs-eval`)\n\n| this project (integer, 9.7 kbit) | 99.79 |\n"
+           "kept prose\n\n## 6. Four classes\n\n| inter-patient | V Se | 1 | no |\n"
+           f"{results.TRAIN_ROW} (`make train`) | seed 0: 58 min, seed 1: 61 min | yes |\n")
+    new = ["# Results", "", "## 5. R-peak detection (`make qrs-eval`)", "",
+           "No detection report yet (build/reports/qrs.json): run `make qrs-eval`.", "",
+           "## 6. Four classes", "", "| inter-patient | V Se | 2 | no |",
+           f"{results.TRAIN_ROW} (`make train`) | seed 1: 61 min | yes |", "new prose"]
+    monkeypatch.setattr(results_monitor, "QRS_REPORT", tmp_path / "qrs.json")
+    monkeypatch.setattr(results_monitor, "TRAIN_REPORT", tmp_path / "train.json")
+    lines, kept = results.keep_figures(new, old)
+    assert lines == ["# Results", "", "## 5. R-peak detection (`make qrs-eval`)", "",
+                     "| this project (integer, 9.7 kbit) | 99.79 |", "kept prose", "",
+                     "## 6. Four classes", "", "| inter-patient | V Se | 2 | no |",
+                     f"{results.TRAIN_ROW} (`make train`) | seed 0: 58 min, seed 1: 61 min | yes |", "new prose"]
+    assert len(kept) == 2 and "section 5" in kept[0] and "training row" in kept[1]
+    (tmp_path / "qrs.json").write_text("{}")
+    (tmp_path / "train.json").write_text(TRAIN)
+    assert results.keep_figures(new, old) == (new, [])
+    # a page without those figures gives nothing to keep: the placeholder stays
+    (tmp_path / "qrs.json").unlink()
+    assert results.keep_figures(new, "# Results\n")[0] == new
 
 
 def test_seed_runs_of_older_recipes_say_what_changed_since(tmp_path, monkeypatch):
@@ -142,3 +177,20 @@ def test_record_by_record_names_the_record_with_most_s_beats_and_the_n_called_s(
     assert ("inter-patient: record 232 holds 100 of the 110 S beats (called 90 N / 10 S), S Se 16.36 % with it "
             "and 80.00 % without it; of the 101 N beats called S, the most in 219 (60), 202 (40)") in text
     assert R._s_records({p: {"detected": {}} for p in ("inter_patient", "patient_specific")}) == ""
+
+
+def test_results_keep_reaches_the_build(tmp_path, monkeypatch, capsys):
+    """`ternecg results --keep` (make results KEEP=1) hands keep=True to the build and writes
+    nothing of its own."""
+    from ternecg import cli
+    from ternecg.golden import results
+    seen = {}
+    doc = tmp_path / "results.md"
+    doc.write_text("# Results\n")
+
+    def fake_build(db=None, out=results.DOC, partial=False, keep=False):
+        seen.update(partial=partial, keep=keep)
+        return doc
+    monkeypatch.setattr(results, "build", fake_build)
+    assert cli.main(["results", "--keep"]) in (0, None)
+    assert seen == {"partial": False, "keep": True}
