@@ -153,52 +153,31 @@ DS2_RESULT = results_dir() / "aami4_longterm_ds2.json"
 
 def score_ds2(db=None, result: Path = DS2_RESULT, decision: Path = RESULT) -> dict:
     """The shipped seed-0 models on DS2, detected and reference peaks, without and with the chosen
-    rule (monitor-eval's scoring, as golden/aami4_template.py ``score_ds2``): the monitor's classes
-    (the files' offsets and rules), then the rule on the long-term and irregularity codes of the
-    peaks the monitor classified."""
+    rule (monitor-eval's scoring, golden/aami4_operating_ds2.py ``post_rule``): the monitor's
+    classes (the files' offsets and rules), then the rule on the long-term and irregularity codes
+    of the peaks the monitor classified."""
     from ternecg.errors import TernEcgError
 
-    from . import aami4_operating_ds2 as ods2, monitor, monitor_eval, splits
+    from . import aami4_operating_ds2 as ods2, monitor, splits
     from .spec.rr import irregular_codes
     got = read_json(decision).get("decision")
     if not got:
         raise TernEcgError(f"no long-term rule decision in {relative(decision)}: run make aami4-longterm first")
     m, k = got["m"], got["k"]
-    t0 = time.time()
-    folder, models = ods2.seed_models(0)
-    if models is None:
-        raise TernEcgError(f"the shipped four-class models in {relative(folder)} are missing; 'make train' trains them")
-    records = detected.load(db)
     rules = aami4_template.shipped_rule()
-    data = {"command": "ternecg aami4-longterm --ds2", "rule": RULE, "m": m, "k": k, "take": got["take"],
-            "scored": "DS2, once, after the choice on the DS1 hold-outs; the choice was not changed because of it",
-            "records": list(splits.DS2), "seed": 0, "protocols": {}}
     zero = [0] * len(op.CLASSES)
-    for p in monitor_eval.PROTOCOLS:
-        after = splits.FINE_TUNE_SECONDS * splits.FS if p == "patient_specific" else 0
-        b = rules[ods2.OPERATING[p]][1]
-        beats, _ = ods2.protocol_beats(models[p], records, splits.DS2, after)    # offsets in the logits
-        out = {}
-        for mode, key in (("detected", "det"), ("annotated", "ref")):
-            shipped = op.with_rule(op.decide(beats[mode].logits, zero), beats[mode].hit)
-            lcode, irr = [], []
-            for r in splits.DS2:        # the codes of the peaks the monitor classified, record by record
-                cfg, peaks = models[p][r].cfg, monitor.beat_peaks(records[r].signal, peaks=getattr(records[r], key))
-                lcode.append(longterm_codes(peaks, k, cfg.rr_bits))
-                irr.append(irregular_codes(peaks, cfg.rr_local, cfg.rr_bits))
-            new = longterm_rule(shipped, np.concatenate(lcode), np.concatenate(irr), m, b)
-            out[mode] = {"without": aami4.summary(op.class_confusion(beats[mode], shipped)),
-                         "with": aami4.summary(op.class_confusion(beats[mode], new))}
-        data["protocols"][p] = {
-            w: {"acc": out["detected"][w]["acc"],
-                **{c: {f: out["detected"][w]["classes"][c][f] for f in ("se", "ppv")} for c in ("S", "V")},
-                "mean_f1_sv": out["detected"][w]["score"], "annotated_acc": out["annotated"][w]["acc"],
-                "detection_cost_points": 100 * (out["annotated"][w]["acc"] - out["detected"][w]["acc"])}
-            for w in ("without", "with")}
-        print(f"aami4-longterm --ds2: {p} done", flush=True)
-    data["seconds"] = round(time.time() - t0, 1)
-    update_json(result, lambda d: data)
-    return data
+
+    def classify(p, b, key, models, records):
+        shipped = op.with_rule(op.decide(b.logits, zero), b.hit)
+        lcode, irr = [], []
+        for r in splits.DS2:        # the codes of the peaks the monitor classified, record by record
+            cfg, peaks = models[r].cfg, monitor.beat_peaks(records[r].signal, peaks=getattr(records[r], key))
+            lcode.append(longterm_codes(peaks, k, cfg.rr_bits))
+            irr.append(irregular_codes(peaks, cfg.rr_local, cfg.rr_bits))
+        bound = rules[ods2.OPERATING[p]][1]
+        return shipped, longterm_rule(shipped, np.concatenate(lcode), np.concatenate(irr), m, bound)
+    return ods2.post_rule({"command": "ternecg aami4-longterm --ds2", "rule": RULE, "m": m, "k": k,
+                           "take": got["take"]}, classify, result, db, label="aami4-longterm --ds2")
 
 
 def lines(data: dict | None = None, ds2: dict | None = None) -> list:

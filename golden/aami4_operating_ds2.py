@@ -70,8 +70,14 @@ def protocol_beats(models: dict, records: dict, names, after: int) -> tuple:
 
 def point(beats: dict, delta) -> dict:
     """The figures of one operating point: ``beats`` decided with ``delta`` added to the logits."""
-    det = aami4.summary(aami4_operating.confusion(beats["detected"], delta))
-    ann = aami4.summary(aami4_operating.confusion(beats["annotated"], delta))
+    return figures(aami4.summary(aami4_operating.confusion(beats["detected"], delta)),
+                   aami4.summary(aami4_operating.confusion(beats["annotated"], delta)))
+
+
+def figures(det: dict, ann: dict) -> dict:
+    """The figures of one point from its summaries (golden/aami4.py ``summary``) on the detected
+    (``det``) and the reference peaks (``ann``): ACC, S and V Se / +P, the mean F1(S, V) on the
+    detected peaks and the detection cost in points."""
     return {"acc": det["acc"], **{c: {k: det["classes"][c][k] for k in ("se", "ppv")} for c in ("S", "V")},
             "mean_f1_sv": det["score"], "annotated_acc": ann["acc"],
             "detection_cost_points": 100 * (ann["acc"] - det["acc"])}
@@ -123,6 +129,35 @@ def with_and_without(rewrite, key: str, default, command: str, scored: str, resu
             data["protocols"][p] = {key: list(spec) if isinstance(spec, list) else spec,
                                     "without": point(without_, zero), "with": point(with_, zero)}
             print(f"{label or command}: {p} done", flush=True)
+    data["seconds"] = round(time.time() - t0, 1)
+    update_json(result, lambda d: data)
+    return data
+
+
+def post_rule(data: dict, classify, result, db=None, label=None) -> dict:
+    """The shipped models (seed 0, models/) on DS2 without and with a rule that acts on the
+    monitor's classes (the files' offsets and rules applied), scored once after a choice
+    (monitor-eval's scoring, :func:`figures`). ``data``: the result's leading entries (command, the
+    rule and its parameters); ``classify(protocol, beats, peaks, models, records) -> (without,
+    with)``: the classes of one peak set's ``beats`` (``peaks`` ``"det"`` or ``"ref"``, the
+    records' attribute) without and with the rule. Writes and returns ``result``."""
+    t0 = time.time()
+    folder, models = seed_models(0)
+    if models is None:
+        raise TernEcgError(f"the shipped four-class models in {relative(folder)} are missing; 'make train' trains them")
+    records = detected.load(db)
+    data = {**data, "scored": "DS2, once, after the choice on the DS1 hold-outs; the choice was not changed because of it",
+            "records": list(splits.DS2), "seed": 0, "protocols": {}}
+    for p in monitor_eval.PROTOCOLS:
+        after = splits.FINE_TUNE_SECONDS * splits.FS if p == "patient_specific" else 0
+        beats, _ = protocol_beats(models[p], records, splits.DS2, after)    # offsets in the logits
+        out = {}
+        for mode, key in (("detected", "det"), ("annotated", "ref")):
+            without, with_ = classify(p, beats[mode], key, models[p], records)
+            out[mode] = {w: aami4.summary(aami4_operating.class_confusion(beats[mode], cls))
+                         for w, cls in (("without", without), ("with", with_))}
+        data["protocols"][p] = {w: figures(out["detected"][w], out["annotated"][w]) for w in ("without", "with")}
+        print(f"{label or data['command']}: {p} done", flush=True)
     data["seconds"] = round(time.time() - t0, 1)
     update_json(result, lambda d: data)
     return data

@@ -54,7 +54,7 @@ from ternecg.errors import TernEcgError
 from ternecg.paths import relative, results_dir
 from ternecg.reports import read_json, update_json
 
-from . import aami4, aami4_operating as op, aami4_rhythm, aami4_select, detected, monitor_eval, splits
+from . import aami4, aami4_operating as op, aami4_rhythm, aami4_select, detected, splits
 from .spec.rr import BITS, template_codes
 
 RESULT = results_dir() / "aami4_template.json"
@@ -202,45 +202,23 @@ def table(data: dict) -> str:
 # ---- DS2, once, after the choice --------------------------------------------------------------------
 def score_ds2(db=None, result: Path = DS2_RESULT, decision: Path = RESULT) -> dict:
     """The shipped seed-0 models on DS2, detected and reference peaks, without and with the chosen
-    template rule (monitor-eval's scoring; golden/aami4_operating_ds2.py ``point``'s figures)."""
+    template rule (monitor-eval's scoring; golden/aami4_operating_ds2.py ``post_rule``)."""
     from . import aami4_operating_ds2 as ods2
     got = read_json(decision).get("decision")
     if not got:
         raise TernEcgError(f"no template-rule decision in {relative(decision)}: run make aami4-template first")
     u, gate = got["u"], got["gate"]
-    t0 = time.time()
-    folder, models = ods2.seed_models(0)
-    if models is None:
-        raise TernEcgError(f"the shipped four-class models in {relative(folder)} are missing; 'make train' trains them")
-    records = detected.load(db)
-    data = {"command": "ternecg aami4-template --ds2", "rule": RULE, "u": u, "gate": gate, "take": got["take"],
-            "scored": "DS2, once, after the choice on the DS1 hold-outs; the choice was not changed because of it",
-            "records": list(splits.DS2), "seed": 0, "protocols": {}}
-    for p in monitor_eval.PROTOCOLS:
-        after = splits.FINE_TUNE_SECONDS * splits.FS if p == "patient_specific" else 0
-        beats, _ = ods2.protocol_beats(models[p], records, splits.DS2, after)    # offsets in the logits
-        out = {}
-        for mode, key in (("detected", "det"), ("annotated", "ref")):
-            b = beats[mode]
-            hit = b.hit.copy()          # the RR rule's hits; the template rule's (column 0) off
-            hit[:, op.RULES.index(aami4.TEMPLATE_PAIR)] = False
-            base = op.with_rule(op.decide(b.logits, [0] * len(op.CLASSES)), hit)
-            tc = np.concatenate([_peak_templates(records[r], getattr(records[r], key), models[p][r], gate)
-                                 for r in splits.DS2])
-            cls = op.decide(b.logits, [0] * len(op.CLASSES))
-            cls = op.with_rule(template_rule(cls, tc, u), hit)
-            out[mode] = {"without": aami4.summary(op.class_confusion(b, base)),
-                         "with": aami4.summary(op.class_confusion(b, cls))}
-        data["protocols"][p] = {
-            w: {"acc": out["detected"][w]["acc"],
-                **{c: {k: out["detected"][w]["classes"][c][k] for k in ("se", "ppv")} for c in ("S", "V")},
-                "mean_f1_sv": out["detected"][w]["score"], "annotated_acc": out["annotated"][w]["acc"],
-                "detection_cost_points": 100 * (out["annotated"][w]["acc"] - out["detected"][w]["acc"])}
-            for w in ("without", "with")}
-        print(f"aami4-template --ds2: {p} done", flush=True)
-    data["seconds"] = round(time.time() - t0, 1)
-    update_json(result, lambda d: data)
-    return data
+
+    def classify(p, b, key, models, records):
+        hit = b.hit.copy()          # the RR rule's hits; the template rule's (column 0) off
+        hit[:, op.RULES.index(aami4.TEMPLATE_PAIR)] = False
+        base = op.with_rule(op.decide(b.logits, [0] * len(op.CLASSES)), hit)
+        tc = np.concatenate([_peak_templates(records[r], getattr(records[r], key), models[r], gate)
+                             for r in splits.DS2])
+        cls = op.decide(b.logits, [0] * len(op.CLASSES))
+        return base, op.with_rule(template_rule(cls, tc, u), hit)
+    return ods2.post_rule({"command": "ternecg aami4-template --ds2", "rule": RULE, "u": u, "gate": gate,
+                           "take": got["take"]}, classify, result, db, label="aami4-template --ds2")
 
 
 def _peak_templates(rec, peaks, model, gate):
