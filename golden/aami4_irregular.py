@@ -171,23 +171,15 @@ def table(data: dict) -> str:
 
 def add_parser(sub):
     """``ternecg aami4-irregular`` (``make aami4-irregular``)."""
-    from ternecg import options
-    p = sub.add_parser("aami4-irregular", description=__doc__.split("\n")[0])
-    p.add_argument("--select-report", default=None,
-                   help="the aami4-select report naming the select-phase models (default: results/aami4_select.json)")
-    options.add_db(p)
-    p.set_defaults(func=_command)
-    return p
+    from .probe_cli import add_parser as add
+    return add(sub, "aami4-irregular", __doc__, _command, select_report=True)
 
 
 def _command(args):
+    from .probe_cli import print_probe
     data = probe(args.db, select_report=args.select_report)
-    print(f"rule: {data['rule']}\ncriterion: {data['criterion']}")
-    print(table(data))
     d = data["decision"]
-    print(f"best {d['form']} m {d['m']}: {d['base']:.3f} -> {d['score']:.3f} ({d['gain']:+.3f}): "
-          f"{'take' if d['take'] else 'keep no irregular-rhythm rule'}")
-    print(f"wrote {relative(RESULT)}")
+    print_probe(data, table(data), f"{d['form']} m {d['m']}", "keep no irregular-rhythm rule", RESULT)
 
 
 if __name__ == "__main__":

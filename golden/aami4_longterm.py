@@ -234,32 +234,19 @@ def table(data: dict) -> str:
 
 def add_parser(sub):
     """``ternecg aami4-longterm`` (``make aami4-longterm``)."""
-    from ternecg import options
-    p = sub.add_parser("aami4-longterm", description=__doc__.split("\n")[0])
-    p.add_argument("--select-report", default=None,
-                   help="the aami4-select report naming the select-phase models (default: results/aami4_select.json)")
-    p.add_argument("--ds2", action="store_true",
-                   help="score the shipped models (seed 0) on DS2 with and without the chosen rule, once, after "
-                        "the choice -> results/aami4_longterm_ds2.json")
-    options.add_db(p)
-    p.set_defaults(func=_command)
-    return p
+    from .probe_cli import add_parser as add
+    return add(sub, "aami4-longterm", __doc__, _command, ds2=("the chosen rule", DS2_RESULT), select_report=True)
 
 
 def _command(args):
+    from .probe_cli import print_probe, run_ds2
     if args.ds2:
         from .aami4_operating_ds2 import with_without_text
-        data = score_ds2(args.db)
-        print(f"DS2 (seed 0, detected peaks), without -> with m {data['m']} k {data['k']}: {with_without_text(data)}")
-        print(f"wrote {relative(DS2_RESULT)}")
-        return
+        return run_ds2(score_ds2, lambda data: [f"DS2 (seed 0, detected peaks), without -> with m {data['m']} "
+                                                f"k {data['k']}: {with_without_text(data)}"], DS2_RESULT, args.db)
     data = probe(args.db, select_report=args.select_report)
-    print(f"rule: {data['rule']}\ncriterion: {data['criterion']}")
-    print(table(data))
     d = data["decision"]
-    print(f"best m {d['m']} k {d['k']}: {d['base']:.3f} -> {d['score']:.3f} ({d['gain']:+.3f}): "
-          f"{'take' if d['take'] else 'keep no long-term premature rule'}")
-    print(f"wrote {relative(RESULT)}")
+    print_probe(data, table(data), f"m {d['m']} k {d['k']}", "keep no long-term premature rule", RESULT)
 
 
 if __name__ == "__main__":

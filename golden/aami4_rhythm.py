@@ -318,40 +318,25 @@ def table(data: dict) -> str:
 
 def add_parser(sub):
     """``ternecg aami4-rhythm`` (``make aami4-rhythm``)."""
-    from ternecg import options
-    p = sub.add_parser("aami4-rhythm", description=__doc__.split("\n")[0])
-    p.add_argument("--apply", action="store_true",
-                   help="write the recipes' premature offsets (golden/aami4.py) into models/ and "
-                        "build/aami4/seeds/seed*/ instead of choosing them")
-    p.add_argument("--ds2", action="store_true",
-                   help="score the shipped models (seed 0) on DS2 with and without their premature offset, once, "
-                        "after the choice -> results/aami4_rhythm_ds2.json")
-    p.add_argument("--rule-probe", action="store_true",
-                   help="measure the head rule 'N, premature and regular -> S' on the same hold-out models "
-                        "-> results/aami4_rule_probe.json (make aami4-rule chooses from it)")
-    options.add_db(p)
-    p.set_defaults(func=_command)
-    return p
+    from .probe_cli import add_parser as add
+    return add(sub, "aami4-rhythm", __doc__, _command, ds2=("their premature offset", DS2_RESULT),
+               apply="write the recipes' premature offsets (golden/aami4.py) into models/ and "
+                     "build/aami4/seeds/seed*/ instead of choosing them",
+               extra=[("--rule-probe", "measure the head rule 'N, premature and regular -> S' on the same hold-out "
+                                       "models -> results/aami4_rule_probe.json (make aami4-rule chooses from it)")])
 
 
 def _command(args):
+    from .probe_cli import run_apply, run_ds2
     if args.rule_probe:
         data = rule_probe(args.db)
         print(rule_table(data))
         print(f"wrote {relative(RULE_RESULT)}")
         return
     if args.ds2:
-        data = score_ds2(args.db)
-        print("\n".join(ds2_lines(data)))
-        print(f"wrote {relative(DS2_RESULT)}")
-        return
+        return run_ds2(score_ds2, ds2_lines, DS2_RESULT, args.db)
     if args.apply:
-        from . import aami4_seeds
-        changed = apply([aami4_seeds.seed_dir(s) for s in aami4_seeds.SEEDS])
-        print(f"aami4-rhythm: premature offsets {recipe_premature()} written into {len(changed)} model file(s)")
-        for c in changed:
-            print(f"  {c}")
-        return
+        return run_apply("aami4-rhythm", f"premature offsets {recipe_premature()}", apply)
     data = select(args.db)
     print(f"criterion: {data['criterion']}")
     print(table(data))

@@ -178,32 +178,18 @@ def table(data: dict) -> str:
 
 def add_parser(sub):
     """``ternecg aami4-rule`` (``make aami4-rule``)."""
-    from ternecg import options
-    p = sub.add_parser("aami4-rule", description=__doc__.split("\n")[0])
-    p.add_argument("--apply", action="store_true",
-                   help="write the recipes' RR rules and premature offsets (golden/aami4.py) into models/ and "
-                        "build/aami4/seeds/seed*/ instead of choosing them")
-    p.add_argument("--ds2", action="store_true",
-                   help="score the shipped models (seed 0) on DS2 with and without their RR rule, once, after the "
-                        "choice -> results/aami4_rule_ds2.json")
-    options.add_db(p)
-    p.set_defaults(func=_command)
-    return p
+    from .probe_cli import add_parser as add
+    return add(sub, "aami4-rule", __doc__, _command, ds2=("their RR rule", DS2_RESULT),
+               apply="write the recipes' RR rules and premature offsets (golden/aami4.py) into models/ and "
+                     "build/aami4/seeds/seed*/ instead of choosing them")
 
 
 def _command(args):
+    from .probe_cli import run_apply, run_ds2
     if args.ds2:
-        data = score_ds2(args.db)
-        print("\n".join(ds2_lines(data)))
-        print(f"wrote {relative(DS2_RESULT)}")
-        return
+        return run_ds2(score_ds2, ds2_lines, DS2_RESULT, args.db)
     if args.apply:
-        from . import aami4_seeds
-        changed = apply([aami4_seeds.seed_dir(s) for s in aami4_seeds.SEEDS])
-        print(f"aami4-rule: {recipe_choice()} written into {len(changed)} model file(s)")
-        for c in changed:
-            print(f"  {c}")
-        return
+        return run_apply("aami4-rule", str(recipe_choice()), apply)
     data = select()
     print(f"criterion: {data['criterion']}")
     print(table(data))

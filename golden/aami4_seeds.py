@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ternecg.errors import TernEcgError
 from ternecg.paths import build_dir, relative, results_dir
-from ternecg.reports import read_json, update_json
+from ternecg.reports import update_json
 
 from . import aami4, monitor_eval
 from .spec import modelfile

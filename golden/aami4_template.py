@@ -262,42 +262,21 @@ def ds2_lines(data: dict | None = None) -> list:
 
 def add_parser(sub):
     """``ternecg aami4-template`` (``make aami4-template``)."""
-    from ternecg import options
-    p = sub.add_parser("aami4-template", description=__doc__.split("\n")[0])
-    p.add_argument("--ds2", action="store_true",
-                   help="score the shipped models (seed 0) on DS2 with and without the chosen rule, once, after "
-                        "the choice -> results/aami4_template_ds2.json")
-    p.add_argument("--apply", action="store_true",
-                   help="write the recipes' template rule (which must be this command's decision) into the "
-                        "four-class model files of models/ and build/aami4/seeds/")
-    p.add_argument("--select-report", default=None,
-                   help="the aami4-select report naming the select-phase models (default: results/aami4_select.json)")
-    options.add_db(p)
-    p.set_defaults(func=_command)
-    return p
+    from .probe_cli import add_parser as add
+    return add(sub, "aami4-template", __doc__, _command, ds2=("the chosen rule", DS2_RESULT), select_report=True,
+               apply="write the recipes' template rule (which must be this command's decision) into the "
+                     "four-class model files of models/ and build/aami4/seeds/")
 
 
 def _command(args):
+    from .probe_cli import print_probe, run_apply, run_ds2
     if args.ds2:
-        data = score_ds2(args.db)
-        print("\n".join(ds2_lines(data)))
-        print(f"wrote {relative(DS2_RESULT)}")
-        return
+        return run_ds2(score_ds2, ds2_lines, DS2_RESULT, args.db)
     if args.apply:
-        from . import aami4_seeds
-        changed = apply([aami4_seeds.seed_dir(s) for s in aami4_seeds.SEEDS])
-        print(f"aami4-template: template rule {aami4.INTER.get(aami4.TEMPLATE_KEY)} written into "
-              f"{len(changed)} model file(s)")
-        for c in changed:
-            print(f"  {c}")
-        return
+        return run_apply("aami4-template", f"template rule {aami4.INTER.get(aami4.TEMPLATE_KEY)}", apply)
     data = probe(args.db, select_report=args.select_report)
-    print(f"rule: {data['rule']}\ncriterion: {data['criterion']}")
-    print(table(data))
     d = data["decision"]
-    print(f"best u {d['u']}, gate {d['gate']}: {d['base']:.3f} -> {d['score']:.3f} ({d['gain']:+.3f}): "
-          f"{'take' if d['take'] else 'keep no template rule'}")
-    print(f"wrote {relative(RESULT)}")
+    print_probe(data, table(data), f"u {d['u']}, gate {d['gate']}", "keep no template rule", RESULT)
 
 
 if __name__ == "__main__":
