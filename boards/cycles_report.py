@@ -72,7 +72,7 @@ def table(settings) -> str:
                                              "tiling (depthwise)", "phase ends", "bound ratio (target)"]
     rows = []
     for r in settings:
-        b, g = r["cycle_breakdown"], r["geometry"]
+        b = r["cycle_breakdown"]
         rows.append(([r["device"]] if device else []) + [
             r["parallel"], _built(r), r["cycles_per_beat"], f"{b['bound']:g}",
             f"{b['tiling']:g} ({_depthwise(r):g})", b["ends"],

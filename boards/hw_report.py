@@ -58,7 +58,7 @@ from ternecg.golden.spec.config import ConvSpec, MuxSpec
 from ternecg.tools import setup_env
 
 from ternecg.hw import estimate
-from ternecg.hw.schedule import MAX_PARALLEL, check_parallel, compile_schedule
+from ternecg.hw.schedule import check_parallel, compile_schedule
 from ternecg.hw.top import Accelerator
 from ternecg.paths import build_dir
 from ternecg.sim.cycles import fixture_cycles

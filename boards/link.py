@@ -2,7 +2,7 @@
 UART and the accelerator."""
 
 from amaranth import Module, unsigned
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from ternecg.hw.checks import Checked, check_int

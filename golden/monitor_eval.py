@@ -25,7 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from ternecg.errors import TernEcgError
 from ternecg.paths import build_dir, relative

@@ -14,7 +14,7 @@ view of both.
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, signed, unsigned
+from amaranth.hdl import Const, unsigned
 from amaranth.lib import data
 
 from .schedule import MODE_DW, MODE_FINAL, MODE_GRP, Schedule
@@ -102,7 +102,7 @@ class Widths:
 def _values(s: Schedule):
     """Per phase: {field: int or tuple} of everything the counters use."""
     g = s.geometry
-    R, L, M = g.streams, g.lanes, g.mems
+    L, M = g.lanes, g.mems
     w = Widths(s)
     out = []
     for ph in s.phases:

@@ -112,7 +112,7 @@ __all__ = ["OPS", "MISC", "SHORT_OPS", "CONDS", "CELLS", "LINE_CELLS", "LINES", 
            "HOT_BASE", "HOT_CELLS", "RING_BASE", "RING_ENTRIES", "RING_FIELDS", "STACK_BASE",
            "HISTORY_BASE", "HISTORY_CELLS", "HISTORY_OPERAND", "X_BITS", "PSQ_BITS",
            "STACK_DEPTH", "ROM_WORDS", "K_BITS", "P_BITS", "Program", "Asm", "Instr",
-           "decode_word", "line", "direct", "pointer", "misc_operand", "short_operand", "cycles"]
+           "decode_word", "line", "direct", "pointer", "misc_operand", "cycles"]
 
 OPS = {"LD": 0, "ST": 1, "ADD": 2, "SUB": 3, "SUBI": 4, "LDI": 5, "ADDI": 6, "MISC": 7,
        "MAX": 8, "MIN": 9, "CMPI": 12, "STK": 13, "STP": 14, "CMP": 15}

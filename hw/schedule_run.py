@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .schedule import KIND_CHAN, MODE_DW, MODE_FINAL, MODE_GRP, Geometry, Phase, Schedule
+from .schedule import MODE_DW, MODE_FINAL, MODE_GRP, Geometry, Phase, Schedule
 
 __all__ = ["Tile", "tiles", "run", "memory_conflicts", "location", "reads"]
 

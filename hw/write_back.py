@@ -65,7 +65,6 @@ class WriteBack(Checked, wiring.Component):
         self.mux = MuxSkip(act_bits=s.act_bits, tag_shape=result_tag_layout(s), streams=w.R,
                            n_select=w.n_sel, parallel=s.parallel, gap_width=gap_w,
                            shift=select_shift(s), shared=any(ph.gap_shared for ph in s.phases))
-        unit_in = self._units[0].i.signature.flip()
         from amaranth.lib import data, stream
         self._in_layout = data.ArrayLayout(self._units[0].i.payload.shape(), w.R)
         super().__init__({
