@@ -43,6 +43,7 @@ from amaranth.lib.wiring import In, Out
 
 from ternecg.hw.checks import Checked, check_int
 from ternecg.paths import build_dir, relative
+from ternecg.reports import update_json
 
 REPORT = build_dir("reports", "link.json")
 WORK = build_dir("link-report")
@@ -183,10 +184,7 @@ def report(*, out=None, apps=APPS):
            "apps": {app: app_report(app) for app in apps}}
     res["seconds"] = round(time.time() - t0, 1)
     path = Path(out) / REPORT.name if out else REPORT
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(res, indent=1) + "\n")
-    tmp.replace(path)
+    update_json(path, lambda _: res)
     print(table(res))
     print(f"\nwrote {relative(path)}")
     return res

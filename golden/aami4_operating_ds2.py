@@ -94,6 +94,15 @@ def seed_models(seed: int):
     return folder, {p: {r: loaded.setdefault(f, modelfile.load(f)) for r, f in ps.items()} for p, ps in paths.items()}
 
 
+def _shipped(db=None) -> tuple:
+    """``(models, records)``: the shipped seed-0 models (:func:`seed_models`; one message when they
+    are missing) and the detected records of the database ``db``."""
+    folder, models = seed_models(0)
+    if models is None:
+        raise TernEcgError(f"the shipped four-class models in {relative(folder)} are missing; 'make train' trains them")
+    return models, detected.load(db)
+
+
 def with_and_without(rewrite, key: str, default, command: str, scored: str, result, db=None, label=None) -> dict:
     """The shipped models (seed 0, models/) on DS2 as shipped (``with``) and with ``rewrite(doc) ->
     doc`` applied to copies of their files (``without``), scored once after a choice (monitor-eval's
@@ -104,10 +113,7 @@ def with_and_without(rewrite, key: str, default, command: str, scored: str, resu
     from pathlib import Path
     from ternecg.paths import build_dir
     t0 = time.time()
-    folder, models = seed_models(0)
-    if models is None:
-        raise TernEcgError(f"the shipped four-class models in {relative(folder)} are missing; 'make train' trains them")
-    records = detected.load(db)
+    models, records = _shipped(db)
     data = {"command": command, "scored": scored, "records": list(splits.DS2), "seed": 0, "protocols": {}}
     zero = [0] * len(aami4_operating.CLASSES)
     work = build_dir("exp")
@@ -115,7 +121,7 @@ def with_and_without(rewrite, key: str, default, command: str, scored: str, resu
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         copies = {}
         for p in monitor_eval.PROTOCOLS:
-            after = splits.FINE_TUNE_SECONDS * splits.FS if p == "patient_specific" else 0
+            after = monitor_eval.scored_after(p)
             without = {}
             for rec, model in models[p].items():
                 if model.path not in copies:
@@ -142,14 +148,11 @@ def post_rule(data: dict, classify, result, db=None, label=None) -> dict:
     with)``: the classes of one peak set's ``beats`` (``peaks`` ``"det"`` or ``"ref"``, the
     records' attribute) without and with the rule. Writes and returns ``result``."""
     t0 = time.time()
-    folder, models = seed_models(0)
-    if models is None:
-        raise TernEcgError(f"the shipped four-class models in {relative(folder)} are missing; 'make train' trains them")
-    records = detected.load(db)
+    models, records = _shipped(db)
     data = {**data, "scored": "DS2, once, after the choice on the DS1 hold-outs; the choice was not changed because of it",
             "records": list(splits.DS2), "seed": 0, "protocols": {}}
     for p in monitor_eval.PROTOCOLS:
-        after = splits.FINE_TUNE_SECONDS * splits.FS if p == "patient_specific" else 0
+        after = monitor_eval.scored_after(p)
         beats, _ = protocol_beats(models[p], records, splits.DS2, after)    # offsets in the logits
         out = {}
         for mode, key in (("detected", "det"), ("annotated", "ref")):
@@ -215,7 +218,7 @@ def score(seeds=aami4_seeds.SEEDS, db=None, result=None) -> dict:
     for s, (folder, models) in found.items():
         row = {"seed": s, "models": relative(folder)}
         for p in monitor_eval.PROTOCOLS:
-            after = splits.FINE_TUNE_SECONDS * splits.FS if p == "patient_specific" else 0
+            after = monitor_eval.scored_after(p)
             beats, off = protocol_beats(models[p], records, splits.DS2, after)
             row[p] = {"offsets": off, "zero": point(beats, [-v for v in off]), "applied": point(beats, [0] * len(off))}
             # the applied point is the shipped files as make aami4-seeds scored them

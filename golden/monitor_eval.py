@@ -80,6 +80,12 @@ def targets(report: dict) -> list:
     return out
 
 
+def scored_after(protocol: str) -> int:
+    """The first scored sample of a record under ``protocol``: patient-specific models are
+    fine-tuned on the first 5 minutes, so only the rest is scored; inter-patient scores it all."""
+    return splits.FINE_TUNE_SECONDS * splits.FS if protocol == "patient_specific" else 0
+
+
 def _model_paths(models: Path, protocol: str, names) -> dict:
     if protocol == "inter_patient":
         p = models / INTER_MODEL
@@ -134,7 +140,7 @@ def evaluate(models=modelfile.MODELS_DIR, db=None, records=splits.DS2, progress=
                                                    "columns n s v f o (missed); Q beats not scored"}
     for protocol in PROTOCOLS:
         paths = _model_paths(models, protocol, records)
-        after = splits.FINE_TUNE_SECONDS * splits.FS if protocol == "patient_specific" else 0
+        after = scored_after(protocol)
         loaded = {}
         res = {"models": relative(paths[records[0]]) if protocol == "inter_patient"
                else relative(models / PATIENT_DIR) + "/<record>.json",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ternecg.errors import TernEcgError
 from ternecg.paths import CHECKOUT, build_dir, relative, results_dir
-from ternecg.reports import read_json
+from ternecg.reports import read_json, replace_text
 
 REPO = CHECKOUT or Path(".")
 RESULTS = results_dir()
@@ -400,9 +400,7 @@ def build(db=None, out=DOC, partial=False, keep=False):
         for what in kept:
             print(f"results: kept {what} as it is in {relative(out)}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(md).rstrip("\n") + "\n")
-    tmp.replace(out)
+    replace_text(out, "\n".join(md).rstrip("\n") + "\n")
     return out
 
 

@@ -38,10 +38,17 @@ def update_json(path, update):
     with open(path.with_name(path.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = update(read_json(path))
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1) + "\n")
-        os.replace(tmp, path)
+        replace_text(path, json.dumps(data, indent=1) + "\n")
     return data
+
+
+def replace_text(path, text: str):
+    """Write ``text`` to ``path`` through a temporary file beside it that then replaces ``path``
+    atomically: a reader sees the old file or the new one, never half of one."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def markdown_table(header, rows) -> str:
