@@ -212,11 +212,10 @@ def score_ds2(db=None, result: Path = DS2_RESULT, decision: Path = RESULT) -> di
     def classify(p, b, key, models, records):
         hit = b.hit.copy()          # the RR rule's hits; the template rule's (column 0) off
         hit[:, op.RULES.index(aami4.TEMPLATE_PAIR)] = False
-        base = op.with_rule(op.decide(b.logits, [0] * len(op.CLASSES)), hit)
+        cls = op.decide(b.logits, [0] * len(op.CLASSES))
         tc = np.concatenate([_peak_templates(records[r], getattr(records[r], key), models[r], gate)
                              for r in splits.DS2])
-        cls = op.decide(b.logits, [0] * len(op.CLASSES))
-        return base, op.with_rule(template_rule(cls, tc, u), hit)
+        return op.with_rule(cls, hit), op.with_rule(template_rule(cls, tc, u), hit)
     return ods2.post_rule({"command": "ternecg aami4-template --ds2", "rule": RULE, "u": u, "gate": gate,
                            "take": got["take"]}, classify, result, db, label="aami4-template --ds2")
 
